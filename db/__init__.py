@@ -1,0 +1,118 @@
+"""SQLite storage through sqlite-utils: connection pragmas and numbered migrations.
+
+Every process opens the database with `connect()`, which applies pending migrations,
+so an upgraded install migrates itself on start-up and a second start changes nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def utcnow() -> str:
+    """Current time as stored everywhere: UTC ISO 8601 with a Z, second precision."""
+    return to_iso(datetime.now(timezone.utc))
+
+
+def to_iso(moment: datetime) -> str:
+    """A datetime as stored text; naive datetimes are taken to be UTC already."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(text: str) -> datetime:
+    """Parse a stored time back to an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    folder = resources.files("db") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(database: sqlite_utils.Database) -> list[str]:
+    """Apply every migration newer than the recorded schema version; return the names applied."""
+    conn = database.conn
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
+    done = []
+    for number, name, sql in _migrations():
+        if number in applied:
+            continue
+        # executescript commits first; wrap the migration so it applies whole or not at all.
+        conn.executescript(
+            "BEGIN IMMEDIATE;\n"
+            + sql
+            + f"\nINSERT OR IGNORE INTO schema_version VALUES ({number}, '{name}', '{utcnow()}');\nCOMMIT;"
+        )
+        done.append(name)
+    return done
+
+
+def connect(path: str | Path, *, migrate_schema: bool = True, readonly: bool = False) -> sqlite_utils.Database:
+    """Open the database with WAL, foreign keys and a busy timeout; migrate unless told not to."""
+    path = Path(path)
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+                               isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    database = sqlite_utils.Database(conn)
+    if migrate_schema and not readonly:
+        migrate(database)
+    return database
+
+
+def schema_version(database: sqlite_utils.Database) -> int:
+    row = database.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+class transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error.
+
+    Taking the write lock up front (rather than upgrading a read lock mid-transaction)
+    is what lets many writers wait on the busy timeout instead of failing with
+    "database is locked". Nested use joins the outer transaction.
+    """
+
+    def __init__(self, database: sqlite_utils.Database):
+        self.conn = database.conn
+        self.outer = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.outer = not self.conn.in_transaction
+        if self.outer:
+            self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

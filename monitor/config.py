@@ -1,0 +1,263 @@
+"""Load and validate `feeds.yaml`.
+
+A bad entry stops everything with an error that names the file, the line and the field,
+because a scheduler that starts with half its sources silently dropped is worse than one
+that does not start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from monitor.domain import SOURCE_KINDS
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+MIN_INTERVAL_SECONDS = 5
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+# Fields a source entry may carry. Kind-specific options (selectors, full_text, …) are
+# listed here too so that a typo is an error rather than a silently ignored line.
+SOURCE_FIELDS = {
+    "name", "kind", "url", "language", "interval", "tags", "enabled", "timezone",
+    "selectors", "full_text", "max_pages", "adaptive", "min_interval", "max_interval",
+}
+SETTINGS_FIELDS = {
+    "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
+    "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
+    "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold",
+    "reports_dir", "backups_dir", "backups_keep", "respect_robots",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, located: file, line (1-based) and field."""
+
+    def __init__(self, path: str | Path, line: int | None, field_name: str | None, message: str):
+        self.path = str(path)
+        self.line = line
+        self.field = field_name
+        self.message = message
+        where = self.path + (f":{line}" if line else "")
+        what = f" field '{field_name}':" if field_name else ""
+        super().__init__(f"{where}:{what} {message}")
+
+
+@dataclass
+class SourceConfig:
+    name: str
+    kind: str
+    url: str
+    language: str | None = None
+    interval_seconds: int = 3600
+    tags: list[str] = field(default_factory=list)
+    enabled: bool = True
+    timezone: str = DEFAULT_TIMEZONE
+    options: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass
+class Settings:
+    user_agent: str = "ViMisinfoMonitor/0.1"
+    contact_url: str = "https://github.com/vi-misinfo-monitor"
+    allow_private_networks: bool = False
+    timezone: str = DEFAULT_TIMEZONE
+    proxy: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    deadline: float = 60.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+    host_delay: float = 1.0
+    host_concurrency: int = 2
+    max_failures: int = 10
+    workers: int = 8
+    flag_threshold: float | None = None
+    reports_dir: str | None = None
+    backups_dir: str | None = None
+    backups_keep: int = 7
+    respect_robots: bool = True
+
+
+@dataclass
+class FeedsConfig:
+    path: str
+    settings: Settings
+    sources: list[SourceConfig]
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(name)
+
+
+def parse_interval(value: Any) -> int:
+    """'15m', '1h', '90s', '1d' or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration like 15m, 1h or a number of seconds")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _INTERVAL.match(str(value))
+        if not match:
+            raise ValueError(f"'{value}' is not a duration like 30s, 15m, 1h or 1d")
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < MIN_INTERVAL_SECONDS:
+        raise ValueError(f"must be at least {MIN_INTERVAL_SECONDS} seconds, got {seconds}")
+    return seconds
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _check_url(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be an http(s) URL")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'{value}' is not an http(s) URL with a host")
+    return value.strip()
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _mapping(node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    return {key.value: (key, value) for key, value in node.value}
+
+
+def _load_source(path: str, node: yaml.Node, data: dict, settings: Settings) -> SourceConfig:
+    if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
+        raise ConfigError(path, _line(node), None, "each source must be a mapping of fields")
+    nodes = _mapping(node)
+
+    def fail(name: str, message: str) -> ConfigError:
+        line = _line(nodes[name][1]) if name in nodes else _line(node)
+        return ConfigError(path, line, name, message)
+
+    for key in data:
+        if key not in SOURCE_FIELDS:
+            raise fail(key, f"unknown field (expected one of: {', '.join(sorted(SOURCE_FIELDS))})")
+    for required in ("name", "kind", "url"):
+        if required not in data or data[required] in (None, ""):
+            raise fail(required, "is required")
+    name = str(data["name"]).strip()
+    kind = str(data["kind"]).strip()
+    if kind not in SOURCE_KINDS:
+        raise fail("kind", f"unknown kind '{kind}' (expected one of: {', '.join(SOURCE_KINDS)})")
+    try:
+        url = _check_url(data["url"])
+    except ValueError as exc:
+        raise fail("url", str(exc)) from None
+    try:
+        interval = parse_interval(data.get("interval", 3600))
+    except ValueError as exc:
+        raise fail("interval", str(exc)) from None
+    tags = data.get("tags", [])
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, (str, int)) for t in tags):
+        raise fail("tags", "must be a list of words")
+    zone = str(data.get("timezone", settings.timezone))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail("timezone", f"unknown time zone '{zone}'") from None
+    language = data.get("language")
+    if language is not None and not re.fullmatch(r"[a-z]{2,3}", str(language)):
+        raise fail("language", f"'{language}' is not a language code like vi, en, fr")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise fail("enabled", "must be true or false")
+    options = {k: v for k, v in data.items() if k not in
+               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone"}}
+    return SourceConfig(name=name, kind=kind, url=url, language=language, interval_seconds=interval,
+                        tags=[str(t) for t in tags], enabled=enabled, timezone=zone,
+                        options=options, line=_line(node))
+
+
+def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
+    settings = Settings()
+    if node is None or data is None:
+        return settings
+    if not isinstance(data, dict):
+        raise ConfigError(path, _line(node), "settings", "must be a mapping")
+    nodes = _mapping(node)
+    for key, value in data.items():
+        line = _line(nodes[key][1])
+        if key not in SETTINGS_FIELDS:
+            raise ConfigError(path, line, key, "unknown setting")
+        default = getattr(settings, key)
+        expected = type(default) if default is not None else None
+        if expected is bool and not isinstance(value, bool):
+            raise ConfigError(path, line, key, "must be true or false")
+        if expected in (int, float) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(path, line, key, "must be a number")
+        if expected in (int, float) and value < 0:
+            raise ConfigError(path, line, key, "must not be negative")
+        setattr(settings, key, expected(value) if expected in (int, float) else value)
+    return settings
+
+
+def load_text(text: str, path: str | Path = "<feeds.yaml>") -> FeedsConfig:
+    """Validate the YAML text of a sources file; raise ConfigError on the first bad entry."""
+    path = str(path)
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(path, line, None, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if root is None or not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+        raise ConfigError(path, 1, None, "must be a mapping with a 'sources' list")
+    nodes = _mapping(root)
+    for key in data:
+        if key not in ("settings", "sources"):
+            raise ConfigError(path, _line(nodes[key][0]), key, "unknown top-level key (expected settings, sources)")
+    settings_node = nodes.get("settings", (None, None))[1]
+    settings = _load_settings(path, settings_node, data.get("settings"))
+    env_private = _env_flag("MONITOR_ALLOW_PRIVATE_NETWORKS")
+    if env_private is not None:
+        settings.allow_private_networks = env_private
+    if "sources" not in data or not isinstance(data["sources"], list):
+        line = _line(nodes["sources"][1]) if "sources" in nodes else 1
+        raise ConfigError(path, line, "sources", "must be a list of sources")
+    sources: list[SourceConfig] = []
+    seen: dict[str, int] = {}
+    for item_node, item in zip(nodes["sources"][1].value, data["sources"]):
+        source = _load_source(path, item_node, item, settings)
+        if source.name in seen:
+            name_line = _line(_mapping(item_node)["name"][1])
+            raise ConfigError(path, name_line, "name",
+                              f"duplicate source name '{source.name}' (first defined on line {seen[source.name]})")
+        seen[source.name] = source.line or 0
+        sources.append(source)
+    return FeedsConfig(path=path, settings=settings, sources=sources)
+
+
+def load(path: str | Path) -> FeedsConfig:
+    """Read and validate a sources file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, None, None, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, None, f"not UTF-8 text ({exc.reason})") from None
+    return load_text(text, path)
