@@ -1,0 +1,114 @@
+"""Items: storage, exact-duplicate look-ups, the review queue and full-text search."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import sqlite_utils
+
+from classifiers.text import search_key
+
+ITEM_COLUMNS = (
+    "source_id", "guid", "url", "canonical_url", "title", "text", "author", "published_at", "fetched_at",
+    "language", "content_hash", "cluster_id", "score_misinformation", "score_harm", "explanation",
+    "model_version", "status", "flag_reasons",
+)
+
+
+def find_existing(conn, source_id: int, guid: str, canonical_url: str | None, content_hash: str) -> int | None:
+    """The id of an item this one duplicates: same guid in the source, same canonical URL, or same content."""
+    row = conn.execute("SELECT id FROM items WHERE source_id = ? AND guid = ?", (source_id, guid)).fetchone()
+    if row:
+        return row[0]
+    if canonical_url:
+        row = conn.execute("SELECT id FROM items WHERE canonical_url = ? LIMIT 1", (canonical_url,)).fetchone()
+        if row:
+            return row[0]
+    row = conn.execute("SELECT id FROM items WHERE content_hash = ? LIMIT 1", (content_hash,)).fetchone()
+    return row[0] if row else None
+
+
+def insert_item(conn, item: dict[str, Any]) -> int:
+    """Insert one item row and its search-index entry (call inside a transaction)."""
+    values = [item.get(column) for column in ITEM_COLUMNS]
+    for index, column in enumerate(ITEM_COLUMNS):
+        if column in ("explanation", "flag_reasons") and not isinstance(values[index], str):
+            values[index] = json.dumps(values[index] or ({} if column == "explanation" else []), ensure_ascii=False)
+    cursor = conn.execute(
+        f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})", values)
+    item_id = int(cursor.lastrowid)
+    conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)",
+                 (item_id, search_key(item.get("title") or ""), search_key(item.get("text") or "")))
+    return item_id
+
+
+def get_item(database: sqlite_utils.Database, item_id: int) -> dict | None:
+    rows = list(database.query(
+        "SELECT items.*, sources.name AS source_name, sources.kind AS source_kind FROM items"
+        " JOIN sources ON sources.id = items.source_id WHERE items.id = ?", [item_id]))
+    if not rows:
+        return None
+    return _decode(rows[0])
+
+
+def _decode(row: dict) -> dict:
+    row = dict(row)
+    for column, empty in (("explanation", {}), ("flag_reasons", [])):
+        if isinstance(row.get(column), str):
+            try:
+                row[column] = json.loads(row[column])
+            except ValueError:
+                row[column] = empty
+    return row
+
+
+def queue(database: sqlite_utils.Database, *, status: str = "flagged", limit: int = 50,
+          after: tuple[float, int] | None = None) -> list[dict]:
+    """Items with a status, highest score first; keyset pagination on (score, id)."""
+    params: list[Any] = [status]
+    where = "items.status = ?"
+    if after is not None:
+        where += " AND (MAX(COALESCE(score_misinformation, 0), COALESCE(score_harm, 0)) < ?" \
+                 " OR (MAX(COALESCE(score_misinformation, 0), COALESCE(score_harm, 0)) = ? AND items.id < ?))"
+        params += [after[0], after[0], after[1]]
+    params.append(limit)
+    rows = database.query(
+        "SELECT items.*, sources.name AS source_name,"
+        " MAX(COALESCE(score_misinformation, 0), COALESCE(score_harm, 0)) AS top_score"
+        " FROM items JOIN sources ON sources.id = items.source_id"
+        f" WHERE {where} ORDER BY top_score DESC, items.id DESC LIMIT ?", params)
+    return [_decode(row) for row in rows]
+
+
+class SearchError(ValueError):
+    """A search query FTS5 cannot run; the message is safe to show to the user."""
+
+
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a person typed into a safe FTS5 query: folded words, each quoted, all required.
+
+    Quoting every term means operators and stray quotes in user input are never FTS syntax.
+    """
+    terms = _TERM.findall(search_key(text))
+    if not terms:
+        raise SearchError("Enter at least one word to search for.")
+    return " ".join(f'"{term}"' for term in terms)
+
+
+def search(database: sqlite_utils.Database, text: str, limit: int = 50) -> list[dict]:
+    query = fts_query(text)
+    rows = database.query(
+        "SELECT items.*, sources.name AS source_name FROM items_fts"
+        " JOIN items ON items.id = items_fts.rowid JOIN sources ON sources.id = items.source_id"
+        " WHERE items_fts MATCH ? ORDER BY items_fts.rank LIMIT ?", [query, limit])
+    return [_decode(row) for row in rows]
+
+
+def counts_by_status(database: sqlite_utils.Database) -> dict[str, int]:
+    return {row["status"]: row["n"] for row in
+            database.query("SELECT status, COUNT(*) AS n FROM items GROUP BY status")}

@@ -1,0 +1,94 @@
+"""Sources: the configured feeds mirrored into the database, with their health."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from db import transaction, utcnow
+
+
+def sync_sources(database: sqlite_utils.Database, sources: list[Any]) -> dict[str, int]:
+    """Upsert configured sources by name (keeping fetch state and health); return name → id.
+
+    Sources removed from the file are disabled, not deleted: their items keep their source.
+    """
+    ids: dict[str, int] = {}
+    with transaction(database) as conn:
+        for source in sources:
+            row = conn.execute("SELECT id FROM sources WHERE name = ?", (source.name,)).fetchone()
+            values = (source.kind, source.url, source.language, source.interval_seconds,
+                      json.dumps(source.tags, ensure_ascii=False), int(source.enabled))
+            if row:
+                conn.execute(
+                    "UPDATE sources SET kind = ?, url = ?, language = ?, interval_seconds = ?, tags = ?, enabled = ?"
+                    " WHERE id = ?", (*values, row[0]))
+                ids[source.name] = row[0]
+            else:
+                cursor = conn.execute(
+                    "INSERT INTO sources (kind, url, language, interval_seconds, tags, enabled, name, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*values, source.name, utcnow()))
+                ids[source.name] = int(cursor.lastrowid)
+        names = [s.name for s in sources]
+        placeholders = ",".join("?" * len(names)) or "''"
+        conn.execute(f"UPDATE sources SET enabled = 0 WHERE name NOT IN ({placeholders})", names)
+    return ids
+
+
+def ensure_source(database: sqlite_utils.Database, name: str, kind: str, url: str,
+                  language: str | None = None) -> int:
+    """A source row for intake that has no feeds.yaml entry (manual import, web reports)."""
+    with transaction(database) as conn:
+        row = conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
+        if row:
+            return int(row[0])
+        cursor = conn.execute(
+            "INSERT INTO sources (name, kind, url, language, enabled, created_at) VALUES (?, ?, ?, ?, 0, ?)",
+            (name, kind, url, language, utcnow()))
+        return int(cursor.lastrowid)
+
+
+def get_source(database: sqlite_utils.Database, source_id: int) -> dict | None:
+    rows = list(database.query("SELECT * FROM sources WHERE id = ?", [source_id]))
+    return rows[0] if rows else None
+
+
+def start_run(database: sqlite_utils.Database, source_id: int) -> int:
+    with transaction(database) as conn:
+        cursor = conn.execute("INSERT INTO crawl_runs (source_id, started_at) VALUES (?, ?)", (source_id, utcnow()))
+        conn.execute("UPDATE sources SET last_attempt_at = ? WHERE id = ?", (utcnow(), source_id))
+        return int(cursor.lastrowid)
+
+
+def finish_run(database: sqlite_utils.Database, run_id: int, source_id: int, *, status: str,
+               http_status: int | None = None, found: int = 0, new: int = 0, seen: int = 0,
+               error: str | None = None, fetch_state: dict | None = None) -> None:
+    """Close a crawl run and update the source's health in one transaction."""
+    now = utcnow()
+    with transaction(database) as conn:
+        conn.execute(
+            "UPDATE crawl_runs SET finished_at = ?, status = ?, http_status = ?, items_found = ?, items_new = ?,"
+            " items_seen = ?, error = ? WHERE id = ?",
+            (now, status, http_status, found, new, seen, error, run_id))
+        if status == "error":
+            conn.execute(
+                "UPDATE sources SET last_error_at = ?, last_error = ?, consecutive_failures = consecutive_failures + 1"
+                " WHERE id = ?", (now, error, source_id))
+        else:
+            conn.execute("UPDATE sources SET last_success_at = ?, consecutive_failures = 0 WHERE id = ?",
+                         (now, source_id))
+        if fetch_state:
+            allowed = {"etag", "last_modified", "body_hash"}
+            for key, value in fetch_state.items():
+                if key in allowed:
+                    conn.execute(f"UPDATE sources SET {key} = ? WHERE id = ?", (value, source_id))
+
+
+def source_health(database: sqlite_utils.Database) -> list[dict]:
+    return list(database.query(
+        "SELECT id, name, kind, url, enabled, paused, last_success_at, last_error_at, last_error,"
+        " consecutive_failures, last_attempt_at, next_run_at,"
+        " (SELECT COUNT(*) FROM items WHERE items.source_id = sources.id) AS items"
+        " FROM sources ORDER BY name"))

@@ -1,0 +1,122 @@
+"""The one write path: every item, from any source, enters through `ingest`.
+
+normalise → dedup → score → flag → store, one transaction per batch, so a crash
+mid-batch leaves either the whole batch or none of it, and a re-crawl fills the gap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlite_utils
+
+from classifiers.text import content_hash, nfc
+from db import to_iso, transaction, utcnow
+from db.items import find_existing, insert_item
+from monitor.config import DEFAULT_TIMEZONE
+from monitor.domain import RawItem, Status
+from monitor.normalize import canonical_url, clean_text, detect_language, html_to_text, to_utc
+
+log = logging.getLogger("monitor.pipeline")
+
+
+class Scorer(Protocol):
+    def score(self, texts: list[str]) -> list[Any]: ...
+
+
+@dataclass
+class IngestResult:
+    new: int = 0
+    seen: int = 0
+    flagged: int = 0
+    new_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class NormalItem:
+    guid: str
+    title: str
+    text: str
+    url: str | None
+    canonical_url: str | None
+    author: str | None
+    published_at: str | None
+    language: str | None
+    content_hash: str
+
+
+def normalise(raw: RawItem, *, zone: str = DEFAULT_TIMEZONE, language_hint: str | None = None) -> NormalItem:
+    """A raw item as stored: clean NFC text, canonical URL, UTC time, detected language."""
+    title = clean_text(html_to_text(raw.title))
+    text = html_to_text(raw.text)
+    url = raw.url.strip() if raw.url else None
+    canon = canonical_url(url)
+    digest = content_hash(title, text)
+    published = to_utc(raw.published, zone)
+    guid = nfc(raw.guid).strip() if raw.guid else (canon or digest)
+    language = detect_language(f"{title}\n{text}", hint=raw.language or language_hint)
+    return NormalItem(guid=guid, title=title, text=text, url=url, canonical_url=canon,
+                      author=clean_text(raw.author) or None, published_at=to_iso(published) if published else None,
+                      language=language, content_hash=digest)
+
+
+def score_text(item: NormalItem) -> str:
+    """What the classifier reads for an item."""
+    return f"{item.title}\n{item.text}".strip()
+
+
+def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None) -> IngestResult:
+    """Store the items not seen before, scored and flagged; return counts.
+
+    `source` is a sources row (id, name, and optionally language and timezone).
+    """
+    result = IngestResult()
+    zone = source.get("timezone") or DEFAULT_TIMEZONE
+    items: list[NormalItem] = []
+    batch_keys: set[str] = set()
+    for raw in raws:
+        item = normalise(raw, zone=zone, language_hint=source.get("language"))
+        if not (item.title or item.text):
+            continue
+        keys = {f"g:{item.guid}", f"h:{item.content_hash}"} | ({f"u:{item.canonical_url}"} if item.canonical_url else set())
+        if keys & batch_keys:
+            result.seen += 1
+            continue
+        batch_keys |= keys
+        items.append(item)
+
+    # Score outside the write transaction: the model is the slow part.
+    fresh = [item for item in items
+             if find_existing(database.conn, source["id"], item.guid, item.canonical_url, item.content_hash) is None]
+    result.seen += len(items) - len(fresh)
+    scores = scorer.score([score_text(item) for item in fresh]) if (scorer and fresh) else [None] * len(fresh)
+
+    fetched_at = utcnow()
+    with transaction(database) as conn:
+        for item, score in zip(fresh, scores):
+            # Re-check inside the transaction: another writer may have stored it meanwhile.
+            if find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash) is not None:
+                result.seen += 1
+                continue
+            flagged = bool(score and score.flagged)
+            cluster_id = conn.execute(
+                "INSERT INTO clusters (first_seen_at, last_seen_at) VALUES (?, ?)", (fetched_at, fetched_at)).lastrowid
+            item_id = insert_item(conn, {
+                "source_id": source["id"], "guid": item.guid, "url": item.url, "canonical_url": item.canonical_url,
+                "title": item.title, "text": item.text, "author": item.author, "published_at": item.published_at,
+                "fetched_at": fetched_at, "language": item.language, "content_hash": item.content_hash,
+                "cluster_id": cluster_id,
+                "score_misinformation": score.misinformation if score else None,
+                "score_harm": score.harm if score else None,
+                "explanation": {"terms": score.explanations, "rules": score.rule_hits} if score else {},
+                "model_version": score.model_version if score else None,
+                "status": Status.FLAGGED if flagged else Status.NEW,
+                "flag_reasons": list(score.flagged) if score else [],
+            })
+            result.new += 1
+            result.flagged += int(flagged)
+            result.new_ids.append(item_id)
+            log.info("stored item", extra={"source": source.get("name"), "item_id": item_id, "flagged": flagged})
+    return result
