@@ -1,0 +1,1 @@
+"""Sub-commands of the `monitor` CLI, one module per area; each exposes `register(subparsers)`."""

@@ -1,0 +1,226 @@
+"""Core commands: init, users, crawl, status, classify, serve, run, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import db
+from db.users import UserError, add_user, count_users
+from monitor.cli import print_json, read_password
+from monitor.config import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("init", help="create the database and the first admin",
+                              description="Create (or migrate) the database and the first admin account. "
+                                          "The password comes from MONITOR_ADMIN_PASSWORD or a prompt.")
+    p.add_argument("--admin", required=True, metavar="NAME", help="name of the first admin")
+    p.set_defaults(func=cmd_init)
+
+    users = subparsers.add_parser("users", help="manage user accounts")
+    users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    p = users_sub.add_parser("add", help="add a user",
+                             description="Add a user. The password comes from MONITOR_PASSWORD or a prompt.")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["moderator", "analyst", "admin"])
+    p.set_defaults(func=cmd_users_add)
+    p = users_sub.add_parser("list", help="list users")
+    p.set_defaults(func=cmd_users_list)
+
+    p = subparsers.add_parser("crawl", help="one crawl pass over the sources",
+                              description="Fetch every enabled source once, store new items, print a summary per "
+                                          "source. Exit code 1 only if the configuration is invalid or every "
+                                          "source failed.")
+    p.add_argument("--source", metavar="NAME", help="crawl only this source")
+    p.add_argument("--json", action="store_true", help="one JSON object per source")
+    p.set_defaults(func=cmd_crawl)
+
+    p = subparsers.add_parser("status", help="item counts and source health",
+                              description="Item counts by status and category, and each source's health.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_status)
+
+    p = subparsers.add_parser("classify", help="score texts from standard input",
+                              description="Score texts read from stdin: one text per line, or JSONL objects with a "
+                                          "'text' field. Prints one result per line.")
+    p.add_argument("--json", action="store_true", help="print one JSON object per line")
+    p.add_argument("--model", metavar="PATH", help="a .skops model file (default: the promoted/shipped model)")
+    p.set_defaults(func=cmd_classify)
+
+    p = subparsers.add_parser("serve", help="the web UI only", description="Serve the web UI (no scheduler).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_serve)
+
+    p = subparsers.add_parser("run", help="scheduler and web UI in one process (the main job)",
+                              description="Run the scheduler (every source on its interval) and the web UI in one "
+                                          "process on the embedded SQLite database.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_run)
+
+    p = subparsers.add_parser("demo", help="run the main job against bundled sample feeds, offline",
+                              description="Serve the bundled sample feeds (Vietnamese, English, French) on "
+                                          "127.0.0.1, and run the main job against them with a demo database, so "
+                                          "flagged items appear in the queue within a minute with no internet.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--feed-port", type=int, default=0, help="port for the sample-feed server (default: any free)")
+    p.set_defaults(func=cmd_demo)
+
+
+def load_scorer(model_path: str | None = None):
+    """The classifier every command scores with (the promoted model, else the shipped one)."""
+    from classifiers.model import load_model
+
+    return load_model(model_path)
+
+
+def load_config(args: argparse.Namespace):
+    from monitor import config
+
+    return config.load(args.feeds)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    database = db.connect(args.db)
+    existing = database.conn.execute("SELECT 1 FROM users WHERE name = ?", (args.admin,)).fetchone()
+    if existing:
+        print(f"database ready at {args.db}; user '{args.admin}' already exists")
+        return 0
+    password = read_password("MONITOR_ADMIN_PASSWORD", f"Password for admin '{args.admin}': ")
+    try:
+        add_user(database, args.admin, password, "admin")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"database ready at {args.db}; admin '{args.admin}' created ({count_users(database)} users)")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    database = db.connect(args.db)
+    password = read_password("MONITOR_PASSWORD", f"Password for '{args.name}': ")
+    try:
+        add_user(database, args.name, password, args.role)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"user '{args.name}' added as {args.role}")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    database = db.connect(args.db)
+    for row in database.query("SELECT name, role, active, created_at FROM users ORDER BY name"):
+        print(f"{row['name']:<20} {row['role']:<10} {'active' if row['active'] else 'disabled':<9} {row['created_at']}")
+    return 0
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from monitor.crawl import crawl_sources
+
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    database = db.connect(args.db)
+    try:
+        results = crawl_sources(database, config, load_scorer(), only=args.source)
+    except KeyError as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        if args.json:
+            print_json(result.to_dict())
+        else:
+            line = f"{result.source}: {result.status}, new {result.new}, seen {result.seen}"
+            if result.error:
+                line += f", error: {result.error}"
+            print(line)
+    if not args.json:
+        failed = sum(r.status == "error" for r in results)
+        print(f"{len(results)} sources, {sum(r.new for r in results)} new items, {failed} failed")
+    if results and all(r.status == "error" for r in results):
+        return 1
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from monitor.status import status_report
+
+    report = status_report(db.connect(args.db))
+    if args.json:
+        print_json(report)
+        return 0
+    print("Items by status: " + (", ".join(f"{k} {v}" for k, v in sorted(report["items"].items())) or "none"))
+    print("Flagged by category: "
+          + (", ".join(f"{k} {v}" for k, v in sorted(report["flagged_by_category"].items())) or "none"))
+    print()
+    print(f"{'source':<32} {'items':>6} {'last success':<21} {'fails':>5}  state / last error")
+    for s in report["sources"]:
+        state = "paused" if s.get("paused") else ("disabled" if not s.get("enabled") else "ok")
+        if s.get("consecutive_failures"):
+            state = f"{state}; {s.get('last_error') or ''}"
+        print(f"{s['name'][:32]:<32} {s.get('items', 0):>6} {s.get('last_success_at') or '-':<21} "
+              f"{s.get('consecutive_failures', 0):>5}  {state}")
+    return 0
+
+
+def _read_texts(stream) -> list[str]:
+    texts = []
+    for number, line in enumerate(stream, start=1):
+        line = line.rstrip("\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise ValueError(f"stdin line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise ValueError(f"stdin line {number}: JSON object has no 'text' string field")
+            texts.append(record["text"])
+        else:
+            texts.append(line)
+    return texts
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    try:
+        texts = _read_texts(sys.stdin)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scorer = load_scorer(args.model)
+    for text, scores in zip(texts, scorer.score(texts)):
+        if args.json:
+            print_json({"text": text, **scores.to_dict()})
+        else:
+            flags = ",".join(scores.flagged) or "-"
+            terms = "; ".join(f"{cat}: {', '.join(words[:5])}" for cat, words in scores.explanations.items() if words)
+            rules = "; ".join(f"rule {hit['rule']}" for hit in scores.rule_hits)
+            print(f"misinformation={scores.misinformation:.3f} harm={scores.harm:.3f} flagged={flags}"
+                  f"{' | ' + terms if terms else ''}{' | ' + rules if rules else ''}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from monitor.service import run
+
+    return run(args.db, args.feeds, args.host, args.port, start_scheduler=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.service import run
+
+    return run(args.db, args.feeds, args.host, args.port, start_scheduler=True)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from monitor.demo import run_demo
+
+    return run_demo(args)
