@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs everything the tests need (a virtual environment with the package and its test extra,
+# Debian's chromium for the browser tests) and runs the whole suite. `.ci/run` calls this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing Debian's chromium for the browser tests"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+echo "== virtual environment in $VENV"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e ".[test]"
+
+echo "== ruff"
+"$VENV/bin/ruff" check .
+
+echo "== pytest"
+"$VENV/bin/python" -m pytest "$@"
