@@ -1,0 +1,210 @@
+"""Web app, phase 1: login, queue, item page, decisions with optimistic locking, CSRF, roles, /health."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import webtools  # noqa: E402
+
+import db  # noqa: E402
+from web import create_app  # noqa: E402
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    path = tmp_path / "web.db"
+    info = webtools.build(path)
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": False})
+    return app, path, info
+
+
+def decision_rows(path):
+    database = db.connect(path)
+    try:
+        return list(database.query("SELECT * FROM decisions ORDER BY id"))
+    finally:
+        database.conn.close()
+
+
+def item_row(path, item_id):
+    database = db.connect(path)
+    try:
+        return next(database.query("SELECT * FROM items WHERE id = ?", [item_id]))
+    finally:
+        database.conn.close()
+
+
+def test_anonymous_is_redirected_to_login(setup):
+    app, _, info = setup
+    client = app.test_client()
+    for path in ("/queue", f"/items/{info['items']['high']}"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert "/login" in response.headers["Location"]
+    assert client.get("/").headers["Location"].endswith("/queue")
+
+
+def test_wrong_password_is_refused(setup):
+    app, _, _ = setup
+    client = app.test_client()
+    response = webtools.login(client, "mod", "wrong password")
+    assert response.status_code == 401
+    assert client.get("/queue").status_code == 302
+
+
+def test_login_then_queue_lists_flagged_items_by_score(setup):
+    app, _, info = setup
+    client = app.test_client()
+    assert webtools.login(client, "mod").status_code == 302
+    page = client.get("/queue").get_data(as_text=True)
+    titles = ["Tin giả về vắc-xin", "Đồn đoán giá xăng", "Fake cure claims", "Cảnh báo lừa đảo"]
+    positions = [page.index(t) for t in titles]
+    assert positions == sorted(positions), "queue not ordered by score"
+    assert "Thời tiết Nghệ An" not in page  # status new: not in the queue
+
+
+def test_login_next_does_not_open_redirect(setup):
+    app, _, _ = setup
+    client = app.test_client()
+    response = client.post("/login", data={"name": "mod", "password": webtools.PASSWORD,
+                                           "next": "//evil.example/x"})
+    assert response.headers["Location"].endswith("/queue")
+
+
+def test_item_page_shows_metadata_in_local_time(setup):
+    app, _, info = setup
+    client = app.test_client()
+    webtools.login(client, "ana")
+    page = client.get(f"/items/{info['items']['high']}").get_data(as_text=True)
+    assert "Nội dung sai sự thật về vắc-xin." in page
+    assert "Báo Thanh Hóa" in page
+    assert "2026-11-20 08:00 +07" in page  # 01:00Z shown in Asia/Ho_Chi_Minh
+    assert "tin giả, chia sẻ" in page
+    assert 'href="https://example.vn/bai/1"' in page
+    assert client.get("/items/999999").status_code == 404
+
+
+def test_decide_records_user_time_and_statuses(setup):
+    app, path, info = setup
+    client = app.test_client()
+    webtools.login(client, "mod")
+    item_id = info["items"]["high"]
+    response = client.post(f"/items/{item_id}/decide",
+                           data={"action": "confirm_misinformation", "note": "đã kiểm chứng", "version": "1"})
+    assert response.status_code == 302
+    rows = decision_rows(path)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["item_id"], row["user_id"], row["old_status"], row["new_status"], row["note"]) == \
+        (item_id, info["users"]["mod"], "flagged", "confirmed", "đã kiểm chứng")
+    assert row["created_at"].endswith("Z")
+    assert item_row(path, item_id)["status"] == "confirmed"
+    assert "Tin giả về vắc-xin" not in client.get("/queue").get_data(as_text=True)
+    history = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "đã kiểm chứng" in history and "mod" in history
+
+
+def test_stale_version_gets_409_and_overwrites_nothing(setup):
+    app, path, info = setup
+    first, second = app.test_client(), app.test_client()
+    webtools.login(first, "mod")
+    webtools.login(second, "mod2")
+    item_id = info["items"]["mid"]
+    assert first.post(f"/items/{item_id}/decide", data={"action": "dismiss", "note": "", "version": "1"}).status_code == 302
+    response = second.post(f"/items/{item_id}/decide",
+                           data={"action": "confirm_misinformation", "note": "", "version": "1"})
+    assert response.status_code == 409
+    body = response.get_data(as_text=True)
+    # "already decided by mod at <local time>" — names the winner and when, in Asia/Ho_Chi_Minh.
+    assert re.search(r"\bmod\b\D+\d{4}-\d{2}-\d{2} \d{2}:\d{2} \+07", body), body
+    assert len(decision_rows(path)) == 1
+    assert item_row(path, item_id)["status"] == "dismissed"
+
+
+def test_note_required_for_escalate(setup):
+    app, path, info = setup
+    client = app.test_client()
+    webtools.login(client, "mod")
+    response = client.post(f"/items/{info['items']['low']}/decide", data={"action": "escalate", "version": "1"})
+    assert response.status_code == 400
+    assert decision_rows(path) == []
+
+
+def test_unknown_action_rejected(setup):
+    app, path, info = setup
+    client = app.test_client()
+    webtools.login(client, "mod")
+    response = client.post(f"/items/{info['items']['low']}/decide", data={"action": "delete", "version": "1"})
+    assert response.status_code == 400
+    assert decision_rows(path) == []
+
+
+def test_analyst_cannot_decide(setup):
+    app, path, info = setup
+    client = app.test_client()
+    webtools.login(client, "ana")
+    assert client.get("/queue").status_code == 200
+    response = client.post(f"/items/{info['items']['high']}/decide", data={"action": "dismiss", "version": "1"})
+    assert response.status_code == 403
+    assert decision_rows(path) == []
+
+
+def test_csrf_rejected_without_token(tmp_path):
+    path = tmp_path / "csrf.db"
+    info = webtools.build(path)
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": True,
+                      "RATELIMIT_ENABLED": False})
+    client = app.test_client()
+    # Even the login form needs the token.
+    assert webtools.login(client, "mod").status_code == 400
+    token = webtools.csrf_token(client, "/login")
+    response = client.post("/login", data={"name": "mod", "password": webtools.PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    item_id = info["items"]["high"]
+    refused = client.post(f"/items/{item_id}/decide", data={"action": "dismiss", "version": "1"})
+    assert refused.status_code == 400
+    assert decision_rows(path) == []
+    token = webtools.csrf_token(client, f"/items/{item_id}")
+    accepted = client.post(f"/items/{item_id}/decide", data={"action": "dismiss", "version": "1", "csrf_token": token})
+    assert accepted.status_code == 302
+    assert len(decision_rows(path)) == 1
+
+
+def test_health_reports_counts_and_heartbeat(setup):
+    app, path, _ = setup
+    client = app.test_client()
+    body = client.get("/health").get_json()
+    assert body["ok"] is True and body["database"] is True
+    assert body["scheduler_heartbeat_age"] is None
+    assert body["items"] == {"flagged": 4, "new": 1}
+    database = db.connect(path)
+    database.conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES ('scheduler_heartbeat', ?, ?)",
+                          ("2020-01-01T00:00:00Z", db.utcnow()))
+    database.conn.close()
+    age = client.get("/health").get_json()["scheduler_heartbeat_age"]
+    assert age > 86400 * 365
+
+
+def test_health_reports_unreachable_database(tmp_path):
+    path = tmp_path / "gone.db"
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "x", "TESTING": True})
+    path.unlink()
+    (tmp_path / "gone.db").mkdir()  # a directory where the file was: cannot be opened
+    response = app.test_client().get("/health")
+    assert response.status_code == 503
+    assert response.get_json()["database"] is False
+
+
+def test_logout_needs_post(setup):
+    app, _, _ = setup
+    client = app.test_client()
+    webtools.login(client, "mod")
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 302
+    assert client.get("/queue").status_code == 302

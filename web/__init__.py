@@ -1,0 +1,119 @@
+"""The moderators' web app: `create_app(config)` wires blueprints, login, CSRF and the per-request db.
+
+Everything a browser can change goes through a POST that needs login, the right role and a
+CSRF token; crawled content is only ever rendered as escaped text (see web/render.py).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+import db
+from web import render
+from web.access import login_manager
+
+csrf = CSRFProtect()
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE": "monitor.db",
+    "FEEDS": None,
+    "TESTING": False,
+    "WTF_CSRF_ENABLED": True,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    # Cookie flags: no JavaScript access, not sent cross-site. SESSION_COOKIE_SECURE is on unless the
+    # app is run for tests or on plain http on 127.0.0.1 (set it explicitly behind TLS).
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
+    "SESSION_IDLE_TIMEOUT": timedelta(hours=1),
+    "CLAIM_MINUTES": 15,
+    "QUEUE_PAGE_SIZE": 50,
+    "RATELIMIT_LOGIN": "10 per minute;50 per hour",
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_ENABLED": True,
+    "BABEL_DEFAULT_LOCALE": "vi",
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+}
+
+
+def get_db():
+    """The request's database connection, opened on first use and closed at teardown."""
+    if "db" not in g:
+        from flask import current_app
+
+        g.db = db.connect(current_app.config["DATABASE"], migrate_schema=False)
+    return g.db
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; migrations run once here, not on every request."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    if not app.config.get("SECRET_KEY"):
+        # A random key per process: sessions do not survive a restart, which is safe by default.
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+
+    db.connect(app.config["DATABASE"]).conn.close()  # create / migrate up front
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    render.init_app(app)
+
+    from web import auth, health, items, queue
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(queue.bp)
+    app.register_blueprint(items.bp)
+    _register_optional(app)
+    app.jinja_env.globals["view_functions"] = app.view_functions
+
+    @app.teardown_appcontext
+    def close_db(_exc: BaseException | None) -> None:
+        database = g.pop("db", None)
+        if database is not None:
+            database.conn.close()
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("queue.index"))
+
+    index.roles = "public"  # type: ignore[attr-defined]
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_template("error.html", title="400", message=error.description), 400
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return render_template("error.html", title="403", message=_("You do not have access to this page.")), 403
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return render_template("error.html", title="404", message=_("Not found.")), 404
+
+    return app
+
+
+def _register_optional(app: Flask) -> None:
+    """Later blueprints (admin, api, dashboard, report form) register themselves here when present."""
+    import importlib
+
+    for name in ("admin", "api", "dashboard", "report"):
+        try:
+            module = importlib.import_module(f"web.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"web.{name}":
+                continue
+            raise
+        module.register(app)

@@ -1,0 +1,100 @@
+"""Who may do what: Flask-Login users and the per-route role declaration.
+
+Every view is wrapped by `roles(...)` (or marked public), and the route × role matrix test
+walks the URL map to prove no route was left undeclared.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import abort, g, request
+from flask_login import LoginManager, UserMixin, current_user
+
+import db.users
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.session_protection = "strong"
+
+MODERATE = ("moderator", "admin")
+READ = ("moderator", "analyst", "admin")
+ADMIN = ("admin",)
+
+
+@dataclass
+class User(UserMixin):
+    id: int
+    name: str
+    role: str
+    locale: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def from_row(cls, row: dict) -> User:
+        return cls(id=row["id"], name=row["name"], role=row["role"], locale=row.get("locale") or "vi",
+                   timezone=row.get("timezone") or "Asia/Ho_Chi_Minh")
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    from web import get_db
+
+    try:
+        row = db.users.get_user(get_db(), int(user_id))
+    except ValueError:
+        return None
+    if not row or not row["active"]:
+        return None
+    return User.from_row(row)
+
+
+@login_manager.request_loader
+def load_token_user(req) -> User | None:
+    """API requests authenticate with `Authorization: Bearer <token>` (only on /api/ routes)."""
+    if not req.path.startswith("/api/"):
+        return None
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        from db import tokens
+    except ImportError:
+        return None
+    from web import get_db
+
+    row = tokens.user_for_token(get_db(), header[7:].strip())
+    if not row:
+        return None
+    g.token_auth = True
+    return User.from_row(row)
+
+
+def roles(*allowed: str) -> Callable:
+    """Require login and one of `allowed` roles; records the roles on the view for the matrix test."""
+
+    def wrap(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if request.path.startswith("/api/"):
+                    abort(401)
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        inner.roles = tuple(allowed)  # type: ignore[attr-defined]
+        return inner
+
+    return wrap
+
+
+def public(view: Callable) -> Callable:
+    view.roles = "public"  # type: ignore[attr-defined]
+    return view
