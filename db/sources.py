@@ -92,3 +92,14 @@ def source_health(database: sqlite_utils.Database) -> list[dict]:
         " consecutive_failures, last_attempt_at, next_run_at,"
         " (SELECT COUNT(*) FROM items WHERE items.source_id = sources.id) AS items"
         " FROM sources ORDER BY name"))
+
+
+def set_paused(database: sqlite_utils.Database, source_id: int, paused: bool, reason: str | None = None) -> None:
+    """Pause a failing source (the crawler, after N consecutive failures) or resume it (failures reset)."""
+    with transaction(database) as conn:
+        if paused:
+            conn.execute("UPDATE sources SET paused = 1, last_error = COALESCE(?, last_error) WHERE id = ?",
+                         (reason, source_id))
+        else:
+            conn.execute("UPDATE sources SET paused = 0, consecutive_failures = 0, next_run_at = NULL WHERE id = ?",
+                         (source_id,))

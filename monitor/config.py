@@ -34,7 +34,7 @@ SETTINGS_FIELDS = {
     "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold",
-    "reports_dir", "backups_dir", "backups_keep", "respect_robots",
+    "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
 }
 
 
@@ -86,6 +86,8 @@ class Settings:
     backups_dir: str | None = None
     backups_keep: int = 7
     respect_robots: bool = True
+    # Private networks (CIDR or IP) fetchable even when allow_private_networks is off: an intranet feed host.
+    private_allowlist: list[str] = field(default_factory=list)
 
 
 @dataclass

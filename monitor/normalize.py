@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -81,7 +81,7 @@ def to_utc(moment: datetime | None, zone: str) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(zone))
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 _langid = None
@@ -103,3 +103,120 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     if confidence < 0.5 and hint:
         return hint
     return language
+
+
+# --- Bytes to text ------------------------------------------------------------------------
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_XML_DECL = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+# Names people write that Python spells differently, and labels that browsers treat as a superset.
+_CHARSET_ALIASES = {"windows-1258": "cp1258", "x-windows-1258": "cp1258", "iso-8859-1": "cp1252",
+                    "latin1": "cp1252", "latin-1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
+                    "gb2312": "gb18030", "gbk": "gb18030", "x-sjis": "shift_jis", "utf8": "utf-8",
+                    "tis-620": "cp874", "iso-8859-11": "cp874", "ks_c_5601-1987": "euc-kr"}
+
+# VISCII (RFC 1456): Python has no codec. The 128 upper code points, then the six C0 slots it reuses.
+_VISCII_HIGH = (
+    "ẠẮẰẶẤẦẨẬẼẸẾỀỂỄỆỐỒỔỖỘỢỚỜỞỊỎỌỈỦŨỤỲÕắằặấầẩậẽẹếềểễệốồổỗỠƠộờởịỰỨỪỬơớƯ"
+    "ÀÁÂÃẢĂẳẵÈÉÊẺÌÍĨỳĐứÒÓÔạỷừửÙÚỹỵÝỡưàáâãảăữẫèéêẻìíĩỉđựòóôõỏọụùúũủýợỮ"
+)
+_VISCII_LOW = {0x02: "Ẳ", 0x05: "Ẵ", 0x06: "Ẫ", 0x14: "Ỷ", 0x19: "Ỹ", 0x1E: "Ỵ"}
+_VISCII_TABLE = {i: chr(i) for i in range(128)} | _VISCII_LOW | {0x80 + i: ch for i, ch in enumerate(_VISCII_HIGH)}
+
+
+def decode_viscii(data: bytes) -> str:
+    """VISCII bytes → text (RFC 1456 table), since Python ships no VISCII codec."""
+    return "".join(_VISCII_TABLE[b] for b in data)
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    if name in ("viscii", "csviscii", "viscii1.1-1"):
+        return "viscii"
+    import codecs
+
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def _try_decode(data: bytes, codec: str) -> str | None:
+    try:
+        return decode_viscii(data) if codec == "viscii" else data.decode(codec)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def detect_charset(data: bytes, http_charset: str | None = None) -> str:
+    """The charset bytes are in: BOM, then HTTP charset, then XML/HTML declaration, then UTF-8, then detection.
+
+    A BOM beats a header because servers mislabel far more often than editors write wrong BOMs;
+    a declared charset that fails to decode the bytes is ignored rather than trusted.
+    """
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[:4096]
+    declared = [_codec(http_charset)]
+    match = _XML_DECL.match(head)
+    if match:
+        declared.append(_codec(match.group(1).decode("ascii")))
+    match = _META_CHARSET.search(head)
+    if match:
+        declared.append(_codec(match.group(1).decode("ascii")))
+    for codec in declared:
+        if codec and codec not in ("utf-16", "utf-32") and _try_decode(data, codec) is not None:
+            return codec
+    if _try_decode(data, "utf-8") is not None:
+        return "utf-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000], cp_isolation=None).best()
+    if best is not None and best.encoding:
+        codec = _codec(best.encoding) or "utf-8"
+        if _try_decode(data, codec) is not None:
+            return codec
+    return "cp1252"
+
+
+def decode_bytes(data: bytes, http_charset: str | None = None) -> str:
+    """Bytes to NFC text through the charset chain; windows-1258's decomposed tones end composed."""
+    if not data:
+        return ""
+    codec = detect_charset(data, http_charset)
+    text = _try_decode(data, codec)
+    if text is None:
+        text = data.decode(codec if codec != "viscii" else "utf-8", errors="replace")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return nfc(text)
+
+
+# --- Times ------------------------------------------------------------------------------
+
+def parse_time(value: str | None) -> datetime | None:
+    """A feed date string as a datetime: aware if it carried a zone, naive if not (then to_utc uses the source zone)."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(value)
+        if moment is not None:
+            # RFC 822 "-0000" means "zone unknown": treat as naive.
+            if value.endswith("-0000"):
+                moment = moment.replace(tzinfo=None)
+            return moment
+    except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None

@@ -1,0 +1,214 @@
+"""One crawl pass: fetch → parse by kind → pipeline.ingest → source health, for one source or all.
+
+A bad source never raises out of here: every failure becomes a CrawlResult with status
+"error" and a reason naming what failed, recorded on the source so `monitor status` shows it,
+and after `max_failures` consecutive failures the source is paused until someone resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+import db
+from db.sources import ensure_source, finish_run, set_paused, start_run, sync_sources
+from monitor.config import FeedsConfig, Settings, SourceConfig
+from monitor.fetch import Fetcher, FetchError, FetchResult
+from monitor.pipeline import ingest
+from monitor.sources import ParseError, parser_for
+
+log = logging.getLogger("monitor.crawl")
+
+MAX_BACKOFF_SECONDS = 24 * 3600
+
+
+@dataclass
+class CrawlResult:
+    source: str
+    status: str  # "ok" | "not_modified" | "error" | "paused"
+    found: int = 0
+    new: int = 0
+    seen: int = 0
+    error: str | None = None
+    http_status: int | None = None
+    duration: float = 0.0
+    flagged: int = 0
+    retry_after: float | None = None
+    paused_now: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def backoff_seconds(interval: int, failures: int, retry_after: float | None = None) -> float:
+    """Delay before the next attempt after `failures` consecutive failures: doubling, capped at a day.
+
+    A server's Retry-After wins when it asks for longer.
+    """
+    if failures <= 0:
+        delay = float(interval)
+    else:
+        delay = min(float(interval) * (2 ** min(failures, 16)), MAX_BACKOFF_SECONDS)
+        delay = max(delay, float(interval))
+    if retry_after:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _source_row(database: sqlite_utils.Database, source: SourceConfig) -> dict:
+    rows = list(database.query("SELECT * FROM sources WHERE name = ?", [source.name]))
+    if not rows:
+        ensure_source(database, source.name, source.kind, source.url, source.language)
+        rows = list(database.query("SELECT * FROM sources WHERE name = ?", [source.name]))
+    row = dict(rows[0])
+    row["timezone"] = source.timezone
+    row["language"] = source.language
+    return row
+
+
+def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict) -> tuple[FetchResult, list | None]:
+    """Fetch the source (conditionally) and parse it; items None when unchanged."""
+    parser = parser_for(source.kind)
+    collect = getattr(parser, "collect", None)
+    if collect is not None:
+        # Kinds that need more than one request (pagination, article pages) drive the fetcher themselves.
+        return collect(fetcher, source, row)
+    result = fetcher.fetch(source.url, etag=row.get("etag"), last_modified=row.get("last_modified"),
+                           accept=getattr(parser, "ACCEPT", None),
+                           check_robots=getattr(parser, "RESPECT_ROBOTS", False))
+    if result.not_modified:
+        return result, None
+    if row.get("body_hash") and row["body_hash"] == result.body_hash:
+        # Some servers send a fresh ETag with identical bytes: the body hash catches them.
+        result.not_modified = True
+        return result, None
+    return result, parser.parse(result, source)
+
+
+def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings: Settings, scorer: Any,
+                 fetcher: Fetcher | None = None) -> CrawlResult:
+    """Crawl one source and record the run; never raises for a bad source."""
+    started = time.monotonic()
+    row = _source_row(database, source)
+    if row.get("paused"):
+        return CrawlResult(source=source.name, status="paused",
+                           error=f"paused after {row.get('consecutive_failures', 0)} consecutive failures"
+                                 f" (last error: {row.get('last_error')}); resume with `monitor sources resume"
+                                 f" {source.name}`")
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(settings)
+    run_id = start_run(database, row["id"])
+    result = CrawlResult(source=source.name, status="error")
+    fetch_state: dict | None = None
+    try:
+        fetched, raws = _fetch_and_parse(fetcher, source, row)
+        result.http_status = fetched.status
+        if raws is None:
+            result.status = "not_modified"
+        else:
+            result.found = len(raws)
+            ingested = ingest(database, row, raws, scorer)
+            result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
+            result.status = "ok"
+            fetch_state = {"etag": fetched.etag, "last_modified": fetched.last_modified,
+                           "body_hash": fetched.body_hash if fetched.body else None}
+    except FetchError as exc:
+        result.error, result.http_status, result.retry_after = exc.reason, exc.status, exc.retry_after
+    except ParseError as exc:
+        result.error = f"{exc} (from {source.url})"
+    except Exception as exc:  # noqa: BLE001 - a crawler bug on one source must not stop the pass
+        log.exception("crawl of %s failed", source.name)
+        result.error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+    finally:
+        if own_fetcher:
+            fetcher.close()
+    result.duration = round(time.monotonic() - started, 3)
+    try:
+        finish_run(database, run_id, row["id"], status=result.status, http_status=result.http_status,
+                   found=result.found, new=result.new, seen=result.seen, error=result.error,
+                   fetch_state=fetch_state)
+        if result.status == "error":
+            failures = int(row.get("consecutive_failures") or 0) + 1
+            if settings.max_failures and failures >= settings.max_failures:
+                set_paused(database, row["id"], True)
+                result.paused_now = True
+                log.warning("source %s paused after %d consecutive failures", source.name, failures)
+    except Exception:  # noqa: BLE001
+        log.exception("could not record crawl run for %s", source.name)
+    return result
+
+
+def database_path(database: sqlite_utils.Database | str | Path) -> str | None:
+    """File path of a database (None for in-memory), so worker threads can open their own connections."""
+    if isinstance(database, (str, Path)):
+        return str(database)
+    for _, name, path in database.conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or None
+    return None
+
+
+def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsConfig, scorer: Any,
+                  only: str | None = None, fetcher: Fetcher | None = None) -> list[CrawlResult]:
+    """One pass over every enabled, not-paused source (or just `only`), concurrently.
+
+    Each worker thread opens its own connection (sqlite3 connections belong to one thread);
+    the fetcher is shared so per-host pacing and robots.txt caches span the whole pass.
+    """
+    path = database_path(database)
+    main_db = db.connect(path) if isinstance(database, (str, Path)) else database
+    settings = config.settings
+    sync_sources(main_db, config.sources)
+    if only is not None:
+        try:
+            chosen = [config.source(only)]
+        except KeyError:
+            names = ", ".join(s.name for s in config.sources) or "none"
+            raise KeyError(f"no source named '{only}' in {config.path} (sources: {names})") from None
+    else:
+        paused = {row["name"] for row in main_db.query("SELECT name FROM sources WHERE paused = 1")}
+        chosen = [s for s in config.sources if s.enabled and s.name not in paused]
+    if not chosen:
+        return []
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(settings)
+    local = threading.local()
+    connections: list[sqlite_utils.Database] = []
+    lock = threading.Lock()
+
+    def connection() -> sqlite_utils.Database:
+        if path is None:
+            return main_db
+        if not hasattr(local, "db"):
+            local.db = db.connect(path, migrate_schema=False)
+            with lock:
+                connections.append(local.db)
+        return local.db
+
+    def run(source: SourceConfig) -> CrawlResult:
+        try:
+            return crawl_source(connection(), source, settings, scorer, fetcher)
+        except Exception as exc:  # noqa: BLE001 - e.g. the database itself failing for this worker
+            log.exception("crawl of %s failed outside the source", source.name)
+            return CrawlResult(source=source.name, status="error", error=f"internal error: {exc}"[:500])
+
+    try:
+        workers = 1 if path is None else max(1, min(settings.workers, len(chosen)))
+        if workers == 1:
+            results = [run(source) for source in chosen]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl") as pool:
+                results = list(pool.map(run, chosen))
+    finally:
+        if own_fetcher:
+            fetcher.close()
+        for conn in connections:
+            conn.conn.close()
+    return results

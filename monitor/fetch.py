@@ -1,0 +1,449 @@
+"""All network policy in one place: timeouts, deadline, body cap, redirects, SSRF guard, pacing, robots.txt.
+
+Sources run unattended for weeks against servers of every quality, so a fetch must
+always end (connect/read timeouts plus an overall deadline), never hold more than a
+bounded amount of memory (the cap is applied to the *decompressed* body, which is what
+a gzip bomb inflates), never be steered into the internal network (every address is
+checked, on every redirect hop and again at connect time), and never hammer one host
+(a minimum delay between requests and a cap on concurrent requests per host).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import socket
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpcore
+import httpx
+
+from monitor.config import Settings
+
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+MAX_RETRY_AFTER = 6 * 3600
+ROBOTS_MAX_BYTES = 512 * 1024
+ROBOTS_TTL = 3600.0
+_CHUNK = 64 * 1024
+
+
+class FetchError(Exception):
+    """A fetch that failed, with a reason a person can act on ("HTTP 404 from https://…")."""
+
+    def __init__(self, reason: str, *, status: int | None = None, url: str | None = None,
+                 retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.url = url
+        self.retry_after = retry_after
+
+
+@dataclass
+class FetchResult:
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    elapsed: float
+    not_modified: bool = False
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def charset(self) -> str | None:
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "charset" and value.strip():
+                return value.strip().strip("\"'")
+        return None
+
+    @property
+    def body_hash(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), capped."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - time.time()
+    return max(0.0, min(seconds, MAX_RETRY_AFTER))
+
+
+# --- SSRF guard -------------------------------------------------------------------------
+
+def _parse_networks(values) -> list[ipaddress._BaseNetwork]:
+    networks = []
+    for value in values or ():
+        networks.append(ipaddress.ip_network(str(value), strict=False))
+    return networks
+
+
+class AddressPolicy:
+    """Which IP addresses we may connect to: public ones, plus private ones only when allowed.
+
+    `allowlist` names specific private networks that are fine even when private networks are
+    refused (an intranet feed server; in tests, the local test server's own address).
+    """
+
+    def __init__(self, allow_private: bool, allowlist=()):
+        self.allow_private = allow_private
+        self.allowlist = _parse_networks(allowlist)
+
+    def refusal(self, address: str) -> str | None:
+        """None if the address may be used, else why not."""
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            return f"not an IP address: {address}"
+        if getattr(ip, "ipv4_mapped", None):
+            ip = ip.ipv4_mapped
+        if self.allow_private or any(ip in net for net in self.allowlist if net.version == ip.version):
+            return None
+        for label, test in (("loopback", ip.is_loopback), ("private", ip.is_private),
+                            ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
+                            ("reserved", ip.is_reserved), ("unspecified", ip.is_unspecified)):
+            if test:
+                return f"refused to connect to {label} address {ip} (private networks are not allowed)"
+        return None
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """Resolve a host and check every address it resolves to; raise FetchError if any is refused."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise FetchError(f"cannot resolve host {host}: {exc}") from None
+        addresses = []
+        for info in infos:
+            address = info[4][0]
+            reason = self.refusal(address)
+            if reason:
+                raise FetchError(f"{reason} for host {host}")
+            if address not in addresses:
+                addresses.append(address)
+        if not addresses:
+            raise FetchError(f"cannot resolve host {host}: no addresses")
+        return addresses
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Checks the address at connect time, so DNS rebinding between check and connect cannot slip through."""
+
+    def __init__(self, policy: AddressPolicy):
+        super().__init__()
+        self.policy = policy
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        last_error: Exception | None = None
+        for address in self.policy.resolve(host, port):
+            try:
+                return super().connect_tcp(address, port, timeout=timeout, local_address=local_address,
+                                           socket_options=socket_options)
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        raise last_error or httpcore.ConnectError(f"cannot connect to {host}")
+
+
+# --- Per-host pacing ----------------------------------------------------------------------
+
+class HostPacer:
+    """A minimum delay between request starts to one host and a cap on concurrent requests to it."""
+
+    def __init__(self, delay: float, concurrency: int):
+        self.delay = max(0.0, delay)
+        self.concurrency = max(1, concurrency)
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._next: dict[str, float] = {}
+
+    def _semaphore(self, host: str) -> threading.Semaphore:
+        with self._lock:
+            if host not in self._slots:
+                self._slots[host] = threading.BoundedSemaphore(self.concurrency)
+            return self._slots[host]
+
+    def acquire(self, host: str, deadline: float) -> None:
+        semaphore = self._semaphore(host)
+        if not semaphore.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise FetchError(f"deadline exceeded waiting for a free connection to {host}")
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next.get(host, 0.0))
+            self._next[host] = start + self.delay
+        wait = start - now
+        if wait > 0:
+            if start > deadline:
+                semaphore.release()
+                raise FetchError(f"deadline exceeded waiting for pacing slot on {host}")
+            time.sleep(wait)
+
+    def release(self, host: str) -> None:
+        self._semaphore(host).release()
+
+    def hold_off(self, host: str, seconds: float) -> None:
+        """After a 429/503 with Retry-After: no request to the host before then."""
+        with self._lock:
+            self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + seconds)
+
+
+# --- Decoding ------------------------------------------------------------------------------
+
+class _Decoder:
+    """Content-Encoding decoding with a cap on output, so a gzip bomb stops at the cap."""
+
+    def __init__(self, encoding: str, cap: int, url: str):
+        self.cap = cap
+        self.url = url
+        encodings = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+        if len(encodings) > 1 or any(e not in ("gzip", "x-gzip", "deflate") for e in encodings):
+            raise FetchError(f"unsupported content-encoding '{encoding}' from {url}")
+        self.kind = encodings[0] if encodings else None
+        self.total = 0
+        self.parts: list[bytes] = []
+        self._z = None
+        if self.kind in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.kind == "deflate":
+            self._z = zlib.decompressobj(zlib.MAX_WBITS)
+        self._first = True
+
+    def _add(self, data: bytes) -> None:
+        self.total += len(data)
+        if self.total > self.cap:
+            raise FetchError(f"body larger than {self.cap} bytes (after decompression) from {self.url}")
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._z is None:
+            self._add(chunk)
+            return
+        if self.kind == "deflate" and self._first:
+            # Servers send both zlib-wrapped and raw deflate under the one name.
+            self._first = False
+            try:
+                zlib.decompressobj(zlib.MAX_WBITS).decompress(chunk[:2])
+            except zlib.error:
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+        data = chunk
+        try:
+            while data:
+                out = self._z.decompress(data, self.cap - self.total + 1)
+                self._add(out)
+                data = self._z.unconsumed_tail
+        except zlib.error as exc:
+            raise FetchError(f"corrupt {self.kind} body from {self.url}: {exc}") from None
+
+    def finish(self) -> bytes:
+        if self._z is not None:
+            try:
+                self._add(self._z.flush())
+            except zlib.error as exc:
+                raise FetchError(f"corrupt {self.kind} body from {self.url}: {exc}") from None
+        return b"".join(self.parts)
+
+
+# --- The fetcher ---------------------------------------------------------------------------
+
+class Fetcher:
+    """One shared HTTP client for a crawl pass; thread-safe, so workers share pacing and robots caches."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None):
+        self.settings = settings
+        self.policy = AddressPolicy(settings.allow_private_networks, getattr(settings, "private_allowlist", ()))
+        self.pacer = HostPacer(settings.host_delay, settings.host_concurrency)
+        self.user_agent = f"{settings.user_agent} (+{settings.contact_url})" if settings.contact_url \
+            else settings.user_agent
+        timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
+                                write=settings.read_timeout, pool=settings.deadline)
+        if transport is None:
+            transport = httpx.HTTPTransport(proxy=settings.proxy or None, retries=0)
+            pool = getattr(transport, "_pool", None)
+            if not settings.proxy and pool is not None and hasattr(pool, "_network_backend"):
+                # With a proxy the socket goes to the proxy (often on a private network);
+                # then the pre-request DNS check is the guard.
+                pool._network_backend = _GuardedBackend(self.policy)
+        workers = max(4, settings.workers * 2)
+        self.client = httpx.Client(
+            transport=transport, timeout=timeout, follow_redirects=False, trust_env=False,
+            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+            headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"})
+        self._robots: dict[str, tuple[float, RobotFileParser | None]] = {}
+        self._robots_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check_url(self, url: str) -> tuple[str, int]:
+        """Scheme and address checks for one URL; returns (host, port)."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise FetchError(f"bad URL {url!r}: {exc}", url=url) from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"refused URL {url!r}: only http(s) URLs with a host are fetched", url=url)
+        try:
+            self.policy.resolve(parts.hostname, port)
+        except FetchError as exc:
+            raise FetchError(f"{exc.reason} ({url})", url=url) from None
+        return parts.hostname.lower(), port
+
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+              accept: str | None = None, max_bytes: int | None = None, deadline: float | None = None,
+              check_robots: bool = False) -> FetchResult:
+        """GET a URL under every limit; 2xx and 304 return, anything else raises FetchError."""
+        started = time.monotonic()
+        end = started + (deadline if deadline is not None else self.settings.deadline)
+        cap = max_bytes or self.settings.max_body_bytes
+        headers = {"Accept": accept or "*/*"}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current = url
+        hops: list[str] = []
+        while True:
+            host, _ = self.check_url(current)
+            if check_robots and not self.robots_allowed(current):
+                raise FetchError(f"disallowed by robots.txt: {current}", url=current)
+            status, response_headers, body = self._one_request(current, host, headers, cap, end)
+            if status in REDIRECT_STATUSES:
+                location = response_headers.get("location")
+                if not location:
+                    raise FetchError(f"HTTP {status} redirect without Location from {current}", status=status,
+                                     url=current)
+                hops.append(current)
+                if len(hops) > self.settings.max_redirects:
+                    raise FetchError(f"too many redirects (more than {self.settings.max_redirects}) from {url}",
+                                     status=status, url=url)
+                following = urljoin(current, location.strip())
+                if following in hops:
+                    raise FetchError(f"redirect loop at {following} (from {url})", status=status, url=url)
+                current = following
+                continue
+            elapsed = time.monotonic() - started
+            if status == 304:
+                return FetchResult(url, current, status, response_headers, b"", elapsed, True, hops)
+            if 200 <= status < 300:
+                return FetchResult(url, current, status, response_headers, body, elapsed, False, hops)
+            retry_after = parse_retry_after(response_headers.get("retry-after")) if status in (429, 503) else None
+            if retry_after is not None:
+                self.pacer.hold_off(host, retry_after)
+            reason = f"HTTP {status} from {current}"
+            if status == 429:
+                reason += " (rate limited" + (f"; retry after {retry_after:.0f}s)" if retry_after is not None
+                                              else ")")
+            raise FetchError(reason, status=status, url=current, retry_after=retry_after)
+
+    def _one_request(self, url: str, host: str, headers: dict, cap: int, end: float):
+        self.pacer.acquire(host, end)
+        try:
+            request = self.client.build_request("GET", url, headers=headers)
+            try:
+                response = self.client.send(request, stream=True)
+            except httpx.TimeoutException as exc:
+                raise FetchError(f"timeout ({type(exc).__name__}) fetching {url}", url=url) from None
+            except httpx.HTTPError as exc:
+                raise FetchError(f"cannot fetch {url}: {_describe(exc)}", url=url) from None
+            except FetchError as exc:  # raised by the guarded backend at connect time
+                raise FetchError(f"{exc.reason} ({url})", url=url) from None
+            try:
+                status = response.status_code
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                if status in REDIRECT_STATUSES or status == 304 or status >= 400:
+                    return status, response_headers, b""
+                length = response_headers.get("content-length", "")
+                if length.isdigit() and "content-encoding" not in response_headers and int(length) > cap:
+                    raise FetchError(f"body larger than {cap} bytes (Content-Length {length}) from {url}",
+                                     status=status, url=url)
+                decoder = _Decoder(response_headers.get("content-encoding", ""), cap, url)
+                try:
+                    for chunk in response.iter_raw(_CHUNK):
+                        if time.monotonic() > end:
+                            raise FetchError(f"deadline of {self.settings.deadline:g}s exceeded reading {url}",
+                                             status=status, url=url)
+                        decoder.feed(chunk)
+                except httpx.TimeoutException as exc:
+                    raise FetchError(f"timeout ({type(exc).__name__}) reading {url}", status=status,
+                                     url=url) from None
+                except httpx.HTTPError as exc:
+                    raise FetchError(f"error reading {url}: {_describe(exc)}", status=status, url=url) from None
+                if time.monotonic() > end:
+                    raise FetchError(f"deadline of {self.settings.deadline:g}s exceeded reading {url}",
+                                     status=status, url=url)
+                return status, response_headers, decoder.finish()
+            finally:
+                response.close()
+        finally:
+            self.pacer.release(host)
+
+    # --- robots.txt --------------------------------------------------------------------------
+
+    def robots_allowed(self, url: str) -> bool:
+        """robots.txt verdict for our User-Agent; unreachable or missing robots.txt allows."""
+        if not self.settings.respect_robots:
+            return True
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            cached = self._robots.get(origin)
+        if cached is None or cached[0] < time.monotonic():
+            parser: RobotFileParser | None = None
+            try:
+                result = self.fetch(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES,
+                                    deadline=min(self.settings.deadline, 15.0))
+                parser = RobotFileParser()
+                parser.parse(result.body.decode("utf-8", "replace").splitlines())
+            except FetchError as exc:
+                if exc.status in (401, 403):
+                    parser = RobotFileParser()
+                    parser.disallow_all = True
+                # 404, 5xx, timeouts: treat as no robots.txt (what major crawlers do for 4xx).
+            with self._robots_lock:
+                self._robots[origin] = (time.monotonic() + ROBOTS_TTL, parser)
+            cached = self._robots[origin]
+        parser = cached[1]
+        if parser is None:
+            return True
+        agent = self.settings.user_agent.split("/")[0]
+        return parser.can_fetch(agent, url)
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:300]

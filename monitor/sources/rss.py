@@ -1,0 +1,156 @@
+"""RSS 0.9x/1.0/2.0, Atom and JSON Feed, parsed from bytes we fetched ourselves.
+
+feedparser never fetches here: the fetcher owns all network policy. We hand it the
+response headers so the HTTP charset and Content-Location take part in decoding and
+relative-link resolution, exactly as if feedparser had fetched the feed itself.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from monitor.domain import RawItem
+from monitor.fetch import FetchResult
+from monitor.normalize import decode_bytes, parse_time
+from monitor.sources import ParseError
+
+_HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
+
+
+def _as_result(result_or_bytes: FetchResult | bytes, source: Any) -> FetchResult:
+    if isinstance(result_or_bytes, FetchResult):
+        return result_or_bytes
+    url = getattr(source, "url", None) or (source.get("url") if isinstance(source, dict) else None) or ""
+    return FetchResult(url=url, final_url=url, status=200, headers={}, body=bytes(result_or_bytes), elapsed=0.0)
+
+
+def _not_a_feed(body: bytes, detail: str = "") -> ParseError:
+    head = body[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not head:
+        return ParseError("not a feed: empty body")
+    if head.startswith(_HTML_START) or b"<html" in head[:512]:
+        return ParseError("not a feed: HTML page" + (f" ({detail})" if detail else ""))
+    return ParseError("not a feed" + (f": {detail}" if detail else ""))
+
+
+def _struct_to_datetime(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    # Re-parse the raw string first: feedparser turns a zone-less date into UTC, but such a
+    # date is local time at the source (VnExpress, provincial papers) and must take its zone.
+    for key in ("published", "updated", "created"):
+        raw = entry.get(key)
+        moment = parse_time(raw) if isinstance(raw, str) else None
+        if moment is not None:
+            return moment
+        parsed = _struct_to_datetime(entry.get(f"{key}_parsed"))
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _entry_text(entry: Any) -> str:
+    best = entry.get("summary") or ""
+    for content in entry.get("content") or []:
+        value = content.get("value") or ""
+        if len(value) > len(best):
+            best = value
+    return best
+
+
+def _strip(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _author(entry: Any) -> str | None:
+    author = _strip(entry.get("author"))
+    if not author:
+        detail = entry.get("author_detail") or {}
+        author = _strip(detail.get("name")) if isinstance(detail, dict) else ""
+    return author or None
+
+
+def _guid(link: str, title: str, text: str, entry_id: str) -> str:
+    if entry_id:
+        return entry_id
+    if link:
+        return link
+    return "sha256:" + hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
+
+
+def parse_json_feed(body: bytes, charset: str | None = None) -> list[RawItem]:
+    """JSON Feed 1.0/1.1 (jsonfeed.org)."""
+    try:
+        data = json.loads(decode_bytes(body, charset))
+    except ValueError as exc:
+        raise ParseError(f"not a feed: invalid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ParseError("not a feed: JSON without an 'items' list")
+    feed_author = (data.get("author") or {}).get("name") if isinstance(data.get("author"), dict) else None
+    items = []
+    for entry in data["items"]:
+        if not isinstance(entry, dict):
+            continue
+        link = _strip(entry.get("url")) or _strip(entry.get("external_url"))
+        title = _strip(entry.get("title"))
+        text = entry.get("content_html") or entry.get("content_text") or entry.get("summary") or ""
+        text = text if isinstance(text, str) else ""
+        authors = entry.get("authors") or ([entry["author"]] if isinstance(entry.get("author"), dict) else [])
+        author = next((a.get("name") for a in authors if isinstance(a, dict) and a.get("name")), feed_author)
+        items.append(RawItem(
+            guid=_guid(link, title, text, str(entry.get("id") or "").strip()), title=title, text=text,
+            url=link or None, author=author,
+            published=parse_time(entry.get("date_published") or entry.get("date_modified")),
+            language=entry.get("language") or data.get("language"),
+            extra={"summary": entry.get("summary")} if entry.get("summary") else {}))
+    return items
+
+
+def _looks_like_json_feed(body: bytes) -> bool:
+    head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{") and b"jsonfeed" in body[:4096].lower()
+
+
+def parse(result_or_bytes: FetchResult | bytes, source: Any = None) -> list[RawItem]:
+    """Items of a feed; raise ParseError when the bytes are not a feed (HTML page, empty body, garbage)."""
+    result = _as_result(result_or_bytes, source)
+    body = result.body
+    if not body.strip():
+        raise ParseError("not a feed: empty body")
+    if _looks_like_json_feed(body) or "json" in result.content_type:
+        return parse_json_feed(body, result.charset)
+    headers = {"content-location": result.final_url} if result.final_url else {}
+    if result.headers.get("content-type"):
+        headers["content-type"] = result.headers["content-type"]
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    if not parsed.get("version") and not parsed.entries:
+        detail = str(parsed.get("bozo_exception") or "")[:200]
+        raise _not_a_feed(body, detail)
+    items = []
+    for entry in parsed.entries:
+        link = _strip(entry.get("link"))
+        title = _strip(entry.get("title"))
+        text = _entry_text(entry)
+        if not (title or text or link):
+            continue
+        extra = {}
+        if entry.get("summary") and entry.get("summary") != text:
+            extra["summary"] = entry.get("summary")
+        items.append(RawItem(
+            guid=_guid(link, title, text, _strip(entry.get("id"))), title=title, text=text, url=link or None,
+            author=_author(entry), published=_entry_time(entry), language=entry.get("language") or None,
+            extra=extra))
+    return items

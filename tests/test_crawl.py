@@ -1,0 +1,138 @@
+"""Crawl passes against recorded real feeds served from a local server."""
+
+from __future__ import annotations
+
+import pytest
+
+import db
+from monitor.config import load_text
+from monitor.crawl import crawl_source, crawl_sources
+from tests.servers import REALWORLD, TestServer
+
+VIETNAMESE = REALWORLD / "feeds" / "vietnamese"
+FEED_0419 = VIETNAMESE / "vnexpress_tin-moi-nhat_20170419-1949_from-vanpho93-javascript0704b6.xml"
+FEED_0325 = VIETNAMESE / "vnexpress_thoi-su_20170325-2042_from-vanpho93-javascript1603b5.xml"
+ZNEWS_404 = VIETNAMESE / "edge-cases" / "znews_rss_bong-da-viet-nam_404-html_from-braycolony1y-my-rss-reader.rss"
+
+
+def config_for(sources: list[tuple[str, str, str]], **settings) -> object:
+    lines = ["settings:", "  allow_private_networks: true", "  host_delay: 0", "  deadline: 10",
+             "  connect_timeout: 2", "  read_timeout: 2", "  workers: 4"]
+    lines += [f"  {key}: {value}" for key, value in settings.items()]
+    lines.append("sources:")
+    for name, kind, url in sources:
+        lines += [f"  - name: {name}", f"    kind: {kind}", f"    url: {url}", "    interval: 15m"]
+    return load_text("\n".join(lines) + "\n", "test-feeds.yaml")
+
+
+@pytest.fixture
+def server():
+    with TestServer() as running:
+        yield running
+
+
+@pytest.fixture
+def database(tmp_path):
+    return db.connect(tmp_path / "monitor.db")
+
+
+def items(database) -> list[dict]:
+    return list(database.query("SELECT items.*, sources.name AS source FROM items"
+                               " JOIN sources ON sources.id = items.source_id ORDER BY items.id"))
+
+
+def test_vnexpress_feed_stored_with_titles_links_times(server, database):
+    server.serve_file("/tin-moi-nhat.rss", FEED_0419, etag='"v1"')
+    config = config_for([("vnexpress", "rss", server.url("/tin-moi-nhat.rss"))])
+    [result] = crawl_sources(database, config, scorer=None)
+    assert result.status == "ok", result.error
+    assert (result.found, result.new) == (25, 25)
+    stored = items(database)
+    assert len(stored) == 25
+    first = stored[0]
+    assert first["title"] == "Ủy ban Tài chính: Chi 65 tỷ đồng mua quà tặng thành lập tỉnh là quá lãng phí"
+    assert first["url"] == ("http://vnexpress.net/tin-tuc/thoi-su/"
+                            "uy-ban-tai-chinh-chi-65-ty-dong-mua-qua-tang-thanh-lap-tinh-la-qua-lang-phi-3572838.html")
+    # "Wed, 19 Apr 2017 19:45:55 +0700" stored in UTC.
+    assert first["published_at"] == "2017-04-19T12:45:55Z"
+    assert first["text"].startswith("Quốc hội đánh giá việc các địa phương tổ chức kỷ niệm")
+    assert "<img" not in first["text"]
+    assert first["language"] == "vi"
+    health = database.query("SELECT * FROM sources WHERE name = 'vnexpress'").__next__()
+    assert health["etag"] == '"v1"' and health["consecutive_failures"] == 0 and health["last_success_at"]
+
+
+def test_second_crawl_is_conditional_and_stores_nothing(server, database):
+    server.serve_file("/feed.rss", FEED_0419, etag='"abc"', last_modified="Wed, 19 Apr 2017 12:49:15 GMT")
+    config = config_for([("vnexpress", "rss", server.url("/feed.rss"))])
+    crawl_sources(database, config, scorer=None)
+    [again] = crawl_sources(database, config, scorer=None)
+    assert again.status == "not_modified" and again.new == 0 and again.http_status == 304
+    second_request = server.requests_to("/feed.rss")[1]
+    assert second_request.headers["if-none-match"] == '"abc"'
+    assert second_request.headers["if-modified-since"] == "Wed, 19 Apr 2017 12:49:15 GMT"
+    assert len(items(database)) == 25
+
+
+def test_lying_etag_caught_by_body_hash(server, database):
+    server.serve_file("/feed.rss", FEED_0419)
+    config = config_for([("vnexpress", "rss", server.url("/feed.rss"))])
+    crawl_sources(database, config, scorer=None)
+    server.serve_file("/feed.rss", FEED_0419, headers={"ETag": '"changes-every-time"'})
+    [again] = crawl_sources(database, config, scorer=None)
+    assert again.status == "not_modified" and again.new == 0
+
+
+def test_same_feed_under_two_names_is_stored_once(server, database):
+    server.serve_file("/a.rss", FEED_0419)
+    server.serve_file("/b.rss", FEED_0419)
+    config = config_for([("a", "rss", server.url("/a.rss")), ("b", "rss", server.url("/b.rss"))])
+    results = {r.source: r for r in crawl_sources(database, config, scorer=None)}
+    assert results["a"].new + results["b"].new == 25
+    assert results["a"].seen + results["b"].seen == 25
+    assert len(items(database)) == 25
+
+
+def test_bad_sources_record_reasons_and_never_stop_good_ones(server, database):
+    server.serve_file("/good.rss", FEED_0325)
+    server.serve_file("/znews.rss", ZNEWS_404, content_type="text/html; charset=utf-8")
+    server.route("/empty.rss", b"", content_type="application/rss+xml")
+    config = config_for([("good", "rss", server.url("/good.rss")), ("missing", "rss", server.url("/gone.rss")),
+                         ("znews", "rss", server.url("/znews.rss")), ("empty", "rss", server.url("/empty.rss"))])
+    results = {r.source: r for r in crawl_sources(database, config, scorer=None)}
+    assert results["good"].status == "ok" and results["good"].new == 25
+    assert results["missing"].status == "error"
+    assert results["missing"].error == f"HTTP 404 from {server.url('/gone.rss')}"
+    assert results["missing"].http_status == 404
+    assert results["znews"].status == "error" and "not a feed: HTML page" in results["znews"].error
+    assert results["empty"].status == "error" and "not a feed: empty body" in results["empty"].error
+    health = {row["name"]: row for row in database.query("SELECT * FROM sources")}
+    assert health["missing"]["consecutive_failures"] == 1
+    assert "HTTP 404" in health["missing"]["last_error"]
+    runs = {row["error"] for row in database.query("SELECT error FROM crawl_runs WHERE status = 'error'")}
+    assert len(runs) == 3
+
+
+def test_only_unknown_source_is_a_clear_keyerror(server, database):
+    config = config_for([("a", "rss", server.url("/a.rss"))])
+    with pytest.raises(KeyError, match="no source named 'nope'"):
+        crawl_sources(database, config, scorer=None, only="nope")
+
+
+def test_auto_pause_after_consecutive_failures_and_resume(server, database):
+    from db.sources import set_paused
+
+    config = config_for([("broken", "rss", server.url("/broken.rss"))], max_failures=3)
+    for _ in range(3):
+        [result] = crawl_sources(database, config, scorer=None)
+        assert result.status == "error"
+    assert result.paused_now
+    assert crawl_sources(database, config, scorer=None) == []  # paused sources are left out of a pass
+    row = next(database.query("SELECT * FROM sources WHERE name = 'broken'"))
+    assert row["paused"] == 1
+    direct = crawl_source(database, config.sources[0], config.settings, None)
+    assert direct.status == "paused" and "resume" in direct.error
+    set_paused(database, row["id"], False)
+    server.serve_file("/broken.rss", FEED_0325)
+    [fixed] = crawl_sources(database, config, scorer=None)
+    assert fixed.status == "ok" and fixed.new == 25
