@@ -87,6 +87,9 @@ class SearchError(ValueError):
 
 
 _TERM = re.compile(r"\w+", re.UNICODE)
+# Typed in capitals these are FTS syntax the person meant as an operator, not a word to find
+# (all words are required anyway), so "AND(" is an empty query rather than a search for "and".
+_OPERATORS = re.compile(r"\b(?:AND|OR|NOT|NEAR)\b")
 
 
 def fts_query(text: str) -> str:
@@ -94,7 +97,7 @@ def fts_query(text: str) -> str:
 
     Quoting every term means operators and stray quotes in user input are never FTS syntax.
     """
-    terms = _TERM.findall(search_key(text))
+    terms = _TERM.findall(search_key(_OPERATORS.sub(" ", text or "")))
     if not terms:
         raise SearchError("Enter at least one word to search for.")
     return " ".join(f'"{term}"' for term in terms)
