@@ -1,0 +1,53 @@
+"""`monitor report`: build a weekly, quarterly or custom-range report and write it in one format."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from monitor.reports.period import DEFAULT_ZONE, PeriodError, parse_period
+from monitor.reports.render import FORMATS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report", help="write the weekly/quarterly report (html, xlsx, csv, json, pdf)",
+        description="Build the report for one period and write it. Periods are local calendar days in "
+                    "the report zone (default Asia/Ho_Chi_Minh). Without a period, the previous full ISO week. "
+                    "CSV writes the items and decisions of the period, plus <stem>.figures.csv with every figure.")
+    period = p.add_argument_group("period (one of)")
+    period.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W47 (Monday–Sunday)")
+    period.add_argument("--quarter", metavar="YYYY-Qn", help="calendar quarter, e.g. 2026-Q4")
+    period.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of a custom range")
+    period.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of a custom range (inclusive)")
+    p.add_argument("--format", default="html", choices=FORMATS, help="output format (default html)")
+    p.add_argument("--out", metavar="PATH",
+                   help="output file (default report-<period>.<format> in the current directory)")
+    p.add_argument("--redact", action="store_true",
+                   help="replace phone numbers, e-mail addresses and citizen ID numbers (CCCD/CMND) in the output")
+    p.add_argument("--zone", default=DEFAULT_ZONE, help=f"time zone of the calendar days (default {DEFAULT_ZONE})")
+    p.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import db
+    from monitor.reports.build import build_report
+    from monitor.reports.render import write_report
+
+    try:
+        period = parse_period(args.week, args.quarter, args.date_from, args.date_to, zone=args.zone)
+    except PeriodError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not Path(args.db).exists():
+        print(f"error: database {args.db} does not exist (run `monitor init` first)", file=sys.stderr)
+        return 2
+    database = db.connect(args.db)
+    report = build_report(database, period, redact=args.redact)
+    out = Path(args.out) if args.out else Path(f"report-{period.label.replace('..', '_')}.{args.format}")
+    for path in write_report(report, args.format, out):
+        print(f"wrote {path}")
+    if report.empty:
+        print(f"note: {report.notes[0]}")
+    return 0

@@ -1,0 +1,361 @@
+"""build_report(database, period) → Report: every figure for a period and the one before it.
+
+Definitions (they are the contract the tests check by hand):
+- An item is *crawled* in a period when its `fetched_at` (first seen) falls in [start, end).
+- An item is *flagged* when its `flag_reasons` (the categories the model flagged) is non-empty;
+  "flagged by category" counts crawled items per category in `flag_reasons`.
+- *Decisions* are rows of the decisions log whose `created_at` falls in the period, counted by action.
+- *Backlog* is the items open (status flagged or escalated) at the end of the period, reconstructed
+  from the decision log, so a report for an old week does not change when items are decided later.
+- *Precision* counts each flagged item whose last confirm/dismiss decision in the period exists:
+  per category, confirmed = confirmed *as that category*; per model version, confirmed = any confirm.
+- *Time to decision* is from first seen to the item's first-ever decision, for first decisions made in
+  the period: median, and 90th percentile by nearest rank (the smallest value ≥ 90 % of values).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+import sqlite_utils
+
+from db import utcnow
+from monitor.domain import Action, Category, Status
+from monitor.reports.model import Report, Table
+from monitor.reports.period import Period
+
+OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
+CONFIRM_ACTIONS = {Action.CONFIRM_MISINFORMATION.value: Category.MISINFORMATION.value,
+                   Action.CONFIRM_HARM.value: Category.HARM.value}
+TERMINAL_ACTIONS = set(CONFIRM_ACTIONS) | {Action.DISMISS.value}
+DECISION_OUTCOMES = (
+    ("confirmed_misinformation", Action.CONFIRM_MISINFORMATION.value),
+    ("confirmed_harm", Action.CONFIRM_HARM.value),
+    ("dismissed", Action.DISMISS.value),
+    ("escalated", Action.ESCALATE.value),
+    ("reopened", Action.REOPEN.value),
+)
+
+ITEM_COLUMNS = [
+    "item_id", "first_seen_local", "first_seen_utc", "source", "source_kind", "language", "title", "url",
+    "status_now", "flag_reasons", "score_misinformation", "score_harm", "model_version", "listed_because",
+    "decision_id", "decided_by", "decided_at_local", "decided_at_utc", "action", "old_status", "new_status", "note",
+]
+
+
+def change(current: float | int | None, previous: float | int | None) -> float | int | None:
+    """current − previous, or None when either side is undefined (e.g. precision with no decisions)."""
+    if current is None or previous is None:
+        return None
+    delta = current - previous
+    return round(delta, 4) if isinstance(delta, float) else delta
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def nearest_rank(values: list[float], fraction: float) -> float | None:
+    """The smallest value such that at least `fraction` of the values are ≤ it (nearest-rank percentile)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def _local(period: Period, stored: str | None) -> str | None:
+    if not stored:
+        return None
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    moment = datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(ZoneInfo(period.zone))
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _reasons(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [str(reason) for reason in value] if isinstance(value, list) else []
+
+
+def _day_case(period: Period, column: str) -> tuple[str, list[str]]:
+    """SQL CASE giving the 0-based local-day index of `column` (−1 before the period), exact in any zone."""
+    from monitor.reports.period import _iso, _local_midnight_utc
+    parts, params = ["CASE WHEN " + column + " < ? THEN -1"], [period.start_utc]
+    for index, day in enumerate(period.days[1:]):
+        parts.append(f"WHEN {column} < ? THEN {index}")
+        params.append(_iso(_local_midnight_utc(day, period.zone)))
+    parts.append(f"ELSE {len(period.days) - 1} END")
+    return " ".join(parts), params
+
+
+def _count_rows(current: Counter, previous: Counter, keys: Iterable) -> list[list]:
+    return [[*((key,) if not isinstance(key, tuple) else key), current[key], previous[key],
+             change(current[key], previous[key])] for key in keys]
+
+
+def build_report(database: sqlite_utils.Database, period: Period, *, redact: bool = False) -> Report:
+    """Every figure for `period` with the change from the period before it (one data object)."""
+    previous = period.previous()
+    if previous.end_utc != period.start_utc:  # the single-scan queries below rely on adjacency
+        raise ValueError("previous period must end where this one starts")
+    conn = database.conn
+    start, end, prev_start = period.start_utc, period.end_utc, previous.start_utc
+
+    sources = {row[0]: {"name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4],
+                        "paused": row[5], "consecutive_failures": row[6], "last_success_at": row[7],
+                        "last_error": row[8], "last_error_at": row[9]}
+               for row in conn.execute(
+                   "SELECT id, name, kind, language, enabled, paused, consecutive_failures, last_success_at,"
+                   " last_error, last_error_at FROM sources")}
+
+    # One scan over both periods' items via the fetched_at index, grouped small, split in Python.
+    day_sql, day_params = _day_case(period, "fetched_at")
+    groups = conn.execute(
+        f"SELECT source_id, COALESCE(language, ''), flag_reasons, {day_sql} AS day, COUNT(*)"
+        " FROM items WHERE fetched_at >= ? AND fetched_at < ?"
+        " GROUP BY source_id, COALESCE(language, ''), flag_reasons, day",
+        [*day_params, prev_start, end]).fetchall()
+
+    crawled = {"cur": Counter(), "prev": Counter()}
+    by_source = {"cur": Counter(), "prev": Counter()}
+    by_kind = {"cur": Counter(), "prev": Counter()}
+    by_language = {"cur": Counter(), "prev": Counter()}
+    flagged = {"cur": Counter(), "prev": Counter()}
+    flagged_by_source = {"cur": Counter(), "prev": Counter()}
+    daily_crawled, daily_flagged = Counter(), Counter()
+    for source_id, language, reasons_text, day, count in groups:
+        side = "prev" if day < 0 else "cur"
+        source = sources.get(source_id, {"name": f"#{source_id}", "kind": "", "language": ""})
+        reasons = _reasons(reasons_text)
+        crawled[side]["all"] += count
+        by_source[side][source["name"]] += count
+        by_kind[side][source["kind"]] += count
+        by_language[side][language or "unknown"] += count
+        if reasons:
+            flagged[side]["all"] += count
+            flagged_by_source[side][source["name"]] += count
+            for reason in set(reasons):
+                flagged[side][reason] += count
+        if side == "cur":
+            daily_crawled[day] += count
+            if reasons:
+                daily_flagged[day] += count
+
+    # Decisions of both periods, with what the report needs of their items and users.
+    decisions = conn.execute(
+        "SELECT d.id, d.item_id, d.action, d.old_status, d.new_status, d.note, d.created_at,"
+        " u.name, u.role, i.fetched_at, i.flag_reasons, COALESCE(i.model_version, ''),"
+        " (SELECT MIN(d2.id) FROM decisions d2 WHERE d2.item_id = d.item_id) = d.id AS is_first"
+        " FROM decisions d JOIN users u ON u.id = d.user_id JOIN items i ON i.id = d.item_id"
+        " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id",
+        [prev_start, end]).fetchall()
+    outcomes = {"cur": Counter(), "prev": Counter()}
+    throughput = {"cur": defaultdict(Counter), "prev": defaultdict(Counter)}
+    roles: dict[str, str] = {}
+    waits = {"cur": [], "prev": []}
+    last_terminal: dict[str, dict[int, tuple]] = {"cur": {}, "prev": {}}
+    for (_dec_id, item_id, action, _old, _new, _note, created_at, user, role, fetched_at, reasons_text,
+         model_version, is_first) in decisions:
+        side = "cur" if created_at >= start else "prev"
+        outcomes[side][action] += 1
+        outcomes[side]["all"] += 1
+        throughput[side][user][action] += 1
+        throughput[side][user]["all"] += 1
+        roles[user] = role
+        if is_first:
+            from db import from_iso
+            waits[side].append((from_iso(created_at) - from_iso(fetched_at)).total_seconds() / 3600)
+        if action in TERMINAL_ACTIONS:
+            last_terminal[side][item_id] = (action, _reasons(reasons_text), model_version)
+
+    precision_cat = {side: defaultdict(Counter) for side in ("cur", "prev")}
+    precision_model = {side: defaultdict(Counter) for side in ("cur", "prev")}
+    for side in ("cur", "prev"):
+        for action, reasons, model_version in last_terminal[side].values():
+            if not reasons:
+                continue  # only flags have a precision
+            confirmed_any = action in CONFIRM_ACTIONS
+            precision_model[side][model_version or "unknown"]["decided"] += 1
+            precision_model[side][model_version or "unknown"]["confirmed"] += int(confirmed_any)
+            precision_cat[side]["all flags"]["decided"] += 1
+            precision_cat[side]["all flags"]["confirmed"] += int(confirmed_any)
+            for reason in set(reasons):
+                precision_cat[side][reason]["decided"] += 1
+                precision_cat[side][reason]["confirmed"] += int(CONFIRM_ACTIONS.get(action) == reason)
+
+    backlog = {"cur": backlog_at(conn, end), "prev": backlog_at(conn, start)}
+
+    # ---- tables ----
+    tables: list[Table] = []
+    cur_empty = crawled["cur"]["all"] == 0 and outcomes["cur"]["all"] == 0
+    summary = Table("summary", "Summary", ["figure", "value", "previous", "change"])
+
+    def headline(name: str, current, before) -> None:
+        summary.rows.append([name, current, before, change(current, before)])
+
+    headline("items_crawled", crawled["cur"]["all"], crawled["prev"]["all"])
+    headline("items_flagged", flagged["cur"]["all"], flagged["prev"]["all"])
+    headline("decisions", outcomes["cur"]["all"], outcomes["prev"]["all"])
+    for label, action in DECISION_OUTCOMES:
+        headline(label, outcomes["cur"][action], outcomes["prev"][action])
+    headline("backlog_open", sum(backlog["cur"].values()), sum(backlog["prev"].values()))
+    headline("precision_all_flags", ratio(precision_cat["cur"]["all flags"]["confirmed"],
+                                          precision_cat["cur"]["all flags"]["decided"]),
+             ratio(precision_cat["prev"]["all flags"]["confirmed"], precision_cat["prev"]["all flags"]["decided"]))
+    med = {side: round(statistics.median(waits[side]), 2) if waits[side] else None for side in waits}
+    p90 = {side: round(nearest_rank(waits[side], 0.9), 2) if waits[side] else None for side in waits}
+    headline("hours_to_decision_median", med["cur"], med["prev"])
+    headline("hours_to_decision_p90", p90["cur"], p90["prev"])
+    tables.append(summary)
+
+    daily = Table("daily", "Daily volumes (local days)", ["day", "crawled", "flagged"])
+    for index, day in enumerate(period.days):
+        daily.rows.append([day.isoformat(), daily_crawled[index], daily_flagged[index]])
+    tables.append(daily)
+
+    source_keys = sorted(set(by_source["cur"]) | set(by_source["prev"])
+                         | {s["name"] for s in sources.values() if s["enabled"]},
+                         key=lambda name: (-by_source["cur"][name], name))
+    info = {s["name"]: s for s in sources.values()}
+    table = Table("crawled_by_source", "Items crawled by source",
+                  ["source", "kind", "language", "items", "previous", "change"])
+    for name in source_keys:
+        source = info.get(name, {"kind": "", "language": ""})
+        table.rows.append([name, source["kind"], source["language"], by_source["cur"][name],
+                           by_source["prev"][name], change(by_source["cur"][name], by_source["prev"][name])])
+    tables.append(table)
+
+    for name, title, counts, label in (
+            ("crawled_by_kind", "Items crawled by source kind", by_kind, "kind"),
+            ("crawled_by_language", "Items crawled by language", by_language, "language")):
+        keys = sorted(set(counts["cur"]) | set(counts["prev"]), key=lambda key: (-counts["cur"][key], key))
+        tables.append(Table(name, title, [label, "items", "previous", "change"],
+                            _count_rows(counts["cur"], counts["prev"], keys)))
+
+    categories = [c.value for c in Category] + sorted(
+        (set(flagged["cur"]) | set(flagged["prev"])) - {c.value for c in Category} - {"all"})
+    tables.append(Table("flagged_by_category", "Items flagged, by category", ["category", "items", "previous", "change"],
+                        _count_rows(flagged["cur"], flagged["prev"], categories),
+                        note="An item flagged in two categories counts once in each."))
+
+    tables.append(Table("decisions", "Decisions, by outcome", ["outcome", "decisions", "previous", "change"],
+                        [[label, outcomes["cur"][action], outcomes["prev"][action],
+                          change(outcomes["cur"][action], outcomes["prev"][action])]
+                         for label, action in DECISION_OUTCOMES]))
+
+    tables.append(Table("backlog", "Backlog: items still open at the end of the period",
+                        ["status", "items", "previous", "change"],
+                        [[status, backlog["cur"][status], backlog["prev"][status],
+                          change(backlog["cur"][status], backlog["prev"][status])] for status in OPEN_STATUSES]))
+
+    table = Table("precision_by_category", "Precision of flags (confirmed ÷ decided), by category",
+                  ["category", "decided", "confirmed", "precision", "previous_precision", "change"],
+                  note="Confirmed as the flagged category; 'all flags' counts any confirmation.")
+    for key in ["all flags"] + [c for c in categories if c != "all"]:
+        cur, before = precision_cat["cur"][key], precision_cat["prev"][key]
+        value, old = ratio(cur["confirmed"], cur["decided"]), ratio(before["confirmed"], before["decided"])
+        table.rows.append([key, cur["decided"], cur["confirmed"], value, old, change(value, old)])
+    tables.append(table)
+
+    table = Table("precision_by_model", "Precision of flags (confirmed ÷ decided), by model version",
+                  ["model_version", "decided", "confirmed", "precision", "previous_precision", "change"])
+    for key in sorted(set(precision_model["cur"]) | set(precision_model["prev"])):
+        cur, before = precision_model["cur"][key], precision_model["prev"][key]
+        value, old = ratio(cur["confirmed"], cur["decided"]), ratio(before["confirmed"], before["decided"])
+        table.rows.append([key, cur["decided"], cur["confirmed"], value, old, change(value, old)])
+    tables.append(table)
+
+    tables.append(Table("time_to_decision", "Time from first seen to first decision (hours)",
+                        ["measure", "hours", "previous", "change"],
+                        [["decided items", len(waits["cur"]), len(waits["prev"]),
+                          change(len(waits["cur"]), len(waits["prev"]))],
+                         ["median", med["cur"], med["prev"], change(med["cur"], med["prev"])],
+                         ["p90", p90["cur"], p90["prev"], change(p90["cur"], p90["prev"])]],
+                        note="90th percentile by nearest rank."))
+
+    table = Table("moderator_throughput", "Moderator throughput (decisions per person)",
+                  ["moderator", "role", "decisions", *[label for label, _ in DECISION_OUTCOMES], "previous", "change"],
+                  admin_only=True, note="Admin-level: shown to admins only in the web UI.")
+    people = sorted(set(throughput["cur"]) | set(throughput["prev"]),
+                    key=lambda name: (-throughput["cur"][name]["all"], name))
+    for person in people:
+        cur, before = throughput["cur"][person], throughput["prev"][person]
+        table.rows.append([person, roles.get(person, ""), cur["all"], *[cur[action] for _, action in DECISION_OUTCOMES],
+                           before["all"], change(cur["all"], before["all"])])
+    tables.append(table)
+
+    items = item_rows(conn, period, sources)
+    notes = []
+    if cur_empty:
+        notes.append(f"No items were crawled and no decisions were made in {period.label}.")
+    report = Report(period=period, previous_period=previous, generated_at=utcnow(), tables=tables, items=items,
+                    empty=cur_empty, notes=notes)
+    if redact:
+        from monitor.reports.redact import redact_report
+        report = redact_report(report)
+    return report
+
+
+def backlog_at(conn, moment: str) -> Counter:
+    """Items open (flagged/escalated) at `moment`, from the decision log.
+
+    An item's status at a moment is the new status of its last decision before then, else the old status
+    of its first decision, else its current status (statuses change only through decisions). Only items
+    now open or ever decided can have been open, which keeps this off a full-table scan.
+    """
+    rows = conn.execute(
+        "WITH candidates AS ("
+        "  SELECT id FROM items WHERE status IN (?, ?) AND fetched_at < ?"
+        "  UNION SELECT DISTINCT d.item_id FROM decisions d JOIN items i ON i.id = d.item_id WHERE i.fetched_at < ?)"
+        " SELECT COALESCE("
+        "  (SELECT new_status FROM decisions d WHERE d.item_id = c.id AND d.created_at < ? ORDER BY d.id DESC LIMIT 1),"
+        "  (SELECT old_status FROM decisions d WHERE d.item_id = c.id ORDER BY d.id LIMIT 1),"
+        "  (SELECT status FROM items WHERE items.id = c.id)) AS status_then, COUNT(*)"
+        " FROM candidates c GROUP BY status_then",
+        [*OPEN_STATUSES, moment, moment, moment]).fetchall()
+    return Counter({status: count for status, count in rows if status in OPEN_STATUSES})
+
+
+def item_rows(conn, period: Period, sources: dict[int, dict]) -> Table:
+    """One row per item crawled or decided in the period, repeated per decision made in the period."""
+    start, end = period.start_utc, period.end_utc
+    table = Table("items", "Items and decisions in the period", list(ITEM_COLUMNS),
+                  note="One row per decision in the period; items with none have one row with empty decision fields.")
+    decided: dict[int, list[tuple]] = defaultdict(list)
+    for row in conn.execute(
+            "SELECT d.item_id, d.id, u.name, d.created_at, d.action, d.old_status, d.new_status, d.note"
+            " FROM decisions d JOIN users u ON u.id = d.user_id"
+            " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id", [start, end]):
+        decided[row[0]].append(row[1:])
+    columns = ("id, source_id, fetched_at, language, title, COALESCE(url, canonical_url), status, flag_reasons,"
+               " score_misinformation, score_harm, model_version")
+    crawled = conn.execute(f"SELECT {columns} FROM items WHERE fetched_at >= ? AND fetched_at < ? ORDER BY id",
+                           [start, end]).fetchall()
+    crawled_ids = {row[0] for row in crawled}
+    extra_ids = sorted(set(decided) - crawled_ids)
+    extra = []
+    for offset in range(0, len(extra_ids), 500):
+        chunk = extra_ids[offset:offset + 500]
+        extra += conn.execute(f"SELECT {columns} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                              chunk).fetchall()
+    for row in sorted(crawled + extra, key=lambda r: r[0]):
+        (item_id, source_id, fetched_at, language, title, url, status, reasons, s_mis, s_harm, model) = row
+        source = sources.get(source_id, {"name": f"#{source_id}", "kind": ""})
+        in_period = item_id in crawled_ids
+        listed = "crawled+decided" if in_period and item_id in decided else ("crawled" if in_period else "decided")
+        base = [item_id, _local(period, fetched_at), fetched_at, source["name"], source["kind"], language or "",
+                title, url or "", status, ",".join(_reasons(reasons)),
+                None if s_mis is None else round(s_mis, 4), None if s_harm is None else round(s_harm, 4),
+                model or "", listed]
+        if item_id not in decided:
+            table.rows.append(base + [None, "", "", "", "", "", "", ""])
+        for dec_id, user, created_at, action, old, new, note in decided.get(item_id, []):
+            table.rows.append(base + [dec_id, user, _local(period, created_at), created_at, action, old, new, note])
+    return table

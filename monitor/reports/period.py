@@ -1,0 +1,158 @@
+"""Report periods: ISO weeks, quarters and custom date ranges, as local calendar days → UTC bounds.
+
+A committee's week is Monday–Sunday on the wall clock in Asia/Ho_Chi_Minh, but every time in the
+database is UTC text ("YYYY-MM-DDTHH:MM:SSZ"). A Period carries both: the local days people read,
+and the half-open UTC interval [start_utc, end_utc) that queries compare stored text against
+(the fixed-width format sorts lexically in time order, so plain string comparison is exact).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
+
+_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+
+
+class PeriodError(ValueError):
+    """A period the user typed cannot be understood; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local days [first_day, last_day] (inclusive) in `zone`, with the matching UTC bounds."""
+
+    kind: str  # "week" | "quarter" | "custom"
+    label: str  # "2026-W47", "2026-Q4", "2026-11-01..2026-11-10"
+    first_day: date
+    last_day: date
+    zone: str = DEFAULT_ZONE
+
+    @property
+    def start(self) -> datetime:
+        """Local midnight at the start of the first day, as an aware UTC datetime."""
+        return _local_midnight_utc(self.first_day, self.zone)
+
+    @property
+    def end(self) -> datetime:
+        """Local midnight after the last day (exclusive), as an aware UTC datetime."""
+        return _local_midnight_utc(self.last_day + timedelta(days=1), self.zone)
+
+    @property
+    def start_utc(self) -> str:
+        return _iso(self.start)
+
+    @property
+    def end_utc(self) -> str:
+        return _iso(self.end)
+
+    @property
+    def days(self) -> list[date]:
+        count = (self.last_day - self.first_day).days + 1
+        return [self.first_day + timedelta(days=offset) for offset in range(count)]
+
+    def previous(self) -> Period:
+        """The period just before this one, of the same kind and length (for "change from last week")."""
+        if self.kind == "week":
+            return week_of(self.first_day - timedelta(days=7), self.zone)
+        if self.kind == "quarter":
+            year, number = self.first_day.year, (self.first_day.month - 1) // 3 + 1
+            year, number = (year - 1, 4) if number == 1 else (year, number - 1)
+            return quarter(f"{year}-Q{number}", self.zone)
+        length = (self.last_day - self.first_day).days + 1
+        return custom(self.first_day - timedelta(days=length), self.first_day - timedelta(days=1), self.zone)
+
+    def local_day(self, stored: str) -> date:
+        """The local calendar day of a stored UTC time."""
+        moment = datetime.fromisoformat(stored.replace("Z", "+00:00"))
+        return moment.astimezone(ZoneInfo(self.zone)).date()
+
+    def describe(self) -> str:
+        return f"{self.label} ({self.first_day.isoformat()} – {self.last_day.isoformat()}, {self.zone})"
+
+
+def _local_midnight_utc(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_week(text: str, zone: str = DEFAULT_ZONE) -> Period:
+    """"2026-W47" → Monday 2026-11-16 … Sunday 2026-11-22 in `zone`."""
+    match = _WEEK.match(text.strip())
+    if not match:
+        raise PeriodError(f"week '{text}' is not an ISO week like 2026-W47")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        monday = date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise PeriodError(f"week '{text}': {year} has no ISO week {number}") from None
+    return Period("week", f"{year}-W{number:02d}", monday, monday + timedelta(days=6), zone)
+
+
+def week_of(day: date, zone: str = DEFAULT_ZONE) -> Period:
+    """The ISO week containing a local calendar day."""
+    year, number, _ = day.isocalendar()
+    return iso_week(f"{year}-W{number:02d}", zone)
+
+
+def previous_full_week(now: datetime | None = None, zone: str = DEFAULT_ZONE) -> Period:
+    """The last complete Monday–Sunday week before `now` (default: the current time) in `zone`."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return week_of(today - timedelta(days=7), zone)
+
+
+def quarter(text: str, zone: str = DEFAULT_ZONE) -> Period:
+    """"2026-Q4" → 2026-10-01 … 2026-12-31 in `zone`."""
+    match = _QUARTER.match(text.strip())
+    if not match:
+        raise PeriodError(f"quarter '{text}' is not like 2026-Q4")
+    year, number = int(match.group(1)), int(match.group(2))
+    first = date(year, 3 * number - 2, 1)
+    after = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return Period("quarter", f"{year}-Q{number}", first, after - timedelta(days=1), zone)
+
+
+def custom(first: date | str, last: date | str, zone: str = DEFAULT_ZONE) -> Period:
+    """Local days `first` … `last`, both inclusive ("2026-11-01", "2026-11-10")."""
+    first_day, last_day = _day(first, "--from"), _day(last, "--to")
+    if last_day < first_day:
+        raise PeriodError(f"--to {last_day.isoformat()} is before --from {first_day.isoformat()}")
+    return Period("custom", f"{first_day.isoformat()}..{last_day.isoformat()}", first_day, last_day, zone)
+
+
+def _day(value: date | str, field: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise PeriodError(f"{field} '{value}' is not a date like 2026-11-16") from None
+
+
+def parse_period(week: str | None = None, quarter_text: str | None = None, first: str | None = None,
+                 last: str | None = None, zone: str = DEFAULT_ZONE) -> Period:
+    """One period from the CLI/web options; exactly one kind must be given."""
+    given = [name for name, value in (("--week", week), ("--quarter", quarter_text),
+                                      ("--from/--to", first or last)) if value]
+    if len(given) > 1:
+        raise PeriodError(f"give only one of --week, --quarter, --from/--to (got {', '.join(given)})")
+    if week:
+        return iso_week(week, zone)
+    if quarter_text:
+        return quarter(quarter_text, zone)
+    if first or last:
+        if not (first and last):
+            raise PeriodError("--from and --to must be given together")
+        return custom(first, last, zone)
+    return previous_full_week(zone=zone)

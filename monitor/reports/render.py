@@ -1,0 +1,76 @@
+"""Format dispatch and file writing: the one place that knows which renderer makes which file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from monitor.reports.build import build_report
+from monitor.reports.model import Report
+from monitor.reports.period import DEFAULT_ZONE, Period, iso_week, previous_full_week
+
+FORMATS = ("html", "xlsx", "csv", "json", "pdf")
+
+
+def render(report: Report, fmt: str) -> bytes:
+    """The report as bytes in one format (csv gives the items/decisions file)."""
+    if fmt == "csv":
+        from monitor.reports import csv
+        return csv.render_items(report)
+    if fmt == "json":
+        from monitor.reports import json
+        return json.render(report)
+    if fmt == "html":
+        from monitor.reports import html
+        return html.render_document(report).encode("utf-8")
+    if fmt == "xlsx":
+        from monitor.reports import xlsx
+        return xlsx.render(report)
+    if fmt == "pdf":
+        from monitor.reports import pdf
+        return pdf.render(report)
+    raise ValueError(f"unknown report format '{fmt}' (expected one of: {', '.join(FORMATS)})")
+
+
+def figures_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".figures.csv")
+
+
+def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
+    """Write the report to `out`; CSV also writes `<stem>.figures.csv` with every figure. Returns the paths."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = render(report, fmt)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)  # never leave a half-written report where the committee would pick it up
+    written = [out]
+    if fmt == "csv":
+        from monitor.reports import csv
+        figures = figures_path(out)
+        figures.write_bytes(csv.render_figures(report))
+        written.append(figures)
+    return written
+
+
+def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week: str | Period | None = None,
+                 formats: tuple[str, ...] = ("csv", "json"), *,
+                 now: datetime | None = None, zone: str = DEFAULT_ZONE, redact: bool = False) -> list[Path]:
+    """Build one week's report (default: the previous full week) and write it in `formats` under reports_dir.
+
+    Files are named report-<week>.<ext>; for the scheduler's weekly job.
+    """
+    if isinstance(week, Period):
+        period = week
+    elif week:
+        period = iso_week(week, zone)
+    else:
+        period = previous_full_week(now, zone)
+    report = build_report(database, period, redact=redact)
+    reports_dir = Path(reports_dir)
+    written: list[Path] = []
+    for fmt in formats:
+        written += write_report(report, fmt, reports_dir / f"report-{period.label}.{fmt}")
+    return written

@@ -1,0 +1,239 @@
+"""Report figures on a small hand-built database, checked against answers computed by hand.
+
+The world (week 2026-W47 = Mon 2026-11-16 … Sun 2026-11-22 in Asia/Ho_Chi_Minh, UTC+7, i.e.
+[2026-11-15T17:00Z, 2026-11-22T17:00Z)):
+
+item src            fetched_at (UTC)        local               flags        status now  model
+ 1   VnExpress      2026-11-16T02:00Z       Mon 16 09:00        mis          confirmed   m1
+ 2   VnExpress      2026-11-15T16:59Z       Sun 15 23:59 (W46)  mis          dismissed   m1
+ 3   VnExpress      2026-11-15T17:00Z       Mon 16 00:00 (W47)  harm         dismissed   m2
+ 4   Báo Thanh Hóa  2026-11-18T05:00Z       Wed 18 12:00        mis, harm    confirmed   m2
+ 5   Báo Thanh Hóa  2026-11-22T17:30Z       Mon 23 00:30 (W48)  mis          flagged     m2
+ 6   Mastodon FR    2026-11-20T10:00Z       Fri 20 17:00        -            new         m2
+ 7   VnExpress      2026-11-21T23:00Z       Sun 22 06:00        mis          escalated   m2
+ 8   Old English    2026-11-10T03:00Z       W46                 -            new         m1
+ 9   Báo Thanh Hóa  2026-11-19T08:00Z       Thu 19 15:00        mis          confirmed   m2
+10   VnExpress      2026-11-09T00:00Z       W46                 mis          confirmed   m1
+
+decision item user action                   created_at (UTC)     week
+ d1      10   lan  confirm_misinformation   2026-11-09T04:00Z    W46  (4 h after first seen)
+ d2       2   lan  dismiss                  2026-11-15T18:00Z    W47  (1 h 1 min)
+ d3       1   lan  confirm_misinformation   2026-11-16T05:00Z    W47  (3 h)
+ d4       4   minh confirm_harm             2026-11-19T05:00Z    W47  (24 h)
+ d5       9   minh dismiss                  2026-11-19T18:00Z    W47  (10 h)
+ d6       9   minh reopen                   2026-11-20T00:00Z    W47
+ d7       9   lan  confirm_misinformation   2026-11-20T06:00Z    W47
+ d8       7   lan  escalate                 2026-11-22T01:00Z    W47  (2 h)
+ d9       3   lan  dismiss                  2026-11-23T02:00Z    W48  (after the week: item 3 was open at its end)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import db
+from db.decisions import GENESIS, row_hash
+from monitor.reports import build_report, iso_week
+from monitor.reports.period import custom, quarter
+
+SOURCES = [
+    # id, name, kind, language, enabled, paused, consecutive_failures
+    (1, "VnExpress", "rss", "vi", 1, 0, 0),
+    (2, "Báo Thanh Hóa", "html", "vi", 1, 0, 0),
+    (3, "Mastodon FR", "mastodon", "fr", 1, 1, 0),
+    (4, "Old English", "rss", "en", 1, 0, 4),
+]
+USERS = [(1, "lan", "moderator"), (2, "minh", "admin"), (3, "an", "analyst")]
+ITEMS = [
+    # id, source, fetched_at, language, flags, status, model, title
+    (1, 1, "2026-11-16T02:00:00Z", "vi", ["misinformation"], "confirmed", "m1",
+     "Tin giả về vắc xin, gọi 0912 345 678"),
+    (2, 1, "2026-11-15T16:59:00Z", "vi", ["misinformation"], "dismissed", "m1", "Tin đồn bão số 9"),
+    (3, 1, "2026-11-15T17:00:00Z", "vi", ["harm"], "dismissed", "m2", "Kêu gọi tụ tập"),
+    (4, 2, "2026-11-18T05:00:00Z", "vi", ["misinformation", "harm"], "confirmed", "m2",
+     "Tin giả vắc xin gây vô sinh, liên hệ tuyen@example.vn"),
+    (5, 2, "2026-11-22T17:30:00Z", "vi", ["misinformation"], "flagged", "m2", "Tin giả lúc nửa đêm"),
+    (6, 3, "2026-11-20T10:00:00Z", "fr", [], "new", "m2", "Météo à Hanoï"),
+    (7, 1, "2026-11-21T23:00:00Z", "vi", ["misinformation"], "escalated", "m2", "=HYPERLINK(\"x\") CCCD 001203004567"),
+    (8, 4, "2026-11-10T03:00:00Z", "en", [], "new", "m1", "Weather in Hue"),
+    (9, 2, "2026-11-19T08:00:00Z", "vi", ["misinformation"], "confirmed", "m2", "Tin giả vắc xin lần nữa"),
+    (10, 1, "2026-11-09T00:00:00Z", "vi", ["misinformation"], "confirmed", "m1", "Tin giả tuần trước"),
+]
+DECISIONS = [
+    # item, user, action, old, new, created_at, note
+    (10, 1, "confirm_misinformation", "flagged", "confirmed", "2026-11-09T04:00:00Z", "checked"),
+    (2, 1, "dismiss", "flagged", "dismissed", "2026-11-15T18:00:00Z", "satire"),
+    (1, 1, "confirm_misinformation", "flagged", "confirmed", "2026-11-16T05:00:00Z", "call 0987.654.321"),
+    (4, 2, "confirm_harm", "flagged", "confirmed", "2026-11-19T05:00:00Z", ""),
+    (9, 2, "dismiss", "flagged", "dismissed", "2026-11-19T18:00:00Z", ""),
+    (9, 2, "reopen", "dismissed", "flagged", "2026-11-20T00:00:00Z", "new evidence"),
+    (9, 1, "confirm_misinformation", "flagged", "confirmed", "2026-11-20T06:00:00Z", ""),
+    (7, 1, "escalate", "flagged", "escalated", "2026-11-22T01:00:00Z", "to the province"),
+    (3, 1, "dismiss", "flagged", "dismissed", "2026-11-23T02:00:00Z", ""),
+]
+
+
+def build_world(database) -> None:
+    """Insert the hand-built world above (directly, with a valid decision hash chain)."""
+    conn = database.conn
+    with db.transaction(database):
+        for sid, name, kind, language, enabled, paused, failures in SOURCES:
+            conn.execute("INSERT INTO sources (id, name, kind, url, language, enabled, paused, consecutive_failures,"
+                         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (sid, name, kind, f"https://example.org/{sid}", language, enabled, paused, failures,
+                          "2026-01-01T00:00:00Z"))
+        for uid, name, role in USERS:
+            conn.execute("INSERT INTO users (id, name, password_hash, role, created_at) VALUES (?, ?, 'x', ?, ?)",
+                         (uid, name, role, "2026-01-01T00:00:00Z"))
+        for iid, sid, fetched, language, flags, status, model, title in ITEMS:
+            conn.execute(
+                "INSERT INTO items (id, source_id, guid, url, title, text, fetched_at, language, content_hash,"
+                " score_misinformation, score_harm, model_version, status, flag_reasons)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (iid, sid, f"g{iid}", f"https://example.org/{sid}/{iid}", title, title, fetched, language,
+                 f"h{iid}", 0.9 if "misinformation" in flags else 0.1, 0.8 if "harm" in flags else 0.05, model,
+                 status, json.dumps(flags)))
+        prev = GENESIS
+        for item, user, action, old, new, created, note in DECISIONS:
+            digest = row_hash(prev, item, user, action, old, new, note, created)
+            conn.execute("INSERT INTO decisions (item_id, user_id, action, old_status, new_status, note, created_at,"
+                         " prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (item, user, action, old, new, note, created, prev, digest))
+            prev = digest
+
+
+@pytest.fixture()
+def world(tmp_db):
+    build_world(tmp_db)
+    return tmp_db
+
+
+@pytest.fixture()
+def w47(world):
+    return build_report(world, iso_week("2026-W47"))
+
+
+def test_period_bounds_are_local_days_in_utc():
+    week = iso_week("2026-W47")
+    assert (week.first_day.isoformat(), week.last_day.isoformat()) == ("2026-11-16", "2026-11-22")
+    assert (week.start_utc, week.end_utc) == ("2026-11-15T17:00:00Z", "2026-11-22T17:00:00Z")
+    assert week.previous().label == "2026-W46"
+    assert iso_week("2026-W01").previous().label == "2025-W52"
+    q4 = quarter("2026-Q4")
+    assert (q4.start_utc, q4.end_utc) == ("2026-09-30T17:00:00Z", "2026-12-31T17:00:00Z")
+    assert q4.previous().label == "2026-Q3"
+    assert quarter("2026-Q1").previous().label == "2025-Q4"
+    span = custom("2026-11-01", "2026-11-10")
+    assert span.previous().first_day.isoformat() == "2026-10-22"
+    assert span.previous().last_day.isoformat() == "2026-10-31"
+
+
+def test_bad_periods_are_clear_errors():
+    from monitor.reports import PeriodError
+    with pytest.raises(PeriodError, match="2026-W47"):
+        iso_week("2026-47")
+    with pytest.raises(PeriodError, match="no ISO week 54"):
+        iso_week("2026-W54")
+    with pytest.raises(PeriodError, match="before"):
+        custom("2026-11-10", "2026-11-01")
+
+
+def test_headline_figures_with_change(w47):
+    summary = {row[0]: row[1:] for row in w47.table("summary").rows}
+    assert summary["items_crawled"] == [6, 3, 3]  # items 1,3,4,6,7,9 vs 2,8,10
+    assert summary["items_flagged"] == [5, 2, 3]
+    assert summary["decisions"] == [7, 1, 6]
+    assert summary["confirmed_misinformation"] == [2, 1, 1]
+    assert summary["confirmed_harm"] == [1, 0, 1]
+    assert summary["dismissed"] == [2, 0, 2]
+    assert summary["escalated"] == [1, 0, 1]
+    assert summary["reopened"] == [1, 0, 1]
+    assert summary["backlog_open"] == [2, 1, 1]
+    assert summary["precision_all_flags"] == [0.75, 1.0, -0.25]
+    assert summary["hours_to_decision_median"] == [3.0, 4.0, -1.0]
+    assert summary["hours_to_decision_p90"] == [24.0, 4.0, 20.0]
+    assert w47.empty is False
+
+
+def test_week_boundary_and_time_zone_edge(world):
+    """16:59Z Sunday is W46, 17:00Z is Monday 00:00 local (W47), 17:30Z on the 22nd is Monday in W48."""
+    w47 = build_report(world, iso_week("2026-W47"))
+    ids = {row[0] for row in w47.items.rows}
+    assert 3 in ids and 5 not in ids
+    assert 2 in ids  # not crawled in W47 but decided in it
+    w48 = build_report(world, iso_week("2026-W48"))
+    assert w48.headline("items_crawled") == 1
+    assert {row[0] for row in w48.items.rows} == {3, 5}  # 5 crawled; 3 decided (d9)
+    assert w48.table("daily").rows[0] == ["2026-11-23", 1, 1]
+
+
+def test_crawled_by_source_kind_language(w47):
+    by_source = {row[0]: row[1:] for row in w47.table("crawled_by_source").rows}
+    assert by_source["VnExpress"] == ["rss", "vi", 3, 2, 1]
+    assert by_source["Báo Thanh Hóa"] == ["html", "vi", 2, 0, 2]
+    assert by_source["Mastodon FR"] == ["mastodon", "fr", 1, 0, 1]
+    assert by_source["Old English"] == ["rss", "en", 0, 1, -1]
+    assert {row[0]: row[1:] for row in w47.table("crawled_by_kind").rows} == {
+        "rss": [3, 3, 0], "html": [2, 0, 2], "mastodon": [1, 0, 1]}
+    assert {row[0]: row[1:] for row in w47.table("crawled_by_language").rows} == {
+        "vi": [5, 2, 3], "fr": [1, 0, 1], "en": [0, 1, -1]}
+
+
+def test_daily_volumes_are_local_days(w47):
+    assert w47.table("daily").rows == [
+        ["2026-11-16", 2, 2], ["2026-11-17", 0, 0], ["2026-11-18", 1, 1], ["2026-11-19", 1, 1],
+        ["2026-11-20", 1, 0], ["2026-11-21", 0, 0], ["2026-11-22", 1, 1]]
+
+
+def test_flags_decisions_backlog(w47):
+    flagged = {row[0]: row[1:] for row in w47.table("flagged_by_category").rows}
+    assert flagged == {"misinformation": [4, 2, 2], "harm": [2, 0, 2]}
+    decisions = {row[0]: row[1:] for row in w47.table("decisions").rows}
+    assert decisions["confirmed_misinformation"] == [2, 1, 1]
+    assert decisions["reopened"] == [1, 0, 1]
+    # item 3 was decided only in W48, so it was still open at the end of W47; item 7 escalated.
+    assert {row[0]: row[1:] for row in w47.table("backlog").rows} == {"flagged": [1, 1, 0], "escalated": [1, 0, 1]}
+
+
+def test_precision_and_time_to_decision(w47):
+    precision = {row[0]: row[1:] for row in w47.table("precision_by_category").rows}
+    assert precision["all flags"] == [4, 3, 0.75, 1.0, -0.25]
+    assert precision["misinformation"] == [4, 2, 0.5, 1.0, -0.5]  # item 4 was confirmed as harm, not mis
+    assert precision["harm"] == [1, 1, 1.0, None, None]
+    by_model = {row[0]: row[1:] for row in w47.table("precision_by_model").rows}
+    assert by_model == {"m1": [2, 1, 0.5, 1.0, -0.5], "m2": [2, 2, 1.0, None, None]}
+    ttd = {row[0]: row[1:] for row in w47.table("time_to_decision").rows}
+    assert ttd["decided items"] == [5, 1, 4]  # first decisions: d2, d3, d4, d5, d8
+    assert ttd["median"][0] == 3.0 and ttd["p90"][0] == 24.0
+
+
+def test_moderator_throughput_is_admin_level(w47):
+    table = w47.table("moderator_throughput")
+    assert table.admin_only is True
+    rows = table.as_dicts()
+    assert [(r["moderator"], r["decisions"], r["previous"]) for r in rows] == [("lan", 4, 1), ("minh", 3, 0)]
+    assert rows[0]["confirmed_misinformation"] == 2 and rows[1]["reopened"] == 1
+
+
+def test_item_rows_one_per_decision(w47):
+    rows = w47.items.as_dicts()
+    assert len(rows) == 9  # items 1,2,3,4,6,7 once; item 9 three times (d5, d6, d7)
+    nine = [r for r in rows if r["item_id"] == 9]
+    assert [r["action"] for r in nine] == ["dismiss", "reopen", "confirm_misinformation"]
+    assert nine[2]["decided_by"] == "lan" and nine[2]["decided_at_utc"] == "2026-11-20T06:00:00Z"
+    assert nine[2]["decided_at_local"] == "2026-11-20 13:00"
+    two = next(r for r in rows if r["item_id"] == 2)
+    assert two["listed_because"] == "decided" and two["note"] == "satire" and two["new_status"] == "dismissed"
+    three = next(r for r in rows if r["item_id"] == 3)
+    assert three["decision_id"] is None and three["first_seen_local"] == "2026-11-16 00:00"
+
+
+def test_empty_week_is_a_valid_report_saying_so(world):
+    report = build_report(world, iso_week("2026-W30"))
+    assert report.empty is True
+    assert "No items" in report.notes[0]
+    assert report.headline("items_crawled") == 0
+    assert report.items.rows == []
+    assert report.headline("precision_all_flags") is None
