@@ -117,6 +117,7 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             ingested = ingest(database, row, raws, scorer)
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
+            result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
             fetch_state = {"etag": fetched.etag, "last_modified": fetched.last_modified,
                            "body_hash": fetched.body_hash if fetched.body else None}
     except FetchError as exc:

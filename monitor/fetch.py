@@ -184,6 +184,7 @@ class HostPacer:
         self._lock = threading.Lock()
         self._slots: dict[str, threading.Semaphore] = {}
         self._next: dict[str, float] = {}
+        self._held: dict[str, float] = {}
 
     def _semaphore(self, host: str) -> threading.Semaphore:
         with self._lock:
@@ -203,6 +204,10 @@ class HostPacer:
         if wait > 0:
             if start > deadline:
                 semaphore.release()
+                held = self._held.get(host)
+                if held and held >= start - self.delay:
+                    raise FetchError(f"host {host} asked us to wait (Retry-After) until"
+                                     f" {wait:.0f}s from now; not fetched in this pass")
                 raise FetchError(f"deadline exceeded waiting for pacing slot on {host}")
             time.sleep(wait)
 
@@ -212,7 +217,9 @@ class HostPacer:
     def hold_off(self, host: str, seconds: float) -> None:
         """After a 429/503 with Retry-After: no request to the host before then."""
         with self._lock:
-            self._next[host] = max(self._next.get(host, 0.0), time.monotonic() + seconds)
+            until = time.monotonic() + seconds
+            self._held[host] = until
+            self._next[host] = max(self._next.get(host, 0.0), until)
 
 
 # --- Decoding ------------------------------------------------------------------------------
@@ -393,7 +400,7 @@ class Fetcher:
                                      status=status, url=url)
                 decoder = _Decoder(response_headers.get("content-encoding", ""), cap, url)
                 try:
-                    for chunk in response.iter_raw(_CHUNK):
+                    for chunk in response.iter_raw():
                         if time.monotonic() > end:
                             raise FetchError(f"deadline of {self.settings.deadline:g}s exceeded reading {url}",
                                              status=status, url=url)

@@ -15,6 +15,14 @@ class ParseError(ValueError):
     """The fetched bytes are not what this source kind reads; the message names what was found."""
 
 
+class Parsed(list):
+    """Items a parser found, plus a warning when it had to recover from a malformed document."""
+
+    def __init__(self, items=(), warning: str | None = None):
+        super().__init__(items)
+        self.warning = warning
+
+
 def parser_for(kind: str) -> ModuleType:
     """The module that reads a source kind (rss, html, mastodon, bluesky, telegram)."""
     if kind not in ("rss", "html", "mastodon", "bluesky", "telegram"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +19,9 @@ import feedparser
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
 from monitor.normalize import decode_bytes, parse_time
-from monitor.sources import ParseError
+from monitor.sources import Parsed, ParseError
 
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=""", re.I)
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
 
 
@@ -119,6 +121,24 @@ def parse_json_feed(body: bytes, charset: str | None = None) -> list[RawItem]:
     return items
 
 
+def _undeclared_to_utf8(body: bytes, http_charset: str | None) -> tuple[bytes, bool]:
+    """Transcode a feed that declares no charset and is not UTF-8 (feedparser would guess windows-1252).
+
+    Declared charsets are left to feedparser, which already resolves HTTP vs XML declarations.
+    """
+    if http_charset or body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00")):
+        return body, False
+    if _XML_ENCODING.match(body[:1024]):
+        return body, False
+    try:
+        body.decode("utf-8")
+        return body, False
+    except UnicodeDecodeError:
+        pass
+    text = decode_bytes(body)
+    return text.encode("utf-8"), True
+
+
 def _looks_like_json_feed(body: bytes) -> bool:
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"{") and b"jsonfeed" in body[:4096].lower()
@@ -135,6 +155,9 @@ def parse(result_or_bytes: FetchResult | bytes, source: Any = None) -> list[RawI
     headers = {"content-location": result.final_url} if result.final_url else {}
     if result.headers.get("content-type"):
         headers["content-type"] = result.headers["content-type"]
+    body, transcoded = _undeclared_to_utf8(body, result.charset)
+    if transcoded:
+        headers["content-type"] = "application/xml; charset=utf-8"
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     if not parsed.get("version") and not parsed.entries:
         detail = str(parsed.get("bozo_exception") or "")[:200]
@@ -153,4 +176,8 @@ def parse(result_or_bytes: FetchResult | bytes, source: Any = None) -> list[RawI
             guid=_guid(link, title, text, _strip(entry.get("id"))), title=title, text=text, url=link or None,
             author=_author(entry), published=_entry_time(entry), language=entry.get("language") or None,
             extra=extra))
-    return items
+    warning = None
+    if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
+        exc = parsed["bozo_exception"]
+        warning = f"feed is not well-formed, {len(items)} items recovered: {type(exc).__name__}: {exc}"[:300]
+    return Parsed(items, warning)
