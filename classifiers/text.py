@@ -84,6 +84,9 @@ def _canonical_word(word: str) -> str:
             letters.append([ch])
     if len(tones) != 1:  # no tone, or not a Vietnamese syllable: leave it alone
         return unicodedata.normalize("NFC", word)
+    vowel_flags = "".join("v" if group[0] in _VOWELS else "c" for group in letters)
+    if len(re.findall("v+", vowel_flags)) > 1:  # vowels apart (café, numéro): not one Vietnamese syllable
+        return unicodedata.normalize("NFC", word)
     _place_tone(letters, tones[0])
     return unicodedata.normalize("NFC", "".join("".join(group) for group in letters))
 
