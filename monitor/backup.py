@@ -1,0 +1,94 @@
+"""Online backups with SQLite's backup API, and restore.
+
+The backup API copies a consistent snapshot while the service keeps writing (a plain file copy
+of a WAL database can capture a torn state). Each backup is checked before older ones are pruned,
+so a broken copy never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger("monitor.backup")
+
+PREFIX = "monitor-"
+SUFFIX = ".db"
+
+
+class BackupError(RuntimeError):
+    """A backup or restore could not be made or failed its integrity check."""
+
+
+def _check(path: Path) -> None:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+    if verdict != "ok":
+        raise BackupError(f"{path}: integrity check failed: {verdict}")
+
+
+def list_backups(folder: str | Path) -> list[Path]:
+    """Backups in `folder`, oldest first (names sort by their UTC time stamp)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX))
+
+
+def backup(db_path: str | Path, folder: str | Path, *, keep: int = 7, now: datetime | None = None) -> Path:
+    """Copy the live database to `folder/monitor-YYYYMMDDTHHMMSSZ.db`, verify it, keep the newest `keep`."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise BackupError(f"{db_path}: no such database")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    target = folder / f"{PREFIX}{stamp}{SUFFIX}"
+    partial = target.with_suffix(".partial")
+    source = sqlite3.connect(str(db_path), timeout=30)
+    try:
+        source.execute("PRAGMA busy_timeout = 30000")
+        dest = sqlite3.connect(str(partial))
+        try:
+            # Pages in steps so writers are not blocked for the whole copy.
+            source.backup(dest, pages=1024, sleep=0.005)
+            dest.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    _check(partial)
+    os.replace(partial, target)
+    for old in list_backups(folder)[:-max(keep, 1)]:
+        old.unlink(missing_ok=True)
+    log.info("backup written", extra={"path": str(target)})
+    return target
+
+
+def restore(backup_path: str | Path, db_path: str | Path) -> Path:
+    """Replace the database with a verified backup. The service must be stopped (checked by the caller)."""
+    backup_path = Path(backup_path)
+    db_path = Path(db_path)
+    if not backup_path.exists():
+        raise BackupError(f"{backup_path}: no such backup")
+    _check(backup_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)
+    try:
+        dest = sqlite3.connect(str(db_path), timeout=30)
+        try:
+            source.backup(dest)
+            dest.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    _check(db_path)
+    log.info("database restored", extra={"from": str(backup_path), "to": str(db_path)})
+    return db_path

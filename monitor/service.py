@@ -1,0 +1,218 @@
+"""`monitor run`: the scheduler and the web UI in one process, on embedded SQLite.
+
+Signals: SIGTERM / SIGINT stop taking new work and finish (or abandon, i.e. roll back) in-flight
+crawls within the shutdown grace; SIGHUP reloads feeds.yaml. A lock file beside the database makes
+a second `monitor run` on the same database refuse instead of double-crawling.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+import db
+from monitor import config as config_module
+from monitor.config import ConfigError
+from monitor.scheduler import (
+    CONFIG_ERROR_KEY,
+    HEARTBEAT_KEY,
+    STATUS_KEY,
+    AlreadyRunning,
+    Scheduler,
+    SchedulerLock,
+    get_state,
+    set_state,
+)
+
+log = logging.getLogger("monitor.service")
+
+SHUTDOWN_GRACE_SECONDS = 7.0
+HEARTBEAT_STALE_SECONDS = 60.0
+EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+
+
+def _secret_key(database: sqlite_utils.Database) -> str:
+    """MONITOR_SECRET_KEY, else one generated once and kept, so logins survive a restart."""
+    if os.environ.get("MONITOR_SECRET_KEY"):
+        return os.environ["MONITOR_SECRET_KEY"]
+    key = get_state(database, "web_secret_key")
+    if not key:
+        key = secrets.token_hex(32)
+        set_state(database, "web_secret_key", key)
+    return key
+
+
+def run(db_path: str | Path, feeds_path: str | Path, host: str = "127.0.0.1", port: int = 8080, *,
+        start_scheduler: bool = True, scheduler_options: dict[str, Any] | None = None,
+        app_config: dict[str, Any] | None = None) -> int:
+    """Run until SIGTERM/SIGINT; return the process exit code.
+
+    Nothing starts when the configuration is invalid (exit 2) or another scheduler holds the
+    database (exit 3).
+    """
+    try:
+        feeds = config_module.load(feeds_path)
+    except ConfigError as exc:
+        print(f"monitor: configuration error: {exc}", file=sys.stderr)
+        print("monitor: nothing started; fix the file and start again", file=sys.stderr)
+        return EXIT_CONFIG
+
+    lock = None
+    if start_scheduler:
+        try:
+            lock = SchedulerLock(db_path).acquire()
+        except AlreadyRunning as exc:
+            print(f"monitor: {exc}", file=sys.stderr)
+            return EXIT_LOCKED
+
+    try:
+        return _serve(db_path, feeds_path, feeds, host, port, start_scheduler, scheduler_options or {},
+                      app_config or {})
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.FeedsConfig, host: str, port: int,
+           start_scheduler: bool, scheduler_options: dict[str, Any], app_config: dict[str, Any]) -> int:
+    from waitress.server import create_server
+
+    from web import create_app
+
+    database = db.connect(db_path)
+    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": _secret_key(database)}
+    config.update(app_config)
+    database.conn.close()
+    app = create_app(config)
+    server = create_server(app, host=host, port=port, threads=int(os.environ.get("MONITOR_WEB_THREADS", "6")),
+                           ident="monitor")
+    address = f"http://{server.effective_host}:{server.effective_port}/"
+
+    stop = threading.Event()
+    reload_requested = threading.Event()
+
+    def on_stop(signum: int, _frame: Any) -> None:
+        log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    def on_hup(_signum: int, _frame: Any) -> None:
+        reload_requested.set()
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+
+    scheduler = None
+    if start_scheduler:
+        scheduler = Scheduler(db_path, feeds_path, config=feeds, **scheduler_options)
+        scheduler.start()
+
+    web_thread = threading.Thread(target=_run_server, args=(server,), name="waitress", daemon=True)
+    web_thread.start()
+    print(f"monitor: serving {address} ({'scheduler running' if scheduler else 'web only'})", flush=True)
+
+    try:
+        while not stop.wait(0.25):
+            if reload_requested.is_set():
+                reload_requested.clear()
+                if scheduler is not None:
+                    outcome = scheduler.reload()
+                    if outcome.ok:
+                        print(f"monitor: feeds reloaded (added {outcome.added}, removed {outcome.removed}, "
+                              f"changed {outcome.changed})", flush=True)
+                    else:
+                        print(f"monitor: feeds reload rejected, running configuration kept: {outcome.error}",
+                              file=sys.stderr, flush=True)
+    finally:
+        finished = True
+        if scheduler is not None:
+            finished = scheduler.stop(timeout=SHUTDOWN_GRACE_SECONDS)
+        try:
+            server.task_dispatcher.shutdown(timeout=1)
+        except Exception:  # noqa: BLE001 - shutting down regardless
+            pass
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("monitor: stopped" + ("" if finished else " (an unfinished crawl was rolled back)"), flush=True)
+    if not finished:
+        # Worker threads are stuck in a fetch past the grace: leave without joining them. Their
+        # uncommitted transactions are rolled back by SQLite; the next start crawls again.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+def _run_server(server: Any) -> None:
+    try:
+        server.run()
+    except Exception:  # noqa: BLE001 - a dead web server must be visible in the log
+        log.exception("web server stopped")
+
+
+# --------------------------------------------------------------------------- what operators see
+
+
+def heartbeat_age(database: sqlite_utils.Database, now: datetime | None = None) -> float | None:
+    value = get_state(database, HEARTBEAT_KEY)
+    if not value:
+        return None
+    try:
+        moment = db.from_iso(value)
+    except ValueError:
+        return None
+    return max(((now or datetime.now(UTC)) - moment).total_seconds(), 0.0)
+
+
+def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HEARTBEAT_STALE_SECONDS) -> dict:
+    """What `/health` adds about the scheduler: heartbeat age, queue depth, failing and paused sources.
+
+    `healthy` is False when the heartbeat is missing or older than `stale_after` seconds.
+    """
+    age = heartbeat_age(database)
+    raw_status = get_state(database, STATUS_KEY)
+    try:
+        status = json.loads(raw_status) if raw_status else {}
+    except ValueError:
+        status = {}
+    failing = [r[0] for r in database.conn.execute(
+        "SELECT name FROM sources WHERE enabled = 1 AND paused = 0 AND consecutive_failures > 0 ORDER BY name")]
+    paused = [r[0] for r in database.conn.execute(
+        "SELECT name FROM sources WHERE enabled = 1 AND paused = 1 ORDER BY name")]
+    stopped = bool(status.get("stopped"))
+    return {
+        "healthy": age is not None and age <= stale_after and not stopped,
+        "heartbeat_age": None if age is None else round(age, 1),
+        "heartbeat_stale_after": stale_after,
+        "queue_depth": status.get("queue_depth"),
+        "running": status.get("running"),
+        "sources_failing": failing,
+        "sources_paused": paused,
+        "config_error": get_state(database, CONFIG_ERROR_KEY),
+    }
+
+
+def status_report(database: sqlite_utils.Database) -> dict:
+    """Everything `monitor status` prints: item counts, scheduler health and per-source schedule."""
+    from monitor.sources_status import sources_overview
+
+    try:
+        from monitor.status import status_report as base_report
+
+        report = base_report(database)
+    except ImportError:
+        report = {}
+    report["scheduler"] = scheduler_health(database)
+    report["sources"] = sources_overview(database)
+    return report

@@ -1,0 +1,74 @@
+"""Per-source health as plain data: for the admin sources page, `monitor status` and the soak bench.
+
+"Gone dark" = a source that used to publish (it has stored items) and whose last new item is older
+than several of its polling intervals — the failure mode no error message ever reports.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import sqlite_utils
+
+import db
+
+DARK_AFTER_INTERVALS = 6
+DARK_MIN_SECONDS = 6 * 3600
+
+
+def dark_threshold(interval_seconds: int | None) -> int:
+    """Seconds of silence after which a publishing source counts as gone dark."""
+    return max(DARK_AFTER_INTERVALS * int(interval_seconds or 3600), DARK_MIN_SECONDS)
+
+
+def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = None,
+                     dark_min_seconds: int | None = None) -> list[dict]:
+    """One dict per source (enabled first, then by name) with everything an operator asks about it."""
+    now = now or datetime.now(UTC)
+    day = db.to_iso(now - timedelta(days=1))
+    week = db.to_iso(now - timedelta(days=7))
+    rows = database.query(
+        "SELECT s.id, s.name, s.kind, s.url, s.enabled, s.paused, s.interval_seconds,"
+        " s.effective_interval_seconds, s.last_attempt_at, s.last_success_at, s.last_error_at, s.last_error,"
+        " s.consecutive_failures, s.next_run_at, s.tags,"
+        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_24h,"
+        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_7d,"
+        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS items_total,"
+        " (SELECT MAX(fetched_at) FROM items i WHERE i.source_id = s.id) AS last_item_at"
+        " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week])
+    overview = []
+    for row in rows:
+        interval = row["effective_interval_seconds"] or row["interval_seconds"]
+        threshold = dark_threshold(row["interval_seconds"])
+        if dark_min_seconds is not None:
+            threshold = max(DARK_AFTER_INTERVALS * int(row["interval_seconds"] or 0), dark_min_seconds)
+        silent = None
+        if row["last_item_at"]:
+            silent = (now - db.from_iso(row["last_item_at"])).total_seconds()
+        gone_dark = bool(row["enabled"] and row["items_total"] and silent is not None and silent > threshold)
+        state = "disabled"
+        if row["enabled"]:
+            if row["paused"]:
+                state = "paused"
+            elif row["consecutive_failures"]:
+                state = "failing"
+            elif gone_dark:
+                state = "dark"
+            elif row["last_success_at"]:
+                state = "ok"
+            else:
+                state = "waiting"
+        overview.append({
+            "id": row["id"], "name": row["name"], "kind": row["kind"], "url": row["url"],
+            "enabled": bool(row["enabled"]), "paused": bool(row["paused"]), "state": state,
+            "interval_seconds": row["interval_seconds"], "effective_interval_seconds": interval,
+            "last_attempt_at": row["last_attempt_at"], "last_success_at": row["last_success_at"],
+            "last_error_at": row["last_error_at"], "last_error": row["last_error"],
+            "consecutive_failures": row["consecutive_failures"], "next_run_at": row["next_run_at"] if
+            row["enabled"] and not row["paused"] else None,
+            "items_24h": row["items_24h"], "items_7d": row["items_7d"], "items_total": row["items_total"],
+            "last_item_at": row["last_item_at"], "silent_seconds": None if silent is None else int(silent),
+            "gone_dark": gone_dark, "tags": json.loads(row["tags"] or "[]"),
+        })
+    return overview
