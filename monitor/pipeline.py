@@ -15,6 +15,7 @@ import sqlite_utils
 from classifiers.text import content_hash, nfc
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
+from monitor import dedup
 from monitor.config import DEFAULT_TIMEZONE
 from monitor.domain import RawItem, Status
 from monitor.normalize import canonical_url, clean_text, detect_language, html_to_text, to_utc
@@ -88,21 +89,31 @@ def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], s
         items.append(item)
 
     # Score outside the write transaction: the model is the slow part.
-    fresh = [item for item in items
-             if find_existing(database.conn, source["id"], item.guid, item.canonical_url, item.content_hash) is None]
+    fresh: list[NormalItem] = []
+    reposts: list[int] = []  # exact copies already stored (maybe from another source): they widen a cluster
+    for item in items:
+        existing = find_existing(database.conn, source["id"], item.guid, item.canonical_url, item.content_hash)
+        if existing is None:
+            fresh.append(item)
+        else:
+            reposts.append(existing)
     result.seen += len(items) - len(fresh)
     scores = scorer.score([score_text(item) for item in fresh]) if (scorer and fresh) else [None] * len(fresh)
+    signatures = [dedup.signature(score_text(item)) for item in fresh]
 
     fetched_at = utcnow()
     with transaction(database) as conn:
-        for item, score in zip(fresh, scores):
+        for existing in reposts:
+            dedup.record_repost(conn, existing, source["id"], fetched_at)
+        for item, score, sig in zip(fresh, scores, signatures, strict=True):
             # Re-check inside the transaction: another writer may have stored it meanwhile.
-            if find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash) is not None:
+            existing = find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash)
+            if existing is not None:
+                dedup.record_repost(conn, existing, source["id"], fetched_at)
                 result.seen += 1
                 continue
             flagged = bool(score and score.flagged)
-            cluster_id = conn.execute(
-                "INSERT INTO clusters (first_seen_at, last_seen_at) VALUES (?, ?)", (fetched_at, fetched_at)).lastrowid
+            cluster_id = dedup.assign_cluster(conn, sig, fetched_at)
             item_id = insert_item(conn, {
                 "source_id": source["id"], "guid": item.guid, "url": item.url, "canonical_url": item.canonical_url,
                 "title": item.title, "text": item.text, "author": item.author, "published_at": item.published_at,
@@ -115,6 +126,7 @@ def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], s
                 "status": Status.FLAGGED if flagged else Status.NEW,
                 "flag_reasons": list(score.flagged) if score else [],
             })
+            dedup.record_item(conn, item_id, cluster_id, source["id"], sig, fetched_at)
             result.new += 1
             result.flagged += int(flagged)
             result.new_ids.append(item_id)

@@ -1,0 +1,153 @@
+"""Near-duplicate clustering: MinHash over diacritic-folded word shingles, LSH bands stored in SQLite.
+
+Exact duplicates (guid per source, canonical URL, content hash) never reach this module: the
+pipeline drops them first. What is left is the same story rewritten a little by each page that
+reposts it — another headline, a sentence added, tone marks typed differently or not at all.
+Shingles are taken from `search_key` (lower-case, every diacritic folded), so "Thanh Hoá",
+"Thanh Hóa" and "Thanh Hoa" shingle alike. An item joins the cluster of its most similar
+earlier item when the estimated Jaccard similarity reaches THRESHOLD; otherwise it starts one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash
+
+from classifiers.text import search_key
+
+NUM_PERM = 64
+BANDS = 16  # 16 bands x 4 rows: candidates from Jaccard ~0.5 up, checked against THRESHOLD
+ROWS = NUM_PERM // BANDS
+THRESHOLD = 0.5
+SHINGLE_WORDS = 3
+MIN_WORDS = 8  # shorter texts ("Breaking!", a bare link) would cluster by accident
+MAX_CANDIDATES = 200
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=7)
+
+
+@dataclass
+class Signature:
+    hashvalues: np.ndarray
+
+    def to_bytes(self) -> bytes:
+        return self.hashvalues.astype(np.uint64).tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Signature:
+        return cls(np.frombuffer(blob, dtype=np.uint64))
+
+    def jaccard(self, other: Signature) -> float:
+        return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / len(self.hashvalues)
+
+    def band_keys(self) -> list[int]:
+        keys = []
+        for band in range(BANDS):
+            chunk = self.hashvalues[band * ROWS:(band + 1) * ROWS].astype(np.uint64).tobytes()
+            digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
+            keys.append(struct.unpack("<q", digest)[0])
+        return keys
+
+
+def shingles(text: str) -> set[bytes]:
+    """Word 3-grams of the folded text (tone placement, case and diacritics do not matter)."""
+    words = _WORD.findall(search_key(text))
+    if len(words) < MIN_WORDS:
+        return set()
+    return {" ".join(words[i:i + SHINGLE_WORDS]).encode("utf-8") for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def signature(text: str) -> Signature | None:
+    """MinHash signature of a text, or None when it is too short to cluster safely."""
+    grams = shingles(text)
+    if not grams:
+        return None
+    minhash = MinHash(num_perm=NUM_PERM, seed=7, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
+    minhash.update_batch(list(grams))
+    return Signature(np.array(minhash.hashvalues, dtype=np.uint64))
+
+
+def find_similar(conn: sqlite3.Connection, sig: Signature) -> tuple[int, int, float] | None:
+    """(item id, cluster id, similarity) of the most similar stored item above THRESHOLD, or None."""
+    keys = sig.band_keys()
+    rows = conn.execute(
+        f"SELECT DISTINCT item_id FROM minhash_bands WHERE band_key IN ({','.join('?' * len(keys))})"
+        f" LIMIT {MAX_CANDIDATES}", keys).fetchall()
+    best: tuple[int, int, float] | None = None
+    for (item_id,) in rows:
+        found = conn.execute(
+            "SELECT item_minhash.signature, items.cluster_id FROM item_minhash JOIN items ON items.id = item_minhash.item_id"
+            " WHERE item_minhash.item_id = ?", (item_id,)).fetchone()
+        if not found or found[1] is None:
+            continue
+        similarity = sig.jaccard(Signature.from_bytes(found[0]))
+        if similarity >= THRESHOLD and (best is None or similarity > best[2]):
+            best = (item_id, found[1], similarity)
+    return best
+
+
+def assign_cluster(conn: sqlite3.Connection, sig: Signature | None, seen_at: str) -> int:
+    """The cluster a new item belongs to (an existing near-duplicate's, or a new one). Call in a transaction."""
+    if sig is not None:
+        match = find_similar(conn, sig)
+        if match is not None:
+            return match[1]
+    return int(conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at, size, source_count)"
+                            " VALUES (?, ?, 0, 0)", (seen_at, seen_at)).lastrowid)
+
+
+def record_item(conn: sqlite3.Connection, item_id: int, cluster_id: int, source_id: int, sig: Signature | None,
+                seen_at: str) -> None:
+    """After inserting an item: index its signature and update its cluster's size, sources and times."""
+    if sig is not None:
+        conn.execute("INSERT OR REPLACE INTO item_minhash (item_id, signature) VALUES (?, ?)",
+                     (item_id, sig.to_bytes()))
+        conn.executemany("INSERT INTO minhash_bands (band_key, item_id) VALUES (?, ?)",
+                         [(key, item_id) for key in sig.band_keys()])
+    _note_source(conn, cluster_id, source_id, seen_at)
+    conn.execute(
+        "UPDATE clusters SET size = (SELECT COUNT(*) FROM items WHERE cluster_id = :c),"
+        " first_seen_at = MIN(first_seen_at, :t), last_seen_at = MAX(last_seen_at, :t),"
+        " representative_item_id = COALESCE(representative_item_id, :i),"
+        " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = :c) WHERE id = :c",
+        {"c": cluster_id, "t": seen_at, "i": item_id})
+
+
+def record_repost(conn: sqlite3.Connection, existing_item_id: int, source_id: int, seen_at: str) -> None:
+    """An exact duplicate seen on another source: not stored again, but the story's spread grows."""
+    row = conn.execute("SELECT cluster_id, source_id FROM items WHERE id = ?", (existing_item_id,)).fetchone()
+    if not row or row[0] is None or row[1] == source_id:
+        return
+    if conn.execute("SELECT 1 FROM cluster_sources WHERE cluster_id = ? AND source_id = ?",
+                    (row[0], source_id)).fetchone():
+        return
+    _note_source(conn, row[0], source_id, seen_at)
+    conn.execute("UPDATE clusters SET last_seen_at = MAX(last_seen_at, ?),"
+                 " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = ?) WHERE id = ?",
+                 (seen_at, row[0], row[0]))
+
+
+def _note_source(conn: sqlite3.Connection, cluster_id: int, source_id: int, seen_at: str) -> None:
+    conn.execute(
+        "INSERT INTO cluster_sources (cluster_id, source_id, first_seen_at, copies) VALUES (?, ?, ?, 1)"
+        " ON CONFLICT (cluster_id, source_id) DO UPDATE SET copies = copies + 1,"
+        " first_seen_at = MIN(first_seen_at, excluded.first_seen_at)", (cluster_id, source_id, seen_at))
+
+
+def cluster_summary(conn: sqlite3.Connection, cluster_id: int) -> dict | None:
+    """Size (spread), sources and first-seen time of a cluster, for the queue and reports."""
+    row = conn.execute("SELECT id, size, source_count, first_seen_at, last_seen_at, representative_item_id"
+                       " FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
+    if not row:
+        return None
+    sources = [r[0] for r in conn.execute(
+        "SELECT sources.name FROM cluster_sources JOIN sources ON sources.id = cluster_sources.source_id"
+        " WHERE cluster_id = ? ORDER BY cluster_sources.first_seen_at, sources.name", (cluster_id,))]
+    return {"id": row[0], "size": row[1], "source_count": row[2], "first_seen_at": row[3],
+            "last_seen_at": row[4], "representative_item_id": row[5], "sources": sources}
