@@ -25,6 +25,9 @@ decision item user action                   created_at (UTC)     week
  d7       9   lan  confirm_misinformation   2026-11-20T06:00Z    W47
  d8       7   lan  escalate                 2026-11-22T01:00Z    W47  (2 h)
  d9       3   lan  dismiss                  2026-11-23T02:00Z    W48  (after the week: item 3 was open at its end)
+
+clusters: 1 = items 1, 4, 9, 10 · 2 = items 3, 6 · 3 = item 7 · 4 = items 2, 8 (W46 only) · 5 = item 5 (W48).
+crawl runs: Old English errors on 11-12 (W46), 11-17 and 11-18; VnExpress ok 11-19, error 11-20; Thanh Hóa ok.
 """
 
 from __future__ import annotations
@@ -74,6 +77,12 @@ DECISIONS = [
     (3, 1, "dismiss", "flagged", "dismissed", "2026-11-23T02:00:00Z", ""),
 ]
 
+CLUSTERS = {1: (1, 4, 9, 10), 2: (3, 6), 3: (7,), 4: (2, 8), 5: (5,)}
+CRAWL_RUNS = [
+    (4, "2026-11-12T00:00:00Z", "error"), (4, "2026-11-17T00:00:00Z", "error"), (4, "2026-11-18T00:00:00Z", "error"),
+    (1, "2026-11-19T00:00:00Z", "ok"), (1, "2026-11-20T00:00:00Z", "error"), (2, "2026-11-19T00:00:00Z", "ok"),
+]
+
 
 def build_world(database) -> None:
     """Insert the hand-built world above (directly, with a valid decision hash chain)."""
@@ -95,6 +104,15 @@ def build_world(database) -> None:
                 (iid, sid, f"g{iid}", f"https://example.org/{sid}/{iid}", title, title, fetched, language,
                  f"h{iid}", 0.9 if "misinformation" in flags else 0.1, 0.8 if "harm" in flags else 0.05, model,
                  status, json.dumps(flags)))
+        for cluster_id, members in CLUSTERS.items():
+            first = min(fetched for iid, _, fetched, *_ in ITEMS if iid in members)
+            conn.execute("INSERT INTO clusters (id, first_seen_at, last_seen_at, size) VALUES (?, ?, ?, ?)",
+                         (cluster_id, first, first, len(members)))
+            conn.execute(f"UPDATE items SET cluster_id = ? WHERE id IN ({','.join('?' * len(members))})",
+                         (cluster_id, *members))
+        for sid, started, status in CRAWL_RUNS:
+            conn.execute("INSERT INTO crawl_runs (source_id, started_at, finished_at, status) VALUES (?, ?, ?, ?)",
+                         (sid, started, started, status))
         prev = GENESIS
         for item, user, action, old, new, created, note in DECISIONS:
             digest = row_hash(prev, item, user, action, old, new, note, created)
@@ -237,3 +255,49 @@ def test_empty_week_is_a_valid_report_saying_so(world):
     assert report.headline("items_crawled") == 0
     assert report.items.rows == []
     assert report.headline("precision_all_flags") is None
+
+
+def test_top_spreading_clusters(w47):
+    table = w47.table("top_clusters")
+    rows = table.as_dicts()
+    assert [r["cluster_id"] for r in rows] == [1, 2, 3]  # cluster 4 had nothing in W47
+    one = rows[0]
+    assert (one["sources"], one["new_sources"], one["items"]) == (2, 1, 4)
+    assert one["first_seen_local"] == "2026-11-09 07:00" and one["status"] == "confirmed"
+    assert one["source_names"] == "Báo Thanh Hóa, VnExpress" and one["title"] == "Tin giả tuần trước"
+    assert (rows[1]["sources"], rows[1]["new_sources"], rows[1]["status"]) == (2, 2, "dismissed")
+    assert rows[2]["status"] == "escalated"
+    assert w47.headline("stories_multi_source") == 2 and w47.headline("stories_multi_source", "previous") == 1
+
+
+def test_top_terms_in_confirmed_items(w47):
+    rows = w47.table("top_terms").rows
+    # confirmed in W47: items 1, 4, 9 (d3, d4, d7); in W46: item 10 ("Tin giả tuần trước").
+    assert rows[:3] == [["tin giả", 3, 1, 2], ["vắc xin", 3, 0, 3], ["giả vắc", 2, 0, 2]]
+    terms = {row[0] for row in rows}
+    assert "tin" not in terms and "về" not in terms  # covered by a phrase; a stop word
+    assert not any(ch.isdigit() for term in terms for ch in term)
+    assert not any("example" in term or "tuyen" in term for term in terms)  # e-mail never a term
+
+
+def test_most_flagged_sources(w47):
+    assert w47.table("most_flagged_sources").rows == [
+        ["VnExpress", 3, 3, 1.0, 2, 1], ["Báo Thanh Hóa", 2, 2, 1.0, 0, 2]]
+
+
+def test_coverage_health(w47):
+    rows = {r["source"]: r for r in w47.table("coverage_sources").as_dicts()}
+    assert list(rows) == ["Mastodon FR", "Old English", "VnExpress"]
+    assert rows["Mastodon FR"]["problems"] == "paused"
+    old = rows["Old English"]
+    assert old["problems"] == "gone dark, failing"
+    assert (old["items"], old["previous"], old["error_runs"], old["runs"], old["consecutive_failures"]) == (0, 1, 2, 2, 4)
+    assert old["last_item_local"] == "2026-11-10 10:00"
+    assert rows["VnExpress"]["problems"] == "failing" and rows["VnExpress"]["error_runs"] == 1
+    summary = {row[0]: row[1:] for row in w47.table("summary").rows}
+    assert summary["sources_gone_dark"] == [1, 1, 0]
+    assert summary["sources_paused"] == [1, None, None]
+    assert summary["sources_failing"] == [2, 1, 1]
+    assert w47.table("coverage_by_language").rows == [
+        ["en", 1, 0, 0, 1, -1, "no items"], ["fr", 0, 0, 1, 0, 1, ""], ["vi", 2, 2, 5, 2, 3, ""]]
+    assert summary["language_gaps"][0] == 1

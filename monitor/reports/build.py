@@ -25,6 +25,7 @@ import sqlite_utils
 
 from db import utcnow
 from monitor.domain import Action, Category, Status
+from monitor.reports import sections
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
 
@@ -290,6 +291,18 @@ def build_report(database: sqlite_utils.Database, period: Period, *, redact: boo
         table.rows.append([person, roles.get(person, ""), cur["all"], *[cur[action] for _, action in DECISION_OUTCOMES],
                            before["all"], change(cur["all"], before["all"])])
     tables.append(table)
+
+    clusters, spreading = sections.spreading_clusters(conn, period)
+    _, spreading_before = sections.spreading_clusters(conn, previous, limit=0)
+    headline("stories_multi_source", spreading, spreading_before)
+    tables.append(clusters)
+    tables.append(sections.confirmed_terms(conn, period, previous))
+    tables.append(sections.most_flagged_sources(flagged_by_source, by_source))
+    coverage_sources, coverage_languages, health = sections.coverage(conn, period, sources, by_source, by_language)
+    for key in ("gone_dark", "paused", "failing"):
+        headline(f"sources_{key}", *health[key])
+    headline("language_gaps", *health["language_gaps"])
+    tables += [coverage_sources, coverage_languages]
 
     items = item_rows(conn, period, sources)
     notes = []

@@ -26,6 +26,11 @@ def redact_text(text: str) -> str:
     return CITIZEN_ID.sub(ID_MARK, text)
 
 
+def strip_personal(text: str) -> str:
+    """Personal data removed outright (for term counting, where a marker would itself become a term)."""
+    return CITIZEN_ID.sub(" ", PHONE.sub(" ", EMAIL.sub(" ", text or "")))
+
+
 def _clean(value):
     return redact_text(value) if isinstance(value, str) else value
 

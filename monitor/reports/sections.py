@@ -1,0 +1,161 @@
+"""The report's later sections: spreading stories, top terms, most-flagged sources, coverage health.
+
+Each function reads what it needs for a period and returns finished Tables; see build.py for the
+shared definitions (crawled = first seen in [start, end)).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from monitor.reports.model import Table
+from monitor.reports.period import Period
+from monitor.reports.terms import top_terms
+
+# The status a story shows: the most consequential status any of its copies has.
+STATUS_RANK = {"confirmed": 5, "escalated": 4, "flagged": 3, "dismissed": 2, "new": 1}
+
+
+def _local(period: Period, stored: str | None) -> str | None:
+    from monitor.reports.build import _local as local
+    return local(period, stored)
+
+
+def _change(current, previous):
+    from monitor.reports.build import change
+    return change(current, previous)
+
+
+def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, int]:
+    """Top stories (clusters) active in the period, by number of distinct sources carrying them by its end.
+
+    Also returns how many active clusters had two or more sources (the headline "stories spreading").
+    """
+    start, end = period.start_utc, period.end_utc
+    cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
+    rows = conn.execute(
+        "WITH touched AS (SELECT DISTINCT cluster_id FROM items"
+        "  WHERE fetched_at >= ? AND fetched_at < ? AND cluster_id IS NOT NULL)"
+        " SELECT i.cluster_id, COUNT(DISTINCT i.source_id), COUNT(*), MIN(i.fetched_at),"
+        "  COUNT(DISTINCT CASE WHEN i.fetched_at < ? THEN i.source_id END)"
+        " FROM items i WHERE i.cluster_id IN (SELECT cluster_id FROM touched) AND i.fetched_at < ?"
+        " GROUP BY i.cluster_id", [start, end, start, end]).fetchall()
+    spreading = sum(1 for row in rows if row[1] >= 2)
+    top = sorted(rows, key=lambda r: (-r[1], -r[2], r[3], r[0]))[:limit]
+    table = Table("top_clusters", "Top spreading stories (clusters), by number of sources",
+                  ["cluster_id", "title", "sources", "new_sources", "items", "first_seen_local", "status",
+                   "source_names"],
+                  note="Stories with an item first seen in the period; sources counted up to the period's end; "
+                       "new_sources = sources added during the period; status = most consequential of its items now.")
+    for cluster_id, n_sources, n_items, first_seen, sources_before in top:
+        members = conn.execute(
+            "SELECT i.title, i.status, s.name FROM items i JOIN sources s ON s.id = i.source_id"
+            " WHERE i.cluster_id = ? AND i.fetched_at < ? ORDER BY i.fetched_at, i.id", [cluster_id, end]).fetchall()
+        title = members[0][0] if members else ""
+        if "title" in cluster_columns:
+            custom = conn.execute("SELECT title FROM clusters WHERE id = ?", [cluster_id]).fetchone()
+            title = (custom[0] if custom and custom[0] else title)
+        status = max((m[1] for m in members), key=lambda s: STATUS_RANK.get(s, 0), default="")
+        names = sorted({m[2] for m in members})
+        table.rows.append([cluster_id, title, n_sources, n_sources - sources_before, n_items,
+                           _local(period, first_seen), status, ", ".join(names)])
+    return table, spreading
+
+
+def confirmed_terms(conn, period: Period, previous: Period, limit: int = 20) -> Table:
+    """Terms in items confirmed (a decision to 'confirmed') in the period, with the previous period's count."""
+    def texts(p: Period) -> list[str]:
+        return [f"{title}\n{(text or '')[:4000]}" for title, text in conn.execute(
+            "SELECT title, text FROM items WHERE id IN (SELECT DISTINCT item_id FROM decisions"
+            " WHERE new_status = 'confirmed' AND created_at >= ? AND created_at < ?)", [p.start_utc, p.end_utc])]
+
+    current_texts = texts(period)
+    current = top_terms(current_texts, limit)
+    before = dict(top_terms(texts(previous), 10_000))
+    table = Table("top_terms", "Top terms in confirmed items", ["term", "items", "previous", "change"],
+                  note=f"Document frequency over {len(current_texts)} items confirmed in the period.")
+    for term, count in current:
+        table.rows.append([term, count, before.get(term, 0), count - before.get(term, 0)])
+    return table
+
+
+def most_flagged_sources(flagged_by_source: dict[str, Counter], crawled_by_source: dict[str, Counter],
+                         limit: int = 10) -> Table:
+    cur, prev = flagged_by_source["cur"], flagged_by_source["prev"]
+    table = Table("most_flagged_sources", "Most-flagged sources",
+                  ["source", "flagged", "crawled", "flagged_share", "previous", "change"])
+    for name in sorted(cur, key=lambda n: (-cur[n], n))[:limit]:
+        crawled = crawled_by_source["cur"][name]
+        table.rows.append([name, cur[name], crawled, round(cur[name] / crawled, 4) if crawled else None,
+                           prev[name], _change(cur[name], prev[name])])
+    return table
+
+
+def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str, Counter],
+             by_language: dict[str, Counter]) -> tuple[Table, Table, dict[str, tuple]]:
+    """Sources gone dark, paused or failing, and item volume per language against configured sources.
+
+    gone dark = enabled, not paused, nothing first seen in the period; paused = paused now;
+    failing = a crawl error in the period or consecutive failures now. Returns (sources, languages, headline).
+    """
+    start, end = period.start_utc, period.end_utc
+    prev_start = period.previous().start_utc
+    runs = {row[0]: row[1:] for row in conn.execute(
+        "SELECT source_id, SUM(started_at >= ?), SUM(started_at >= ? AND status = 'error'),"
+        " SUM(started_at < ? AND status = 'error')"
+        " FROM crawl_runs WHERE started_at >= ? AND started_at < ? GROUP BY source_id",
+        [start, start, start, prev_start, end])}
+    table = Table("coverage_sources", "Coverage health: sources gone dark, paused or failing",
+                  ["source", "kind", "language", "problems", "items", "previous", "last_item_local",
+                   "last_success_local", "error_runs", "runs", "consecutive_failures", "last_error"])
+    counts = {"gone_dark": [0, 0], "paused": [0, None], "failing": [0, 0]}
+    for source_id, source in sorted(sources.items(), key=lambda pair: pair[1]["name"]):
+        if not source["enabled"]:
+            continue
+        name = source["name"]
+        total_runs, errors, errors_before = runs.get(source_id, (0, 0, 0))
+        problems = []
+        if not source["paused"] and by_source["cur"][name] == 0:
+            problems.append("gone dark")
+            counts["gone_dark"][0] += 1
+        if not source["paused"] and by_source["prev"][name] == 0:
+            counts["gone_dark"][1] += 1
+        if source["paused"]:
+            problems.append("paused")
+            counts["paused"][0] += 1
+        if (errors or 0) > 0 or source["consecutive_failures"] > 0:
+            problems.append("failing")
+            counts["failing"][0] += 1
+        if (errors_before or 0) > 0:
+            counts["failing"][1] += 1
+        if not problems:
+            continue
+        last_item = conn.execute("SELECT MAX(fetched_at) FROM items WHERE source_id = ? AND fetched_at < ?",
+                                 [source_id, end]).fetchone()[0]
+        table.rows.append([name, source["kind"], source["language"], ", ".join(problems), by_source["cur"][name],
+                           by_source["prev"][name], _local(period, last_item), _local(period, source["last_success_at"]),
+                           errors or 0, total_runs or 0, source["consecutive_failures"], source["last_error"] or ""])
+
+    languages = Table("coverage_by_language", "Coverage by language: gaps",
+                      ["language", "sources", "sources_with_items", "items", "previous", "change", "gap"],
+                      note="gap = configured sources but no items, or items fell by more than half.")
+    configured: Counter = Counter()
+    active: Counter = Counter()
+    for source in sources.values():
+        if source["enabled"] and not source["paused"]:
+            configured[source["language"] or "unknown"] += 1
+            if by_source["cur"][source["name"]]:
+                active[source["language"] or "unknown"] += 1
+    keys = sorted(set(configured) | set(by_language["cur"]) | set(by_language["prev"]))
+    for language in keys:
+        items, before = by_language["cur"][language], by_language["prev"][language]
+        gap = ""
+        if configured[language] and items == 0:
+            gap = "no items"
+        elif before and items * 2 < before:
+            gap = "down more than half"
+        languages.rows.append([language, configured[language], active[language], items, before,
+                               _change(items, before), gap])
+    headline = {key: tuple(value) for key, value in counts.items()}
+    headline["language_gaps"] = (sum(1 for row in languages.rows if row[-1]), None)
+    return table, languages, headline
