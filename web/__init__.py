@@ -10,7 +10,8 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g, redirect, render_template, url_for
+from flask import Flask, g, has_request_context, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -26,11 +27,12 @@ DEFAULTS: dict[str, Any] = {
     "TESTING": False,
     "WTF_CSRF_ENABLED": True,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-    # Cookie flags: no JavaScript access, not sent cross-site. SESSION_COOKIE_SECURE is on unless the
-    # app is run for tests or on plain http on 127.0.0.1 (set it explicitly behind TLS).
+    # Cookie flags: no JavaScript access, not sent cross-site. SESSION_COOKIE_SECURE "auto" marks the
+    # cookie Secure whenever the request came over https (behind a TLS proxy too, with ProxyFix), so a
+    # plain-http 127.0.0.1 install still works; set True to require https always.
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_SECURE": "auto",
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
@@ -43,6 +45,14 @@ DEFAULTS: dict[str, Any] = {
     "BABEL_DEFAULT_LOCALE": "vi",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
 }
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    def get_cookie_secure(self, app: Flask) -> bool:
+        value = app.config["SESSION_COOKIE_SECURE"]
+        if value == "auto":
+            return bool(has_request_context() and request.is_secure)
+        return bool(value)
 
 
 def get_db():
@@ -70,6 +80,9 @@ def create_app(config: dict | None = None) -> Flask:
     render.init_app(app)
 
     from web import auth, health, items, queue
+
+    auth.init_app(app)
+    app.session_interface = _SessionInterface()
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(health.bp)

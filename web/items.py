@@ -1,18 +1,19 @@
-"""One item: its text (escaped), source, scores, explanation and decision history; deciding on it."""
+"""One item: its text (escaped), source, scores, explanation, cluster and decision history; deciding on it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 import db.decisions
 import db.items
+import db.queue
 from db.decisions import StaleItemError
 from monitor.domain import Action
 from web import get_db
 from web.access import MODERATE, READ, roles
-from web.render import localtime
+from web.decisions import escalation_choices, parse_decision_form, safe_return, stale_message
 
 bp = Blueprint("items", __name__)
 
@@ -32,14 +33,6 @@ def rule_hits(item: dict) -> list[dict]:
     return [h for h in hits if isinstance(h, dict)]
 
 
-def stale_message(error: StaleItemError) -> str:
-    if error.by:
-        return _("Already decided by %(who)s at %(when)s (now “%(status)s”). Nothing was changed.",
-                 who=error.by, when=localtime(error.at), status=error.status)
-    return _("This item changed since you opened it (now “%(status)s”). Nothing was changed.",
-             status=error.status)
-
-
 @bp.get("/items/<int:item_id>")
 @roles(*READ)
 def show(item_id: int):
@@ -47,34 +40,33 @@ def show(item_id: int):
     item = db.items.get_item(database, item_id)
     if item is None:
         abort(404)
-    return render_template("item.html", item=item, terms=explanation_terms(item), rules=rule_hits(item),
-                           history=db.decisions.history(database, item_id), actions=list(Action))
+    cluster = db.queue.cluster_items(database, item.get("cluster_id"))
+    return render_template(
+        "item.html", item=item, terms=explanation_terms(item), rules=rule_hits(item),
+        history=db.decisions.history(database, item_id), actions=list(Action),
+        escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
+        cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database),
+        return_to=safe_return(request.args.get("next")))
 
 
 @bp.post("/items/<int:item_id>/decide")
 @roles(*MODERATE)
 def decide(item_id: int):
     database = get_db()
-    item = db.items.get_item(database, item_id)
-    if item is None:
+    if db.items.get_item(database, item_id) is None:
         abort(404)
-    try:
-        action = Action(request.form.get("action", ""))
-    except ValueError:
-        return render_template("error.html", title="400", message=_("Unknown action.")), 400
     try:
         version = int(request.form.get("version", ""))
     except ValueError:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
-    note = (request.form.get("note") or "").strip()
-    if action.needs_note and not note:
-        return render_template("error.html", title="400",
-                               message=_("A note is required to escalate or reopen.")), 400
+    form = parse_decision_form(request.form, database)
+    if isinstance(form, tuple):
+        return form
     try:
-        db.decisions.decide(database, item_id=item_id, user_id=current_user.id, action=action.value,
-                            new_status=action.new_status.value, note=note, expected_version=version)
+        db.queue.apply_decision(database, item_id=item_id, user_id=current_user.id, action=form.action.value,
+                                new_status=form.action.new_status.value, note=form.note, expected_version=version,
+                                target_role=form.target_role, target_user_id=form.target_user_id)
     except StaleItemError as error:
-        return render_template("error.html", title="409", message=stale_message(error),
-                               item_id=item_id), 409
-    flash(_("Item %(id)s: %(action)s.", id=item_id, action=action.value), "ok")
-    return redirect(url_for("queue.index"))
+        return render_template("error.html", title="409", message=stale_message(error), item_id=item_id), 409
+    flash(_("Item %(id)s: %(action)s.", id=item_id, action=_(form.action.value)), "ok")
+    return redirect(safe_return(request.form.get("next"))), 303

@@ -1,32 +1,181 @@
-"""The review queue: flagged items, most urgent first, keyset-paginated."""
+"""The review queue: flagged items by priority, filters, keyset pages, claims, search and bulk actions."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user
 
 import db.items
+import db.queue
+from db.items import SearchError
+from db.queue import ClaimError, QueueFilter
+from monitor.domain import Action, Status
 from web import get_db
-from web.access import READ, roles
+from web.access import MODERATE, READ, roles
+from web.decisions import escalation_choices, parse_decision_form, safe_return, stale_message
+from web.render import user_zone
 
 bp = Blueprint("queue", __name__)
 
 
-def _after(token: str | None) -> tuple[float, int] | None:
+def parse_after(token: str | None) -> tuple[float, int] | None:
+    """The keyset cursor "priority:id" from a query string; anything malformed means the first page."""
     if not token:
         return None
     try:
-        score, item_id = token.split(":", 1)
-        return float(score), int(item_id)
+        priority, item_id = token.rsplit(":", 1)
+        return float(priority), int(item_id)
     except ValueError:
         return None
+
+
+def format_after(after: tuple[float, int] | None) -> str | None:
+    return f"{after[0]!r}:{after[1]}" if after else None
+
+
+def _local_day_to_utc(value: str | None, *, end: bool = False) -> str | None:
+    """A YYYY-MM-DD typed in the user's zone → the UTC instant starting (or ending) that day."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    if end:
+        day += timedelta(days=1)
+    return db.to_iso(datetime.combine(day, time(0), tzinfo=user_zone()))
+
+
+def filters_from(args) -> QueueFilter:
+    status = args.get("status") or Status.FLAGGED.value
+    if status not in {s.value for s in Status}:
+        status = Status.FLAGGED.value
+    try:
+        source_id = int(args["source"]) if args.get("source") else None
+    except ValueError:
+        source_id = None
+    return QueueFilter(
+        status=status,
+        category=args.get("category") if args.get("category") in db.queue.CATEGORIES else None,
+        language=(args.get("language") or "").strip()[:8] or None,
+        source_id=source_id,
+        date_from=_local_day_to_utc(args.get("from")),
+        date_to=_local_day_to_utc(args.get("to"), end=True),
+        claimed_by=current_user.id if args.get("mine") == "1" else None,
+    )
 
 
 @bp.get("/queue")
 @roles(*READ)
 def index():
-    size = 50
-    rows = db.items.queue(get_db(), status="flagged", limit=size + 1, after=_after(request.args.get("after")))
-    more = len(rows) > size
-    rows = rows[:size]
-    next_token = f"{rows[-1]['top_score']}:{rows[-1]['id']}" if more and rows else None
-    return render_template("queue.html", items=rows, next_token=next_token)
+    database = get_db()
+    filters = filters_from(request.args)
+    page = db.queue.queue(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
+                          after=parse_after(request.args.get("after")))
+    args = {k: v for k, v in request.args.items() if k != "after" and v}
+    sources = list(database.query("SELECT id, name FROM sources ORDER BY name"))
+    return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
+                           filters=filters, sources=sources, statuses=[s.value for s in Status],
+                           categories=db.queue.CATEGORIES, actions=list(Action),
+                           escalation_choices=escalation_choices(database), return_to=request.full_path)
+
+
+@bp.get("/search")
+@roles(*READ)
+def search():
+    text = (request.args.get("q") or "").strip()
+    results, error = [], None
+    if text:
+        try:
+            results = db.items.search(get_db(), text, limit=50)
+        except SearchError:
+            error = _("This search cannot be run. Type one or more words, e.g. “tin giả”.")
+        except Exception as exc:  # sqlite3.OperationalError from FTS5 syntax: never a 500
+            if "fts5" not in str(exc).lower() and "syntax" not in str(exc).lower():
+                raise
+            error = _("This search cannot be run. Type one or more words, e.g. “tin giả”.")
+    return render_template("search.html", q=text, results=results, error=error), (400 if error else 200)
+
+
+@bp.post("/claims")
+@roles(*MODERATE)
+def claim():
+    ids = _ids(request.form.getlist("item_id"))
+    cluster = request.form.get("cluster_id")
+    database = get_db()
+    if cluster and cluster.isdigit():
+        ids += [row[0] for row in database.conn.execute(
+            "SELECT id FROM items WHERE cluster_id = ? AND status IN ('flagged', 'escalated')", (int(cluster),))]
+    if not ids:
+        abort(400)
+    try:
+        if request.form.get("release") == "1":
+            db.queue.release(database, ids, current_user.id)
+            flash(_("Released %(n)s item(s).", n=len(ids)), "ok")
+        else:
+            db.queue.claim(database, ids, current_user.id, minutes=current_app.config["CLAIM_MINUTES"])
+            flash(_("Claimed %(n)s item(s) for %(m)s minutes.", n=len(ids), m=current_app.config["CLAIM_MINUTES"]),
+                  "ok")
+    except ClaimError as error:
+        flash(_("Item %(id)s is held by %(who)s.", id=error.item_id, who=error.holder), "error")
+        return redirect(safe_return(request.form.get("next"))), 303
+    return redirect(safe_return(request.form.get("next"))), 303
+
+
+def _ids(values: list[str]) -> list[int]:
+    return sorted({int(v) for v in values if v.isdigit()})
+
+
+@bp.post("/queue/bulk")
+@roles(*MODERATE)
+def bulk():
+    """Decide a selection; each item is decided at the version shown on the page (stale ones are skipped)."""
+    ids = _ids(request.form.getlist("item_id"))
+    if not ids:
+        flash(_("Select at least one item."), "error")
+        return redirect(safe_return(request.form.get("next"))), 303
+    versions = {}
+    for item_id in ids:
+        value = request.form.get(f"version_{item_id}", "")
+        if not value.isdigit():
+            return render_template("error.html", title="400", message=_("Missing item version.")), 400
+        versions[item_id] = int(value)
+    return _bulk(versions)
+
+
+@bp.post("/clusters/<int:cluster_id>/decide")
+@roles(*MODERATE)
+def cluster_decide(cluster_id: int):
+    """Decide every open copy in a cluster, at the versions the page listed."""
+    database = get_db()
+    listed = {int(k[8:]): v for k, v in request.form.items() if k.startswith("version_") and k[8:].isdigit()}
+    in_cluster = db.queue.cluster_versions(database, cluster_id)
+    if not in_cluster:
+        abort(404)
+    versions = {}
+    for item_id, value in listed.items():
+        if item_id in in_cluster and value.isdigit():
+            versions[item_id] = int(value)
+    if not versions:
+        return render_template("error.html", title="400", message=_("Missing item version.")), 400
+    return _bulk(versions)
+
+
+def _bulk(versions: dict[int, int]):
+    form = parse_decision_form(request.form, get_db())
+    if isinstance(form, tuple):
+        return form
+    result = db.queue.bulk_decide(get_db(), versions, user_id=current_user.id, action=form.action.value,
+                                  new_status=form.action.new_status.value, note=form.note,
+                                  target_role=form.target_role, target_user_id=form.target_user_id)
+    if result.done:
+        flash(_("%(n)s item(s): %(action)s.", n=len(result.done), action=_(form.action.value)), "ok")
+    for error in result.stale:
+        flash(stale_message(error), "error")
+    if result.stale and not result.done:
+        return render_template("error.html", title="409",
+                               message=" ".join(stale_message(e) for e in result.stale)), 409
+    return redirect(safe_return(request.form.get("next"))), 303

@@ -1,0 +1,220 @@
+"""The moderators' queue: priority order, filters, keyset pagination, claims and bulk decisions.
+
+Ordering walks the `items_queue` index on (status, priority, id), so the first page and every
+next page cost the same at a million rows; filters narrow that walk rather than sorting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import sqlite_utils
+
+from db import from_iso, to_iso, transaction, utcnow
+from db.decisions import DecisionError, StaleItemError, decide
+from db.items import _decode
+
+CATEGORIES = ("misinformation", "harm")
+
+
+@dataclass
+class QueueFilter:
+    status: str = "flagged"
+    category: str | None = None
+    language: str | None = None
+    source_id: int | None = None
+    date_from: str | None = None  # UTC ISO, inclusive, on fetched_at
+    date_to: str | None = None  # UTC ISO, exclusive
+    claimed_by: int | None = None  # only items with a live claim by this user
+    cluster_id: int | None = None
+
+
+@dataclass
+class Page:
+    items: list[dict]
+    next_after: tuple[float, int] | None
+    total_hint: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *, limit: int = 50,
+          after: tuple[float, int] | None = None, now: str | None = None) -> Page:
+    """One page of the queue, highest priority first; `after` is the (priority, id) of the last row seen."""
+    filters = filters or QueueFilter()
+    now = now or utcnow()
+    where = ["items.status = ?"]
+    params: list[Any] = [filters.status]
+    if filters.category in CATEGORIES:
+        where.append("items.flag_reasons LIKE ?")
+        params.append(f'%"{filters.category}"%')
+    if filters.language:
+        where.append("items.language = ?")
+        params.append(filters.language)
+    if filters.source_id is not None:
+        where.append("items.source_id = ?")
+        params.append(filters.source_id)
+    if filters.date_from:
+        where.append("items.fetched_at >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        where.append("items.fetched_at < ?")
+        params.append(filters.date_to)
+    if filters.cluster_id is not None:
+        where.append("items.cluster_id = ?")
+        params.append(filters.cluster_id)
+    if filters.claimed_by is not None:
+        where.append("items.id IN (SELECT item_id FROM claims WHERE user_id = ? AND expires_at > ?)")
+        params += [filters.claimed_by, now]
+    if after is not None:
+        where.append("(items.priority < ? OR (items.priority = ? AND items.id < ?))")
+        params += [after[0], after[0], after[1]]
+    sql = (
+        "SELECT items.id, items.source_id, items.title, substr(items.text, 1, 300) AS text, items.url,"
+        " items.language, items.fetched_at, items.published_at, items.status, items.version, items.priority,"
+        " items.score_misinformation, items.score_harm, items.flag_reasons, items.cluster_id, '{}' AS explanation,"
+        " MAX(COALESCE(items.score_misinformation, 0), COALESCE(items.score_harm, 0)) AS top_score,"
+        " sources.name AS source_name, clusters.size AS cluster_size, clusters.source_count AS cluster_sources,"
+        " claims.user_id AS claim_user_id, users.name AS claim_user, claims.expires_at AS claim_expires"
+        " FROM items INDEXED BY items_queue"
+        " JOIN sources ON sources.id = items.source_id"
+        " LEFT JOIN clusters ON clusters.id = items.cluster_id"
+        " LEFT JOIN claims ON claims.item_id = items.id AND claims.expires_at > ?"
+        " LEFT JOIN users ON users.id = claims.user_id"
+        f" WHERE {' AND '.join(where)} ORDER BY items.priority DESC, items.id DESC LIMIT ?")
+    if filters.source_id is not None or filters.language:
+        sql = sql.replace(" INDEXED BY items_queue", "")  # let the planner pick the narrower index
+    rows = [_decode(row) for row in database.query(sql, [now, *params, limit + 1])]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_after = (rows[-1]["priority"], rows[-1]["id"]) if more and rows else None
+    return Page(items=rows, next_after=next_after)
+
+
+# --- claims -------------------------------------------------------------------------------------
+
+class ClaimError(Exception):
+    """Someone else holds a live claim; carries who and until when."""
+
+    def __init__(self, item_id: int, holder: str, expires_at: str):
+        self.item_id, self.holder, self.expires_at = item_id, holder, expires_at
+        super().__init__(f"item {item_id} is claimed by {holder} until {expires_at}")
+
+
+def claim(database: sqlite_utils.Database, item_ids: list[int], user_id: int, *, minutes: int = 15,
+          now: str | None = None) -> list[int]:
+    """Claim items for `minutes` (renewing one's own claims); all or nothing when another holds one."""
+    now = now or utcnow()
+    expires = to_iso(from_iso(now) + timedelta(minutes=minutes))
+    with transaction(database) as conn:
+        for item_id in item_ids:
+            row = conn.execute(
+                "SELECT claims.user_id, users.name, claims.expires_at FROM claims JOIN users ON users.id = claims.user_id"
+                " WHERE item_id = ? AND expires_at > ?", (item_id, now)).fetchone()
+            if row and row[0] != user_id:
+                raise ClaimError(item_id, row[1], row[2])
+        for item_id in item_ids:
+            conn.execute(
+                "INSERT INTO claims (item_id, user_id, claimed_at, expires_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(item_id) DO UPDATE SET user_id = excluded.user_id, claimed_at = excluded.claimed_at,"
+                " expires_at = excluded.expires_at", (item_id, user_id, now, expires))
+    return list(item_ids)
+
+
+def release(database: sqlite_utils.Database, item_ids: list[int], user_id: int) -> int:
+    """Drop the user's own claims on these items (others' claims are left alone)."""
+    with transaction(database) as conn:
+        released = 0
+        for item_id in item_ids:
+            released += conn.execute("DELETE FROM claims WHERE item_id = ? AND user_id = ?",
+                                     (item_id, user_id)).rowcount
+    return released
+
+
+def claim_of(database: sqlite_utils.Database, item_id: int, now: str | None = None) -> dict | None:
+    rows = list(database.query(
+        "SELECT claims.*, users.name AS user_name FROM claims JOIN users ON users.id = claims.user_id"
+        " WHERE item_id = ? AND expires_at > ?", [item_id, now or utcnow()]))
+    return rows[0] if rows else None
+
+
+# --- clusters, escalations, bulk --------------------------------------------------------------------
+
+def cluster_items(database: sqlite_utils.Database, cluster_id: int | None, limit: int = 200) -> list[dict]:
+    """Every copy in a cluster with its source, oldest first: the spread timeline."""
+    if cluster_id is None:
+        return []
+    return list(database.query(
+        "SELECT items.id, items.title, items.url, items.status, items.version, items.fetched_at,"
+        " items.published_at, sources.name AS source_name FROM items JOIN sources ON sources.id = items.source_id"
+        " WHERE cluster_id = ? ORDER BY COALESCE(items.published_at, items.fetched_at), items.id LIMIT ?",
+        [cluster_id, limit]))
+
+
+def record_escalation(conn, decision_id: int, item_id: int, target_role: str | None,
+                      target_user_id: int | None) -> None:
+    conn.execute("INSERT INTO escalations (decision_id, item_id, target_role, target_user_id, created_at)"
+                 " VALUES (?, ?, ?, ?, ?)", (decision_id, item_id, target_role, target_user_id, utcnow()))
+
+
+def escalation_targets(database: sqlite_utils.Database, item_id: int) -> dict[int, dict]:
+    """decision id → {target_role, target_user} for the item's escalations."""
+    return {row["decision_id"]: row for row in database.query(
+        "SELECT escalations.decision_id, escalations.target_role, users.name AS target_user FROM escalations"
+        " LEFT JOIN users ON users.id = escalations.target_user_id WHERE escalations.item_id = ?", [item_id])}
+
+
+def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: int, action: str, new_status: str,
+                   note: str, expected_version: int, target_role: str | None = None,
+                   target_user_id: int | None = None) -> int:
+    """decide() plus the escalation target and claim release, all in one transaction; returns the decision id."""
+    with transaction(database) as conn:
+        decision = decide(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
+                          note=note, expected_version=expected_version)
+        if action == "escalate":
+            record_escalation(conn, decision.id, item_id, target_role, target_user_id)
+        conn.execute("DELETE FROM claims WHERE item_id = ?", (item_id,))
+        return decision.id
+
+
+@dataclass
+class BulkResult:
+    done: list[int] = field(default_factory=list)
+    stale: list[StaleItemError] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+
+
+def bulk_decide(database: sqlite_utils.Database, versions: dict[int, int], *, user_id: int, action: str,
+                new_status: str, note: str, target_role: str | None = None,
+                target_user_id: int | None = None) -> BulkResult:
+    """Decide each item at the version the moderator saw; a stale one is reported, never overwritten."""
+    result = BulkResult()
+    for item_id, version in versions.items():
+        try:
+            apply_decision(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
+                           note=note, expected_version=version, target_role=target_role,
+                           target_user_id=target_user_id)
+            result.done.append(item_id)
+        except StaleItemError as error:
+            result.stale.append(error)
+        except DecisionError:
+            result.missing.append(item_id)
+    return result
+
+
+def versions_of(database: sqlite_utils.Database, item_ids: list[int]) -> dict[int, int]:
+    if not item_ids:
+        return {}
+    marks = ",".join("?" * len(item_ids))
+    return {row[0]: row[1] for row in database.conn.execute(
+        f"SELECT id, version FROM items WHERE id IN ({marks})", item_ids)}
+
+
+def cluster_versions(database: sqlite_utils.Database, cluster_id: int, status: str | None = None) -> dict[int, int]:
+    sql = "SELECT id, version FROM items WHERE cluster_id = ?"
+    params: list[Any] = [cluster_id]
+    if status:
+        sql += " AND status = ?"
+        params.append(status)
+    return {row[0]: row[1] for row in database.conn.execute(sql, params)}

@@ -1,0 +1,94 @@
+"""Admin pages: the audit-log browser (filters, export, chain check) and API tokens."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+import db.audit
+import db.tokens
+from db.audit import AuditFilter
+from db.decisions import verify_chain
+from monitor.domain import Action
+from web import get_db
+from web.access import ADMIN, roles
+from web.queue import _local_day_to_utc
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _filters(args) -> AuditFilter:
+    item = args.get("item", "")
+    return AuditFilter(user=args.get("user") or None,
+                       action=args.get("action") if args.get("action") in {a.value for a in Action} else None,
+                       item_id=int(item) if item.isdigit() else None,
+                       date_from=_local_day_to_utc(args.get("from")), date_to=_local_day_to_utc(args.get("to"), end=True))
+
+
+@bp.get("/audit")
+@roles(*ADMIN)
+def audit():
+    database = get_db()
+    before = request.args.get("before", "")
+    rows = db.audit.browse(database, _filters(request.args), limit=101,
+                           before_id=int(before) if before.isdigit() else None)
+    more = len(rows) > 100
+    rows = rows[:100]
+    args = {k: v for k, v in request.args.items() if k != "before" and v}
+    users = [r["name"] for r in database.query("SELECT name FROM users ORDER BY name")]
+    return render_template("admin_audit.html", rows=rows, args=args, users=users, actions=[a.value for a in Action],
+                           next_before=rows[-1]["id"] if more and rows else None)
+
+
+@bp.get("/audit/export")
+@roles(*ADMIN)
+def audit_export():
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "jsonl"):
+        fmt = "csv"
+    body = db.audit.export(get_db(), _filters(request.args), fmt)
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(body, mimetype=f"{mimetype}; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename=decisions.{fmt}"})
+
+
+@bp.get("/audit/verify")
+@roles(*ADMIN)
+def audit_verify():
+    problems = verify_chain(get_db())
+    return render_template("admin_verify.html", problems=problems)
+
+
+@bp.get("/tokens")
+@roles(*ADMIN)
+def tokens():
+    database = get_db()
+    users = list(database.query("SELECT id, name, role FROM users WHERE active = 1 ORDER BY name"))
+    return render_template("admin_tokens.html", tokens=db.tokens.list_tokens(database), users=users, new_token=None)
+
+
+@bp.post("/tokens")
+@roles(*ADMIN)
+def create_token():
+    database = get_db()
+    user_id = request.form.get("user_id", "")
+    name = (request.form.get("name") or "").strip() or "api"
+    if not user_id.isdigit() or not database.conn.execute("SELECT 1 FROM users WHERE id = ?", (int(user_id),)).fetchone():
+        flash(_("Unknown user."), "error")
+        return redirect(url_for("admin.tokens")), 303
+    token = db.tokens.create_token(database, int(user_id), name)
+    users = list(database.query("SELECT id, name, role FROM users WHERE active = 1 ORDER BY name"))
+    # Shown once, never stored in clear.
+    return render_template("admin_tokens.html", tokens=db.tokens.list_tokens(database), users=users, new_token=token)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@roles(*ADMIN)
+def revoke_token(token_id: int):
+    db.tokens.revoke(get_db(), token_id)
+    flash(_("Token revoked."), "ok")
+    return redirect(url_for("admin.tokens")), 303
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,123 @@
+"""JSON API for scripts and other tools: the queue and decisions, authenticated by bearer token only.
+
+Session cookies are not accepted here, which is why these routes can skip CSRF: a browser never
+sends the token on its own. Documented in web/static/openapi.yaml.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, jsonify, request
+from flask_login import current_user
+
+import db.decisions
+import db.items
+import db.queue
+from db.decisions import StaleItemError
+from db.queue import QueueFilter
+from monitor.domain import Action, Role, Status
+from web import get_db
+from web.access import MODERATE, READ, roles
+from web.queue import format_after, parse_after
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ITEM_FIELDS = ("id", "title", "text", "url", "language", "status", "version", "fetched_at", "published_at",
+               "score_misinformation", "score_harm", "flag_reasons", "source_name", "cluster_id", "priority")
+
+
+@bp.before_request
+def token_only():
+    # Touch current_user so the request loader runs; refuse anything not authenticated by token.
+    if not current_user.is_authenticated or not g.get("token_auth"):
+        response = jsonify({"error": "unauthorized", "message": "send Authorization: Bearer <token>"})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    return None
+
+
+def _item(row: dict) -> dict:
+    return {field: row.get(field) for field in ITEM_FIELDS}
+
+
+@bp.get("/queue")
+@roles(*READ)
+def queue():
+    status = request.args.get("status", Status.FLAGGED.value)
+    if status not in {s.value for s in Status}:
+        return jsonify({"error": "bad_request", "message": f"unknown status '{status}'"}), 400
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 200)
+        source_id = int(request.args["source"]) if request.args.get("source") else None
+    except ValueError:
+        return jsonify({"error": "bad_request", "message": "limit and source must be integers"}), 400
+    category = request.args.get("category")
+    filters = QueueFilter(status=status, language=request.args.get("language") or None, source_id=source_id,
+                          category=category if category in db.queue.CATEGORIES else None)
+    page = db.queue.queue(get_db(), filters, limit=limit, after=parse_after(request.args.get("after")))
+    return jsonify({"items": [_item(r) for r in page.items], "next": format_after(page.next_after)})
+
+
+@bp.get("/items/<int:item_id>")
+@roles(*READ)
+def item(item_id: int):
+    row = db.items.get_item(get_db(), item_id)
+    if row is None:
+        return jsonify({"error": "not_found", "message": f"item {item_id} does not exist"}), 404
+    body = _item(row)
+    body["decisions"] = [{k: d[k] for k in ("id", "action", "old_status", "new_status", "note", "created_at",
+                                            "user_name")} for d in db.decisions.history(get_db(), item_id)]
+    return jsonify(body)
+
+
+@bp.post("/items/<int:item_id>/decisions")
+@roles(*MODERATE)
+def decide(item_id: int):
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        return jsonify({"error": "bad_request", "message": "send a JSON object"}), 400
+    try:
+        action = Action(payload.get("action"))
+    except ValueError:
+        return jsonify({"error": "bad_request", "message": f"action must be one of {[a.value for a in Action]}"}), 400
+    version = payload.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        return jsonify({"error": "bad_request", "message": "version (integer) is required"}), 400
+    note = str(payload.get("note") or "").strip()
+    if action.needs_note and not note:
+        return jsonify({"error": "bad_request", "message": "note is required for escalate and reopen"}), 400
+    target_role = payload.get("target_role")
+    target_user = payload.get("target_user")
+    target_user_id = None
+    if action == Action.ESCALATE:
+        if target_user:
+            row = get_db().conn.execute("SELECT id FROM users WHERE name = ? AND active = 1",
+                                        (str(target_user),)).fetchone()
+            if not row:
+                return jsonify({"error": "bad_request", "message": f"unknown user '{target_user}'"}), 400
+            target_user_id = row[0]
+        if target_role not in {r.value for r in Role}:
+            target_role = None if target_user_id else Role.ADMIN.value
+    if db.items.get_item(get_db(), item_id) is None:
+        return jsonify({"error": "not_found", "message": f"item {item_id} does not exist"}), 404
+    try:
+        decision_id = db.queue.apply_decision(
+            get_db(), item_id=item_id, user_id=current_user.id, action=action.value,
+            new_status=action.new_status.value, note=note, expected_version=version,
+            target_role=target_role if action == Action.ESCALATE else None, target_user_id=target_user_id)
+    except StaleItemError as error:
+        return jsonify({"error": "conflict", "message": str(error), "decided_by": error.by, "decided_at": error.at,
+                        "status": error.status}), 409
+    return jsonify({"decision_id": decision_id, "item_id": item_id, "status": action.new_status.value}), 201
+
+
+def register(app: Flask) -> None:
+    from web import csrf
+
+    csrf.exempt(bp)
+    app.register_blueprint(bp)
+
+    @app.errorhandler(401)
+    def unauthorized(_error):
+        return jsonify({"error": "unauthorized"}), 401
+

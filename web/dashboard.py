@@ -1,0 +1,101 @@
+"""Dashboard: flagged, confirmed and dismissed per day, by category and source, as server-drawn SVG.
+
+Charts are plain SVG built here (no JavaScript library, nothing fetched from the internet); every
+label goes through XML escaping because source names come from configuration and feeds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Flask, render_template, request
+from markupsafe import Markup, escape
+
+from web import get_db
+from web.access import READ, roles
+
+bp = Blueprint("dashboard", __name__)
+
+SERIES = (("flagged", "#c98a00"), ("confirmed", "#7a1010"), ("dismissed", "#2f6f3e"))
+
+
+def daily_counts(database, since: str, until: str) -> dict:
+    """Per UTC day: items flagged (by fetch day), decisions confirming and dismissing (by decision day)."""
+    days: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
+    by_category: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
+    by_source: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
+    for row in database.query(
+            "SELECT substr(items.fetched_at, 1, 10) AS day, sources.name AS source, items.flag_reasons AS reasons,"
+            " COUNT(*) AS n FROM items JOIN sources ON sources.id = items.source_id"
+            " WHERE items.fetched_at >= ? AND items.fetched_at < ? AND items.flag_reasons != '[]'"
+            " GROUP BY day, source, reasons", [since, until]):
+        days[row["day"]]["flagged"] += row["n"]
+        by_source[row["source"]]["flagged"] += row["n"]
+        for category in ("misinformation", "harm"):
+            if f'"{category}"' in (row["reasons"] or ""):
+                by_category[category]["flagged"] += row["n"]
+    for row in database.query(
+            "SELECT substr(decisions.created_at, 1, 10) AS day, decisions.new_status AS status, decisions.action,"
+            " sources.name AS source, COUNT(*) AS n FROM decisions JOIN items ON items.id = decisions.item_id"
+            " JOIN sources ON sources.id = items.source_id"
+            " WHERE decisions.created_at >= ? AND decisions.created_at < ?"
+            " AND decisions.new_status IN ('confirmed', 'dismissed') GROUP BY day, status, action, source",
+            [since, until]):
+        days[row["day"]][row["status"]] += row["n"]
+        by_source[row["source"]][row["status"]] += row["n"]
+        if row["action"] == "confirm_misinformation":
+            by_category["misinformation"]["confirmed"] += row["n"]
+        elif row["action"] == "confirm_harm":
+            by_category["harm"]["confirmed"] += row["n"]
+    return {"days": dict(days), "by_category": dict(by_category), "by_source": dict(by_source)}
+
+
+def bar_chart(days: list[str], counts: dict[str, dict[str, int]], title: str) -> Markup:
+    """Grouped bars per day for the three series, as an inline SVG with a text legend."""
+    width, height, pad = 760, 240, 36
+    peak = max([1] + [counts.get(d, {}).get(s, 0) for d in days for s, _c in SERIES])
+    slot = (width - 2 * pad) / max(len(days), 1)
+    bar = max(slot / 4, 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+             f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>',
+             f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>',
+             f'<text x="4" y="{pad - 8}" font-size="11">{peak}</text>']
+    for i, day in enumerate(days):
+        x0 = pad + i * slot
+        for j, (series, colour) in enumerate(SERIES):
+            value = counts.get(day, {}).get(series, 0)
+            h = (height - 2 * pad) * value / peak
+            parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{height - pad - h:.1f}" width="{bar:.1f}" '
+                         f'height="{h:.1f}" fill="{colour}"><title>{escape(day)} {series}: {value}</title></rect>')
+        if len(days) <= 16 or i % max(len(days) // 8, 1) == 0:
+            parts.append(f'<text x="{x0:.1f}" y="{height - pad + 14}" font-size="10">{escape(day[5:])}</text>')
+    for j, (series, colour) in enumerate(SERIES):
+        parts.append(f'<rect x="{pad + j * 110}" y="{height - 12}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{pad + j * 110 + 14}" y="{height - 3}" font-size="11">{series}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+@bp.get("/dashboard")
+@roles(*READ)
+def index():
+    try:
+        span = min(max(int(request.args.get("days", 30)), 1), 366)
+    except ValueError:
+        span = 30
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=span - 1)
+    days = [(start + timedelta(days=i)).isoformat() for i in range(span)]
+    data = daily_counts(get_db(), f"{start.isoformat()}T00:00:00Z",
+                        f"{(today + timedelta(days=1)).isoformat()}T00:00:00Z")
+    chart = bar_chart(days, data["days"], f"per day, last {span} days")
+    return render_template("dashboard.html", chart=chart, span=span, by_category=data["by_category"],
+                           by_source=sorted(data["by_source"].items(), key=lambda kv: -sum(kv[1].values())),
+                           totals={s: sum(d.get(s, 0) for d in data["days"].values()) for s, _c in SERIES})
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+

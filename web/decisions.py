@@ -1,0 +1,68 @@
+"""Reading a decision form the same way for one item, a selection and a whole cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import render_template, url_for
+from flask_babel import gettext as _
+
+from db.decisions import StaleItemError
+from monitor.domain import Action, Role
+from web.render import localtime
+
+
+@dataclass
+class DecisionForm:
+    action: Action
+    note: str
+    target_role: str | None = None
+    target_user_id: int | None = None
+
+
+def escalation_choices(database) -> list[tuple[str, str]]:
+    """(value, label) pairs: each role, then each active person."""
+    choices = [(f"role:{role.value}", _(role.value)) for role in Role]
+    choices += [(f"user:{row['id']}", row["name"]) for row in
+                database.query("SELECT id, name FROM users WHERE active = 1 ORDER BY name")]
+    return choices
+
+
+def parse_decision_form(form, database) -> DecisionForm | tuple:
+    """A validated DecisionForm, or a (page, status) error response."""
+    try:
+        action = Action(form.get("action", ""))
+    except ValueError:
+        return render_template("error.html", title="400", message=_("Unknown action.")), 400
+    note = (form.get("note") or "").strip()
+    if action.needs_note and not note:
+        return render_template("error.html", title="400", message=_("A note is required to escalate or reopen.")), 400
+    decision = DecisionForm(action=action, note=note)
+    if action == Action.ESCALATE:
+        target = form.get("target") or f"role:{Role.ADMIN.value}"
+        kind, _sep, value = target.partition(":")
+        if kind == "role" and value in {r.value for r in Role}:
+            decision.target_role = value
+        elif kind == "user" and value.isdigit() and database.conn.execute(
+                "SELECT 1 FROM users WHERE id = ? AND active = 1", (int(value),)).fetchone():
+            decision.target_user_id = int(value)
+        else:
+            return render_template("error.html", title="400", message=_("Unknown escalation target.")), 400
+    return decision
+
+
+def stale_message(error: StaleItemError) -> str:
+    if error.by:
+        return _("Item %(id)s was already decided by %(who)s at %(when)s (now “%(status)s”). Nothing was changed.",
+                 id=error.item_id, who=error.by, when=localtime(error.at), status=_(error.status))
+    return _("Item %(id)s changed since you opened it (now “%(status)s”). Nothing was changed.",
+             id=error.item_id, status=_(error.status))
+
+
+def safe_return(target: str | None) -> str:
+    """Follow a same-site relative `next` only; otherwise back to the queue."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not urlsplit(target).netloc:
+        return target
+    return url_for("queue.index")
