@@ -56,11 +56,18 @@ def migrate(database: sqlite_utils.Database) -> list[str]:
         if number in applied:
             continue
         # executescript commits first; wrap the migration so it applies whole or not at all.
-        conn.executescript(
-            "BEGIN IMMEDIATE;\n"
-            + sql
-            + f"\nINSERT OR IGNORE INTO schema_version VALUES ({number}, '{name}', '{utcnow()}');\nCOMMIT;"
-        )
+        try:
+            conn.executescript(
+                "BEGIN IMMEDIATE;\n"
+                + sql
+                + f"\nINSERT OR IGNORE INTO schema_version VALUES ({number}, '{name}', '{utcnow()}');\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            # A failing statement stops the script inside its transaction: undo the part already run
+            # instead of leaving the connection holding the write lock with a half-applied schema.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         done.append(name)
     return done
 
