@@ -323,3 +323,18 @@ def test_capitalised_operators_are_dropped_not_searched(searchable):
     database, wanted = searchable
     assert [row["id"] for row in search(database, "vac AND xin")] == [wanted]
     assert [row["id"] for row in search(database, "tin OR")] == [wanted]
+
+
+def test_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
+    database = db.connect(db_path)
+    version = db.schema_version(database)
+    shipped = db._migrations()
+    broken = (999, "999_broken.sql", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")
+    monkeypatch.setattr(db, "_migrations", lambda: [*shipped, broken])
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        db.migrate(database)
+    assert not database.conn.in_transaction  # the write lock is released
+    assert "half_done" not in database.table_names()
+    assert db.schema_version(database) == version
+    make_source(database, "still writable")
+    assert database.conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0] == 1
