@@ -27,6 +27,8 @@ def _check(path: Path) -> None:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path}: not a usable SQLite database ({exc})") from None
     finally:
         conn.close()
     if verdict != "ok":

@@ -1,0 +1,149 @@
+"""Operations commands: `sources list|pause|resume`, `backup`, `restore`.
+
+They work while `monitor run` is running (except restore): the scheduler reads pause state from
+the database before each crawl, and notices a resume within seconds and polls that source at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import db
+from monitor.cli import print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sources = subparsers.add_parser("sources", help="list, pause and resume sources",
+                                    description="Show each source's schedule and health; pause a source or resume "
+                                                "one the crawler paused after repeated failures.")
+    sources_sub = sources.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    p = sources_sub.add_parser("list", help="each source's state, failures, last success/error, next run")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_sources_list)
+    p = sources_sub.add_parser("pause", help="stop polling a source until resumed")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_sources_pause)
+    p = sources_sub.add_parser("resume", help="poll a paused source again (failure count reset)")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_sources_resume)
+
+    p = subparsers.add_parser("backup", help="online backup of the database (SQLite backup API)",
+                              description="Copy the live database consistently (safe while `monitor run` is "
+                                          "running), verify it, and keep only the newest --keep copies.")
+    p.add_argument("--dir", help="backup folder (default: settings.backups_dir, else <data dir>/backups)")
+    p.add_argument("--keep", type=int, help="how many backups to keep (default: settings.backups_keep, 7)")
+    p.set_defaults(func=cmd_backup)
+
+    p = subparsers.add_parser("restore", help="replace the database with a backup (service stopped)",
+                              description="Verify a backup and copy it over the database. Refuses while a "
+                                          "`monitor run` holds the database; the current database is first "
+                                          "saved beside it as <db>.before-restore-<time>.")
+    p.add_argument("backup", help="backup file to restore")
+    p.set_defaults(func=cmd_restore)
+
+
+def _source_id(database, name: str) -> int | None:
+    row = database.conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def _unknown(database, name: str) -> int:
+    names = ", ".join(r[0] for r in database.conn.execute("SELECT name FROM sources ORDER BY name")) or "none"
+    print(f"error: no source named '{name}' in the database (sources: {names})", file=sys.stderr)
+    return 1
+
+
+def cmd_sources_list(args: argparse.Namespace) -> int:
+    from monitor.sources_status import sources_overview
+
+    rows = sources_overview(db.connect(args.db))
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        line = (f"{row['name']}: {row['state']}, failures {row['consecutive_failures']}, "
+                f"24h {row['items_24h']}, 7d {row['items_7d']}, "
+                f"last success {row['last_success_at'] or '-'}, next run {row['next_run_at'] or '-'}")
+        if row["last_error"] and row["state"] in ("failing", "paused"):
+            line += f"\n    last error: {row['last_error']}"
+        print(line)
+    return 0
+
+
+def cmd_sources_pause(args: argparse.Namespace) -> int:
+    from db.sources import set_paused
+
+    database = db.connect(args.db)
+    source_id = _source_id(database, args.name)
+    if source_id is None:
+        return _unknown(database, args.name)
+    set_paused(database, source_id, True)
+    print(f"{args.name}: paused; `monitor sources resume {args.name}` to poll it again")
+    return 0
+
+
+def cmd_sources_resume(args: argparse.Namespace) -> int:
+    from db.sources import set_paused
+
+    database = db.connect(args.db)
+    source_id = _source_id(database, args.name)
+    if source_id is None:
+        return _unknown(database, args.name)
+    set_paused(database, source_id, False)
+    print(f"{args.name}: resumed (failure count reset); a running scheduler polls it within seconds")
+    return 0
+
+
+def _settings(args: argparse.Namespace):
+    from monitor.config import ConfigError, Settings, load
+
+    try:
+        return load(args.feeds).settings
+    except ConfigError:
+        return Settings()
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from monitor.backup import BackupError, backup
+    from monitor.housekeeping import backups_dir
+
+    settings = _settings(args)
+    folder = Path(args.dir) if args.dir else backups_dir(settings, args.db)
+    keep = args.keep if args.keep is not None else settings.backups_keep
+    if not Path(args.db).exists():
+        print(f"error: {args.db}: no such database", file=sys.stderr)
+        return 1
+    try:
+        path = backup(args.db, folder, keep=keep)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from monitor.backup import BackupError, restore
+    from monitor.scheduler import SchedulerLock
+
+    lock = SchedulerLock(args.db)
+    if lock.is_held_elsewhere():
+        print(f"error: a `monitor run` is using {args.db}; stop it (systemctl stop monitor) before restoring",
+              file=sys.stderr)
+        return 3
+    try:
+        with lock:
+            saved = None
+            if Path(args.db).exists():
+                from monitor.backup import backup
+
+                saved = backup(args.db, Path(args.db).parent, keep=10_000)
+                saved = saved.rename(Path(f"{args.db}.before-restore-{saved.stem.split('-', 1)[1]}"))
+            restore(args.backup, args.db)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"restored {args.db} from {args.backup}" + (f" (previous database saved as {saved})" if saved else ""))
+    return 0

@@ -1,0 +1,85 @@
+"""Online backup (SQLite backup API) keeping the last N, and restore — through the CLI as operators use it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import db
+from monitor.backup import BackupError, backup, list_backups, restore
+from monitor.cli import main
+from monitor.scheduler import SchedulerLock
+
+
+def _add_source(database, name: str) -> None:
+    with db.transaction(database) as conn:
+        conn.execute("INSERT INTO sources (name, kind, url, created_at) VALUES (?, 'rss', 'http://x/', ?)",
+                     (name, db.utcnow()))
+
+
+def test_backup_is_consistent_while_writers_write_and_keeps_last_n(tmp_db, db_path, tmp_path):
+    _add_source(tmp_db, "base")
+    stop = threading.Event()
+
+    def writer() -> None:
+        conn = db.connect(db_path, migrate_schema=False)
+        n = 0
+        while not stop.is_set():
+            _add_source(conn, f"s{n}")
+            n += 1
+        conn.conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    try:
+        made = [backup(db_path, tmp_path / "backups", keep=3, now=start + timedelta(days=i)) for i in range(5)]
+    finally:
+        stop.set()
+        thread.join()
+    kept = list_backups(tmp_path / "backups")
+    assert kept == made[-3:]
+    assert [p.name for p in kept] == ["monitor-20261103T000000Z.db", "monitor-20261104T000000Z.db",
+                                      "monitor-20261105T000000Z.db"]
+    for path in kept:
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT COUNT(*) FROM sources WHERE name = 'base'").fetchone()[0] == 1
+        conn.close()
+
+
+def test_restore_through_cli_brings_back_the_backup_and_keeps_the_old_db(tmp_db, db_path, tmp_path, capsys):
+    _add_source(tmp_db, "before")
+    assert main(["--db", str(db_path), "--feeds", str(tmp_path / "none.yaml"), "backup",
+                 "--dir", str(tmp_path / "b"), "--keep", "2"]) == 0
+    saved = capsys.readouterr().out.strip()
+    _add_source(tmp_db, "after")
+    tmp_db.conn.close()
+    assert main(["--db", str(db_path), "restore", saved]) == 0
+    conn = db.connect(db_path)
+    names = {r[0] for r in conn.conn.execute("SELECT name FROM sources")}
+    conn.conn.close()
+    assert names == {"before"}
+    previous = list(tmp_path.glob("monitor.db.before-restore-*"))
+    assert len(previous) == 1
+    old = sqlite3.connect(previous[0])
+    assert {r[0] for r in old.execute("SELECT name FROM sources")} == {"before", "after"}
+    old.close()
+
+
+def test_restore_refuses_while_the_service_holds_the_database(tmp_db, db_path, tmp_path, capsys):
+    path = backup(db_path, tmp_path / "b")
+    with SchedulerLock(db_path):
+        assert main(["--db", str(db_path), "restore", str(path)]) == 3
+    assert "stop it" in capsys.readouterr().err
+
+
+def test_restore_rejects_a_corrupt_backup(db_path, tmp_path):
+    bad = tmp_path / "monitor-20260101T000000Z.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    with pytest.raises(BackupError, match="not a usable"):
+        restore(bad, db_path)
+    assert not db_path.exists()
