@@ -338,3 +338,24 @@ def test_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     assert db.schema_version(database) == version
     make_source(database, "still writable")
     assert database.conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0] == 1
+
+
+def test_every_domain_status_is_allowed_by_the_schema(tmp_db):
+    from monitor.domain import Status
+
+    source_id = make_source(tmp_db)
+    for status in Status:
+        make_item(tmp_db, source_id, guid=f"s-{status.value}", status=status.value)
+    stored = {row[0] for row in tmp_db.conn.execute("SELECT status FROM items")}
+    assert stored == {status.value for status in Status}
+
+
+def test_decision_with_invalid_status_changes_nothing(decided_setup):
+    database, item_id, alice, _ = decided_setup
+    with pytest.raises(sqlite3.IntegrityError):
+        decide(database, item_id=item_id, user_id=alice, action="dismiss", new_status="binned", note="",
+               expected_version=1)
+    item = database["items"].get(item_id)
+    assert (item["status"], item["version"]) == ("flagged", 1)
+    assert list(database.query("SELECT * FROM decisions")) == []
+    assert not database.conn.in_transaction
