@@ -1,0 +1,190 @@
+"""Social source kinds on recorded real responses: Mastodon JSON, Telegram channel markup, Reddit and YouTube feeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import db
+from monitor.config import load_text
+from monitor.crawl import crawl_sources
+from monitor.sources import ParseError, bluesky, mastodon, rss, telegram
+from tests.servers import REALWORLD, TestServer
+
+SOCIAL = REALWORLD / "social"
+RTOOT = SOCIAL / "mastodon" / "rtoot"
+TCHAN = SOCIAL / "telegram" / "tchan-fragments"
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())  # tchan and we lay out whitespace around links differently
+
+
+def config(sources: list[tuple[str, str, str]], extra: str = "") -> object:
+    lines = ["settings:", "  allow_private_networks: true", "  host_delay: 0", "  deadline: 5", "sources:"]
+    for name, kind, url in sources:
+        lines += [f"  - name: {name}", f"    kind: {kind}", f"    url: '{url}'"] + ([extra] if extra else [])
+    return load_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def server():
+    with TestServer() as running:
+        yield running
+
+
+# --- Mastodon --------------------------------------------------------------------------------------
+
+def test_mastodon_hashtag_timeline_with_pagination(server, tmp_path):
+    page2 = server.url("/api/v1/timelines/tag/rstats-older")
+    server.serve_file("/api/v1/timelines/tag/rstats", RTOOT / "get_timeline_hashtag_default.json",
+                      content_type="application/json", headers={"Link": f'<{page2}>; rel="next"'})
+    server.serve_file("/api/v1/timelines/tag/rstats-older", RTOOT / "get_timeline_list_default.json",
+                      content_type="application/json")
+    database = db.connect(tmp_path / "m.db")
+    [result] = crawl_sources(database, config([("rstats", "mastodon", server.url("/tags/rstats"))],
+                                              "    max_pages: 3"), None)
+    assert result.status == "ok", result.error
+    recorded = json.loads((RTOOT / "get_timeline_hashtag_default.json").read_text())
+    older = json.loads((RTOOT / "get_timeline_list_default.json").read_text())
+    assert result.found == len(recorded) + len(older)
+    first = next(database.query("SELECT * FROM items WHERE guid = ?", [recorded[0]["uri"]]))
+    assert first["url"] == recorded[0]["url"]
+    assert first["published_at"] == "2025-07-17T19:07:48Z"
+    assert first["author"] == recorded[0]["account"]["acct"]
+    assert first["text"].startswith("After a month or so of not using Claude Code")
+    assert "<a" not in first["text"] and "#rstats" in first["text"]
+
+
+def test_mastodon_account_url_looks_up_then_reads_statuses(server, tmp_path):
+    account = json.loads((RTOOT / "get_account_default.json").read_text())
+    server.serve_file("/api/v1/accounts/lookup", RTOOT / "get_account_default.json", content_type="application/json")
+    server.serve_file(f"/api/v1/accounts/{account['id']}/statuses", RTOOT / "get_account_statuses_default.json",
+                      content_type="application/json")
+    database = db.connect(tmp_path / "m.db")
+    [result] = crawl_sources(database, config([("acct", "mastodon", server.url("/@schochastics"))]), None)
+    assert result.status == "ok", result.error
+    assert result.found == 20
+    lookup = server.requests_to("/api/v1/accounts/lookup?acct=schochastics")
+    assert lookup and lookup[0].headers["accept"] == "application/json"
+
+
+def test_mastodon_boost_becomes_the_original_post():
+    statuses = json.loads((RTOOT / "get_timeline_home_default.json").read_text())
+    boosts = [s for s in statuses if s.get("reblog")]
+    items = mastodon.parse(json.dumps(statuses).encode())
+    if boosts:  # the recorded home timeline has boosts; each maps to the boosted post
+        item = next(i for i in items if i.guid == boosts[0]["reblog"]["uri"])
+        assert item.extra["boosted_by"] == boosts[0]["account"]["acct"]
+    assert len(items) == len(statuses)
+
+
+def test_mastodon_error_is_parse_error():
+    with pytest.raises(ParseError, match="Mastodon API error"):
+        mastodon.parse(b'{"error": "Record not found"}')
+    with pytest.raises(ParseError, match="not a Mastodon timeline URL"):
+        mastodon.api_url("https://mastodon.social/about")
+
+
+# --- Telegram --------------------------------------------------------------------------------------
+
+def channel_page() -> bytes:
+    fragments = [path.read_text(encoding="utf-8") for path in sorted(TCHAN.glob("test_parse_*.html"))]
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>tchantest – Telegram</title></head><body>"
+            "<section class=\"tgme_channel_history js-message_history\">" + "".join(fragments)
+            + "</section></body></html>").encode("utf-8")
+
+
+def expected_messages() -> list[dict]:
+    rows = [json.loads(line) for line in (TCHAN / "expected.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [r["expected"] for r in rows if isinstance(r["expected"], dict)
+            and r["expected"].get("__type__") == "ChannelMessage"]
+
+
+def test_telegram_channel_page_items_match_tchan_expectations(server, tmp_path):
+    server.route("/s/tchantest", channel_page(), content_type="text/html; charset=utf-8")
+    database = db.connect(tmp_path / "t.db")
+    [result] = crawl_sources(database, config([("tchan", "telegram", server.url("/tchantest"))]), None)
+    assert result.status == "ok", result.error
+    stored = {row["url"]: row for row in database.query("SELECT * FROM items")}
+    checked = 0
+    for message in expected_messages():
+        url = f"https://t.me/{message['channel']}/{message['id']}"
+        if message["type"] == "service" or not message["text"]:
+            continue
+        row = stored.get(url)
+        assert row is not None, url
+        assert squash(row["text"]) == squash(message["text"]), url
+        assert row["published_at"] == message["created_at"].replace("+00:00", "Z")
+        if message["author"]:
+            assert row["author"] == message["author"]
+        checked += 1
+    assert checked >= 15
+    assert not any("Channel created" in row["text"] for row in stored.values())
+
+
+def test_telegram_respects_robots_txt(server, tmp_path):
+    server.route("/robots.txt", "User-agent: *\nDisallow: /s/\n", content_type="text/plain")
+    server.route("/s/tchantest", channel_page(), content_type="text/html")
+    database = db.connect(tmp_path / "t.db")
+    [result] = crawl_sources(database, config([("tchan", "telegram", server.url("/s/tchantest"))]), None)
+    assert result.status == "error" and "robots.txt" in result.error
+    assert not server.requests_to("/s/tchantest")
+
+
+def test_telegram_page_without_posts_is_an_error():
+    with pytest.raises(ParseError, match="not a Telegram channel page"):
+        telegram.parse(b"<html><body><h1>Welcome</h1></body></html>")
+
+
+# --- Bluesky ---------------------------------------------------------------------------------------
+
+BLUESKY_FEED = {
+    "feed": [
+        {"post": {"uri": "at://did:plc:abc/app.bsky.feed.post/3kxyz", "cid": "bafy1",
+                  "author": {"did": "did:plc:abc", "handle": "tinnong.bsky.social", "displayName": "Tin nóng"},
+                  "record": {"$type": "app.bsky.feed.post", "text": "Thông tin về cơn bão số 3 đổ bộ Thanh Hoá",
+                             "createdAt": "2026-11-20T03:15:00.000Z", "langs": ["vi"]},
+                  "indexedAt": "2026-11-20T03:15:01.000Z"}},
+        {"post": {"uri": "at://did:plc:def/app.bsky.feed.post/3kabc", "cid": "bafy2",
+                  "author": {"did": "did:plc:def", "handle": "other.bsky.social"},
+                  "record": {"$type": "app.bsky.feed.post", "text": "Reposted story",
+                             "createdAt": "2026-11-19T01:00:00Z"}},
+         "reason": {"$type": "app.bsky.feed.defs#reasonRepost", "by": {"handle": "tinnong.bsky.social"}}},
+    ],
+    "cursor": "2026-11-19T01:00:00Z",
+}
+
+
+def test_bluesky_author_feed(server, tmp_path):
+    server.route("/xrpc/app.bsky.feed.getAuthorFeed", json.dumps(BLUESKY_FEED), content_type="application/json")
+    database = db.connect(tmp_path / "b.db")
+    url = server.url("/xrpc/app.bsky.feed.getAuthorFeed?actor=tinnong.bsky.social")
+    [result] = crawl_sources(database, config([("bsky", "bluesky", url)]), None)
+    assert result.status == "ok" and result.new == 2, result.error
+    row = next(database.query("SELECT * FROM items WHERE guid = 'at://did:plc:abc/app.bsky.feed.post/3kxyz'"))
+    assert row["url"] == "https://bsky.app/profile/tinnong.bsky.social/post/3kxyz"
+    assert row["published_at"] == "2026-11-20T03:15:00Z" and row["language"] == "vi"
+    assert bluesky.api_url("https://bsky.app/profile/tinnong.bsky.social").startswith(bluesky.PUBLIC_API)
+    items = bluesky.parse(json.dumps(BLUESKY_FEED).encode())
+    assert items[1].extra["reposted_by"] == "tinnong.bsky.social"
+
+
+# --- Reddit and YouTube through rss ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["reddit.rss", "reddit-atom.rss", "reddit-home.rss"])
+def test_reddit_feeds_match_rss_parser_expectations(name):
+    expected = json.loads((SOCIAL / "reddit" / f"{name}-parser-output.json").read_text())["feed"]["items"]
+    items = rss.parse((SOCIAL / "reddit" / name).read_bytes())
+    assert [i.title for i in items] == [e["title"] for e in expected]
+    assert [i.url for i in items] == [e["link"] for e in expected]
+
+
+@pytest.mark.parametrize("path", sorted((SOCIAL / "youtube").glob("*.xml")), ids=lambda p: p.name)
+def test_youtube_channel_feeds(path: Path):
+    items = rss.parse(path.read_bytes())
+    text = path.read_text(encoding="utf-8")
+    assert len(items) == text.count("<entry>") > 0
+    assert all(item.url and item.title and item.published for item in items)
