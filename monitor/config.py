@@ -186,6 +186,10 @@ def _load_source(path: str, node: yaml.Node, data: dict, settings: Settings) -> 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise fail("enabled", "must be true or false")
+    selectors = data.get("selectors")
+    if kind == "html" and (not isinstance(selectors, dict)
+                           or any(not selectors.get(key) for key in ("item", "title", "link"))):
+        raise fail("selectors", "an html source needs selectors with item, title and link (CSS selectors)")
     options = {k: v for k, v in data.items() if k not in
                {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone"}}
     return SourceConfig(name=name, kind=kind, url=url, language=language, interval_seconds=interval,

@@ -21,12 +21,14 @@ import db
 from db.sources import ensure_source, finish_run, set_paused, start_run, sync_sources
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.fetch import Fetcher, FetchError, FetchResult
+from monitor.normalize import canonical_url, decode_bytes, html_to_text
 from monitor.pipeline import ingest
-from monitor.sources import ParseError, parser_for
+from monitor.sources import ParseError, article, parser_for
 
 log = logging.getLogger("monitor.crawl")
 
 MAX_BACKOFF_SECONDS = 24 * 3600
+FULL_TEXT_PER_PASS = 30
 
 
 @dataclass
@@ -92,6 +94,41 @@ def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict) -> tuple
     return result, parser.parse(result, source)
 
 
+def _is_known(database: sqlite_utils.Database, source_id: int, raw) -> bool:
+    row = database.conn.execute("SELECT 1 FROM items WHERE source_id = ? AND guid = ?", (source_id, raw.guid)).fetchone()
+    if row:
+        return True
+    canon = canonical_url(raw.url)
+    return bool(canon and database.conn.execute("SELECT 1 FROM items WHERE canonical_url = ? LIMIT 1",
+                                                (canon,)).fetchone())
+
+
+def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dict, raws: list) -> int:
+    """Fetch and extract the article page of each new item (robots.txt respected); returns pages used.
+
+    Items already stored are skipped, so a feed is not re-downloaded article by article every pass.
+    A page that fails keeps the feed's summary: a missing article must not lose the item.
+    """
+    used = 0
+    for raw in raws:
+        if used >= FULL_TEXT_PER_PASS or not raw.url or _is_known(database, row["id"], raw):
+            continue
+        try:
+            page = fetcher.fetch(raw.url, accept="text/html,application/xhtml+xml", check_robots=True,
+                                 max_bytes=min(fetcher.settings.max_body_bytes, 5 * 1024 * 1024))
+        except FetchError as exc:
+            raw.extra["full_text_error"] = exc.reason
+            continue
+        text, published = article.extract(decode_bytes(page.body, page.charset), page.final_url)
+        used += 1
+        if len(text) > len(html_to_text(raw.text)):
+            raw.extra.setdefault("summary", raw.text)
+            raw.text = text
+        if raw.published is None and published is not None:
+            raw.published = published
+    return used
+
+
 def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings: Settings, scorer: Any,
                  fetcher: Fetcher | None = None) -> CrawlResult:
     """Crawl one source and record the run; never raises for a bad source."""
@@ -114,6 +151,8 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             result.status = "not_modified"
         else:
             result.found = len(raws)
+            if source.options.get("full_text"):
+                enrich_full_text(database, fetcher, row, raws)
             ingested = ingest(database, row, raws, scorer)
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"

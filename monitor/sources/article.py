@@ -1,0 +1,63 @@
+"""Full article text for items whose feed carries only a summary (opt-in per source: `full_text: true`).
+
+Main-text extraction is trafilatura; when it finds nothing (unusual markup, very short pages) a
+small fallback takes the block with the most paragraph text. The publication date comes from the
+page when the feed had none. Article pages are fetched through the same Fetcher, so robots.txt,
+pacing, the SSRF guard and every limit apply to them too.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from datetime import datetime
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+
+from monitor.normalize import clean_text, parse_time
+
+log = logging.getLogger("monitor.article")
+
+MIN_TEXT = 200  # shorter "main text" is usually a teaser, a cookie wall or a listing
+_SKIP = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe", "svg", "figure")
+
+
+def extract(html: str, url: str | None = None) -> tuple[str, datetime | None]:
+    """(main text, publication date) of an article page; text "" when none is found."""
+    text, date = "", None
+    try:
+        import trafilatura
+
+        document = trafilatura.bare_extraction(html, url=url, include_comments=False, include_tables=False,
+                                               with_metadata=True, favor_recall=True)
+        if document is not None:
+            data = document.as_dict() if hasattr(document, "as_dict") else dict(document)
+            text = clean_text(data.get("text") or "")
+            date = parse_time(data.get("date")) if isinstance(data.get("date"), str) else None
+    except Exception as exc:  # noqa: BLE001 - an extractor bug on one page must not fail the crawl
+        log.warning("trafilatura failed on %s: %s", url, exc)
+    if len(text) < MIN_TEXT:
+        fallback = extract_fallback(html)
+        if len(fallback) > len(text):
+            text = fallback
+    return text, date
+
+
+def extract_fallback(html: str) -> str:
+    """The element whose direct <p> children hold the most text (a readability-style heuristic)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(list(_SKIP)):
+        tag.decompose()
+    best, best_score = None, 0
+    for container in soup.find_all(["article", "main", "div", "section", "td"]):
+        paragraphs = container.find_all("p", recursive=False)
+        score = sum(len(p.get_text(" ", strip=True)) for p in paragraphs)
+        if container.name == "article":
+            score = int(score * 1.2)
+        if score > best_score:
+            best, best_score = container, score
+    if best is None:
+        return ""
+    return clean_text("\n\n".join(p.get_text(" ", strip=True) for p in best.find_all("p", recursive=False)))

@@ -1,0 +1,108 @@
+"""html listing pages (CSS selectors) and opt-in full article text, on recorded real pages."""
+
+from __future__ import annotations
+
+import pytest
+
+import db
+from monitor.config import ConfigError, load_text
+from monitor.crawl import crawl_sources
+from monitor.sources import ParseError
+from monitor.sources.article import extract, extract_fallback
+from monitor.sources.html import parse_loose_date
+from tests.servers import REALWORLD, TestServer
+
+VI_HTML = REALWORLD / "html" / "vietnamese"
+HOMEPAGE = VI_HTML / "e-vnexpress_homepage_2025-12_from-young146-daily-news-gravity.html"
+ARTICLE = VI_HTML / "vnexpress_article_4672302_2023-11-02_from-htmldate.html"
+SELECTORS = "    selectors: {item: 'div.item-news', title: '.title_news_site a', link: '.title_news_site a'," \
+            " text: '.lead_news_site'}"
+
+
+def feeds(body: str) -> object:
+    return load_text("settings:\n  allow_private_networks: true\n  host_delay: 0\n  deadline: 5\nsources:\n" + body)
+
+
+@pytest.fixture
+def server():
+    with TestServer() as running:
+        yield running
+
+
+def test_listing_page_with_selectors(server, tmp_path):
+    server.serve_file("/news", HOMEPAGE, content_type="text/html; charset=utf-8")
+    config = feeds(f"  - name: evne\n    kind: html\n    url: '{server.url('/news')}'\n{SELECTORS}\n")
+    database = db.connect(tmp_path / "h.db")
+    [result] = crawl_sources(database, config, None)
+    assert result.status == "ok", result.error
+    assert result.found >= 30
+    row = next(database.query("SELECT * FROM items WHERE url LIKE '%south-central-vietnam-on-high-alert%'"))
+    assert row["title"] == "South central Vietnam on high alert for flooding, landslides amid torrential rain forecast"
+    assert row["language"] == "en"
+    assert server.requests_to("/robots.txt"), "robots.txt consulted before an HTML page"
+
+
+def test_layout_change_is_a_clear_error(server, tmp_path):
+    server.route("/news", "<html><body><p>redesigned</p></body></html>", content_type="text/html")
+    config = feeds(f"  - name: evne\n    kind: html\n    url: '{server.url('/news')}'\n{SELECTORS}\n")
+    [result] = crawl_sources(db.connect(tmp_path / "h.db"), config, None)
+    assert result.status == "error" and "no element matches item selector 'div.item-news'" in result.error
+
+
+def test_html_source_without_selectors_is_a_config_error():
+    with pytest.raises(ConfigError, match="selectors") as caught:
+        feeds("  - name: x\n    kind: html\n    url: https://example.vn/\n")
+    assert caught.value.line == 6  # the entry's first line
+
+
+def test_robots_disallow_on_listing(server, tmp_path):
+    server.route("/robots.txt", "User-agent: *\nDisallow: /news\n", content_type="text/plain")
+    server.serve_file("/news", HOMEPAGE, content_type="text/html")
+    config = feeds(f"  - name: evne\n    kind: html\n    url: '{server.url('/news')}'\n{SELECTORS}\n")
+    [result] = crawl_sources(db.connect(tmp_path / "h.db"), config, None)
+    assert result.status == "error" and "robots.txt" in result.error
+    assert not server.requests_to("/news")
+
+
+def test_vietnamese_listing_dates():
+    assert parse_loose_date("19/04/2017 19:45").isoformat() == "2017-04-19T19:45:00"
+    assert parse_loose_date("Thứ tư, 19/4/2017, 07:45 (GMT+7)").isoformat() == "2017-04-19T07:45:00"
+    assert parse_loose_date("07:45 19/04/2017").isoformat() == "2017-04-19T07:45:00"
+    assert parse_loose_date("2017-04-19T07:45:00+07:00").utcoffset().total_seconds() == 7 * 3600
+    assert parse_loose_date("hôm qua") is None
+
+
+def test_full_text_opt_in_fetches_article_and_date(server, tmp_path):
+    article_url = server.serve_file("/kinh-doanh/4672302.html", ARTICLE, content_type="text/html; charset=utf-8")
+    blocked_url = server.url("/private/1.html")
+    server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+    feed = f"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>
+<item><title>Ông Hồ Đức Phớc sẽ nâng mức giảm trừ gia cảnh</title><link>{article_url}</link>
+<description>Bộ trưởng Tài chính cho biết sẽ nâng mức giảm trừ gia cảnh.</description></item>
+<item><title>Bài bị chặn</title><link>{blocked_url}</link><description>Tóm tắt ngắn.</description></item>
+</channel></rss>"""
+    server.route("/feed.rss", feed, content_type="application/rss+xml")
+    config = feeds(f"  - name: vne\n    kind: rss\n    url: '{server.url('/feed.rss')}'\n    full_text: true\n")
+    database = db.connect(tmp_path / "f.db")
+    [result] = crawl_sources(database, config, None)
+    assert result.status == "ok" and result.new == 2, result.error
+    full = next(database.query("SELECT * FROM items WHERE url = ?", [article_url]))
+    assert "Bộ trưởng Tài chính Hồ Đức Phớc" in full["text"] and len(full["text"]) > 1000
+    assert full["published_at"] == "2023-11-01T17:00:00Z"  # 2023-11-02 in Asia/Ho_Chi_Minh
+    blocked = next(database.query("SELECT * FROM items WHERE url = ?", [blocked_url]))
+    assert blocked["text"] == "Tóm tắt ngắn."
+    assert not server.requests_to("/private/1.html")
+    crawl_sources(database, config, None)  # unchanged feed: no article re-fetch
+    assert len(server.requests_to("/kinh-doanh/4672302.html")) == 1
+
+
+def test_extraction_fallback_when_trafilatura_finds_nothing():
+    html = "<html><body><div><p>" + "Đoạn văn bản chính của bài báo. " * 20 + "</p><p>Đoạn hai.</p></div>" \
+           "<nav><p>menu menu menu</p></nav></body></html>"
+    assert extract_fallback(html).startswith("Đoạn văn bản chính")
+    text, _ = extract(html)
+    assert "Đoạn văn bản chính" in text and "menu" not in text
+
+
+def test_parse_error_type_is_exported():
+    assert issubclass(ParseError, ValueError)
