@@ -1,0 +1,50 @@
+"""Crawler commands: `monitor import FILE` (hand-collected posts, CSV or JSONL)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "import", help="import hand-collected posts from a CSV or JSONL file",
+        description="Import posts collected by hand. Each row needs `text` (or `title`); optional columns: "
+                    "url, author, time (ISO 8601 or dd/mm/yyyy HH:MM, in the --timezone when it has no zone), "
+                    "source (rows are grouped into sources of that name), id. Rows that cannot be read are "
+                    "listed with their line number; the others are imported.")
+    p.add_argument("file", help="path to a .csv or .jsonl file")
+    p.add_argument("--source", default="manual-import", metavar="NAME",
+                   help="source name for rows without a `source` column (default: manual-import)")
+    p.add_argument("--timezone", default=None, help="zone for times without one (default: Asia/Ho_Chi_Minh)")
+    p.add_argument("--no-score", action="store_true", help="store without scoring (score later)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import db
+    from monitor.intake import import_file
+
+    scorer = None
+    if not args.no_score:
+        from classifiers.model import load_model
+
+        scorer = load_model(None)
+    try:
+        result = import_file(db.connect(args.db), args.file, scorer, default_source=args.source,
+                             timezone=args.timezone)
+    except FileNotFoundError:
+        print(f"error: no such file: {args.file}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"{args.file}: {result.rows} rows, {result.new} new, {result.seen} already known,"
+              f" {result.flagged} flagged, {len(result.errors)} rejected")
+        for error in result.errors:
+            print(f"  {error}", file=sys.stderr)
+    if result.rows and len(result.errors) == result.rows:
+        return 1
+    return 0
