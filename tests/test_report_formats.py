@@ -88,3 +88,118 @@ def test_write_weekly_defaults_to_previous_full_week(tmp_db, tmp_path):
     paths = write_weekly(tmp_db, tmp_path, formats=("json",), now=datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     assert [p.name for p in paths] == ["report-2026-W47.json"]
     assert json.loads(paths[0].read_text("utf-8"))["meta"]["period"] == "2026-W47"
+
+
+# ---- every format renders the same figures ----
+
+class _Tables(__import__("html.parser").parser.HTMLParser):
+    """Collects <table data-table=NAME> cells as text, by table name."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self.current = None
+        self.row = None
+        self.cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and "data-table" in attrs:
+            self.current = self.tables.setdefault(attrs["data-table"], [])
+        elif tag == "tr" and self.current is not None:
+            self.row = []
+        elif tag in ("td", "th") and self.row is not None:
+            self.cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.row.append("".join(self.cell).strip())
+            self.cell = None
+        elif tag == "tr" and self.row is not None:
+            self.current.append(self.row)
+            self.row = None
+        elif tag == "table":
+            self.current = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def _blank_is_none(rows):
+    return [[None if cell == "" else cell for cell in row] for row in rows]
+
+
+def _csv_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def test_every_format_renders_the_same_figures(w47):
+    import openpyxl
+    from pypdf import PdfReader
+
+    from monitor.reports.csv import render_figures
+    from monitor.reports.display import display, label
+
+    assert len(w47.tables) >= 17
+    # JSON: the rows themselves.
+    data = json.loads(render(w47, "json"))
+    # CSV: one line per figure cell.
+    figures = {(r["table"], r["row"], r["column"]): r["value"] for r in _csv_rows(render_figures(w47))}
+    # XLSX: one sheet per table, data from row 4.
+    from monitor.reports.xlsx import HEADER_ROW, sheet_title
+    workbook = openpyxl.load_workbook(io.BytesIO(render(w47, "xlsx")))
+    # HTML: cells of each data-table.
+    parser = _Tables()
+    parser.feed(render(w47, "html").decode("utf-8"))
+    # PDF: the text, whitespace removed (cells wrap across lines).
+    pdf_text = "".join("".join(page.extract_text() for page in PdfReader(io.BytesIO(render(w47, "pdf"))).pages).split())
+
+    for table in w47.tables:
+        assert data["tables"][table.name]["rows"] == table.as_dicts(), table.name
+        sheet = workbook[sheet_title(table)]
+        sheet_rows = [list(row) for row in sheet.iter_rows(min_row=HEADER_ROW + 1, values_only=True)]
+        assert sheet_rows == _blank_is_none(table.rows), table.name  # a spreadsheet has no empty string
+        html_rows = parser.tables[table.name][1:]
+        if table.name == "summary":
+            expected = [[label(row[0]), display(row[1]), display(row[2]), display(row[3], "change")] for row in table.rows]
+        else:
+            expected = [[display(cell, column) for column, cell in zip(table.columns, row, strict=True)]
+                        for row in table.rows]
+        assert html_rows == expected, table.name
+        for row in table.rows:
+            for column, cell in zip(table.columns[1:], row[1:], strict=True):
+                assert figures[(table.name, _csv_text(row[0]).lstrip("'"), column)].lstrip("'") == _csv_text(cell)
+            for cell_text in expected[table.rows.index(row)]:
+                assert "".join(cell_text.split()) in pdf_text, (table.name, cell_text)
+    # The items are in CSV, JSON and XLSX in full.
+    assert len(_csv_rows(render(w47, "csv"))) == len(w47.items.rows) == len(data["items"]["rows"])
+    assert [list(r) for r in workbook["Items"].iter_rows(min_row=HEADER_ROW + 1, values_only=True)] == \
+        _blank_is_none(w47.items.rows)
+
+
+def test_empty_week_renders_in_every_format_saying_so(tmp_db):
+    from pypdf import PdfReader
+    report = build_report(tmp_db, iso_week("2026-W30"))
+    message = "No items were crawled and no decisions were made in 2026-W30."
+    assert message in render(report, "html").decode("utf-8")
+    assert json.loads(render(report, "json"))["meta"]["notes"] == [message]
+    assert _csv_rows(render(report, "csv")) == []
+    import openpyxl
+    overview = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx")))["Report"]
+    assert message in [row[0] for row in overview.iter_rows(values_only=True)]
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(render(report, "pdf"))).pages).split())
+    assert message in text
+
+
+def test_cli_writes_every_format(tmp_path, db_path, tmp_db):
+    build_world(tmp_db)
+    for fmt in ("html", "xlsx", "pdf"):
+        out = tmp_path / f"r.{fmt}"
+        assert main(["--db", str(db_path), "report", "--quarter", "2026-Q4", "--format", fmt, "--out", str(out)]) == 0
+        assert out.stat().st_size > 1000
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+    assert main(["--db", str(db_path), "report", "--from", "2026-11-16", "--to", "2026-11-22", "--format", "json",
+                 "--out", str(tmp_path / "c.json")]) == 0
+    custom = json.loads((tmp_path / "c.json").read_text("utf-8"))
+    assert custom["tables"]["summary"]["rows"][0]["value"] == 6  # the same days as 2026-W47

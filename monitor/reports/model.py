@@ -6,6 +6,7 @@ which is what makes "every format renders the same figures" true by construction
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,10 @@ class Report:
 
     def headline(self, figure: str, column: str = "value") -> Cell:
         return self.table("summary").lookup(figure, column)
+
+    def without_admin_tables(self) -> Report:
+        """A copy without admin-level tables (moderator throughput), for people who are not admins."""
+        return dataclasses.replace(self, tables=[t for t in self.tables if not t.admin_only])
 
     def meta(self) -> dict[str, Any]:
         """Period and provenance, as every format prints it at the top."""

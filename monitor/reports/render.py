@@ -56,7 +56,7 @@ def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
 
 
 def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week: str | Period | None = None,
-                 formats: tuple[str, ...] = ("csv", "json"), *,
+                 formats: tuple[str, ...] = FORMATS, *,
                  now: datetime | None = None, zone: str = DEFAULT_ZONE, redact: bool = False) -> list[Path]:
     """Build one week's report (default: the previous full week) and write it in `formats` under reports_dir.
 

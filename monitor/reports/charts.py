@@ -1,0 +1,92 @@
+"""The report's charts, described once (ChartSpec) and drawn by each format its own way.
+
+HTML and PDF draw them with matplotlib (SVG inline / PNG embedded); XLSX makes native Excel
+charts over the same table cells. A spec only names a table and its columns, so a chart can
+never show a number the tables do not.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from monitor.reports.model import Report, Table
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    name: str
+    title: str
+    table: str  # source table name
+    series: tuple[str, ...]  # numeric columns drawn
+    kind: str = "bar"  # "bar" (vertical) | "barh" (horizontal)
+    limit: int | None = None  # first N rows only
+
+
+CHARTS = (
+    ChartSpec("daily", "Daily volumes: crawled and flagged", "daily", ("crawled", "flagged")),
+    ChartSpec("categories", "Flagged items by category", "flagged_by_category", ("items", "previous")),
+    ChartSpec("decisions", "Decisions by outcome", "decisions", ("decisions", "previous")),
+    ChartSpec("top_sources", "Top sources by items crawled", "crawled_by_source", ("items",), "barh", 10),
+)
+
+
+def chart_data(report: Report, spec: ChartSpec) -> tuple[list[str], dict[str, list[float]]]:
+    table: Table = report.table(spec.table)
+    rows = table.rows[: spec.limit] if spec.limit else table.rows
+    labels = [str(row[0]) for row in rows]
+    series = {name: [float(row[table.columns.index(name)] or 0) for row in rows] for name in spec.series}
+    return labels, series
+
+
+def _figure(report: Report, spec: ChartSpec):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    labels, series = chart_data(report, spec)
+    height = 3.0 if spec.kind == "bar" else max(2.2, 0.32 * len(labels) + 1.0)
+    fig = Figure(figsize=(7.0, height), dpi=100)
+    ax = fig.add_subplot()
+    positions = list(range(len(labels)))
+    width = 0.8 / max(1, len(series))
+    colours = ("#2b6cb0", "#c53030", "#718096")
+    for index, (name, values) in enumerate(series.items()):
+        offset = [p - 0.4 + width * (index + 0.5) for p in positions]
+        if spec.kind == "barh":
+            ax.barh(offset, values, height=width, label=name, color=colours[index % 3])
+        else:
+            ax.bar(offset, values, width=width, label=name, color=colours[index % 3])
+    if spec.kind == "barh":
+        ax.set_yticks(positions, labels)
+        ax.invert_yaxis()
+    else:
+        short = [label[5:] if spec.table == "daily" else label for label in labels]
+        ax.set_xticks(positions, short, rotation=0 if len(labels) <= 8 else 45)
+    ax.set_title(spec.title, fontsize=10)
+    ax.tick_params(labelsize=8)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+    if not labels or not any(any(values) for values in series.values()):
+        ax.text(0.5, 0.5, "no data in this period", transform=ax.transAxes, ha="center", va="center", color="#718096")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def svg(report: Report, spec: ChartSpec) -> str:
+    """The chart as an inline <svg> element (text kept as text: small, selectable, printable)."""
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "report"}):
+        _figure(report, spec).savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def png(report: Report, spec: ChartSpec, dpi: int = 150) -> bytes:
+    buffer = io.BytesIO()
+    _figure(report, spec).savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

@@ -1,0 +1,129 @@
+"""PDF of the HTML report: the same sections, tables and charts, laid out by fpdf2 (pure Python).
+
+Works offline with no system libraries: text is set in the DejaVu Sans font matplotlib ships
+(it covers Vietnamese), and charts are matplotlib PNGs.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from monitor.reports import charts
+from monitor.reports.display import display, label
+from monitor.reports.html import ITEM_ROWS_SHOWN, SECTIONS
+from monitor.reports.model import Report, Table
+
+ITEM_COLUMNS = ("item_id", "first_seen_local", "source", "title", "status_now", "decided_by", "action", "note")
+
+
+def _font_dir() -> Path:
+    import matplotlib
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+class _Pdf(FPDF):
+    def __init__(self, report: Report):
+        super().__init__(orientation="landscape", format="A4")
+        self.report = report
+        fonts = _font_dir()
+        self.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+        self.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
+        self.set_auto_page_break(True, margin=12)
+        self.set_margins(12, 12, 12)
+
+    def footer(self) -> None:
+        self.set_y(-9)
+        self.set_font("DejaVu", "", 7)
+        self.set_text_color(110)
+        self.cell(0, 5, f"Report {self.report.period.label} · page {self.page_no()}", align="R")
+        self.set_text_color(0)
+
+
+def _heading(pdf: _Pdf, text: str, size: float) -> None:
+    pdf.set_font("DejaVu", "B", size)
+    pdf.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+
+
+def _para(pdf: _Pdf, text: str, size: float = 8) -> None:
+    pdf.set_font("DejaVu", "", size)
+    pdf.multi_cell(0, size * 0.45, text, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(1)
+
+
+def _table(pdf: _Pdf, columns: list[str], rows: list[list[str]], size: float = 7) -> None:
+    pdf.set_font("DejaVu", "", size)
+    heading = FontFace(emphasis="BOLD", fill_color=(237, 242, 247))
+    with pdf.table(line_height=size * 0.5, headings_style=heading, text_align="LEFT",
+                   width=min(pdf.epw, max(70, 34 * len(columns)))) as table:
+        table.row([label(column) for column in columns])
+        for row in rows:
+            table.row(row)
+    pdf.ln(2)
+
+
+def _figure_table(pdf: _Pdf, table: Table) -> None:
+    title = table.title + ("  [admin-level]" if table.admin_only else "")
+    _heading(pdf, title, 10)
+    if table.note:
+        _para(pdf, table.note, 7)
+    if not table.rows:
+        _para(pdf, "Nothing in this period.")
+        return
+    _table(pdf, table.columns, [[display(cell, column) for column, cell in zip(table.columns, row, strict=False)]
+                                for row in table.rows])
+
+
+def render(report: Report) -> bytes:
+    pdf = _Pdf(report)
+    pdf.set_title(f"Monitoring report {report.period.label}")
+    pdf.add_page()
+    meta = report.meta()
+    _heading(pdf, f"Monitoring report {report.period.label}", 16)
+    _para(pdf, f"{meta['first_day']} – {meta['last_day']} ({meta['zone']}) · compared with {meta['previous_period']}"
+               f" · generated {meta['generated_at']} UTC" + (" · personal data redacted" if report.redacted else ""))
+    if report.empty:
+        _heading(pdf, report.notes[0], 11)
+
+    _heading(pdf, "At a glance", 12)
+    summary = report.table("summary")
+    _table(pdf, ["figure", "this period", "previous", "change"],
+           [[label(str(row[0])), display(row[1]), display(row[2]), display(row[3], "change")] for row in summary.rows])
+
+    pdf.add_page()
+    _heading(pdf, "Charts", 12)
+    x_left, width = pdf.l_margin, (pdf.epw - 6) / 2
+    for index, spec in enumerate(charts.CHARTS):
+        image = io.BytesIO(charts.png(report, spec, dpi=110))
+        if index % 2 == 0:
+            y = pdf.get_y()
+            pdf.image(image, x=x_left, y=y, w=width)
+            y_after = pdf.get_y()
+        else:
+            pdf.image(image, x=x_left + width + 6, y=y, w=width)
+            pdf.set_y(max(y_after, pdf.get_y()) + 4)
+    pdf.set_y(pdf.get_y() + 4)
+
+    tables = {table.name: table for table in report.tables}
+    for title, names in SECTIONS:
+        present = [tables[name] for name in names if name in tables]
+        if not present:
+            continue
+        pdf.add_page()
+        _heading(pdf, title, 13)
+        for table in present:
+            _figure_table(pdf, table)
+
+    pdf.add_page()
+    _heading(pdf, "Items and decisions", 13)
+    rows = report.items.as_dicts()
+    _para(pdf, f"{len(rows)} rows" + (f"; the first {ITEM_ROWS_SHOWN} are shown — the CSV and XLSX exports hold them all"
+                                      if len(rows) > ITEM_ROWS_SHOWN else "") + ". " + report.items.note)
+    if rows:
+        _table(pdf, list(ITEM_COLUMNS), [[display(row[column]) if row[column] not in ("", None) else ""
+                                          for column in ITEM_COLUMNS] for row in rows[:ITEM_ROWS_SHOWN]], size=6.5)
+    return bytes(pdf.output())

@@ -1,0 +1,109 @@
+"""XLSX: an overview sheet, one sheet per table (the same tables as every format), the items, and
+native Excel charts drawn over those sheets' cells.
+
+Written in openpyxl's write-only mode so a week of a million-item database stays fast. Cells from
+crawled text that start with "=" are forced to text, so a title can never become a formula.
+"""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Font
+
+from monitor.reports.charts import CHARTS
+from monitor.reports.display import label
+from monitor.reports.model import Report, Table
+
+SHEET_TITLES = {
+    "summary": "Summary", "daily": "Daily", "crawled_by_source": "By source", "crawled_by_kind": "By kind",
+    "crawled_by_language": "By language", "flagged_by_category": "Flagged", "decisions": "Decisions",
+    "backlog": "Backlog", "precision_by_category": "Precision by category",
+    "precision_by_model": "Precision by model", "time_to_decision": "Time to decision",
+    "moderator_throughput": "Moderators (admin)", "top_clusters": "Top stories", "top_terms": "Top terms",
+    "most_flagged_sources": "Most-flagged sources", "coverage_sources": "Coverage sources",
+    "coverage_by_language": "Coverage languages", "items": "Items",
+}
+
+
+def sheet_title(table: Table) -> str:
+    return SHEET_TITLES.get(table.name, table.name)[:31]
+
+
+def _cell(ws, value, bold: bool = False):
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"  # text, not a formula
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def _write_table(wb: Workbook, table: Table) -> None:
+    ws = wb.create_sheet(sheet_title(table))
+    ws.append([_cell(ws, table.title, bold=True)])
+    ws.append([_cell(ws, ("ADMIN-LEVEL. " if table.admin_only else "") + table.note)])
+    ws.append([_cell(ws, column, bold=True) for column in table.columns])  # header on row 3
+    for row in table.rows:
+        ws.append([_cell(ws, value) for value in row])
+
+
+HEADER_ROW = 3  # table sheets: title, note, header, then data from row 4
+
+
+def render(report: Report) -> bytes:
+    wb = Workbook(write_only=True)
+    overview = wb.create_sheet("Report")
+    overview.append([_cell(overview, f"Monitoring report {report.period.label}", bold=True)])
+    for key, value in report.meta().items():
+        overview.append([_cell(overview, label(key)), _cell(overview, " | ".join(value) if isinstance(value, list)
+                                                            else value)])
+    if report.empty:
+        overview.append([_cell(overview, report.notes[0], bold=True)])
+    overview.append([_cell(overview, "Each sheet is one table; the Charts sheet draws from them.")])
+
+    for table in report.tables:
+        _write_table(wb, table)
+    _write_table(wb, report.items)
+
+    sheet = wb.create_sheet("Charts")
+    row = 1
+    for spec in CHARTS:
+        table = report.table(spec.table)
+        count = min(len(table.rows), spec.limit or len(table.rows))
+        chart = BarChart()
+        chart.type = "bar" if spec.kind == "barh" else "col"
+        chart.title = spec.title
+        chart.height, chart.width = (7.5, 16) if spec.kind == "bar" else (max(6.0, 0.6 * count + 3), 16)
+        source_title = sheet_title(table)
+        if count:
+            # Reference by sheet title: write-only sheets are not readable back, only addressable.
+            for name in spec.series:
+                col = table.columns.index(name) + 1
+                data = Reference(_Named(source_title), min_col=col, min_row=HEADER_ROW, max_row=HEADER_ROW + count)
+                chart.add_data(data, titles_from_data=True)
+            cats = Reference(_Named(source_title), min_col=1, min_row=HEADER_ROW + 1, max_row=HEADER_ROW + count)
+            chart.set_categories(cats)
+        if spec.kind == "barh":
+            chart.x_axis.scaling.orientation = "maxMin"
+        chart.x_axis.delete = False  # recent Excel hides axes openpyxl leaves unset
+        chart.y_axis.delete = False
+        sheet.add_chart(chart, f"A{row}")
+        row += int(chart.height * 2) + 2
+
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+class _Named:
+    """Just enough of a worksheet for openpyxl's Reference: its title."""
+
+    def __init__(self, title: str):
+        self.title = title

@@ -1,0 +1,87 @@
+"""The reports page: analysts and admins only, week picker, charts, downloads, admin-level table."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_report_build import build_world  # noqa: E402
+
+import db  # noqa: E402
+import db.users  # noqa: E402
+from web import create_app  # noqa: E402
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture()
+def client_for(tmp_path):
+    path = tmp_path / "web.db"
+    database = db.connect(path)
+    build_world(database)
+    for name, role in (("ana", "analyst"), ("adm", "admin"), ("mod", "moderator")):
+        db.users.add_user(database, name, PASSWORD, role)
+    database.conn.close()
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": False})
+    if "reports.index" not in app.view_functions:  # until create_app registers it
+        from web import reports
+        reports.register(app)
+
+    def make(name: str | None):
+        client = app.test_client()
+        if name:
+            response = client.post("/login", data={"name": name, "password": PASSWORD})
+            assert response.status_code in (302, 303)
+        return client
+    return make
+
+
+def test_anonymous_and_moderators_are_kept_out(client_for):
+    assert client_for(None).get("/reports/?week=2026-W47").status_code in (302, 401)
+    assert client_for("mod").get("/reports/?week=2026-W47").status_code == 403
+    assert client_for("mod").get("/reports/download?week=2026-W47&format=csv").status_code == 403
+
+
+def test_analyst_sees_report_with_charts_but_not_moderator_throughput(client_for):
+    page = client_for("ana").get("/reports/?week=2026-W47")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Monitoring report 2026-W47" in html and "<svg" in html
+    assert 'data-table="crawled_by_source"' in html and "Báo Thanh Hóa" in html
+    assert 'value="2026-W47" selected' in html  # the week picker shows the chosen week
+    assert "Moderator throughput" not in html
+    # Crawled titles are escaped, never markup.
+    assert '=HYPERLINK(&#34;x&#34;)' in html or "=HYPERLINK(&quot;x&quot;)" in html
+    assert "@media print" in html
+
+
+def test_admin_sees_moderator_throughput(client_for):
+    html = client_for("adm").get("/reports/?week=2026-W47").get_data(as_text=True)
+    assert "Moderator throughput" in html and "admin-level" in html
+
+
+def test_downloads_in_every_format(client_for):
+    client = client_for("ana")
+    data = json.loads(client.get("/reports/download?week=2026-W47&format=json").data)
+    assert data["tables"]["summary"]["rows"][0]["value"] == 6
+    assert "moderator_throughput" not in data["tables"]  # analysts do not get the admin-level table
+    csv_response = client.get("/reports/download?week=2026-W47&format=csv&redact=1")
+    assert "attachment" in csv_response.headers["Content-Disposition"]
+    assert "0912 345 678" not in csv_response.get_data(as_text=True)
+    import openpyxl
+    workbook = openpyxl.load_workbook(io.BytesIO(client.get("/reports/download?week=2026-W47&format=xlsx").data))
+    assert "Summary" in workbook.sheetnames
+    assert client.get("/reports/download?week=2026-W47&format=pdf").data.startswith(b"%PDF")
+    assert client.get("/reports/download?week=2026-W47&format=exe").status_code == 404
+
+
+def test_bad_period_is_a_clear_400(client_for):
+    response = client_for("ana").get("/reports/?week=2026-W99")
+    assert response.status_code == 400 and "no ISO week 99" in response.get_data(as_text=True)
+    assert client_for("ana").get("/reports/?quarter=2026-Q4").status_code == 200

@@ -1,0 +1,93 @@
+"""Reports in the web UI: a week picker, the report with its charts (printable), and downloads.
+
+Analysts and admins only. Moderator throughput is admin-level: it is left out of the page and of
+downloads for analysts. Everything is read-only (GET), so no CSRF token is involved.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_login import current_user
+
+from monitor.reports import build_report
+from monitor.reports.html import render_body, report_css
+from monitor.reports.period import Period, PeriodError, parse_period, previous_full_week, week_of
+from monitor.reports.render import FORMATS, render
+from web.access import roles
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+REPORT_ROLES = ("analyst", "admin")
+WEEKS_IN_PICKER = 26
+MIME = {
+    "html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8", "json": "application/json",
+    "pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _zone() -> str:
+    return getattr(current_user, "timezone", None) or "Asia/Ho_Chi_Minh"
+
+
+def _period() -> Period:
+    args = request.args
+    return parse_period(args.get("week") or None, args.get("quarter") or None, args.get("from") or None,
+                        args.get("to") or None, zone=_zone())
+
+
+def _link_args() -> dict[str, str]:
+    return {key: value for key, value in request.args.items() if key in ("week", "quarter", "from", "to") and value}
+
+
+def _recent_weeks() -> list[str]:
+    last = previous_full_week(zone=_zone())
+    return [week_of(last.first_day - timedelta(days=7 * n), _zone()).label for n in range(-1, WEEKS_IN_PICKER)]
+
+
+def _report(period: Period):
+    from web import get_db
+
+    report = build_report(get_db(), period, redact=request.args.get("redact") == "1")
+    is_admin = current_user.role == "admin"
+    return (report if is_admin else report.without_admin_tables()), is_admin
+
+
+@bp.get("/")
+@roles(*REPORT_ROLES)
+def index():
+    """The report for the chosen period (default: the previous full week) with charts and download links."""
+    try:
+        period = _period()
+    except PeriodError as exc:
+        return render_template("reports/index.html", error=str(exc), weeks=_recent_weeks(), period=None,
+                               body=None, css=report_css(), formats=FORMATS, args=request.args,
+                               link_args=_link_args()), 400
+    report, is_admin = _report(period)
+    return render_template("reports/index.html", error=None, weeks=_recent_weeks(), period=period,
+                           body=render_body(report, show_admin=is_admin), css=report_css(), formats=FORMATS,
+                           args=request.args, link_args=_link_args())
+
+
+@bp.get("/download")
+@roles(*REPORT_ROLES)
+def download():
+    """The same report as a file: html, xlsx, csv (items and decisions), json or pdf."""
+    fmt = request.args.get("format", "html")
+    if fmt not in FORMATS:
+        abort(404)
+    try:
+        period = _period()
+    except PeriodError as exc:
+        return Response(str(exc), status=400, mimetype="text/plain")
+    report, _ = _report(period)
+    data = render(report, fmt)
+    name = f"report-{period.label.replace('..', '_')}{'-redacted' if report.redacted else ''}.{fmt}"
+    return Response(data, mimetype=MIME[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"})
+
+
+def register(app) -> None:
+    """For create_app: add the reports blueprint."""
+    app.register_blueprint(bp)
