@@ -7,6 +7,7 @@ classifiers.text so that dedup, features and search agree.
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -85,6 +86,7 @@ def to_utc(moment: datetime | None, zone: str) -> datetime | None:
 
 
 _langid = None
+_langid_lock = threading.Lock()
 
 
 def detect_language(text: str, hint: str | None = None) -> str | None:
@@ -93,13 +95,17 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
     if len(sample) < 20:
         return hint
     global _langid
-    if _langid is None:
-        from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+    # py3langid's identifier keeps per-call scratch state: concurrent crawler threads corrupt it
+    # (IndexError / broadcast errors), so calls are serialised.
+    with _langid_lock:
+        if _langid is None:
+            from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
-        # py3langid ships its model as a numpy archive (not a pickle).
-        _langid = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
-        _langid.set_languages(["vi", "en", "fr", "zh", "ja", "ko", "th", "ru", "es", "de", "pt", "id", "km", "lo"])
-    language, confidence = _langid.classify(sample[:2000])
+            # py3langid ships its model as a numpy archive (not a pickle).
+            _langid = LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+            _langid.set_languages(["vi", "en", "fr", "zh", "ja", "ko", "th", "ru", "es", "de", "pt", "id", "km",
+                                   "lo"])
+        language, confidence = _langid.classify(sample[:2000])
     if confidence < 0.5 and hint:
         return hint
     return language
