@@ -75,3 +75,32 @@ def test_invalid_config_starts_nothing(tmp_path):
     assert result.returncode == 2
     assert f"{feeds}:5" in result.stderr and "interval" in result.stderr
     assert not db_path.exists()
+
+
+def test_sighup_reloads_feeds_and_rejects_an_invalid_edit_keeping_the_running_config(tmp_path):
+    db_path, feeds = tmp_path / "monitor.db", tmp_path / "feeds.yaml"
+    with TestServer() as server:
+        server.route("/a.xml", rss("a", items_for("a", range(2))), content_type="application/rss+xml")
+        server.route("/c.xml", rss("c", items_for("c", range(3))), content_type="application/rss+xml")
+        a = {"name": "a", "kind": "rss", "url": server.url("/a.xml"), "interval": "5s"}
+        feeds.write_text(feeds_yaml([a]), encoding="utf-8")
+        # The file watcher is slowed right down so that only SIGHUP can explain a reload.
+        with ServiceProcess(db_path, feeds, scheduler_options={"reconcile_seconds": 3600}) as service:
+            service.wait_address()
+            wait_for(lambda: _count(db_path, "SELECT COUNT(*) FROM items") == 2)
+            feeds.write_text(feeds_yaml([a, {"name": "c", "kind": "rss", "url": server.url("/c.xml"),
+                                             "interval": "5s"}]), encoding="utf-8")
+            service.signal(signal.SIGHUP)
+            wait_for(lambda: _count(db_path, "SELECT COUNT(*) FROM items") == 5, timeout=20)
+
+            feeds.write_text(feeds_yaml([a, {"name": "c", "kind": "gopher", "url": server.url("/c.xml")}]),
+                             encoding="utf-8")
+            service.signal(signal.SIGHUP)
+            wait_for(lambda: "reload rejected" in service.read_log(), timeout=10)
+            log = service.read_log()
+            assert f"{feeds}:" in log and "'kind'" in log and "gopher" in log
+            assert service.proc.poll() is None
+            requests = len(server.requests_to("/c.xml"))
+            wait_for(lambda: len(server.requests_to("/c.xml")) > requests, timeout=15)  # c still polled
+            status, body = service.get_json("/health")
+            assert status == 200
