@@ -26,7 +26,7 @@ decision item user action                   created_at (UTC)     week
  d8       7   lan  escalate                 2026-11-22T01:00Z    W47  (2 h)
  d9       3   lan  dismiss                  2026-11-23T02:00Z    W48  (after the week: item 3 was open at its end)
 
-clusters: 1 = items 1, 4, 9, 10 · 2 = items 3, 6 · 3 = item 7 · 4 = items 2, 8 (W46 only) · 5 = item 5 (W48).
+clusters: 1 = items 1, 4, 9, 10 · 2 = items 3, 6 · 3 = item 7 (+ a repost on Báo Thanh Hóa 11-22T05:00Z, not\nstored) · 4 = items 2, 8 (W46 only) · 5 = item 5 (W48).
 crawl runs: Old English errors on 11-12 (W46), 11-17 and 11-18; VnExpress ok 11-19, error 11-20; Thanh Hóa ok.
 """
 
@@ -78,6 +78,8 @@ DECISIONS = [
 ]
 
 CLUSTERS = {1: (1, 4, 9, 10), 2: (3, 6), 3: (7,), 4: (2, 8), 5: (5,)}
+# An exact repost of item 7's story on Báo Thanh Hóa, not stored again (the crawler's cluster_sources).
+REPOSTS = [(3, 2, "2026-11-22T05:00:00Z")]
 CRAWL_RUNS = [
     (4, "2026-11-12T00:00:00Z", "error"), (4, "2026-11-17T00:00:00Z", "error"), (4, "2026-11-18T00:00:00Z", "error"),
     (1, "2026-11-19T00:00:00Z", "ok"), (1, "2026-11-20T00:00:00Z", "error"), (2, "2026-11-19T00:00:00Z", "ok"),
@@ -113,6 +115,9 @@ def build_world(database) -> None:
         for sid, started, status in CRAWL_RUNS:
             conn.execute("INSERT INTO crawl_runs (source_id, started_at, finished_at, status) VALUES (?, ?, ?, ?)",
                          (sid, started, started, status))
+        for cluster_id, sid, seen in REPOSTS:
+            conn.execute("INSERT INTO cluster_sources (cluster_id, source_id, first_seen_at) VALUES (?, ?, ?)",
+                         (cluster_id, sid, seen))
         prev = GENESIS
         for item, user, action, old, new, created, note in DECISIONS:
             digest = row_hash(prev, item, user, action, old, new, note, created)
@@ -266,8 +271,9 @@ def test_top_spreading_clusters(w47):
     assert one["first_seen_local"] == "2026-11-09 07:00" and one["status"] == "confirmed"
     assert one["source_names"] == "Báo Thanh Hóa, VnExpress" and one["title"] == "Tin giả tuần trước"
     assert (rows[1]["sources"], rows[1]["new_sources"], rows[1]["status"]) == (2, 2, "dismissed")
-    assert rows[2]["status"] == "escalated"
-    assert w47.headline("stories_multi_source") == 2 and w47.headline("stories_multi_source", "previous") == 1
+    assert (rows[2]["sources"], rows[2]["items"], rows[2]["status"]) == (2, 1, "escalated")  # the repost counts
+    assert rows[2]["source_names"] == "Báo Thanh Hóa, VnExpress"
+    assert w47.headline("stories_multi_source") == 3 and w47.headline("stories_multi_source", "previous") == 1
 
 
 def test_top_terms_in_confirmed_items(w47):
@@ -301,3 +307,21 @@ def test_coverage_health(w47):
     assert w47.table("coverage_by_language").rows == [
         ["en", 1, 0, 0, 1, -1, "no items"], ["fr", 0, 0, 1, 0, 1, ""], ["vi", 2, 2, 5, 2, 3, ""]]
     assert summary["language_gaps"][0] == 1
+
+
+def test_datasette_views_agree_with_the_report(w47, world):
+    """The shipped views give analysts the same weekly counts, in local ISO weeks."""
+    conn = world.conn
+    weeks = dict(conn.execute("SELECT item_id, local_week FROM report_items").fetchall())
+    assert weeks[2] == "2026-W46" and weeks[3] == "2026-W47" and weeks[5] == "2026-W48"
+    crawled = conn.execute("SELECT SUM(items), SUM(flagged) FROM report_weekly_crawled WHERE local_week = '2026-W47'")
+    assert list(crawled.fetchone()) == [w47.headline("items_crawled"), w47.headline("items_flagged")]
+    decided = conn.execute("SELECT SUM(decisions) FROM report_weekly_decisions WHERE local_week = '2026-W47'")
+    assert decided.fetchone()[0] == w47.headline("decisions")
+    assert conn.execute("SELECT hours_since_first_seen FROM report_decisions WHERE decision_id = 4").fetchone()[0] == 24.0
+    clusters = {row[0]: row[1:] for row in conn.execute("SELECT cluster_id, items, sources FROM report_clusters")}
+    assert clusters[1] == (4, 2)
+    health = {row[0]: row[1] for row in conn.execute("SELECT source, last_item_at FROM report_source_health")}
+    assert health["Old English"] == "2026-11-10T03:00:00Z"
+    # The year boundary: Thursday rule puts 2027-01-01 (a Friday) in 2026-W53.
+    assert conn.execute("SELECT strftime('%Y', date('2027-01-01', '-3 days', 'weekday 4'))").fetchone()[0] == "2026"

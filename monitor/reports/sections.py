@@ -29,36 +29,61 @@ def _change(current, previous):
 def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, int]:
     """Top stories (clusters) active in the period, by number of distinct sources carrying them by its end.
 
-    Also returns how many active clusters had two or more sources (the headline "stories spreading").
+    A source carries a story when it has an item in the cluster or, where the crawler records them in
+    `cluster_sources`, an exact repost it did not store again. Also returns how many active stories
+    had two or more sources (the headline "stories spreading").
     """
     start, end = period.start_utc, period.end_utc
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
-    rows = conn.execute(
-        "WITH touched AS (SELECT DISTINCT cluster_id FROM items"
-        "  WHERE fetched_at >= ? AND fetched_at < ? AND cluster_id IS NOT NULL)"
-        " SELECT i.cluster_id, COUNT(DISTINCT i.source_id), COUNT(*), MIN(i.fetched_at),"
-        "  COUNT(DISTINCT CASE WHEN i.fetched_at < ? THEN i.source_id END)"
-        " FROM items i WHERE i.cluster_id IN (SELECT cluster_id FROM touched) AND i.fetched_at < ?"
-        " GROUP BY i.cluster_id", [start, end, start, end]).fetchall()
-    spreading = sum(1 for row in rows if row[1] >= 2)
-    top = sorted(rows, key=lambda r: (-r[1], -r[2], r[3], r[0]))[:limit]
+    reposts = "cluster_sources" in tables
+    touched = ("SELECT cluster_id FROM items WHERE fetched_at >= :start AND fetched_at < :end"
+               " AND cluster_id IS NOT NULL")
+    if reposts:
+        touched += " UNION SELECT cluster_id FROM cluster_sources WHERE first_seen_at >= :start AND first_seen_at < :end"
+    carriers_sql = ("SELECT cluster_id, source_id, fetched_at AS seen FROM items"
+                    " WHERE cluster_id IN touched AND fetched_at < :end")
+    if reposts:
+        carriers_sql += (" UNION ALL SELECT cluster_id, source_id, first_seen_at FROM cluster_sources"
+                         " WHERE cluster_id IN touched AND first_seen_at < :end")
+    params = {"start": start, "end": end}
+    stats: dict[int, dict] = {}
+    for cluster_id, _source_id, first in conn.execute(
+            f"WITH touched AS ({touched}) SELECT cluster_id, source_id, MIN(seen) FROM ({carriers_sql})"
+            " GROUP BY cluster_id, source_id", params):
+        entry = stats.setdefault(cluster_id, {"sources": 0, "new": 0, "first": first, "items": 0})
+        entry["sources"] += 1
+        entry["new"] += int(first >= start)
+        entry["first"] = min(entry["first"], first)
+    for cluster_id, count in conn.execute(
+            f"WITH touched AS ({touched}) SELECT cluster_id, COUNT(*) FROM items"
+            " WHERE cluster_id IN touched AND fetched_at < :end GROUP BY cluster_id", params):
+        if cluster_id in stats:
+            stats[cluster_id]["items"] = count
+    spreading = sum(1 for entry in stats.values() if entry["sources"] >= 2)
+    top = sorted(stats.items(), key=lambda pair: (-pair[1]["sources"], -pair[1]["items"], pair[1]["first"], pair[0]))
     table = Table("top_clusters", "Top spreading stories (clusters), by number of sources",
                   ["cluster_id", "title", "sources", "new_sources", "items", "first_seen_local", "status",
                    "source_names"],
-                  note="Stories with an item first seen in the period; sources counted up to the period's end; "
+                  note="Stories seen in the period; sources (incl. exact reposts) counted up to the period's end; "
                        "new_sources = sources added during the period; status = most consequential of its items now.")
-    for cluster_id, n_sources, n_items, first_seen, sources_before in top:
+    for cluster_id, entry in top[:limit]:
         members = conn.execute(
-            "SELECT i.title, i.status, s.name FROM items i JOIN sources s ON s.id = i.source_id"
+            "SELECT i.id, i.title, i.status, s.name FROM items i JOIN sources s ON s.id = i.source_id"
             " WHERE i.cluster_id = ? AND i.fetched_at < ? ORDER BY i.fetched_at, i.id", [cluster_id, end]).fetchall()
-        title = members[0][0] if members else ""
-        if "title" in cluster_columns:
-            custom = conn.execute("SELECT title FROM clusters WHERE id = ?", [cluster_id]).fetchone()
-            title = (custom[0] if custom and custom[0] else title)
-        status = max((m[1] for m in members), key=lambda s: STATUS_RANK.get(s, 0), default="")
-        names = sorted({m[2] for m in members})
-        table.rows.append([cluster_id, title, n_sources, n_sources - sources_before, n_items,
-                           _local(period, first_seen), status, ", ".join(names)])
+        title = members[0][1] if members else ""
+        if "representative_item_id" in cluster_columns:
+            row = conn.execute("SELECT items.title FROM clusters JOIN items ON items.id = clusters.representative_item_id"
+                               " WHERE clusters.id = ?", [cluster_id]).fetchone()
+            title = row[0] if row and row[0] else title
+        status = max((m[2] for m in members), key=lambda s: STATUS_RANK.get(s, 0), default="")
+        names = {m[3] for m in members}
+        if reposts:
+            names |= {r[0] for r in conn.execute(
+                "SELECT s.name FROM cluster_sources c JOIN sources s ON s.id = c.source_id"
+                " WHERE c.cluster_id = ? AND c.first_seen_at < ?", [cluster_id, end])}
+        table.rows.append([cluster_id, title, entry["sources"], entry["new"], entry["items"],
+                           _local(period, entry["first"]), status, ", ".join(sorted(names))])
     return table, spreading
 
 
