@@ -91,7 +91,8 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
     from web import create_app
 
     database = db.connect(db_path)
-    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": _secret_key(database)}
+    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": _secret_key(database),
+              "SCHEDULER_EXPECTED": start_scheduler}
     config.update(app_config)
     database.conn.close()
     app = create_app(config)

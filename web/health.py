@@ -29,7 +29,18 @@ def health():
                 body["scheduler_heartbeat_age"] = round(max(age, 0.0), 1)
             except ValueError:
                 body["scheduler_heartbeat_age"] = None
+        # Scheduler section (issue 6): queue depth, failing/paused sources, stale heartbeat → unhealthy.
+        # SCHEDULER_EXPECTED is set by `monitor run` (True) and `monitor serve` (False); unset, a
+        # scheduler counts as expected once it has ever written a heartbeat.
+        from flask import current_app
+
+        from monitor.service import scheduler_health
+
+        body["scheduler"] = scheduler_health(database)
+        expected = current_app.config.get("SCHEDULER_EXPECTED", row is not None)
+        body["scheduler"]["expected"] = bool(expected)
     except Exception as exc:  # noqa: BLE001 - health must report, not crash
         body["error"] = type(exc).__name__
-    body["ok"] = body["database"]
+    body["ok"] = body["database"] and (not body.get("scheduler", {}).get("expected")
+                                       or body["scheduler"]["healthy"])
     return jsonify(body), (200 if body["ok"] else 503)
