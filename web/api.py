@@ -36,6 +36,15 @@ def token_only():
     return None
 
 
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(405)
+def json_error(error):
+    # JSON, never an HTML page: an HTML page would start a cookie session on a token client.
+    return jsonify({"error": error.name.lower().replace(" ", "_"), "message": error.description}), error.code
+
+
 def _item(row: dict) -> dict:
     return {field: row.get(field) for field in ITEM_FIELDS}
 
