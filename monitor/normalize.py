@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 import warnings
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -183,12 +184,42 @@ def detect_charset(data: bytes, http_charset: str | None = None) -> str:
         return "utf-8"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:200_000], cp_isolation=None).best()
+    detected = "cp1252"
+    best = from_bytes(data[:200_000]).best()
     if best is not None and best.encoding:
-        codec = _codec(best.encoding) or "utf-8"
+        codec = _codec(best.encoding) or "cp1252"
         if _try_decode(data, codec) is not None:
-            return codec
-    return "cp1252"
+            detected = codec
+    # charset-normalizer knows neither VISCII nor, reliably, windows-1258 (whose tones are separate
+    # combining bytes). When one of them reads as clean Vietnamese and the guess does not, take it.
+    sample = data[:20_000]
+    scores = {codec: _vietnamese_score(_try_decode(sample, codec) or "") for codec in (detected, "cp1258", "viscii")}
+    winner = max(("cp1258", "viscii"), key=lambda codec: scores[codec])
+    if scores[winner] >= 0.9 and scores[winner] > scores[detected]:
+        return winner
+    return detected
+
+
+_VI_LETTERS = set("aàáảãạăằắẳẵặâầấẩẫậbcdđeèéẻẽẹêềếểễệghiìíỉĩịklmnoòóỏõọôồốổỗộơờớởỡợpqrstuùúủũụưừứửữựvxyỳýỷỹỵ")
+_VI_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def _vietnamese_score(text: str) -> float:
+    """Share of accented words that are plausible Vietnamese syllables (0 with fewer than 3 such words).
+
+    Any high byte decodes to *some* Vietnamese letter in VISCII, so letters alone prove nothing;
+    syllables do: at most seven letters, all from the alphabet, at most one tone mark.
+    """
+    words = [w for w in _WORDS.findall(nfc(text).lower()) if not w.isascii()]
+    if len(words) < 3:
+        return 0.0
+    plausible = 0
+    for word in words:
+        tones = sum(1 for ch in unicodedata.normalize("NFD", word) if ch in _VI_TONES)
+        if len(word) <= 7 and tones <= 1 and all(ch in _VI_LETTERS for ch in word):
+            plausible += 1
+    return plausible / len(words)
 
 
 def decode_bytes(data: bytes, http_charset: str | None = None) -> str:

@@ -1,0 +1,135 @@
+"""Normalisation: charset chain, legacy Vietnamese encodings, NFC, tone placement, canonical URLs, language, times."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+
+import pytest
+
+from classifiers.text import content_hash, dedup_key, search_key
+from monitor.domain import RawItem
+from monitor.normalize import (
+    canonical_url,
+    clean_text,
+    decode_bytes,
+    decode_viscii,
+    detect_charset,
+    detect_language,
+    html_to_text,
+    parse_time,
+    to_utc,
+)
+from monitor.pipeline import normalise
+from tests.servers import REALWORLD, SHARED
+
+LEGACY = REALWORLD / "feeds" / "vietnamese" / "legacy-encodings"
+UTF8_TEXT = (LEGACY / "uchardet_vi_utf-8.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name,codec", [("uchardet_vi_utf-8.txt", "utf-8"),
+                                        ("uchardet_vi_windows-1258.txt", "cp1258"),
+                                        ("uchardet_vi_viscii.txt", "viscii")])
+def test_legacy_vietnamese_encodings_detected_and_end_nfc(name, codec):
+    data = (LEGACY / name).read_bytes()
+    assert detect_charset(data) == codec
+    text = decode_bytes(data)
+    assert text == unicodedata.normalize("NFC", UTF8_TEXT)
+    assert unicodedata.is_normalized("NFC", text)
+
+
+def test_cp1258_sample_file_lines():
+    text = decode_bytes((LEGACY / "redsalamander_cp1258.txt").read_bytes())
+    assert "Tôi ăn phở bò." in text and "Trường học ở Việt Nam." in text
+
+
+def cp1258(text: str) -> bytes:
+    """Encode as windows-1258 does: vowels with their quality marks, tone marks as separate bytes."""
+    out = []
+    for ch in text:
+        parts = unicodedata.normalize("NFD", ch)
+        tones = "".join(c for c in parts if c in "\u0300\u0301\u0303\u0309\u0323")
+        out.append(unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones)) + tones)
+    return "".join(out).encode("cp1258")
+
+
+def test_declared_charset_wins_and_wrong_declaration_is_ignored():
+    body = cp1258("Thời sự Việt Nam")
+    assert decode_bytes(body, "windows-1258") == "Thời sự Việt Nam"
+    xml = b'<?xml version="1.0" encoding="windows-1258"?><t>' + body + b"</t>"
+    assert "Thời sự Việt Nam" in decode_bytes(xml)
+    assert decode_bytes("Thời sự".encode(), "shift_jis_bogus") == "Thời sự"
+    html = b'<html><head><meta charset="windows-1258"></head><body>' + body + b"</body></html>"
+    assert "Thời sự Việt Nam" in decode_bytes(html)
+
+
+def test_bom_beats_header():
+    assert decode_bytes("\ufeffHà Nội".encode("utf-16-le"), "iso-8859-1") == "Hà Nội"
+    assert decode_bytes(b"\xef\xbb\xbfH\xc3\xa0 N\xe1\xbb\x99i", "cp1252") == "Hà Nội"
+
+
+def test_non_vietnamese_legacy_charsets_not_mistaken_for_viscii():
+    for path in sorted((REALWORLD / "feeds" / "illformed" / "chardet").glob("*.xml")):
+        assert detect_charset(path.read_bytes()) not in ("viscii", "cp1258"), path.name
+
+
+def test_viscii_table_roundtrip_of_all_vietnamese_capitals():
+    assert decode_viscii(bytes([0x02, 0x05, 0x06, 0x14, 0x19, 0x1E])) == "ẲẴẪỶỸỴ"
+    assert len(set(decode_viscii(bytes(range(256))))) == 256
+
+
+def test_tone_placement_variants_share_dedup_and_search_keys():
+    for old, new in [("hoà", "hòa"), ("thuỷ", "thủy"), ("Thanh Hoá", "Thanh Hóa"), ("khoẻ", "khỏe")]:
+        assert dedup_key(old) == dedup_key(new)
+        assert search_key(old) == search_key(new)
+    nfd = unicodedata.normalize("NFD", "Hòa bình ở Thanh Hóa")
+    assert content_hash("Hoà bình ở Thanh Hoá", "") == content_hash(nfd, "")
+
+
+def test_nfd_input_stored_nfc():
+    item = normalise(RawItem(guid="g", title=unicodedata.normalize("NFD", "Tin giả về thủy điện"),
+                             text=unicodedata.normalize("NFD", "<p>Người dân hoảng loạn</p>")))
+    assert item.title == "Tin giả về thủy điện" and item.text == "Người dân hoảng loạn"
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("HTTP://WWW.VnExpress.net:80/tin-tuc/a.html?utm_source=fb&utm_medium=x#comments", "https://vnexpress.net/tin-tuc/a.html"),
+    ("https://m.baothanhhoa.vn/thoi-su/bai-1/?fbclid=IwAR0&id=5&gclid=x", "https://baothanhhoa.vn/thoi-su/bai-1?id=5"),
+    ("https://baonghean.vn:443/x?b=2&a=1", "https://baonghean.vn/x?a=1&b=2"),
+    ("http://example.vn:8080/", "https://example.vn:8080/"),
+])
+def test_canonical_urls(url, expected):
+    assert canonical_url(url) == expected
+
+
+def test_www_and_mobile_variants_match():
+    assert canonical_url("https://www.dantri.com.vn/a") == canonical_url("https://m.dantri.com.vn/a") \
+        == canonical_url("http://dantri.com.vn/a/")
+
+
+def test_language_detected_from_text_over_metadata():
+    vi = (SHARED / "seeds" / "002_c8bb3ae06b274acd.txt").read_text(encoding="utf-8")[:600]
+    en = (SHARED / "seeds" / "000_230bf054826ea33f.txt").read_text(encoding="utf-8")[:600]
+    fr = (SHARED / "seeds" / "001_29e71c9c559ff3e0.txt").read_text(encoding="utf-8")[:600]
+    assert detect_language(vi, hint="en") == "vi"
+    assert detect_language(en, hint="vi") == "en"
+    assert detect_language(fr, hint="vi") == "fr"
+    assert detect_language("Ok", hint="vi") == "vi"  # too short: the hint decides
+
+
+def test_times_to_utc_with_source_zone_default():
+    naive = parse_time("Wed, 19 Apr 2017 19:45:55")
+    assert naive.tzinfo is None
+    assert to_utc(naive, "Asia/Ho_Chi_Minh").isoformat() == "2017-04-19T12:45:55+00:00"
+    assert to_utc(parse_time("Wed, 19 Apr 2017 19:45:55 +0700"), "Europe/Paris").isoformat() == "2017-04-19T12:45:55+00:00"
+    assert to_utc(parse_time("2017-04-19T19:45:55"), "Europe/Paris").hour == 17
+    assert parse_time("Wed, 19 Apr 2017 19:45:55 -0000").tzinfo is None
+    assert parse_time("not a date") is None
+    item = normalise(RawItem(guid="g", title="Tin", text="Nội dung", published=datetime(2026, 11, 23, 7, 0)))
+    assert item.published_at == "2026-11-23T00:00:00Z"
+
+
+def test_html_to_clean_text():
+    html = "<div><p>Đoạn <b>một</b>&nbsp;ở đây</p><script>alert(1)</script><p>Đoạn hai</p></div>"
+    assert html_to_text(html) == "Đoạn một ở đây\n\nĐoạn hai"
+    assert clean_text("a\u0000b\r\n\r\n\r\nc") == "ab\n\nc"
