@@ -35,14 +35,22 @@ def sheet_title(table: Table) -> str:
 
 
 def _cell(ws, value, bold: bool = False):
+    """A value as written: plain values go through untouched (fast); only text that would be read as a
+    formula, or a bold heading, needs a cell object."""
     if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell = WriteOnlyCell(ws, value=value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # text, not a formula
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if value.startswith("="):
+            cell = WriteOnlyCell(ws, value=value)
+            cell.data_type = "s"  # text, not a formula
+            if bold:
+                cell.font = Font(bold=True)
+            return cell
     if bold:
+        cell = WriteOnlyCell(ws, value=value)
         cell.font = Font(bold=True)
-    return cell
+        return cell
+    return value
 
 
 def _write_table(wb: Workbook, table: Table) -> None:
@@ -70,7 +78,10 @@ def render(report: Report) -> bytes:
 
     for table in report.tables:
         _write_table(wb, table)
-    _write_table(wb, report.items)
+    # The items sheet can hold tens of thousands of rows; openpyxl writes ~40k cells/s, so it gets a
+    # placeholder here and its XML is streamed directly into the saved file (see _fast_sheet).
+    items_sheet = wb.create_sheet(sheet_title(report.items))
+    items_sheet.append([PLACEHOLDER])
 
     sheet = wb.create_sheet("Charts")
     row = 1
@@ -99,7 +110,64 @@ def render(report: Report) -> bytes:
 
     buffer = io.BytesIO()
     wb.save(buffer)
-    return buffer.getvalue()
+    return _replace_placeholder(buffer.getvalue(), _fast_sheet(report.items))
+
+
+PLACEHOLDER = "__items_sheet_placeholder_7f3a__"
+_SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+               '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+_SHEET_TAIL = "</sheetData></worksheet>"
+
+
+def _column_letters(count: int) -> list[str]:
+    from openpyxl.utils import get_column_letter
+    return [get_column_letter(index + 1) for index in range(count)]
+
+
+def _fast_sheet(table: Table) -> bytes:
+    """Worksheet XML for a large table: inline strings (never formulas), numbers as values, blanks omitted."""
+    from xml.sax.saxutils import escape
+
+    letters = _column_letters(len(table.columns))
+    parts = [_SHEET_HEAD]
+
+    def text_cell(ref: str, value: str) -> str:
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+
+    header = [[table.title], [("ADMIN-LEVEL. " if table.admin_only else "") + table.note], table.columns]
+    for number, row in enumerate([*header, *table.rows], start=1):
+        cells = []
+        for letter, value in zip(letters, row, strict=False):
+            if value is None or value == "":
+                continue
+            ref = f"{letter}{number}"
+            if isinstance(value, bool):
+                cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
+            elif isinstance(value, int | float):
+                cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+            else:
+                cells.append(text_cell(ref, str(value)))
+        parts.append(f'<row r="{number}">{"".join(cells)}</row>')
+    parts.append(_SHEET_TAIL)
+    return "".join(parts).encode("utf-8")
+
+
+def _replace_placeholder(workbook: bytes, sheet_xml: bytes) -> bytes:
+    """Swap the worksheet holding PLACEHOLDER (write-only openpyxl writes inline strings) for `sheet_xml`."""
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    marker = PLACEHOLDER.encode("utf-8")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.startswith("xl/worksheets/sheet") and marker in data:
+                data = sheet_xml
+            target.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    return out.getvalue()
 
 
 class _Named:
