@@ -8,19 +8,24 @@ Nobody watches this code run, so every decision it takes is written to the datab
 
 from __future__ import annotations
 
+import copy
 import errno
 import fcntl
 import hashlib
+import inspect
 import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import sqlite_utils
@@ -214,6 +219,79 @@ def jitter_for(interval: float) -> int:
     return int(min(max(interval * 0.1, 0), MAX_JITTER_SECONDS))
 
 
+# --------------------------------------------------------------------------- feed TTL and HTTP cache hints
+
+_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.I)
+_SY_PERIOD = re.compile(rb"<sy:updatePeriod>\s*(hourly|daily|weekly|monthly|yearly)\s*</sy:updatePeriod>", re.I)
+_SY_FREQUENCY = re.compile(rb"<sy:updateFrequency>\s*(\d{1,4})\s*</sy:updateFrequency>", re.I)
+_SY_SECONDS = {b"hourly": 3600, b"daily": 86400, b"weekly": 7 * 86400, b"monthly": 30 * 86400,
+               b"yearly": 365 * 86400}
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.I)
+
+
+def cache_seconds(headers: dict[str, str], now: datetime | None = None) -> int | None:
+    """Freshness lifetime from Cache-Control max-age (or Expires − Date); None if the server says nothing."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    control = lowered.get("cache-control", "")
+    if re.search(r"no-cache|no-store|must-revalidate", control, re.I) and "max-age" not in control.lower():
+        return None
+    match = _MAX_AGE.search(control)
+    if match:
+        return int(match.group(1)) or None
+    if lowered.get("expires"):
+        try:
+            expires = parsedate_to_datetime(lowered["expires"])
+            base = parsedate_to_datetime(lowered["date"]) if lowered.get("date") else (now or datetime.now(UTC))
+            seconds = (expires - base).total_seconds()
+        except (TypeError, ValueError, IndexError):
+            return None
+        return int(seconds) if seconds > 0 else None
+    return None
+
+
+def feed_ttl_seconds(body: bytes) -> int | None:
+    """RSS <ttl> (minutes) or the syndication module's updatePeriod / updateFrequency."""
+    head = body[:65536]
+    match = _TTL.search(head)
+    if match and int(match.group(1)) > 0:
+        return int(match.group(1)) * 60
+    period = _SY_PERIOD.search(head)
+    if period:
+        frequency = _SY_FREQUENCY.search(head)
+        times = max(int(frequency.group(1)), 1) if frequency else 1
+        return _SY_SECONDS[period.group(1).lower()] // times
+    return None
+
+
+class HintingFetcher:
+    """The shared fetcher, noting the source's own polling hints from each thread's first response.
+
+    One fetcher for the whole scheduler also keeps per-host pacing and robots.txt caches across
+    all sources, which a fetcher per crawl would not.
+    """
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self._local = threading.local()
+
+    def begin(self) -> None:
+        self._local.hints = None
+
+    def hints(self) -> dict[str, int | None]:
+        return getattr(self._local, "hints", None) or {}
+
+    def fetch(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        result = self.inner.fetch(url, *args, **kwargs)
+        if getattr(self._local, "hints", None) is None:
+            headers = getattr(result, "headers", None) or {}
+            self._local.hints = {"cache_seconds": cache_seconds(headers),
+                                 "ttl_seconds": feed_ttl_seconds(getattr(result, "body", b"") or b"")}
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 # --------------------------------------------------------------------------- the scheduler
 
 
@@ -271,6 +349,10 @@ class Scheduler:
         self._scorer_factory = scorer_factory or _default_scorer
         self._scorer_lock = threading.Lock()
         self._scorer_retry_at = 0.0
+        self._crawl_takes_fetcher: bool | None = None
+        self._fetcher: HintingFetcher | None = None
+        self._fetcher_settings: Settings | None = None
+        self._old_fetchers: list[HintingFetcher] = []
         self.heartbeat_seconds = heartbeat_seconds
         self.reconcile_seconds = reconcile_seconds
         self.interval_scale = interval_scale
@@ -309,6 +391,26 @@ class Scheduler:
         if self._crawl is None:
             self._crawl = _default_crawl()
         return self._crawl
+
+    def fetcher(self) -> HintingFetcher | None:
+        """The shared fetcher, when the crawl function takes one (the real crawler does; test fakes may not)."""
+        if self._crawl_takes_fetcher is None:
+            try:
+                self._crawl_takes_fetcher = "fetcher" in inspect.signature(self.crawl).parameters
+            except (TypeError, ValueError):
+                self._crawl_takes_fetcher = False
+        if not self._crawl_takes_fetcher:
+            return None
+        with self._scorer_lock:
+            settings = self.config.settings
+            if self._fetcher is None or self._fetcher_settings != settings:
+                from monitor.fetch import Fetcher
+
+                if self._fetcher is not None:
+                    self._old_fetchers.append(self._fetcher)  # in-flight crawls may still use it
+                self._fetcher = HintingFetcher(Fetcher(settings))
+                self._fetcher_settings = copy.deepcopy(settings)
+            return self._fetcher
 
     @property
     def scorer(self) -> Any:
@@ -401,6 +503,13 @@ class Scheduler:
                 self._write_status(self.database(), stopped=True)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 log.exception("could not record the scheduler stop")
+            for fetcher in [self._fetcher, *self._old_fetchers]:
+                if fetcher is not None:
+                    try:
+                        fetcher.close()
+                    except Exception:  # noqa: BLE001
+                        pass
+            self._fetcher, self._old_fetchers = None, []
             with self._connections_lock:
                 for database in self._connections:
                     try:
@@ -419,7 +528,7 @@ class Scheduler:
         """For tests: wait until no crawl is queued or running."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._running or self._waiting:
+            while self._running > 0 or self._waiting > 0:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -508,7 +617,9 @@ class Scheduler:
     def run_source(self, name: str) -> Any:
         """One scheduled crawl of one source, then the decision on when to come back."""
         with self._idle:
-            self._waiting = max(self._waiting - 1, 0)
+            # May go below zero for a moment: APScheduler announces a submission after handing
+            # the run to the pool, so a quick run can start before its "submitted" event.
+            self._waiting -= 1
             self._running += 1
         try:
             if self._stopping.is_set():
@@ -536,14 +647,26 @@ class Scheduler:
             self._paused_seen[name] = True
             return None
         started = time.monotonic()
-        result = self.crawl(database, source, self.config.settings, self.scorer)
+        fetcher = self.fetcher()
+        if fetcher is not None:
+            fetcher.begin()
+            result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=fetcher)
+            hints = fetcher.hints()
+        else:
+            result = self.crawl(database, source, self.config.settings, self.scorer)
+            hints = {}
+        outcome = SimpleNamespace(
+            status=getattr(result, "status", "ok"), found=getattr(result, "found", 0), new=getattr(result, "new", 0),
+            retry_after=getattr(result, "retry_after", None),
+            ttl_seconds=getattr(result, "ttl_seconds", None) or hints.get("ttl_seconds"),
+            cache_seconds=getattr(result, "cache_seconds", None) or hints.get("cache_seconds"))
         after = database.conn.execute("SELECT consecutive_failures, paused FROM sources WHERE id = ?",
                                       (source_id,)).fetchone()
         failures = int(after[0]) if after else 0
         if after and after[1]:
             self._paused_seen[name] = True
         bounds = bounds_for(source)
-        interval = next_interval(bounds, row[3], result, failures)
+        interval = next_interval(bounds, row[3], outcome, failures)
         new = int(getattr(result, "new", 0) or 0)
         now_text = db.utcnow()
         next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
@@ -586,7 +709,7 @@ class Scheduler:
         """Crawls due but not yet started (submitted to a busy pool, or overdue in the job store)."""
         with self._idle:
             waiting = self._waiting
-        return waiting
+        return max(waiting, 0)
 
     def heartbeat(self) -> None:
         database = self.database()
@@ -598,7 +721,8 @@ class Scheduler:
             running, waiting = self._running, self._waiting
         jobs = len([j for j in self._aps.get_jobs() if j.id.startswith(SOURCE_JOB_PREFIX)]) \
             if self._aps is not None and self._aps.running else 0
-        status = {"pid": os.getpid(), "started_at": self.started_at, "running": running, "queue_depth": waiting,
+        status = {"pid": os.getpid(), "started_at": self.started_at, "running": running,
+                  "queue_depth": max(waiting, 0),
                   "jobs": jobs, "workers": self.config.settings.workers, "config_error": self._config_error,
                   "stopped": stopped, "feeds": self.feeds_path}
         set_state(database, STATUS_KEY, json.dumps(status, ensure_ascii=False))

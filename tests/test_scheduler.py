@@ -262,3 +262,43 @@ def test_load_text_accepts_adaptive_options():
                                     "adaptive": True, "min_interval": "2m", "max_interval": "2h"}]))
     bounds = bounds_for(config.sources[0])
     assert (bounds.base, bounds.minimum, bounds.maximum, bounds.adaptive) == (600, 120, 7200, True)
+
+
+def test_cache_headers_and_feed_ttl_are_read():
+    from monitor.scheduler import cache_seconds, feed_ttl_seconds
+
+    assert cache_seconds({"Cache-Control": "public, max-age=900"}) == 900
+    assert cache_seconds({"cache-control": "no-cache"}) is None
+    assert cache_seconds({"Date": "Mon, 23 Nov 2026 10:00:00 GMT", "Expires": "Mon, 23 Nov 2026 10:30:00 GMT"}) == 1800
+    assert cache_seconds({}) is None
+    assert feed_ttl_seconds(b"<rss><channel><ttl>30</ttl></channel></rss>") == 1800
+    assert feed_ttl_seconds(b"<sy:updatePeriod>daily</sy:updatePeriod><sy:updateFrequency>4</sy:updateFrequency>") \
+        == 21600
+    assert feed_ttl_seconds(b"<rss/>") is None
+
+
+def test_scheduled_crawls_honour_the_feeds_ttl_and_cache_lifetime(db_path, tmp_path):
+    feeds = tmp_path / "feeds.yaml"
+    with TestServer() as server:
+        ttl = server.route("/ttl.xml", rss("ttl", items_for("ttl", range(3)), ttl_minutes=30),
+                           content_type="application/rss+xml")
+        cached = server.route("/cached.xml", rss("cached", items_for("cached", range(3))),
+                              content_type="application/rss+xml", headers={"Cache-Control": "max-age=900"})
+        plain = server.route("/plain.xml", rss("plain", items_for("plain", range(3))),
+                             content_type="application/rss+xml")
+        adaptive = {"interval": "5m", "adaptive": True, "min_interval": "1m", "max_interval": "1h"}
+        _write(feeds, [{"name": "ttl", "kind": "rss", "url": ttl, **adaptive},
+                       {"name": "cached", "kind": "rss", "url": cached, **adaptive},
+                       {"name": "plain", "kind": "rss", "url": plain, **adaptive}])
+        scheduler = Scheduler(db_path, feeds, crawl=crawl_source, **FAST)
+        scheduler.start()
+        try:
+            database = db.connect(db_path, migrate_schema=False)
+            wait_for(lambda: database.conn.execute(
+                "SELECT COUNT(*) FROM sources WHERE effective_interval_seconds IS NOT NULL").fetchone()[0] == 3)
+            intervals = dict(database.conn.execute("SELECT name, effective_interval_seconds FROM sources"))
+        finally:
+            scheduler.stop(timeout=5)
+    assert intervals["ttl"] == 1800
+    assert intervals["cached"] == 900
+    assert intervals["plain"] == 180  # all entries new: faster than the configured 5 minutes
