@@ -7,12 +7,15 @@ outcome in service_state, and tests can swap any of them for a fake.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+import db
 from monitor.config import Settings
 
 log = logging.getLogger("monitor.housekeeping")
@@ -45,8 +48,31 @@ def daily_backup(database: sqlite_utils.Database, settings: Settings, db_path: s
     return str(backup(db_path, backups_dir(settings, db_path), keep=settings.backups_keep))
 
 
+def retention_days() -> int:
+    return int(os.environ.get("MONITOR_RETENTION_DAYS", "90"))
+
+
+def retention(database: sqlite_utils.Database, settings: Settings, db_path: str, *,
+              days: int | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Forget crawl-run history (and raw page bodies, where a crawler keeps them) older than N days.
+
+    Items and decisions are never touched: they are the record. Crawl runs are operational
+    history that otherwise grows by thousands of rows a day.
+    """
+    days = retention_days() if days is None else days
+    cutoff = db.to_iso((now or datetime.now(UTC)) - timedelta(days=days))
+    removed: dict[str, int] = {}
+    with db.transaction(database) as conn:
+        removed["crawl_runs"] = conn.execute(
+            "DELETE FROM crawl_runs WHERE started_at < ? AND status != 'running'", (cutoff,)).rowcount
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "raw_bodies" in tables:  # optional store of fetched page bodies
+            removed["raw_bodies"] = conn.execute("DELETE FROM raw_bodies WHERE fetched_at < ?", (cutoff,)).rowcount
+    return removed
+
+
 def default_jobs() -> dict[str, Job]:
-    jobs: dict[str, Job] = {"weekly_report": weekly_report, "backup": daily_backup}
+    jobs: dict[str, Job] = {"weekly_report": weekly_report, "backup": daily_backup, "retention": retention}
     try:
         from monitor.retrain import propose_retrain
     except ImportError:

@@ -83,3 +83,31 @@ def test_restore_rejects_a_corrupt_backup(db_path, tmp_path):
     with pytest.raises(BackupError, match="not a usable"):
         restore(bad, db_path)
     assert not db_path.exists()
+
+
+def test_retention_forgets_old_crawl_runs_but_never_items(tmp_db):
+    from monitor.config import Settings
+    from monitor.housekeeping import default_jobs, retention
+
+    _add_source(tmp_db, "s")
+    with db.transaction(tmp_db) as conn:
+        for started, status in [("2026-01-01T00:00:00Z", "ok"), ("2026-11-20T00:00:00Z", "ok"),
+                                ("2026-01-02T00:00:00Z", "running")]:
+            conn.execute("INSERT INTO crawl_runs (source_id, started_at, status) VALUES (1, ?, ?)", (started, status))
+    removed = retention(tmp_db, Settings(), "x.db", days=90, now=datetime(2026, 11, 23, tzinfo=UTC))
+    assert removed == {"crawl_runs": 1}
+    left = {r[0] for r in tmp_db.conn.execute("SELECT started_at FROM crawl_runs")}
+    assert left == {"2026-11-20T00:00:00Z", "2026-01-02T00:00:00Z"}
+    assert set(default_jobs()) == {"weekly_report", "backup", "retention", "retrain_proposal"}
+
+
+def test_housekeeping_backup_and_weekly_report_jobs_write_their_files(tmp_db, db_path, tmp_path):
+    from monitor.config import Settings
+    from monitor.housekeeping import daily_backup, weekly_report
+
+    settings = Settings(reports_dir=str(tmp_path / "reports"), backups_dir=str(tmp_path / "bk"), backups_keep=2)
+    paths = [daily_backup(tmp_db, settings, str(db_path)) for _ in range(1)]
+    assert [p.name for p in list_backups(tmp_path / "bk")] == [paths[0].rsplit("/", 1)[1]]
+    written = weekly_report(tmp_db, settings, str(db_path))
+    assert written and all(str(tmp_path / "reports") in p for p in written)
+    assert any(p.endswith(".csv") for p in written)

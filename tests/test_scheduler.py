@@ -302,3 +302,39 @@ def test_scheduled_crawls_honour_the_feeds_ttl_and_cache_lifetime(db_path, tmp_p
     assert intervals["ttl"] == 1800
     assert intervals["cached"] == 900
     assert intervals["plain"] == 180  # all entries new: faster than the configured 5 minutes
+
+
+def test_nightly_retrain_proposal_trains_on_decisions_and_leaves_promotion_to_the_gate(tmp_path):
+    from db.decisions import decide
+    from monitor.retrain import propose_retrain
+    from tests import webtools
+
+    path = tmp_path / "m.db"
+    built = webtools.build(path)
+    database = db.connect(path)
+    user = built["users"]["mod"]
+    source = built["sources"]["thanhhoa"]
+    ids = [webtools.make_item(database, source, 100 + n, title=f"Tin {n}", text=f"Nội dung {n}") for n in range(6)]
+    for n, item_id in enumerate(ids):
+        action, status = ("confirm_misinformation", "confirmed") if n % 2 else ("dismiss", "dismissed")
+        decide(database, item_id=item_id, user_id=user, action=action, new_status=status, note="",
+               expected_version=1)
+    trained: list[list[dict]] = []
+    verdicts = iter([{"promoted": False, "reason": "regression on dev"}, {"promoted": True}])
+
+    def trainer(examples, progress):
+        trained.append(examples)
+        progress("fit", 1.0)
+        return {"candidate": len(trained)}
+
+    def gate(candidate):
+        return next(verdicts)
+
+    first = propose_retrain(database, trainer=trainer, gate=gate, min_new_examples=3)
+    assert first["proposed"] is True and first["promoted"] is False
+    assert first["gate"]["reason"] == "regression on dev"
+    assert sorted((e["category"], e["label"]) for e in trained[0]) == [("misinformation", 0)] * 3 + \
+        [("misinformation", 1)] * 3
+    # Nothing new since: no retrain tonight.
+    again = propose_retrain(database, trainer=trainer, gate=gate, min_new_examples=3)
+    assert again["proposed"] is False and len(trained) == 1
