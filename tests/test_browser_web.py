@@ -1,0 +1,155 @@
+"""Browser tests: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright against a real
+server on 127.0.0.1 — log in, triage three items with the keyboard, switch language, and check that
+hostile crawled content executes nothing."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).parent))
+import webtools  # noqa: E402
+
+import db  # noqa: E402
+from web import create_app  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture()
+def server(tmp_path):
+    path = tmp_path / "browser.db"
+    info = webtools.build(path)
+    database = db.connect(path)
+    src = info["sources"]["thanhhoa"]
+    info["hostile"] = [
+        webtools.make_item(database, src, 900, title="<script>window.__pwned=1;alert('t')</script>",
+                           text='<img src=x onerror="window.__pwned=2;alert(2)"> <svg onload="window.__pwned=3">'
+                                '</svg> <style>body{display:none}</style>', misinformation=0.2,
+                           url="javascript:window.__pwned=4"),
+    ]
+    database.conn.close()
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "browser-test", "WTF_CSRF_ENABLED": True,
+                      "RATELIMIT_ENABLED": False})
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}", path, info
+    srv.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture()
+def page():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install -y chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context()
+        pg = context.new_page()
+        dialogs: list[str] = []
+        pg.answer = None  # type: ignore[attr-defined]
+
+        def on_dialog(dialog) -> None:
+            dialogs.append(dialog.message)
+            if pg.answer is not None:
+                dialog.accept(pg.answer)
+            else:
+                dialog.dismiss()
+
+        pg.on("dialog", on_dialog)
+        pg.dialogs = dialogs  # type: ignore[attr-defined]
+        yield pg
+        context.close()
+        browser.close()
+
+
+def login(page, base: str, name: str = "mod") -> None:
+    page.goto(f"{base}/queue")
+    assert "/login" in page.url
+    page.fill("#name", name)
+    page.fill("#password", webtools.PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_selector("#queue")
+
+
+def row_ids(page) -> list[int]:
+    return [int(x) for x in page.eval_on_selector_all("tr.queue-row", "rows => rows.map(r => r.dataset.itemId)")]
+
+
+def test_keyboard_triage_and_language_switch(server, page):
+    base, path, info = server
+    login(page, base)
+    assert page.inner_text("h1") == "Hàng đợi kiểm duyệt"
+    before = row_ids(page)
+    assert len(before) == 5
+    # Help is visible on demand.
+    page.keyboard.press("?")
+    assert page.is_visible("#shortcut-help")
+    page.keyboard.press("?")
+    triaged = []
+    for key in ("c", "d", "h"):
+        first = row_ids(page)[0]
+        assert page.get_attribute("tr.queue-row.selected", "data-item-id") == str(first)
+        with page.expect_navigation():
+            page.keyboard.press(key)
+        page.wait_for_selector("#queue")
+        assert first not in row_ids(page)
+        triaged.append(first)
+    assert row_ids(page) == [i for i in before if i not in triaged]
+    # j moves the selection; the selected row is visibly marked.
+    page.keyboard.press("j")
+    assert page.get_attribute("tr.queue-row.selected", "data-item-id") == str(row_ids(page)[1])
+    database = db.connect(path)
+    rows = database.conn.execute("SELECT item_id, action, new_status FROM decisions ORDER BY id").fetchall()
+    database.conn.close()
+    assert rows == [(triaged[0], "confirm_misinformation", "confirmed"), (triaged[1], "dismiss", "dismissed"),
+                    (triaged[2], "confirm_harm", "confirmed")]
+    # Switch to English and back.
+    with page.expect_navigation():
+        page.click("#locale-en")
+    assert page.inner_text("h1") == "Review queue"
+    with page.expect_navigation():
+        page.click("#locale-vi")
+    assert page.inner_text("h1") == "Hàng đợi kiểm duyệt"
+    assert page.dialogs == []
+
+
+def test_escalate_from_keyboard_asks_for_a_note(server, page):
+    base, path, info = server
+    login(page, base)
+    page.answer = "cần lãnh đạo xem"
+    first = row_ids(page)[0]
+    with page.expect_navigation():
+        page.keyboard.press("e")
+    page.wait_for_selector("#queue")
+    assert first not in row_ids(page)
+    database = db.connect(path)
+    row = database.conn.execute("SELECT action, note FROM decisions").fetchone()
+    database.conn.close()
+    assert row == ("escalate", "cần lãnh đạo xem")
+    assert len(page.dialogs) == 1  # the note prompt, nothing else
+
+
+def test_hostile_item_executes_nothing(server, page):
+    base, _, info = server
+    login(page, base)
+    item = info["hostile"][0]
+    page.goto(f"{base}/items/{item}")
+    page.wait_for_selector("#item-text")
+    assert page.evaluate("window.__pwned") is None
+    assert page.dialogs == []
+    assert "<script>window.__pwned=1" in page.inner_text("h1.item-title")
+    assert "onerror=" in page.inner_text("#item-text")
+    assert page.query_selector("#item-text img") is None and page.query_selector("#item-text svg") is None
+    assert page.query_selector("#source-link") is None  # javascript: URL is not a link
+    assert page.is_visible("body")  # the <style> payload did not hide the page
+    page.goto(f"{base}/queue?status=flagged")
+    assert page.evaluate("window.__pwned") is None and page.dialogs == []
