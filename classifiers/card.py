@@ -1,0 +1,83 @@
+"""Model card and metadata JSON written beside every model file (data, metrics, date, limits)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+KNOWN_LIMITS = """\
+- Bag-of-n-grams linear model: it learns each corpus' vocabulary and style, not facts. It cannot
+  verify a claim; a well-written false claim in news style can score low, a colloquial true post high.
+- Training corpora are 2017-2021 (COVID-19-heavy) for Vietnamese misinformation, US politics (LIAR),
+  COVID tweets (CONSTRAINT); expect drift on 2024+ provincial content. French support is weak
+  (100 titles only).
+- Several corpora carry source/style artefacts (outlet names, `<URL>` placeholders, tweet styles);
+  scores partly reflect register. Reporting *about* misinformation is checked against the seed
+  articles but can still be mis-scored: thresholds favour precision.
+- Harm data is social-media comments; long news articles are scored on their first 400 tokens.
+- Calibration is fitted on the pooled dev splits; the probability is relative to that mix.
+"""
+
+
+def card_text(state: dict, metrics: dict | None = None) -> str:
+    """Markdown model card for a trained state (and optional test metrics from evaluate)."""
+    tr = state.get("training", {})
+    lines = [
+        f"# Model card — misinformation / harm classifier `{state['version']}`",
+        "",
+        f"- Created: {state.get('created')}",
+        f"- Format: skops dict (arrays + scipy CSR), loaded with an allow-listed trusted-type list; "
+        f"feature hashing ({state['feature_config']['n_features']} buckets), no vocabulary shipped.",
+        "- Features: NFC + canonical tone placement + lower-case; syllable 1-3-grams with diacritics "
+        "and diacritic-folded; char 2-5-grams inside folded tokens; log-TF x IDF, L2.",
+        "- Heads: one logistic regression per training dataset (binary), plus 3-way ViHSD/VLSP and "
+        "6-way LIAR heads for evaluation; per-category logistic stacker over the binary heads "
+        "fitted on dev (= calibration), folded into one weight row per category.",
+        f"- Thresholds (dev, target precision {state.get('target_precision')}): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in state["thresholds"].items()),
+        f"- Training seconds: {tr.get('seconds')}; extra (moderator) examples: {tr.get('n_extra', 0)}",
+        "",
+        "## Data",
+        "",
+        "Trained on the `train` splits of `../shared/data` (see each dataset README for origin, "
+        "licence and caveats); stacker and thresholds on `dev`; `test` only for the figures below.",
+        "",
+        "| dataset | train rows |",
+        "|---|---:|",
+    ]
+    for name, n in (tr.get("n_train") or {}).items():
+        lines.append(f"| {name} | {n} |")
+    lines += ["", "Licences: several corpora are research-only or non-commercial (ViHSD, LIAR, "
+              "OBSINFOX CC BY-NC); this model inherits those restrictions.", "", "## Dev metrics", ""]
+    for name, m in (state.get("dev_metrics") or {}).items():
+        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items() if k != "stack_coef"}
+        lines.append(f"- {name}: {shown}")
+    if metrics:
+        lines += ["", "## Test metrics (classifiers.evaluate)", "", "```", json.dumps(metrics, indent=1)[:6000], "```"]
+    lines += ["", "## Known limits", "", KNOWN_LIMITS]
+    return "\n".join(lines)
+
+
+def write_card(state: dict, model_path: Path, metrics: dict | None = None) -> tuple[Path, Path]:
+    """Write <stem>.card.md and <stem>.json (version, thresholds, metrics) beside the model file."""
+    model_path = Path(model_path)
+    card = model_path.with_suffix(".card.md")
+    meta = model_path.with_suffix(".json")
+    card.write_text(card_text(state, metrics), encoding="utf-8")
+    meta.write_text(
+        json.dumps(
+            {
+                "version": state["version"],
+                "created": state.get("created"),
+                "thresholds": state["thresholds"],
+                "target_precision": state.get("target_precision"),
+                "training": state.get("training"),
+                "dev_metrics": state.get("dev_metrics"),
+                "test_metrics": metrics,
+            },
+            indent=1,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
+    return card, meta

@@ -1,0 +1,236 @@
+"""The shipped classifier: two calibrated scores (misinformation, harm), explanations, watchlist.
+
+Design (why):
+- One model file holds several linear *heads* on shared hashed features: one binary head per
+  training dataset, plus multi-class heads (ViHSD/VLSP 3-way, LIAR 6-way) used only for
+  evaluation. Dataset heads learn each corpus' notion of "fake" / "toxic" without one corpus'
+  artefacts drowning another's.
+- Each category score is a logistic *stacker* over its heads' logits, fitted on the dev splits.
+  Because heads and stacker are linear, the stacker folds into one effective weight row per
+  category, so scoring is a single sparse product (fast) and explanations are exact per-term
+  contributions to the calibrated log-odds.
+- The file is a plain dict of arrays/strings saved with skops and loaded with an explicit,
+  allow-listed set of trusted types: no pickle, no code from the file is executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from classifiers.features import Featurizer, _fold
+from classifiers.watchlist import Watchlist
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "default.skops"
+CATEGORIES = ("misinformation", "harm")
+# Types a model file may contain beyond skops' defaults (builtins, numpy arrays).
+# (The model file holds only dicts, lists, str, float and numpy arrays; CSR is rebuilt here.)
+ALLOWED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
+MAX_EXPLANATIONS = 8
+
+
+class UntrustedModelError(ValueError):
+    """The model file contains object types outside the allow-list; refusing to load it."""
+
+
+@dataclass
+class Scores:
+    """Scores for one item, as stored in the DB and shown in the review queue."""
+
+    misinformation: float
+    harm: float
+    flagged: list[str] = field(default_factory=list)
+    explanations: dict[str, list[str]] = field(default_factory=dict)
+    rule_hits: list[dict] = field(default_factory=list)
+    model_version: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict (plain floats/strings)."""
+        return asdict(self)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Model:
+    """A loaded model: `score(texts)` -> list[Scores]; `head_proba` exposes dataset heads for eval."""
+
+    def __init__(self, state: dict, watchlist: Watchlist | None = None) -> None:
+        self.state = state
+        self.version: str = str(state["version"])
+        self.thresholds: dict[str, float] = {k: float(v) for k, v in state["thresholds"].items()}
+        idf = state.get("idf")
+        self.featurizer = Featurizer(state["feature_config"], None if idf is None else np.asarray(idf, np.float32))
+        self.heads: list[dict] = list(state["heads"])
+        self.W = sp.csr_matrix(
+            (np.asarray(state["W_data"], np.float32), state["W_indices"], state["W_indptr"]),
+            shape=tuple(state["W_shape"]),
+        )
+        self.b = np.asarray(state["b"], dtype=np.float64)
+        self.categories: list[str] = list(state["categories"])
+        # Fold each category's stacker into one weight row: logit = a . (W_h x + b_h) + c.
+        rows, bcat = [], []
+        for cat in self.categories:
+            st = state["stack"][cat]
+            idx = [self.head(n)["row_start"] for n in st["heads"]]
+            a = np.asarray(st["coef"], dtype=np.float64)
+            if idx:
+                rows.append(sp.csr_matrix(a.reshape(1, -1)) @ self.W[idx])
+                bcat.append(float(a @ self.b[idx] + st["intercept"]))
+            else:
+                rows.append(sp.csr_matrix((1, self.W.shape[1])))
+                bcat.append(float(st["intercept"]))
+        self.Wcat = sp.vstack(rows).tocsr().astype(np.float32)
+        self.bcat = np.asarray(bcat, dtype=np.float64)
+        # Dense copies of category weights: O(1) lookup for explanations.
+        self._wcat_dense = np.asarray(self.Wcat.todense(), dtype=np.float32)
+        self._WcatT = self.Wcat.T.tocsc()
+        self.watchlist = watchlist if watchlist is not None else Watchlist.load()
+
+    # -- features -----------------------------------------------------------------------
+    def features(self, texts: list[str]) -> sp.csr_matrix:
+        """Weighted sparse features, shared by all heads."""
+        return self.featurizer.transform(texts)
+
+    def category_proba(self, texts: list[str], X: sp.csr_matrix | None = None) -> np.ndarray:
+        """(n, len(categories)) calibrated probabilities, without explanations or rules."""
+        if X is None:
+            X = self.features(texts)
+        Z = np.asarray((X @ self._WcatT).todense()) + self.bcat
+        return _sigmoid(Z)
+
+    def head(self, name: str) -> dict:
+        for h in self.heads:
+            if h["name"] == name:
+                return h
+        raise KeyError(f"no head {name!r}; have {[h['name'] for h in self.heads]}")
+
+    def head_proba(self, name: str, texts: list[str], X: sp.csr_matrix | None = None) -> np.ndarray:
+        """Probabilities of one dataset head: (n,) for binary heads, (n, k) for multi-class.
+
+        Multi-class heads include the per-class bias tuned on dev (for macro-F1), so
+        ``argmax`` of the result is the head's prediction.
+        """
+        h = self.head(name)
+        if X is None:
+            X = self.features(texts)
+        rows = slice(h["row_start"], h["row_end"])
+        Z = np.asarray((X @ self.W[rows].T).todense()) + self.b[rows]
+        if len(h["classes"]) <= 2:
+            return _sigmoid(Z[:, 0])
+        return _softmax(Z + np.asarray(h.get("class_bias") or 0.0))
+
+    # -- scoring ------------------------------------------------------------------------
+    def _explain(self, text: str, xrow: sp.csr_matrix) -> dict[str, list[str]]:
+        """Top word n-grams (toned, as written) by contribution to each category's log-odds."""
+        names = self.featurizer.readable_features(text)
+        if not names:
+            return {c: [] for c in self.categories}
+        fold_idx = {}
+        for idx, name in names.items():
+            folded = " ".join(_fold(t) for t in name.split(" "))
+            fold_idx[idx] = self.featurizer.index_of("f" + folded)
+        values = dict(zip(xrow.indices.tolist(), xrow.data.tolist(), strict=False))
+        out: dict[str, list[str]] = {}
+        for ci, cat in enumerate(self.categories):
+            w = self._wcat_dense[ci]
+            contrib = []
+            for idx, name in names.items():
+                fi = fold_idx[idx]
+                c = w[idx] * values.get(idx, 0.0) + w[fi] * values.get(fi, 0.0)
+                if c > 0:
+                    contrib.append((c, name))
+            contrib.sort(reverse=True)
+            out[cat] = [name for _, name in contrib[:MAX_EXPLANATIONS]]
+        return out
+
+    def score(self, texts: list[str], explain: bool = True) -> list[Scores]:
+        """Score a batch. A category is flagged when its probability reaches its threshold
+        or a watchlist rule of that category matches."""
+        texts = [t or "" for t in texts]
+        X = self.features(texts)
+        P = self.category_proba(texts, X)
+        out: list[Scores] = []
+        for i, text in enumerate(texts):
+            probs = {c: float(P[i, ci]) for ci, c in enumerate(self.categories)}
+            hits = self.watchlist.match(text)
+            hit_cats = {h["category"] for h in hits}
+            flagged = [c for c in self.categories if probs[c] >= self.thresholds.get(c, 1.01) or c in hit_cats]
+            expl = self._explain(text, X[i]) if explain else {}
+            out.append(
+                Scores(
+                    misinformation=probs.get("misinformation", 0.0),
+                    harm=probs.get("harm", 0.0),
+                    flagged=flagged,
+                    explanations=expl,
+                    rule_hits=hits,
+                    model_version=self.version,
+                )
+            )
+        return out
+
+    def score_one(self, text: str) -> Scores:
+        return self.score([text])[0]
+
+    @property
+    def card_path(self) -> Path | None:
+        return self.state.get("_card_path")
+
+
+def trusted_types(path: str | Path) -> list[str]:
+    """Types in the file beyond skops defaults, refused unless all are allow-listed."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=str(path))
+    bad = sorted(set(untrusted) - ALLOWED_TYPES)
+    if bad:
+        raise UntrustedModelError(f"{path}: refusing to load untrusted types {bad}")
+    return list(untrusted)
+
+
+def load_state(path: str | Path) -> dict:
+    """Load a model file's state dict with skops (never pickle), after the allow-list check."""
+    import skops.io as sio
+
+    state = sio.load(str(path), trusted=trusted_types(path))
+    if not isinstance(state, dict) or "stack" not in state or not _plain(state):
+        raise UntrustedModelError(f"{path}: not a classifier model file (unexpected structure or types)")
+    return state
+
+
+def _plain(obj: object) -> bool:
+    """True if `obj` is only dicts/lists/str/numbers/None/numpy arrays (what train.py writes)."""
+    if obj is None or isinstance(obj, str | int | float | bool | np.ndarray | np.generic):
+        return not (isinstance(obj, np.ndarray) and obj.dtype == object)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in obj.items())
+    if isinstance(obj, list | tuple):
+        return all(_plain(v) for v in obj)
+    return False
+
+
+def save_state(state: dict, path: str | Path) -> None:
+    import skops.io as sio
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(state, str(path), compression=8)  # zipfile.ZIP_DEFLATED
+
+
+def load_model(path: str | Path | None = None, watchlist: str | Path | None = None) -> Model:
+    """Load a model (default: the shipped classifiers/models/default.skops) and a watchlist
+    (default: classifiers/watchlist.yaml). Uses skops with an allow-listed trusted-types list."""
+    path = Path(path) if path is not None else DEFAULT_MODEL
+    state = load_state(path)
+    state["_card_path"] = path.with_suffix(".card.md") if path.with_suffix(".card.md").exists() else None
+    return Model(state, Watchlist.load(watchlist))
