@@ -102,7 +102,22 @@ def _count_rows(current: Counter, previous: Counter, keys: Iterable) -> list[lis
 
 
 def build_report(database: sqlite_utils.Database, period: Period, *, redact: bool = False) -> Report:
-    """Every figure for `period` with the change from the period before it (one data object)."""
+    """Every figure for `period` with the change from the period before it (one data object).
+
+    All queries run in one read transaction, so the figures come from one snapshot of the database
+    even while the crawler and moderators keep writing (WAL readers never block writers).
+    """
+    conn = database.conn
+    if conn.in_transaction:
+        return _build(database, period, redact)
+    conn.execute("BEGIN")
+    try:
+        return _build(database, period, redact)
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Report:
     previous = period.previous()
     if previous.end_utc != period.start_utc:  # the single-scan queries below rely on adjacency
         raise ValueError("previous period must end where this one starts")
@@ -191,7 +206,7 @@ def build_report(database: sqlite_utils.Database, period: Period, *, redact: boo
                 precision_cat[side][reason]["decided"] += 1
                 precision_cat[side][reason]["confirmed"] += int(CONFIRM_ACTIONS.get(action) == reason)
 
-    backlog = {"cur": backlog_at(conn, end), "prev": backlog_at(conn, start)}
+    backlog = dict(zip(("cur", "prev"), backlog_at(conn, end, start), strict=True))
 
     # ---- tables ----
     tables: list[Table] = []
@@ -316,24 +331,38 @@ def build_report(database: sqlite_utils.Database, period: Period, *, redact: boo
     return report
 
 
-def backlog_at(conn, moment: str) -> Counter:
-    """Items open (flagged/escalated) at `moment`, from the decision log.
+def backlog_at(conn, *moments: str) -> list[Counter]:
+    """Items open (flagged/escalated) at each moment, reconstructed from the decision log.
 
-    An item's status at a moment is the new status of its last decision before then, else the old status
-    of its first decision, else its current status (statuses change only through decisions). Only items
-    now open or ever decided can have been open, which keeps this off a full-table scan.
+    Statuses change only through decisions, so an item never decided has had its current status since
+    it was first seen; a decided item's status at a moment is the new status of its last decision
+    before then, else the old status of its first decision. One pass over the decision log serves all
+    moments, and undecided open items are counted through the status index.
     """
-    rows = conn.execute(
-        "WITH candidates AS ("
-        "  SELECT id FROM items WHERE status IN (?, ?) AND fetched_at < ?"
-        "  UNION SELECT DISTINCT d.item_id FROM decisions d JOIN items i ON i.id = d.item_id WHERE i.fetched_at < ?)"
-        " SELECT COALESCE("
-        "  (SELECT new_status FROM decisions d WHERE d.item_id = c.id AND d.created_at < ? ORDER BY d.id DESC LIMIT 1),"
-        "  (SELECT old_status FROM decisions d WHERE d.item_id = c.id ORDER BY d.id LIMIT 1),"
-        "  (SELECT status FROM items WHERE items.id = c.id)) AS status_then, COUNT(*)"
-        " FROM candidates c GROUP BY status_then",
-        [*OPEN_STATUSES, moment, moment, moment]).fetchall()
-    return Counter({status: count for status, count in rows if status in OPEN_STATUSES})
+    results = []
+    undecided = conn.execute(
+        "SELECT status, fetched_at FROM items WHERE status IN (?, ?) AND NOT EXISTS"
+        " (SELECT 1 FROM decisions d WHERE d.item_id = items.id)", OPEN_STATUSES).fetchall()
+    first_old: dict[int, tuple[str, str]] = {}
+    timeline: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for item_id, created_at, old, new, fetched_at in conn.execute(
+            "SELECT d.item_id, d.created_at, d.old_status, d.new_status, i.fetched_at"
+            " FROM decisions d JOIN items i ON i.id = d.item_id ORDER BY d.id"):
+        first_old.setdefault(item_id, (old, fetched_at))
+        timeline[item_id].append((created_at, new))
+    for moment in moments:
+        counts: Counter = Counter(status for status, fetched_at in undecided if fetched_at < moment)
+        for item_id, (old, fetched_at) in first_old.items():
+            if fetched_at >= moment:
+                continue
+            status = old
+            for created_at, new in timeline[item_id]:
+                if created_at < moment:
+                    status = new
+            if status in OPEN_STATUSES:
+                counts[status] += 1
+        results.append(counts)
+    return results
 
 
 def item_rows(conn, period: Period, sources: dict[int, dict]) -> Table:
