@@ -199,3 +199,20 @@ def test_classify_bad_jsonl_line_exits_2(env, db_path, monkeypatch, capsys, line
     assert run(db_path, "classify", "--json") == 2
     err = capsys.readouterr().err
     assert f"line {bad_line}" in err
+
+
+def test_classify_json_scores_each_line_with_the_shipped_model(env, db_path, monkeypatch, capsys):
+    texts = ["Cảnh báo: uống nước muối nóng chữa khỏi ung thư, bác sĩ giấu kín!",
+             "UBND tỉnh Thanh Hóa họp bàn kế hoạch phát triển kinh tế năm 2026."]
+    stdin = json.dumps({"text": texts[0]}, ensure_ascii=False) + "\n" + texts[1] + "\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert run(db_path, "classify", "--json") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    results = [json.loads(line) for line in lines]
+    assert [result["text"] for result in results] == texts
+    for result in results:
+        assert 0.0 <= result["misinformation"] <= 1.0
+        assert 0.0 <= result["harm"] <= 1.0
+        assert isinstance(result["flagged"], list)
+        assert result["model_version"]
