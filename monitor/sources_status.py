@@ -17,17 +17,30 @@ DARK_AFTER_INTERVALS = 6
 DARK_MIN_SECONDS = 6 * 3600
 
 
-def dark_threshold(interval_seconds: int | None) -> int:
-    """Seconds of silence after which a publishing source counts as gone dark."""
-    return max(DARK_AFTER_INTERVALS * int(interval_seconds or 3600), DARK_MIN_SECONDS)
+DARK_AFTER_GAPS = 4
+
+
+def dark_threshold(interval_seconds: int | None, mean_gap_seconds: float | None = None,
+                   time_scale: float = 1.0) -> float:
+    """Seconds of silence after which a publishing source counts as gone dark.
+
+    Several polling intervals, but also several of the source's own usual gaps between items:
+    a weekly bulletin polled hourly is not "dark" after six quiet hours.
+    """
+    configured = max(DARK_AFTER_INTERVALS * int(interval_seconds or 3600), DARK_MIN_SECONDS) * time_scale
+    return max(configured, DARK_AFTER_GAPS * (mean_gap_seconds or 0))
 
 
 def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = None,
-                     dark_min_seconds: int | None = None) -> list[dict]:
-    """One dict per source (enabled first, then by name) with everything an operator asks about it."""
+                     time_scale: float = 1.0) -> list[dict]:
+    """One dict per source (enabled first, then by name) with everything an operator asks about it.
+
+    `time_scale` shrinks the "gone dark" threshold like the scheduler's interval_scale (soak bench).
+    """
     now = now or datetime.now(UTC)
     day = db.to_iso(now - timedelta(days=1))
     week = db.to_iso(now - timedelta(days=7))
+    month = db.to_iso(now - timedelta(days=30))
     rows = database.query(
         "SELECT s.id, s.name, s.kind, s.url, s.enabled, s.paused, s.interval_seconds,"
         " s.effective_interval_seconds, s.last_attempt_at, s.last_success_at, s.last_error_at, s.last_error,"
@@ -35,14 +48,14 @@ def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = 
         " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_24h,"
         " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_7d,"
         " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS items_total,"
-        " (SELECT MAX(fetched_at) FROM items i WHERE i.source_id = s.id) AS last_item_at"
-        " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week])
+        " (SELECT MAX(fetched_at) FROM items i WHERE i.source_id = s.id) AS last_item_at,"
+        " (SELECT (julianday(MAX(fetched_at)) - julianday(MIN(fetched_at))) * 86400.0 / (COUNT(*) - 1)"
+        "  FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS mean_gap"
+        " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week, month])
     overview = []
     for row in rows:
         interval = row["effective_interval_seconds"] or row["interval_seconds"]
-        threshold = dark_threshold(row["interval_seconds"])
-        if dark_min_seconds is not None:
-            threshold = max(DARK_AFTER_INTERVALS * int(row["interval_seconds"] or 0), dark_min_seconds)
+        threshold = dark_threshold(row["interval_seconds"], row["mean_gap"], time_scale)
         silent = None
         if row["last_item_at"]:
             silent = (now - db.from_iso(row["last_item_at"])).total_seconds()
