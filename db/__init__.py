@@ -7,7 +7,7 @@ so an upgraded install migrates itself on start-up and a second start changes no
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -18,19 +18,19 @@ BUSY_TIMEOUT_MS = 30_000
 
 def utcnow() -> str:
     """Current time as stored everywhere: UTC ISO 8601 with a Z, second precision."""
-    return to_iso(datetime.now(timezone.utc))
+    return to_iso(datetime.now(UTC))
 
 
 def to_iso(moment: datetime) -> str:
     """A datetime as stored text; naive datetimes are taken to be UTC already."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def from_iso(text: str) -> datetime:
     """Parse a stored time back to an aware UTC datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def _migrations() -> list[tuple[int, str, str]]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
@@ -69,7 +70,7 @@ def setup(tmp_path, site, monkeypatch, capsys):
 
 def expected_links() -> set[str]:
     links = set()
-    for path, file in FEEDS.items():
+    for file in FEEDS.values():
         for entry in feedparser.parse(file.read_bytes()).entries:
             links.add(canonical_url(entry.link.strip()))
     return links
@@ -128,7 +129,7 @@ def test_crawl_score_review_decide_export(setup, capsys, tmp_path):
     target = flagged[0]
     assert f"/items/{target['id']}" in queue_page
     item_page = client.get(f"/items/{target['id']}").get_data(as_text=True)
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     response = client.post(f"/items/{target['id']}/decide", data={
         "action": "confirm_misinformation", "note": "Sai sự thật: đã đối chiếu với Bộ Y tế",
         "version": str(target["version"]), "csrf_token": csrf_from(item_page)})
@@ -151,7 +152,7 @@ def test_crawl_score_review_decide_export(setup, capsys, tmp_path):
     assert database.conn.execute("SELECT status FROM items WHERE id = ?", (target["id"],)).fetchone()[0] == "confirmed"
 
     # 5. The weekly CSV export contains the decision.
-    week = datetime.now(timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")).isocalendar()
+    week = datetime.now(UTC).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).isocalendar()
     out_path = tmp_path / "week.csv"
     code, _, err = run_cli(capsys, *base, "report", "--week", f"{week.year}-W{week.week:02d}", "--format", "csv",
                            "--out", str(out_path))
