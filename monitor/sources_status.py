@@ -81,6 +81,7 @@ def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = 
             "consecutive_failures": row["consecutive_failures"], "next_run_at": row["next_run_at"] if
             row["enabled"] and not row["paused"] else None,
             "items_24h": row["items_24h"], "items_7d": row["items_7d"], "items_total": row["items_total"],
+            "items": row["items_total"],
             "last_item_at": row["last_item_at"], "silent_seconds": None if silent is None else int(silent),
             "gone_dark": gone_dark, "tags": json.loads(row["tags"] or "[]"),
         })

@@ -338,3 +338,27 @@ def test_nightly_retrain_proposal_trains_on_decisions_and_leaves_promotion_to_th
     # Nothing new since: no retrain tonight.
     again = propose_retrain(database, trainer=trainer, gate=gate, min_new_examples=3)
     assert again["proposed"] is False and len(trained) == 1
+
+
+def test_a_restart_keeps_each_sources_next_run_instead_of_polling_everything_at_once(db_path, tmp_path):
+    feeds = tmp_path / "feeds.yaml"
+    _write(feeds, [{"name": "hourly", "kind": "rss", "url": "http://127.0.0.1:9/h", "interval": "1h"},
+                   {"name": "never", "kind": "rss", "url": "http://127.0.0.1:9/n", "interval": "1h"}])
+    calls: list[str] = []
+    options = {**FAST, "interval_scale": 1.0, "first_run_spread": 0.05}
+    first = Scheduler(db_path, feeds, crawl=lambda d, s, *a: calls.append(s.name) or _result(), **options)
+    first.start()
+    wait_for(lambda: {"hourly", "never"} <= set(calls))
+    first.stop(timeout=5)
+    database = db.connect(db_path, migrate_schema=False)
+    with db.transaction(database) as conn:  # as if "never" had crashed before finishing its first run
+        conn.execute("UPDATE sources SET next_run_at = NULL WHERE name = 'never'")
+    planned = db.from_iso(database.conn.execute("SELECT next_run_at FROM sources WHERE name='hourly'").fetchone()[0])
+    second = Scheduler(db_path, feeds, crawl=lambda d, s, *a: calls.append(s.name) or _result(), **options)
+    second.start()
+    try:
+        jobs = {job.name: job.next_run_time for job in second._aps.get_jobs() if job.id.startswith("source:")}
+        assert abs((jobs["hourly"] - planned).total_seconds()) < 1
+        assert (jobs["never"] - datetime.now(UTC)).total_seconds() < 1
+    finally:
+        second.stop(timeout=5)
