@@ -11,6 +11,9 @@ import sqlite_utils
 from db import transaction, utcnow
 
 GENESIS = "0" * 64
+# The chain's head (last id and hash) is also kept outside the table, so deleting the newest
+# rows is detected too, not only edits and deletions in the middle.
+HEAD_KEY = "decisions_head"
 
 
 class StaleItemError(Exception):
@@ -74,6 +77,10 @@ def decide(database: sqlite_utils.Database, *, item_id: int, user_id: int, actio
             "INSERT INTO decisions (item_id, user_id, action, old_status, new_status, note, created_at,"
             " prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (item_id, user_id, action, old_status, new_status, note, now, prev_hash, digest))
+        conn.execute(
+            "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (HEAD_KEY, f"{cursor.lastrowid}:{digest}", now))
         return Decision(int(cursor.lastrowid), item_id, user_id, action, old_status, new_status, note, now)
 
 
@@ -99,4 +106,11 @@ def verify_chain(database: sqlite_utils.Database) -> list[str]:
             problems.append(f"decision {row['id']}: content does not match its hash (row edited)")
         prev_hash = row["row_hash"]
         expected_id = row["id"] + 1
+    head = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (HEAD_KEY,)).fetchone()
+    if head:
+        head_id, head_hash = head[0].split(":", 1)
+        if expected_id is None or int(head_id) != expected_id - 1 or head_hash != prev_hash:
+            problems.append(f"the log should end at decision {head_id}: newer rows were deleted or replaced")
+    elif expected_id is not None:
+        problems.append("the log's recorded head is missing")
     return problems

@@ -359,3 +359,23 @@ def test_decision_with_invalid_status_changes_nothing(decided_setup):
     assert (item["status"], item["version"]) == ("flagged", 1)
     assert list(database.query("SELECT * FROM decisions")) == []
     assert not database.conn.in_transaction
+
+
+def test_verify_chain_detects_deleting_the_newest_decision(tmp_db):
+    """The head anchor in service_state catches a deletion at the end, which the chain alone cannot."""
+    from db.decisions import decide, verify_chain
+    from db.users import add_user
+
+    tmp_db.conn.execute("INSERT INTO sources (name, kind, url, created_at) VALUES ('s', 'rss', 'https://x.vn/', 'now')")
+    user = add_user(tmp_db, "mod", "password-123", "moderator")
+    for guid in ("a", "b"):
+        item_id = tmp_db.conn.execute(
+            "INSERT INTO items (source_id, guid, fetched_at, content_hash, status) VALUES (1, ?, 'now', ?, 'flagged')",
+            (guid, guid)).lastrowid
+        decide(tmp_db, item_id=item_id, user_id=user, action="dismiss", new_status="dismissed", note="",
+               expected_version=1)
+    assert verify_chain(tmp_db) == []
+    tmp_db.conn.execute("DROP TRIGGER decisions_no_delete")
+    tmp_db.conn.execute("DELETE FROM decisions WHERE id = (SELECT MAX(id) FROM decisions)")
+    problems = verify_chain(tmp_db)
+    assert problems and "deleted" in problems[0]
