@@ -21,11 +21,19 @@ LOCALES = ("vi", "en")
 
 
 def user_zone() -> ZoneInfo:
+    """The user's zone, looked up once per request (pages format dozens of times)."""
+    from flask import g, has_app_context
+
+    if has_app_context() and "user_zone" in g:
+        return g.user_zone
     name = getattr(current_user, "timezone", None) or DEFAULT_ZONE
     try:
-        return ZoneInfo(name)
+        zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
+        zone = ZoneInfo(DEFAULT_ZONE)
+    if has_app_context():
+        g.user_zone = zone
+    return zone
 
 
 def localtime(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
