@@ -37,29 +37,27 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
     reposts = "cluster_sources" in tables
-    touched = ("SELECT cluster_id FROM items WHERE fetched_at >= :start AND fetched_at < :end"
+    from monitor.reports.build import scan_hint
+    touched = (f"SELECT cluster_id FROM items{scan_hint(conn)} WHERE fetched_at >= :start AND fetched_at < :end"
                " AND cluster_id IS NOT NULL")
     if reposts:
         touched += " UNION SELECT cluster_id FROM cluster_sources WHERE first_seen_at >= :start AND first_seen_at < :end"
-    carriers_sql = ("SELECT cluster_id, source_id, fetched_at AS seen FROM items"
+    carriers_sql = ("SELECT cluster_id, source_id, fetched_at AS seen, 1 AS stored FROM items"
                     " WHERE cluster_id IN touched AND fetched_at < :end")
     if reposts:
-        carriers_sql += (" UNION ALL SELECT cluster_id, source_id, first_seen_at FROM cluster_sources"
+        carriers_sql += (" UNION ALL SELECT cluster_id, source_id, first_seen_at, 0 FROM cluster_sources"
                          " WHERE cluster_id IN touched AND first_seen_at < :end")
+    per_cluster = (f"WITH touched AS ({touched}),"
+                   f" carriers AS (SELECT cluster_id, source_id, MIN(seen) AS first, SUM(stored) AS items"
+                   f"  FROM ({carriers_sql}) GROUP BY cluster_id, source_id)"
+                   " SELECT cluster_id, COUNT(*) AS sources, SUM(first >= :start) AS new_sources,"
+                   " MIN(first) AS first, SUM(items) AS items FROM carriers GROUP BY cluster_id")
     params = {"start": start, "end": end}
-    stats: dict[int, dict] = {}
-    for cluster_id, _source_id, first in conn.execute(
-            f"WITH touched AS ({touched}) SELECT cluster_id, source_id, MIN(seen) FROM ({carriers_sql})"
-            " GROUP BY cluster_id, source_id", params):
-        entry = stats.setdefault(cluster_id, {"sources": 0, "new": 0, "first": first, "items": 0})
-        entry["sources"] += 1
-        entry["new"] += int(first >= start)
-        entry["first"] = min(entry["first"], first)
-    for cluster_id, count in conn.execute(
-            f"WITH touched AS ({touched}) SELECT cluster_id, COUNT(*) FROM items"
-            " WHERE cluster_id IN touched AND fetched_at < :end GROUP BY cluster_id", params):
-        if cluster_id in stats:
-            stats[cluster_id]["items"] = count
+    if limit == 0:  # only the headline count is wanted
+        spreading = conn.execute(f"SELECT COUNT(*) FROM ({per_cluster}) WHERE sources >= 2", params).fetchone()[0]
+        return Table("top_clusters", "", []), int(spreading)
+    stats = {row[0]: {"sources": row[1], "new": row[2], "first": row[3], "items": row[4]}
+             for row in conn.execute(per_cluster, params)}
     spreading = sum(1 for entry in stats.values() if entry["sources"] >= 2)
     top = sorted(stats.items(), key=lambda pair: (-pair[1]["sources"], -pair[1]["items"], pair[1]["first"], pair[0]))
     table = Table("top_clusters", "Top spreading stories (clusters), by number of sources",
