@@ -325,3 +325,33 @@ def test_datasette_views_agree_with_the_report(w47, world):
     assert health["Old English"] == "2026-11-10T03:00:00Z"
     # The year boundary: Thursday rule puts 2027-01-01 (a Friday) in 2026-W53.
     assert conn.execute("SELECT strftime('%Y', date('2027-01-01', '-3 days', 'weekday 4'))").fetchone()[0] == "2026"
+
+
+def test_zone_with_daylight_saving_uses_true_local_days(tmp_db):
+    """Europe/Paris leaves summer time at 2026-10-25T01:00Z: both 00:30Z and 01:30Z are 02:30 local."""
+    from monitor.reports.build import fixed_offset
+    conn = tmp_db.conn
+    conn.execute("INSERT INTO sources (id, name, kind, url, created_at) VALUES (1, 'RFI', 'rss', 'https://x.fr', 'x')")
+    for iid, fetched in ((1, "2026-10-25T00:30:00Z"), (2, "2026-10-25T01:30:00Z"), (3, "2026-10-25T22:30:00Z"),
+                         (4, "2026-10-25T23:30:00Z")):
+        conn.execute("INSERT INTO items (id, source_id, guid, fetched_at, content_hash) VALUES (?, 1, ?, ?, ?)",
+                     (iid, f"g{iid}", fetched, f"h{iid}"))
+    period = custom("2026-10-24", "2026-10-26", zone="Europe/Paris")
+    assert fixed_offset(period) is None and fixed_offset(iso_week("2026-W47")) == 7 * 3600
+    report = build_report(tmp_db, period)
+    assert [row[1] for row in report.items.rows] == ["2026-10-25 02:30", "2026-10-25 02:30", "2026-10-25 23:30",
+                                                     "2026-10-26 00:30"]
+    assert report.table("daily").rows == [["2026-10-24", 0, 0], ["2026-10-25", 3, 0], ["2026-10-26", 1, 0]]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("gọi 0912 345 678 ngay", "gọi [phone] ngay"),
+    ("+84 912.345.678", "[phone]"),
+    ("hotline 0987654321.", "hotline [phone]."),
+    ("CCCD 001203004567, CMND 123456789", "CCCD [id], CMND [id]"),
+    ("thư cho nguyen.van.a+tin@mail.example.vn nhé", "thư cho [email] nhé"),
+    ("năm 2026, 15 người, mã 12345", "năm 2026, 15 người, mã 12345"),
+])
+def test_redaction_patterns(text, expected):
+    from monitor.reports.redact import redact_text
+    assert redact_text(text) == expected
