@@ -97,16 +97,20 @@ def render(report: Report) -> bytes:
     pdf.add_page()
     _heading(pdf, "Charts", 12)
     x_left, width = pdf.l_margin, (pdf.epw - 6) / 2
+    row_height = 0.0
     for index, spec in enumerate(charts.CHARTS):
         image = io.BytesIO(charts.png(report, spec, dpi=110))
-        if index % 2 == 0:
-            y = pdf.get_y()
-            pdf.image(image, x=x_left, y=y, w=width)
-            y_after = pdf.get_y()
-        else:
-            pdf.image(image, x=x_left + width + 6, y=y, w=width)
-            pdf.set_y(max(y_after, pdf.get_y()) + 4)
-    pdf.set_y(pdf.get_y() + 4)
+        column = index % 2
+        if column == 0:
+            row_top = pdf.get_y()
+            if row_top + 60 > pdf.page_break_trigger:  # keep a chart row together
+                pdf.add_page()
+                row_top = pdf.get_y()
+            row_height = 0.0
+        info = pdf.image(image, x=x_left + column * (width + 6), y=row_top, w=width)
+        row_height = max(row_height, info.rendered_height)
+        if column == 1 or index == len(charts.CHARTS) - 1:
+            pdf.set_y(row_top + row_height + 4)
 
     tables = {table.name: table for table in report.tables}
     for title, names in SECTIONS:
