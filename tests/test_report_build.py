@@ -329,7 +329,7 @@ def test_datasette_views_agree_with_the_report(w47, world):
 
 def test_zone_with_daylight_saving_uses_true_local_days(tmp_db):
     """Europe/Paris leaves summer time at 2026-10-25T01:00Z: both 00:30Z and 01:30Z are 02:30 local."""
-    from monitor.reports.build import fixed_offset
+    from monitor.reports.figures import fixed_offset
     conn = tmp_db.conn
     conn.execute("INSERT INTO sources (id, name, kind, url, created_at) VALUES (1, 'RFI', 'rss', 'https://x.fr', 'x')")
     for iid, fetched in ((1, "2026-10-25T00:30:00Z"), (2, "2026-10-25T01:30:00Z"), (3, "2026-10-25T22:30:00Z"),

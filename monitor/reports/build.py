@@ -15,20 +15,25 @@ Definitions (they are the contract the tests check by hand):
 
 from __future__ import annotations
 
-import json
-import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
 from db import utcnow
 from monitor.domain import Action, Category, Status
 from monitor.reports import sections
+from monitor.reports.figures import (
+    change,
+    day_index_sql,
+    flag_reasons,
+    local_time,
+    local_time_sql,
+    nearest_rank,
+    ratio,
+    scan_hint,
+)
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
 
@@ -49,83 +54,6 @@ ITEM_COLUMNS = [
     "status_now", "flag_reasons", "score_misinformation", "score_harm", "model_version", "listed_because",
     "decision_id", "decided_by", "decided_at_local", "decided_at_utc", "action", "old_status", "new_status", "note",
 ]
-
-
-def change(current: float | int | None, previous: float | int | None) -> float | int | None:
-    """current − previous, or None when either side is undefined (e.g. precision with no decisions)."""
-    if current is None or previous is None:
-        return None
-    delta = current - previous
-    return round(delta, 4) if isinstance(delta, float) else delta
-
-
-def ratio(numerator: int, denominator: int) -> float | None:
-    return round(numerator / denominator, 4) if denominator else None
-
-
-def nearest_rank(values: list[float], fraction: float) -> float | None:
-    """The smallest value such that at least `fraction` of the values are ≤ it (nearest-rank percentile)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
-
-
-def _local(period: Period, stored: str | None) -> str | None:
-    """A stored UTC time as local "YYYY-MM-DD HH:MM" in the period's zone."""
-    if not stored:
-        return None
-    offset = fixed_offset(period)
-    if offset is not None:  # the common case: plain arithmetic, no zone look-up per row
-        moment = datetime.fromisoformat(stored.replace("Z", "+00:00")) + timedelta(seconds=offset)
-    else:
-        moment = datetime.fromisoformat(stored.replace("Z", "+00:00")).astimezone(ZoneInfo(period.zone))
-    return moment.strftime("%Y-%m-%d %H:%M")
-
-
-@lru_cache(maxsize=64)
-def fixed_offset(period: Period) -> int | None:
-    """The zone's UTC offset in seconds if it is the same throughout the period (and a day either side)."""
-    zone = ZoneInfo(period.zone)
-    moments = [period.start - timedelta(days=1), period.end + timedelta(days=1)]
-    moments += [datetime.combine(day, datetime.min.time(), tzinfo=UTC) for day in period.days]
-    offsets = {moment.astimezone(zone).utcoffset() for moment in moments}
-    return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
-
-
-def _local_sql(period: Period, column: str) -> str:
-    """SQL for the local "YYYY-MM-DD HH:MM" of a stored time, or NULL when the offset varies (then Python)."""
-    offset = fixed_offset(period)
-    if offset is None:
-        return "NULL"
-    return f"strftime('%Y-%m-%d %H:%M', {column}, '{int(offset):+d} seconds')"
-
-
-def scan_hint(conn) -> str:
-    """Force the covering index of migration 051 when present: with few sources, SQLite's planner
-    otherwise prefers a skip-scan of (source_id, fetched_at) that reads every row (3× slower)."""
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'items_report_scan'").fetchone()
-    return " INDEXED BY items_report_scan" if found else ""
-
-
-@lru_cache(maxsize=4096)
-def _reasons(text: str | None) -> tuple[str, ...]:
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return ()
-    return tuple(str(reason) for reason in value) if isinstance(value, list) else ()
-
-
-def _day_case(period: Period, column: str) -> tuple[str, list[str]]:
-    """SQL CASE giving the 0-based local-day index of `column` (−1 before the period), exact in any zone."""
-    from monitor.reports.period import _iso, _local_midnight_utc
-    parts, params = ["CASE WHEN " + column + " < ? THEN -1"], [period.start_utc]
-    for index, day in enumerate(period.days[1:]):
-        parts.append(f"WHEN {column} < ? THEN {index}")
-        params.append(_iso(_local_midnight_utc(day, period.zone)))
-    parts.append(f"ELSE {len(period.days) - 1} END")
-    return " ".join(parts), params
 
 
 def _count_rows(current: Counter, previous: Counter, keys: Iterable) -> list[list]:
@@ -164,7 +92,7 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
                    " last_error, last_error_at FROM sources")}
 
     # One scan over both periods' items via the fetched_at index, grouped small, split in Python.
-    day_sql, day_params = _day_case(period, "fetched_at")
+    day_sql, day_params = day_index_sql(period, "fetched_at")
     groups = conn.execute(
         f"SELECT source_id, COALESCE(language, ''), flag_reasons, {day_sql} AS day, COUNT(*)"
         f" FROM items{scan_hint(conn)} WHERE fetched_at >= ? AND fetched_at < ?"
@@ -181,7 +109,7 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
     for source_id, language, reasons_text, day, count in groups:
         side = "prev" if day < 0 else "cur"
         source = sources.get(source_id, {"name": f"#{source_id}", "kind": "", "language": ""})
-        reasons = _reasons(reasons_text)
+        reasons = flag_reasons(reasons_text)
         crawled[side]["all"] += count
         by_source[side][source["name"]] += count
         by_kind[side][source["kind"]] += count
@@ -221,7 +149,7 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
             from db import from_iso
             waits[side].append((from_iso(created_at) - from_iso(fetched_at)).total_seconds() / 3600)
         if action in TERMINAL_ACTIONS:
-            last_terminal[side][item_id] = (action, _reasons(reasons_text), model_version)
+            last_terminal[side][item_id] = (action, flag_reasons(reasons_text), model_version)
 
     precision_cat = {side: defaultdict(Counter) for side in ("cur", "prev")}
     precision_model = {side: defaultdict(Counter) for side in ("cur", "prev")}
@@ -414,12 +342,12 @@ def item_rows(conn, period: Period, sources: dict[int, dict]) -> Table:
     decided: dict[int, list[tuple]] = defaultdict(list)
     for row in conn.execute(
             "SELECT d.item_id, d.id, u.name, d.created_at, d.action, d.old_status, d.new_status, d.note,"
-            f" {_local_sql(period, 'd.created_at')}"
+            f" {local_time_sql(period, 'd.created_at')}"
             " FROM decisions d JOIN users u ON u.id = d.user_id"
             " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id", [start, end]):
         decided[row[0]].append(row[1:])
     columns = ("id, source_id, fetched_at, language, title, COALESCE(url, canonical_url), status, flag_reasons,"
-               f" score_misinformation, score_harm, model_version, {_local_sql(period, 'fetched_at')}")
+               f" score_misinformation, score_harm, model_version, {local_time_sql(period, 'fetched_at')}")
     crawled = conn.execute(f"SELECT {columns} FROM items WHERE fetched_at >= ? AND fetched_at < ? ORDER BY id",
                            [start, end]).fetchall()
     crawled_ids = {row[0] for row in crawled}
@@ -434,13 +362,13 @@ def item_rows(conn, period: Period, sources: dict[int, dict]) -> Table:
         source = sources.get(source_id, {"name": f"#{source_id}", "kind": ""})
         in_period = item_id in crawled_ids
         listed = "crawled+decided" if in_period and item_id in decided else ("crawled" if in_period else "decided")
-        base = [item_id, local or _local(period, fetched_at), fetched_at, source["name"], source["kind"], language or "",
-                title, url or "", status, ",".join(_reasons(reasons)),
+        base = [item_id, local or local_time(period, fetched_at), fetched_at, source["name"], source["kind"], language or "",
+                title, url or "", status, ",".join(flag_reasons(reasons)),
                 None if s_mis is None else round(s_mis, 4), None if s_harm is None else round(s_harm, 4),
                 model or "", listed]
         if item_id not in decided:
             table.rows.append(base + [None, "", "", "", "", "", "", ""])
         for dec_id, user, created_at, action, old, new, note, decided_local in decided.get(item_id, []):
-            table.rows.append(base + [dec_id, user, decided_local or _local(period, created_at), created_at, action,
+            table.rows.append(base + [dec_id, user, decided_local or local_time(period, created_at), created_at, action,
                                       old, new, note])
     return table

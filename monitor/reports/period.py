@@ -84,6 +84,11 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def day_start_utc(day: date, zone: str = DEFAULT_ZONE) -> str:
+    """Stored-format UTC time of local midnight at the start of `day` in `zone`."""
+    return _iso(_local_midnight_utc(day, zone))
+
+
 def iso_week(text: str, zone: str = DEFAULT_ZONE) -> Period:
     """"2026-W47" → Monday 2026-11-16 … Sunday 2026-11-22 in `zone`."""
     match = _WEEK.match(text.strip())

@@ -8,22 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+from monitor.reports.figures import change, local_time, scan_hint
 from monitor.reports.model import Table
 from monitor.reports.period import Period
 from monitor.reports.terms import top_terms
 
 # The status a story shows: the most consequential status any of its copies has.
 STATUS_RANK = {"confirmed": 5, "escalated": 4, "flagged": 3, "dismissed": 2, "new": 1}
-
-
-def _local(period: Period, stored: str | None) -> str | None:
-    from monitor.reports.build import _local as local
-    return local(period, stored)
-
-
-def _change(current, previous):
-    from monitor.reports.build import change
-    return change(current, previous)
 
 
 def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, int]:
@@ -37,7 +28,6 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
     reposts = "cluster_sources" in tables
-    from monitor.reports.build import scan_hint
     touched = (f"SELECT cluster_id FROM items{scan_hint(conn)} WHERE fetched_at >= :start AND fetched_at < :end"
                " AND cluster_id IS NOT NULL")
     if reposts:
@@ -81,7 +71,7 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
                 "SELECT s.name FROM cluster_sources c JOIN sources s ON s.id = c.source_id"
                 " WHERE c.cluster_id = ? AND c.first_seen_at < ?", [cluster_id, end])}
         table.rows.append([cluster_id, title, entry["sources"], entry["new"], entry["items"],
-                           _local(period, entry["first"]), status, ", ".join(sorted(names))])
+                           local_time(period, entry["first"]), status, ", ".join(sorted(names))])
     return table, spreading
 
 
@@ -110,7 +100,7 @@ def most_flagged_sources(flagged_by_source: dict[str, Counter], crawled_by_sourc
     for name in sorted(cur, key=lambda n: (-cur[n], n))[:limit]:
         crawled = crawled_by_source["cur"][name]
         table.rows.append([name, cur[name], crawled, round(cur[name] / crawled, 4) if crawled else None,
-                           prev[name], _change(cur[name], prev[name])])
+                           prev[name], change(cur[name], prev[name])])
     return table
 
 
@@ -156,7 +146,7 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
         last_item = conn.execute("SELECT MAX(fetched_at) FROM items WHERE source_id = ? AND fetched_at < ?",
                                  [source_id, end]).fetchone()[0]
         table.rows.append([name, source["kind"], source["language"], ", ".join(problems), by_source["cur"][name],
-                           by_source["prev"][name], _local(period, last_item), _local(period, source["last_success_at"]),
+                           by_source["prev"][name], local_time(period, last_item), local_time(period, source["last_success_at"]),
                            errors or 0, total_runs or 0, source["consecutive_failures"], source["last_error"] or ""])
 
     languages = Table("coverage_by_language", "Coverage by language: gaps",
@@ -178,7 +168,7 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
         elif before and items * 2 < before:
             gap = "down more than half"
         languages.rows.append([language, configured[language], active[language], items, before,
-                               _change(items, before), gap])
+                               change(items, before), gap])
     headline = {key: tuple(value) for key, value in counts.items()}
     headline["language_gaps"] = (sum(1 for row in languages.rows if row[-1]), None)
     return table, languages, headline
