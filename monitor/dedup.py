@@ -14,6 +14,7 @@ import hashlib
 import re
 import sqlite3
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +30,9 @@ SHINGLE_WORDS = 3
 MIN_WORDS = 8  # shorter texts ("Breaking!", a bare link) would cluster by accident
 MAX_CANDIDATES = 200
 _WORD = re.compile(r"\w+", re.UNICODE)
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=7)
+# crc32 (C, stable across processes) instead of datasketch's default sha1: the shingle hash is a
+# third of clustering time, and MinHash needs only a well-mixed 32-bit hash, not a cryptographic one.
+_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32)
 
 
 @dataclass
@@ -68,7 +71,8 @@ def signature(text: str) -> Signature | None:
     grams = shingles(text)
     if not grams:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=7, permutations=_TEMPLATE.permutations, scheme=_TEMPLATE.scheme)
+    minhash = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32, permutations=_TEMPLATE.permutations,
+                      scheme=_TEMPLATE.scheme)
     minhash.update_batch(list(grams))
     return Signature(np.array(minhash.hashvalues, dtype=np.uint64))
 
