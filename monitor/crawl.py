@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -29,6 +30,10 @@ log = logging.getLogger("monitor.crawl")
 
 MAX_BACKOFF_SECONDS = 24 * 3600
 FULL_TEXT_PER_PASS = 30
+# One ingest at a time per process: normalising is pure Python (the GIL serialises it anyway), and
+# SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads queueing on a Python
+# lock hand over at once instead of sleeping through free slots. Fetching stays fully concurrent.
+_INGEST_LOCK = threading.Lock()
 
 
 @dataclass
@@ -153,7 +158,8 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             result.found = len(raws)
             if source.options.get("full_text"):
                 enrich_full_text(database, fetcher, row, raws)
-            ingested = ingest(database, row, raws, scorer)
+            with _INGEST_LOCK:
+                ingested = ingest(database, row, raws, scorer)
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
             result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
@@ -195,6 +201,18 @@ def database_path(database: sqlite_utils.Database | str | Path) -> str | None:
     return None
 
 
+def interleave_hosts(sources: list[SourceConfig]) -> list[SourceConfig]:
+    """Round-robin over hosts, so workers spread across hosts instead of queueing on one host's pacing."""
+    by_host: dict[str, list[SourceConfig]] = {}
+    for source in sources:
+        by_host.setdefault((urlsplit(source.url).hostname or "").lower(), []).append(source)
+    queues = list(by_host.values())
+    ordered: list[SourceConfig] = []
+    for round_no in range(max(len(q) for q in queues)):
+        ordered.extend(q[round_no] for q in queues if round_no < len(q))
+    return ordered
+
+
 def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsConfig, scorer: Any,
                   only: str | None = None, fetcher: Fetcher | None = None) -> list[CrawlResult]:
     """One pass over every enabled, not-paused source (or just `only`), concurrently.
@@ -217,6 +235,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
         chosen = [s for s in config.sources if s.enabled and s.name not in paused]
     if not chosen:
         return []
+    chosen = interleave_hosts(chosen)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings)
     local = threading.local()

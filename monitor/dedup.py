@@ -50,11 +50,14 @@ class Signature:
         return float(np.count_nonzero(self.hashvalues == other.hashvalues)) / len(self.hashvalues)
 
     def band_keys(self) -> list[int]:
+        if getattr(self, "_keys", None) is not None:
+            return self._keys
         keys = []
         for band in range(BANDS):
             chunk = self.hashvalues[band * ROWS:(band + 1) * ROWS].astype(np.uint64).tobytes()
             digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
             keys.append(struct.unpack("<q", digest)[0])
+        self._keys = keys
         return keys
 
 
@@ -81,18 +84,17 @@ def find_similar(conn: sqlite3.Connection, sig: Signature) -> tuple[int, int, fl
     """(item id, cluster id, similarity) of the most similar stored item above THRESHOLD, or None."""
     keys = sig.band_keys()
     rows = conn.execute(
-        f"SELECT DISTINCT item_id FROM minhash_bands WHERE band_key IN ({','.join('?' * len(keys))})"
-        f" LIMIT {MAX_CANDIDATES}", keys).fetchall()
+        "SELECT item_minhash.item_id, item_minhash.signature, items.cluster_id FROM item_minhash"
+        " JOIN items ON items.id = item_minhash.item_id WHERE item_minhash.item_id IN"
+        f" (SELECT DISTINCT item_id FROM minhash_bands WHERE band_key IN ({','.join('?' * len(keys))})"
+        f"  LIMIT {MAX_CANDIDATES})", keys).fetchall()
     best: tuple[int, int, float] | None = None
-    for (item_id,) in rows:
-        found = conn.execute(
-            "SELECT item_minhash.signature, items.cluster_id FROM item_minhash JOIN items ON items.id = item_minhash.item_id"
-            " WHERE item_minhash.item_id = ?", (item_id,)).fetchone()
-        if not found or found[1] is None:
+    for item_id, blob, cluster_id in rows:
+        if cluster_id is None:
             continue
-        similarity = sig.jaccard(Signature.from_bytes(found[0]))
+        similarity = sig.jaccard(Signature.from_bytes(blob))
         if similarity >= THRESHOLD and (best is None or similarity > best[2]):
-            best = (item_id, found[1], similarity)
+            best = (item_id, cluster_id, similarity)
     return best
 
 

@@ -1,0 +1,118 @@
+"""A crawl pass over 1,000 sources on 100 hosts (127.0.1.1–127.0.1.100, one local server each,
+200 ms latency per response), per-host pacing on. Target: ≤ 30 s wall time, memory bounded.
+
+Each source is a small RSS feed (5 items). Three passes, all with the shipped classifier:
+  1. cold: an empty database, 5,000 new items (reported; dominated by classify + store);
+  2. unchanged: every source answers 304 to our conditional GET;
+  3. usual: every feed changed, one new item on top of four known ones (1,000 new items) — the
+     pass the scheduler makes all day; this is `FIGURE crawl_1000_sources_wall`.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
+
+import db  # noqa: E402
+from monitor.config import load_text  # noqa: E402
+from monitor.crawl import crawl_sources  # noqa: E402
+from tests.servers import TestServer  # noqa: E402
+
+HOSTS = 100
+PER_HOST = 10
+ITEMS = 5
+LATENCY = 0.2
+WORKERS = 32
+HOST_DELAY = 0.5
+HOST_CONCURRENCY = 2
+TOPICS = ["bão lũ miền Trung", "giá xăng dầu", "tuyển sinh đại học", "dịch sốt xuất huyết", "giao thông Hà Nội",
+          "chuyển đổi số Thanh Hóa", "nông sản Nghệ An", "thời tiết nắng nóng", "an toàn thực phẩm", "lừa đảo qua mạng"]
+
+
+def feed(host: int, number: int, first: int = 0) -> bytes:
+    items = []
+    for i in range(first, first + ITEMS):
+        topic = TOPICS[(host + number + i) % len(TOPICS)]
+        items.append(
+            f"<item><title>Tin {host}-{number}-{i}: {topic}</title>"
+            f"<link>https://bao{host}.example.vn/tin/{number}/{i}.html</link>"
+            f"<guid>https://bao{host}.example.vn/tin/{number}/{i}.html</guid>"
+            f"<pubDate>Mon, 23 Nov 2026 0{i}:00:00 +0700</pubDate>"
+            f"<description>Bài số {i} của chuyên mục {number} trên báo {host} nói về {topic}; "
+            f"mã bài {host * 1000 + number * 10 + i} để nội dung của mỗi bài là khác nhau.</description></item>")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Báo {host}</title>'
+            + "".join(items) + "</channel></rss>").encode("utf-8")
+
+
+def main() -> int:
+    scorer, note = None, "no classifier"
+    if "--no-model" not in sys.argv:
+        from classifiers.model import load_model
+
+        scorer, note = load_model(), "shipped classifier"
+        scorer.score(["khởi động"])
+    servers = []
+    for host in range(1, HOSTS + 1):
+        server = TestServer(host=f"127.0.1.{host}").start()
+        for number in range(PER_HOST):
+            server.route(f"/rss/{number}.rss", feed(host, number), content_type="application/rss+xml",
+                         etag=f'"{host}-{number}"', delay=LATENCY)
+        servers.append(server)
+    lines = ["settings:", "  allow_private_networks: true", f"  workers: {WORKERS}", f"  host_delay: {HOST_DELAY}",
+             f"  host_concurrency: {HOST_CONCURRENCY}", "  deadline: 20", "sources:"]
+    for server in servers:
+        for number in range(PER_HOST):
+            lines.append(f"  - {{name: s{server.host.replace('.', '-')}-{number}, kind: rss,"
+                         f" url: '{server.url(f'/rss/{number}.rss')}', language: vi}}")
+    config = load_text("\n".join(lines) + "\n", "bench-feeds.yaml")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            database = db.connect(Path(tmp) / "crawl.db")
+            started = time.monotonic()
+            results = crawl_sources(database, config, scorer)
+            cold = time.monotonic() - started
+            ok = sum(r.status == "ok" for r in results)
+            new = sum(r.new for r in results)
+            errors = [r.error for r in results if r.status == "error"][:3]
+            started = time.monotonic()
+            again = crawl_sources(database, config, scorer)
+            warm = time.monotonic() - started
+            unchanged = sum(r.status == "not_modified" for r in again)
+            for server in servers:  # the usual pass: every feed has one new item on top
+                host = int(server.host.rsplit(".", 1)[1])
+                for number in range(PER_HOST):
+                    server.route(f"/rss/{number}.rss", feed(host, number, first=1),
+                                 content_type="application/rss+xml", etag=f'"{host}-{number}-v2"', delay=LATENCY)
+            started = time.monotonic()
+            usual = crawl_sources(database, config, scorer)
+            typical = time.monotonic() - started
+            usual_new = sum(r.new for r in usual)
+            usual_ok = sum(r.status == "ok" for r in usual)
+    finally:
+        for server in servers:
+            server.stop()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"sources: {len(results)} on {HOSTS} hosts; workers {WORKERS}, host delay {HOST_DELAY}s, "
+          f"{HOST_CONCURRENCY} per host, {LATENCY * 1000:.0f} ms latency; scorer: {note}")
+    print(f"first pass: {ok} ok, {new} items stored, errors: {errors or 'none'}; {cold:.1f} s")
+    print(f"second pass, nothing changed: {unchanged} not modified; {warm:.1f} s")
+    print(f"third pass, every feed changed (1 new + 4 known items each): {usual_ok} ok, {usual_new} new;"
+          f" {typical:.1f} s")
+    print(f"peak RSS: {peak_mb:.0f} MB")
+    print(f"FIGURE crawl_1000_sources_wall: {typical:.1f} s (target: <= 30 s)")
+    print(f"FIGURE crawl_1000_sources_wall_unchanged: {warm:.1f} s (target: <= 30 s)")
+    print(f"FIGURE crawl_1000_sources_wall_cold_5000_new_items: {cold:.1f} s")
+    print(f"FIGURE crawl_1000_sources_peak_rss: {peak_mb:.0f} MB (target: bounded)")
+    return 0 if ok == len(results) and usual_ok == len(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
