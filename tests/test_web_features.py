@@ -32,9 +32,12 @@ EXPECTED = {
     "items.decide": {"moderator", "admin"}, "queue.bulk": {"moderator", "admin"},
     "queue.cluster_decide": {"moderator", "admin"}, "queue.claim": {"moderator", "admin"},
     "admin.audit": {"admin"}, "admin.audit_export": {"admin"}, "admin.audit_verify": {"admin"},
-    "admin.tokens": {"admin"}, "admin.create_token": {"admin"}, "admin.revoke_token": {"admin"},
+    "admin.tokens": {"admin"}, "admin.models": {"admin"}, "admin.create_token": {"admin"}, "admin.revoke_token": {"admin"},
     "api.queue": {"moderator", "analyst", "admin"}, "api.item": {"moderator", "analyst", "admin"},
     "api.decide": {"moderator", "admin"},
+    # Blueprints of the reports and scheduler areas, registered by create_app.
+    "reports.index": {"analyst", "admin"}, "reports.download": {"analyst", "admin"},
+    "sources_page.index": {"admin"}, "sources_page.pause": {"admin"}, "sources_page.resume": {"admin"},
 }
 USER_OF_ROLE = {"moderator": "mod", "analyst": "ana", "admin": "adm"}
 
@@ -61,7 +64,8 @@ def client_for(app, name):
 def _url(rule, info) -> str:
     values = {"item_id": info["items"]["high"], "cluster_id": 1, "token_id": 1}
     return rule.rule.replace("<int:item_id>", str(values["item_id"])).replace(
-        "<int:cluster_id>", str(values["cluster_id"])).replace("<int:token_id>", "1")
+        "<int:cluster_id>", str(values["cluster_id"])).replace("<int:token_id>", "1").replace(
+        "<int:source_id>", str(info["sources"]["thanhhoa"]))
 
 
 def test_every_route_declares_its_roles(env):
@@ -314,7 +318,7 @@ def test_catalogs_are_complete_and_compiled():
 
     base = ROOT / "web" / "translations"
     po = read_po((base / "vi" / "LC_MESSAGES" / "messages.po").open("rb"))
-    untranslated = [m.id for m in po if m.id and not m.string]
+    untranslated = [m.id for m in po if m.id and (not m.string or m.fuzzy)]
     assert untranslated == []
     mo = read_mo((base / "vi" / "LC_MESSAGES" / "messages.mo").open("rb"))
     assert {m.id: m.string for m in po if m.id} == {m.id: m.string for m in mo if m.id}, "run web/translations/build.py"
@@ -471,3 +475,19 @@ def test_report_form_calls_intake(env, monkeypatch):
     fake.submit = failing
     response = client.post("/report", data={"url": "http://10.0.0.1/x"})
     assert response.status_code == 422 and "private address" in response.get_data(as_text=True)
+
+
+def test_model_card_formatting_is_sanitised(env):
+    app, path, _ = env
+    database = connect(path)
+    card = ('<h2>Thẻ mô hình</h2><p onclick="steal()">Độ chính xác <strong>0.91</strong></p>'
+            '<script>alert(1)</script><img src=x onerror=alert(2)><a href="javascript:alert(3)">x</a>'
+            '<a href="https://example.vn/card">chi tiết</a><style>body{display:none}</style>')
+    database.conn.execute("INSERT INTO models (version, path, created_at, card) VALUES ('m1', 'm1.skops', ?, ?)",
+                          (db.utcnow(), card))
+    database.conn.close()
+    page = client_for(app, "adm").get("/admin/models").get_data(as_text=True)
+    assert "<strong>0.91</strong>" in page and "<h2>Thẻ mô hình</h2>" in page  # formatting kept
+    for bad in ("<script>alert(1)", "onerror", "onclick", "javascript:", "<img", "<style>"):
+        assert bad not in page, bad
+    assert 'href="https://example.vn/card"' in page

@@ -122,7 +122,7 @@ def _register_optional(app: Flask) -> None:
     """Later blueprints (admin, api, dashboard, report form) register themselves here when present."""
     import importlib
 
-    for name in ("admin", "api", "dashboard", "report"):
+    for name in ("admin", "api", "dashboard", "report", "reports", "sources_page"):
         try:
             module = importlib.import_module(f"web.{name}")
         except ModuleNotFoundError as exc:

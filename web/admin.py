@@ -90,5 +90,13 @@ def revoke_token(token_id: int):
     return redirect(url_for("admin.tokens")), 303
 
 
+@bp.get("/models")
+@roles(*ADMIN)
+def models():
+    """Model versions with their cards; a card's formatting is shown through the nh3 allow-list."""
+    rows = list(get_db().query("SELECT id, version, created_at, metrics, card, promoted FROM models ORDER BY id DESC"))
+    return render_template("admin_models.html", models=rows)
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(bp)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import Flask, request, session
 from flask_babel import Babel
 from flask_login import current_user
+from markupsafe import Markup
 
 import db
 
@@ -62,6 +63,18 @@ def safe_href(url: str | None) -> str | None:
     return None
 
 
+ALLOWED_TAGS = {"p", "br", "ul", "ol", "li", "strong", "em", "b", "i", "code", "pre", "blockquote",
+                "h2", "h3", "h4", "table", "thead", "tbody", "tr", "th", "td", "a"}
+
+
+def sanitize(html: str | None) -> Markup:
+    """Formatted text through an allow-list (nh3): no script, no event handlers, no style, http(s) links only."""
+    import nh3
+
+    return Markup(nh3.clean(html or "", tags=ALLOWED_TAGS, attributes={"a": {"href", "title"}},
+                            url_schemes={"http", "https"}, link_rel="noopener noreferrer nofollow"))
+
+
 def score(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
@@ -85,6 +98,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["safe_href"] = safe_href
     app.jinja_env.filters["score"] = score
+    app.jinja_env.filters["sanitize"] = sanitize
     app.jinja_env.globals["LOCALES"] = LOCALES
 
     @app.context_processor

@@ -21,7 +21,8 @@ def main() -> int:
     for locale in ("vi", "en"):
         po = HERE / locale / "LC_MESSAGES" / "messages.po"
         action = "update" if po.exists() else "init"
-        subprocess.run([*run, action, "-i", str(pot), "-d", str(HERE), "-l", locale, "--no-wrap"], check=True)
+        extra = ["--no-fuzzy-matching"] if action == "update" else []
+        subprocess.run([*run, action, "-i", str(pot), "-d", str(HERE), "-l", locale, "--no-wrap", *extra], check=True)
     subprocess.run([*run, "compile", "-d", str(HERE), "--statistics"], check=True)
     return 0
 
