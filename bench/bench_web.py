@@ -55,7 +55,8 @@ def main() -> int:
 
     queue_times: list[float] = []
     variants = ["/queue", "/queue?category=harm", "/queue?language=en", f"/queue?source={source}",
-                "/queue?status=confirmed", "/queue?mine=1", "/queue?category=misinformation&language=vi"]
+                "/queue?status=confirmed", "/queue?mine=1", "/queue?category=misinformation&language=vi",
+                "/queue?from=2026-03-01&to=2026-03-07", "/queue?status=escalated"]
     for variant in variants:
         url = variant
         for _page in range(12):  # walk 12 keyset pages deep on each

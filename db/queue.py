@@ -83,8 +83,11 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
         " LEFT JOIN claims ON claims.item_id = items.id AND claims.expires_at > ?"
         " LEFT JOIN users ON users.id = claims.user_id"
         f" WHERE {' AND '.join(where)} ORDER BY items.priority DESC, items.id DESC LIMIT ?")
-    if filters.source_id is not None or filters.language:
-        sql = sql.replace(" INDEXED BY items_queue", "")  # let the planner pick the narrower index
+    if (filters.source_id is not None or filters.language or filters.claimed_by is not None
+            or filters.cluster_id is not None or filters.date_from or filters.date_to):
+        # A narrow filter (a source, a language, my claims, a cluster, a date range) is better served by
+        # its own index than by walking the whole priority order; let the planner choose.
+        sql = sql.replace(" INDEXED BY items_queue", "")
     rows = [_decode(row) for row in database.query(sql, [now, *params, limit + 1])]
     more = len(rows) > limit
     rows = rows[:limit]

@@ -45,7 +45,10 @@ def build(path: Path) -> dict:
     src2 = ensure_source(database, "VnExpress", "rss", "https://vnexpress.net/rss", "vi")
     items = {
         "high": make_item(database, src, 1, title="Tin giả về vắc-xin lan truyền", text="Nội dung sai sự thật về vắc-xin.",
-                          misinformation=0.95),
+                          misinformation=0.95,
+                          explanation={"terms": {"misinformation": ["tin giả", "chia sẻ"]},
+                                       "rules": [{"category": "misinformation", "rule": "lời đồn",
+                                                  "match": "<b>uống nước muối</b>"}]}),
         "mid": make_item(database, src2, 2, title="Đồn đoán giá xăng tăng gấp đôi", text="Tin đồn chưa kiểm chứng.",
                          misinformation=0.7, fetched_at="2026-11-21T03:00:00Z"),
         "low": make_item(database, src, 3, title="Cảnh báo lừa đảo qua điện thoại", text="Người dân cần cảnh giác.",
