@@ -362,11 +362,14 @@ class Scheduler:
         self._local = threading.local()
         self._connections: list[sqlite_utils.Database] = []
         self._connections_lock = threading.Lock()
+        self._owners: dict[int, int] = {}
+        self._busy_long: set[int] = set()
         self._counts_lock = threading.Lock()
         self._waiting = 0
         self._running = 0
         self._idle = threading.Condition(self._counts_lock)
         self._stopping = threading.Event()
+        self._service_lock = threading.RLock()
         self._paused_seen: dict[str, bool] = {}
         self._source_ids: dict[str, int] = {}
         self._config_signature = self._signature()
@@ -384,6 +387,7 @@ class Scheduler:
             self._local.database = database
             with self._connections_lock:
                 self._connections.append(database)
+                self._owners[id(database)] = threading.get_ident()
         return database
 
     @property
@@ -498,7 +502,12 @@ class Scheduler:
                     break
                 self._idle.wait(left)
             finished = self._running == 0
-        if finished:
+        # Heartbeat, reconcile and reload hold this lock while they use their connections.
+        if finished and not self._service_lock.acquire(timeout=max(deadline - time.monotonic(), 0.5)):
+            finished_light = False
+        else:
+            finished_light = finished
+        if finished_light:
             try:
                 self._write_status(self.database(), stopped=True)
             except Exception:  # noqa: BLE001 - best effort on the way out
@@ -511,12 +520,16 @@ class Scheduler:
                         pass
             self._fetcher, self._old_fetchers = None, []
             with self._connections_lock:
+                keep = [d for d in self._connections if self._owners.get(id(d)) in self._busy_long]
                 for database in self._connections:
+                    if database in keep:
+                        continue
                     try:
                         database.conn.close()
                     except Exception:  # noqa: BLE001
                         pass
-                self._connections.clear()
+                self._connections = keep
+            self._service_lock.release()
         log.info("scheduler stopped", extra={"finished": finished})
         return finished
 
@@ -591,6 +604,20 @@ class Scheduler:
                               executor="long", misfire_grace_time=6 * 3600, coalesce=True, max_instances=1)
 
     def _housekeeping(self, name: str) -> Any:
+        assert self.housekeeping_jobs is not None
+        # Not under the service lock: a long report or retrain must not hold up the heartbeat.
+        # Its thread is marked busy so stop() leaves that thread's connection open.
+        if self._stopping.is_set():
+            return None
+        with self._connections_lock:
+            self._busy_long.add(threading.get_ident())
+        try:
+            return self._run_housekeeping(name)
+        finally:
+            with self._connections_lock:
+                self._busy_long.discard(threading.get_ident())
+
+    def _run_housekeeping(self, name: str) -> Any:
         assert self.housekeeping_jobs is not None
         function = self.housekeeping_jobs[name]
         started = time.monotonic()
@@ -712,9 +739,12 @@ class Scheduler:
         return max(waiting, 0)
 
     def heartbeat(self) -> None:
-        database = self.database()
-        set_state(database, HEARTBEAT_KEY, db.utcnow())
-        self._write_status(database)
+        with self._service_lock:
+            if self._stopping.is_set():
+                return
+            database = self.database()
+            self._write_status(database)  # status first: a fresh heartbeat always has its status
+            set_state(database, HEARTBEAT_KEY, db.utcnow())
 
     def _write_status(self, database: sqlite_utils.Database, *, stopped: bool = False) -> None:
         with self._idle:
@@ -729,6 +759,11 @@ class Scheduler:
 
     def reconcile(self) -> None:
         """Periodic: reload feeds.yaml if it changed on disk; run resumed sources at once."""
+        with self._service_lock:
+            if not self._stopping.is_set():
+                self._reconcile()
+
+    def _reconcile(self) -> None:
         signature = self._signature()
         if signature is not None and signature != self._config_signature:
             self.reload()
@@ -742,6 +777,10 @@ class Scheduler:
 
     def reload(self) -> ReloadResult:
         """Apply an edited feeds.yaml without a restart; an invalid file changes nothing."""
+        with self._service_lock:  # SIGHUP (main thread) and the file watcher must not interleave
+            return self._reload()
+
+    def _reload(self) -> ReloadResult:
         self._config_signature = self._signature()
         if not self.feeds_path:
             return ReloadResult(ok=False, error="no feeds file")

@@ -95,6 +95,7 @@ def test_sigterm_with_a_crawl_stuck_in_a_slow_fetch_exits_within_10_seconds(tmp_
             elapsed = time.monotonic() - started
         finally:
             service.stop()
+        print(f"SIGTERM to exit: {elapsed:.1f} s")
         assert elapsed < 10
         assert service.proc.returncode == 0
         # The abandoned crawl committed nothing; the next start closes its run record.
