@@ -26,7 +26,7 @@ def card_text(state: dict, metrics: dict | None = None) -> str:
         f"# Model card — misinformation / harm classifier `{state['version']}`",
         "",
         f"- Created: {state.get('created')}",
-        f"- Format: skops dict (arrays + scipy CSR), loaded with an allow-listed trusted-type list; "
+        f"- Format: skops dict of plain numpy arrays and builtins (CSR rebuilt at load), loaded with an allow-listed trusted-type list; "
         f"feature hashing ({state['feature_config']['n_features']} buckets), no vocabulary shipped.",
         "- Features: NFC + canonical tone placement + lower-case; syllable 1-3-grams with diacritics "
         "and diacritic-folded; char 2-5-grams inside folded tokens; log-TF x IDF, L2.",

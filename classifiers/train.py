@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
@@ -44,7 +45,8 @@ DEFAULT_C: dict[str, float | list[float]] = {
     "vi_victsd_toxicity": 8.0,
     "vi_vlsp2019_hsd": 8.0,
 }
-MULTI_C: dict[str, float] = {"en_liar": 1.0, "vi_vihsd": 8.0, "vi_vlsp2019_hsd": 8.0}
+# SGD alpha of the multi-class heads (chosen on dev macro-F1 from {1e-5, 3e-5}).
+MULTI_ALPHA: dict[str, float] = {"en_liar": 1e-5, "vi_vihsd": 1e-5, "vi_vlsp2019_hsd": 1e-5}
 EXTRA_WEIGHT = 5.0
 DEFAULT_TARGET_PRECISION = 0.9
 # Per-row budget of non-zero weights kept (largest |w|): keeps the shipped file <= 25 MB.
@@ -66,9 +68,22 @@ def _fit_binary(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray | None, C: float)
     return m.fit(X, y, sample_weight=w)
 
 
-def _fit_multi(X: sp.csr_matrix, y: np.ndarray, C: float) -> LogisticRegression:
-    m = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, tol=1e-4)
-    return m.fit(X, y)
+def _fit_multi(X: sp.csr_matrix, y: np.ndarray, alpha: float, seeds: int = 3) -> SGDClassifier:
+    """Multinomial-ish (OvR log-loss) SGD, coefficients averaged over seeds.
+
+    Why SGD: on ~1M hashed features lbfgs needed 100-150 s per multi-class head (too slow
+    for the 5-minute training budget); 30-epoch SGD reached equal or better dev macro-F1
+    (ViHSD 0.666 vs 0.667, LIAR 0.272 vs 0.260) in ~10 s. Averaging seeds reduces variance.
+    """
+    models = [
+        SGDClassifier(loss="log_loss", alpha=alpha, class_weight="balanced", max_iter=30, tol=None,
+                      random_state=seed).fit(X, y)
+        for seed in range(seeds)
+    ]
+    m = models[0]
+    m.coef_ = np.mean([x.coef_ for x in models], axis=0)
+    m.intercept_ = np.mean([x.intercept_ for x in models], axis=0)
+    return m
 
 
 def tune_class_bias(logits: np.ndarray, y: np.ndarray, rounds: int = 3) -> np.ndarray:
@@ -183,11 +198,11 @@ def train(
         if s.n_classes > 2:
             y = np.array([s.multi(r["label"]) for r in train_rows[s.name]])
             if len(set(y)) == s.n_classes:
-                jobs.append((s.name, "multi", MULTI_C.get(s.name, 4.0), Xtr[s.name], y, None))
+                jobs.append((s.name, "multi", MULTI_ALPHA.get(s.name, 1e-5), Xtr[s.name], y, None))
     progress(f"fitting {len(jobs)} heads", 0.32)
 
     fit_seconds: dict = {}
-    jobs.sort(key=lambda j: -j[3].nnz * (j[4].max() + 1))  # longest first for better packing
+    jobs.sort(key=lambda j: -j[3].nnz * (1 if j[1] == "multi" else 3))  # longest first for better packing
 
     def run(job):
         name, kind, c, X, y, w = job
@@ -200,7 +215,7 @@ def train(
     fitted = Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(delayed(run)(j) for j in jobs)
     progress("heads fitted", 0.8)
 
-    best: dict[tuple[str, str], tuple[float, LogisticRegression, float]] = {}
+    best: dict[tuple[str, str], tuple[float, object, float]] = {}
     for name, kind, c, m in fitted:
         spec = SPECS[name]
         yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]]) if kind == "binary" else None
@@ -290,7 +305,7 @@ def train(
     W32 = W.astype(np.float32).tocsr()
     state = {
         "format_version": 1,
-        "version": version or now.strftime("%Y%m%d-%H%M%S"),
+        "version": version or f"{now.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}",
         "created": now.isoformat(timespec="seconds"),
         "feature_config": dict(fz.config),
         "idf": fz.idf.astype(np.float16),
@@ -336,6 +351,21 @@ def train_and_save(out: str | Path = DEFAULT_MODEL, progress: Progress | None = 
     except ImportError:  # pragma: no cover - card module optional during bootstrap
         pass
     return state
+
+
+def train_from_examples(examples: list[dict], progress: Progress | None = None, *,
+                        registry_root: str | Path | None = None, **kwargs) -> dict:
+    """Retrain on base data + moderator decisions, evaluate on the fixed test sets, store the
+    version in the registry (NOT promoted: pass the result to ``classifiers.registry.propose``).
+
+    examples: [{"text", "category": "misinformation"|"harm", "label": 0|1}] built from
+    confirm/dismiss decisions. Returns {"version", "path", "registry_root", "metrics"}.
+    """
+    from classifiers.registry import register_candidate
+
+    state = train(progress=progress, extra_examples=examples, **kwargs)
+    (progress or _noop)("evaluating on test splits", 1.0)
+    return register_candidate(state, registry_root, kwargs.get("datasets"), kwargs.get("data_root"))
 
 
 def main(argv: list[str] | None = None) -> int:

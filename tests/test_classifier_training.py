@@ -1,0 +1,128 @@
+"""Training, decisions-as-examples, registry gate and CLI on small data subsets (fast)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from classifiers.model import Model, load_model, save_state
+from classifiers.registry import Registry, flat_metrics, propose, regressions
+from classifiers.train import pick_threshold, train, train_from_examples, tune_class_bias
+
+SMALL = {"datasets": ["vi_victsd_toxicity", "vi_vnnews_v2"], "max_rows": 300, "n_jobs": 1}
+ODD_TEXT = "quả dưa hấu màu tím biết hát karaoke"
+
+
+@pytest.fixture(scope="module")
+def base_state():
+    return train(**SMALL)
+
+
+def test_train_small_subset_produces_working_model(base_state, tmp_path):
+    assert base_state["training"]["max_rows"] == 300
+    assert set(base_state["thresholds"]) == {"misinformation", "harm"}
+    path = tmp_path / "m.skops"
+    save_state(base_state, path)
+    model = load_model(path)
+    toxic, clean = model.score(["câm mồm đi con chó, loại mất dạy", "cảm ơn bạn, bài viết rất hay"])
+    assert toxic.harm > clean.harm
+    assert model.head_proba("vi_victsd_toxicity", ["xin chào"]).shape == (1,)
+
+
+def test_progress_is_reported():
+    seen: list[tuple[str, float]] = []
+    train(progress=lambda m, f: seen.append((m, f)), datasets=["vi_vnnews_v2"], max_rows=120, n_jobs=1)
+    fractions = [f for _, f in seen]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert fractions == sorted(fractions)
+
+
+def test_decisions_change_the_next_model(base_state):
+    """Moderators confirming an item as harmful must raise its harm score in the next model."""
+    before = Model(base_state).score_one(ODD_TEXT)
+    extra = [{"text": ODD_TEXT, "category": "harm", "label": 1}] * 10
+    extra += [{"text": "bài viết về thời tiết hôm nay", "category": "misinformation", "label": 0}] * 3
+    after_state = train(extra_examples=extra, **SMALL)
+    assert after_state["training"]["n_extra"] == 13
+    after = Model(after_state).score_one(ODD_TEXT)
+    assert after.harm > before.harm + 0.05, (before.harm, after.harm)
+
+
+def test_tune_class_bias_improves_macro_f1():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    logits = rng.normal(size=(600, 3))
+    logits[np.arange(600), y] += 1.0
+    logits[:, 0] += 1.5  # a biased model that over-predicts class 0
+    bias = tune_class_bias(logits, y)
+    assert f1_score(y, (logits + bias).argmax(1), average="macro") > f1_score(y, logits.argmax(1), average="macro")
+
+
+def test_pick_threshold_reaches_target_precision():
+    y = np.array([0] * 50 + [1] * 50)
+    p = np.concatenate([np.linspace(0, 0.6, 50), np.linspace(0.4, 1.0, 50)])
+    t = pick_threshold(y, p, 0.9)
+    pred = p >= t
+    assert (y[pred] == 1).mean() >= 0.9
+
+
+def test_regressions_gate():
+    old = {"a/macro_f1": 0.80, "b/roc_auc": 0.90}
+    assert regressions({"a/macro_f1": 0.795, "b/roc_auc": 0.95}, old, 0.01) == []
+    bad = regressions({"a/macro_f1": 0.70, "b/roc_auc": 0.95}, old, 0.01)
+    assert len(bad) == 1 and bad[0].startswith("a/macro_f1")
+    assert regressions({"a/macro_f1": 0.9}, old, 0.01) == ["b/roc_auc: missing in new model"]
+
+
+def test_registry_promote_and_rollback(tmp_path, base_state):
+    reg = Registry(tmp_path / "reg")
+    cand = train_from_examples([{"text": ODD_TEXT, "category": "harm", "label": 1}], registry_root=reg.root, **SMALL)
+    assert reg.model_path(cand["version"]).exists()
+    assert reg.model_path(cand["version"]).with_suffix(".card.md").exists()
+    assert "vi_victsd_toxicity" in cand["metrics"]
+    # a 300-row model is worse than the shipped default on the fixed test sets: refused
+    verdict = propose(cand)
+    assert verdict["promoted"] is False and verdict["reasons"]
+    assert reg.active is None and reg.active_model_path().name == "default.skops"
+    ok, _ = reg.promote(cand["version"], force=True)
+    assert ok and reg.active == cand["version"]
+    # a second version with the same metrics passes the gate against the first
+    state2 = dict(base_state, version="v-second")
+    reg.add(state2, cand["metrics"])
+    ok2, reasons2 = reg.promote("v-second", tolerance=0.01)
+    assert ok2 and reasons2 == []
+    assert [r["version"] for r in reg.list() if r["active"]] == ["v-second"]
+    assert reg.rollback() == cand["version"]
+    assert reg.rollback() is None
+    with pytest.raises(ValueError):
+        reg.rollback()
+    assert flat_metrics(cand["metrics"])
+
+
+def test_cli_commands(tmp_path, base_state, capsys):
+    from monitor.commands import models as cli
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", default=str(tmp_path / "m.db"))
+    parser.add_argument("--feeds", default=None)
+    cli.register(parser.add_subparsers(dest="command"))
+    reg_dir = tmp_path / "reg"
+    reg = Registry(reg_dir)
+    reg.add(dict(base_state, version="v1"), {"vi_vnnews_v2": {"macro_f1": 0.5}})
+    args = parser.parse_args(["model", "--registry", str(reg_dir), "list", "--json"])
+    assert args.func(args) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in listed["versions"]] == ["v1"] and listed["active"] is None
+    args = parser.parse_args(["model", "--registry", str(reg_dir), "promote", "v1", "--force"])
+    assert args.func(args) == 0 and reg.active == "v1"
+    args = parser.parse_args(["model", "--registry", str(reg_dir), "rollback"])
+    assert args.func(args) == 0 and reg.active is None
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps({"text": ODD_TEXT, "category": "harm", "label": 1}) + "\n", encoding="utf-8")
+    args = parser.parse_args(["train", "--extra", str(extra), "--out", str(tmp_path / "x.skops")])
+    assert args.func is cli.cmd_train and args.extra == str(extra)
