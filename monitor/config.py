@@ -246,7 +246,7 @@ def load_text(text: str, path: str | Path = "<feeds.yaml>") -> FeedsConfig:
         raise ConfigError(path, line, "sources", "must be a list of sources")
     sources: list[SourceConfig] = []
     seen: dict[str, int] = {}
-    for item_node, item in zip(nodes["sources"][1].value, data["sources"]):
+    for item_node, item in zip(nodes["sources"][1].value, data["sources"], strict=True):
         source = _load_source(path, item_node, item, settings)
         if source.name in seen:
             name_line = _line(_mapping(item_node)["name"][1])

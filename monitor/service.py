@@ -202,18 +202,3 @@ def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HE
         "sources_paused": paused,
         "config_error": get_state(database, CONFIG_ERROR_KEY),
     }
-
-
-def status_report(database: sqlite_utils.Database) -> dict:
-    """Everything `monitor status` prints: item counts, scheduler health and per-source schedule."""
-    from monitor.sources_status import sources_overview
-
-    try:
-        from monitor.status import status_report as base_report
-
-        report = base_report(database)
-    except ImportError:
-        report = {}
-    report["scheduler"] = scheduler_health(database)
-    report["sources"] = sources_overview(database)
-    return report

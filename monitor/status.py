@@ -1,4 +1,4 @@
-"""What `monitor status` and the health checks report: counts and source health, as plain data."""
+"""What `monitor status` prints: item counts, scheduler health and each source's health, as plain data."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import json
 import sqlite_utils
 
 from db.items import counts_by_status
-from db.sources import source_health
 
 
 def status_report(database: sqlite_utils.Database) -> dict:
-    """Item counts by status and by flagged category, and each source's health."""
+    """Item counts by status and flagged category, scheduler health, and per-source state."""
+    from monitor.service import scheduler_health
+    from monitor.sources_status import sources_overview
+
     categories: dict[str, int] = {}
     for row in database.query("SELECT flag_reasons FROM items WHERE flag_reasons != '[]'"):
         for category in json.loads(row["flag_reasons"]):
@@ -19,5 +21,6 @@ def status_report(database: sqlite_utils.Database) -> dict:
     return {
         "items": counts_by_status(database),
         "flagged_by_category": categories,
-        "sources": source_health(database),
+        "scheduler": scheduler_health(database),
+        "sources": sources_overview(database),
     }

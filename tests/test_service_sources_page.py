@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import db
 from monitor.scheduler import HEARTBEAT_KEY, set_state
-from monitor.service import status_report
+from monitor.status import status_report
 from tests import webtools
 from web import create_app
 from web.sources_page import register

@@ -159,14 +159,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("Items by status: " + (", ".join(f"{k} {v}" for k, v in sorted(report["items"].items())) or "none"))
     print("Flagged by category: "
           + (", ".join(f"{k} {v}" for k, v in sorted(report["flagged_by_category"].items())) or "none"))
+    scheduler = report["scheduler"]
+    age = scheduler.get("heartbeat_age")
+    print("Scheduler: " + ("not running (no heartbeat)" if age is None else
+                           f"running, heartbeat {age:.0f} s ago" if scheduler.get("healthy") else
+                           f"stopped or stalled: last heartbeat {age:.0f} s ago"))
     print()
-    print(f"{'source':<32} {'items':>6} {'last success':<21} {'fails':>5}  state / last error")
+    print(f"{'source':<32} {'state':<9} {'items':>6} {'24h':>5} {'last success':<21} {'fails':>5}  last error")
     for s in report["sources"]:
-        state = "paused" if s.get("paused") else ("disabled" if not s.get("enabled") else "ok")
-        if s.get("consecutive_failures"):
-            state = f"{state}; {s.get('last_error') or ''}"
-        print(f"{s['name'][:32]:<32} {s.get('items', 0):>6} {s.get('last_success_at') or '-':<21} "
-              f"{s.get('consecutive_failures', 0):>5}  {state}")
+        print(f"{s['name'][:32]:<32} {s['state']:<9} {s['items_total']:>6} {s['items_24h']:>5} "
+              f"{s.get('last_success_at') or '-':<21} {s.get('consecutive_failures', 0):>5}  "
+              f"{(s.get('last_error') or '')[:80]}")
     return 0
 
 
@@ -196,7 +199,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scorer = load_scorer(args.model)
-    for text, scores in zip(texts, scorer.score(texts)):
+    for text, scores in zip(texts, scorer.score(texts), strict=True):
         if args.json:
             print_json({"text": text, **scores.to_dict()})
         else:
