@@ -8,6 +8,11 @@ here (and in classifiers.evaluate), never for training or tuning.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
 import argparse
 import time
 

@@ -8,6 +8,11 @@ Run with OMP/BLAS threads pinned to 1: ``python bench/bench_classifier_speed.py`
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")

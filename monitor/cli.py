@@ -12,7 +12,9 @@ import importlib
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from monitor import __version__
@@ -99,6 +101,8 @@ def setup_logging(level: str, as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `monitor status | head` ends quietly
     parser = build_parser()
     args = parser.parse_args(argv)
     args.db = args.db or default_db()
