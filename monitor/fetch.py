@@ -327,6 +327,9 @@ class Fetcher:
         try:
             self.policy.resolve(parts.hostname, port)
         except FetchError as exc:
+            if self.settings.proxy and exc.reason.startswith("cannot resolve host"):
+                # Behind a proxy the proxy resolves names; a name we cannot resolve locally is its job.
+                return parts.hostname.lower(), port
             raise FetchError(f"{exc.reason} ({url})", url=url) from None
         return parts.hostname.lower(), port
 

@@ -188,3 +188,15 @@ def test_hostile_crawl_finishes_with_reasons_and_good_items_stored(hostile, tmp_
                                    " (SELECT id FROM sources WHERE name = 'good')"))) == 25
     stored = {row["name"]: row["last_error"] for row in database.query("SELECT name, last_error FROM sources")}
     assert stored["gone"] == results["gone"].error
+
+
+def test_proxy_from_settings_receives_the_request():
+    with TestServer() as proxy:
+        proxy.serve_file("http://feeds.example.invalid/thoi-su.rss", FEED)
+        via = Fetcher(Settings(**{**FAST, "proxy": proxy.url("")}))
+        result = via.fetch("http://feeds.example.invalid/thoi-su.rss")
+        assert result.body == FEED.read_bytes()
+        assert proxy.requests[-1].path == "http://feeds.example.invalid/thoi-su.rss"
+        with pytest.raises(FetchError, match="loopback"):  # a private target stays refused behind a proxy
+            Fetcher(Settings(**{**FAST, "proxy": proxy.url(""), "allow_private_networks": False})).fetch(
+                "http://127.0.0.1:9/x")
