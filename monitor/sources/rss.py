@@ -54,11 +54,12 @@ def _entry_time(entry: Any) -> datetime | None:
     # Re-parse the raw string first: feedparser turns a zone-less date into UTC, but such a
     # date is local time at the source (VnExpress, provincial papers) and must take its zone.
     for key in ("published", "updated", "created"):
-        raw = entry.get(key)
+        # dict.get, not FeedParserDict.get: the latter maps updated→published with a DeprecationWarning.
+        raw = dict.get(entry, key)
         moment = parse_time(raw) if isinstance(raw, str) else None
         if moment is not None:
             return moment
-        parsed = _struct_to_datetime(entry.get(f"{key}_parsed"))
+        parsed = _struct_to_datetime(dict.get(entry, f"{key}_parsed"))
         if parsed is not None:
             return parsed
     return None
