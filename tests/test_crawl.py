@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import html
+import json
+import unicodedata
+
 import pytest
 
 import db
@@ -136,3 +140,33 @@ def test_auto_pause_after_consecutive_failures_and_resume(server, database):
     server.serve_file("/broken.rss", FEED_0325)
     [fixed] = crawl_sources(database, config, scorer=None)
     assert fixed.status == "ok" and fixed.new == 25
+
+
+def test_vnexpress_items_match_the_recorded_expected_parse(server, database):
+    expected = json.loads(FEED_0419.with_name(FEED_0419.stem + ".expected-items.json").read_text(encoding="utf-8"))
+    server.serve_file("/feed.rss", FEED_0419)
+    crawl_sources(database, config_for([("vnexpress", "rss", server.url("/feed.rss"))]), scorer=None)
+    stored = {row["url"]: row for row in items(database)}
+    assert len(expected) == len(stored) == 25
+    for entry in expected:
+        # The recorded parse kept entities undecoded and some text decomposed; we store decoded NFC.
+        row = stored[entry["link"]]
+        assert row["title"] == unicodedata.normalize("NFC", html.unescape(entry["title"]))
+        assert row["text"] == unicodedata.normalize("NFC", html.unescape(entry["desc"])).strip()
+        assert row["published_at"].startswith("2017-04-19T")
+
+
+def test_zone_less_dates_take_the_source_zone(server, database):
+    feed = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+            "<item><title>Tin địa phương không ghi múi giờ</title><link>https://baothanhhoa.vn/a</link>"
+            "<pubDate>Mon, 23 Nov 2026 08:00:00</pubDate><description>Nội dung bài viết.</description></item>"
+            "</channel></rss>")
+    server.route("/local.rss", feed, content_type="application/rss+xml")
+    server.route("/paris.rss", feed.replace("baothanhhoa.vn/a", "lemonde.fr/a").replace("Tin", "Bài"),
+                 content_type="application/rss+xml")
+    text = ("settings:\n  allow_private_networks: true\n  host_delay: 0\nsources:\n"
+            f"  - {{name: local, kind: rss, url: '{server.url('/local.rss')}'}}\n"
+            f"  - {{name: paris, kind: rss, url: '{server.url('/paris.rss')}', timezone: Europe/Paris}}\n")
+    crawl_sources(database, load_text(text), scorer=None)
+    times = {row["source"]: row["published_at"] for row in items(database)}
+    assert times == {"local": "2026-11-23T01:00:00Z", "paris": "2026-11-23T07:00:00Z"}

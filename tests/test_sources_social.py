@@ -10,7 +10,9 @@ import pytest
 import db
 from monitor.config import load_text
 from monitor.crawl import crawl_sources
+from monitor.normalize import parse_time
 from monitor.sources import ParseError, bluesky, mastodon, rss, telegram
+from monitor.sources.html import parse_loose_date
 from tests.servers import REALWORLD, TestServer
 
 SOCIAL = REALWORLD / "social"
@@ -180,6 +182,10 @@ def test_reddit_feeds_match_rss_parser_expectations(name):
     items = rss.parse((SOCIAL / "reddit" / name).read_bytes())
     assert [i.title for i in items] == [e["title"] for e in expected]
     assert [i.url for i in items] == [e["link"] for e in expected]
+    for item, entry in zip(items, expected, strict=True):
+        when = entry.get("pubDate") or entry.get("isoDate")
+        if when:
+            assert item.published.timestamp() == (parse_time(when) or parse_loose_date(when)).timestamp()
 
 
 @pytest.mark.parametrize("path", sorted((SOCIAL / "youtube").glob("*.xml")), ids=lambda p: p.name)
