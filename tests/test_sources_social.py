@@ -194,3 +194,21 @@ def test_youtube_channel_feeds(path: Path):
     text = path.read_text(encoding="utf-8")
     assert len(items) == text.count("<entry>") > 0
     assert all(item.url and item.title and item.published for item in items)
+
+
+def test_telegram_max_pages_follows_older_posts(server, tmp_path):
+    fragments = [path.read_text(encoding="utf-8") for path in sorted(TCHAN.glob("test_parse_text_*.html"))]
+    newer, older = fragments[: len(fragments) // 2], fragments[len(fragments) // 2:]
+    page = ('<html><body><section class="tgme_channel_history">{posts}</section>{more}</body></html>')
+    server.route("/s/tchantest", page.format(
+        posts="".join(newer), more='<a class="tme_messages_more" data-before="3" href="/s/tchantest?before=3"></a>'),
+        content_type="text/html; charset=utf-8")
+    server.route("/s/tchantest?before=3", page.format(posts="".join(older), more=""),
+                 content_type="text/html; charset=utf-8")
+    database = db.connect(tmp_path / "t.db")
+    [result] = crawl_sources(database, config([("tchan", "telegram", server.url("/s/tchantest"))],
+                                              "    max_pages: 2"), None)
+    assert result.status == "ok", result.error
+    assert server.requests_to("/s/tchantest?before=3")
+    one_page = telegram.parse(page.format(posts="".join(newer), more="").encode())
+    assert result.found > len(one_page)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
@@ -81,11 +81,33 @@ def parse(result: FetchResult | bytes, source: Any = None) -> list[RawItem]:
     return Parsed(items)
 
 
+def older_page(result: FetchResult) -> str | None:
+    """URL of the page of older posts (`?before=ID`), if the page links one."""
+    soup = BeautifulSoup(decode_bytes(result.body, result.charset), "html.parser")
+    more = soup.select_one("a.tme_messages_more[data-before]") or soup.select_one('link[rel="prev"][href]')
+    if more is None:
+        return None
+    href = more.get("href") or f"?before={more['data-before']}"
+    return urljoin(result.final_url, href)
+
+
 def collect(fetcher, source, row: dict) -> tuple[FetchResult, list[RawItem] | None]:
+    """The newest page, and with `max_pages` older ones too (`?before=`)."""
     url = page_url(source.url)
     result = fetcher.fetch(url, etag=row.get("etag"), last_modified=row.get("last_modified"), accept=ACCEPT,
                            check_robots=True)
     if result.not_modified or (row.get("body_hash") and row["body_hash"] == result.body_hash):
         result.not_modified = True
         return result, None
-    return result, parse(result, source)
+    items = parse(result, source)
+    page = result
+    for _ in range(int(source.options.get("max_pages") or 1) - 1):
+        following = older_page(page)
+        if not following:
+            break
+        page = fetcher.fetch(following, accept=ACCEPT, check_robots=True)
+        more = parse(page, source)
+        if not more:
+            break
+        items.extend(more)
+    return result, items
