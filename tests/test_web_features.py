@@ -451,30 +451,47 @@ def test_sessions_expire_and_cookie_flags(env):
     assert client.get("/queue").status_code == 302
 
 
-def test_report_form_calls_intake(env, monkeypatch):
-    app, _, info = env
-    calls = []
-    fake = types.ModuleType("monitor.intake")
+class FakeScorer:
+    """Flags whatever mentions "nước muối"; stands in for the shipped model."""
 
-    def submit(database, *, url=None, text=None, submitted_by=None, settings=None, scorer=None):
-        calls.append((database, url, text, submitted_by))
-        return {"item_id": info["items"]["high"], "new": 1}
+    def score(self, texts):
+        return [types.SimpleNamespace(misinformation=0.9 if "nước muối" in t else 0.1, harm=0.0,
+                                      flagged=["misinformation"] if "nước muối" in t else [],
+                                      explanations={"misinformation": ["nước muối"]}, rule_hits=[],
+                                      model_version="fake") for t in texts]
 
-    fake.submit = submit
-    monkeypatch.setitem(sys.modules, "monitor.intake", fake)
+
+def test_report_form_feeds_the_pipeline(env, monkeypatch):
+    app, path, info = env
+    app.config["SCORER"] = FakeScorer()
     client = client_for(app, "ana")
     assert client.post("/report", data={}).status_code == 400
     assert client.post("/report", data={"url": "javascript:alert(1)"}).status_code == 400
-    response = client.post("/report", data={"text": "Tin đồn: uống nước muối chữa được bệnh"})
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"/items/{info['items']['high']}")
-    assert calls == [(app.config["DATABASE"], None, "Tin đồn: uống nước muối chữa được bệnh", "ana")]
-
-    def failing(*_a, **_k):
-        raise ValueError("refused: private address")
-
-    fake.submit = failing
-    response = client.post("/report", data={"url": "http://10.0.0.1/x"})
-    assert response.status_code == 422 and "private address" in response.get_data(as_text=True)
+    response = client.post("/report", data={"text": "Tin đồn: uống nước muối chữa được bệnh <script>x</script>"})
+    assert response.status_code == 303
+    item_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    database = connect(path)
+    row = database.conn.execute("SELECT status, author, text FROM items WHERE id = ?", (item_id,)).fetchone()
+    database.conn.close()
+    assert row[0] == "flagged" and row[1] == "ana" and "nước muối" in row[2]
+    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    assert "<script>x</script>" not in page
+    assert "Tin đồn" in client.get("/queue").get_data(as_text=True)
+    # Reporting the same text again finds the stored item instead of duplicating it.
+    again = client.post("/report", data={"text": "Tin đồn: uống nước muối chữa được bệnh <script>x</script>"})
+    assert again.headers["Location"].endswith(f"/items/{item_id}")
+    # A link to an internal address is refused by the fetcher; the report is kept with the reason shown.
+    monkeypatch.delenv("MONITOR_ALLOW_PRIVATE_NETWORKS", raising=False)
+    app.extensions.pop("monitor_intake", None)
+    response = client.post("/report", data={"url": "http://127.0.0.1:9/tin", "text": "bài đáng ngờ"},
+                           follow_redirects=True)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert 'class="flash error"' in body  # "the page could not be read (…); stored with what you gave"
+    database = connect(path)
+    stored = database.conn.execute("SELECT text FROM items WHERE url = 'http://127.0.0.1:9/tin'").fetchone()
+    database.conn.close()
+    assert stored == ("bài đáng ngờ",)
 
 
 def test_model_card_formatting_is_sanitised(env):

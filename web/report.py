@@ -1,18 +1,60 @@
-""""Report a suspicious link or text": a form that feeds monitor.intake, i.e. the same ingest pipeline."""
+""""Report a suspicious link or text": a form that feeds monitor.intake, i.e. the same ingest pipeline.
+
+The reported URL is fetched by the crawler's Fetcher, so internal addresses are refused exactly as
+for configured sources (this form is the classic server-side request forgery door).
+"""
 
 from __future__ import annotations
 
-import importlib
+import os
+from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from web import get_db
 from web.access import READ, roles
 
 bp = Blueprint("report", __name__)
 
 MAX_TEXT = 20_000
+
+
+def _settings() -> Any:
+    """Fetch settings: config SETTINGS, else feeds.yaml's, else defaults (+ MONITOR_ALLOW_PRIVATE_NETWORKS)."""
+    cache = current_app.extensions.setdefault("monitor_intake", {})
+    if "settings" not in cache:
+        settings = current_app.config.get("SETTINGS")
+        if settings is None:
+            from monitor import config as monitor_config
+
+            feeds = current_app.config.get("FEEDS")
+            if feeds and Path(feeds).exists():
+                settings = monitor_config.load(feeds).settings
+            else:
+                settings = monitor_config.Settings()
+                if os.environ.get("MONITOR_ALLOW_PRIVATE_NETWORKS") == "1":
+                    settings.allow_private_networks = True
+        cache["settings"] = settings
+    return cache["settings"]
+
+
+def _scorer() -> Any:
+    """The classifier, loaded once per app; without it the report is stored unscored."""
+    if "SCORER" in current_app.config:
+        return current_app.config["SCORER"]
+    cache = current_app.extensions.setdefault("monitor_intake", {})
+    if "scorer" not in cache:
+        try:
+            from classifiers.model import load_model
+
+            cache["scorer"] = load_model()
+        except Exception as exc:  # noqa: BLE001 - a missing model must not lose the report
+            current_app.logger.warning("classifier unavailable for reports: %s", exc)
+            cache["scorer"] = None
+    return cache["scorer"]
 
 
 @bp.get("/report")
@@ -36,21 +78,29 @@ def submit():
         flash(_("Only http and https links can be reported."), "error")
         return render_template("report.html", url=url, text=text or ""), 400
     try:
-        intake = importlib.import_module("monitor.intake")
+        from monitor import intake
     except ModuleNotFoundError:
         flash(_("Reporting is not available on this installation yet."), "error")
         return render_template("report.html", url=url or "", text=text or ""), 503
     try:
-        result = intake.submit(current_app.config["DATABASE"], url=url, text=text, submitted_by=current_user.name,
-                               settings=current_app.config.get("SETTINGS"), scorer=current_app.config.get("SCORER"))
+        if hasattr(intake, "submit_report"):
+            result = intake.submit_report(get_db(), _scorer(), _settings(), url=url, text=text,
+                                          submitted_by=current_user.name)
+            result = result.to_dict() if hasattr(result, "to_dict") else dict(result)
+        else:
+            result = intake.submit(current_app.config["DATABASE"], url=url, text=text,
+                                   submitted_by=current_user.name, settings=_settings(), scorer=_scorer())
     except Exception as exc:  # noqa: BLE001 - the reporter gets the reason, the page does not 500
         current_app.logger.warning("report intake failed: %s", exc)
         flash(_("The report could not be processed: %(reason)s", reason=str(exc)[:300]), "error")
         return render_template("report.html", url=url or "", text=text or ""), 422
-    item_id = (result or {}).get("item_id") or next(iter((result or {}).get("new_ids") or []), None)
+    result = result or {}
+    if result.get("error"):
+        flash(_("The page could not be read (%(reason)s); the report was stored with what you gave.",
+                reason=str(result["error"])[:300]), "error")
     flash(_("Thank you, the report was received."), "ok")
-    if item_id:
-        return redirect(url_for("items.show", item_id=item_id)), 303
+    if result.get("item_id"):
+        return redirect(url_for("items.show", item_id=result["item_id"])), 303
     return redirect(url_for("report.form")), 303
 
 
