@@ -508,3 +508,38 @@ def test_model_card_formatting_is_sanitised(env):
     for bad in ("<script>alert(1)", "onerror", "onclick", "javascript:", "<img", "<style>"):
         assert bad not in page, bad
     assert 'href="https://example.vn/card"' in page
+
+
+def test_monitor_audit_verify_command_detects_a_deleted_row(env):
+    import subprocess
+
+    app, path, info = env
+    client = client_for(app, "mod")
+    for key in ("high", "mid", "low"):
+        client.post(f"/items/{info['items'][key]}/decide", data={"action": "dismiss", "version": "1"})
+    command = [sys.executable, "-m", "monitor.cli", "--db", str(path), "audit", "verify"]
+    ok = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert ok.returncode == 0 and "3 decision(s)" in ok.stdout
+    database = connect(path)
+    database.conn.execute("DROP TRIGGER decisions_no_delete")
+    database.conn.execute("DELETE FROM decisions WHERE id = 2")
+    database.conn.close()
+    broken = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert broken.returncode == 1
+    assert "BROKEN" in broken.stdout and "decision 3" in broken.stderr
+
+
+def test_hostile_source_names_are_escaped_everywhere(env):
+    app, path, _ = env
+    database = connect(path)
+    from db.sources import ensure_source
+
+    evil = ensure_source(database, '<img src=x onerror=alert(1)>"><script>alert(2)</script>', "rss",
+                         "https://evil.example/rss")
+    webtools.make_item(database, evil, 700, title="Bình thường", text="x", fetched_at=db.utcnow())
+    database.conn.close()
+    client = client_for(app, "mod")
+    for url in ("/queue", "/dashboard", "/search?q=binh+thuong", "/items/6"):
+        page = client.get(url).get_data(as_text=True)
+        assert "<img src=x" not in page and "<script>alert(2)" not in page, url
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page, url
