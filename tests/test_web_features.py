@@ -274,6 +274,29 @@ def test_whole_cluster_decision(env):
     assert [r[0] for r in rows] == ["confirmed"] * 4
 
 
+def test_claim_a_whole_cluster(env):
+    app, path, info = env
+    database = connect(path)
+    src = info["sources"]["vnexpress"]
+    first = webtools.make_item(database, src, 450, title="Cụm B", text="bản 1")
+    cluster = database.conn.execute("SELECT cluster_id FROM items WHERE id = ?", (first,)).fetchone()[0]
+    copies = [webtools.make_item(database, src, 451 + n, title="Cụm B", text=f"bản {n + 2}", cluster_id=cluster)
+              for n in range(2)]
+    database.conn.close()
+    client = client_for(app, "mod")
+    assert 'id="claim-cluster"' in client.get(f"/items/{first}").get_data(as_text=True)
+    assert client.post("/claims", data={"cluster_id": str(cluster)}).status_code == 303
+    database = connect(path)
+    claimed = {r[0] for r in database.conn.execute("SELECT item_id FROM claims WHERE user_id = ?",
+                                                    (info["users"]["mod"],))}
+    database.conn.close()
+    assert claimed == {first, *copies}
+    # Someone else cannot take the cluster while the claim lives.
+    other = client_for(app, "mod2")
+    page = other.post("/claims", data={"cluster_id": str(cluster)}, follow_redirects=True).get_data(as_text=True)
+    assert "mod" in page and 'class="flash error"' in page
+
+
 def test_escalate_to_person_needs_note_and_records_target(env):
     app, path, info = env
     client = client_for(app, "mod")
