@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from classifiers.features import Featurizer, _fold
+from classifiers.features import Featurizer
 from classifiers.watchlist import Watchlist
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -132,48 +132,85 @@ class Model:
         return _softmax(Z + np.asarray(h.get("class_bias") or 0.0))
 
     # -- scoring ------------------------------------------------------------------------
-    def _explain(self, text: str, xrow: sp.csr_matrix) -> dict[str, list[str]]:
-        """Top word n-grams (toned, as written) by contribution to each category's log-odds."""
-        names = self.featurizer.readable_features(text)
-        if not names:
-            return {c: [] for c in self.categories}
-        fold_idx = {}
-        for idx, name in names.items():
-            folded = " ".join(_fold(t) for t in name.split(" "))
-            fold_idx[idx] = self.featurizer.index_of("f" + folded)
-        values = dict(zip(xrow.indices.tolist(), xrow.data.tolist(), strict=False))
-        out: dict[str, list[str]] = {}
+    def _explain_batch(self, terms: list[tuple], X: sp.csr_matrix) -> list[dict[str, list[str]]]:
+        """Per item: top word n-grams (toned, as written) by contribution to each category's log-odds.
+
+        A term's contribution = its toned and its diacritic-folded feature weights times their
+        values in this item, i.e. exactly its share of the linear score (char grams excluded).
+        Vectorised over the whole batch (one searchsorted for all terms); only the winning
+        n-grams are turned back into strings."""
+        nf = np.int64(X.shape[1])
+        doc, order, start, wb, fb = [], [], [], [], []
+        for i, (_toks, grams) in enumerate(terms):
+            for o, w, f in grams:
+                doc.append(np.full(len(w), i, dtype=np.int64))
+                order.append(np.full(len(w), o, dtype=np.int64))
+                start.append(np.arange(len(w), dtype=np.int64))
+                wb.append(w)
+                fb.append(f)
+        out: list[dict[str, list[str]]] = [{c: [] for c in self.categories} for _ in terms]
+        if not doc or X.nnz == 0:
+            return out
+        doc, order, start = np.concatenate(doc), np.concatenate(order), np.concatenate(start)
+        wb, fb = np.concatenate(wb), np.concatenate(fb)
+        # global sorted key of every stored value: row * n_features + column
+        rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
+        keys = rows * nf + X.indices.astype(np.int64)
+
+        def values(buckets: np.ndarray) -> np.ndarray:
+            q = doc * nf + buckets
+            pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+            return np.where(keys[pos] == q, X.data[pos], 0.0)
+
+        vw, vf = values(wb), values(fb)
         for ci, cat in enumerate(self.categories):
             w = self._wcat_dense[ci]
-            contrib = []
-            for idx, name in names.items():
-                fi = fold_idx[idx]
-                c = w[idx] * values.get(idx, 0.0) + w[fi] * values.get(fi, 0.0)
-                if c > 0:
-                    contrib.append((c, name))
-            contrib.sort(reverse=True)
-            out[cat] = [name for _, name in contrib[:MAX_EXPLANATIONS]]
+            contrib = w[wb] * vw + w[fb] * vf
+            keep = np.flatnonzero(contrib > 0)
+            if not len(keep):
+                continue
+            # sort by (doc, -contrib); take each doc's first few distinct n-grams
+            sel = keep[np.lexsort((-contrib[keep], doc[keep]))]
+            bounds = np.searchsorted(doc[sel], np.arange(len(terms) + 1))
+            for i in range(len(terms)):
+                lo, hi = bounds[i], bounds[i + 1]
+                if lo == hi:
+                    continue
+                toks = terms[i][0]
+                picked: list[str] = []
+                for j in sel[lo : min(hi, lo + 4 * MAX_EXPLANATIONS)]:
+                    name = " ".join(toks[start[j] : start[j] + order[j]])
+                    if name not in picked:
+                        picked.append(name)
+                        if len(picked) >= MAX_EXPLANATIONS:
+                            break
+                out[i][cat] = picked
         return out
 
     def score(self, texts: list[str], explain: bool = True) -> list[Scores]:
         """Score a batch. A category is flagged when its probability reaches its threshold
         or a watchlist rule of that category matches."""
         texts = [t or "" for t in texts]
-        X = self.features(texts)
+        if explain:
+            X, terms = self.featurizer.transform(texts, with_terms=True)
+        else:
+            X, terms = self.featurizer.transform(texts), None
+        if not X.has_sorted_indices:  # explanations binary-search each row's indices
+            X.sort_indices()
         P = self.category_proba(texts, X)
+        explanations = self._explain_batch(terms, X) if explain else [{} for _ in texts]
         out: list[Scores] = []
         for i, text in enumerate(texts):
             probs = {c: float(P[i, ci]) for ci, c in enumerate(self.categories)}
             hits = self.watchlist.match(text)
             hit_cats = {h["category"] for h in hits}
             flagged = [c for c in self.categories if probs[c] >= self.thresholds.get(c, 1.01) or c in hit_cats]
-            expl = self._explain(text, X[i]) if explain else {}
             out.append(
                 Scores(
                     misinformation=probs.get("misinformation", 0.0),
                     harm=probs.get("harm", 0.0),
                     flagged=flagged,
-                    explanations=expl,
+                    explanations=explanations[i],
                     rule_hits=hits,
                     model_version=self.version,
                 )

@@ -18,7 +18,6 @@ import yaml
 from classifiers.text import fold_diacritics, nfc, search_key
 
 DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "watchlist.yaml"
-_WS = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -28,6 +27,7 @@ class Rule:
     category: str
     rule: str
     regex: re.Pattern[str]
+    anchor: str = ""  # literal that must occur in the folded text (cheap pre-check)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -35,27 +35,21 @@ def _fold_char(ch: str) -> str:
     return fold_diacritics(ch).lower()
 
 
-def _folded_with_offsets(text: str) -> tuple[str, list[int]]:
-    """search_key-equivalent folding of `text`, plus each key char's offset in nfc(text).
+class _FoldTable(dict):
+    """str.translate table: char -> its folded lower-case form when that is ONE char.
 
-    The offsets let a hit be reported in the original script ("chia sẻ gấp"), not folded.
-    """
-    src = nfc(text)
-    out: list[str] = []
-    offsets: list[int] = []
-    prev_space = True
-    for i, ch in enumerate(src):
-        if _WS.match(ch):
-            if not prev_space:
-                out.append(" ")
-                offsets.append(i)
-            prev_space = True
-            continue
-        for c in _fold_char(ch):
-            out.append(c)
-            offsets.append(i)
-        prev_space = False
-    return "".join(out), offsets
+    Length-preserving, so a match's offsets in the key are its offsets in nfc(text); the
+    table fills itself lazily and str.translate runs in C (watchlists run on every item)."""
+
+    def __missing__(self, code: int) -> int:
+        ch = chr(code)
+        folded = _fold_char(ch)
+        value = ord(folded) if len(folded) == 1 else code
+        self[code] = value
+        return value
+
+
+_TABLE = _FoldTable()
 
 
 class Watchlist:
@@ -71,8 +65,10 @@ class Watchlist:
         for category, entry in (config or {}).items():
             entry = entry or {}
             for phrase in entry.get("phrases", []) or []:
-                key = re.escape(search_key(str(phrase))).replace(r"\ ", r"\s+")
-                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)")))
+                folded = search_key(str(phrase))
+                key = re.escape(folded).replace(r"\ ", r"\s+")
+                anchor = max(folded.split(" "), key=len) if folded else ""
+                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), anchor))
             for pattern in entry.get("patterns", []) or []:
                 folded = fold_diacritics(str(pattern))
                 rules.append(Rule(category, str(pattern), re.compile(folded, re.IGNORECASE)))
@@ -92,13 +88,14 @@ class Watchlist:
         """All rule hits in `text`, one per rule, with the matched span in original script."""
         if not self.rules or not text:
             return []
-        key, offsets = _folded_with_offsets(text)
         src = nfc(text)
+        key = src.translate(_TABLE)  # same length as src: offsets carry over
         hits: list[dict] = []
         for rule in self.rules:
+            if rule.anchor and rule.anchor not in key:
+                continue
             m = rule.regex.search(key)
             if m is None or m.end() <= m.start():
                 continue
-            original = src[offsets[m.start()] : offsets[m.end() - 1] + 1]
-            hits.append({"category": rule.category, "rule": rule.rule, "match": original})
+            hits.append({"category": rule.category, "rule": rule.rule, "match": src[m.start() : m.end()]})
         return hits
