@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from monitor import __version__
@@ -101,8 +100,7 @@ def setup_logging(level: str, as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `monitor status | head` ends quietly
+    """Parse and run one command; callable in-process (tests) without touching process-wide signals."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.db = args.db or default_db()
@@ -114,5 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     return int(args.func(args) or 0)
 
 
-if __name__ == "__main__":
+def console() -> None:
+    """The `monitor` console script: like a Unix tool, end quietly when the reader of a pipe goes away."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `monitor status | head`
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    console()

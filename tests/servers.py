@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import gzip
 import http.server
-import signal
 import socketserver
 import threading
 import time
@@ -173,7 +172,6 @@ class TestServer:
         return f"http://{self.host}:{self.port}{path}"
 
     def start(self) -> TestServer:
-        _ignore_sigpipe()
         self._server = _Server((self.host, self._requested_port), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -192,16 +190,6 @@ class TestServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _ignore_sigpipe() -> None:
-    """Python's own default: a write to a closed socket raises BrokenPipeError instead of killing the process.
-
-    `monitor.cli.main` sets SIGPIPE to SIG_DFL (so `monitor status | head` ends quietly); a test that
-    called it in-process would otherwise let the first hung-up client of a hostile route kill pytest.
-    """
-    if hasattr(signal, "SIGPIPE") and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
 # --- Hostile handlers -----------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 
 import pytest
 
@@ -58,14 +57,8 @@ def test_import_jsonl_with_bad_json_line(tmp_db, tmp_path):
 def test_cli_import(tmp_path, capsys):
     path = tmp_path / "posts.csv"
     path.write_text(CSV, encoding="utf-8")
-    # cli.main sets SIGPIPE to its default (quiet `| head`); restore it, or a later test whose local
-    # server writes to a closed socket would kill the whole pytest process.
-    previous = signal.getsignal(signal.SIGPIPE)
-    try:
-        code = main(["--db", str(tmp_path / "cli.db"), "--feeds", str(tmp_path / "none.yaml"),
-                     "import", str(path), "--no-score", "--json"])
-    finally:
-        signal.signal(signal.SIGPIPE, previous)
+    code = main(["--db", str(tmp_path / "cli.db"), "--feeds", str(tmp_path / "none.yaml"),
+                 "import", str(path), "--no-score", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     assert out["new"] == 3 and len(out["errors"]) == 2
