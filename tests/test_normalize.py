@@ -133,3 +133,19 @@ def test_html_to_clean_text():
     html = "<div><p>Đoạn <b>một</b>&nbsp;ở đây</p><script>alert(1)</script><p>Đoạn hai</p></div>"
     assert html_to_text(html) == "Đoạn một ở đây\n\nĐoạn hai"
     assert clean_text("a\u0000b\r\n\r\n\r\nc") == "ab\n\nc"
+
+
+def _reference_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", stripped.replace("đ", "d").replace("Đ", "D"))
+
+
+def test_fast_fold_diacritics_equals_the_reference_definition():
+    from classifiers.text import fold_diacritics
+
+    samples = [path.read_text(encoding="utf-8") for path in sorted((SHARED / "seeds").glob("*.txt"))]
+    samples += [unicodedata.normalize("NFD", samples[2]), "ĐẠI HỌC Quốc gia", "한국어 텍스트", "e\u0301\u0323 a\u0308",
+                "ﬁ ligature ½ Å", "\u0301 leading mark", "Ǆ ǅ ǆ", decode_bytes((LEGACY / "uchardet_vi_viscii.txt").read_bytes())]
+    for text in samples:
+        assert fold_diacritics(text) == _reference_fold(text)
