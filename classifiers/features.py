@@ -86,20 +86,18 @@ def _token_info(token: str, n_features: int, lo: int, hi: int) -> tuple[np.ndarr
     return arr, _key("w" + token), _key("f" + folded)
 
 
-def _ngram_buckets(keys: np.ndarray, order: int, prefix: str, n_features: int) -> np.ndarray:
-    """Buckets of all n-grams of one order from unigram keys, vectorised (uint64 wrap-around)."""
-    m = len(keys) - order + 1
-    if m <= 0:
-        return np.zeros(0, dtype=np.int64)
+def _combine(keys: np.ndarray, starts: np.ndarray, order: int, prefix: str, n_features: np.uint64) -> np.ndarray:
+    """Buckets of the n-grams of one order starting at `starts`, from unigram keys (vectorised,
+    uint64 wrap-around; a splitmix-style finaliser spreads the bits before the modulo)."""
     with np.errstate(over="ignore"):
-        h = keys[:m].copy()
+        h = keys[starts].copy()
         for j in range(1, order):
-            h = h * _MUL + keys[j : j + m]
+            h = h * _MUL + keys[starts + j]
         h ^= _SALT[(prefix, order)]
         h ^= h >> np.uint64(31)
         h *= _MUL
         h ^= h >> np.uint64(29)
-    return (h % np.uint64(n_features)).astype(np.int64)
+    return (h % n_features).astype(np.int64)
 
 
 @functools.lru_cache(maxsize=1 << 18)
@@ -135,46 +133,100 @@ class Featurizer:
     def n_features(self) -> int:
         return int(self.config["n_features"])
 
-    def _doc(self, text: str, with_terms: bool) -> tuple[np.ndarray, tuple | None]:
-        """Buckets of one text, plus optionally (tokens, [(order, w_buckets, f_buckets)]) for
-        explanations. Hot path: per-token work is cached, n-grams are vectorised."""
+    # -- vocabulary cache: raw token -> id, with every per-token quantity precomputed ----------
+    def _ensure_cache(self) -> None:
+        if getattr(self, "_vocab", None) is None or len(self._vocab) > self.MAX_CACHE:
+            self._vocab: dict[str, int] = {}
+            self._canon_of: list[str] = []
+            self._buckets: list[np.ndarray] = []
+            self._wkey: list[int] = []
+            self._fkey: list[int] = []
+
+    MAX_CACHE = 2_000_000
+
+    def _id(self, raw: str) -> int:
         cfg = self.config
-        n = cfg["n_features"]
-        lo, hi = cfg["char_min"], cfg["char_max"]
-        toks = tokens(text, cfg["max_tokens"])
-        infos = [_token_info(t, n, lo, hi) for t in toks]
-        parts: list[np.ndarray] = [info[0] for info in infos]
-        grams = []
-        if infos:
-            wk = np.array([info[1] for info in infos], dtype=np.uint64)
-            fk = np.array([info[2] for info in infos], dtype=np.uint64)
-            if with_terms:
-                grams.append((1, np.array([i[0][0] for i in infos], np.int64), np.array([i[0][1] for i in infos], np.int64)))
-            for order in range(2, cfg["word_ngrams"] + 1):
-                wb = _ngram_buckets(wk, order, "w", n)
-                fb = _ngram_buckets(fk, order, "f", n)
-                parts.extend((wb, fb))
-                if with_terms:
-                    grams.append((order, wb, fb))
-        terms = (toks, grams) if with_terms else None
-        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), terms
+        canon = _canon(raw)
+        arr, wk, fk = _token_info(canon, cfg["n_features"], cfg["char_min"], cfg["char_max"])
+        i = len(self._canon_of)
+        self._vocab[raw] = i
+        self._canon_of.append(canon)
+        self._buckets.append(arr)
+        self._wkey.append(wk)
+        self._fkey.append(fk)
+        return i
 
     def counts(self, texts: Iterable[str], with_terms: bool = False):
-        """Raw hashed counts (CSR, float32); with_terms=True also returns per-text term data."""
-        rows: list[np.ndarray] = []
-        all_terms = []
+        """Raw hashed counts (CSR, float32) of a batch; with_terms=True also returns term data
+        for explanations (see ``Model._explain_batch``).
+
+        Vectorised over the batch: Python work is one tokenisation and one dict lookup per
+        token; unigram/char buckets are gathered from a per-token cache and word 2-3-grams are
+        hashed from unigram keys with numpy across all documents at once.
+        """
+        self._ensure_cache()
+        cfg = self.config
+        n = np.uint64(cfg["n_features"])
+        vocab, max_tok = self._vocab, cfg["max_tokens"]
+        get = vocab.get
+        ids: list[int] = []
+        lengths: list[int] = []
         for text in texts:
-            idx, terms = self._doc(text, with_terms)
-            rows.append(idx)
-            all_terms.append(terms)
-        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-        cols = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        row_ids = np.repeat(np.arange(len(rows)), lengths)
+            raw = TOKEN.findall(URL.sub(" url ", nfc(text or "")))[:max_tok]
+            doc_ids = [get(t) for t in raw]
+            if None in doc_ids:
+                doc_ids = [i if i is not None else (get(t) if t in vocab else self._id(t)) for i, t in zip(doc_ids, raw, strict=True)]
+            ids.extend(doc_ids)
+            lengths.append(len(doc_ids))
+        n_docs = len(lengths)
+        L = np.asarray(lengths, dtype=np.int64)
+        tid = np.asarray(ids, dtype=np.int64)
+        doc = np.repeat(np.arange(n_docs, dtype=np.int64), L)
+        doc_start = np.cumsum(L) - L
+        pid = np.arange(len(tid), dtype=np.int64) - doc_start[doc] if len(tid) else np.zeros(0, np.int64)
+        row_parts: list[np.ndarray] = []
+        col_parts: list[np.ndarray] = []
+        terms = None
+        if len(tid):
+            uniq, inv = np.unique(tid, return_inverse=True)
+            ulist = uniq.tolist()
+            lens = np.fromiter((len(self._buckets[u]) for u in ulist), dtype=np.int64, count=len(ulist))
+            flat = np.concatenate([self._buckets[u] for u in ulist])
+            offsets = np.cumsum(lens) - lens
+            pc = lens[inv]
+            out_start = np.cumsum(pc) - pc
+            gather = np.arange(pc.sum(), dtype=np.int64) - np.repeat(out_start - offsets[inv], pc)
+            col_parts.append(flat[gather])
+            row_parts.append(np.repeat(doc, pc))
+            wk = np.asarray([self._wkey[u] for u in ulist], dtype=np.uint64)[inv]
+            fk = np.asarray([self._fkey[u] for u in ulist], dtype=np.uint64)[inv]
+            grams = []
+            if with_terms:
+                uni_w = flat[offsets[inv]]
+                uni_f = flat[offsets[inv] + 1]
+                grams.append((1, np.arange(len(tid)), uni_w, uni_f))
+            for order in range(2, cfg["word_ngrams"] + 1):
+                valid = np.flatnonzero(pid + order - 1 < L[doc])
+                if not len(valid):
+                    continue
+                wb = _combine(wk, valid, order, "w", n)
+                fb = _combine(fk, valid, order, "f", n)
+                col_parts.extend((wb, fb))
+                row_parts.extend((doc[valid], doc[valid]))
+                if with_terms:
+                    grams.append((order, valid, wb, fb))
+            if with_terms:
+                canon = [self._canon_of[i] for i in ids]
+                terms = {"canon": canon, "doc": doc, "grams": grams, "n_docs": n_docs}
+        elif with_terms:
+            terms = {"canon": [], "doc": doc, "grams": [], "n_docs": n_docs}
+        cols = np.concatenate(col_parts) if col_parts else np.zeros(0, dtype=np.int64)
+        rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
         X = sp.csr_matrix(
-            (np.ones(len(cols), dtype=np.float32), (row_ids, cols)), shape=(len(rows), self.n_features)
+            (np.ones(len(cols), dtype=np.float32), (rows, cols)), shape=(n_docs, self.n_features)
         )
         X.sum_duplicates()
-        return (X, all_terms) if with_terms else X
+        return (X, terms) if with_terms else X
 
     def weight(self, X: sp.csr_matrix) -> sp.csr_matrix:
         """log-TF, IDF, L2 normalise (on a copy of `X`)."""

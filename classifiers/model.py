@@ -132,30 +132,27 @@ class Model:
         return _softmax(Z + np.asarray(h.get("class_bias") or 0.0))
 
     # -- scoring ------------------------------------------------------------------------
-    def _explain_batch(self, terms: list[tuple], X: sp.csr_matrix) -> list[dict[str, list[str]]]:
+    def _explain_batch(self, terms: dict, X: sp.csr_matrix) -> list[dict[str, list[str]]]:
         """Per item: top word n-grams (toned, as written) by contribution to each category's log-odds.
 
         A term's contribution = its toned and its diacritic-folded feature weights times their
         values in this item, i.e. exactly its share of the linear score (char grams excluded).
         Vectorised over the whole batch (one searchsorted for all terms); only the winning
         n-grams are turned back into strings."""
-        nf = np.int64(X.shape[1])
-        doc, order, start, wb, fb = [], [], [], [], []
-        for i, (_toks, grams) in enumerate(terms):
-            for o, w, f in grams:
-                doc.append(np.full(len(w), i, dtype=np.int64))
-                order.append(np.full(len(w), o, dtype=np.int64))
-                start.append(np.arange(len(w), dtype=np.int64))
-                wb.append(w)
-                fb.append(f)
-        out: list[dict[str, list[str]]] = [{c: [] for c in self.categories} for _ in terms]
-        if not doc or X.nnz == 0:
+        n_docs = terms["n_docs"]
+        out: list[dict[str, list[str]]] = [{c: [] for c in self.categories} for _ in range(n_docs)]
+        grams = terms["grams"]
+        if not grams or X.nnz == 0:
             return out
-        doc, order, start = np.concatenate(doc), np.concatenate(order), np.concatenate(start)
-        wb, fb = np.concatenate(wb), np.concatenate(fb)
-        # global sorted key of every stored value: row * n_features + column
+        nf = np.int64(X.shape[1])
+        tok_doc, canon = terms["doc"], terms["canon"]
+        start = np.concatenate([g[1] for g in grams])  # global token position of the n-gram start
+        order = np.concatenate([np.full(len(g[1]), g[0], dtype=np.int64) for g in grams])
+        wb = np.concatenate([g[2] for g in grams])
+        fb = np.concatenate([g[3] for g in grams])
+        doc = tok_doc[start]
         rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
-        keys = rows * nf + X.indices.astype(np.int64)
+        keys = rows * nf + X.indices.astype(np.int64)  # sorted: rows in order, indices sorted
 
         def values(buckets: np.ndarray) -> np.ndarray:
             q = doc * nf + buckets
@@ -169,17 +166,13 @@ class Model:
             keep = np.flatnonzero(contrib > 0)
             if not len(keep):
                 continue
-            # sort by (doc, -contrib); take each doc's first few distinct n-grams
-            sel = keep[np.lexsort((-contrib[keep], doc[keep]))]
-            bounds = np.searchsorted(doc[sel], np.arange(len(terms) + 1))
-            for i in range(len(terms)):
+            sel = keep[np.lexsort((-contrib[keep], doc[keep]))]  # by doc, then strongest first
+            bounds = np.searchsorted(doc[sel], np.arange(n_docs + 1))
+            for i in range(n_docs):
                 lo, hi = bounds[i], bounds[i + 1]
-                if lo == hi:
-                    continue
-                toks = terms[i][0]
                 picked: list[str] = []
                 for j in sel[lo : min(hi, lo + 4 * MAX_EXPLANATIONS)]:
-                    name = " ".join(toks[start[j] : start[j] + order[j]])
+                    name = " ".join(canon[start[j] : start[j] + order[j]])
                     if name not in picked:
                         picked.append(name)
                         if len(picked) >= MAX_EXPLANATIONS:
