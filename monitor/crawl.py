@@ -228,12 +228,16 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
         try:
             chosen = [config.source(only)]
         except KeyError:
+            if main_db is not database:
+                main_db.conn.close()
             names = ", ".join(s.name for s in config.sources) or "none"
             raise KeyError(f"no source named '{only}' in {config.path} (sources: {names})") from None
     else:
         paused = {row["name"] for row in main_db.query("SELECT name FROM sources WHERE paused = 1")}
         chosen = [s for s in config.sources if s.enabled and s.name not in paused]
     if not chosen:
+        if main_db is not database:
+            main_db.conn.close()
         return []
     chosen = interleave_hosts(chosen)
     own_fetcher = fetcher is None
@@ -270,4 +274,6 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
             fetcher.close()
         for conn in connections:
             conn.conn.close()
+        if main_db is not database:
+            main_db.conn.close()
     return results

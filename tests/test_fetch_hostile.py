@@ -200,3 +200,13 @@ def test_proxy_from_settings_receives_the_request():
         with pytest.raises(FetchError, match="loopback"):  # a private target stays refused behind a proxy
             Fetcher(Settings(**{**FAST, "proxy": proxy.url(""), "allow_private_networks": False})).fetch(
                 "http://127.0.0.1:9/x")
+
+
+def test_address_checked_again_at_connect_time(hostile, monkeypatch):
+    """DNS may answer differently between our check and the connection (rebinding): the socket is guarded too."""
+    guarded = fetcher(allow_private_networks=False)
+    monkeypatch.setattr(guarded, "check_url", lambda url: ("127.0.0.1", hostile.port))
+    before = len(hostile.requests)
+    with pytest.raises(FetchError, match="loopback address 127.0.0.1"):
+        guarded.fetch(hostile.url("/good.rss"))
+    assert len(hostile.requests) == before
