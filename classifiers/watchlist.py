@@ -70,8 +70,11 @@ class Watchlist:
                 anchor = max(folded.split(" "), key=len) if folded else ""
                 rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), anchor))
             for pattern in entry.get("patterns", []) or []:
-                folded = fold_diacritics(str(pattern))
-                rules.append(Rule(category, str(pattern), re.compile(folded, re.IGNORECASE)))
+                # a pattern is a regex string, or {regex: ..., anchor: literal every match contains}
+                spec = pattern if isinstance(pattern, dict) else {"regex": pattern}
+                folded = fold_diacritics(str(spec["regex"]))
+                anchor = search_key(str(spec.get("anchor") or ""))
+                rules.append(Rule(category, str(spec["regex"]), re.compile(folded, re.IGNORECASE), anchor))
         return cls(rules)
 
     @classmethod
