@@ -95,6 +95,7 @@ class Model:
         self.bcat = np.asarray(bcat, dtype=np.float64)
         # Dense copies of category weights: O(1) lookup for explanations.
         self._wcat_dense = np.asarray(self.Wcat.todense(), dtype=np.float32)
+        self._any_positive = (self._wcat_dense > 0).any(axis=0)
         self._WcatT = self.Wcat.T.tocsc()
         self.watchlist = watchlist if watchlist is not None else Watchlist.load()
 
@@ -150,14 +151,22 @@ class Model:
         order = np.concatenate([np.full(len(g[1]), g[0], dtype=np.int64) for g in grams])
         wb = np.concatenate([g[2] for g in grams])
         fb = np.concatenate([g[3] for g in grams])
+        # only terms with a positive weight in some category can push a score up
+        useful = self._any_positive[wb] | self._any_positive[fb]
+        start, order, wb, fb = start[useful], order[useful], wb[useful], fb[useful]
         doc = tok_doc[start]
         rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
         keys = rows * nf + X.indices.astype(np.int64)  # sorted: rows in order, indices sorted
 
         def values(buckets: np.ndarray) -> np.ndarray:
+            # sorted queries make the binary searches cache-friendly (3-4x faster than random order)
             q = doc * nf + buckets
-            pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
-            return np.where(keys[pos] == q, X.data[pos], 0.0)
+            perm = np.argsort(q)
+            qs = q[perm]
+            pos = np.minimum(np.searchsorted(keys, qs), len(keys) - 1)
+            out = np.empty(len(q), dtype=np.float32)
+            out[perm] = np.where(keys[pos] == qs, X.data[pos], 0.0)
+            return out
 
         vw, vf = values(wb), values(fb)
         for ci, cat in enumerate(self.categories):
