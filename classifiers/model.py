@@ -222,6 +222,19 @@ class Model:
     def score_one(self, text: str) -> Scores:
         return self.score([text])[0]
 
+    def uncertainty(self, scores: Scores) -> float:
+        """How close an item is to a decision boundary, in (0, 1] (1 = exactly at a threshold).
+
+        For active learning: ordering the review queue by this puts the items whose moderator
+        decision teaches the next model the most first. Max over categories of
+        exp(-|logit(p) - logit(threshold)|)."""
+        def logit(p: float) -> float:
+            p = min(max(p, 1e-6), 1 - 1e-6)
+            return float(np.log(p / (1 - p)))
+
+        values = [np.exp(-abs(logit(getattr(scores, c)) - logit(self.thresholds[c]))) for c in self.categories]
+        return float(max(values)) if values else 0.0
+
     @property
     def card_path(self) -> Path | None:
         return self.state.get("_card_path")

@@ -163,6 +163,11 @@ class Registry:
         return load_model(self.active_model_path(), watchlist)
 
 
+def load_active(root: str | Path | None = None, watchlist: str | Path | None = None) -> Model:
+    """The model to score with: the registry's promoted version, else the shipped default."""
+    return Registry(root or default_root()).load_active(watchlist)
+
+
 def register_candidate(state: dict, registry_root: str | Path | None = None,
                        datasets: list[str] | None = None, data_root: Path | None = None) -> dict:
     """Evaluate a freshly trained state on the fixed test sets and store it (not promoted).

@@ -135,3 +135,17 @@ def test_seed_articles_not_flagged(model):
     texts = [p.read_text(encoding="utf-8") for p in seeds]
     for path, s in zip(seeds, model.score(texts), strict=True):
         assert s.flagged == [], (path.name, s.misinformation, s.harm, s.rule_hits)
+
+
+def test_uncertainty_orders_items_near_threshold_first(model):
+    t = model.thresholds["harm"]
+    near = Scores(misinformation=0.0001, harm=t, model_version=model.version)
+    far = Scores(misinformation=0.0001, harm=0.0001, model_version=model.version)
+    assert model.uncertainty(near) == pytest.approx(1.0)
+    assert 0.0 < model.uncertainty(far) < model.uncertainty(near)
+
+
+def test_load_active_falls_back_to_shipped(tmp_path):
+    from classifiers.registry import load_active
+
+    assert load_active(tmp_path / "empty-registry").version == load_model().version
