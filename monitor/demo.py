@@ -63,9 +63,9 @@ def prepare_demo(home: Path, base_url: str) -> tuple[Path, Path]:
 
 def run_demo(args: argparse.Namespace) -> int:
     from monitor.cli import default_data_dir
-    from monitor.commands.core import load_scorer
     from monitor.config import load
     from monitor.crawl import crawl_sources
+    from monitor.scoring import load_scorer
     from monitor.service import run
 
     os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"

@@ -305,13 +305,14 @@ def _default_crawl() -> CrawlFunction:
 
 
 def _default_scorer() -> Any:
-    """The shipped classifier; without it items are still stored (and scored on a re-score)."""
+    """The registry's active classifier, followed as versions are promoted; without one, items are stored unscored."""
     try:
-        from classifiers.model import load_model
-    except ImportError:
-        log.warning("classifier not available: items will be stored unscored")
+        from monitor.scoring import ActiveScorer
+
+        return ActiveScorer()
+    except (ImportError, OSError, ValueError) as exc:
+        log.warning("classifier not available: items will be stored unscored (%s)", exc)
         return None
-    return load_model()
 
 
 @dataclass

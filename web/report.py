@@ -48,9 +48,9 @@ def _scorer() -> Any:
     cache = current_app.extensions.setdefault("monitor_intake", {})
     if "scorer" not in cache:
         try:
-            from classifiers.model import load_model
+            from monitor.scoring import load_scorer
 
-            cache["scorer"] = load_model()
+            cache["scorer"] = load_scorer()
         except Exception as exc:  # noqa: BLE001 - a missing model must not lose the report
             current_app.logger.warning("classifier unavailable for reports: %s", exc)
             cache["scorer"] = None

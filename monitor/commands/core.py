@@ -71,13 +71,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def load_scorer(model_path: str | None = None):
-    """The classifier every command scores with (the promoted model, else the shipped one)."""
-    from classifiers.model import load_model
-
-    return load_model(model_path)
-
-
 def load_config(args: argparse.Namespace):
     from monitor import config
 
@@ -121,6 +114,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     from monitor.crawl import crawl_sources
+    from monitor.scoring import load_scorer
 
     try:
         config = load_config(args)
@@ -198,6 +192,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from monitor.scoring import load_scorer
+
     scorer = load_scorer(args.model)
     for text, scores in zip(texts, scorer.score(texts), strict=True):
         if args.json:

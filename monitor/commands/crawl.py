@@ -29,9 +29,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     scorer = None
     if not args.no_score:
-        from classifiers.model import load_model
+        from monitor.scoring import load_scorer
 
-        scorer = load_model(None)
+        scorer = load_scorer()
     try:
         result = import_file(db.connect(args.db), args.file, scorer, default_source=args.source,
                              timezone=args.timezone)

@@ -1,0 +1,59 @@
+"""Which model scores items: an explicit file, else the registry's active version, else the shipped one.
+
+Every path that scores (crawl, import, the report form, the scheduler, `monitor classify`) gets its
+model here, so promoting or rolling back a version in the registry changes what all of them use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from classifiers.model import Model, load_model
+from classifiers.registry import Registry, default_root
+
+RECHECK_SECONDS = 30.0
+
+
+def active_model_path(registry_root: str | Path | None = None) -> Path:
+    return Registry(registry_root or default_root()).active_model_path()
+
+
+def load_scorer(model_path: str | Path | None = None, registry_root: str | Path | None = None) -> Model:
+    """The model to score with now."""
+    return load_model(model_path or active_model_path(registry_root))
+
+
+class ActiveScorer:
+    """A scorer for long-running processes that follows the registry's active version.
+
+    It re-reads the registry at most every RECHECK_SECONDS and swaps models when a version was
+    promoted or rolled back, so the scheduler picks up the nightly retrain without a restart.
+    """
+
+    def __init__(self, registry_root: str | Path | None = None, recheck_seconds: float = RECHECK_SECONDS):
+        self.registry_root = registry_root
+        self.recheck_seconds = recheck_seconds
+        self._lock = threading.Lock()
+        self._path = active_model_path(registry_root)
+        self._model = load_model(self._path)
+        self._checked = time.monotonic()
+
+    @property
+    def model(self) -> Model:
+        with self._lock:
+            if time.monotonic() - self._checked >= self.recheck_seconds:
+                self._checked = time.monotonic()
+                path = active_model_path(self.registry_root)
+                if path != self._path:
+                    self._model, self._path = load_model(path), path
+            return self._model
+
+    @property
+    def version(self) -> str:
+        return self.model.version
+
+    def score(self, texts: list[str]) -> list[Any]:
+        return self.model.score(texts)
