@@ -194,7 +194,7 @@ def test_classify_bad_jsonl_line_exits_2(env, db_path, monkeypatch, capsys, line
     def no_model(*args, **kwargs):
         raise AssertionError("the model must not be loaded when the input is bad")
 
-    monkeypatch.setattr("monitor.commands.core.load_scorer", no_model)
+    monkeypatch.setattr("monitor.scoring.load_scorer", no_model)
     monkeypatch.setattr("sys.stdin", io.StringIO(lines))
     assert run(db_path, "classify", "--json") == 2
     err = capsys.readouterr().err
