@@ -108,9 +108,21 @@ def _canonical_word(word: str) -> str:
     return unicodedata.normalize("NFC", "".join("".join(group) for group in letters))
 
 
+@functools.lru_cache(maxsize=1 << 18)
+def _canonical_token(token: str) -> str:
+    return _WORD.sub(lambda m: _canonical_word(m.group(0)), token)
+
+
 def normalize_tones(text: str) -> str:
-    """Move each syllable's tone mark to one canonical vowel, so placement variants compare equal."""
-    return _WORD.sub(lambda m: _canonical_word(m.group(0)), nfc(text))
+    """Move each syllable's tone mark to one canonical vowel, so placement variants compare equal.
+
+    Works per space-separated token through a cache (a letter run never spans a space, so the result
+    is the same as rewriting each word): ingest and features call this on every stored item.
+    """
+    text = nfc(text)
+    if text.isascii():  # no tone marks to move
+        return text
+    return " ".join([_canonical_token(token) for token in text.split(" ")])
 
 
 def dedup_key(text: str) -> str:

@@ -19,14 +19,11 @@ ITEM_COLUMNS = (
 
 def find_existing(conn, source_id: int, guid: str, canonical_url: str | None, content_hash: str) -> int | None:
     """The id of an item this one duplicates: same guid in the source, same canonical URL, or same content."""
-    row = conn.execute("SELECT id FROM items WHERE source_id = ? AND guid = ?", (source_id, guid)).fetchone()
-    if row:
-        return row[0]
-    if canonical_url:
-        row = conn.execute("SELECT id FROM items WHERE canonical_url = ? LIMIT 1", (canonical_url,)).fetchone()
-        if row:
-            return row[0]
-    row = conn.execute("SELECT id FROM items WHERE content_hash = ? LIMIT 1", (content_hash,)).fetchone()
+    # One indexed OR query (SQLite unions the three index look-ups); the guid match wins, then the URL.
+    row = conn.execute(
+        "SELECT id FROM items WHERE (source_id = ? AND guid = ?) OR canonical_url = ? OR content_hash = ?"
+        " ORDER BY (source_id = ? AND guid = ?) DESC, (canonical_url IS ?) DESC LIMIT 1",
+        (source_id, guid, canonical_url, content_hash, source_id, guid, canonical_url)).fetchone()
     return row[0] if row else None
 
 
