@@ -121,16 +121,16 @@ def to_utc(moment: datetime | None, zone: str) -> datetime | None:
 
 
 # Letters no other language's orthography uses: horn vowels, đ, and the hook-above / dot-below tones.
-_VI_ONLY = frozenset("ơờớởỡợưừứửữựđảạằắẳẵặầấẩẫậẻẽẹềếểễệỉịỏọồốổỗộủụỳỷỹỵ")
+_VI_ONLY = re.compile("[ơờớởỡợưừứửữựđảạằắẳẵặầấẩẫậẻẽẹềếểễệỉịỏọồốổỗộủụỳỷỹỵ]")
+_LETTER = re.compile(r"[^\W\d_]")
 
 
 def _is_clearly_vietnamese(sample: str) -> bool:
     """Cheap, certain cases first: text dense in Vietnamese-only letters is Vietnamese (most of our items),
     and py3langid — the slow part of normalising an item — is only asked about the rest."""
     lowered = sample.lower()
-    letters = sum(1 for ch in lowered if ch.isalpha())
-    special = sum(1 for ch in lowered if ch in _VI_ONLY)
-    return special >= 5 and special * 12 >= letters
+    special = len(_VI_ONLY.findall(lowered))
+    return special >= 5 and special * 12 >= len(_LETTER.findall(lowered))
 
 
 _langid = None
