@@ -88,6 +88,10 @@ def propose_retrain(database: sqlite_utils.Database, settings: Settings | None =
 
     candidate = trainer(examples, progress)
     verdict = dict(gate(candidate) or {})
+    if gate is _default_gate():
+        from monitor.scoring import sync_models_table
+
+        sync_models_table(database)
     with db.transaction(database) as conn:
         conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO"
                      " UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

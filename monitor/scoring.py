@@ -6,13 +6,17 @@ model here, so promoting or rolling back a version in the registry changes what 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from classifiers.model import Model, load_model
+import sqlite_utils
+
+from classifiers.model import DEFAULT_MODEL, Model, load_model
 from classifiers.registry import Registry, default_root
+from db import transaction, utcnow
 
 RECHECK_SECONDS = 30.0
 
@@ -57,3 +61,36 @@ class ActiveScorer:
 
     def score(self, texts: list[str]) -> list[Any]:
         return self.model.score(texts)
+
+
+def _model_files(registry_root: str | Path | None) -> list[tuple[str, Path, bool]]:
+    """(version, skops path, active) for the shipped default and every registry version."""
+    registry = Registry(registry_root or default_root())
+    active = registry.active
+    found = [(json.loads(DEFAULT_MODEL.with_suffix(".json").read_text(encoding="utf-8"))["version"],
+              DEFAULT_MODEL, active is None)]
+    for entry in registry.list():
+        found.append((entry["version"], registry.model_path(entry["version"]), bool(entry["active"])))
+    return found
+
+
+def sync_models_table(database: sqlite_utils.Database, registry_root: str | Path | None = None) -> int:
+    """Mirror the model versions (shipped + registry) into the `models` table the web UI and reports read.
+
+    The registry on disk stays the source of truth; this keeps the database's view of it current.
+    Returns the number of versions recorded.
+    """
+    rows = []
+    for version, path, active in _model_files(registry_root):
+        meta_path, card_path = path.with_suffix(".json"), path.with_suffix(".card.md")
+        meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+        rows.append((version, str(path), meta.get("created") or utcnow(),
+                     json.dumps(meta.get("test_metrics") or {}, ensure_ascii=False),
+                     card_path.read_text(encoding="utf-8") if card_path.exists() else "", int(active)))
+    with transaction(database) as conn:
+        conn.execute("UPDATE models SET promoted = 0")
+        conn.executemany(
+            "INSERT INTO models (version, path, created_at, metrics, card, promoted) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(version) DO UPDATE SET path = excluded.path, metrics = excluded.metrics,"
+            " card = excluded.card, promoted = excluded.promoted", rows)
+    return len(rows)

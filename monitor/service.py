@@ -91,6 +91,12 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
     from web import create_app
 
     database = db.connect(db_path)
+    try:
+        from monitor.scoring import sync_models_table
+
+        sync_models_table(database)
+    except (ImportError, OSError, ValueError) as exc:  # a missing model must not stop the web UI
+        log.warning("model versions not recorded", extra={"error": str(exc)})
     config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": _secret_key(database),
               "SCHEDULER_EXPECTED": start_scheduler}
     config.update(app_config)

@@ -32,3 +32,32 @@ def test_active_scorer_swaps_models_when_a_version_is_promoted(tmp_path):
     Registry(tmp_path).promote("candidate-2", force=True)
     scores = scorer.score(["Chia sẻ gấp: uống nước chanh chữa khỏi ung thư"])
     assert scores[0].model_version == "candidate-2" != before
+
+
+def test_models_table_mirrors_the_registry(tmp_path, tmp_db):
+    from monitor.scoring import sync_models_table
+
+    shipped = load_model().version
+    assert sync_models_table(tmp_db, tmp_path) == 1
+    rows = list(tmp_db.query("SELECT version, promoted, card FROM models"))
+    assert [(r["version"], r["promoted"]) for r in rows] == [(shipped, 1)]
+    assert shipped in rows[0]["card"]  # the card names its version
+    register_copy_of_shipped(tmp_path, "candidate-3")
+    Registry(tmp_path).promote("candidate-3", force=True)
+    assert sync_models_table(tmp_db, tmp_path) == 2
+    promoted = {r["version"]: r["promoted"] for r in tmp_db.query("SELECT version, promoted FROM models")}
+    assert promoted == {shipped: 0, "candidate-3": 1}
+
+
+def test_cli_model_commands_update_the_models_table(tmp_path, monkeypatch, capsys):
+    import db
+    from monitor.cli import main
+
+    monkeypatch.setenv("MONITOR_MODEL_DIR", str(tmp_path / "registry"))
+    register_copy_of_shipped(tmp_path / "registry", "candidate-4")
+    db_path = tmp_path / "m.db"
+    assert main(["--db", str(db_path), "model", "promote", "candidate-4", "--force"]) == 0
+    database = db.connect(db_path)
+    assert database.conn.execute("SELECT version FROM models WHERE promoted = 1").fetchone()[0] == "candidate-4"
+    assert main(["--db", str(db_path), "model", "rollback"]) == 0
+    assert database.conn.execute("SELECT version FROM models WHERE promoted = 1").fetchone()[0] == load_model().version

@@ -78,7 +78,10 @@ def load_config(args: argparse.Namespace):
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from monitor.scoring import sync_models_table
+
     database = db.connect(args.db)
+    sync_models_table(database)
     existing = database.conn.execute("SELECT 1 FROM users WHERE name = ?", (args.admin,)).fetchone()
     if existing:
         print(f"database ready at {args.db}; user '{args.admin}' already exists")

@@ -56,6 +56,25 @@ def _registry(args: argparse.Namespace):
     return Registry(getattr(args, "registry", None) or default_root())
 
 
+def _syncs_models(handler):
+    """After a command that changes the registry, mirror it into the database's `models` table."""
+
+    def wrapped(args: argparse.Namespace) -> int:
+        code = handler(args)
+        import db
+        from monitor.scoring import sync_models_table
+
+        database = db.connect(args.db)
+        try:
+            sync_models_table(database, getattr(args, "registry", None))
+        finally:
+            database.conn.close()
+        return code
+
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
 def _db_examples(db_path: str) -> list[dict]:
     import db
     from monitor.retrain import collect_examples
@@ -67,6 +86,7 @@ def _db_examples(db_path: str) -> list[dict]:
         database.conn.close()
 
 
+@_syncs_models
 def cmd_train(args: argparse.Namespace) -> int:
     from classifiers.registry import DEFAULT_TOLERANCE, propose
     from classifiers.train import print_progress, read_examples, train_and_save, train_from_examples
@@ -133,6 +153,7 @@ def cmd_model_list(args: argparse.Namespace) -> int:
     return 0
 
 
+@_syncs_models
 def cmd_model_promote(args: argparse.Namespace) -> int:
     from classifiers.registry import DEFAULT_TOLERANCE
 
@@ -149,6 +170,7 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
     return 0 if promoted else 1
 
 
+@_syncs_models
 def cmd_model_rollback(args: argparse.Namespace) -> int:
     reg = _registry(args)
     try:
