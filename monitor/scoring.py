@@ -7,6 +7,7 @@ model here, so promoting or rolling back a version in the registry changes what 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -25,9 +26,14 @@ def active_model_path(registry_root: str | Path | None = None) -> Path:
     return Registry(registry_root or default_root()).active_model_path()
 
 
+def watchlist_path() -> str | None:
+    """$MONITOR_WATCHLIST: the committee's own watchlist file (default: classifiers/watchlist.yaml)."""
+    return os.environ.get("MONITOR_WATCHLIST") or None
+
+
 def load_scorer(model_path: str | Path | None = None, registry_root: str | Path | None = None) -> Model:
     """The model to score with now."""
-    return load_model(model_path or active_model_path(registry_root))
+    return load_model(model_path or active_model_path(registry_root), watchlist_path())
 
 
 class ActiveScorer:
@@ -42,7 +48,7 @@ class ActiveScorer:
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._path = active_model_path(registry_root)
-        self._model = load_model(self._path)
+        self._model = load_model(self._path, watchlist_path())
         self._checked = time.monotonic()
 
     @property
@@ -52,7 +58,7 @@ class ActiveScorer:
                 self._checked = time.monotonic()
                 path = active_model_path(self.registry_root)
                 if path != self._path:
-                    self._model, self._path = load_model(path), path
+                    self._model, self._path = load_model(path, watchlist_path()), path
             return self._model
 
     @property

@@ -61,3 +61,13 @@ def test_cli_model_commands_update_the_models_table(tmp_path, monkeypatch, capsy
     assert database.conn.execute("SELECT version FROM models WHERE promoted = 1").fetchone()[0] == "candidate-4"
     assert main(["--db", str(db_path), "model", "rollback"]) == 0
     assert database.conn.execute("SELECT version FROM models WHERE promoted = 1").fetchone()[0] == load_model().version
+
+
+def test_monitor_watchlist_env_replaces_the_shipped_watchlist(tmp_path, monkeypatch):
+    custom = tmp_path / "watchlist.yaml"
+    custom.write_text("misinformation:\n  phrases:\n    - mua sim số đẹp\n", encoding="utf-8")
+    text = "Mua sim so dep gia re tai Thanh Hoa"
+    assert not load_scorer(registry_root=tmp_path).score([text])[0].rule_hits
+    monkeypatch.setenv("MONITOR_WATCHLIST", str(custom))
+    hits = load_scorer(registry_root=tmp_path).score([text])[0].rule_hits
+    assert [h["category"] for h in hits] == ["misinformation"]
