@@ -33,6 +33,7 @@ EXPECTED = {
     "queue.cluster_decide": {"moderator", "admin"}, "queue.claim": {"moderator", "admin"},
     "admin.audit": {"admin"}, "admin.audit_export": {"admin"}, "admin.audit_verify": {"admin"},
     "admin.tokens": {"admin"}, "admin.models": {"admin"}, "admin.create_token": {"admin"}, "admin.revoke_token": {"admin"},
+    "admin.users": {"admin"}, "admin.create_user": {"admin"}, "admin.update_user": {"admin"},
     "api.queue": {"moderator", "analyst", "admin"}, "api.item": {"moderator", "analyst", "admin"},
     "api.decide": {"moderator", "admin"},
     # Blueprints of the reports and scheduler areas, registered by create_app.
@@ -65,7 +66,7 @@ def _url(rule, info) -> str:
     values = {"item_id": info["items"]["high"], "cluster_id": 1, "token_id": 1}
     return rule.rule.replace("<int:item_id>", str(values["item_id"])).replace(
         "<int:cluster_id>", str(values["cluster_id"])).replace("<int:token_id>", "1").replace(
-        "<int:source_id>", str(info["sources"]["thanhhoa"]))
+        "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"]))
 
 
 def test_every_route_declares_its_roles(env):

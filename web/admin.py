@@ -1,4 +1,4 @@
-"""Admin pages: the audit-log browser (filters, export, chain check) and API tokens."""
+"""Admin pages: the audit-log browser (filters, export, chain check), API tokens; users in web/admin_users.py."""
 
 from __future__ import annotations
 
@@ -99,4 +99,6 @@ def models():
 
 
 def register(app: Flask) -> None:
+    import web.admin_users  # noqa: F401 - adds the Users routes to this blueprint before it is registered
+
     app.register_blueprint(bp)
