@@ -29,7 +29,8 @@ def card_text(state: dict, metrics: dict | None = None) -> str:
         f"- Format: skops dict of plain numpy arrays and builtins (CSR rebuilt at load), loaded with an allow-listed trusted-type list; "
         f"feature hashing ({state['feature_config']['n_features']} buckets), no vocabulary shipped.",
         "- Features: NFC + canonical tone placement + lower-case; syllable 1-3-grams with diacritics "
-        "and diacritic-folded; char 2-5-grams inside folded tokens; log-TF x IDF, L2.",
+        "and diacritic-folded; char 2-5-grams of whitespace tokens as written (own column block); "
+        "log-TF x IDF, word and char blocks L2-normalised separately; per-dataset IDF folded into each head.",
         "- Heads: one logistic regression per training dataset (binary), plus 3-way ViHSD/VLSP and "
         "6-way LIAR heads for evaluation; per-category logistic stacker over the binary heads "
         "fitted on dev (= calibration), folded into one weight row per category.",
