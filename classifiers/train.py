@@ -42,8 +42,8 @@ DEFAULT_C: dict[str, float | list[float]] = {
     "en_liar": 1.0,
     "fr_obsinfox_titles": 1.0,
     "vi_vihsd": [4.0, 16.0],
-    "vi_victsd_toxicity": [1.0, 2.0, 4.0],
-    "vi_vlsp2019_hsd": 8.0,
+    "vi_victsd_toxicity": [1.0, 4.0],
+    "vi_vlsp2019_hsd": 4.0,
 }
 # SGD alpha grid of the multi-class heads; the best on dev macro-F1 (after bias tuning) is kept.
 MULTI_ALPHA: dict[str, list[float]] = {
@@ -53,6 +53,10 @@ MULTI_ALPHA: dict[str, list[float]] = {
 }
 EXTRA_WEIGHT = 5.0
 PER_DATASET_IDF = True
+# Feature views tried per dataset, chosen on dev with C/alpha: 'word' = word n-grams only (char block
+# zeroed). Dev: ViCTSD ROC-AUC 0.830 full vs 0.839 word; LIAR 6-way 0.261 vs 0.269; other corpora
+# lose 0.005-0.01 without char grams, so only these two search it.
+VIEWS: dict[str, list[str]] = {"vi_victsd_toxicity": ["full", "word"], "en_liar": ["full", "word"]}
 # binary heads get a dev-tuned decision offset (macro-F1) only when dev is big enough to trust
 MIN_DEV_FOR_THRESHOLD = 250
 DEFAULT_TARGET_PRECISION = 0.9
@@ -212,6 +216,15 @@ def train(
     # weights, so scoring stays one shared featurisation): x_h = x * idf_dataset / idf_global
     # (only for corpora >= 500 rows: on VFND/OBSINFOX a 100-row IDF is noise; dev AUC VFND 0.971 -> 0.947)
     rescale = {n: dataset_rescale(fz, m) for n, m in Ctr.items() if m.shape[0] >= 500} if PER_DATASET_IDF else {}
+
+    def scale_of(name: str, view: str) -> np.ndarray | None:
+        """Column factors of a head: per-dataset IDF, times 0 on the char block for the 'word' view."""
+        scale = rescale.get(name)
+        if view == "full" or not fz.config.get("split_blocks"):
+            return scale
+        scale = np.ones(fz.width, np.float32) if scale is None else scale.copy()
+        scale[fz.n_features :] = 0.0
+        return scale
     progress(f"features ready ({fz.width} columns, {int((fz.idf > 0).sum())} kept)", 0.3)
 
     # ---- binary heads (one per dataset), C chosen on dev ROC-AUC when a grid is given
@@ -228,18 +241,21 @@ def train(
                 w = np.concatenate([w, np.full(len(ex), EXTRA_WEIGHT)])
         if len(set(y)) < 2:
             continue
-        if s.name in rescale:
-            X = (X @ sp.diags(rescale[s.name])).tocsr()
         grid = Cs.get(s.name, 4.0)
-        for c in grid if isinstance(grid, list) else [grid]:
-            jobs.append((s.name, "binary", float(c), X, y, w))
+        for view in VIEWS.get(s.name, ["full"]):
+            scale = scale_of(s.name, view)
+            Xv = (X @ sp.diags(scale)).tocsr() if scale is not None else X
+            for c in grid if isinstance(grid, list) else [grid]:
+                jobs.append((s.name, "binary", (float(c), view), Xv, y, w))
     for s in specs:
         if s.n_classes > 2:
             y = np.array([s.multi(r["label"]) for r in train_rows[s.name]])
             if len(set(y)) == s.n_classes:
-                Xm = (Xtr[s.name] @ sp.diags(rescale[s.name])).tocsr() if s.name in rescale else Xtr[s.name]
-                for alpha in MULTI_ALPHA.get(s.name, [1e-5]):
-                    jobs.append((s.name, "multi", alpha, Xm, y, None))
+                for view in VIEWS.get(s.name, ["full"]):
+                    scale = scale_of(s.name, view)
+                    Xm = (Xtr[s.name] @ sp.diags(scale)).tocsr() if scale is not None else Xtr[s.name]
+                    for alpha in MULTI_ALPHA.get(s.name, [1e-5]):
+                        jobs.append((s.name, "multi", (alpha, view), Xm, y, None))
     progress(f"fitting {len(jobs)} heads", 0.32)
 
     fit_seconds: dict = {}
@@ -248,7 +264,7 @@ def train(
     def run(job):
         name, kind, c, X, y, w = job
         t0 = time.time()
-        m = _fit_binary(X, y, w, c) if kind == "binary" else _fit_multi(X, y, c)
+        m = _fit_binary(X, y, w, c[0]) if kind == "binary" else _fit_multi(X, y, c[0])
         fit_seconds[(name, kind, c)] = time.time() - t0
         m.fit_seconds_ = time.time() - t0
         return name, kind, c, m
@@ -256,16 +272,19 @@ def train(
     fitted = Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(delayed(run)(j) for j in jobs)
     progress("heads fitted", 0.8)
 
-    best: dict[tuple[str, str], tuple[float, object, float]] = {}
+    def dev_view(name: str, view: str) -> sp.csr_matrix:
+        scale = scale_of(name, view)
+        return Xdv[name] @ sp.diags(scale) if scale is not None else Xdv[name]
+
+    best: dict[tuple[str, str], tuple[float, object, tuple]] = {}
     for name, kind, c, m in fitted:
         spec = SPECS[name]
         yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]]) if kind == "binary" else None
         if kind == "binary" and len(set(yd)) == 2:
-            Xd = Xdv[name] @ sp.diags(rescale[name]) if name in rescale else Xdv[name]
-            score = roc_auc_score(yd, m.decision_function(Xd))
+            score = roc_auc_score(yd, m.decision_function(dev_view(name, c[1])))
         elif kind == "multi":
             ym = np.array([spec.multi(r["label"]) for r in dev_rows[name]])
-            logits = m.decision_function(Xdv[name] @ sp.diags(rescale[name]) if name in rescale else Xdv[name])
+            logits = m.decision_function(dev_view(name, c[1]))
             score = f1_score(ym, (logits + tune_class_bias(logits, ym)).argmax(1), average="macro")
         else:
             score = 0.0
@@ -278,8 +297,9 @@ def train(
     dev_metrics: dict[str, dict] = {}
     for (name, kind), (score, m, c) in sorted(best.items()):
         raw = m.coef_.astype(np.float32)
-        if name in rescale:
-            raw = raw * rescale[name][None, :]  # fold the per-dataset IDF into the weights
+        scale = scale_of(name, c[1])
+        if scale is not None:
+            raw = raw * scale[None, :]  # fold the per-dataset IDF / view mask into the weights
         coef = prune(raw, KEEP_BINARY if kind == "binary" else KEEP_MULTI)
         start = sum(r.shape[0] for r in rows_W)
         rows_W.append(sp.csr_matrix(coef))
@@ -298,7 +318,8 @@ def train(
             "classes": ["0", "1"] if kind == "binary" else list(spec.class_names),
             "row_start": start,
             "row_end": start + coef.shape[0],
-            "C": c,
+            "C": c[0],
+            "view": c[1],
             "class_bias": None,
         }
         if kind == "multi":
@@ -312,10 +333,11 @@ def train(
             dev_metrics[head["name"]] = {
                 "macro_f1_raw": float(f1_score(yd, logits.argmax(1), average="macro")),
                 "macro_f1": float(f1_score(yd, (logits + bias).argmax(1), average="macro")),
-                "alpha": c,
+                "alpha": c[0],
+                "view": c[1],
             }
         else:
-            dev_metrics[head["name"]] = {"roc_auc": float(score), "C": c, "logit_shift": round(float(shift), 3)}
+            dev_metrics[head["name"]] = {"roc_auc": float(score), "C": c[0], "view": c[1], "logit_shift": round(float(shift), 3)}
         dev_metrics[head["name"]]["fit_seconds"] = round(float(getattr(m, "fit_seconds_", 0.0)), 1)
         heads.append(head)
     W = sp.vstack(rows_W).tocsr()
