@@ -125,6 +125,16 @@ def evaluate(model: Model | None = None, datasets: list[str] | None = None, root
             res["category_roc_auc"] = cat["roc_auc"]
             res["category_at_threshold"] = {k: cat[k] for k in ("threshold", "precision", "recall", "macro_f1", "confusion")}
             results[key] = res
+        if (model.state.get("meta_heads") or {}).get(name):
+            # the dataset head with its metadata variant (engagement counts), reported beside text-only
+            meta = load_meta(name, root)
+            p_meta = model.head_proba_with_meta(name, texts, [meta.get(r["id"]) for r in rows], X)
+            for label, mask in subsets:
+                key = f"{name}:with_meta" if not label else f"{name}:{label}:with_meta"
+                res = {"category": spec.category, **binary_metrics(yb[mask], p_meta[mask], 0.5)}
+                res["category_roc_auc"] = results[name if not label else f"{name}:{label}"]["category_roc_auc"]
+                res["category_at_threshold"] = results[name if not label else f"{name}:{label}"]["category_at_threshold"]
+                results[key] = res
     return results
 
 

@@ -63,6 +63,16 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def meta_matrix(fields: list[str], metas: list[dict | None]) -> np.ndarray:
+    """log1p of engagement counts (missing / unparsable -> 0), one row per item."""
+    def num(v: object) -> float:
+        try:
+            return max(float(v), 0.0)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return 0.0
+    return np.array([[np.log1p(num((m or {}).get(f))) for f in fields] for m in metas], dtype=np.float64).reshape(len(metas), len(fields))
+
+
 class Model:
     """A loaded model: `score(texts)` -> list[Scores]; `head_proba` exposes dataset heads for eval."""
 
@@ -131,6 +141,20 @@ class Model:
         if len(h["classes"]) <= 2:
             return _sigmoid(Z[:, 0])
         return _softmax(Z + np.asarray(h.get("class_bias") or 0.0))
+
+    def head_proba_with_meta(self, name: str, texts: list[str], metas: list[dict | None],
+                             X: sp.csr_matrix | None = None) -> np.ndarray:
+        """(n,) probabilities of a dataset head's metadata variant (e.g. ReINTEL + likes/comments/
+        shares counts), for items that carry those fields; falls back to the text head when the
+        model has no metadata variant. Missing counts count as 0."""
+        mh = (self.state.get("meta_heads") or {}).get(name)
+        p = self.head_proba(name, texts, X)
+        if not mh:
+            return p
+        z = np.log(np.clip(p, 1e-12, 1.0)) - np.log(np.clip(1.0 - p, 1e-12, 1.0))
+        a = np.asarray(mh["coef"], dtype=np.float64)
+        F = np.c_[z, meta_matrix(mh["fields"], metas)]
+        return _sigmoid(F @ a + float(mh["intercept"]))
 
     # -- scoring ------------------------------------------------------------------------
     def _explain_batch(self, terms: dict, X: sp.csr_matrix) -> list[dict[str, list[str]]]:

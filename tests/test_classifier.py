@@ -149,3 +149,17 @@ def test_load_active_falls_back_to_shipped(tmp_path):
     from classifiers.registry import load_active
 
     assert load_active(tmp_path / "empty-registry").version == load_model().version
+
+
+def test_reintel_metadata_variant_is_optional_and_uses_counts(model):
+    """The ReINTEL head's metadata variant moves with engagement counts; missing counts still
+    give a probability (the text-only head and score() need no metadata at all)."""
+    texts = [FAKE_VI_NO_RULES, FAKE_VI_NO_RULES]
+    text_only = model.head_proba("vi_reintel2020", texts)
+    assert text_only[0] == pytest.approx(text_only[1])
+    few = {"num_like_post": "1", "num_comment_post": "0", "num_share_post": "0.0"}
+    many = {"num_like_post": "50000", "num_comment_post": "10", "num_share_post": "3.0"}
+    p = model.head_proba_with_meta("vi_reintel2020", texts, [few, many])
+    assert abs(p[0] - p[1]) > 0.01
+    missing = model.head_proba_with_meta("vi_reintel2020", texts[:1], [None])
+    assert 0.0 < missing[0] < 1.0
