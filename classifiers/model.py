@@ -106,7 +106,9 @@ class Model:
         # Dense copies of category weights: O(1) lookup for explanations.
         self._wcat_dense = np.asarray(self.Wcat.todense(), dtype=np.float32)
         self._any_positive = (self._wcat_dense > 0).any(axis=0)
-        self._WcatT = self.Wcat.T.tocsc()
+        # (width, n_categories) C-contiguous: X @ dense is a cheap sparse-dense product
+        # (the sparse-sparse product plus its nnz pass was ~10% of plain scoring time)
+        self._WcatT = np.ascontiguousarray(self._wcat_dense.T)
         self.watchlist = watchlist if watchlist is not None else Watchlist.load()
 
     # -- features -----------------------------------------------------------------------
@@ -118,7 +120,7 @@ class Model:
         """(n, len(categories)) calibrated probabilities, without explanations or rules."""
         if X is None:
             X = self.features(texts)
-        Z = np.asarray((X @ self._WcatT).todense()) + self.bcat
+        Z = np.asarray(X @ self._WcatT, dtype=np.float64) + self.bcat
         return _sigmoid(Z)
 
     def head(self, name: str) -> dict:
@@ -221,7 +223,7 @@ class Model:
             X, terms = self.featurizer.transform(texts, with_terms=True)
         else:
             X, terms = self.featurizer.transform(texts), None
-        if not X.has_sorted_indices:  # explanations binary-search each row's indices
+        if explain and not X.has_sorted_indices:  # explanations binary-search each row's indices
             X.sort_indices()
         P = self.category_proba(texts, X)
         explanations = self._explain_batch(terms, X) if explain else [{} for _ in texts]
