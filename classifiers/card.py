@@ -30,7 +30,11 @@ def card_text(state: dict, metrics: dict | None = None) -> str:
         f"feature hashing ({state['feature_config']['n_features']} buckets), no vocabulary shipped.",
         "- Features: NFC + canonical tone placement + lower-case; syllable 1-3-grams with diacritics "
         "and diacritic-folded; char 2-5-grams of whitespace tokens as written (own column block); "
-        "log-TF x IDF, word and char blocks L2-normalised separately; per-dataset IDF folded into each head.",
+        "log-TF x IDF, word and char blocks L2-normalised separately; per-dataset IDF folded into each head; "
+        "a per-head feature view (full or word-only) chosen on dev for ViCTSD and LIAR.",
+        "- Optional metadata variant of the ReINTEL head (text logit + log likes/comments/shares, fitted on dev; "
+        "no author ids or timestamps): `Model.head_proba_with_meta`, reported as `vi_reintel2020:with_meta`; "
+        "`score()` is text-only.",
         "- Heads: one logistic regression per training dataset (binary), plus 3-way ViHSD/VLSP and "
         "6-way LIAR heads for evaluation; per-category logistic stacker over the binary heads "
         "fitted on dev (= calibration), folded into one weight row per category.",
