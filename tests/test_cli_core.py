@@ -216,3 +216,18 @@ def test_classify_json_scores_each_line_with_the_shipped_model(env, db_path, mon
         assert 0.0 <= result["harm"] <= 1.0
         assert isinstance(result["flagged"], list)
         assert result["model_version"]
+
+
+def test_users_added_from_the_cli_are_in_the_account_audit_trail(tmp_path, monkeypatch, capsys):
+    import db
+    from monitor.cli import main
+
+    db_path = tmp_path / "audit.db"
+    monkeypatch.setenv("MONITOR_ADMIN_PASSWORD", "admin-password")
+    monkeypatch.setenv("MONITOR_PASSWORD", "moderator-password")
+    assert main(["--db", str(db_path), "init", "--admin", "root"]) == 0
+    assert main(["--db", str(db_path), "users", "add", "lan", "--role", "moderator"]) == 0
+    rows = db.connect(db_path).conn.execute(
+        "SELECT users.name, user_changes.actor_id FROM user_changes JOIN users ON users.id = user_changes.target_id"
+        " ORDER BY user_changes.id").fetchall()
+    assert rows == [("root", None), ("lan", None)]

@@ -7,7 +7,7 @@ import json
 import sys
 
 import db
-from db.users import UserError, add_user, count_users
+from db.users import UserError, count_users, create_user
 from monitor.cli import print_json, read_password
 from monitor.config import ConfigError
 
@@ -88,7 +88,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         return 0
     password = read_password("MONITOR_ADMIN_PASSWORD", f"Password for admin '{args.admin}': ")
     try:
-        add_user(database, args.admin, password, "admin")
+        create_user(database, None, args.admin, password, "admin")
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -100,7 +100,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     database = db.connect(args.db)
     password = read_password("MONITOR_PASSWORD", f"Password for '{args.name}': ")
     try:
-        add_user(database, args.name, password, args.role)
+        create_user(database, None, args.name, password, args.role)  # recorded in user_changes (actor: CLI)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
