@@ -61,24 +61,6 @@ def _decode(row: dict) -> dict:
     return row
 
 
-def queue(database: sqlite_utils.Database, *, status: str = "flagged", limit: int = 50,
-          after: tuple[float, int] | None = None) -> list[dict]:
-    """Items with a status, highest score first; keyset pagination on (score, id)."""
-    params: list[Any] = [status]
-    where = "items.status = ?"
-    if after is not None:
-        where += " AND (MAX(COALESCE(score_misinformation, 0), COALESCE(score_harm, 0)) < ?" \
-                 " OR (MAX(COALESCE(score_misinformation, 0), COALESCE(score_harm, 0)) = ? AND items.id < ?))"
-        params += [after[0], after[0], after[1]]
-    params.append(limit)
-    rows = database.query(
-        "SELECT items.*, sources.name AS source_name,"
-        " MAX(COALESCE(score_misinformation, 0), COALESCE(score_harm, 0)) AS top_score"
-        " FROM items JOIN sources ON sources.id = items.source_id"
-        f" WHERE {where} ORDER BY top_score DESC, items.id DESC LIMIT ?", params)
-    return [_decode(row) for row in rows]
-
-
 class SearchError(ValueError):
     """A search query FTS5 cannot run; the message is safe to show to the user."""
 
@@ -98,15 +80,6 @@ def fts_query(text: str) -> str:
     if not terms:
         raise SearchError("Enter at least one word to search for.")
     return " ".join(f'"{term}"' for term in terms)
-
-
-def search(database: sqlite_utils.Database, text: str, limit: int = 50) -> list[dict]:
-    query = fts_query(text)
-    rows = database.query(
-        "SELECT items.*, sources.name AS source_name FROM items_fts"
-        " JOIN items ON items.id = items_fts.rowid JOIN sources ON sources.id = items.source_id"
-        " WHERE items_fts MATCH ? ORDER BY items_fts.rank LIMIT ?", [query, limit])
-    return [_decode(row) for row in rows]
 
 
 def counts_by_status(database: sqlite_utils.Database) -> dict[str, int]:

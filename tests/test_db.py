@@ -9,7 +9,8 @@ import pytest
 
 import db
 from db.decisions import StaleItemError, decide, history, verify_chain
-from db.items import SearchError, insert_item, search
+from db.items import SearchError, insert_item
+from db.search import search
 from db.users import UserError, add_user, authenticate, find_user
 
 REQUIRED_TABLES = {"sources", "items", "crawl_runs", "decisions", "users", "models", "schema_version"}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from db.items import search
+from db.search import search
 from db.sources import ensure_source, get_source
 from monitor.domain import RawItem
 from monitor.normalize import canonical_url
@@ -203,7 +203,8 @@ def test_fts_row_written_for_each_new_item(tmp_db, source):
     ingest(tmp_db, source, [raw(1, title="Cảnh báo tin giả về vắc xin")], None)
     fts_ids = sorted(row[0] for row in tmp_db.conn.execute("SELECT rowid FROM items_fts"))
     assert fts_ids == sorted(result.new_ids)
-    assert [row["guid"] for row in search(tmp_db, "tin gia vac xin")] == ["guid-1"]
+    guid_1 = tmp_db.conn.execute("SELECT id FROM items WHERE guid = 'guid-1'").fetchone()[0]
+    assert [row["id"] for row in search(tmp_db, "tin gia vac xin")] == [guid_1]
 
 
 def test_html_in_raw_text_is_stripped(tmp_db, source):
