@@ -42,13 +42,16 @@ def main() -> None:
     # Warm the token caches like a running service would, on DIFFERENT text (items 5000+),
     # so the timed items still contain unseen tokens.
     model.score(items(3000, skip=5000))
-    for label, explain in (("with explanations", True), ("scores only", False)):
+    # each mode gets its own half of the items: the second mode must not find the first's tokens cached
+    half = len(data) // 2
+    for k, (label, explain) in enumerate((("with explanations", True), ("scores only", False))):
+        part = data[k * half : (k + 1) * half]
         t0 = time.perf_counter()
-        for i in range(0, len(data), 500):
-            model.score(data[i : i + 500], explain=explain)
-        rate = len(data) / (time.perf_counter() - t0)
+        for i in range(0, len(part), 500):
+            model.score(part[i : i + 500], explain=explain)
+        rate = len(part) / (time.perf_counter() - t0)
         print(f"FIGURE scoring_items_per_s_1core_{'explained' if explain else 'plain'}: {rate:.0f} items/s "
-              f"({label}, {len(data)} x 100-word items) (target: >= 5000)")
+              f"({label}, {len(part)} x 100-word items) (target: >= 5000)")
 
 
 if __name__ == "__main__":

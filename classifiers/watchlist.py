@@ -18,6 +18,7 @@ import yaml
 from classifiers.text import fold_diacritics, nfc, search_key
 
 DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "watchlist.yaml"
+_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Rule:
     rule: str
     regex: re.Pattern[str]
     anchor: str = ""  # literal that must occur in the folded text (cheap pre-check)
+    words: tuple[str, ...] = ()  # a phrase's words: each must be a whole word of the text (pre-check)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -68,7 +70,9 @@ class Watchlist:
                 folded = search_key(str(phrase))
                 key = re.escape(folded).replace(r"\ ", r"\s+")
                 anchor = max(folded.split(" "), key=len) if folded else ""
-                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), anchor))
+                # every \w+ run of the phrase is a whole \w+ run of any text it matches
+                words = tuple(_WORDS.findall(folded))
+                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), anchor, words))
             for pattern in entry.get("patterns", []) or []:
                 # a pattern is a regex string, or {regex: ..., anchor: literal every match contains}
                 spec = pattern if isinstance(pattern, dict) else {"regex": pattern}
@@ -94,9 +98,15 @@ class Watchlist:
         src = nfc(text)
         key = src.translate(_TABLE)  # same length as src: offsets carry over
         hits: list[dict] = []
+        words: set[str] | None = None
         for rule in self.rules:
             if rule.anchor and rule.anchor not in key:
                 continue
+            if rule.words:
+                if words is None:
+                    words = set(_WORDS.findall(key))
+                if not words.issuperset(rule.words):
+                    continue
             m = rule.regex.search(key)
             if m is None or m.end() <= m.start():
                 continue
