@@ -27,8 +27,11 @@ def find_existing(conn, source_id: int, guid: str, canonical_url: str | None, co
     return row[0] if row else None
 
 
-def insert_item(conn, item: dict[str, Any]) -> int:
-    """Insert one item row and its search-index entry (call inside a transaction)."""
+def insert_item(conn, item: dict[str, Any], search_keys: tuple[str, str] | None = None) -> int:
+    """Insert one item row and its search-index entry (call inside a transaction).
+
+    `search_keys` are search_key(title) and search_key(text) when the caller has them already.
+    """
     values = [item.get(column) for column in ITEM_COLUMNS]
     for index, column in enumerate(ITEM_COLUMNS):
         if column in ("explanation", "flag_reasons") and not isinstance(values[index], str):
@@ -36,8 +39,9 @@ def insert_item(conn, item: dict[str, Any]) -> int:
     cursor = conn.execute(
         f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})", values)
     item_id = int(cursor.lastrowid)
-    conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)",
-                 (item_id, search_key(item.get("title") or ""), search_key(item.get("text") or "")))
+    if search_keys is None:
+        search_keys = (search_key(item.get("title") or ""), search_key(item.get("text") or ""))
+    conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, *search_keys))
     return item_id
 
 

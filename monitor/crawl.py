@@ -23,7 +23,7 @@ from db.sources import ensure_source, finish_run, set_paused, start_run, sync_so
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.normalize import canonical_url, decode_bytes, html_to_text
-from monitor.pipeline import ingest
+from monitor.pipeline import IngestResult, ingest, ingest_many
 from monitor.sources import ParseError, article, parser_for
 
 log = logging.getLogger("monitor.crawl")
@@ -34,6 +34,70 @@ FULL_TEXT_PER_PASS = 30
 # SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads queueing on a Python
 # lock hand over at once instead of sleeping through free slots. Fetching stays fully concurrent.
 _INGEST_LOCK = threading.Lock()
+# Most raw items one group write takes (a few hundred: one model call and one commit for them all,
+# while a transaction stays well under a second).
+GROUP_MAX_ITEMS = 400
+
+
+class _Pending:
+    __slots__ = ("database", "row", "raws", "result", "done")
+
+    def __init__(self, database: sqlite_utils.Database, row: dict, raws: list) -> None:
+        self.database, self.row, self.raws = database, row, raws
+        self.result: IngestResult | Exception | None = None
+        self.done = False
+
+
+class GroupIngester:
+    """Group commit for one crawl pass: feeds that arrive while a group is being written go in the next.
+
+    A worker with parsed items queues them and then waits for the writer lock; whoever holds it
+    ingests everything queued so far in one `ingest_many` call (one scorer call, one transaction)
+    with its own connection, so the others usually find their feed already stored when their turn
+    comes. Fetching stays fully concurrent; only writing is one-at-a-time, as before, but the
+    per-feed costs (model call, commit, lock hand-over) are paid once per group. All feeds of one
+    ingester must go to the same database file.
+    """
+
+    def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS) -> None:
+        self.scorer = scorer
+        self.max_items = max_items
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()
+
+    def ingest(self, database: sqlite_utils.Database, row: dict, raws: list) -> IngestResult:
+        pending = _Pending(database, row, raws)
+        with self._queue_lock:
+            self._queue.append(pending)
+        while not pending.done:
+            with self._writer, _INGEST_LOCK:
+                if pending.done:
+                    break
+                group = self._take()
+                try:
+                    results: list = ingest_many(database, [(p.row, p.raws) for p in group], self.scorer)
+                except BaseException as exc:  # never leave a queued feed waiting for a result
+                    results = [exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
+                               for _ in group]
+                    raise
+                finally:
+                    for member, result in zip(group, results, strict=True):
+                        member.result, member.done = result, True
+        if isinstance(pending.result, Exception):
+            raise pending.result
+        assert pending.result is not None
+        return pending.result
+
+    def _take(self) -> list[_Pending]:
+        """The queued feeds up to max_items raw items (always at least one)."""
+        with self._queue_lock:
+            taken = items = 0
+            while taken < len(self._queue) and (taken == 0 or items < self.max_items):
+                items += len(self._queue[taken].raws)
+                taken += 1
+            group, self._queue = self._queue[:taken], self._queue[taken:]
+        return group
 
 
 @dataclass
@@ -135,8 +199,11 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
 
 
 def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings: Settings, scorer: Any,
-                 fetcher: Fetcher | None = None) -> CrawlResult:
-    """Crawl one source and record the run; never raises for a bad source."""
+                 fetcher: Fetcher | None = None, ingester: GroupIngester | None = None) -> CrawlResult:
+    """Crawl one source and record the run; never raises for a bad source.
+
+    With an `ingester` (a crawl pass), the items are written in a group with other sources' items.
+    """
     started = time.monotonic()
     row = _source_row(database, source)
     if row.get("paused"):
@@ -158,8 +225,11 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             result.found = len(raws)
             if source.options.get("full_text"):
                 enrich_full_text(database, fetcher, row, raws)
-            with _INGEST_LOCK:
-                ingested = ingest(database, row, raws, scorer)
+            if ingester is not None:
+                ingested = ingester.ingest(database, row, raws)
+            else:
+                with _INGEST_LOCK:
+                    ingested = ingest(database, row, raws, scorer)
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
             result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
@@ -242,6 +312,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     chosen = interleave_hosts(chosen)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings)
+    ingester = GroupIngester(scorer)
     local = threading.local()
     connections: list[sqlite_utils.Database] = []
     lock = threading.Lock()
@@ -257,7 +328,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
 
     def run(source: SourceConfig) -> CrawlResult:
         try:
-            return crawl_source(connection(), source, settings, scorer, fetcher)
+            return crawl_source(connection(), source, settings, scorer, fetcher, ingester)
         except Exception as exc:  # noqa: BLE001 - e.g. the database itself failing for this worker
             log.exception("crawl of %s failed outside the source", source.name)
             return CrawlResult(source=source.name, status="error", error=f"internal error: {exc}"[:500])

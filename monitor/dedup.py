@@ -63,21 +63,34 @@ class Signature:
 
 def shingles(text: str) -> set[bytes]:
     """Word 3-grams of the folded text (tone placement, case and diacritics do not matter)."""
-    words = _WORD.findall(search_key(text))
+    return shingles_of_keys(search_key(text))
+
+
+def shingles_of_keys(*keys: str) -> set[bytes]:
+    """Shingles of texts already passed through `search_key`, read as one text in order.
+
+    The words of search_key(title + newline + text) are those of search_key(title) followed by those of
+    search_key(text), so the pipeline folds each field once and shares the keys with the search index.
+    """
+    words = [word for key in keys for word in _WORD.findall(key)]
     if len(words) < MIN_WORDS:
         return set()
     return {" ".join(words[i:i + SHINGLE_WORDS]).encode("utf-8") for i in range(len(words) - SHINGLE_WORDS + 1)}
 
 
-def signature(text: str) -> Signature | None:
-    """MinHash signature of a text, or None when it is too short to cluster safely."""
-    grams = shingles(text)
+def signature_of_shingles(grams: set[bytes]) -> Signature | None:
+    """MinHash signature of a shingle set, or None when it is empty (too short to cluster safely)."""
     if not grams:
         return None
     minhash = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32, permutations=_TEMPLATE.permutations,
                       scheme=_TEMPLATE.scheme)
     minhash.update_batch(list(grams))
     return Signature(np.array(minhash.hashvalues, dtype=np.uint64))
+
+
+def signature(text: str) -> Signature | None:
+    """MinHash signature of a text, or None when it is too short to cluster safely."""
+    return signature_of_shingles(shingles(text))
 
 
 def find_similar(conn: sqlite3.Connection, sig: Signature) -> tuple[int, int, float] | None:
@@ -88,14 +101,17 @@ def find_similar(conn: sqlite3.Connection, sig: Signature) -> tuple[int, int, fl
         " JOIN items ON items.id = item_minhash.item_id WHERE item_minhash.item_id IN"
         f" (SELECT DISTINCT item_id FROM minhash_bands WHERE band_key IN ({','.join('?' * len(keys))})"
         f"  LIMIT {MAX_CANDIDATES})", keys).fetchall()
-    best: tuple[int, int, float] | None = None
-    for item_id, blob, cluster_id in rows:
-        if cluster_id is None:
-            continue
-        similarity = sig.jaccard(Signature.from_bytes(blob))
-        if similarity >= THRESHOLD and (best is None or similarity > best[2]):
-            best = (item_id, cluster_id, similarity)
-    return best
+    rows = [row for row in rows if row[2] is not None]
+    if not rows:
+        return None
+    # All candidates in one numpy comparison (was one Signature and one comparison per candidate).
+    stored = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.uint64).reshape(len(rows), -1)
+    agree = np.count_nonzero(stored == sig.hashvalues, axis=1)
+    best = int(np.argmax(agree))  # the first of equals, as the loop over rows did
+    similarity = float(agree[best]) / len(sig.hashvalues)
+    if similarity < THRESHOLD:
+        return None
+    return rows[best][0], rows[best][2], similarity
 
 
 def assign_cluster(conn: sqlite3.Connection, sig: Signature | None, seen_at: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from classifiers.text import content_hash, nfc
+from classifiers.text import content_hash, nfc, search_key
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
 from monitor import dedup
@@ -68,67 +68,144 @@ def score_text(item: NormalItem) -> str:
     return f"{item.title}\n{item.text}".strip()
 
 
-def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None) -> IngestResult:
-    """Store the items not seen before, scored and flagged; return counts.
+@dataclass
+class _Prepared:
+    """One source's batch between the phases: normalised, checked against the database, then scored."""
 
-    `source` is a sources row (id, name, and optionally language and timezone).
-    """
-    result = IngestResult()
+    source: dict
+    fresh: list[NormalItem]
+    reposts: list[int]  # exact copies already stored (maybe from another source): they widen a cluster
+    seen: int
+    scores: list[Any] = field(default_factory=list)
+
+
+def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem]) -> _Prepared:
+    """Normalise, drop duplicates inside the batch, and split into fresh items and already-stored reposts."""
     zone = source.get("timezone") or DEFAULT_TIMEZONE
     items: list[NormalItem] = []
     batch_keys: set[str] = set()
+    seen = 0
     for raw in raws:
         item = normalise(raw, zone=zone, language_hint=source.get("language"))
         if not (item.title or item.text):
             continue
         keys = {f"g:{item.guid}", f"h:{item.content_hash}"} | ({f"u:{item.canonical_url}"} if item.canonical_url else set())
         if keys & batch_keys:
-            result.seen += 1
+            seen += 1
             continue
         batch_keys |= keys
         items.append(item)
-
-    # Score outside the write transaction: the model is the slow part.
     fresh: list[NormalItem] = []
-    reposts: list[int] = []  # exact copies already stored (maybe from another source): they widen a cluster
+    reposts: list[int] = []
     for item in items:
         existing = find_existing(database.conn, source["id"], item.guid, item.canonical_url, item.content_hash)
         if existing is None:
             fresh.append(item)
         else:
             reposts.append(existing)
-    result.seen += len(items) - len(fresh)
-    scores = scorer.score([score_text(item) for item in fresh]) if (scorer and fresh) else [None] * len(fresh)
-    signatures = [dedup.signature(score_text(item)) for item in fresh]
+    return _Prepared(source=source, fresh=fresh, reposts=reposts, seen=seen + len(items) - len(fresh))
 
-    fetched_at = utcnow()
-    with transaction(database) as conn:
-        for existing in reposts:
+
+def _score(prepared: list[_Prepared], scorer: Scorer | None) -> None:
+    """Score every fresh item of all the batches in one call (the model's per-call cost is paid once)."""
+    texts = [score_text(item) for batch in prepared for item in batch.fresh]
+    scores = scorer.score(texts) if (scorer and texts) else [None] * len(texts)
+    if len(scores) != len(texts):
+        raise ValueError(f"scorer returned {len(scores)} scores for {len(texts)} texts")
+    at = 0
+    for batch in prepared:
+        batch.scores = list(scores[at:at + len(batch.fresh)])
+        at += len(batch.fresh)
+
+
+def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
+    """Write one prepared batch (call inside a transaction); returns its counts."""
+    source = batch.source
+    result = IngestResult(seen=batch.seen)
+    for existing in batch.reposts:
+        dedup.record_repost(conn, existing, source["id"], fetched_at)
+    for item, score in zip(batch.fresh, batch.scores, strict=True):
+        # Re-check inside the transaction: another writer may have stored it meanwhile.
+        existing = find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash)
+        if existing is not None:
             dedup.record_repost(conn, existing, source["id"], fetched_at)
-        for item, score, sig in zip(fresh, scores, signatures, strict=True):
-            # Re-check inside the transaction: another writer may have stored it meanwhile.
-            existing = find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash)
-            if existing is not None:
-                dedup.record_repost(conn, existing, source["id"], fetched_at)
-                result.seen += 1
-                continue
-            flagged = bool(score and score.flagged)
-            cluster_id = dedup.assign_cluster(conn, sig, fetched_at)
-            item_id = insert_item(conn, {
-                "source_id": source["id"], "guid": item.guid, "url": item.url, "canonical_url": item.canonical_url,
-                "title": item.title, "text": item.text, "author": item.author, "published_at": item.published_at,
-                "fetched_at": fetched_at, "language": item.language, "content_hash": item.content_hash,
-                "cluster_id": cluster_id,
-                "score_misinformation": score.misinformation if score else None,
-                "score_harm": score.harm if score else None,
-                "explanation": {"terms": score.explanations, "rules": score.rule_hits} if score else {},
-                "model_version": score.model_version if score else None,
-                "status": Status.FLAGGED if flagged else Status.NEW,
-                "flag_reasons": list(score.flagged) if score else [],
-            })
-            dedup.record_item(conn, item_id, cluster_id, source["id"], sig, fetched_at)
-            result.new += 1
-            result.flagged += int(flagged)
-            result.new_ids.append(item_id)
-            log.info("stored item", extra={"source": source.get("name"), "item_id": item_id, "flagged": flagged})
+            result.seen += 1
+            continue
+        # Fold title and text once: the same keys feed the search index and the near-duplicate shingles.
+        title_key, text_key = search_key(item.title), search_key(item.text)
+        sig = dedup.signature_of_shingles(dedup.shingles_of_keys(title_key, text_key))
+        flagged = bool(score and score.flagged)
+        cluster_id = dedup.assign_cluster(conn, sig, fetched_at)
+        item_id = insert_item(conn, {
+            "source_id": source["id"], "guid": item.guid, "url": item.url, "canonical_url": item.canonical_url,
+            "title": item.title, "text": item.text, "author": item.author, "published_at": item.published_at,
+            "fetched_at": fetched_at, "language": item.language, "content_hash": item.content_hash,
+            "cluster_id": cluster_id,
+            "score_misinformation": score.misinformation if score else None,
+            "score_harm": score.harm if score else None,
+            "explanation": {"terms": score.explanations, "rules": score.rule_hits} if score else {},
+            "model_version": score.model_version if score else None,
+            "status": Status.FLAGGED if flagged else Status.NEW,
+            "flag_reasons": list(score.flagged) if score else [],
+        }, search_keys=(title_key, text_key))
+        dedup.record_item(conn, item_id, cluster_id, source["id"], sig, fetched_at)
+        result.new += 1
+        result.flagged += int(flagged)
+        result.new_ids.append(item_id)
+        log.info("stored item", extra={"source": source.get("name"), "item_id": item_id, "flagged": flagged})
     return result
+
+
+def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None) -> IngestResult:
+    """Store the items not seen before, scored and flagged; return counts.
+
+    `source` is a sources row (id, name, and optionally language and timezone).
+    """
+    batch = _prepare(database, source, raws)
+    _score([batch], scorer)  # outside the write transaction: the model is the slow part
+    with transaction(database) as conn:
+        return _store(conn, batch, utcnow())
+
+
+def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[RawItem]]],
+                scorer: Scorer | None) -> list[IngestResult | Exception]:
+    """`ingest` for several sources at once: one scorer call and one transaction for all of them.
+
+    What a crawl pass does with the feeds that arrived while the previous batch was being written:
+    per item the work is the same, but the model's per-call cost and the commit are paid once per
+    group instead of once per feed. Each source still gets its own result, or the exception that
+    failed it — a batch that fails as a whole is retried source by source, so one bad feed fails
+    alone and nothing of the others is lost or stored twice.
+    """
+    results: list[IngestResult | Exception | None] = [None] * len(batches)
+    prepared: list[tuple[int, _Prepared]] = []
+    for index, (source, raws) in enumerate(batches):
+        try:
+            prepared.append((index, _prepare(database, source, raws)))
+        except Exception as exc:  # noqa: BLE001 - reported for this source only
+            results[index] = exc
+    try:
+        _score([batch for _, batch in prepared], scorer)
+    except Exception:  # noqa: BLE001 - find which source's texts the model refuses
+        scored = []
+        for index, batch in prepared:
+            try:
+                _score([batch], scorer)
+                scored.append((index, batch))
+            except Exception as exc:  # noqa: BLE001
+                results[index] = exc
+        prepared = scored
+    fetched_at = utcnow()
+    try:
+        with transaction(database) as conn:
+            stored = [(index, _store(conn, batch, fetched_at)) for index, batch in prepared]
+        for index, result in stored:
+            results[index] = result
+    except Exception:  # noqa: BLE001 - rolled back: store each source in its own transaction
+        for index, batch in prepared:
+            try:
+                with transaction(database) as conn:
+                    results[index] = _store(conn, batch, fetched_at)
+            except Exception as exc:  # noqa: BLE001
+                results[index] = exc
+    return results  # type: ignore[return-value]
