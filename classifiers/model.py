@@ -227,9 +227,8 @@ class Model:
         P = self.category_proba(texts, X)
         explanations = self._explain_batch(terms, X) if explain else [{} for _ in texts]
         out: list[Scores] = []
-        for i, text in enumerate(texts):
+        for i, hits in enumerate(self.watchlist.match_many(texts)):
             probs = {c: float(P[i, ci]) for ci, c in enumerate(self.categories)}
-            hits = self.watchlist.match(text)
             hit_cats = {h["category"] for h in hits}
             flagged = [c for c in self.categories if probs[c] >= self.thresholds.get(c, 1.01) or c in hit_cats]
             out.append(

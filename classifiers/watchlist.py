@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from classifiers.text import fold_diacritics, nfc, search_key
@@ -52,6 +53,44 @@ class _FoldTable(dict):
 
 
 _TABLE = _FoldTable()
+_LUT_SIZE = 0x3000  # Latin (incl. Vietnamese 1E00-1EFF), Greek, Cyrillic, combining marks
+_LUTS: list[np.ndarray] = []  # [folded code, folded code or space when not a \w character]
+
+
+def _luts() -> list[np.ndarray]:
+    if not _LUTS:
+        folded = np.array([_TABLE[c] for c in range(_LUT_SIZE)], dtype=np.uint32)
+        word = np.array([c if _WORDS.fullmatch(chr(c)) else 32 for c in folded.tolist()], dtype=np.uint32)
+        _LUTS.extend((folded, word))
+    return _LUTS
+
+
+def _split(joined: str, texts: list[str]) -> list[str]:
+    out, at = [], 0
+    for t in texts:
+        out.append(joined[at : at + len(t)])
+        at += len(t)
+    return out
+
+
+def fold_keys(texts: list[str]) -> tuple[list[str], list[str]]:
+    """For many NFC texts at once: ``t.translate(_TABLE)`` (the folded key a rule's regex runs on)
+    and the same key with every non-word character blanked (its .split() = the key's word runs).
+
+    Why: per-character str.translate and a word-regex findall per item were most of the watchlist's cost
+    on every scored item; here they are numpy table look-ups over the batch. Code points past the
+    table (emoji, CJK) go through _TABLE itself."""
+    folded_lut, word_lut = _luts()
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    idx = np.minimum(codes, _LUT_SIZE - 1)
+    folded, word = folded_lut[idx], word_lut[idx]
+    high = np.flatnonzero(codes >= _LUT_SIZE)
+    if len(high):
+        values = [_TABLE[c] for c in codes[high].tolist()]
+        folded[high] = values
+        word[high] = [v if _WORDS.fullmatch(chr(v)) else 32 for v in values]
+    return (_split(folded.tobytes().decode("utf-32-le", "surrogatepass"), texts),
+            _split(word.tobytes().decode("utf-32-le", "surrogatepass"), texts))
 
 
 class Watchlist:
@@ -93,20 +132,27 @@ class Watchlist:
 
     def match(self, text: str) -> list[dict]:
         """All rule hits in `text`, one per rule, with the matched span in original script."""
-        if not self.rules or not text:
-            return []
-        src = nfc(text)
-        key = src.translate(_TABLE)  # same length as src: offsets carry over
+        return self.match_many([text])[0]
+
+    def match_many(self, texts: list[str]) -> list[list[dict]]:
+        """``match`` for a batch (the folded keys are built for the whole batch at once)."""
+        if not self.rules:
+            return [[] for _ in texts]
+        sources = [nfc(t) for t in texts]
+        keys, word_keys = fold_keys(sources)  # same length as each source: offsets carry over
+        return [self._hits(src, key, wk) if src else [] for src, key, wk in zip(sources, keys, word_keys, strict=True)]
+
+    def _hits(self, src: str, key: str, word_key: str) -> list[dict]:
         hits: list[dict] = []
         words: set[str] | None = None
         for rule in self.rules:
-            if rule.anchor and rule.anchor not in key:
-                continue
-            if rule.words:
+            if rule.words:  # a phrase: all its words must be words of the text
                 if words is None:
-                    words = set(_WORDS.findall(key))
+                    words = set(word_key.split())
                 if not words.issuperset(rule.words):
                     continue
+            elif rule.anchor and rule.anchor not in key:
+                continue
             m = rule.regex.search(key)
             if m is None or m.end() <= m.start():
                 continue

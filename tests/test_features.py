@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -110,3 +111,18 @@ def test_explanations_list_each_term_once():
     text = "đồ ngu đồ ngu đồ ngu, câm mồm đi con chó, câm mồm đi con chó"
     expl = model.score_one(text).explanations["harm"]
     assert expl and len(expl) == len(set(expl))
+
+
+def test_batch_folding_equals_per_character_translation():
+    import random
+
+    from classifiers.watchlist import fold_keys
+
+    rng = random.Random(7)
+    pools = [range(0x20, 0x250), range(0x1E00, 0x1F00), range(0x300, 0x370), range(0x400, 0x500),
+             range(0x2FF0, 0x3100), range(0x1F600, 0x1F650), range(0xFF01, 0xFF60), range(0xD800, 0xD803)]
+    texts = ["", "Thủy điện Hòa Bình XẢ LŨ 😱", "İstanbul ǅ ß ﬁ"]
+    texts += ["".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randrange(0, 80))) for _ in range(300)]
+    keys, word_keys = fold_keys(texts)
+    assert keys == [t.translate(_TABLE) for t in texts]
+    assert [w.split() for w in word_keys] == [re.findall(r"\w+", k) for k in keys]
