@@ -155,9 +155,14 @@ def test_reset_password_replaces_the_old_one_and_is_not_recorded_in_clear(env):
     differ = adm.post(target, data={"action": "password", "password": NEW_PASSWORD, "password2": "khác hẳn 123"})
     assert differ.status_code == 400 and "không khớp" in differ.get_data(as_text=True)
     assert webtools.login(app.test_client(), "ana").status_code in (302, 303)  # unchanged so far
+    ana_before = client_for(app, "ana")
+    assert ana_before.get("/queue").status_code == 200
     assert adm.post(target, data={"action": "password", "password": NEW_PASSWORD,
                                   "password2": NEW_PASSWORD}).status_code == 303
     assert webtools.login(app.test_client(), "ana").status_code == 401
+    # the session opened with the old password has ended
+    stale = ana_before.get("/queue")
+    assert stale.status_code == 302 and "/login" in stale.headers["Location"]
     assert client_for(app, "ana", NEW_PASSWORD).get("/queue").status_code == 200
     trail = changes(path)
     assert [(c["change"], c["old_value"], c["new_value"]) for c in trail] == [("password_reset", "", "")]
@@ -165,6 +170,15 @@ def test_reset_password_replaces_the_old_one_and_is_not_recorded_in_clear(env):
     dump = "\n".join(database.conn.iterdump())
     database.conn.close()
     assert NEW_PASSWORD not in dump
+
+
+def test_admin_resetting_their_own_password_stays_logged_in_and_other_sessions_end(env):
+    app, path, info = env
+    adm, other = client_for(app, "adm"), client_for(app, "adm")
+    me = f"/admin/users/{info['users']['adm']}"
+    assert adm.post(me, data={"action": "password", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}).status_code == 303
+    assert adm.get("/admin/users").status_code == 200
+    assert other.get("/admin/users").status_code == 302
 
 
 def test_admin_cannot_lock_themselves_out_or_remove_the_last_admin(env):

@@ -7,6 +7,8 @@ walks the URL map to prove no route was left undeclared.
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,27 +33,38 @@ class User(UserMixin):
     role: str
     locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
+    password_stamp: str = ""
 
     def get_id(self) -> str:
-        return str(self.id)
+        """"<id>.<stamp of the password>": the session names the password it was opened with,
+        so resetting a password ends every session opened with the old one."""
+        return f"{self.id}.{self.password_stamp}"
 
     @classmethod
     def from_row(cls, row: dict) -> User:
         return cls(id=row["id"], name=row["name"], role=row["role"], locale=row.get("locale") or "vi",
-                   timezone=row.get("timezone") or "Asia/Ho_Chi_Minh")
+                   timezone=row.get("timezone") or "Asia/Ho_Chi_Minh",
+                   password_stamp=password_stamp(row.get("password_hash") or ""))
+
+
+def password_stamp(password_hash: str) -> str:
+    """A short digest of the stored hash (the signed session cookie is readable: never the hash itself)."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:20]
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
+def load_user(session_id: str) -> User | None:
     from web import get_db
 
+    user_id, _, stamp = session_id.partition(".")
     try:
         row = db.users.get_user(get_db(), int(user_id))
     except ValueError:
         return None
     if not row or not row["active"]:
         return None
-    return User.from_row(row)
+    user = User.from_row(row)
+    return user if hmac.compare_digest(stamp, user.password_stamp) else None
 
 
 @login_manager.request_loader

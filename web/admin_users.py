@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 import db.users
 from db.users import MIN_PASSWORD, ROLES, UserChangeRefused, UserError
 from web import get_db
-from web.access import ADMIN, roles
+from web.access import ADMIN, User, roles
 from web.admin import bp
 
 
@@ -89,6 +89,8 @@ def update_user(user_id: int):
                 return _page(400, errors=[_("The two passwords differ.")])
             db.users.reset_password(database, current_user.id, user_id, password)
             changed = True
+            if user_id == current_user.id:  # a reset ends the user's other sessions, not this one
+                login_user(User.from_row(db.users.get_user(database, user_id)))
         else:
             return _page(400, errors=[_("Unknown change.")])
     except UserChangeRefused as exc:
