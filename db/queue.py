@@ -177,8 +177,16 @@ def escalation_targets(database: sqlite_utils.Database, item_id: int) -> dict[in
 def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: int, action: str, new_status: str,
                    note: str, expected_version: int, target_role: str | None = None,
                    target_user_id: int | None = None) -> int:
-    """decide() plus the escalation target and claim release, all in one transaction; returns the decision id."""
+    """decide() plus the escalation target and claim release, all in one transaction; returns the decision id.
+
+    A live claim by another moderator blocks the decision (ClaimError): the claim says "I am on it", and
+    two people triaging one item at once is what claims exist to prevent. Claims expire on their own."""
     with transaction(database) as conn:
+        row = conn.execute(
+            "SELECT claims.user_id, users.name, claims.expires_at FROM claims JOIN users ON users.id = claims.user_id"
+            " WHERE item_id = ? AND expires_at > ?", (item_id, utcnow())).fetchone()
+        if row and row[0] != user_id:
+            raise ClaimError(item_id, row[1], row[2])
         decision = decide(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
                           note=note, expected_version=expected_version)
         if action == "escalate":
@@ -192,6 +200,7 @@ class BulkResult:
     done: list[int] = field(default_factory=list)
     stale: list[StaleItemError] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
+    claimed: list[ClaimError] = field(default_factory=list)
 
 
 def bulk_decide(database: sqlite_utils.Database, versions: dict[int, int], *, user_id: int, action: str,
@@ -207,6 +216,8 @@ def bulk_decide(database: sqlite_utils.Database, versions: dict[int, int], *, us
             result.done.append(item_id)
         except StaleItemError as error:
             result.stale.append(error)
+        except ClaimError as error:
+            result.claimed.append(error)
         except DecisionError:
             result.missing.append(item_id)
     return result

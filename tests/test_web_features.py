@@ -235,6 +235,35 @@ def test_claims_visible_to_others_and_expire(env):
     database.conn.close()
 
 
+def test_a_live_claim_blocks_other_moderators_decisions_until_it_ends(env):
+    app, path, info = env
+    high, mid = info["items"]["high"], info["items"]["mid"]
+    mod, mod2 = client_for(app, "mod"), client_for(app, "mod2")
+    assert mod.post("/claims", data={"item_id": [str(high), str(mid)]}).status_code == 303
+    refused = mod2.post(f"/items/{high}/decide", data={"action": "dismiss", "version": "1"})
+    assert refused.status_code == 409 and "mod" in refused.get_data(as_text=True)
+    bulk = mod2.post("/queue/bulk", data={"item_id": [str(high), str(mid)], "action": "dismiss",
+                                         f"version_{high}": "1", f"version_{mid}": "1"})
+    assert bulk.status_code == 409
+    database = connect(path)
+    token = db.tokens.create_token(database, info["users"]["mod2"], "script")
+    assert database.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+    database.conn.close()
+    api = app.test_client().post(f"/api/v1/items/{mid}/decisions", headers={"Authorization": f"Bearer {token}"},
+                                 json={"action": "dismiss", "version": 1})
+    assert api.status_code == 409 and api.get_json()["claimed_by"] == "mod"
+    # the holder decides (and the claim goes with the decision); an expired claim blocks nobody
+    assert mod.post(f"/items/{high}/decide", data={"action": "confirm_harm", "version": "1"}).status_code == 303
+    database = connect(path)
+    database.conn.execute("UPDATE claims SET expires_at = '2000-01-01T00:00:00Z'")
+    database.conn.close()
+    assert mod2.post(f"/items/{mid}/decide", data={"action": "dismiss", "version": "1"}).status_code == 303
+    database = connect(path)
+    decided = dict(database.conn.execute("SELECT item_id, user_id FROM decisions").fetchall())
+    database.conn.close()
+    assert decided == {high: info["users"]["mod"], mid: info["users"]["mod2"]}
+
+
 def test_bulk_selection_decides_each_at_its_version(env):
     app, path, info = env
     client = client_for(app, "mod")

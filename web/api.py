@@ -13,7 +13,7 @@ import db.decisions
 import db.items
 import db.queue
 from db.decisions import StaleItemError
-from db.queue import QueueFilter
+from db.queue import ClaimError, QueueFilter
 from monitor.domain import Action, Role, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
@@ -117,6 +117,9 @@ def decide(item_id: int):
     except StaleItemError as error:
         return jsonify({"error": "conflict", "message": str(error), "decided_by": error.by, "decided_at": error.at,
                         "status": error.status}), 409
+    except ClaimError as error:
+        return jsonify({"error": "claimed", "message": str(error), "claimed_by": error.holder,
+                        "claimed_until": error.expires_at}), 409
     return jsonify({"decision_id": decision_id, "item_id": item_id, "status": action.new_status.value}), 201
 
 

@@ -60,6 +60,12 @@ def stale_message(error: StaleItemError) -> str:
              id=error.item_id, status=_(error.status))
 
 
+def claimed_message(error) -> str:
+    """For db.queue.ClaimError: who holds the item and until when (in the user's zone)."""
+    return _("Item %(id)s is held by %(who)s until %(when)s. Nothing was changed.",
+             id=error.item_id, who=error.holder, when=localtime(error.expires_at))
+
+
 def safe_return(target: str | None) -> str:
     """Follow a same-site relative `next` only; otherwise back to the queue."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \

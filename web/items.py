@@ -10,10 +10,11 @@ import db.decisions
 import db.items
 import db.queue
 from db.decisions import StaleItemError
+from db.queue import ClaimError
 from monitor.domain import Action
 from web import get_db
 from web.access import MODERATE, READ, roles
-from web.decisions import escalation_choices, parse_decision_form, safe_return, stale_message
+from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
 
 bp = Blueprint("items", __name__)
 
@@ -68,5 +69,7 @@ def decide(item_id: int):
                                 target_role=form.target_role, target_user_id=form.target_user_id)
     except StaleItemError as error:
         return render_template("error.html", title="409", message=stale_message(error), item_id=item_id), 409
+    except ClaimError as error:
+        return render_template("error.html", title="409", message=claimed_message(error), item_id=item_id), 409
     flash(_("Item %(id)s: %(action)s.", id=item_id, action=_(form.action.value)), "ok")
     return redirect(safe_return(request.form.get("next"))), 303

@@ -16,7 +16,7 @@ from db.queue import ClaimError, QueueFilter
 from monitor.domain import Action, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
-from web.decisions import escalation_choices, parse_decision_form, safe_return, stale_message
+from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
 from web.render import localtime, safe_href, user_zone
 
 bp = Blueprint("queue", __name__)
@@ -180,9 +180,9 @@ def _bulk(versions: dict[int, int]):
                                   target_role=form.target_role, target_user_id=form.target_user_id)
     if result.done:
         flash(_("%(n)s item(s): %(action)s.", n=len(result.done), action=_(form.action.value)), "ok")
-    for error in result.stale:
-        flash(stale_message(error), "error")
-    if result.stale and not result.done:
-        return render_template("error.html", title="409",
-                               message=" ".join(stale_message(e) for e in result.stale)), 409
+    refused = [stale_message(e) for e in result.stale] + [claimed_message(e) for e in result.claimed]
+    for message in refused:
+        flash(message, "error")
+    if refused and not result.done:
+        return render_template("error.html", title="409", message=" ".join(refused)), 409
     return redirect(safe_return(request.form.get("next"))), 303
