@@ -133,6 +133,35 @@ def _is_clearly_vietnamese(sample: str) -> bool:
     return special >= 5 and special * 12 >= len(_LETTER.findall(lowered))
 
 
+# English function words. Text whose words are at least a fifth these (three different ones, two of
+# them never a Vietnamese syllable typed without tone marks — not "the" (thế), "an" (ăn), "to" (tô),
+# "that" (thật), "not" (nốt), "but" (bút) ...; eight words or more) and has no letter outside ASCII is
+# English: on 95,719 texts (the English, French and Vietnamese data sets, with and without tone marks,
+# and every recorded feed) the rule fired on 12,317 and py3langid said "en" on every one of them. The
+# shortcut saves the slow call; the one change is with a hint: 7 English all-capitals tweets
+# py3langid was unsure of no longer fall back to a "vi" hint.
+_EN_WORDS = frozenset("a an and are been but by for from has have in is it's not of on that the their this to was"
+                      " were what which who will with would".split())
+_EN_ONLY = frozenset("and are been by for from has have is it's of their this was were what which who will with"
+                     " would".split())
+_ASCII_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_NON_ASCII_LETTER = re.compile(r"[^\x00-\x7f](?<=[^\W\d_])")
+
+
+def _is_clearly_english(sample: str) -> bool:
+    lowered = sample.lower()
+    if not lowered.isascii() and _NON_ASCII_LETTER.search(lowered):
+        return False
+    words = _ASCII_WORD.findall(lowered)
+    if len(words) < 8:
+        return False
+    hits = [word for word in words if word in _EN_WORDS]
+    if len(hits) * 5 < len(words):
+        return False
+    distinct = set(hits)
+    return len(distinct) >= 3 and len(distinct & _EN_ONLY) >= 2
+
+
 _langid = None
 _langid_lock = threading.Lock()
 
@@ -144,6 +173,8 @@ def detect_language(text: str, hint: str | None = None) -> str | None:
         return hint
     if _is_clearly_vietnamese(sample[:400]):
         return "vi"
+    if _is_clearly_english(sample[:400]):
+        return "en"
     global _langid
     # py3langid's identifier keeps per-call scratch state: concurrent crawler threads corrupt it
     # (IndexError / broadcast errors), so calls are serialised.
