@@ -46,21 +46,33 @@ class NormalItem:
     published_at: str | None
     language: str | None
     content_hash: str
+    language_hint: str | None = None
 
 
-def normalise(raw: RawItem, *, zone: str = DEFAULT_TIMEZONE, language_hint: str | None = None) -> NormalItem:
-    """A raw item as stored: clean NFC text, canonical URL, UTC time, detected language."""
-    title = clean_text(html_to_text(raw.title))
+def normalise(raw: RawItem, *, zone: str = DEFAULT_TIMEZONE, language_hint: str | None = None,
+              with_language: bool = True) -> NormalItem:
+    """A raw item as stored: clean NFC text, canonical URL, UTC time, detected language.
+
+    `with_language=False` leaves the language for `detect_item_language`, so the crawl pays for
+    language identification only on items it is going to store, not on the ones it has already seen.
+    """
+    title = html_to_text(raw.title)  # already clean_text'ed
     text = html_to_text(raw.text)
     url = raw.url.strip() if raw.url else None
     canon = canonical_url(url)
     digest = content_hash(title, text)
     published = to_utc(raw.published, zone)
     guid = nfc(raw.guid).strip() if raw.guid else (canon or digest)
-    language = detect_language(f"{title}\n{text}", hint=raw.language or language_hint)
+    hint = raw.language or language_hint
+    language = detect_language(f"{title}\n{text}", hint=hint) if with_language else None
     return NormalItem(guid=guid, title=title, text=text, url=url, canonical_url=canon,
                       author=clean_text(raw.author) or None, published_at=to_iso(published) if published else None,
-                      language=language, content_hash=digest)
+                      language=language, content_hash=digest, language_hint=hint)
+
+
+def detect_item_language(item: NormalItem) -> None:
+    """Fill in the language of an item normalised with `with_language=False`."""
+    item.language = detect_language(f"{item.title}\n{item.text}", hint=item.language_hint)
 
 
 def score_text(item: NormalItem) -> str:
@@ -86,7 +98,7 @@ def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem])
     batch_keys: set[str] = set()
     seen = 0
     for raw in raws:
-        item = normalise(raw, zone=zone, language_hint=source.get("language"))
+        item = normalise(raw, zone=zone, language_hint=source.get("language"), with_language=False)
         if not (item.title or item.text):
             continue
         keys = {f"g:{item.guid}", f"h:{item.content_hash}"} | ({f"u:{item.canonical_url}"} if item.canonical_url else set())
@@ -100,6 +112,7 @@ def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem])
     for item in items:
         existing = find_existing(database.conn, source["id"], item.guid, item.canonical_url, item.content_hash)
         if existing is None:
+            detect_item_language(item)
             fresh.append(item)
         else:
             reposts.append(existing)
