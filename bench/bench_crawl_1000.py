@@ -1,8 +1,9 @@
 """A crawl pass over 1,000 sources on 100 hosts (127.0.1.1–127.0.1.100, one local server each,
 200 ms latency per response), per-host pacing on. Target: ≤ 30 s wall time, memory bounded.
 
-Each source is a small RSS feed (5 items). Three passes, all with the shipped classifier:
-  1. cold: an empty database, 5,000 new items (reported; dominated by classify + store);
+Each source is a small RSS feed (5 items). Three passes, all with the shipped classifier, each
+held to the same ≤ 30 s target:
+  1. cold: an empty database, 5,000 new items classified and stored (`crawl_1000_sources_wall_cold`);
   2. unchanged: every source answers 304 to our conditional GET;
   3. usual: every feed changed, one new item on top of four known ones (1,000 new items) — the
      pass the scheduler makes all day; this is `FIGURE crawl_1000_sources_wall`.
@@ -109,7 +110,7 @@ def main() -> int:
     print(f"peak RSS: {peak_mb:.0f} MB")
     print(f"FIGURE crawl_1000_sources_wall: {typical:.1f} s (target: <= 30 s)")
     print(f"FIGURE crawl_1000_sources_wall_unchanged: {warm:.1f} s (target: <= 30 s)")
-    print(f"FIGURE crawl_1000_sources_wall_cold_5000_new_items: {cold:.1f} s")
+    print(f"FIGURE crawl_1000_sources_wall_cold: {cold:.1f} s (target: <= 30 s)")
     print(f"FIGURE crawl_1000_sources_peak_rss: {peak_mb:.0f} MB (target: bounded)")
     return 0 if ok == len(results) and usual_ok == len(results) else 1
 
