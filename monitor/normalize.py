@@ -80,9 +80,11 @@ def clean_text(text: str | None) -> str:
     if not text:
         return ""
     text = nfc(text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    lines = [_BLANKS.sub(" ", line).strip() for line in text.split("\n")]
-    return _NEWLINES.sub("\n\n", "\n".join(lines)).strip()
+    # One substitution over the whole text (blanks never include a newline), then strip each line.
+    text = _BLANKS.sub(" ", _CONTROL.sub("", text))
+    if "\n" not in text:
+        return text.strip()
+    return _NEWLINES.sub("\n\n", "\n".join([line.strip() for line in text.split("\n")])).strip()
 
 
 def canonical_url(url: str | None) -> str | None:

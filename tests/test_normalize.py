@@ -168,3 +168,10 @@ def test_english_shortcut_agrees_with_py3langid_wherever_it_fires(monkeypatch):
     assert not normalize._is_clearly_english("The café is on the corner and it was open for the day")
     monkeypatch.setattr(normalize, "_is_clearly_english", lambda sample: False)
     assert [detect_language(t) for t in fired] == ["en"] * len(fired)
+
+
+def test_clean_text_collapses_blanks_per_line_and_keeps_one_blank_line():
+    text = "  Tin\u00a0\u00a0nóng\t \r\n\r\n\r\n  dòng\u200bhai \x07\n \n\nba  "
+    assert clean_text(text) == "Tin nóng\n\ndòng hai\n\nba"
+    assert clean_text(" một \t dòng\u00a0") == "một dòng"
+    assert clean_text("\u2003em\u2003\n\u3000x\u3000") == "em\nx"  # other spaces: stripped at line ends only
