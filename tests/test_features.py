@@ -126,3 +126,19 @@ def test_batch_folding_equals_per_character_translation():
     keys, word_keys = fold_keys(texts)
     assert keys == [t.translate(_TABLE) for t in texts]
     assert [w.split() for w in word_keys] == [re.findall(r"\w+", k) for k in keys]
+
+
+def test_packed_sort_orders_like_lexsort():
+    from classifiers.model import _order_by_doc_then_desc
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    doc = rng.integers(0, 37, n)
+    value = rng.choice(np.array([0.5, 1e-7, 3.25, 1e3, 0.125], dtype=np.float32), n)
+    tie = rng.integers(0, 1 << 21, n)
+    expect = np.lexsort((tie, -value, doc))
+    got = _order_by_doc_then_desc(doc, value, tie, 37, 1 << 21)
+    key = lambda idx: list(zip(doc[idx].tolist(), (-value[idx]).tolist(), tie[idx].tolist(), strict=True))  # noqa: E731
+    assert key(got) == key(expect)
+    # too many documents to pack: falls back to lexsort, same order
+    assert key(_order_by_doc_then_desc(doc, value, tie, 1 << 40, 1 << 21)) == key(expect)
