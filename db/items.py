@@ -16,6 +16,18 @@ ITEM_COLUMNS = (
     "model_version", "status", "flag_reasons",
 )
 
+# The queue's priority (see migration 030): the same formula as trigger items_priority_rescore,
+# evaluated inside the INSERT so the row is written once (migration 033).
+_PRIORITY_SQL = (
+    "10.0 * MAX(COALESCE(:score_misinformation, 0), COALESCE(:score_harm, 0))"
+    " + COALESCE((SELECT CASE WHEN size >= 50 THEN 3.0 WHEN size >= 10 THEN 2.0 WHEN size >= 3 THEN 1.0"
+    " WHEN size >= 2 THEN 0.5 ELSE 0.0 END FROM clusters WHERE id = :cluster_id), 0)"
+    " + COALESCE((SELECT priority_weight FROM sources WHERE id = :source_id), 0)"
+    " + CAST(strftime('%s', :fetched_at) AS REAL) / 43200.0"
+)
+_INSERT_SQL = (f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, priority)"
+               f" VALUES ({', '.join(':' + c for c in ITEM_COLUMNS)}, {_PRIORITY_SQL})")
+
 
 def find_existing(conn, source_id: int, guid: str, canonical_url: str | None, content_hash: str) -> int | None:
     """The id of an item this one duplicates: same guid in the source, same canonical URL, or same content."""
@@ -32,12 +44,11 @@ def insert_item(conn, item: dict[str, Any], search_keys: tuple[str, str] | None 
 
     `search_keys` are search_key(title) and search_key(text) when the caller has them already.
     """
-    values = [item.get(column) for column in ITEM_COLUMNS]
-    for index, column in enumerate(ITEM_COLUMNS):
-        if column in ("explanation", "flag_reasons") and not isinstance(values[index], str):
-            values[index] = json.dumps(values[index] or ({} if column == "explanation" else []), ensure_ascii=False)
-    cursor = conn.execute(
-        f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}) VALUES ({', '.join('?' * len(ITEM_COLUMNS))})", values)
+    values = {column: item.get(column) for column in ITEM_COLUMNS}
+    for column, empty in (("explanation", {}), ("flag_reasons", [])):
+        if not isinstance(values[column], str):
+            values[column] = json.dumps(values[column] or empty, ensure_ascii=False)
+    cursor = conn.execute(_INSERT_SQL, values)
     item_id = int(cursor.lastrowid)
     if search_keys is None:
         search_keys = (search_key(item.get("title") or ""), search_key(item.get("text") or ""))

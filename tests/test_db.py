@@ -380,3 +380,25 @@ def test_verify_chain_detects_deleting_the_newest_decision(tmp_db):
     tmp_db.conn.execute("DELETE FROM decisions WHERE id = (SELECT MAX(id) FROM decisions)")
     problems = verify_chain(tmp_db)
     assert problems and "deleted" in problems[0]
+
+
+def test_priority_computed_at_insert_equals_the_triggers(tmp_db):
+    """insert_item writes the priority in its INSERT (migration 033); the triggers' formula must agree,
+    and a row inserted without a priority still gets one."""
+    source_id = make_source(tmp_db)
+    tmp_db.conn.execute("UPDATE sources SET priority_weight = 1.5 WHERE id = ?", (source_id,))
+    with db.transaction(tmp_db) as conn:
+        big = conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at, size, source_count)"
+                           " VALUES ('2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 12, 3)").lastrowid
+        ids = [insert_item(conn, {
+            "source_id": source_id, "guid": f"p{n}", "title": "t", "text": "x", "fetched_at": f"2026-11-0{n + 1}T0{n}:00:00Z",
+            "content_hash": f"p{n}", "cluster_id": cluster, "score_misinformation": misinfo, "score_harm": harm,
+            "status": "flagged"})
+            for n, (cluster, misinfo, harm) in enumerate([(big, 0.9, 0.1), (None, None, 0.4), (big, None, None)])]
+        raw = conn.execute("INSERT INTO items (source_id, guid, fetched_at, content_hash, cluster_id, score_harm)"
+                           " VALUES (?, 'raw', '2026-11-05T00:00:00Z', 'raw', ?, 0.7)", (source_id, big)).lastrowid
+    at_insert = dict(tmp_db.conn.execute("SELECT id, priority FROM items").fetchall())
+    assert at_insert[ids[0]] == pytest.approx(9.0 + 2.0 + 1.5 + db.from_iso("2026-11-01T00:00:00Z").timestamp() / 43200)
+    assert at_insert[raw] == pytest.approx(7.0 + 2.0 + 1.5 + db.from_iso("2026-11-05T00:00:00Z").timestamp() / 43200)
+    tmp_db.conn.execute("UPDATE items SET score_harm = score_harm")  # the rescore trigger recomputes every row
+    assert dict(tmp_db.conn.execute("SELECT id, priority FROM items").fetchall()) == pytest.approx(at_insert)
