@@ -47,3 +47,14 @@ def test_script_and_embedded_objects_never_reach_stored_text():
     [raw] = rss.parse(FetchResult("", "", 200, {}, body, 0.0))
     item = normalise(raw)
     assert item.text == "Truoc\n\nSau"
+
+
+def test_without_feedparsers_private_sanitiser_titles_still_end_as_clean_text(monkeypatch):
+    """If a feedparser release moves _sanitize_html, parsing still works and stored titles are text."""
+    monkeypatch.setattr(rss, "_sanitize_html", None)
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+            b'<title type="html">&lt;b&gt;Tin n\xc3\xb3ng&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>'
+            b'<link>https://example.org/a</link><description>x</description></item></channel></rss>')
+    raws = rss.parse(FetchResult("", "", 200, {}, body, 0.0))
+    assert len(raws) == 1 and "<b>" in raws[0].title
+    assert normalise(raws[0]).title == "Tin nóng"

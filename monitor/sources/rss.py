@@ -15,7 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-from feedparser.sanitizer import _sanitize_html  # what sanitize_html=True applies
+
+try:  # what sanitize_html=True applies; private in feedparser 6, so a later release may move it
+    from feedparser.sanitizer import _sanitize_html
+except ImportError:  # then titles are cleaned by html_to_text alone, like summaries and content
+    _sanitize_html = None
 
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
@@ -81,7 +85,7 @@ def _entry_text(entry: Any, sanitize_as: str | None = None) -> str:
 
 
 def _sanitized(value: str, detail: Any, encoding: str) -> str:
-    if value and isinstance(detail, dict) and detail.get("type") in _HTML_TYPES:
+    if value and _sanitize_html is not None and isinstance(detail, dict) and detail.get("type") in _HTML_TYPES:
         return _sanitize_html(value, encoding, detail["type"])
     return value
 
