@@ -8,8 +8,10 @@ never show a number the tables do not.
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 
+from monitor.reports.display import label as heading
 from monitor.reports.model import Report, Table
 
 
@@ -62,12 +64,19 @@ def _figure(report: Report, spec: ChartSpec):
         ax.set_yticks(positions, labels)
         ax.invert_yaxis()
     else:
-        short = [label[5:] if spec.table == "daily" else label for label in labels]
+        # days as MM-DD; keys such as "confirmed_misinformation" as wrapped words, so neighbours never overlap
+        short = [label[5:] if spec.table == "daily" else textwrap.fill(heading(label), 14) for label in labels]
         ax.set_xticks(positions, short, rotation=0 if len(labels) <= 8 else 45)
     ax.set_title(spec.title, fontsize=10)
     ax.tick_params(labelsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    (ax.xaxis if spec.kind == "barh" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))  # counts
     if len(series) > 1:
-        ax.legend(fontsize=8)
+        top = max((max(values) for values in series.values() if values), default=0)
+        if top > 0 and spec.kind == "bar":
+            ax.set_ylim(0, top * 1.3)  # headroom: the legend sits above the bars, not on them
+        ax.legend(fontsize=8, loc="upper right", ncol=len(series), frameon=False)
     if not labels or not any(any(values) for values in series.values()):
         ax.text(0.5, 0.5, "no data in this period", transform=ax.transAxes, ha="center", va="center", color="#718096")
     ax.spines[["top", "right"]].set_visible(False)
