@@ -7,6 +7,7 @@ model here, so promoting or rolling back a version in the registry changes what 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -20,6 +21,7 @@ from classifiers.registry import Registry, default_root
 from db import transaction, utcnow
 
 RECHECK_SECONDS = 30.0
+log = logging.getLogger(__name__)
 
 
 def active_model_path(registry_root: str | Path | None = None) -> Path:
@@ -40,7 +42,9 @@ class ActiveScorer:
     """A scorer for long-running processes that follows the registry's active version.
 
     It re-reads the registry at most every RECHECK_SECONDS and swaps models when a version was
-    promoted or rolled back, so the scheduler picks up the nightly retrain without a restart.
+    promoted or rolled back, so the scheduler picks up the nightly retrain without a restart. A
+    promoted file that cannot be loaded (damaged, refused by the allow-list, an older feature
+    scheme) is logged once and the current model keeps scoring: a bad promotion never stops a crawl.
     """
 
     def __init__(self, registry_root: str | Path | None = None, recheck_seconds: float = RECHECK_SECONDS):
@@ -49,6 +53,7 @@ class ActiveScorer:
         self._lock = threading.Lock()
         self._path = active_model_path(registry_root)
         self._model = load_model(self._path, watchlist_path())
+        self._refused: Path | None = None
         self._checked = time.monotonic()
 
     @property
@@ -57,8 +62,14 @@ class ActiveScorer:
             if time.monotonic() - self._checked >= self.recheck_seconds:
                 self._checked = time.monotonic()
                 path = active_model_path(self.registry_root)
-                if path != self._path:
-                    self._model, self._path = load_model(path, watchlist_path()), path
+                if path != self._path and path != self._refused:
+                    try:
+                        self._model, self._path = load_model(path, watchlist_path()), path
+                    except Exception as exc:  # noqa: BLE001 - keep scoring with the model we have
+                        self._refused = path
+                        log.error("cannot load the promoted model; still scoring with the current one",
+                                  extra={"model_path": str(path), "current_version": self._model.version,
+                                         "error": f"{type(exc).__name__}: {exc}"})
             return self._model
 
     @property

@@ -71,3 +71,17 @@ def test_monitor_watchlist_env_replaces_the_shipped_watchlist(tmp_path, monkeypa
     monkeypatch.setenv("MONITOR_WATCHLIST", str(custom))
     hits = load_scorer(registry_root=tmp_path).score([text])[0].rule_hits
     assert [h["category"] for h in hits] == ["misinformation"]
+
+
+def test_a_promoted_model_that_cannot_load_is_logged_and_the_current_one_keeps_scoring(tmp_path, caplog):
+    scorer = ActiveScorer(registry_root=tmp_path, recheck_seconds=0)
+    before = scorer.version
+    register_copy_of_shipped(tmp_path, "candidate-5")
+    registry = Registry(tmp_path)
+    registry.promote("candidate-5", force=True)
+    registry.active_model_path().write_bytes(b"not a model file")  # damaged on disk after promotion
+    scores = scorer.score(["Chia sẻ gấp: uống nước chanh chữa khỏi ung thư"])
+    assert scores[0].model_version == before
+    assert "cannot load the promoted model" in caplog.text
+    assert scorer.score(["tin tức"])[0].model_version == before  # not retried on every call
+    assert caplog.text.count("cannot load the promoted model") == 1
