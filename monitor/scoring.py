@@ -52,8 +52,16 @@ class ActiveScorer:
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._path = active_model_path(registry_root)
-        self._model = load_model(self._path, watchlist_path())
         self._refused: Path | None = None
+        try:
+            self._model = load_model(self._path, watchlist_path())
+        except Exception as exc:  # noqa: BLE001 - a restart must not fail on a bad promotion either
+            if self._path == DEFAULT_MODEL:
+                raise
+            log.error("cannot load the promoted model; scoring with the shipped one",
+                      extra={"model_path": str(self._path), "error": f"{type(exc).__name__}: {exc}"})
+            self._refused, self._path = self._path, DEFAULT_MODEL
+            self._model = load_model(DEFAULT_MODEL, watchlist_path())
         self._checked = time.monotonic()
 
     @property

@@ -85,3 +85,13 @@ def test_a_promoted_model_that_cannot_load_is_logged_and_the_current_one_keeps_s
     assert "cannot load the promoted model" in caplog.text
     assert scorer.score(["tin tức"])[0].model_version == before  # not retried on every call
     assert caplog.text.count("cannot load the promoted model") == 1
+
+
+def test_a_restart_with_an_unloadable_promoted_model_scores_with_the_shipped_one(tmp_path, caplog):
+    register_copy_of_shipped(tmp_path, "candidate-6")
+    registry = Registry(tmp_path)
+    registry.promote("candidate-6", force=True)
+    registry.active_model_path().write_bytes(b"not a model file")
+    scorer = ActiveScorer(registry_root=tmp_path, recheck_seconds=0)
+    assert scorer.version == load_model().version
+    assert "scoring with the shipped one" in caplog.text
