@@ -52,7 +52,7 @@ class ActiveScorer:
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._path = active_model_path(registry_root)
-        self._refused: Path | None = None
+        self._refused: tuple | None = None  # (path, mtime) of a file that failed: retried once replaced
         try:
             self._model = load_model(self._path, watchlist_path())
         except Exception as exc:  # noqa: BLE001 - a restart must not fail on a bad promotion either
@@ -60,7 +60,7 @@ class ActiveScorer:
                 raise
             log.error("cannot load the promoted model; scoring with the shipped one",
                       extra={"model_path": str(self._path), "error": f"{type(exc).__name__}: {exc}"})
-            self._refused, self._path = self._path, DEFAULT_MODEL
+            self._refused, self._path = _stamp(self._path), DEFAULT_MODEL
             self._model = load_model(DEFAULT_MODEL, watchlist_path())
         self._checked = time.monotonic()
 
@@ -70,11 +70,11 @@ class ActiveScorer:
             if time.monotonic() - self._checked >= self.recheck_seconds:
                 self._checked = time.monotonic()
                 path = active_model_path(self.registry_root)
-                if path != self._path and path != self._refused:
+                if path != self._path and _stamp(path) != self._refused:
                     try:
                         self._model, self._path = load_model(path, watchlist_path()), path
                     except Exception as exc:  # noqa: BLE001 - keep scoring with the model we have
-                        self._refused = path
+                        self._refused = _stamp(path)
                         log.error("cannot load the promoted model; still scoring with the current one",
                                   extra={"model_path": str(path), "current_version": self._model.version,
                                          "error": f"{type(exc).__name__}: {exc}"})
@@ -86,6 +86,13 @@ class ActiveScorer:
 
     def score(self, texts: list[str]) -> list[Any]:
         return self.model.score(texts)
+
+
+def _stamp(path: Path) -> tuple:
+    try:
+        return path, path.stat().st_mtime_ns
+    except OSError:
+        return path, None
 
 
 def _model_files(registry_root: str | Path | None) -> list[tuple[str, Path, bool]]:

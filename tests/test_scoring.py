@@ -85,6 +85,15 @@ def test_a_promoted_model_that_cannot_load_is_logged_and_the_current_one_keeps_s
     assert "cannot load the promoted model" in caplog.text
     assert scorer.score(["tin tức"])[0].model_version == before  # not retried on every call
     assert caplog.text.count("cannot load the promoted model") == 1
+    import os
+
+    from classifiers.model import save_state
+
+    state = load_state(DEFAULT_MODEL)
+    state["version"] = "candidate-5"
+    save_state(state, registry.active_model_path())  # the file is repaired: picked up without a restart
+    os.utime(registry.active_model_path(), ns=(1, 10**18))
+    assert scorer.score(["tin tức"])[0].model_version == "candidate-5"
 
 
 def test_a_restart_with_an_unloadable_promoted_model_scores_with_the_shipped_one(tmp_path, caplog):
