@@ -120,6 +120,13 @@ class transaction:
         if not self.outer:
             return
         if exc_type is None:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (a deferred constraint, disk full) leaves the transaction open; roll it
+                # back so the caller's retry starts a fresh one instead of silently joining this one.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
         else:
             self.conn.execute("ROLLBACK")

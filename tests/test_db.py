@@ -121,6 +121,18 @@ def test_transaction_rolls_back_on_exception(tmp_db):
     assert not tmp_db.conn.in_transaction
 
 
+def test_a_failed_commit_is_rolled_back_so_the_next_transaction_starts_afresh(tmp_db):
+    tmp_db.conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    tmp_db.conn.execute("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError), db.transaction(tmp_db) as conn:
+        conn.execute("INSERT INTO child VALUES (42)")  # only checked at COMMIT
+    assert not tmp_db.conn.in_transaction
+    with db.transaction(tmp_db) as conn:
+        conn.execute("INSERT INTO parent VALUES (1)")
+    assert tmp_db.conn.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
+    assert tmp_db.conn.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1 and not tmp_db.conn.in_transaction
+
+
 def test_transaction_commits(tmp_db, db_path):
     make_source(tmp_db, "kept")
     other = db.connect(db_path)
