@@ -79,9 +79,11 @@ def clean_text(text: str | None) -> str:
     """NFC, collapsed spaces, at most one blank line between paragraphs, no control characters."""
     if not text:
         return ""
-    text = nfc(text).replace("\r\n", "\n").replace("\r", "\n")
+    # Control characters go before NFC: one between a letter and its combining mark would otherwise
+    # leave the pair decomposed once removed.
+    text = nfc(_CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
     # One substitution over the whole text (blanks never include a newline), then strip each line.
-    text = _BLANKS.sub(" ", _CONTROL.sub("", text))
+    text = _BLANKS.sub(" ", text)
     if "\n" not in text:
         return text.strip()
     return _NEWLINES.sub("\n\n", "\n".join([line.strip() for line in text.split("\n")])).strip()

@@ -175,3 +175,5 @@ def test_clean_text_collapses_blanks_per_line_and_keeps_one_blank_line():
     assert clean_text(text) == "Tin nóng\n\ndòng hai\n\nba"
     assert clean_text(" một \t dòng\u00a0") == "một dòng"
     assert clean_text("\u2003em\u2003\n\u3000x\u3000") == "em\nx"  # other spaces: stripped at line ends only
+    # a control character between a letter and its combining mark: removed, and the pair still ends NFC
+    assert clean_text("Tie\x01\u0302u") == "Tiêu" == unicodedata.normalize("NFC", clean_text("Tie\x01\u0302u"))
