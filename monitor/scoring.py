@@ -58,7 +58,7 @@ class ActiveScorer:
         except Exception as exc:  # noqa: BLE001 - a restart must not fail on a bad promotion either
             if self._path == DEFAULT_MODEL:
                 raise
-            log.error("cannot load the promoted model; scoring with the shipped one",
+            log.error("cannot load the promoted model (or the watchlist); scoring with the shipped one",
                       extra={"model_path": str(self._path), "error": f"{type(exc).__name__}: {exc}"})
             self._refused, self._path = _stamp(self._path), DEFAULT_MODEL
             self._model = load_model(DEFAULT_MODEL, watchlist_path())
@@ -70,12 +70,13 @@ class ActiveScorer:
             if time.monotonic() - self._checked >= self.recheck_seconds:
                 self._checked = time.monotonic()
                 path = active_model_path(self.registry_root)
-                if path != self._path and _stamp(path) != self._refused:
+                stamp = _stamp(path)  # taken before loading: a file still being written gets retried
+                if path != self._path and stamp != self._refused:
                     try:
                         self._model, self._path = load_model(path, watchlist_path()), path
                     except Exception as exc:  # noqa: BLE001 - keep scoring with the model we have
-                        self._refused = _stamp(path)
-                        log.error("cannot load the promoted model; still scoring with the current one",
+                        self._refused = stamp
+                        log.error("cannot load the promoted model (or the watchlist); still scoring with the current one",
                                   extra={"model_path": str(path), "current_version": self._model.version,
                                          "error": f"{type(exc).__name__}: {exc}"})
             return self._model
@@ -89,10 +90,14 @@ class ActiveScorer:
 
 
 def _stamp(path: Path) -> tuple:
-    try:
-        return path, path.stat().st_mtime_ns
-    except OSError:
-        return path, None
+    """What a failed load depended on: the model file and the watchlist file, with their mtimes."""
+    def mtime(p: Path | str | None) -> int | None:
+        try:
+            return Path(p).stat().st_mtime_ns if p else None
+        except OSError:
+            return None
+    watchlist = watchlist_path()
+    return path, mtime(path), watchlist, mtime(watchlist)
 
 
 def _model_files(registry_root: str | Path | None) -> list[tuple[str, Path, bool]]:
