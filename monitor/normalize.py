@@ -63,10 +63,16 @@ def html_to_text(markup: str | None) -> str:
     return clean_text("".join(parts))
 
 
-def _html_to_text_soup(markup: str) -> str:
+def parse_html(markup: str | bytes) -> BeautifulSoup:
+    """BeautifulSoup with the stdlib parser (tolerant of anything a hostile page sends), without bs4's
+    warning for short markup that looks like a URL or a file name (a title often does)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(markup, "html.parser")
+        return BeautifulSoup(markup, "html.parser")
+
+
+def _html_to_text_soup(markup: str) -> str:
+    soup = parse_html(markup)
     for tag in soup(list(_DROPPED_TAGS)):
         tag.decompose()
     for tag in soup.find_all(_BLOCK_TAGS):

@@ -9,12 +9,9 @@ pacing, the SSRF guard and every limit apply to them too.
 from __future__ import annotations
 
 import logging
-import warnings
 from datetime import datetime
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-
-from monitor.normalize import clean_text, parse_time
+from monitor.normalize import clean_text, parse_html, parse_time
 
 log = logging.getLogger("monitor.article")
 
@@ -60,9 +57,7 @@ def _trafilatura(html: str, url: str | None, mode: dict) -> tuple[str, datetime 
 
 def extract_fallback(html: str) -> str:
     """The element whose direct <p> children hold the most text (a readability-style heuristic)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     for tag in soup(list(_SKIP)):
         tag.decompose()
     best, best_score = None, 0

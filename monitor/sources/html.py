@@ -16,12 +16,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup
 from soupsieve import SelectorSyntaxError
 
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
-from monitor.normalize import clean_text, decode_bytes, parse_time
+from monitor.normalize import clean_text, decode_bytes, parse_html, parse_time
 from monitor.sources import Parsed, ParseError
 
 ACCEPT = "text/html,application/xhtml+xml"
@@ -75,7 +74,7 @@ def parse(result: FetchResult, source: Any) -> list[RawItem]:
     html = decode_bytes(result.body, result.charset)
     if not html.strip():
         raise ParseError("not an HTML page: empty body")
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     try:
         nodes = soup.select(selectors["item"])
     except SelectorSyntaxError as exc:

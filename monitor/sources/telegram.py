@@ -10,11 +10,9 @@ import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup
-
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
-from monitor.normalize import clean_text, decode_bytes, parse_time
+from monitor.normalize import clean_text, decode_bytes, parse_html, parse_time
 from monitor.sources import Parsed, ParseError
 
 ACCEPT = "text/html"
@@ -47,7 +45,7 @@ def parse(result: FetchResult | bytes, source: Any = None) -> list[RawItem]:
         html = decode_bytes(result.body, result.charset)
     else:
         html = decode_bytes(bytes(result))
-    soup = BeautifulSoup(html, "html.parser")
+    soup = parse_html(html)
     messages = soup.select(".tgme_widget_message[data-post]")
     if not messages and not soup.select(".tgme_channel_info, .tgme_no_messages_wrap, .tme_no_messages_found"):
         raise ParseError("not a Telegram channel page: no tgme_widget_message posts")
@@ -83,7 +81,7 @@ def parse(result: FetchResult | bytes, source: Any = None) -> list[RawItem]:
 
 def older_page(result: FetchResult) -> str | None:
     """URL of the page of older posts (`?before=ID`), if the page links one."""
-    soup = BeautifulSoup(decode_bytes(result.body, result.charset), "html.parser")
+    soup = parse_html(decode_bytes(result.body, result.charset))
     more = soup.select_one("a.tme_messages_more[data-before]") or soup.select_one('link[rel="prev"][href]')
     if more is None:
         return None
