@@ -7,8 +7,11 @@ crawl records on the source (a 404 HTML page is an error, not "0 new items").
 
 from __future__ import annotations
 
+import json
 from importlib import import_module
 from types import ModuleType
+
+from monitor.fetch import FetchResult
 
 
 class ParseError(ValueError):
@@ -21,6 +24,15 @@ class Parsed(list):
     def __init__(self, items=(), warning: str | None = None):
         super().__init__(items)
         self.warning = warning
+
+
+def json_body(result: FetchResult | bytes, api: str) -> object:
+    """The JSON document of an API response (a BOM tolerated), or ParseError naming the API."""
+    body = result.body if isinstance(result, FetchResult) else bytes(result)
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParseError(f"not a {api} API response: invalid JSON ({str(exc)[:100]})") from None
 
 
 def parser_for(kind: str) -> ModuleType:

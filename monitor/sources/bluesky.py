@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
 from monitor.normalize import parse_time
-from monitor.sources import Parsed, ParseError
+from monitor.sources import Parsed, ParseError, json_body
 
 ACCEPT = "application/json"
 PUBLIC_API = "https://public.api.bsky.app/xrpc/app.bsky.feed.getAuthorFeed"
@@ -38,11 +37,7 @@ def post_url(post: dict) -> str | None:
 
 
 def parse(result: FetchResult | bytes, source: Any = None) -> list[RawItem]:
-    body = result.body if isinstance(result, FetchResult) else bytes(result)
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(f"not a Bluesky API response: invalid JSON ({str(exc)[:100]})") from None
+    data = json_body(result, "Bluesky")
     if not isinstance(data, dict) or not isinstance(data.get("feed"), list):
         message = data.get("message") if isinstance(data, dict) else None
         raise ParseError(f"not a Bluesky author feed{': ' + message if message else ''}")

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
 from monitor.normalize import html_to_text, parse_time
-from monitor.sources import Parsed, ParseError
+from monitor.sources import Parsed, ParseError, json_body
 
 ACCEPT = "application/json"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -77,11 +77,7 @@ def status_item(status: dict) -> RawItem | None:
 
 def parse(result: FetchResult | bytes, source: Any = None) -> list[RawItem]:
     """Statuses of a timeline page (a JSON list), or of a single status / a context object."""
-    body = result.body if isinstance(result, FetchResult) else bytes(result)
-    try:
-        data = json.loads(body.decode("utf-8-sig"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(f"not a Mastodon API response: invalid JSON ({str(exc)[:100]})") from None
+    data = json_body(result, "Mastodon")
     if isinstance(data, dict) and "error" in data:
         raise ParseError(f"Mastodon API error: {data['error']}")
     if isinstance(data, dict) and ("ancestors" in data or "descendants" in data):
