@@ -231,3 +231,20 @@ def test_users_added_from_the_cli_are_in_the_account_audit_trail(tmp_path, monke
         "SELECT users.name, user_changes.actor_id FROM user_changes JOIN users ON users.id = user_changes.target_id"
         " ORDER BY user_changes.id").fetchall()
     assert rows == [("root", None), ("lan", None)]
+
+
+def test_sources_pause_and_resume_by_name(env, db_path, capsys):
+    database = db.connect(db_path)
+    source_id = ensure_source(database, "Báo Nghệ An", "rss", "https://baonghean.vn/rss")
+    database.conn.execute("UPDATE sources SET consecutive_failures = 7 WHERE id = ?", (source_id,))
+    database.conn.close()
+    assert run(db_path, "sources", "pause", "Báo Nghệ An") == 0
+    assert "paused" in capsys.readouterr().out
+    assert get_source(db.connect(db_path), source_id)["paused"] == 1
+    assert run(db_path, "sources", "resume", "Báo Nghệ An") == 0
+    assert "resumed" in capsys.readouterr().out
+    row = get_source(db.connect(db_path), source_id)
+    assert (row["paused"], row["consecutive_failures"]) == (0, 0)
+    assert run(db_path, "sources", "pause", "Báo Thanh Hóa") == 1
+    err = capsys.readouterr().err
+    assert "no source named 'Báo Thanh Hóa'" in err and "Báo Nghệ An" in err  # names the ones that exist

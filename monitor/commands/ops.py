@@ -73,26 +73,22 @@ def cmd_sources_list(args: argparse.Namespace) -> int:
 
 
 def cmd_sources_pause(args: argparse.Namespace) -> int:
-    from db.sources import set_paused
-
-    database = db.connect(args.db)
-    source_id = _source_id(database, args.name)
-    if source_id is None:
-        return _unknown(database, args.name)
-    set_paused(database, source_id, True)
-    print(f"{args.name}: paused; `monitor sources resume {args.name}` to poll it again")
-    return 0
+    return _set_paused(args, True, f"paused; `monitor sources resume {args.name}` to poll it again")
 
 
 def cmd_sources_resume(args: argparse.Namespace) -> int:
+    return _set_paused(args, False, "resumed (failure count reset); a running scheduler polls it within seconds")
+
+
+def _set_paused(args: argparse.Namespace, paused: bool, done: str) -> int:
     from db.sources import set_paused
 
     database = db.connect(args.db)
     source_id = _source_id(database, args.name)
     if source_id is None:
         return _unknown(database, args.name)
-    set_paused(database, source_id, False)
-    print(f"{args.name}: resumed (failure count reset); a running scheduler polls it within seconds")
+    set_paused(database, source_id, paused)
+    print(f"{args.name}: {done}")
     return 0
 
 
