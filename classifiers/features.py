@@ -103,7 +103,7 @@ def _token_info(token: str, n_features: int, lo: int, hi: int) -> tuple[np.ndarr
 
 
 def _ws_gram_buckets(docs: list[str], lo: int, hi: int, n_features: np.uint64) -> tuple[np.ndarray, np.ndarray]:
-    """(doc index, bucket) of every char lo..hi-gram of every space-padded token of `docs`.
+    """(doc index, bucket) of every char lo..hi-gram (2 <= lo <= hi) of every space-padded token of `docs`.
 
     Each doc is its tokens joined by single spaces; the batch is laid out as " doc0  doc1 ..."
     and a gram is kept when its interior holds no space, i.e. it lies inside one padded token
@@ -124,8 +124,6 @@ def _ws_gram_buckets(docs: list[str], lo: int, hi: int, n_features: np.uint64) -
             p = p[spaces_before[p + n - 1] == spaces_before[p + 1]]
         doc_parts.append(doc_of[p])
         bucket_parts.append(_combine(codes, p, n, "x", n_features))
-    if not doc_parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(doc_parts), np.concatenate(bucket_parts)
 
 

@@ -29,7 +29,7 @@ class Rule:
     category: str
     rule: str
     regex: re.Pattern[str]
-    anchor: str = ""  # literal that must occur in the folded text (cheap pre-check)
+    anchor: str = ""  # a pattern's literal that must occur in the folded text (cheap pre-check)
     words: tuple[str, ...] = ()  # a phrase's words: each must be a whole word of the text (pre-check)
 
 
@@ -108,10 +108,9 @@ class Watchlist:
             for phrase in entry.get("phrases", []) or []:
                 folded = search_key(str(phrase))
                 key = re.escape(folded).replace(r"\ ", r"\s+")
-                anchor = max(folded.split(" "), key=len) if folded else ""
                 # every \w+ run of the phrase is a whole \w+ run of any text it matches
                 words = tuple(_WORDS.findall(folded))
-                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), anchor, words))
+                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), words=words))
             for pattern in entry.get("patterns", []) or []:
                 # a pattern is a regex string, or {regex: ..., anchor: literal every match contains}
                 spec = pattern if isinstance(pattern, dict) else {"regex": pattern}
