@@ -111,6 +111,13 @@ class ClaimError(Exception):
         super().__init__(f"item {item_id} is claimed by {holder} until {expires_at}")
 
 
+def _live_claim(conn, item_id: int, now: str) -> tuple[int, str, str] | None:
+    """(holder id, holder name, expires_at) of the item's unexpired claim, if any."""
+    return conn.execute(
+        "SELECT claims.user_id, users.name, claims.expires_at FROM claims JOIN users ON users.id = claims.user_id"
+        " WHERE item_id = ? AND expires_at > ?", (item_id, now)).fetchone()
+
+
 def claim(database: sqlite_utils.Database, item_ids: list[int], user_id: int, *, minutes: int = 15,
           now: str | None = None) -> list[int]:
     """Claim items for `minutes` (renewing one's own claims); all or nothing when another holds one."""
@@ -118,9 +125,7 @@ def claim(database: sqlite_utils.Database, item_ids: list[int], user_id: int, *,
     expires = to_iso(from_iso(now) + timedelta(minutes=minutes))
     with transaction(database) as conn:
         for item_id in item_ids:
-            row = conn.execute(
-                "SELECT claims.user_id, users.name, claims.expires_at FROM claims JOIN users ON users.id = claims.user_id"
-                " WHERE item_id = ? AND expires_at > ?", (item_id, now)).fetchone()
+            row = _live_claim(conn, item_id, now)
             if row and row[0] != user_id:
                 raise ClaimError(item_id, row[1], row[2])
         for item_id in item_ids:
@@ -182,9 +187,7 @@ def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: in
     A live claim by another moderator blocks the decision (ClaimError): the claim says "I am on it", and
     two people triaging one item at once is what claims exist to prevent. Claims expire on their own."""
     with transaction(database) as conn:
-        row = conn.execute(
-            "SELECT claims.user_id, users.name, claims.expires_at FROM claims JOIN users ON users.id = claims.user_id"
-            " WHERE item_id = ? AND expires_at > ?", (item_id, utcnow())).fetchone()
+        row = _live_claim(conn, item_id, utcnow())
         if row and row[0] != user_id:
             raise ClaimError(item_id, row[1], row[2])
         decision = decide(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
