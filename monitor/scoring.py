@@ -52,7 +52,7 @@ class ActiveScorer:
         self.recheck_seconds = recheck_seconds
         self._lock = threading.Lock()
         self._path = active_model_path(registry_root)
-        self._refused: tuple | None = None  # (path, mtime) of a file that failed: retried once replaced
+        self._refused: tuple | None = None  # _stamp() of a load that failed: retried once a file changes
         try:
             self._model = load_model(self._path, watchlist_path())
         except Exception as exc:  # noqa: BLE001 - a restart must not fail on a bad promotion either
