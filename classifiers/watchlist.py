@@ -1,7 +1,8 @@
 """Watchlists: per-category phrases and regex patterns that flag an item on their own.
 
 Why: moderators know tell-tale phrasings ("chia sẻ gấp", "Bộ Y tế cảnh báo khẩn") that a
-statistical model may under-weight; a rule hit is shown verbatim as the reason. Matching
+statistical model may under-weight. A hit is shown by the rule's human name (a regex means
+nothing to a moderator; only admins see the pattern), with the span it matched. Matching
 is diacritic- and case-insensitive through ``text.fold_diacritics`` / ``text.search_key``
 because much Vietnamese social-media text is typed without tone marks.
 """
@@ -20,17 +21,35 @@ from classifiers.text import fold_diacritics, nfc, search_key
 
 DEFAULT_WATCHLIST = Path(__file__).resolve().parent / "watchlist.yaml"
 _WORDS = re.compile(r"\w+")
+_PHRASE_KEYS = frozenset({"phrase", "name"})
+_PATTERN_KEYS = frozenset({"regex", "anchor", "name"})
+
+
+class WatchlistError(ValueError):
+    """A watchlist that cannot be used; the message names the file and the entry to fix."""
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One compiled rule; `rule` is the entry as written in the config (shown to moderators)."""
+    """One compiled rule; `rule` is the phrase or pattern as written (admins only), `name` what moderators read."""
 
     category: str
     rule: str
     regex: re.Pattern[str]
     anchor: str = ""  # a pattern's literal that must occur in the folded text (cheap pre-check)
     words: tuple[str, ...] = ()  # a phrase's words: each must be a whole word of the text (pre-check)
+    name: str = ""  # the human name; a rule written without one is named by its text
+
+
+def phrase_regex(phrase: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """A phrase as a whole-word regex over a folded key (see fold_keys), and its words.
+
+    Why public: the item page highlights explanation terms with exactly the matching a phrase
+    rule uses, so "chia se gap" in a text is marked wherever the rule would have hit."""
+    folded = search_key(phrase)
+    key = re.escape(folded).replace(r"\ ", r"\s+")
+    # every \w+ run of the phrase is a whole \w+ run of any text it matches
+    return re.compile(rf"(?<!\w){key}(?!\w)"), tuple(_WORDS.findall(folded))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -94,36 +113,45 @@ def fold_keys(texts: list[str]) -> tuple[list[str], list[str]]:
 
 
 class Watchlist:
-    """Compiled watchlist; `match(text)` returns reasons as dicts {category, rule, match}."""
+    """Compiled watchlist; `match(text)` returns reasons as dicts {category, name, rule, match}."""
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
 
     @classmethod
-    def from_dict(cls, config: dict) -> Watchlist:
-        """Build from {category: {phrases: [...], patterns: [...]}}; phrases match whole words."""
+    def from_dict(cls, config: dict, source: str = "watchlist") -> Watchlist:
+        """Build from {category: {phrases: [...], patterns: [...]}}; phrases match whole words.
+
+        An entry is a plain string or a mapping with a human `name`: {phrase: ..., name: ...} or
+        {regex: ..., anchor: ..., name: ...}. A malformed one raises WatchlistError naming `source`
+        (the file) and the entry, because a committee's own file is edited by hand."""
+        if not isinstance(config or {}, dict):
+            raise WatchlistError(f"{source}: expected categories (misinformation:, harm:), got {config!r}")
         rules: list[Rule] = []
         for category, entry in (config or {}).items():
             entry = entry or {}
-            for phrase in entry.get("phrases", []) or []:
-                folded = search_key(str(phrase))
-                key = re.escape(folded).replace(r"\ ", r"\s+")
-                # every \w+ run of the phrase is a whole \w+ run of any text it matches
-                words = tuple(_WORDS.findall(folded))
-                rules.append(Rule(category, str(phrase), re.compile(rf"(?<!\w){key}(?!\w)"), words=words))
-            for pattern in entry.get("patterns", []) or []:
-                # a pattern is a regex string, or {regex: ..., anchor: literal every match contains}
-                spec = pattern if isinstance(pattern, dict) else {"regex": pattern}
-                folded = fold_diacritics(str(spec["regex"]))
-                anchor = search_key(str(spec.get("anchor") or ""))
-                rules.append(Rule(category, str(spec["regex"]), re.compile(folded, re.IGNORECASE), anchor))
+            if not isinstance(entry, dict) or not set(entry) <= {"phrases", "patterns"}:
+                raise WatchlistError(f"{source}: category {category!r} must hold 'phrases:' and/or 'patterns:'"
+                                     f" lists, got {entry!r}")
+            for kind, build in (("phrases", _phrase_rule), ("patterns", _pattern_rule)):
+                listed = entry.get(kind) or []
+                if not isinstance(listed, list):
+                    raise WatchlistError(f"{source}: {category} → {kind} must be a list, got {listed!r}")
+                for number, spec in enumerate(listed, 1):
+                    where = f"{source}: {category} → {kind}, entry {number} ({spec!r})"
+                    rules.append(build(str(category), spec, where))
         return cls(rules)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Watchlist:
         """Load a YAML watchlist (default: the shipped classifiers/watchlist.yaml)."""
-        with open(path or DEFAULT_WATCHLIST, encoding="utf-8") as fh:
-            return cls.from_dict(yaml.safe_load(fh) or {})
+        path = path or DEFAULT_WATCHLIST
+        with open(path, encoding="utf-8") as fh:
+            try:
+                config = yaml.safe_load(fh)
+            except yaml.YAMLError as exc:
+                raise WatchlistError(f"watchlist {path}: not valid YAML: {exc}") from exc
+        return cls.from_dict(config or {}, source=f"watchlist {path}")
 
     @property
     def categories(self) -> set[str]:
@@ -155,5 +183,40 @@ class Watchlist:
             m = rule.regex.search(key)
             if m is None or m.end() <= m.start():
                 continue
-            hits.append({"category": rule.category, "rule": rule.rule, "match": src[m.start() : m.end()]})
+            hits.append({"category": rule.category, "name": rule.name, "rule": rule.rule,
+                         "match": src[m.start() : m.end()]})
         return hits
+
+
+def _is_text(value: object) -> bool:
+    """A string, or a number YAML read from an unquoted one (`- 2020`): never null, a list or a mapping."""
+    return not isinstance(value, bool) and isinstance(value, str | int | float) and bool(str(value).strip())
+
+
+def _spec(spec: object, main: str, allowed: frozenset[str], where: str) -> dict[str, str]:
+    """One entry as {main: text, name: ..., ...}: a plain string is its own text; anything else is an error."""
+    if not isinstance(spec, dict):
+        spec = {main: spec}
+    if main not in spec or not set(spec) <= allowed:
+        raise WatchlistError(f"{where}: needs '{main}:'; allowed keys are {', '.join(sorted(allowed))}")
+    bad = [key for key, value in spec.items() if not _is_text(value)]
+    if bad:
+        raise WatchlistError(f"{where}: {', '.join(map(repr, bad))} must be non-empty text")
+    return {key: str(value) for key, value in spec.items()}
+
+
+def _phrase_rule(category: str, spec: object, where: str) -> Rule:
+    entry = _spec(spec, "phrase", _PHRASE_KEYS, where)
+    regex, words = phrase_regex(entry["phrase"])
+    return Rule(category, entry["phrase"], regex, words=words, name=entry.get("name", entry["phrase"]).strip())
+
+
+def _pattern_rule(category: str, spec: object, where: str) -> Rule:
+    """A regex rule, written with or without tone marks (folded like the text it runs on)."""
+    entry = _spec(spec, "regex", _PATTERN_KEYS, where)
+    try:
+        regex = re.compile(fold_diacritics(entry["regex"]), re.IGNORECASE)
+    except re.error as exc:
+        raise WatchlistError(f"{where}: not a valid regular expression: {exc}") from exc
+    anchor = search_key(entry.get("anchor", ""))
+    return Rule(category, entry["regex"], regex, anchor, name=entry.get("name", entry["regex"]).strip())

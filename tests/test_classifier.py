@@ -109,7 +109,8 @@ def test_explanations_non_empty_and_readable(model):
 def test_watchlist_diacritic_and_case_insensitive():
     wl = Watchlist.from_dict({"misinformation": {"phrases": ["chia se gap"]}})
     hits = wl.match("Mọi người CHIA SẺ GẤP nhé")
-    assert hits == [{"category": "misinformation", "rule": "chia se gap", "match": "CHIA SẺ GẤP"}]
+    assert hits == [{"category": "misinformation", "name": "chia se gap", "rule": "chia se gap",
+                     "match": "CHIA SẺ GẤP"}]
     wl2 = Watchlist.from_dict({"misinformation": {"phrases": ["chia sẻ gấp"]}})
     assert wl2.match("chia se gap di moi nguoi")[0]["match"] == "chia se gap"
     assert wl2.match("chia sẻ gấp đôi") and not wl2.match("chia sẻ gấu")
