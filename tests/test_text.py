@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from classifiers.text import content_hash, dedup_key, fold_diacritics, nfc, normalize_tones, search_key
+from classifiers.text import (
+    TEENCODE,
+    content_hash,
+    dedup_key,
+    fold_diacritics,
+    model_text,
+    nfc,
+    normalize_tones,
+    search_key,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 LEGACY = SHARED / "realworld" / "feeds" / "vietnamese" / "legacy-encodings"
@@ -104,3 +113,94 @@ def test_content_hash_differs_for_different_text():
 
 def test_dedup_key():
     assert dedup_key("  Thuỷ   ĐIỆN ") == dedup_key("thủy điện") == "thủy điện"
+
+
+# -- model_text: the canonical text the classifier reads (issue 18) ---------------------------------
+
+@pytest.mark.parametrize("spoofed, clean", [
+    ("tin gi\u200bả", "tin giả"), ("chia\u00ad sẻ", "chia sẻ"), ("gấ\u2060p\ufeff", "gấp"),
+    ("vắc\u200d-xin\u200c", "vắc-xin"), ("\u202ehoax\u202c", "hoax"), ("tin ❤\ufe0f", "tin ❤"),
+])
+def test_model_text_drops_invisible_characters(spoofed, clean):
+    assert model_text(spoofed) == clean
+
+
+def test_model_text_composes_after_dropping_between_letter_and_mark():
+    # a zero-width space between "a" and its combining acute would otherwise leave them apart
+    assert model_text("ca\u200b\u0301") == "cá"
+    assert unicodedata.is_normalized("NFC", model_text(nfd("Hoà Bình \u00adđẹp")))
+
+
+@pytest.mark.parametrize("spoofed, clean", [
+    ("Bộ Y tế сảnh báо", "Bộ Y tế cảnh báo"),        # Cyrillic с, о inside Vietnamese words
+    ("со ăn", "co ăn"),                              # a word spoofed in full, in otherwise Latin text
+    ("TIN GIẢ: ВỘ Υ ТẾ", "TIN GIẢ: BỘ Y TẾ"),       # Cyrillic/Greek capitals
+    ("bӑ̀ng lái", "bằng lái"),                       # "ӑ" = Cyrillic а + breve, as NFC composes it
+    ("hοax vaccine", "hoax vaccine"),                # Greek omicron
+])
+def test_model_text_maps_lookalike_letters_back(spoofed, clean):
+    assert spoofed != clean
+    assert model_text(spoofed) == clean
+
+
+@pytest.mark.parametrize("text", [
+    "Привет мир, это сообщение", "Москва сообщает", "Η Ελλάδα και ο κόσμος", "Bản tin từ Москва: сообщение",
+])
+def test_model_text_keeps_genuine_cyrillic_and_greek(text):
+    assert model_text(text) == text
+
+
+def test_model_text_maps_spoofs_beside_genuine_cyrillic_word_by_word():
+    assert model_text("Tin từ Москва: сó người nói") == "Tin từ Москва: có người nói"
+
+
+@pytest.mark.parametrize("text, clean", [
+    ("Xem ngay https://bit.ly/3xYz", "Xem ngay"),
+    ("https://t.co/abc tin nóng", "tin nóng"),
+    ("link: www.example.com/a?b=1 nhé", "link: nhé"),
+    ("Thế Giới . <URL> Thế Giới", "Thế Giới . Thế Giới"),
+    ("HTTPS://EXAMPLE.COM/X ĐỌC ĐI", "ĐỌC ĐI"),
+    ("nguồn vnexpress.net đưa tin", "nguồn vnexpress.net đưa tin"),  # a bare domain names a source: kept
+])
+def test_model_text_removes_urls(text, clean):
+    assert model_text(text) == clean
+
+
+@pytest.mark.parametrize("text, expanded", [
+    ("ko biết j", "không biết gì"),
+    ("Ko dc đâu", "Không được đâu"),
+    ("TIN NÀY KO ĐC", "TIN NÀY KHÔNG ĐƯỢC"),
+    ("K có ai vs mk", "Không có ai với mình"),
+    ("mn ơi, hnay ntn?", "mọi người ơi, hôm nay như thế nào?"),
+    ("ko,dc", "không,được"),
+    ("tôi k.", "tôi không."),
+    ("Tôi nhận ra NG CÓ TIỀN NÓI J CX THÀNH đó", "Tôi nhận ra NG CÓ TIỀN NÓI GÌ CŨNG THÀNH đó"),
+])
+def test_model_text_expands_teencode(text, expanded):
+    assert model_text(text) == expanded
+
+
+@pytest.mark.parametrize("text", [
+    "giá 50k", "giá 50 k một hộp", "chị N T K H 26 tuổi", "ông N.V.K", "Joshua J. Marine", "vitamin K",
+    "K-pop", "Washington DC", "Bộ KH ĐT", "50 STATES AND DC", "Ng. Văn A", "đc: số 51", "gi gi", "bưng bít",
+    "kkk", "kg", "khong biet",
+])
+def test_model_text_leaves_units_initials_abbreviations_and_words_alone(text):
+    assert model_text(text) == text
+
+
+def test_teencode_expansions_are_standard_words():
+    for spelling, word in TEENCODE.items():
+        assert spelling != word and spelling == spelling.lower()
+        assert model_text(spelling) == word
+        assert model_text(word) == word  # idempotent: an expansion is never expanded again
+
+
+def test_model_text_leaves_clean_text_and_existing_normalisers_alone():
+    text = "Chiều 13/12, UBND tỉnh Thanh Hóa tổ chức hội nghị; người dân không được chia sẻ tin giả."
+    assert model_text(text) == text
+    assert model_text(nfd(text)) == text
+    assert model_text("") == "" and model_text(None) == ""  # type: ignore[arg-type]
+    # the older normalisers (dedup, search) do not apply it: their keys must not move
+    assert search_key("ko dc https://x.y/z") == "ko dc https://x.y/z"
+    assert dedup_key("сo") != dedup_key("co")
