@@ -15,7 +15,11 @@ Design (why):
 
 from __future__ import annotations
 
+import json
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,10 @@ from classifiers.watchlist import Watchlist
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.skops"
 CATEGORIES = ("misinformation", "harm")
+# What an item is: scores are calibrated per kind (a social post, a news article and a comment are
+# different populations). `post` is the default for text whose kind nobody knows.
+KINDS = ("post", "article", "comment")
+DEFAULT_KIND = "post"
 # Types a model file may contain beyond skops' defaults (builtins, numpy arrays).
 # (The model file holds only dicts, lists, str, float and numpy arrays; CSR is rebuilt here.)
 ALLOWED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
@@ -278,31 +286,138 @@ class Model:
         return self.state.get("_card_path")
 
 
-def trusted_types(path: str | Path) -> list[str]:
-    """Types in the file beyond skops defaults, refused unless all are allow-listed."""
-    import skops.io as sio
+# -- the model file ---------------------------------------------------------------------
+# A model file is a skops zip (protocol 2): schema.json describes the object tree, arrays are .npy
+# members. It is read here directly rather than with skops.io.load: importing skops.io imports every
+# sklearn estimator (~0.7 s of a `monitor classify` start-up), and its audit decompresses every array
+# before the load decompresses them again. Only the node kinds train.py's plain dicts produce are
+# understood; anything else is refused before a single array is read, so no class named by the
+# file is ever imported or called.
+SKOPS_PROTOCOL = 2
+_PLAIN_TYPES = frozenset({
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int", "builtins.float",
+    "builtins.bool", "builtins.NoneType", "numpy.ndarray",
+})
+_JSON_TYPES = frozenset({"builtins.str", "builtins.int", "builtins.float", "builtins.bool", "builtins.NoneType"})
+_CONTAINERS = {"DictNode": dict, "ListNode": list, "TupleNode": tuple}
 
-    untrusted = sio.get_untrusted_types(file=str(path))
-    bad = sorted(set(untrusted) - ALLOWED_TYPES)
+
+def _numpy_scalar(type_name: str) -> type | None:
+    """The numpy scalar type a "numpy.float64"-style name stands for, if it is a number or a bool."""
+    module, _, name = type_name.rpartition(".")
+    kind = getattr(np, name, None) if module == "numpy" else None
+    return kind if isinstance(kind, type) and issubclass(kind, np.number | np.bool_) else None
+
+
+def _nodes(node: dict) -> list[dict]:
+    """`node` and every node below it, in the order skops wrote (and constructs) them."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        content = current.get("content")
+        loader = current.get("__loader__")
+        children: list = []
+        if loader == "DictNode" and isinstance(content, dict):
+            children = [current.get("key_types"), *content.values()]
+        elif loader in _CONTAINERS and isinstance(content, list):
+            children = content
+        stack.extend(child for child in reversed(children) if isinstance(child, dict))
+    return found
+
+
+def _read_schema(archive: zipfile.ZipFile, path: str | Path) -> dict:
+    """schema.json of an open model file, checked to be a skops protocol this reader understands."""
+    try:
+        schema = json.loads(archive.read("schema.json"))
+    except (KeyError, ValueError) as exc:
+        raise UntrustedModelError(f"{path}: not a classifier model file (no readable schema: {exc})") from None
+    if not isinstance(schema, dict) or schema.get("protocol") != SKOPS_PROTOCOL:
+        found = schema.get("protocol") if isinstance(schema, dict) else None
+        raise UntrustedModelError(f"{path}: not a classifier model file (skops protocol {found!r}, "
+                                  f"expected {SKOPS_PROTOCOL})")
+    return schema
+
+
+def _check_types(schema: dict, path: str | Path) -> list[str]:
+    """The types the schema names beyond plain containers, scalars and arrays; UntrustedModelError
+    unless every one is in ALLOWED_TYPES. Reads only the schema (no array is decompressed)."""
+    named = {f"{node.get('__module__')}.{node.get('__class__')}" for node in _nodes(schema)}
+    extra = {name for name in named - _PLAIN_TYPES if _numpy_scalar(name) is None}
+    bad = sorted(extra - ALLOWED_TYPES)
     if bad:
         raise UntrustedModelError(f"{path}: refusing to load untrusted types {bad}")
-    return list(untrusted)
+    return sorted(extra)
+
+
+def _construct(node: dict, archive: zipfile.ZipFile, memo: dict, path: str | Path) -> object:
+    """Build the object a schema node describes; a node id seen before is the same object (as skops)."""
+    node_id = node.get("__id__")
+    if node_id is not None and node_id in memo:
+        return memo[node_id]
+    loader, name = node.get("__loader__"), f"{node.get('__module__')}.{node.get('__class__')}"
+    content = node.get("content")
+    if loader in _CONTAINERS and name == f"builtins.{_CONTAINERS[loader].__name__}":
+        if loader != "DictNode":
+            value: object = _CONTAINERS[loader](_construct(child, archive, memo, path) for child in content)
+        else:
+            key_types = _construct(node["key_types"], archive, memo, path)
+            if any(kind is not str for kind in key_types) or len(key_types) != len(content):
+                raise UntrustedModelError(f"{path}: a dict in the model file has keys that are not strings")
+            value = {key: _construct(child, archive, memo, path) for key, child in content.items()}
+    elif loader == "TypeNode" and name == "builtins.str":
+        value = str  # a dict's key type
+    elif loader == "JsonNode" and name in _JSON_TYPES:
+        value = json.loads(content)
+    elif loader == "NdArrayNode" and node.get("type") == "numpy" and (
+            name == "numpy.ndarray" or _numpy_scalar(name) is not None):
+        array = np.load(BytesIO(archive.read(node["file"])), allow_pickle=False)
+        value = array if name == "numpy.ndarray" else _numpy_scalar(name)(array)
+    elif loader == "SparseMatrixNode" and name in ALLOWED_TYPES:
+        value = sp.load_npz(BytesIO(archive.read(node["file"]))).tocsr()  # np.load without pickle inside
+    else:
+        raise UntrustedModelError(f"{path}: refusing to load untrusted types ['{name}' ({loader})]")
+    if node_id is not None:
+        memo[node_id] = value
+    return value
+
+
+def trusted_types(path: str | Path) -> list[str]:
+    """Types in the file beyond plain containers, scalars and arrays, refused unless all are allow-listed.
+
+    Reads only the file's schema, so checking a file costs milliseconds, not a load."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _check_types(_read_schema(archive, path), path)
+    except zipfile.BadZipFile as exc:
+        raise UntrustedModelError(f"{path}: not a classifier model file ({exc})") from None
 
 
 def load_state(path: str | Path) -> dict:
-    """Load a model file's state dict with skops (never pickle), after the allow-list check."""
-    import skops.io as sio
-
-    state = sio.load(str(path), trusted=trusted_types(path))
+    """Load a model file's state dict (never pickle): the schema is checked against the allow-list
+    first, then built, reading each array once."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = _read_schema(archive, path)
+            _check_types(schema, path)
+            state = _construct(schema, archive, {}, path)
+    except UntrustedModelError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+        # a damaged or hand-made file (missing member, bad array, odd nesting): a refusal, never a crash
+        raise UntrustedModelError(f"{path}: not a classifier model file ({type(exc).__name__}: {exc})") from None
     if not isinstance(state, dict) or "stack" not in state or not _plain(state):
         raise UntrustedModelError(f"{path}: not a classifier model file (unexpected structure or types)")
     return state
 
 
 def _plain(obj: object) -> bool:
-    """True if `obj` is only dicts/lists/str/numbers/None/numpy arrays (what train.py writes)."""
+    """True if `obj` is only dicts/lists/str/numbers/None/numpy arrays (what train.py writes), or a
+    CSR matrix of numbers (the one type ALLOWED_TYPES admits)."""
     if obj is None or isinstance(obj, str | int | float | bool | np.ndarray | np.generic):
         return not (isinstance(obj, np.ndarray) and obj.dtype == object)
+    if isinstance(obj, sp.csr_matrix):
+        return obj.dtype != object
     if isinstance(obj, dict):
         return all(isinstance(k, str) and _plain(v) for k, v in obj.items())
     if isinstance(obj, list | tuple):
