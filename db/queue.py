@@ -86,6 +86,7 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
         "SELECT items.id, items.source_id, items.title, substr(items.text, 1, 300) AS text, items.url,"
         " items.language, items.fetched_at, items.published_at, items.status, items.version, items.priority,"
         " items.score_misinformation, items.score_harm, items.flag_reasons, items.cluster_id, '{}' AS explanation,"
+        " items.top_reason,"
         " MAX(COALESCE(items.score_misinformation, 0), COALESCE(items.score_harm, 0)) AS top_score,"
         " sources.name AS source_name, clusters.size AS cluster_size, clusters.source_count AS cluster_sources,"
         " claims.user_id AS claim_user_id, users.name AS claim_user, claims.expires_at AS claim_expires"

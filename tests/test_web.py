@@ -85,7 +85,7 @@ def test_item_page_shows_metadata_in_local_time(setup):
     assert "Nội dung sai sự thật về vắc-xin." in page
     assert "Báo Thanh Hóa" in page
     assert "2026-11-20 08:00 +07" in page  # 01:00Z shown in Asia/Ho_Chi_Minh
-    assert "tin giả, chia sẻ" in page
+    assert "<li><mark>tin giả</mark></li><li><mark>chia sẻ</mark></li>" in page  # old-format terms, no share
     assert "lời đồn" in page and "<b>uống nước muối</b>" not in page  # watchlist hit, escaped
     assert 'href="https://example.vn/bai/1"' in page
     assert client.get("/items/999999").status_code == 404

@@ -1,4 +1,5 @@
-"""One item: its text (escaped), source, scores, explanation, cluster and decision history; deciding on it."""
+"""One item: its text (escaped, reasons marked), source, scores beside thresholds, explanation, cluster and
+decision history; deciding on it."""
 
 from __future__ import annotations
 
@@ -13,25 +14,11 @@ from db.decisions import StaleItemError
 from db.queue import ClaimError
 from monitor.domain import Action
 from web import get_db
-from web.access import MODERATE, READ, roles
+from web.access import ADMIN, MODERATE, READ, roles
 from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
+from web.reasons import item_reasons
 
 bp = Blueprint("items", __name__)
-
-
-def explanation_terms(item: dict) -> dict[str, list[str]]:
-    """Explanation terms per category, whatever shape the pipeline stored."""
-    explanation = item.get("explanation") or {}
-    terms = explanation.get("terms", explanation) if isinstance(explanation, dict) else {}
-    if not isinstance(terms, dict):
-        return {}
-    return {str(k): [str(t) for t in v] for k, v in terms.items() if isinstance(v, list)}
-
-
-def rule_hits(item: dict) -> list[dict]:
-    explanation = item.get("explanation") or {}
-    hits = explanation.get("rules", []) if isinstance(explanation, dict) else []
-    return [h for h in hits if isinstance(h, dict)]
 
 
 @bp.get("/items/<int:item_id>")
@@ -43,7 +30,7 @@ def show(item_id: int):
         abort(404)
     cluster = db.queue.cluster_items(database, item.get("cluster_id"))
     return render_template(
-        "item.html", item=item, terms=explanation_terms(item), rules=rule_hits(item),
+        "item.html", item=item, reasons=item_reasons(item, admin=current_user.role in ADMIN),
         history=db.decisions.history(database, item_id), actions=list(Action),
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database),

@@ -13,6 +13,8 @@ LABELS = [
     N_("confirm_misinformation"), N_("confirm_harm"), N_("dismiss"), N_("escalate"), N_("reopen"),
     N_("moderator"), N_("analyst"), N_("admin"),
     N_("misinformation"), N_("harm"),
+    # what an item is (Scores.kind): scores are calibrated per kind
+    N_("post"), N_("article"), N_("comment"),
     # user_changes.change (the admin Users page's trail)
     N_("created"), N_("role"), N_("deactivated"), N_("reactivated"), N_("password_reset"),
 ]
