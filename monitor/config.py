@@ -28,7 +28,7 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # listed here too so that a typo is an error rather than a silently ignored line.
 SOURCE_FIELDS = {
     "name", "kind", "url", "language", "interval", "tags", "enabled", "timezone",
-    "selectors", "full_text", "max_pages", "adaptive", "min_interval", "max_interval",
+    "selectors", "full_text", "max_pages", "adaptive", "min_interval", "max_interval", "content_kind",
 }
 SETTINGS_FIELDS = {
     "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
@@ -63,6 +63,9 @@ class SourceConfig:
     timezone: str = DEFAULT_TIMEZONE
     options: dict[str, Any] = field(default_factory=dict)
     line: int | None = None
+    # post | article | comment: what the source publishes, which picks the model's calibration;
+    # None = derived from the kind, tags and URL (monitor.pipeline.item_kind)
+    content_kind: str | None = None
 
 
 @dataclass
@@ -190,11 +193,17 @@ def _load_source(path: str, node: yaml.Node, data: dict, settings: Settings) -> 
     if kind == "html" and (not isinstance(selectors, dict)
                            or any(not selectors.get(key) for key in ("item", "title", "link"))):
         raise fail("selectors", "an html source needs selectors with item, title and link (CSS selectors)")
+    content_kind = data.get("content_kind")
+    if content_kind is not None:
+        from classifiers.model import KINDS
+
+        if content_kind not in KINDS:
+            raise fail("content_kind", f"unknown content kind '{content_kind}' (expected one of: {', '.join(KINDS)})")
     options = {k: v for k, v in data.items() if k not in
-               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone"}}
+               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone", "content_kind"}}
     return SourceConfig(name=name, kind=kind, url=url, language=language, interval_seconds=interval,
                         tags=[str(t) for t in tags], enabled=enabled, timezone=zone,
-                        options=options, line=_line(node))
+                        options=options, line=_line(node), content_kind=content_kind)
 
 
 def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:

@@ -60,19 +60,33 @@ def _source_row(database: sqlite_utils.Database, name: str, kind: str, url: str)
 
 def import_file(database: sqlite_utils.Database, path: str | Path, scorer: Any, *,
                 default_source: str = IMPORT_SOURCE, timezone: str | None = None) -> ImportResult:
-    """Import a CSV/JSONL file: each `source` value becomes (or reuses) a source of kind 'import'."""
+    """Import a CSV/JSONL file: each `source` value becomes (or reuses) a source of kind 'import'.
+
+    Rows that name their item kind (`kind`: post, article or comment, carried in RawItem.extra) are
+    scored with that kind's calibration; the others as posts, like every imported source."""
     rows = files.read_rows(path, default_source)
     result = ImportResult(rows=rows.rows, errors=list(rows.errors))
     for name, raws in rows.items.items():
         row = _source_row(database, name, "import", f"file:{Path(path).name}")
         if timezone:
             row["timezone"] = timezone
-        ingested = ingest(database, row, raws, scorer)
-        result.new += ingested.new
-        result.seen += ingested.seen
-        result.flagged += ingested.flagged
-        result.by_source[name] = ingested.new
+        result.by_source[name] = 0
+        for kind, group in _by_kind(raws).items():
+            ingested = ingest(database, {**row, "content_kind": kind}, group, scorer)
+            result.new += ingested.new
+            result.seen += ingested.seen
+            result.flagged += ingested.flagged
+            result.by_source[name] += ingested.new
     return result
+
+
+def _by_kind(raws: list[RawItem]) -> dict[str | None, list[RawItem]]:
+    """One source's rows split by their item kind (None: not given), in file order within each kind:
+    ingest scores a batch with one kind per source."""
+    groups: dict[str | None, list[RawItem]] = {}
+    for raw in raws:
+        groups.setdefault(raw.extra.get("kind") or None, []).append(raw)
+    return groups
 
 
 def _title_of(html: str) -> str:

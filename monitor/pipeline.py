@@ -24,7 +24,10 @@ log = logging.getLogger("monitor.pipeline")
 
 
 class Scorer(Protocol):
-    def score(self, texts: list[str]) -> list[Any]: ...
+    """What ingest scores with. `kinds` gives each text's kind (post/article/comment), which picks its
+    calibration; scorers without the parameter are still accepted (see monitor.scoring.score_texts)."""
+
+    def score(self, texts: list[str], kinds: list[str] | None = None) -> list[Any]: ...
 
 
 @dataclass
@@ -119,10 +122,67 @@ def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem])
     return _Prepared(source=source, fresh=fresh, reposts=reposts, seen=seen + len(items) - len(fresh))
 
 
+# Where a news-site feed (`rss`) is really a social platform's: the platform's own feeds, and the
+# RSS-Bridge (?bridge=FacebookBridge) or RSSHub (/tiktok/user/...) feeds that stand in for platforms
+# without one (README: "Facebook, TikTok, Zalo and other sites without feeds").
+SOCIAL_HOSTS = ("reddit.com", "youtube.com", "youtu.be", "facebook.com", "fb.com", "tiktok.com", "instagram.com",
+                "threads.net", "twitter.com", "x.com", "zalo.me", "t.me")
+SOCIAL_PLATFORMS = frozenset({"reddit", "youtube", "facebook", "tiktok", "instagram", "threads", "twitter",
+                              "telegram", "zalo", "mastodon", "bluesky", "bsky"})
+
+
+def item_kind(source: dict) -> str:
+    """The kind of item (post, article or comment) a source publishes, which picks the model's calibration.
+
+    An explicit `content_kind` wins. News sites (`rss`, `html`) publish articles, unless the source is
+    social: tagged `social`, or a feed of a social platform or of a bridge standing in for one.
+    Mastodon, Bluesky and Telegram, hand imports and web reports carry posts."""
+    import json
+
+    from classifiers.model import DEFAULT_KIND
+
+    if source.get("content_kind"):
+        return str(source["content_kind"])
+    if source.get("kind") not in ("rss", "html"):
+        return DEFAULT_KIND
+    tags = source.get("tags") or []
+    if isinstance(tags, str):  # a sources row holds its tags as JSON text
+        try:
+            tags = json.loads(tags)
+        except ValueError:
+            tags = []
+    if "social" in {str(tag).strip().lower() for tag in tags} or _social_feed(str(source.get("url") or "")):
+        return DEFAULT_KIND
+    return "article"
+
+
+def _social_feed(url: str) -> bool:
+    """Whether a feed URL belongs to a social platform or to an RSS-Bridge/RSSHub route for one."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url.strip().lower())
+    host = parts.hostname or ""
+    if any(host == h or host.endswith("." + h) for h in SOCIAL_HOSTS):
+        return True
+    bridges = [value for key, value in parse_qsl(parts.query) if key == "bridge"]
+    if any(b.removesuffix("bridge") in SOCIAL_PLATFORMS for b in bridges):
+        return True
+    return parts.path.strip("/").split("/")[0] in SOCIAL_PLATFORMS
+
+
 def _score(prepared: list[_Prepared], scorer: Scorer | None) -> None:
-    """Score every fresh item of all the batches in one call (the model's per-call cost is paid once)."""
+    """Score every fresh item of all the batches in one call (the model's per-call cost is paid once),
+    each with its source's item kind."""
     texts = [score_text(item) for batch in prepared for item in batch.fresh]
-    scores = scorer.score(texts) if (scorer and texts) else [None] * len(texts)
+    if scorer and texts:
+        from monitor.scoring import score_texts
+
+        kinds: list[str] = []
+        for batch in prepared:
+            kinds += [item_kind(batch.source)] * len(batch.fresh)
+        scores = score_texts(scorer, texts, kinds)
+    else:
+        scores = [None] * len(texts)
     if len(scores) != len(texts):
         raise ValueError(f"scorer returned {len(scores)} scores for {len(texts)} texts")
     at = 0
@@ -156,8 +216,7 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
             "cluster_id": cluster_id,
             "score_misinformation": score.misinformation if score else None,
             "score_harm": score.harm if score else None,
-            "explanation": _explanation(score),
-            "top_reason": _top_reason(score),
+            "explanation": {"terms": score.explanations, "rules": score.rule_hits} if score else {},
             "model_version": score.model_version if score else None,
             "status": Status.FLAGGED if flagged else Status.NEW,
             "flag_reasons": list(score.flagged) if score else [],
@@ -168,25 +227,6 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
         result.new_ids.append(item_id)
         log.info("stored item", extra={"source": source.get("name"), "item_id": item_id, "flagged": flagged})
     return result
-
-
-def _explanation(score: Any) -> dict:
-    """The stored explanation: terms with contributions, rule hits with names, and the kind and thresholds
-    the item was flagged against, so the item page shows score beside threshold as they were at scoring.
-    A scorer's result is duck-typed (see Scorer); one without kinds stores neither key."""
-    if not score:
-        return {}
-    stored = {"terms": score.explanations, "rules": score.rule_hits}
-    for key in ("kind", "thresholds"):
-        if getattr(score, key, None):
-            stored[key] = getattr(score, key)
-    return stored
-
-
-def _top_reason(score: Any) -> str:
-    """The queue row's one reason (items.top_reason), stored so the queue never parses explanations."""
-    top_reason = getattr(score, "top_reason", None)
-    return str(top_reason()) if callable(top_reason) else ""
 
 
 def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None) -> IngestResult:

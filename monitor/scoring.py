@@ -6,19 +6,20 @@ model here, so promoting or rolling back a version in the registry changes what 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from classifiers.model import DEFAULT_MODEL, Model, load_model
 from classifiers.registry import Registry, default_root
-from db import transaction, utcnow
+
+if TYPE_CHECKING:  # the database layer is imported where it is used: `monitor classify` needs none of it
+    import sqlite_utils
 
 RECHECK_SECONDS = 30.0
 log = logging.getLogger(__name__)
@@ -85,8 +86,23 @@ class ActiveScorer:
     def version(self) -> str:
         return self.model.version
 
-    def score(self, texts: list[str]) -> list[Any]:
-        return self.model.score(texts)
+    def score(self, texts: list[str], kinds: list[str] | None = None) -> list[Any]:
+        """Score with the current model; `kinds` (post/article/comment per text) picks each text's calibration."""
+        return score_texts(self.model, texts, kinds)
+
+
+def score_texts(scorer: Any, texts: list[str], kinds: list[str] | None) -> list[Any]:
+    """`scorer.score(texts, kinds=kinds)`, or `scorer.score(texts)` when the scorer takes no `kinds`.
+
+    Every path that scores passes the items' kinds through here, so a scorer without per-kind
+    calibration (a test double, a model class that predates kinds) keeps working and scores every
+    kind alike, as all scorers did before kinds existed."""
+    try:
+        parameters = inspect.signature(scorer.score).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        parameters = {}
+    takes_kinds = "kinds" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    return scorer.score(texts, kinds=kinds) if takes_kinds else scorer.score(texts)
 
 
 def _stamp(path: Path) -> tuple:
@@ -117,6 +133,8 @@ def sync_models_table(database: sqlite_utils.Database, registry_root: str | Path
     The registry on disk stays the source of truth; this keeps the database's view of it current.
     Returns the number of versions recorded.
     """
+    from db import transaction, utcnow
+
     rows = []
     for version, path, active in _model_files(registry_root):
         meta_path, card_path = path.with_suffix(".json"), path.with_suffix(".card.md")
