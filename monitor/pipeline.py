@@ -216,7 +216,8 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
             "cluster_id": cluster_id,
             "score_misinformation": score.misinformation if score else None,
             "score_harm": score.harm if score else None,
-            "explanation": {"terms": score.explanations, "rules": score.rule_hits} if score else {},
+            "explanation": _explanation(score),
+            "top_reason": _top_reason(score),
             "model_version": score.model_version if score else None,
             "status": Status.FLAGGED if flagged else Status.NEW,
             "flag_reasons": list(score.flagged) if score else [],
@@ -227,6 +228,25 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
         result.new_ids.append(item_id)
         log.info("stored item", extra={"source": source.get("name"), "item_id": item_id, "flagged": flagged})
     return result
+
+
+def _explanation(score: Any) -> dict:
+    """The stored explanation: terms with contributions, rule hits with names, and the kind and thresholds
+    the item was flagged against, so the item page shows score beside threshold as they were at scoring.
+    A scorer's result is duck-typed (see Scorer); one without kinds stores neither key."""
+    if not score:
+        return {}
+    stored = {"terms": score.explanations, "rules": score.rule_hits}
+    for key in ("kind", "thresholds"):
+        if getattr(score, key, None):
+            stored[key] = getattr(score, key)
+    return stored
+
+
+def _top_reason(score: Any) -> str:
+    """The queue row's one reason (items.top_reason), stored so the queue never parses explanations."""
+    top_reason = getattr(score, "top_reason", None)
+    return str(top_reason()) if callable(top_reason) else ""
 
 
 def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None) -> IngestResult:
