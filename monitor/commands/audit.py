@@ -6,10 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import db
-from db.audit import AuditFilter, export
-from db.decisions import verify_chain
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     audit = subparsers.add_parser("audit", help="verify or export the decision log",
@@ -31,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    import db
+    from db.decisions import verify_chain
+
     database = db.connect(args.db)
     try:
         count = database.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
@@ -58,6 +57,9 @@ def _day(value: str | None, flag: str) -> str | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import db
+    from db.audit import AuditFilter, export
+
     filters = AuditFilter(user=args.user, action=args.action, date_from=_day(args.since, "--since"),
                           date_to=_day(args.until, "--until"))
     database = db.connect(args.db)

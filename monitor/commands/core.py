@@ -1,15 +1,21 @@
-"""Core commands: init, users, crawl, status, classify, serve, run, demo."""
+"""Core commands: init, users, crawl, status, classify, serve, run, demo.
+
+Imports that only some commands need stay inside those commands: every command pays for what this
+module imports at the top (the parser imports it to list the commands).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import select
 import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
-import db
-from db.users import UserError, count_users, create_user
 from monitor.cli import print_json, read_password
-from monitor.config import ConfigError
+
+CLASSIFY_BATCH = 256  # lines scored per model call when input arrives faster than it is scored
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,8 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_status)
 
     p = subparsers.add_parser("classify", help="score texts from standard input",
-                              description="Score texts read from stdin: one text per line, or JSONL objects with a "
-                                          "'text' field. Prints one result per line.")
+                              description="Score texts read from stdin: one text per line (kind post), or JSONL "
+                                          "objects with a 'text' field and an optional 'kind' (post, article or "
+                                          "comment; default post). Prints one result per line, in batches as the "
+                                          "input arrives; a bad line stops with an error naming it (exit 2), after "
+                                          "the results of the batches before it.")
     p.add_argument("--json", action="store_true", help="print one JSON object per line")
     p.add_argument("--model", metavar="PATH", help="a .skops model file (default: the promoted/shipped model)")
     p.set_defaults(func=cmd_classify)
@@ -71,13 +80,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def load_config(args: argparse.Namespace):
+def load_config(args: argparse.Namespace) -> Any:
     from monitor import config
 
     return config.load(args.feeds)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    import db
+    from db.users import UserError, count_users, create_user
     from monitor.scoring import sync_models_table
 
     database = db.connect(args.db)
@@ -97,6 +108,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_users_add(args: argparse.Namespace) -> int:
+    import db
+    from db.users import UserError, create_user
+
     database = db.connect(args.db)
     password = read_password("MONITOR_PASSWORD", f"Password for '{args.name}': ")
     try:
@@ -109,6 +123,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
+    import db
+
     database = db.connect(args.db)
     for row in database.query("SELECT name, role, active, created_at FROM users ORDER BY name"):
         print(f"{row['name']:<20} {row['role']:<10} {'active' if row['active'] else 'disabled':<9} {row['created_at']}")
@@ -116,6 +132,8 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    import db
+    from monitor.config import ConfigError
     from monitor.crawl import crawl_sources
     from monitor.scoring import load_scorer
 
@@ -147,6 +165,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    import db
     from monitor.status import status_report
 
     report = status_report(db.connect(args.db))
@@ -170,43 +189,105 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_texts(stream) -> list[str]:
-    texts = []
+def _input_waiting(stream: TextIO) -> bool:
+    """True when more input can be read at once. A batch is scored as soon as the producer pauses,
+    so a slow producer (or someone typing) gets each answer without waiting for a full batch; small
+    batches happen only while the producer is the slower side, so they cost no throughput."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # in-memory input (tests): all of it is there
+        return True
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _line_batches(stream: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
+    """(line number, line) pairs in batches of at most `size`, each handed on when full or when no
+    more input is waiting: the first results print while a long input is still being read."""
+    batch: list[tuple[int, str]] = []
     for number, line in enumerate(stream, start=1):
-        line = line.rstrip("\n")
+        batch.append((number, line))
+        if len(batch) >= size or not _input_waiting(stream):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _read_texts(lines: Iterable[tuple[int, str]]) -> list[tuple[str, str]]:
+    """(text, kind) for each non-blank line: a JSONL object with 'text' and an optional 'kind', or
+    plain text (kind post). ValueError naming the stdin line (and field) on the first bad line."""
+    from classifiers.model import DEFAULT_KIND, KINDS
+
+    texts = []
+    for number, raw in lines:
+        line = raw.rstrip("\n")
         if not line.strip():
             continue
-        if line.lstrip().startswith("{"):
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise ValueError(f"stdin line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
-                raise ValueError(f"stdin line {number}: JSON object has no 'text' string field")
-            texts.append(record["text"])
-        else:
-            texts.append(line)
+        if not line.lstrip().startswith("{"):
+            texts.append((line, DEFAULT_KIND))
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"stdin line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise ValueError(f"stdin line {number}: JSON object has no 'text' string field")
+        kind = record.get("kind", DEFAULT_KIND)
+        if kind not in KINDS:
+            raise ValueError(f"stdin line {number}: field 'kind': unknown kind {json.dumps(kind, ensure_ascii=False)}"
+                             f" (expected one of: {', '.join(KINDS)})")
+        texts.append((record["text"], kind))
     return texts
 
 
-def cmd_classify(args: argparse.Namespace) -> int:
+def _result_line(text: str, kind: str, scores: Any, as_json: bool) -> str:
+    """One output line: the JSON object (text, kind and every score field), or the short summary."""
+    if as_json:
+        return json.dumps({"text": text, **scores.to_dict(), "kind": kind}, ensure_ascii=False, default=str)
+
+    def term(entry: Any) -> str:  # {"term", "contribution"} (current models) or a bare string
+        return str(entry["term"]) if isinstance(entry, dict) else str(entry)
+
+    flags = ",".join(scores.flagged) or "-"
+    terms = "; ".join(f"{cat}: {', '.join(term(w) for w in words[:5])}"
+                      for cat, words in scores.explanations.items() if words)
+    rules = "; ".join(f"rule {hit['rule']}" for hit in scores.rule_hits)
+    return (f"misinformation={scores.misinformation:.3f} harm={scores.harm:.3f} flagged={flags}"
+            f"{' | ' + terms if terms else ''}{' | ' + rules if rules else ''}")
+
+
+def _load_classifier(model_path: str | None) -> Any:
+    """The model to score with; a file that cannot be read or is refused is a one-line error."""
+    from monitor.scoring import load_scorer
+
     try:
-        texts = _read_texts(sys.stdin)
+        return load_scorer(model_path)
+    except FileNotFoundError as exc:
+        raise ValueError(f"no such model file: {exc.filename or model_path}") from None
+    except (OSError, ValueError) as exc:  # UntrustedModelError (refused or damaged file) is a ValueError
+        raise ValueError(f"cannot load the model: {exc}") from None
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Score stdin batch by batch, printing and flushing each batch's results before reading on. The
+    model is loaded at the first good batch, so a bad first line costs no model load."""
+    from monitor.scoring import score_texts
+
+    scorer = None
+    try:
+        for batch in _line_batches(sys.stdin, CLASSIFY_BATCH):
+            records = _read_texts(batch)
+            if not records:
+                continue
+            if scorer is None:
+                scorer = _load_classifier(args.model)
+            texts, kinds = [text for text, _ in records], [kind for _, kind in records]
+            for (text, kind), scores in zip(records, score_texts(scorer, texts, kinds), strict=True):
+                print(_result_line(text, kind, scores, args.json))
+            sys.stdout.flush()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from monitor.scoring import load_scorer
-
-    scorer = load_scorer(args.model)
-    for text, scores in zip(texts, scorer.score(texts), strict=True):
-        if args.json:
-            print_json({"text": text, **scores.to_dict()})
-        else:
-            flags = ",".join(scores.flagged) or "-"
-            terms = "; ".join(f"{cat}: {', '.join(words[:5])}" for cat, words in scores.explanations.items() if words)
-            rules = "; ".join(f"rule {hit['rule']}" for hit in scores.rule_hits)
-            print(f"misinformation={scores.misinformation:.3f} harm={scores.harm:.3f} flagged={flags}"
-                  f"{' | ' + terms if terms else ''}{' | ' + rules if rules else ''}")
     return 0
 
 

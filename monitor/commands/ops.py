@@ -10,7 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import db
 from monitor.cli import print_json
 
 
@@ -56,6 +55,7 @@ def _unknown(database, name: str) -> int:
 
 
 def cmd_sources_list(args: argparse.Namespace) -> int:
+    import db
     from monitor.sources_status import sources_overview
 
     rows = sources_overview(db.connect(args.db))
@@ -81,6 +81,7 @@ def cmd_sources_resume(args: argparse.Namespace) -> int:
 
 
 def _set_paused(args: argparse.Namespace, paused: bool, done: str) -> int:
+    import db
     from db.sources import set_paused
 
     database = db.connect(args.db)

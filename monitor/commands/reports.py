@@ -1,13 +1,14 @@
-"""`monitor report`: build a weekly, quarterly or custom-range report and write it in one format."""
+"""`monitor report`: build a weekly, quarterly or custom-range report and write it in one format.
+
+Nothing of monitor.reports is imported until the command runs: the package pulls in the database
+layer, and every other command (`monitor classify` above all) would pay for it at start-up.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-from monitor.reports.period import DEFAULT_ZONE, PeriodError, parse_period
-from monitor.reports.render import FORMATS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,22 +22,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     period.add_argument("--quarter", metavar="YYYY-Qn", help="calendar quarter, e.g. 2026-Q4")
     period.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of a custom range")
     period.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of a custom range (inclusive)")
-    p.add_argument("--format", default="html", choices=FORMATS, help="output format (default html)")
+    p.add_argument("--format", default="html", metavar="FORMAT",
+                   help="output format: html (default), xlsx, csv, json or pdf")
     p.add_argument("--out", metavar="PATH",
                    help="output file (default report-<period>.<format> in the current directory)")
     p.add_argument("--redact", action="store_true",
                    help="replace phone numbers, e-mail addresses and citizen ID numbers (CCCD/CMND) in the output")
-    p.add_argument("--zone", default=DEFAULT_ZONE, help=f"time zone of the calendar days (default {DEFAULT_ZONE})")
+    p.add_argument("--zone", default=None, help="time zone of the calendar days (default Asia/Ho_Chi_Minh)")
     p.set_defaults(func=cmd_report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     import db
     from monitor.reports.build import build_report
-    from monitor.reports.render import write_report
+    from monitor.reports.period import DEFAULT_ZONE, PeriodError, parse_period
+    from monitor.reports.render import FORMATS, write_report
 
+    if args.format not in FORMATS:
+        print(f"error: unknown format '{args.format}' (expected one of: {', '.join(FORMATS)})", file=sys.stderr)
+        return 2
     try:
-        period = parse_period(args.week, args.quarter, args.date_from, args.date_to, zone=args.zone)
+        period = parse_period(args.week, args.quarter, args.date_from, args.date_to, zone=args.zone or DEFAULT_ZONE)
     except PeriodError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
