@@ -33,7 +33,7 @@ SOURCE_FIELDS = {
 SETTINGS_FIELDS = {
     "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
-    "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold",
+    "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
 }
 
@@ -85,6 +85,8 @@ class Settings:
     max_failures: int = 10
     workers: int = 8
     flag_threshold: float | None = None
+    # Items flagged by score per local day and category (monitor.flag_budget); None = the model's thresholds.
+    flag_budget: int | None = None
     reports_dir: str | None = None
     backups_dir: str | None = None
     backups_keep: int = 7
@@ -206,6 +208,18 @@ def _load_source(path: str, node: yaml.Node, data: dict, settings: Settings) -> 
                         options=options, line=_line(node), content_kind=content_kind)
 
 
+def _flag_budget(path: str, line: int | None, value: Any) -> int | None:
+    """`flag_budget`: a whole number of items a day, or null. Checked apart from the other numbers
+    because its default is None (no type to check against) and 0 or 2.5 would be no budget at all."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(path, line, "flag_budget",
+                          f"must be a whole number of items a day, at least 1 (got {value!r});"
+                          " leave it out or set null to flag by the model's thresholds")
+    return value
+
+
 def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
     settings = Settings()
     if node is None or data is None:
@@ -217,6 +231,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
         line = _line(nodes[key][1])
         if key not in SETTINGS_FIELDS:
             raise ConfigError(path, line, key, "unknown setting")
+        if key == "flag_budget":
+            settings.flag_budget = _flag_budget(path, line, value)
+            continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None
         if expected is bool and not isinstance(value, bool):

@@ -22,6 +22,7 @@ import db
 from db.sources import ensure_source, finish_run, set_paused, start_run, sync_sources
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.fetch import Fetcher, FetchError, FetchResult
+from monitor.flag_budget import FlagBudget, from_settings
 from monitor.normalize import canonical_url, decode_bytes, html_to_text
 from monitor.pipeline import IngestResult, ingest, ingest_many
 from monitor.sources import ParseError, article, parser_for
@@ -59,8 +60,9 @@ class GroupIngester:
     ingester must go to the same database file.
     """
 
-    def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS) -> None:
+    def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS, flag_budget: FlagBudget | None = None) -> None:
         self.scorer = scorer
+        self.flag_budget = flag_budget
         self.max_items = max_items
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
@@ -76,7 +78,8 @@ class GroupIngester:
                     break
                 group = self._take()
                 try:
-                    results: list = ingest_many(database, [(p.row, p.raws) for p in group], self.scorer)
+                    results: list = ingest_many(database, [(p.row, p.raws) for p in group], self.scorer,
+                                                flag_budget=self.flag_budget)
                 except BaseException as exc:  # never leave a queued feed waiting for a result
                     results = [exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
                                for _ in group]
@@ -229,7 +232,7 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
                 ingested = ingester.ingest(database, row, raws)
             else:
                 with _INGEST_LOCK:
-                    ingested = ingest(database, row, raws, scorer)
+                    ingested = ingest(database, row, raws, scorer, from_settings(settings))
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
             result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
@@ -312,7 +315,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     chosen = interleave_hosts(chosen)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings)
-    ingester = GroupIngester(scorer)
+    ingester = GroupIngester(scorer, flag_budget=from_settings(settings))
     local = threading.local()
     connections: list[sqlite_utils.Database] = []
     lock = threading.Lock()

@@ -18,6 +18,7 @@ from db.items import find_existing, insert_item
 from monitor import dedup
 from monitor.config import DEFAULT_TIMEZONE
 from monitor.domain import RawItem, Status
+from monitor.flag_budget import FlagBudget, apply_budget
 from monitor.normalize import canonical_url, clean_text, detect_language, html_to_text, to_utc
 
 log = logging.getLogger("monitor.pipeline")
@@ -249,19 +250,23 @@ def _top_reason(score: Any) -> str:
     return str(top_reason()) if callable(top_reason) else ""
 
 
-def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None) -> IngestResult:
+def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None,
+           flag_budget: FlagBudget | None = None) -> IngestResult:
     """Store the items not seen before, scored and flagged; return counts.
 
-    `source` is a sources row (id, name, and optionally language and timezone).
+    `source` is a sources row (id, name, and optionally language and timezone). With a `flag_budget`
+    (settings.flag_budget) the daily budget replaces the model's score thresholds (monitor.flag_budget).
     """
     batch = _prepare(database, source, raws)
     _score([batch], scorer)  # outside the write transaction: the model is the slow part
     with transaction(database) as conn:
-        return _store(conn, batch, utcnow())
+        fetched_at = utcnow()
+        apply_budget(conn, batch.scores, flag_budget, fetched_at)
+        return _store(conn, batch, fetched_at)
 
 
 def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[RawItem]]],
-                scorer: Scorer | None) -> list[IngestResult | Exception]:
+                scorer: Scorer | None, flag_budget: FlagBudget | None = None) -> list[IngestResult | Exception]:
     """`ingest` for several sources at once: one scorer call and one transaction for all of them.
 
     What a crawl pass does with the feeds that arrived while the previous batch was being written:
@@ -291,6 +296,7 @@ def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[
     fetched_at = utcnow()
     try:
         with transaction(database) as conn:
+            apply_budget(conn, [score for _, batch in prepared for score in batch.scores], flag_budget, fetched_at)
             stored = [(index, _store(conn, batch, fetched_at)) for index, batch in prepared]
         for index, result in stored:
             results[index] = result
@@ -298,6 +304,7 @@ def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[
         for index, batch in prepared:
             try:
                 with transaction(database) as conn:
+                    apply_budget(conn, batch.scores, flag_budget, fetched_at)
                     results[index] = _store(conn, batch, fetched_at)
             except Exception as exc:  # noqa: BLE001
                 results[index] = exc

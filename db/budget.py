@@ -1,0 +1,56 @@
+"""What the daily flag budget (monitor.flag_budget) reads: recent score ranks and today's score flags.
+
+Both come from one statement per ingest batch, inside the batch's write transaction, so the day's
+count cannot move between reading it and storing the batch. The rank reads the covering index of
+migration 053 (fetched_at, score_misinformation, score_harm) and never touches the rows; the count
+reads items_report_scan (fetched_at, …, flag_reasons) and visits only the day's flagged rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+# The categories a budget can govern: the ones with a score column. Column names come from this
+# mapping only, never from input, so they are safe to place in the SQL text.
+SCORE_COLUMNS = {"misinformation": "score_misinformation", "harm": "score_harm"}
+
+
+@dataclass(frozen=True)
+class CategoryState:
+    rank_score: float | None  # the rank-th highest score in the window; None when fewer items were scored
+    flagged_today: int  # items of the local day flagged for the category by their score
+
+
+def _rank_sql(column: str) -> str:
+    return (f"(SELECT {column} FROM items WHERE fetched_at >= :since AND {column} IS NOT NULL"
+            f" ORDER BY {column} DESC LIMIT 1 OFFSET :offset)")
+
+
+def _flagged_sql(category: str, column: str) -> str:
+    """Items of the day whose flags include the category and whose score reached the threshold stored
+    with them: flagged by score, whether or not a watchlist rule hit too. Rule-only flags score below
+    their stored threshold, and items stored after the day's budget ran out carry an unreachable one."""
+    return (f"(SELECT COUNT(*) FROM items WHERE fetched_at >= :day_start AND fetched_at < :day_end"
+            f" AND flag_reasons <> '[]' AND instr(flag_reasons, :quoted_{category}) > 0"
+            f" AND json_valid(explanation)"
+            f" AND {column} >= json_extract(explanation, :path_{category}))")
+
+
+def budget_state(conn: sqlite3.Connection, categories: list[str], *, since: str, rank: int,
+                 day_start: str, day_end: str) -> dict[str, CategoryState]:
+    """Per category: the `rank`-th highest score among items fetched since `since`, and how many items
+    fetched in [day_start, day_end) were flagged for it by score. Times are stored UTC text."""
+    chosen = [c for c in categories if c in SCORE_COLUMNS]
+    if not chosen:
+        return {}
+    parts = [sql for c in chosen for sql in (_rank_sql(SCORE_COLUMNS[c]), _flagged_sql(c, SCORE_COLUMNS[c]))]
+    params: dict[str, object] = {"since": since, "offset": max(rank, 1) - 1, "day_start": day_start,
+                                 "day_end": day_end}
+    for category in chosen:
+        params[f"quoted_{category}"] = json.dumps(category)
+        params[f"path_{category}"] = f"$.thresholds.{category}"
+    row = conn.execute("SELECT " + ", ".join(parts), params).fetchone()
+    return {c: CategoryState(None if row[2 * i] is None else float(row[2 * i]), int(row[2 * i + 1]))
+            for i, c in enumerate(chosen)}
