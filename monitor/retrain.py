@@ -1,15 +1,21 @@
-"""Nightly retrain proposal: moderators' decisions become training examples for a candidate model.
+"""Nightly retrain proposal: moderators' decisions adapt the model in use into a candidate.
 
-The candidate is only ever *proposed*: promotion goes through the classifier registry's
-no-regression gate, never around it, so a night of noisy decisions cannot make flags worse.
-Trainer and gate are injectable so the job can be tested without training a real model.
+It needs nothing but the installation's database and model (no research data): the default
+trainer is ``classifiers.registry.adapt_candidate``, fed each item's latest decision with its time
+and the item's kind, plus the recent items on which the candidate's flag rate is measured. The
+candidate is only ever *proposed*: promotion goes through the registry's gate (held-out recent
+decisions and a flag-rate band), never around it, so a night of noisy decisions cannot make flags
+worse. Until enough decisions exist the job logs "N decisions, M needed" and waits. Trainer and
+gate are injectable so the job can be tested without fitting a model.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -21,77 +27,104 @@ log = logging.getLogger("monitor.retrain")
 
 STATE_KEY = "retrain_last_examples"
 MIN_NEW_EXAMPLES = 20
+# The flag rate is measured on the items fetched over the last RECENT_DAYS (at most RECENT_LIMIT,
+# newest first); an installation with fewer than RECENT_MIN of them uses its newest RECENT_MIN items
+# whatever their age (a rate over a handful of items would make the band meaningless).
+RECENT_DAYS = 7
+RECENT_MIN = 100
+RECENT_LIMIT = 5000
 
 Trainer = Callable[[list[dict], Callable[[str, float], None]], Any]
 Gate = Callable[[Any], dict]
 
 
 def collect_examples(database: sqlite_utils.Database) -> list[dict]:
-    """{"text", "category", "label"} from each item's latest decision (reopened items are left out)."""
+    """{"text", "category", "label", "kind", "decided_at"} from each item's latest decision (reopened
+    items are left out), oldest first; kind is the one scoring recorded for the item, else "post"."""
     rows = database.query(
-        "SELECT i.title, i.text, i.flag_reasons, d.action FROM decisions d JOIN items i ON i.id = d.item_id"
+        "SELECT i.title, i.text, i.flag_reasons, json_extract(CASE WHEN json_valid(i.explanation)"
+        " THEN i.explanation END, '$.kind') AS kind, d.action, d.created_at FROM decisions d"
+        " JOIN items i ON i.id = d.item_id"
         " WHERE d.id = (SELECT MAX(id) FROM decisions WHERE item_id = d.item_id) ORDER BY d.id")
     examples: list[dict] = []
     for row in rows:
         text = f"{row['title']}\n{row['text']}".strip()
         if not text:
             continue
+        common = {"text": text, "kind": row["kind"] or "post", "decided_at": row["created_at"]}
         action = row["action"]
         if action == "confirm_misinformation":
-            examples.append({"text": text, "category": "misinformation", "label": 1})
+            examples.append({**common, "category": "misinformation", "label": 1})
         elif action == "confirm_harm":
-            examples.append({"text": text, "category": "harm", "label": 1})
+            examples.append({**common, "category": "harm", "label": 1})
         elif action == "dismiss":
             reasons = json.loads(row["flag_reasons"] or "[]") or ["misinformation", "harm"]
-            examples.extend({"text": text, "category": reason, "label": 0} for reason in reasons)
+            examples.extend({**common, "category": reason, "label": 0} for reason in reasons)
     return examples
 
 
-def _default_trainer() -> Trainer | None:
-    try:
-        from classifiers.train import train_from_examples  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return train_from_examples
+def recent_items(database: sqlite_utils.Database, now: datetime | None = None) -> tuple[list[dict], float]:
+    """({"text", "kind"} of the items fetched over the last RECENT_DAYS (or the newest RECENT_MIN
+    when fewer), the days they span): what a candidate's daily flag rate is measured on."""
+    since = db.to_iso((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS))
+    query = ("SELECT title, text, fetched_at, json_extract(CASE WHEN json_valid(explanation) THEN explanation END,"
+             " '$.kind') AS kind FROM items {} ORDER BY fetched_at DESC, id DESC LIMIT ?")
+    rows = list(database.query(query.format("WHERE fetched_at >= ?"), [since, RECENT_LIMIT]))
+    if len(rows) < RECENT_MIN:
+        rows = list(database.query(query.format(""), [RECENT_MIN]))
+    items = [{"text": f"{r['title']}\n{r['text']}".strip(), "kind": r["kind"] or "post"} for r in rows]
+    if not rows:
+        return items, 0.0
+    span = (db.from_iso(rows[0]["fetched_at"]) - db.from_iso(rows[-1]["fetched_at"])).total_seconds() / 86400
+    return items, max(span, 1.0)
 
 
-def _default_gate() -> Gate | None:
-    try:
-        from classifiers import registry  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    for name in ("propose", "gate", "consider"):
-        function = getattr(registry, name, None)
-        if callable(function):
-            return function
-    return None
+def _default_trainer(database: sqlite_utils.Database, registry_root: str | None) -> Trainer:
+    """Adapt the model in use (classifiers.registry.adapt_candidate) with the recent items' flag rates."""
+    from classifiers.registry import adapt_candidate
+
+    recent, days = recent_items(database)
+    return functools.partial(adapt_candidate, recent=recent, days=days, registry_root=registry_root)
+
+
+def _default_gate() -> Gate:
+    """The registry's gate (classifiers.registry.propose): promotion never bypasses it."""
+    from classifiers.registry import propose
+
+    return propose
 
 
 def propose_retrain(database: sqlite_utils.Database, settings: Settings | None = None, db_path: str | None = None,
                     *, trainer: Trainer | None = None, gate: Gate | None = None,
-                    min_new_examples: int = MIN_NEW_EXAMPLES) -> dict:
-    """Train a candidate on decisions when enough are new since last night; let the gate decide."""
+                    min_new_examples: int = MIN_NEW_EXAMPLES, registry_root: str | None = None) -> dict:
+    """Adapt a candidate on decisions when enough are new since last night; let the gate decide."""
     examples = collect_examples(database)
+    if trainer is None:
+        from classifiers.adapt import readiness
+        from classifiers.model import CATEGORIES
+
+        ready, why = readiness(examples, list(CATEGORIES))
+        if not ready:
+            log.info("retrain waits: %s", why)
+            return {"proposed": False, "reason": why, "examples": len(examples)}
     row = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (STATE_KEY,)).fetchone()
     previous = int(row[0]) if row else 0
     if len(examples) - previous < min_new_examples:
         return {"proposed": False, "reason": f"{len(examples) - previous} new examples (< {min_new_examples})",
                 "examples": len(examples)}
-    trainer = trainer or _default_trainer()
+    default_gate = gate is None
+    trainer = trainer or _default_trainer(database, registry_root)
     gate = gate or _default_gate()
-    if trainer is None or gate is None:
-        return {"proposed": False, "reason": "classifier retraining or registry gate not installed",
-                "examples": len(examples)}
 
     def progress(message: str, fraction: float) -> None:
         log.info("retrain progress", extra={"step": message, "fraction": round(fraction, 2)})
 
     candidate = trainer(examples, progress)
     verdict = dict(gate(candidate) or {})
-    if gate is _default_gate():
+    if default_gate:
         from monitor.scoring import sync_models_table
 
-        sync_models_table(database)
+        sync_models_table(database, registry_root)
     with db.transaction(database) as conn:
         conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO"
                      " UPDATE SET value = excluded.value, updated_at = excluded.updated_at",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -79,24 +80,39 @@ def test_regressions_gate():
     assert regressions({"a/macro_f1": 0.9}, old, 0.01) == ["b/roc_auc: missing in new model"]
 
 
-def test_registry_promote_and_rollback(tmp_path, base_state):
+def test_registry_promote_and_rollback(tmp_path, base_state, monkeypatch):
+    import classifiers.data
+
+    read = classifiers.data.read_jsonl
+
+    def no_test_split(path):
+        assert Path(path).name != "test.jsonl", f"the research gate read a test split: {path}"
+        return read(path)
+
+    monkeypatch.setattr(classifiers.data, "read_jsonl", no_test_split)
     reg = Registry(tmp_path / "reg")
     cand = train_from_examples([{"text": ODD_TEXT, "category": "harm", "label": 1}], registry_root=reg.root, **SMALL)
     assert reg.model_path(cand["version"]).exists()
     assert reg.model_path(cand["version"]).with_suffix(".card.md").exists()
     assert "vi_victsd_toxicity" in cand["metrics"]
-    # a 300-row model is worse than the shipped default on the fixed test sets: refused
+    assert reg.gate_record(cand["version"])["kind"] == "dev"
+    # a 300-row model is worse than the shipped default on the dev splits: refused
     verdict = propose(cand)
     assert verdict["promoted"] is False and verdict["reasons"]
     assert reg.active is None and reg.active_model_path().name == "default.skops"
     ok, _ = reg.promote(cand["version"], force=True)
     assert ok and reg.active == cand["version"]
-    # a second version with the same metrics passes the gate against the first
-    state2 = dict(base_state, version="v-second")
-    reg.add(state2, cand["metrics"])
+    # a second version with the same dev metrics, measured against the first, passes the gate
+    same = flat_metrics(cand["metrics"])
+    reg.add(dict(base_state, version="v-second"), None,
+            {"kind": "dev", "active_version": cand["version"], "candidate": same, "baseline": same})
     ok2, reasons2 = reg.promote("v-second", tolerance=0.01)
     assert ok2 and reasons2 == []
     assert [r["version"] for r in reg.list() if r["active"]] == ["v-second"]
+    # a version stored without a gate measurement is not promoted unless forced
+    reg.add(dict(base_state, version="v-unmeasured"))
+    refused, why = reg.promote("v-unmeasured")
+    assert refused is False and "no gate measurement" in why[0]
     assert reg.rollback() == cand["version"]
     assert reg.rollback() is None
     with pytest.raises(ValueError):

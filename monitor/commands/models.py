@@ -1,8 +1,8 @@
 """`monitor train`, `monitor eval`, `monitor model list|promote|rollback`.
 
-Thin CLI over ``classifiers`` (which knows nothing of the DB): decisions reach training as
-``{"text", "category", "label"}`` examples, either from a JSONL file (--extra) or, when the
-integrator wires it, from the DB via ``monitor.retrain.collect_examples``.
+Thin CLI over ``classifiers`` (which knows nothing of the DB). ``train --from-db`` adapts the
+model in use to the database's decisions (``monitor.retrain.collect_examples``) and needs no
+research data; plain ``train`` retrains on ``../shared/data`` (plus ``--extra`` JSONL decisions).
 """
 
 from __future__ import annotations
@@ -14,18 +14,25 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("train", help="retrain the classifier (base data + moderator decisions)",
-                              description="Train on ../shared/data train splits (+ decisions), tune on dev, "
-                                          "evaluate on test, store in the model registry and promote it "
-                                          "unless a test metric regresses beyond the tolerance.")
-    p.add_argument("--out", metavar="PATH", help="write the model file here instead of the registry (no promotion)")
-    p.add_argument("--extra", metavar="JSONL", help="decision examples, one {text, category, label} per line")
-    p.add_argument("--from-db", action="store_true", help="also use the decisions recorded in the database")
+    p = subparsers.add_parser("train", help="adapt the classifier to the decisions (--from-db) or retrain it",
+                              description="--from-db: adapt the model in use to the moderators' decisions in the "
+                                          "database (no research data needed); promoted when it beats the model in "
+                                          "use on the most recent decisions and keeps the flag rate of recent items "
+                                          "within a band. Without it: retrain on ../shared/data train splits "
+                                          "(+ --extra decisions), tune on dev, promoted unless a dev metric regresses "
+                                          "beyond the tolerance.")
+    p.add_argument("--out", metavar="PATH", help="retrain: write the model file here instead of the registry (no promotion)")
+    p.add_argument("--extra", metavar="JSONL", help="retrain: decision examples, one {text, category, label} per line")
+    p.add_argument("--from-db", action="store_true", help="adapt the model in use to the decisions in the database")
     p.add_argument("--registry", metavar="DIR", help="model registry directory (default: $MONITOR_MODEL_DIR, "
                                                       "$MONITOR_HOME/models or ~/.local/share/vi-misinfo-monitor/models)")
     p.add_argument("--no-promote", action="store_true", help="store the new version but do not promote it")
-    p.add_argument("--tolerance", type=float, default=None, help="allowed drop per test metric (default 0.01)")
-    p.add_argument("--target-precision", type=float, default=None, help="precision the dev thresholds aim for")
+    p.add_argument("--tolerance", type=float, default=None, help="retrain: allowed drop per dev metric (default 0.01)")
+    p.add_argument("--target-precision", type=float, default=None, help="retrain: precision the dev thresholds aim for")
+    p.add_argument("--flag-ratio", type=float, default=None, help="--from-db: the flag rate may grow or shrink by this "
+                                                                  "factor (default 2)")
+    p.add_argument("--flag-rise", type=float, default=None, help="--from-db: ... or rise by this share of items "
+                                                                 "(default 0.10)")
     p.set_defaults(func=cmd_train)
 
     p = subparsers.add_parser("eval", help="evaluate the classifier on every dataset's test split",
@@ -38,13 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("model", help="list, promote or roll back classifier versions")
     p.add_argument("--registry", metavar="DIR")
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
-    q = sub.add_parser("list", help="stored versions with their key test metrics")
+    q = sub.add_parser("list", help="stored versions: origin, key test metrics or the adaptation's gate figures")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_model_list)
-    q = sub.add_parser("promote", help="make a version active (refused if a metric regresses)")
+    q = sub.add_parser("promote", help="make a version active (refused when its gate fails)")
     q.add_argument("version")
     q.add_argument("--tolerance", type=float, default=None)
-    q.add_argument("--force", action="store_true", help="promote despite regressions")
+    q.add_argument("--force", action="store_true", help="promote although the gate refuses it")
     q.set_defaults(func=cmd_model_promote)
     q = sub.add_parser("rollback", help="re-activate the previously promoted version")
     q.set_defaults(func=cmd_model_rollback)
@@ -75,27 +82,19 @@ def _syncs_models(handler):
     return wrapped
 
 
-def _db_examples(db_path: str) -> list[dict]:
-    import db
-    from monitor.retrain import collect_examples
-
-    database = db.connect(db_path)
-    try:
-        return collect_examples(database)
-    finally:
-        database.conn.close()
-
-
 @_syncs_models
 def cmd_train(args: argparse.Namespace) -> int:
-    from classifiers.registry import DEFAULT_TOLERANCE, propose
+    """Adapt to the database's decisions (--from-db) or retrain on the research data; gate; promote."""
+    if args.from_db:
+        if args.extra or args.out:
+            print("error: --from-db adapts the model in use and stores it in the registry; "
+                  "--extra and --out belong to the research retrain", file=sys.stderr)
+            return 2
+        return _adapt_from_db(args)
+    from classifiers.registry import propose
     from classifiers.train import print_progress, read_examples, train_and_save, train_from_examples
 
-    examples: list[dict] = []
-    if args.extra:
-        examples += read_examples(args.extra)
-    if args.from_db:
-        examples += _db_examples(args.db)
+    examples = read_examples(args.extra) if args.extra else []
     kwargs = {} if args.target_precision is None else {"target_precision": args.target_precision}
     print(f"training with {len(examples)} decision example(s)", file=sys.stderr)
     if args.out:
@@ -104,14 +103,52 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     reg = _registry(args)
     candidate = train_from_examples(examples, print_progress, registry_root=reg.root, **kwargs)
-    print(f"stored version {candidate['version']} in {reg.root}")
-    if args.no_promote:
+    print(f"stored version {candidate['version']} in {reg.root} (gated on dev)")
+    return 0 if args.no_promote else _report_verdict(propose(candidate, _tolerance(args)))
+
+
+def _tolerance(args: argparse.Namespace) -> float:
+    from classifiers.registry import DEFAULT_TOLERANCE
+
+    return args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE
+
+
+def _adapt_from_db(args: argparse.Namespace) -> int:
+    """`train --from-db`: one line and exit 0 while decisions are too few (nothing is wrong)."""
+    import db
+    from classifiers.registry import FlagBand, adapt_candidate, propose
+    from monitor.retrain import collect_examples, recent_items
+
+    database = db.connect(args.db)
+    try:
+        decisions = collect_examples(database)
+        recent, days = recent_items(database)
+    finally:
+        database.conn.close()
+    defaults = FlagBand()
+    band = FlagBand(ratio=args.flag_ratio or defaults.ratio,
+                    rise=defaults.rise if args.flag_rise is None else args.flag_rise)
+    candidate = adapt_candidate(decisions, recent=recent, days=days, registry_root=_registry(args).root, band=band)
+    if candidate.get("waiting"):
+        print(candidate["reason"])
         return 0
-    verdict = propose(candidate, args.tolerance if args.tolerance is not None else DEFAULT_TOLERANCE)
+    gate = candidate["gate"]
+    print(f"stored version {candidate['version']}: adaptation of {gate['base_version']} "
+          f"with {gate['n_decisions']} decisions")
+    for cat, rec in gate["categories"].items():
+        rates = gate["flag_rates"][cat]
+        print(f"  {cat}: {rec['chosen']}; log-loss on the {rec['n_heldout']} most recent decisions "
+              f"{rec['candidate']['log_loss']:.3f} (in use {rec['active']['log_loss']:.3f}); "
+              f"flags {rates['candidate']:.1%} of {rates['recent_items']} recent items (in use {rates['active']:.1%})")
+    return 0 if args.no_promote else _report_verdict(propose(candidate))
+
+
+def _report_verdict(verdict: dict) -> int:
+    """Print the gate's verdict: 0 when promoted, 1 when refused (with its reasons)."""
     if verdict["promoted"]:
         print(f"promoted {verdict['version']}")
         return 0
-    print(f"NOT promoted {verdict['version']}: regressions:")
+    print(f"NOT promoted {verdict['version']}:")
     for reason in verdict["reasons"]:
         print(f"  {reason}")
     return 1
@@ -144,13 +181,24 @@ def cmd_model_list(args: argparse.Namespace) -> int:
         print(f"no versions in {reg.root}; using the shipped default model")
         return 0
     for r in rows:
-        m = r["metrics"]
-        key = {k: round(v, 3) for k, v in m.items() if k.split("/")[0] in
-               ("vi_reintel2020", "vi_vihsd", "vi_victsd_toxicity") and k.endswith(("roc_auc", "macro_f1"))}
-        print(f"{'*' if r['active'] else ' '} {r['version']}  {r['created']}  extra={r['n_extra']}  {key}")
+        print(f"{'*' if r['active'] else ' '} {r['version']}  {r['created']}  {_describe(r)}")
     if reg.active is None:
         print("(active: shipped default model)")
     return 0
+
+
+def _describe(row: dict) -> str:
+    """One version's origin and gate figures, as `model list` prints them."""
+    gate = row.get("gate") or {}
+    if row.get("adapted_from"):
+        losses = ", ".join(f"{c} {a}->{b}" for c, (a, b) in gate.get("heldout_log_loss", {}).items())
+        rates = ", ".join(f"{c} {a:.1%}->{b:.1%}" for c, (a, b) in gate.get("flag_rate", {}).items())
+        return (f"adaptation of {row['adapted_from']} with {row['n_decisions']} decisions; held-out log-loss {losses};"
+                f" flag rate {rates}; gate {'passed' if gate.get('passed') else 'refused'}")
+    key = {k: round(v, 3) for k, v in row["metrics"].items() if k.split("/")[0] in
+           ("vi_reintel2020", "vi_vihsd", "vi_victsd_toxicity") and k.endswith(("roc_auc", "macro_f1"))}
+    passed = "" if not gate else f"  dev gate {'passed' if gate.get('passed') else 'refused'}"
+    return f"extra={row['n_extra']}  {key}{passed}"
 
 
 @_syncs_models
@@ -165,7 +213,7 @@ def cmd_model_promote(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for reason in reasons:
-        print(f"  regression: {reason}")
+        print(f"  {'despite' if promoted else 'refused'}: {reason}")
     print(f"{'promoted' if promoted else 'NOT promoted'} {args.version}")
     return 0 if promoted else 1
 
