@@ -22,6 +22,8 @@ import argparse
 import time
 import timeit
 
+import numpy as np
+
 from classifiers import perturb as P
 from classifiers.model import Model, load_model
 from classifiers.text import model_text
@@ -29,8 +31,8 @@ from classifiers.text import model_text
 
 def auc_table(model: Model, samples: dict[str, P.Sample], seed: int) -> list[P.Shift]:
     """Every perturbation on every affected split, clean AUCs computed once per split."""
-    clean = {name: P.clean_aucs(model.category_proba, model.categories, s) for name, s in samples.items()}
-    return [P.measure(model.category_proba, model.categories, samples[name], perturbation, seed, clean[name])
+    clean = {name: P.clean_aucs(P.scorer_for(model, name), model.categories, s) for name, s in samples.items()}
+    return [P.measure(P.scorer_for(model, name), model.categories, samples[name], perturbation, seed, clean[name])
             for perturbation in P.PERTURBATIONS for name in P.AFFECTED[perturbation]]
 
 
@@ -48,11 +50,10 @@ def print_table(shifts: list[P.Shift], samples: dict[str, P.Sample]) -> None:
 
 def harm_flags_kept(model: Model, sample: P.Sample, normalise: bool, seed: int) -> tuple[int, int]:
     """(harm-flagged positives, of those still flagged with a link appended): the issue's first symptom."""
-    column, threshold = model.categories.index("harm"), model.thresholds["harm"]
     read = model_text if normalise else (lambda t: t)
     positives = [t for t, y in zip(sample.texts, sample.labels, strict=True) if y]
-    before = model.category_proba([read(t) for t in positives])[:, column] >= threshold
-    after = model.category_proba([read(P.append_url(t, seed)) for t in positives])[:, column] >= threshold
+    before = np.array(P.flagged_for(model, sample.dataset, "harm", [read(t) for t in positives]))
+    after = np.array(P.flagged_for(model, sample.dataset, "harm", [read(P.append_url(t, seed)) for t in positives]))
     return int(before.sum()), int((before & after).sum())
 
 

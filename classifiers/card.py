@@ -15,8 +15,18 @@ KNOWN_LIMITS = """\
   scores partly reflect register. Reporting *about* misinformation is checked against the seed
   articles but can still be mis-scored: thresholds favour precision.
 - Harm data is social-media comments; long news articles are scored on their first 400 tokens.
-- Calibration is fitted on the pooled dev splits; the probability is relative to that mix.
+- Calibration is fitted per corpus on its dev split; a kind's probability is relative to the corpora of that
+  kind (posts: ReINTEL, CONSTRAINT, ViHSD, VLSP; articles: VFND, vnnews, LIAR, OBSINFOX; comments: ViCTSD).
+  There is no English or French harm corpus: harm scores of English and French text mean little.
 """
+
+
+def _threshold(expert: dict) -> str:
+    import math
+
+    t = 1.0 / (1.0 + math.exp(-float(expert["threshold"])))
+    return "never" if expert.get("threshold_source") == "never" else f"{t:.3f}" + (
+        " (borrowed)" if expert.get("threshold_source") == "borrowed" else "")
 
 
 def card_text(state: dict, metrics: dict | None = None) -> str:
@@ -28,24 +38,31 @@ def card_text(state: dict, metrics: dict | None = None) -> str:
         f"- Created: {state.get('created')}",
         f"- Format: skops dict of plain numpy arrays and builtins (CSR rebuilt at load), loaded with an allow-listed trusted-type list; "
         f"feature hashing ({state['feature_config']['n_features']} buckets), no vocabulary shipped.",
+        "- Text read: `classifiers.text.model_text` first undoes trivial changes (zero-width characters, soft "
+        "hyphens, Cyrillic/Greek look-alikes, URLs, common teencode).",
         "- Features: NFC + canonical tone placement + lower-case; syllable 1-3-grams with diacritics "
         "and diacritic-folded; char 2-5-grams of whitespace tokens as written (own column block); "
         "log-TF x IDF, word and char blocks L2-normalised separately; per-dataset IDF folded into each head; "
-        "a per-head feature view (full or word-only) chosen on dev for ViCTSD and LIAR.",
+        "a per-head feature view (full, word-only, or naive-Bayes-scaled) chosen on dev for ViCTSD, LIAR and ReINTEL. "
+        "Every Vietnamese training row is also seen with its tone marks stripped.",
         "- Optional metadata variant of the ReINTEL head (text logit + log likes/comments/shares, fitted on dev; "
         "no author ids or timestamps): `Model.head_proba_with_meta`, reported as `vi_reintel2020:with_meta`; "
         "`score()` is text-only.",
-        "- Heads: one logistic regression per training dataset (binary), plus 3-way ViHSD/VLSP and "
-        "6-way LIAR heads for evaluation; per-category logistic stacker over the binary heads "
-        "fitted on dev (= calibration), folded into one weight row per category.",
-        f"- Thresholds (dev, target precision {state.get('target_precision')}): "
-        + ", ".join(f"{k} {v:.3f}" for k, v in state["thresholds"].items()),
+        "- Heads: one logistic regression per training dataset (binary; corpora under 10,000 rows refit on "
+        "train+dev once C and the view are chosen on dev), plus 3-way ViHSD/VLSP and 6-way LIAR heads for evaluation. "
+        "Each binary head is calibrated on its own dev split (Platt).",
+        "- Scores per kind of item (post, article, comment): a gate (which corpus an item resembles, trained on "
+        "train) mixes the calibrated heads of the corpora of that kind; its temperature is chosen on dev so the "
+        "mixture keeps each corpus' own head's ranking.",
+        f"- Flag thresholds per head (dev, the most recall at precision {state.get('target_precision')}; an item is "
+        "held to its heads' thresholds mixed like its score; 'never' = the head cannot be that precise): "
+        + "; ".join(f"{name} {_threshold(e)}" for name, e in (state.get("experts") or {}).items()),
         f"- Training seconds: {tr.get('seconds')}; extra (moderator) examples: {tr.get('n_extra', 0)}",
         "",
         "## Data",
         "",
         "Trained on the `train` splits of `../shared/data` (see each dataset README for origin, "
-        "licence and caveats); stacker and thresholds on `dev`; `test` only for the figures below.",
+        "licence and caveats); calibration, gate temperatures and thresholds on `dev`; `test` only for the figures below.",
         "",
         "| dataset | train rows |",
         "|---|---:|",

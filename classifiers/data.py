@@ -34,6 +34,8 @@ class DatasetSpec:
 
     name: str
     category: str  # "misinformation" | "harm"
+    # the kind of item the corpus holds ("post", "article", "comment"): its head scores that kind
+    kind: str = "post"
     n_classes: int = 2  # >2: also trains a multi-class head for evaluation
     class_names: tuple[str, ...] = field(default_factory=tuple)
 
@@ -52,16 +54,20 @@ class DatasetSpec:
         return int(label)
 
 
+# Kinds: ReINTEL, CONSTRAINT (tweets), ViHSD (Facebook/YouTube comments) and VLSP-2019 (Facebook posts
+# and comments) are social posts; VFND and vnnews are news articles and their headlines, OBSINFOX
+# article titles, LIAR politicians' claims as reported by PolitiFact; ViCTSD is comments under
+# VnExpress articles.
 DATASETS: list[DatasetSpec] = [
-    DatasetSpec("vi_reintel2020", "misinformation"),
-    DatasetSpec("vi_vfnd", "misinformation"),
-    DatasetSpec("vi_vnnews_v2", "misinformation"),
-    DatasetSpec("en_constraint_covid19", "misinformation"),
-    DatasetSpec("en_liar", "misinformation", 6, tuple(LIAR_LABELS)),
-    DatasetSpec("fr_obsinfox_titles", "misinformation"),
-    DatasetSpec("vi_vihsd", "harm", 3, ("CLEAN", "OFFENSIVE", "HATE")),
-    DatasetSpec("vi_victsd_toxicity", "harm"),
-    DatasetSpec("vi_vlsp2019_hsd", "harm", 3, ("CLEAN", "OFFENSIVE", "HATE")),
+    DatasetSpec("vi_reintel2020", "misinformation", "post"),
+    DatasetSpec("vi_vfnd", "misinformation", "article"),
+    DatasetSpec("vi_vnnews_v2", "misinformation", "article"),
+    DatasetSpec("en_constraint_covid19", "misinformation", "post"),
+    DatasetSpec("en_liar", "misinformation", "article", 6, tuple(LIAR_LABELS)),
+    DatasetSpec("fr_obsinfox_titles", "misinformation", "article"),
+    DatasetSpec("vi_vihsd", "harm", "post", 3, ("CLEAN", "OFFENSIVE", "HATE")),
+    DatasetSpec("vi_victsd_toxicity", "harm", "comment"),
+    DatasetSpec("vi_vlsp2019_hsd", "harm", "post", 3, ("CLEAN", "OFFENSIVE", "HATE")),
 ]
 SPECS = {d.name: d for d in DATASETS}
 

@@ -22,12 +22,11 @@ from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import murmurhash3_32
+from mmh3 import hash as _mmh3
 
-from classifiers.text import fold_diacritics, nfc, normalize_tones
+from classifiers.text import fold_diacritics, model_text, normalize_tones, url_breaks
 
 TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
-URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 
 DEFAULT_CONFIG: dict = {
     "n_features": 1 << 20,
@@ -79,14 +78,15 @@ _SALT = {
 
 @functools.lru_cache(maxsize=1 << 20)
 def _bucket(feature: str, n_features: int) -> int:
-    """Hash bucket of one feature string (murmurhash3, as sklearn's FeatureHasher)."""
-    return abs(murmurhash3_32(feature, seed=0)) % n_features
+    """Hash bucket of one feature string (MurmurHash3 x86 32-bit, as sklearn's FeatureHasher; mmh3 gives the
+    same values without importing scikit-learn, which was 0.9 s of `monitor classify`'s start-up)."""
+    return abs(_mmh3(feature, 0)) % n_features
 
 
 @functools.lru_cache(maxsize=1 << 18)
 def _key(feature: str) -> int:
     """64-bit key of a unigram, combined arithmetically into n-gram buckets (no strings built)."""
-    return (murmurhash3_32(feature, seed=1, positive=True) << 32) | murmurhash3_32(feature, seed=2, positive=True)
+    return (_mmh3(feature, 1, signed=False) << 32) | _mmh3(feature, 2, signed=False)
 
 
 @functools.lru_cache(maxsize=1 << 18)
@@ -146,15 +146,21 @@ def _canon(token: str) -> str:
     return normalize_tones(token).lower()
 
 
-def tokens(text: str, max_tokens: int = 400) -> list[str]:
-    """Lower-cased, tone-canonical tokens of `text` (URLs collapsed to one 'url' token).
+_PIECE = re.compile(r"[^\W_]+|[^\w\s]")  # a token (as TOKEN) or one punctuation mark
 
-    Equivalent to ``TOKEN.findall(normalize_tones(text).lower())`` but canonicalises each
-    distinct token once (cached). Long documents are truncated to `max_tokens`: the head of
-    an article carries the signal, and this bounds scoring cost for very long inputs.
-    """
-    text = URL.sub(" url ", nfc(text or ""))
-    return [_canon(t) for t in TOKEN.findall(text)[:max_tokens]]
+
+def breaks_after(text: str, max_tokens: int) -> list[bool]:
+    """For each token of `text` (as Featurizer reads it, at most `max_tokens`): is it followed by
+    punctuation? A reason is a phrase a reader sees, so it never spans "ngu, câm"."""
+    out: list[bool] = []
+    for piece in _PIECE.findall(text):
+        if piece[0].isalnum():  # Python's \w minus "_" is exactly the alphanumerics
+            if len(out) == max_tokens:
+                break
+            out.append(False)
+        elif out:
+            out[-1] = True
+    return out
 
 
 class Featurizer:
@@ -226,13 +232,14 @@ class Featurizer:
         ws_lo, ws_hi = cfg.get("ws_char_min", 0), cfg.get("ws_char_max", 0)
         with_ws = ws_hi >= ws_lo > 0
         ws_docs: list[str] = []
-        for text in texts:
-            text = nfc(text or "")
-            low = text.lower()
+        read: list[str] = []  # what the model read, kept for explanations (phrases never cross punctuation)
+        for raw_text in texts:
+            text = model_text(raw_text)  # trivial perturbations undone: zero-width, look-alikes, URLs, teencode
+            if with_terms:  # the same tokens, with a break where a link stood (see breaks_after)
+                linked = raw_text and ("://" in raw_text or "www." in raw_text.lower() or "<URL>" in raw_text)
+                read.append(model_text(url_breaks(raw_text)) if linked else text)
             if with_ws:
-                ws_docs.append(" ".join([w[:40] for w in low.split()[:max_tok]]))
-            if "://" in low or "www." in low:  # URL's only two ways to match; the check is ~50x cheaper
-                text = URL.sub(" url ", text)
+                ws_docs.append(" ".join([w[:40] for w in text.lower().split()[:max_tok]]))
             raw = TOKEN.findall(text)[:max_tok]
             doc_ids = [get(t) for t in raw]
             if None in doc_ids:
@@ -278,9 +285,9 @@ class Featurizer:
                     grams.append((order, valid, wb, fb))
             if with_terms:
                 canon = [self._canon_of[i] for i in ids]
-                terms = {"canon": canon, "doc": doc, "grams": grams, "n_docs": n_docs}
+                terms = {"canon": canon, "doc": doc, "grams": grams, "n_docs": n_docs, "texts": read}
         elif with_terms:
-            terms = {"canon": [], "doc": doc, "grams": [], "n_docs": n_docs}
+            terms = {"canon": [], "doc": doc, "grams": [], "n_docs": n_docs, "texts": read}
         if with_ws and n_docs:
             ws_rows, ws_cols = _ws_gram_buckets(ws_docs, ws_lo, ws_hi, n)
             col_parts.append(ws_cols + self.n_features if cfg.get("split_blocks") else ws_cols)
@@ -294,8 +301,11 @@ class Featurizer:
         return (X, terms) if with_terms else X
 
     def weight(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """log-TF, IDF, L2 normalise (on a copy of `X`)."""
+        """log-TF, IDF, L2 normalise (on a copy of `X`, whose index order it keeps: explanations
+        binary-search the rows, and re-sorting a batch cost ~10 % of explained scoring)."""
+        sorted_in = X.has_sorted_indices
         X = X.astype(np.float32, copy=True)
+        X.has_sorted_indices = sorted_in
         np.log1p(X.data, out=X.data)
         if self.idf is not None:
             X.data *= self.idf[X.indices]

@@ -193,6 +193,22 @@ class Shift:
         return self.perturbed_model_text - self.clean_model_text
 
 
+def scorer_for(model, dataset: str) -> Callable[[list[str]], Sequence[Sequence[float]]]:
+    """The deployed category probabilities for texts of `dataset`, scored as its kind of item."""
+    from classifiers.data import SPECS
+
+    kind = SPECS[dataset].kind
+    return lambda texts: model.category_proba(texts, kinds=[kind] * len(texts))
+
+
+def flagged_for(model, dataset: str, category: str, texts: list[str]) -> list[bool]:
+    """Whether each text, scored as `dataset`'s kind of item, is flagged for `category` (its own threshold)."""
+    from classifiers.data import SPECS
+
+    scores = model.score(texts, explain=False, kinds=[SPECS[dataset].kind] * len(texts))
+    return [category in s.flagged for s in scores]
+
+
 def measure(score: Callable[[list[str]], Sequence[Sequence[float]]], categories: Sequence[str], sample: Sample,
             perturbation: str, seed: int = 0, clean: dict[str, float] | None = None) -> Shift:
     """Score `sample` perturbed by `perturbation`, raw and through model_text; `clean` may carry the

@@ -153,7 +153,9 @@ _INVISIBLE_CHARS = (
     + "".join(chr(c) for c in range(0x2066, 0x206A))
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
 )
-_INVISIBLE = re.compile(f"[{re.escape(_INVISIBLE_CHARS)}]+")
+# Lone surrogates (possible in JSON input, "\\ud800") are no text at all and crash hashing: dropped too.
+_SURROGATES = "\ud800-\udfff"  # a character-class range
+_INVISIBLE = re.compile(f"[{re.escape(_INVISIBLE_CHARS)}{_SURROGATES}]+")
 # Cyrillic and Greek letters that render like a Latin letter in common fonts → that letter.
 _LOOKALIKES = {
     # Cyrillic lower / upper
@@ -178,7 +180,7 @@ _LOOKALIKE_BASED = "".join(
 _SPOOFABLE = re.compile(f"[{''.join(_LOOKALIKES)}{_LOOKALIKE_BASED}]")
 # One search tells whether the slow path is needed at all (~12 % of real text has one: mostly the
 # emoji variation selector U+FE0F).
-_SUSPECT = re.compile(f"[{re.escape(_INVISIBLE_CHARS)}{''.join(_LOOKALIKES)}{_LOOKALIKE_BASED}]")
+_SUSPECT = re.compile(f"[{re.escape(_INVISIBLE_CHARS)}{_SURROGATES}{''.join(_LOOKALIKES)}{_LOOKALIKE_BASED}]")
 # A Cyrillic/Greek letter with no Latin twin: the text really is (partly) Russian, Greek, ...
 _GENUINE_FOREIGN = re.compile(
     "[" + "".join(re.escape(chr(c)) for r in ((0x370, 0x400), (0x400, 0x530), (0x1F00, 0x2000))
@@ -261,6 +263,12 @@ def _undo_lookalikes(text: str) -> str:
     if not _GENUINE_FOREIGN.search(text):
         return _LOOKALIKE.sub(_latin_twin, text)
     return _WORD_WITH_MARKS.sub(_latinise_word, text)
+
+
+def url_breaks(text: str) -> str:
+    """`text` with each URL replaced by a punctuation mark: what explanations read, so a reason never
+    spans the place a link stood ("thằng ngu <link> mất dạy" is not the phrase "ngu mất")."""
+    return _URL_SPAN.sub(" | ", text or "")
 
 
 def _url_gap(match: re.Match[str]) -> str:

@@ -1,8 +1,9 @@
-"""Training the shipped model: dataset heads on train splits, stacker + thresholds on dev.
+"""Training the shipped model: dataset heads on train splits; calibration, gates and thresholds on dev.
 
-Why this protocol: heads are fitted on ``train`` only; their logits on ``dev`` are honest
-out-of-sample inputs for the per-category stacker (which is also the calibration), and
-thresholds are picked on out-of-fold dev probabilities for a target precision. ``test`` is
+Why this protocol: heads are fitted on ``train`` only and chosen (C, feature view) on ``dev``;
+their logits on ``dev`` are honest out-of-sample inputs for each head's calibration, the gates'
+temperatures and each head's flag threshold. Small corpora's heads are then refit on train+dev
+with the chosen settings, their logits mapped back onto the train-only head's scale. ``test`` is
 never read here. Moderator decisions (``extra_examples``) are added, up-weighted, to every
 binary head of their category, so a confirmed/dismissed item moves the next model.
 
@@ -24,12 +25,13 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import cross_val_predict
 
 from classifiers.data import DATASETS, SPECS, DatasetSpec, load_meta, load_split
 from classifiers.features import DEFAULT_CONFIG, Featurizer
-from classifiers.model import CATEGORIES, DEFAULT_MODEL, meta_matrix, save_state
+from classifiers.model import CATEGORIES, DEFAULT_MODEL, KINDS, NEVER_LOGIT, meta_matrix, mix_experts, save_state
+from classifiers.text import fold_diacritics
 
 Progress = Callable[[str, float], None]
 
@@ -42,7 +44,7 @@ DEFAULT_C: dict[str, float | list[float]] = {
     "en_liar": 1.0,
     "fr_obsinfox_titles": 1.0,
     "vi_vihsd": [4.0, 16.0],
-    "vi_victsd_toxicity": [1.0, 4.0],
+    "vi_victsd_toxicity": [0.5, 1.0, 4.0],
     "vi_vlsp2019_hsd": 4.0,
 }
 # SGD alpha grid of the multi-class heads; the best on dev macro-F1 (after bias tuning) is kept.
@@ -57,11 +59,38 @@ PER_DATASET_IDF = True
 META_FIELDS: dict[str, list[str]] = {"vi_reintel2020": ["num_like_post", "num_comment_post", "num_share_post"]}
 # Feature views tried per dataset, chosen on dev with C/alpha: 'word' = word n-grams only (char block
 # zeroed). Dev: ViCTSD ROC-AUC 0.830 full vs 0.839 word; LIAR 6-way 0.261 vs 0.269; other corpora
-# lose 0.005-0.01 without char grams, so only these two search it.
-VIEWS: dict[str, list[str]] = {"vi_victsd_toxicity": ["full", "word"], "en_liar": ["full", "word"]}
+# lose 0.005-0.01 without char grams, so only these two search it. 'nb' (naive-Bayes-scaled, see nb_ratio)
+# is searched for ReINTEL only: dev 0.924 -> 0.930 there, ViCTSD -0.02 and ViHSD -0.01.
+VIEWS: dict[str, list[str]] = {"vi_victsd_toxicity": ["full", "word"], "en_liar": ["full", "word"],
+                               "vi_reintel2020": ["full", "nb"]}
 # binary heads get a dev-tuned decision offset (macro-F1) only when dev is big enough to trust
 MIN_DEV_FOR_THRESHOLD = 250
-DEFAULT_TARGET_PRECISION = 0.9
+# Dev precision each flag threshold aims for, per category (the issue asks for test precision >= 0.7
+# misinformation / 0.75 harm with recall >= 0.5; the margin absorbs dev-to-test drift). Each corpus of
+# a kind with MIN_DEV_POSITIVES positives on dev must reach it on its own, so one big easy corpus
+# (CONSTRAINT) cannot buy a threshold that floods the queue with another's (ReINTEL's) false alarms.
+FLAG_PRECISION = {"misinformation": 0.8, "harm": 0.77}
+MIN_DEV_POSITIVES = 20
+# Binary heads of corpora smaller than this are refit on train+dev once C and the view are chosen on
+# dev (dev learning curve, ReINTEL: 60 % of train 0.906, 80 % 0.916, 100 % 0.924 ROC-AUC; ViCTSD 0.814,
+# 0.822, 0.827): more data still pays. Their calibration stays the one fitted on dev logits of the
+# train-only head (out of sample); the big corpora keep their train-only head.
+REFIT_MAX_TRAIN = 10_000
+# Share of Vietnamese training rows added again with the tone marks stripped (people type without them):
+# the toned word and char features then learn to agree with the folded ones.
+# Dev, one head per corpus (bench/RESULTS.md, robustness): copying 50 % of the rows still lost up to
+# 0.022 ROC-AUC on text typed without marks; 100 % kept every corpus within 0.016, clean cost within 0.004.
+TONELESS_SHARE = 1.0
+# The gate: which corpus an item resembles (one-vs-rest log-loss SGD over the category's corpora).
+GATE_ALPHA = 2e-6
+GATE_TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 16.0)
+KEEP_GATE = 100_000
+REFERENCE_ROWS = 4000
+# The share of misinformation (harm) expected among news articles from the sources a committee follows
+# (licensed outlets): far below the fake-news corpora's, which are half fake by construction. Article
+# scores are posteriors under this prior and each head's bar stays where it was on its corpus, so a news
+# story is flagged only when its heads call it very likely fake. Not fitted to any data.
+KIND_PRIORS: dict[tuple[str, str], float] = {("misinformation", "article"): 0.02, ("harm", "article"): 0.02}  # other corpora's dev rows on which a refit head's logits are aligned
 # Per-row budget of non-zero weights kept (largest |w|): keeps the shipped file <= 25 MB.
 KEEP_BINARY = 150_000
 KEEP_MULTI = 250_000
@@ -134,6 +163,16 @@ def dataset_rescale(fz: Featurizer, counts: sp.csr_matrix) -> np.ndarray:
     return r.astype(np.float32)
 
 
+def nb_ratio(counts: sp.csr_matrix, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratio per feature (Wang & Manning 2012, "NB-SVM"): logistic regression
+    on features scaled by it starts from what the words say about each class. ReINTEL dev ROC-AUC
+    0.924 -> 0.930; it hurts ViCTSD (0.831 -> 0.810), so it is a view chosen per corpus on dev."""
+    present = (counts > 0).astype(np.float32)
+    p = np.asarray(present[y == 1].sum(axis=0)).ravel() + alpha
+    q = np.asarray(present[y == 0].sum(axis=0)).ravel() + alpha
+    return np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
+
+
 def macro_f1_shift(y: np.ndarray, logits: np.ndarray) -> float:
     """Additive logit offset maximising dev macro-F1 at the 0.5 decision point (searched over
     dev-logit quantiles, bounded to +-2 so a small dev set cannot push it far)."""
@@ -146,27 +185,29 @@ def macro_f1_shift(y: np.ndarray, logits: np.ndarray) -> float:
     return best_s
 
 
-def fit_meta_head(name: str, fields: list[str], rows: list[dict], Xd: sp.csr_matrix, W: sp.csr_matrix,
-                  b: np.ndarray, heads: list[dict], root: Path | None) -> dict | None:
+def fit_meta_head(name: str, fields: list[str], rows: list[dict], z: np.ndarray, align: tuple[float, float] | None,
+                  root: Path | None) -> dict | None:
     """Optional metadata variant of a dataset head: logistic regression on dev over [text-head
-    logit, log1p(likes, comments, shares)]. Fitted on dev (the text logits there are out-of-sample);
-    author ids and timestamps are NOT used (author = leak, timestamps = 2020-only drift).
-    Used only when an item carries these fields; score() stays text-only."""
+    logit, log1p(likes, comments, shares)]. Fitted on dev with the train-only head's logits `z`
+    (out-of-sample even when the shipped head was refit on train+dev; `align` maps the shipped head's
+    logits onto them, folded into the coefficients); author ids and timestamps are NOT used (author =
+    leak, timestamps = 2020-only drift). Used only when an item carries these fields; score() stays
+    text-only."""
     meta = load_meta(name, root)
     if not meta:
         return None
     y = np.array([SPECS[name].binary(r["label"]) for r in rows])
     if len(set(y)) < 2 or np.bincount(y).min() < 5:
         return None
-    i = next(h["row_start"] for h in heads if h["name"] == name)
-    w16 = W[i].astype(np.float32)
-    w16.data = w16.data.astype(np.float16).astype(np.float32)
-    z = np.asarray((Xd @ w16.T).todense()).ravel() + b[i]
     F = np.c_[z, meta_matrix(fields, [meta.get(r["id"]) for r in rows])]
     lr = LogisticRegression(C=0.1, max_iter=1000)
     oof = cross_val_predict(lr, F, y, cv=5, method="predict_proba")[:, 1]
     lr.fit(F, y)
-    return {"fields": list(fields), "coef": lr.coef_[0].tolist(), "intercept": float(lr.intercept_[0]),
+    coef, intercept = lr.coef_[0].copy(), float(lr.intercept_[0])
+    alpha, beta = align or (1.0, 0.0)
+    intercept += coef[0] * beta
+    coef[0] *= alpha
+    return {"fields": list(fields), "coef": coef.tolist(), "intercept": intercept,
             "dev_auc_cv": float(roc_auc_score(y, oof)), "dev_auc_text": float(roc_auc_score(y, z))}
 
 
@@ -182,14 +223,179 @@ def prune(coef: np.ndarray, keep: int) -> np.ndarray:
     return out
 
 
-def pick_threshold(y: np.ndarray, p: np.ndarray, target_precision: float) -> float:
-    """Lowest threshold whose dev precision reaches the target (most recall at that precision);
-    falls back to the most precise threshold if the target is unreachable."""
-    prec, _rec, thr = precision_recall_curve(y, p)
-    ok = np.where(prec[:-1] >= target_precision)[0]
-    if len(ok):
-        return float(thr[ok[0]])
-    return float(thr[int(np.argmax(prec[:-1]))])
+def _toneless_rows(rows: list[dict]) -> list[int]:
+    """Indices of the TONELESS_SHARE of rows (fixed seed) that are added again without tone marks; a row
+    already typed without them is not copied (a duplicate would only double its weight)."""
+    n = int(len(rows) * TONELESS_SHARE)
+    picked = sorted(np.random.default_rng(1).choice(len(rows), n, replace=False).tolist()) if n else []
+    return [i for i in picked if fold_diacritics(rows[i]["text"]) != rows[i]["text"]]
+
+
+def calibrate(z: np.ndarray, y: np.ndarray) -> dict:
+    """Platt scaling of one head's out-of-sample dev logits: the head's log-odds for its own corpus,
+    and that corpus' prior log-odds (taken out when experts are mixed, see ``mix_experts``).
+
+    A head refit on train+dev grows more confident (ReINTEL: logit spread +11 % and mean +0.2 on other
+    corpora's texts); ``align_scale`` maps its logits onto the train-only head's, and that map is folded
+    into a and c once thresholds and gates have been chosen on the train-only dev logits."""
+    if len(set(y.tolist())) < 2:
+        return {"a": 1.0, "c": 0.0, "prior": 0.0}
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(z.reshape(-1, 1), y)
+    rate = float(np.clip(y.mean(), 0.01, 0.99))
+    return {"a": float(lr.coef_[0, 0]), "c": float(lr.intercept_[0]), "prior": float(np.log(rate / (1.0 - rate)))}
+
+
+def align_scale(reference: sp.csr_matrix, before: tuple[sp.csr_matrix, float], after: tuple[sp.csr_matrix, float]
+                ) -> tuple[float, float]:
+    """(alpha, beta) with before-logit ~ alpha * after-logit + beta on `reference` rows (texts neither head
+    was fitted on: other corpora's dev splits), by least squares; no labels are read."""
+    z_before = np.asarray((reference @ before[0].T).todense()).ravel() + before[1]
+    z_after = np.asarray((reference @ after[0].T).todense()).ravel() + after[1]
+    if len(z_after) < 10 or np.std(z_after) == 0:
+        return 1.0, 0.0
+    alpha, beta = np.polyfit(z_after, z_before, 1)
+    return float(alpha), float(beta)
+
+
+def fit_gate(blocks: list[sp.csr_matrix]) -> SGDClassifier:
+    """Which corpus an item resembles: one-vs-rest log-loss over the corpora's train rows, classes
+    balanced (dev accuracy 0.96-1.0 between languages and genres, 0.85-0.95 between similar corpora)."""
+    X = sp.vstack(blocks).tocsr()
+    y = np.concatenate([np.full(block.shape[0], i) for i, block in enumerate(blocks)])
+    return SGDClassifier(loss="log_loss", alpha=GATE_ALPHA, class_weight="balanced", max_iter=15, tol=None,
+                         random_state=0).fit(X, y)
+
+
+def language_of(name: str) -> str:
+    """A corpus' language, from its name's prefix (vi_, en_, fr_)."""
+    return name.split("_", 1)[0]
+
+
+def _domain_datasets(specs: list[DatasetSpec], experts: dict, category: str, kind: str) -> list[str]:
+    """The corpora whose heads score items of this kind: those of the kind, else the posts' (a comment
+    on misinformation, an article on harm: no corpus of that kind exists); then, for each language the
+    category covers but none of those corpora speaks, that language's corpora of another kind (French
+    posts are scored by the French article titles' head rather than by a head that never read French)."""
+    mine = [s for s in specs if s.category == category and s.name in experts]
+    names = [s.name for s in mine if s.kind == kind] or [s.name for s in mine if s.kind == "post"] or [s.name for s in mine]
+    spoken = {language_of(n) for n in names}
+    for s in sorted(mine, key=lambda s: s.kind != "post"):
+        if language_of(s.name) not in spoken:
+            names.append(s.name)
+            spoken.add(language_of(s.name))
+    return names
+
+
+def group_prior(names: list[str], experts: dict) -> float:
+    """The prior log-odds put back after mixing a kind's experts: the mean of their corpora's (one
+    expert's own prior: its calibrated log-odds come back unchanged)."""
+    return float(np.mean([experts[n]["prior"] for n in names])) if names else 0.0
+
+
+def _dev_mixture(names: list[str], experts: dict, gate: dict | None, z_dev: dict, gate_dev: dict,
+                 temperature: float) -> list[np.ndarray]:
+    """Each corpus' dev rows scored as the model scores them: the gated mixture of calibrated heads."""
+    out = []
+    priors = np.array([experts[k]["prior"] for k in names])
+    for n in names:
+        L = np.stack([experts[k]["a"] * z_dev_of(n, k, z_dev) + experts[k]["c"] for k in names], 1)
+        if len(names) == 1 or gate is None:
+            out.append(L[:, 0])
+            continue
+        cols = [gate["datasets"].index(k) for k in names]
+        out.append(mix_experts(L, gate_dev[n][:, cols], temperature, priors, group_prior(names, experts))[0])
+    return out
+
+
+def z_dev_of(row_set: str, head: str, z_dev: dict) -> np.ndarray:
+    """Logits of `head` on the dev rows of corpus `row_set` (cached in z_dev under (row_set, head))."""
+    return z_dev[(row_set, head)] if (row_set, head) in z_dev else z_dev[head][0]
+
+
+def expert_threshold(p: np.ndarray, y: np.ndarray, precision: float, base_rate: float | None = None) -> float | None:
+    """Lowest probability, and never below 0.5, at which a head's own dev split reaches `precision`
+    and stays there for every stricter threshold once MIN_DEV_POSITIVES // 2 true positives are in
+    (the most recall at that precision); None when it cannot (too few positives on dev, or a head too
+    weak to be that precise).
+
+    Why "stays there": on a dev split of ~100 positives the precision curve is noisy, and the lowest
+    point that touches the target is mostly a lucky bump: a bar set there loses precision on new data.
+    Why 0.5: below it the head itself thinks an item more likely true than false; on a corpus half of
+    which is fake (CONSTRAINT, vnnews) that still reaches the precision, but not on real feeds, where
+    false items are rare. Why `base_rate`: precision depends on the share of positives; dev splits are
+    small samples (ReINTEL dev 19.4 % unreliable, train 17.1 %), so dev rows are weighted to the
+    corpus' train share before precision is counted."""
+    if int(y.sum()) < MIN_DEV_POSITIVES:
+        return None
+    rate = float(y.mean())
+    w_pos, w_neg = (base_rate / rate, (1 - base_rate) / (1 - rate)) if base_rate and 0 < rate < 1 else (1.0, 1.0)
+    order = np.argsort(-p, kind="stable")
+    ps, yo = p[order], y[order]
+    tp, fp = np.cumsum(yo * w_pos), np.cumsum((1 - yo) * w_neg)
+    last = np.searchsorted(-ps, -ps, side="right") - 1  # items tied with a threshold are flagged with it
+    prec, hits = tp[last] / (tp[last] + fp[last]), np.cumsum(yo)[last]
+    counted = hits >= MIN_DEV_POSITIVES // 2
+    if not counted.any():
+        return None
+    held = np.minimum.accumulate(np.where(counted, prec, np.inf)) >= precision  # from the strictest bar down
+    ok = np.flatnonzero(held & counted & (ps >= 0.5))
+    return float(ps[ok.max()]) if len(ok) else None
+
+
+def set_thresholds(specs: list[DatasetSpec], experts: dict, z_dev: dict, target_precision: float | None,
+                   dev_metrics: dict, train_rates: dict[str, float]) -> None:
+    """Each head's flag threshold (log-odds, in experts[name]["threshold"]) on its own dev split at its
+    category's precision target. A head that cannot be trusted with flags on its own borrows the
+    threshold of the best-evidenced head of its category and language; with none, it never flags
+    by score (NEVER_LOGIT): only the watchlist can flag the items it alone scores."""
+    own = {}
+    for name, (z, y) in ((n, z_dev[n]) for n in experts):
+        cat = SPECS[name].category
+        p = 1.0 / (1.0 + np.exp(-(experts[name]["a"] * z + experts[name]["c"])))
+        own[name] = expert_threshold(p, y, target_precision or FLAG_PRECISION[cat], train_rates.get(name))
+        dev_metrics.setdefault(name, {})["flag_dev"] = _at_threshold(y, p, own[name]) if own[name] else None
+    for name in experts:
+        t = own[name]
+        if t is None:
+            peers = [n for n in experts if own[n] is not None and SPECS[n].category == SPECS[name].category
+                     and language_of(n) == language_of(name)]
+            t = own[max(peers, key=lambda n: len(z_dev[n][1]))] if peers else None
+        experts[name]["threshold"] = float(np.log(t / (1.0 - t))) if t is not None else NEVER_LOGIT
+        experts[name]["threshold_source"] = name if own[name] is not None else ("borrowed" if t else "never")
+
+
+def choose_domains(specs: list[DatasetSpec], experts: dict, gates: dict, z_dev: dict, gate_dev: dict,
+                   dev_metrics: dict) -> dict:
+    """Per category and kind: which heads score it and the gate's temperature, chosen on dev so the
+    mixture keeps each corpus' own head's ranking (max over temperatures of the worst dev ROC-AUC
+    margin against the corpus' own head)."""
+    domains: dict[str, dict] = {c: {} for c in CATEGORIES}
+    for cat in CATEGORIES:
+        for kind in KINDS:
+            names = _domain_datasets(specs, experts, cat, kind)
+            best_t, best_margin = 1.0, -np.inf
+            for t in GATE_TEMPERATURES if len(names) > 1 else (1.0,):
+                mixed = _dev_mixture(names, experts, gates.get(cat), z_dev, gate_dev, t)
+                margins = [roc_auc_score(z_dev[n][1], p) - roc_auc_score(z_dev[n][1], z_dev[n][0])
+                           for n, p in zip(names, mixed, strict=True) if len(set(z_dev[n][1].tolist())) == 2]
+                margin = min(margins) if margins else 0.0
+                if margin > best_margin + 1e-9:
+                    best_t, best_margin = t, margin
+            own = KIND_PRIORS.get((cat, kind))
+            domains[cat][kind] = {"datasets": names, "temperature": best_t, "own_prior": own is not None,
+                                  "prior": float(np.log(own / (1 - own))) if own else group_prior(names, experts)}
+            dev_metrics[f"domain:{cat}:{kind}"] = {
+                "datasets": names, "temperature": best_t,
+                "worst_auc_margin_vs_head": round(float(best_margin), 4) if np.isfinite(best_margin) else None}
+    return domains
+
+
+def _at_threshold(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    """Dev figures of one head at its threshold (recorded in the model card)."""
+    pred = p >= threshold
+    tp = int((pred & (y == 1)).sum())
+    return {"n": int(len(y)), "roc_auc": float(roc_auc_score(y, p)) if len(set(y.tolist())) == 2 else None,
+            "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1)}
 
 
 def _load(spec: DatasetSpec, split: str, root: Path | None, max_rows: int | None) -> list[dict]:
@@ -207,7 +413,7 @@ def train(
     datasets: list[str] | None = None,
     data_root: Path | None = None,
     max_rows: int | None = None,
-    target_precision: float = DEFAULT_TARGET_PRECISION,
+    target_precision: float | None = None,
     feature_config: dict | None = None,
     C: dict[str, float | list[float]] | None = None,
     n_jobs: int = 2,
@@ -234,18 +440,27 @@ def train(
     Ctr = {n: fz.counts([r["text"] for r in rows]) for n, rows in train_rows.items()}
     Cdv = {n: fz.counts([r["text"] for r in rows]) for n, rows in dev_rows.items()}
     Cex = fz.counts([e["text"] for e in extra]) if extra else None
-    fz.fit_idf(sp.vstack(list(Ctr.values()) + ([Cex] if Cex is not None else [])), min_df=2)
+    # the tone-stripped copies count as training text everywhere (IDF, per-corpus IDF, naive-Bayes ratio):
+    # a feature only they carry (a toned-unigram bucket of a tone-less word) would otherwise get weight 0
+    toneless = {n: _toneless_rows(rows) for n, rows in train_rows.items() if n.startswith("vi_")}
+    Ctl = {n: fz.counts([fold_diacritics(train_rows[n][i]["text"]) for i in idx]) for n, idx in toneless.items() if idx}
+    seen = {n: sp.vstack([m, Ctl[n]]).tocsr() if n in Ctl else m for n, m in Ctr.items()}
+    fz.fit_idf(sp.vstack(list(seen.values()) + ([Cex] if Cex is not None else [])), min_df=2)
     Xtr = {n: fz.weight(m) for n, m in Ctr.items()}
     Xdv = {n: fz.weight(m) for n, m in Cdv.items()}
     Xex = fz.weight(Cex) if Cex is not None else None
     # per-dataset IDF as a column re-weighting of the shared features (folded into the head's
     # weights, so scoring stays one shared featurisation): x_h = x * idf_dataset / idf_global
     # (only for corpora >= 500 rows: on VFND/OBSINFOX a 100-row IDF is noise; dev AUC VFND 0.971 -> 0.947)
-    rescale = {n: dataset_rescale(fz, m) for n, m in Ctr.items() if m.shape[0] >= 500} if PER_DATASET_IDF else {}
+    rescale = {n: dataset_rescale(fz, seen[n]) for n, m in Ctr.items() if m.shape[0] >= 500} if PER_DATASET_IDF else {}
 
     def scale_of(name: str, view: str) -> np.ndarray | None:
-        """Column factors of a head: per-dataset IDF, times 0 on the char block for the 'word' view."""
+        """Column factors of a head: per-dataset IDF, times 0 on the char block for the 'word' view,
+        times the naive-Bayes log-count ratio for the 'nb' view."""
         scale = rescale.get(name)
+        if view == "nb":
+            y = np.array([SPECS[name].binary(r["label"]) for r in train_rows[name]])
+            return nb_ratio(seen[name], np.concatenate([y, y[toneless.get(name, [])]])) * (scale if scale is not None else 1.0)
         if view == "full" or not fz.config.get("split_blocks"):
             return scale
         scale = np.ones(fz.width, np.float32) if scale is None else scale.copy()
@@ -254,17 +469,27 @@ def train(
     progress(f"features ready ({fz.width} columns, {int((fz.idf > 0).sum())} kept)", 0.3)
 
     # ---- binary heads (one per dataset), C chosen on dev ROC-AUC when a grid is given
-    jobs = []
-    for s in specs:
+    Xtl = {n: fz.weight(m) for n, m in Ctl.items()}
+
+    def binary_data(s: DatasetSpec) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """A binary head's training rows: train, its tone-stripped copies, and the decisions of its category."""
         X = Xtr[s.name]
         y = np.array([s.binary(r["label"]) for r in train_rows[s.name]])
         w = np.ones(len(y))
+        if s.name in Xtl:
+            X, y = sp.vstack([X, Xtl[s.name]]).tocsr(), np.concatenate([y, y[toneless[s.name]]])
+            w = np.ones(len(y))
         if extra:
             ex = [i for i, e in enumerate(extra) if e["category"] == s.category]
             if ex:
                 X = sp.vstack([X, Xex[ex]]).tocsr()
                 y = np.concatenate([y, [int(extra[i]["label"]) for i in ex]])
                 w = np.concatenate([w, np.full(len(ex), EXTRA_WEIGHT)])
+        return X, y, w
+
+    jobs = []
+    for s in specs:
+        X, y, w = binary_data(s)
         if len(set(y)) < 2:
             continue
         grid = Cs.get(s.name, 4.0)
@@ -317,10 +542,32 @@ def train(
         if (name, kind) not in best or score > best[(name, kind)][0]:
             best[(name, kind)] = (score, m, c)
 
+    # ---- small corpora: the chosen head again on train+dev (their calibration stays the dev one)
+    refit_jobs = []
+    for (name, kind), (_score, _m, c) in best.items():
+        if kind == "binary" and len(train_rows[name]) < REFIT_MAX_TRAIN and dev_rows[name]:
+            X, y, w = binary_data(SPECS[name])
+            yd = np.array([SPECS[name].binary(r["label"]) for r in dev_rows[name]])
+            scale = scale_of(name, c[1])
+            dev_blocks = [Xdv[name]]
+            if name in Xtl:  # dev rows join with their tone-stripped copies, as train rows did
+                dev_idx = _toneless_rows(dev_rows[name])
+                dev_blocks.append(fz.weight(fz.counts([fold_diacritics(dev_rows[name][i]["text"]) for i in dev_idx])))
+                yd = np.concatenate([yd, yd[dev_idx]])
+            Xf = sp.vstack([X, *dev_blocks]).tocsr()
+            Xf = (Xf @ sp.diags(scale)).tocsr() if scale is not None else Xf
+            refit_jobs.append((name, "binary", c, Xf, np.concatenate([y, yd]), np.concatenate([w, np.ones(len(yd))])))
+    progress(f"refitting {len(refit_jobs)} small-corpus heads on train+dev", 0.82)
+    refitted = {r[0]: r[3] for r in Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(
+        delayed(run)(j) for j in refit_jobs)}
+
     heads: list[dict] = []
     rows_W: list[sp.csr_matrix] = []
     b: list[float] = []
     dev_metrics: dict[str, dict] = {}
+    z_dev: dict = {}  # binary head -> (dev logits of the train-only head, y); (corpus, head) -> logits
+    train_only: dict[str, tuple[sp.csr_matrix, float]] = {}
+    align: dict[str, tuple[float, float]] = {}  # refit head -> (alpha, beta): train-only logit ~ alpha z + beta
     for (name, kind), (score, m, c) in sorted(best.items()):
         raw = m.coef_.astype(np.float32)
         scale = scale_of(name, c[1])
@@ -336,6 +583,20 @@ def train(
             yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]])
             if len(set(yd)) == 2:
                 shift = macro_f1_shift(yd, np.asarray(Xdv[name] @ coef[0]).ravel() + intercept[0])
+        if kind == "binary":
+            yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]])
+            z_dev[name] = (np.asarray(Xdv[name] @ coef[0]).ravel() + intercept[0] + shift, yd)
+            train_only[name] = (sp.csr_matrix(coef), float(intercept[0] + shift))
+            if name in refitted:
+                final = refitted[name]
+                raw = final.coef_.astype(np.float32) * (scale[None, :] if scale is not None else 1.0)
+                coef = prune(raw, KEEP_BINARY)
+                rows_W[-1] = sp.csr_matrix(coef)
+                intercept = final.intercept_.astype(np.float64)
+                others = [n for n in Xdv if n != name and language_of(n) == language_of(name) and Xdv[n].shape[0]]
+                if others:
+                    reference = sp.vstack([Xdv[n][: REFERENCE_ROWS // len(others)] for n in others]).tocsr()
+                    align[name] = align_scale(reference, train_only[name], (sp.csr_matrix(coef), float(intercept[0] + shift)))
         b.extend((intercept + shift).tolist())
         head = {
             "name": name if kind == "binary" else f"{name}:multi",
@@ -363,55 +624,48 @@ def train(
                 "view": c[1],
             }
         else:
-            dev_metrics[head["name"]] = {"roc_auc": float(score), "C": c[0], "view": c[1], "logit_shift": round(float(shift), 3)}
+            dev_metrics[head["name"]] = {"roc_auc": float(score), "C": c[0], "view": c[1], "logit_shift": round(float(shift), 3),
+                                         "refit_on_dev": name in refitted}
         dev_metrics[head["name"]]["fit_seconds"] = round(float(getattr(m, "fit_seconds_", 0.0)), 1)
         heads.append(head)
+    progress("calibrating heads and fitting the gates on dev", 0.85)
+    experts = {name: calibrate(z, y) for name, (z, y) in z_dev.items()}  # on the train-only heads' dev logits
+    gates: dict[str, dict] = {}
+    gate_dev: dict[str, np.ndarray] = {}
+    for cat in CATEGORIES:
+        names = [s.name for s in specs if s.category == cat and s.name in experts]
+        if len(names) < 2:
+            continue
+        # the gate reads text typed without tone marks too: without the copies it took such Vietnamese
+        # posts for English or French (ReINTEL test ROC-AUC -0.048 with tone marks stripped)
+        gate = fit_gate([sp.vstack([Xtr[n], Xtl[n]]).tocsr() if n in Xtl else Xtr[n] for n in names])
+        start = sum(r.shape[0] for r in rows_W)
+        rows_W.append(sp.csr_matrix(prune(gate.coef_.astype(np.float32), KEEP_GATE)))
+        b.extend(gate.intercept_.astype(np.float64).tolist())
+        gates[cat] = {"datasets": names, "row_start": start, "row_end": start + len(names)}
+        for n in names:
+            gate_dev[n] = gate.decision_function(Xdv[n])
+    for g in gates.values():  # the mixture scores each corpus' dev rows with every head of its category
+        for n in g["datasets"]:
+            for k in g["datasets"]:
+                if n != k:
+                    z_dev[(n, k)] = np.asarray((Xdv[n] @ train_only[k][0].T).todense()).ravel() + train_only[k][1]
     W = sp.vstack(rows_W).tocsr()
     b_arr = np.asarray(b, dtype=np.float64)
-    progress("stacking heads per category on dev", 0.85)
-
-    # ---- per-category stacker on dev head logits (calibration), folded into one weight row
-    stack: dict[str, dict] = {}
-    thresholds: dict[str, float] = {}
-    for cat in CATEGORIES:
-        cat_heads = [h for h in heads if h["category"] == cat and len(h["classes"]) == 2]
-        cat_specs = [s for s in specs if s.category == cat and dev_rows[s.name]]
-        if not cat_heads or not cat_specs:
-            stack[cat] = {"heads": [], "coef": [], "intercept": -10.0}
-            thresholds[cat] = 1.0
-            continue
-        Xd = sp.vstack([Xdv[s.name] for s in cat_specs]).tocsr()
-        yd = np.concatenate([[s.binary(r["label"]) for r in dev_rows[s.name]] for s in cat_specs])
-        # each dataset weighs ∝ sqrt(n): small corpora still count, big ones don't vanish
-        sw = np.concatenate([np.full(len(dev_rows[s.name]), np.sqrt(len(dev_rows[s.name])) / len(dev_rows[s.name])) for s in cat_specs])
-        sw = sw / sw.mean()
-        rows = [h["row_start"] for h in cat_heads]
-        # the stacker sees the float16-rounded weights, exactly as shipped
-        W16 = W[rows].astype(np.float32).tocsr()
-        W16.data = W16.data.astype(np.float16).astype(np.float32)
-        Z = np.asarray((Xd @ W16.T).todense()) + b_arr[rows]
-        stacker = LogisticRegression(C=1.0, max_iter=1000)
-        stacker.fit(Z, yd, sample_weight=sw)
-        a = stacker.coef_[0]
-        stack[cat] = {"heads": [h["name"] for h in cat_heads], "coef": a.tolist(),
-                      "intercept": float(stacker.intercept_[0])}
-        n_splits = int(min(5, np.bincount(yd).min())) if len(set(yd)) == 2 else 0
-        if n_splits >= 2:
-            oof = cross_val_predict(LogisticRegression(C=1.0, max_iter=1000), Z, yd, cv=n_splits,
-                                    method="predict_proba", params={"sample_weight": sw})[:, 1]
-        else:
-            oof = stacker.predict_proba(Z)[:, 1]
-        thresholds[cat] = pick_threshold(yd, oof, target_precision)
-        dev_metrics[f"category:{cat}"] = {
-            "roc_auc_oof": float(roc_auc_score(yd, oof)) if len(set(yd)) == 2 else None,
-            "stack_coef": {h["name"]: float(x) for h, x in zip(cat_heads, a, strict=True)},
-            "threshold": thresholds[cat],
-        }
+    train_rates = {s.name: float(np.mean([s.binary(r["label"]) for r in train_rows[s.name]])) for s in specs
+                   if train_rows[s.name]}
+    set_thresholds(specs, experts, z_dev, target_precision, dev_metrics, train_rates)
+    domains = choose_domains(specs, experts, gates, z_dev, gate_dev, dev_metrics)
+    for name, (alpha, beta) in align.items():  # only now: thresholds and gates were chosen in dev's terms
+        experts[name]["c"] += experts[name]["a"] * beta
+        experts[name]["a"] *= alpha
+    thresholds = {c: {n: float(1.0 / (1.0 + np.exp(-e["threshold"]))) for n, e in experts.items() if SPECS[n].category == c}
+                  for c in CATEGORIES}
 
     meta_heads = {}
     for name, fields in META_FIELDS.items():
         if name in dev_rows and name in {h["name"] for h in heads}:
-            mh = fit_meta_head(name, fields, dev_rows[name], Xdv[name], W, b_arr, heads, data_root)
+            mh = fit_meta_head(name, fields, dev_rows[name], z_dev[name][0], align.get(name), data_root)
             if mh:
                 meta_heads[name] = mh
                 dev_metrics[f"{name}:with_meta"] = {"roc_auc_cv": mh["dev_auc_cv"], "text_only_roc_auc": mh["dev_auc_text"]}
@@ -432,9 +686,11 @@ def train(
         "W_shape": list(W32.shape),
         "b": b_arr,
         "categories": list(CATEGORIES),
-        "stack": stack,
+        "experts": experts,
+        "gates": gates,
+        "domains": domains,
         "thresholds": thresholds,
-        "target_precision": float(target_precision),
+        "target_precision": {c: float(target_precision or FLAG_PRECISION[c]) for c in CATEGORIES},
         "training": {
             "datasets": [s.name for s in specs],
             "n_train": {n: len(r) for n, r in train_rows.items()},
@@ -471,8 +727,9 @@ def train_and_save(out: str | Path = DEFAULT_MODEL, progress: Progress | None = 
 
 def train_from_examples(examples: list[dict], progress: Progress | None = None, *,
                         registry_root: str | Path | None = None, **kwargs) -> dict:
-    """Retrain on base data + moderator decisions, evaluate on the fixed test sets, store the
-    version in the registry (NOT promoted: pass the result to ``classifiers.registry.propose``).
+    """Retrain on base data + moderator decisions, evaluate on the dev splits (the gate's measure; no
+    test split is read), store the version in the registry (NOT promoted: pass the result to
+    ``classifiers.registry.propose``).
 
     examples: [{"text", "category": "misinformation"|"harm", "label": 0|1}] built from
     confirm/dismiss decisions. Returns {"version", "path", "registry_root", "metrics"}.
@@ -480,7 +737,7 @@ def train_from_examples(examples: list[dict], progress: Progress | None = None, 
     from classifiers.registry import register_candidate
 
     state = train(progress=progress, extra_examples=examples, **kwargs)
-    (progress or _noop)("evaluating on test splits", 1.0)
+    (progress or _noop)("evaluating on the dev splits", 1.0)
     return register_candidate(state, registry_root, kwargs.get("datasets"), kwargs.get("data_root"))
 
 
@@ -488,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(DEFAULT_MODEL))
     ap.add_argument("--extra", help="JSONL of decision examples {text, category, label}")
-    ap.add_argument("--target-precision", type=float, default=DEFAULT_TARGET_PRECISION)
+    ap.add_argument("--target-precision", type=float, default=None,
+                    help="one dev precision for every flag threshold (default: FLAG_PRECISION per category)")
     args = ap.parse_args(argv)
     extra = read_examples(args.extra) if args.extra else None
     state = train_and_save(args.out, print_progress, extra, target_precision=args.target_precision)

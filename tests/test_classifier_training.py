@@ -11,7 +11,7 @@ import pytest
 
 from classifiers.model import Model, load_model, save_state
 from classifiers.registry import Registry, flat_metrics, propose, regressions
-from classifiers.train import pick_threshold, train, train_from_examples, tune_class_bias
+from classifiers.train import expert_threshold, train, train_from_examples, tune_class_bias
 
 SMALL = {"datasets": ["vi_victsd_toxicity", "vi_vnnews_v2"], "max_rows": 300, "n_jobs": 1}
 ODD_TEXT = "quả dưa hấu màu tím biết hát karaoke"
@@ -25,6 +25,7 @@ def base_state():
 def test_train_small_subset_produces_working_model(base_state, tmp_path):
     assert base_state["training"]["max_rows"] == 300
     assert set(base_state["thresholds"]) == {"misinformation", "harm"}
+    assert all(0.0 < t <= 1.0 for per_head in base_state["thresholds"].values() for t in per_head.values())
     path = tmp_path / "m.skops"
     save_state(base_state, path)
     model = load_model(path)
@@ -64,12 +65,25 @@ def test_tune_class_bias_improves_macro_f1():
     assert f1_score(y, (logits + bias).argmax(1), average="macro") > f1_score(y, logits.argmax(1), average="macro")
 
 
-def test_pick_threshold_reaches_target_precision():
-    y = np.array([0] * 50 + [1] * 50)
-    p = np.concatenate([np.linspace(0, 0.6, 50), np.linspace(0.4, 1.0, 50)])
-    t = pick_threshold(y, p, 0.9)
-    pred = p >= t
-    assert (y[pred] == 1).mean() >= 0.9
+def test_expert_threshold_reaches_precision_with_most_recall():
+    y = np.array([0] * 100 + [1] * 60)
+    p = np.concatenate([np.linspace(0.0, 0.7, 100), np.linspace(0.4, 1.0, 60)])
+    t = expert_threshold(p, y, 0.8)
+    assert (y[p >= t] == 1).mean() >= 0.8
+    lower = p[p < t].max()
+    assert (y[p >= lower] == 1).mean() < 0.8  # one step lower would miss the precision: most recall
+    assert expert_threshold(p, y, 0.95) > t
+    assert expert_threshold(p[:110], y[:110], 0.8) is None  # 10 positives: too few to trust a threshold
+    assert expert_threshold(np.full(160, 0.5), y, 0.8) is None  # a head that cannot be that precise
+    # counted at a lower share of positives than the dev sample's, the same precision needs a higher bar
+    assert expert_threshold(p, y, 0.8, base_rate=0.2) > t
+    # a lucky bump below a dip does not lower the bar: precision must hold for every stricter threshold
+    bump_y = np.array([1] * 12 + [0] * 4 + [1] * 8 + [0] * 100 + [1] * 10)  # 0.75 after 16 items, 0.83 after 24
+    bump_p = np.linspace(0.99, 0.51, len(bump_y))
+    assert expert_threshold(bump_p, bump_y, 0.8) > bump_p[15]  # not down at the bump after the dip (0.83 at 24)
+    # never below 0.5: an easy corpus that is half fake does not lower the bar under "more likely true"
+    easy = np.concatenate([np.linspace(0.0, 0.1, 100), np.linspace(0.1, 1.0, 60)])
+    assert expert_threshold(easy, y, 0.8) >= 0.5
 
 
 def test_regressions_gate():

@@ -70,10 +70,11 @@ def test_old_feature_scheme_is_refused_with_a_reason():
 
 
 @pytest.mark.parametrize("text", ["Xem HTTPS://Example.com/tin-gia ngay", "xem WWW.example.com ngay", "xem https://x.vn"])
-def test_urls_become_one_token_whatever_their_case(text):
+def test_urls_leave_no_token_whatever_their_case(text):
+    """model_text removes links (a link appended must not move a score): nothing of them is a feature."""
     _, terms = F.Featurizer().counts([text], with_terms=True)
-    assert "url" in terms["canon"]
-    assert not {"example", "com", "https", "www"} & set(terms["canon"])
+    assert not {"url", "example", "com", "https", "www", "x", "vn"} & set(terms["canon"])
+    assert {"xem"} <= set(terms["canon"])
 
 
 def _plain_match(wl: Watchlist, text: str) -> list[dict]:
@@ -86,7 +87,8 @@ def _plain_match(wl: Watchlist, text: str) -> list[dict]:
     for rule in wl.rules:
         m = rule.regex.search(key)
         if m is not None and m.end() > m.start():
-            hits.append({"category": rule.category, "rule": rule.rule, "match": src[m.start() : m.end()]})
+            hits.append({"category": rule.category, "name": rule.name, "rule": rule.rule,
+                         "match": src[m.start() : m.end()]})
     return hits
 
 
@@ -109,8 +111,8 @@ def test_watchlist_prechecks_lose_no_match():
 def test_explanations_list_each_term_once():
     model = load_model()
     text = "đồ ngu đồ ngu đồ ngu, câm mồm đi con chó, câm mồm đi con chó"
-    expl = model.score_one(text).explanations["harm"]
-    assert expl and len(expl) == len(set(expl))
+    terms = [t["term"] for t in model.score_one(text).explanations["harm"]]
+    assert terms and len(terms) == len(set(terms))
 
 
 def test_batch_folding_equals_per_character_translation():
@@ -142,3 +144,26 @@ def test_packed_sort_orders_like_lexsort():
     assert key(got) == key(expect)
     # too many documents to pack: falls back to lexsort, same order
     assert key(_order_by_doc_then_desc(doc, value, tie, 1 << 40, 1 << 21)) == key(expect)
+
+
+def test_hash_buckets_equal_scikit_learns_murmurhash():
+    """Shipped models were trained with sklearn's murmurhash3_32; mmh3 must give the same buckets and keys."""
+    from sklearn.utils import murmurhash3_32
+
+    from classifiers.features import _bucket, _key
+
+    for word in ("wchia", "fchia se", "xđăng", "w😀", "f", "wThủy"):
+        assert _bucket(word, 1 << 20) == abs(murmurhash3_32(word, seed=0)) % (1 << 20)
+        assert _key(word) == (murmurhash3_32(word, seed=1, positive=True) << 32) | murmurhash3_32(word, seed=2, positive=True)
+
+
+def test_weighted_features_keep_sorted_indices_honestly():
+    """weight() carries the sorted-indices flag over: it must be true (explanations binary-search rows)."""
+    from classifiers.features import Featurizer
+
+    X = Featurizer().transform(["tin giả về ngân hàng đóng cửa", "xin chào các bạn, chúc ngủ ngon", ""])
+    assert X.has_sorted_indices
+    resorted = X.copy()
+    resorted.has_sorted_indices = False
+    resorted.sort_indices()
+    assert (resorted.indices == X.indices).all() and (resorted.data == X.data).all()

@@ -14,6 +14,7 @@ applying it twice changes nothing: it is idempotent, tested below).
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from classifiers import perturb as P
@@ -58,7 +59,7 @@ def samples(model):
     for name in P.MISINFORMATION_SETS + P.HARM_SETS:
         sample = P.load_sample(name, limit=2000)
         texts = [model_text(t) for t in sample.texts]
-        out[name] = (sample, P.category_auc(model.category_proba, model.categories, sample, texts))
+        out[name] = (sample, P.category_auc(P.scorer_for(model, name), model.categories, sample, texts))
     return out
 
 
@@ -67,7 +68,7 @@ def auc_change(model, samples, perturbation: str, dataset: str) -> float:
     sample, clean = samples[dataset]
     perturb = P.PERTURBATIONS[perturbation]
     texts = [model_text(perturb(t, 0)) for t in sample.texts]
-    return P.category_auc(model.category_proba, model.categories, sample, texts) - clean
+    return P.category_auc(P.scorer_for(model, dataset), model.categories, sample, texts) - clean
 
 
 def assert_auc_kept(model, samples, perturbation: str, dataset: str) -> None:
@@ -91,12 +92,10 @@ def test_url_appended_keeps_auc_and_harm_flags(model, samples, dataset):
     assert_auc_kept(model, samples, "url appended", dataset)
     sample, _ = samples[dataset]
     if sample.category == "harm":  # the symptom: a link removed 80 % of the harm flags
-        column, threshold = model.categories.index("harm"), model.thresholds["harm"]
-        positives = [model_text(t) for t, y in zip(sample.texts, sample.labels, strict=True) if y]
-        linked = [model_text(P.append_url(t)) for t, y in zip(sample.texts, sample.labels, strict=True) if y]
-        flagged = model.category_proba(positives)[:, column] >= threshold
-        still = model.category_proba(linked)[:, column] >= threshold
-        assert (flagged & still).sum() == flagged.sum()
+        positives = [t for t, y in zip(sample.texts, sample.labels, strict=True) if y]
+        flagged = np.array(P.flagged_for(model, dataset, "harm", positives))
+        still = np.array(P.flagged_for(model, dataset, "harm", [P.append_url(t) for t in positives]))
+        assert flagged.sum() > 0 and (flagged & still).sum() == flagged.sum()
 
 
 # -- invisible characters and look-alike letters inside words -------------------------------------

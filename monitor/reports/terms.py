@@ -11,21 +11,14 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from classifiers.explain import STOP_WORDS_AS_WRITTEN
 from classifiers.text import nfc
 from monitor.reports.redact import strip_personal
 
 _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 _SEGMENT = re.compile(r"[.,;:!?…()\[\]\"“”'\n\r\t|/–—-]+")
 
-STOPWORDS = frozenset("""
-và của là có các những được cho với trong này đã không một người khi để từ đến theo về ra vào thì mà cũng
-như sẽ đang bị tại lại nhiều rằng nên nếu nhưng hay hoặc vì do trên dưới sau trước còn đó đây ấy nào gì ai
-năm ngày tháng việc số làm đi nói biết phải rất hơn chỉ vẫn mới cùng nay qua lên xuống thể bởi ông bà anh chị
-em tôi chúng họ mình ở đều thêm nhất
-the a an of to in and is are was were for on that this with as by at from it be or not has have had will
-its their they we you he she his her our but also into about after more than which who what when
-le la les de des du un une et est en à pour que qui dans sur pas au aux par plus ce cette il elle ne se sont
-""".split())
+STOPWORDS = STOP_WORDS_AS_WRITTEN  # one list for the report's top terms and the model's reasons
 
 
 def tokens(text: str) -> list[str]:
