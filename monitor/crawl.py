@@ -144,6 +144,7 @@ def _source_row(database: sqlite_utils.Database, source: SourceConfig) -> dict:
     row = dict(rows[0])
     row["timezone"] = source.timezone
     row["language"] = source.language
+    row["content_kind"] = source.content_kind  # kept in feeds.yaml only; item_kind reads it from the row
     return row
 
 

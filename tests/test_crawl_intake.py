@@ -99,3 +99,26 @@ def test_report_pasted_text_only(tmp_db):
         submit_report(tmp_db, None, Settings(), text="  ")
     with pytest.raises(ValueError, match="not an http"):
         submit_report(tmp_db, None, Settings(), url="file:///etc/passwd")
+
+
+class KindRecorder:
+    """A scorer that records the kind each text was scored as (and scores nothing)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, str] = {}
+
+    def score(self, texts: list[str], kinds: list[str] | None = None) -> list:
+        self.seen.update(zip(texts, kinds or ["post"] * len(texts), strict=True))
+        return [None] * len(texts)
+
+
+def test_import_reads_each_rows_kind_and_names_a_bad_one(tmp_db, tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_text("text,kind\nBài báo về bão lũ miền Trung,article\nBình luận dưới bài báo,comment\n"
+                    "Bài đăng không ghi loại,\nLoại sai,tweet\n", encoding="utf-8")
+    scorer = KindRecorder()
+    result = import_file(tmp_db, path, scorer)
+    assert result.new == 3
+    assert result.errors == [f"{path}:5: field 'kind': unknown kind 'tweet' (expected one of: post, article, comment)"]
+    assert scorer.seen == {"Bài báo về bão lũ miền Trung": "article", "Bình luận dưới bài báo": "comment",
+                           "Bài đăng không ghi loại": "post"}

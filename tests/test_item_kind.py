@@ -204,3 +204,40 @@ def test_sources_rows_without_content_kind_derive_it(tmp_db):
     scorer = KindScorer()
     ingest(tmp_db, row, raws("ht", 1), scorer)
     assert scorer.kinds == [["article"]]
+
+
+def test_a_crawl_scores_each_source_as_its_configured_kind(tmp_path):
+    """Tags and content_kind live in feeds.yaml, not in the sources table: the crawl must carry them."""
+    import db
+    from monitor.config import load_text
+    from monitor.crawl import crawl_sources
+    from tests.servers import TestServer
+
+    def feed(title: str) -> str:
+        return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+                f"<item><title>{title}</title><link>https://example.vn/{len(title)}</link><guid>{title}</guid>"
+                f"<description>{title}</description></item></channel></rss>")
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.kinds: dict[str, str] = {}
+
+        def score(self, texts: list[str], kinds: list[str] | None = None) -> list:
+            for text, kind in zip(texts, kinds or ["post"] * len(texts), strict=True):
+                self.kinds[text.split("\n")[0]] = kind
+            return [None] * len(texts)
+
+    with TestServer() as server:
+        lines = ["settings:", "  allow_private_networks: true", "  host_delay: 0", "sources:"]
+        for name, extra in (("Báo tỉnh", []), ("Trang mạng xã hội", ["    tags: [social]"]),
+                            ("Bình luận", ["    content_kind: comment"])):
+            url = server.route(f"/{len(name)}.rss", feed(name), content_type="application/rss+xml")
+            lines += [f"  - name: {name}", "    kind: rss", f"    url: {url}", "    interval: 15m", *extra]
+        scorer = Recorder()
+        database = db.connect(tmp_path / "monitor.db")
+        try:
+            results = crawl_sources(database, load_text("\n".join(lines) + "\n", "feeds.yaml"), scorer=scorer)
+        finally:
+            database.conn.close()
+    assert all(r.status == "ok" for r in results), [r.error for r in results]
+    assert scorer.kinds == {"Báo tỉnh": "article", "Trang mạng xã hội": "post", "Bình luận": "comment"}

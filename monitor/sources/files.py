@@ -56,9 +56,15 @@ def _row_item(row: dict, where: str) -> tuple[RawItem | None, str | None]:
         published = parse_time(raw_time) or parse_loose_date(raw_time)
         if published is None:
             return None, f"{where}: time {raw_time!r} is not a date (use ISO 8601 or dd/mm/yyyy HH:MM)"
+    from classifiers.model import KINDS
+
+    kind = _pick(row, ("kind", "loai")).lower()
+    if kind and kind not in KINDS:
+        return None, f"{where}: field 'kind': unknown kind {kind!r} (expected one of: {', '.join(KINDS)})"
     guid = _pick(row, ("id", "guid")) or url or "sha256:" + hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()
     return RawItem(guid=guid, title=title, text=text, url=url, author=_pick(row, AUTHOR_FIELDS) or None,
-                   published=published, language=_pick(row, ("language", "lang")) or None), None
+                   published=published, language=_pick(row, ("language", "lang")) or None,
+                   extra={"kind": kind} if kind else {}), None
 
 
 def read_rows(path: str | Path, default_source: str = "manual-import") -> FileRows:
