@@ -72,13 +72,14 @@ def test_item_page_marks_terms_and_rule_spans_ignoring_case_and_tone_marks(setup
     assert "Nguồn tin <mark>ngu</mark> xuẩn, <mark>Ngu</mark> thật." in text  # whole words only: not "Nguồn"
 
 
-def test_item_page_shows_score_beside_threshold_and_each_terms_share(setup):
+def test_item_page_shows_score_beside_threshold_and_what_each_term_adds(setup):
     app, _, info = setup
     page = page_for(app, "ana", info["items"]["reasons"])
     misinformation = section(page, 'id="category-misinformation"', "</section>")
     assert re.search(r'class="score-value">0,91<.*class="threshold-value">0,62<', misinformation, re.S)
     assert "bị gắn cờ" in misinformation  # flagged in this category
-    assert "<li><mark>chia sẻ gấp</mark> <span" in misinformation and ">41%</span>" in misinformation
+    # a contribution is log-odds added to the score, in the UI's number format (not a share: no "%")
+    assert "<li><mark>chia sẻ gấp</mark> <span" in misinformation and ">+0,41</span>" in misinformation
     harm = section(page, 'id="category-harm"', "</section>")
     assert re.search(r'class="score-value">0,08<.*class="threshold-value">0,70<', harm, re.S)
     assert "bị gắn cờ" not in harm

@@ -1,7 +1,7 @@
 """Why an item was flagged, in a form a moderator can read (issue 18).
 
 Per category: the score beside the threshold it was flagged against, and the terms that raised it with
-their share of the score. Watchlist hits by their human name; the pattern itself only for admins (a regex
+what they add to the score (log-odds). Watchlist hits by their human name; the pattern itself only for admins (a regex
 tells a moderator nothing and tells an author how to dodge it). Every term and matched span is marked in
 the item's title and text, found the way the watchlist finds phrases (case and tone marks ignored, whole
 words), so "chia se gap" in the text is marked for the term "chia sẻ gấp".
