@@ -22,9 +22,9 @@ KNOWN_LIMITS = """\
 
 
 def _threshold(expert: dict) -> str:
-    import math
+    from classifiers.model import _sigmoid
 
-    t = 1.0 / (1.0 + math.exp(-float(expert["threshold"])))
+    t = float(_sigmoid(float(expert["threshold"])))
     return "never" if expert.get("threshold_source") == "never" else f"{t:.3f}" + (
         " (borrowed)" if expert.get("threshold_source") == "borrowed" else "")
 

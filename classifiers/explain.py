@@ -65,20 +65,18 @@ def is_stop(token: str) -> bool:
 def readable_terms(tokens: list[str], candidates: list[tuple[int, int, float]], limit: int = MAX_TERMS) -> list[dict]:
     """The strongest non-overlapping stretches of `tokens` as reasons.
 
-    candidates: (start, n_syllables, contribution), strongest first; a stretch's contribution already
-    sums every n-gram inside it (see ``Model._explain_batch``). Stretches that begin or end with a
-    stop word, overlap a chosen one or repeat a chosen text are passed over.
+    candidates: (start, n_syllables, contribution), strongest first, already restricted to stretches
+    that may be shown (no stop word at an edge, inside one clause: ``model._stretch_totals``); a
+    stretch's contribution sums every n-gram inside it. Weak ones, ones overlapping a chosen stretch
+    and repeats of a chosen text are passed over.
     """
     chosen: list[dict] = []
     used: set[int] = set()
     for start, n, value in candidates:
         if value < MIN_CONTRIBUTION or len(chosen) >= limit:
             break
-        span = tokens[start : start + n]
-        if is_stop(span[0]) or is_stop(span[-1]) or used.intersection(range(start, start + n)):
-            continue
-        term = " ".join(span)
-        if any(c["term"] == term for c in chosen):
+        term = " ".join(tokens[start : start + n])
+        if used.intersection(range(start, start + n)) or any(c["term"] == term for c in chosen):
             continue
         used.update(range(start, start + n))
         chosen.append({"term": term, "contribution": round(float(value), 3)})

@@ -82,10 +82,8 @@ class Scores:
                 return str(hit.get("name") or hit.get("rule"))
         order = sorted(self.explanations, key=lambda c: (c not in self.flagged, -float(getattr(self, c, 0.0))))
         for category in order:
-            terms = self.explanations.get(category) or []
-            if terms:
-                first = terms[0]
-                return str(first["term"] if isinstance(first, dict) else first)
+            if self.explanations[category]:
+                return str(self.explanations[category][0]["term"])
         return ""
 
 
@@ -383,8 +381,8 @@ class Model:
         return brk
 
     def _explain_batch(self, terms: dict, X: sp.csr_matrix, M: np.ndarray, show: np.ndarray) -> list[dict[str, list[dict]]]:
-        """Per item and shown category: readable reasons (``classifiers.explain``) with their share of
-        the category's log-odds.
+        """Per item and shown category (`show`, (n, C)): readable reasons (``classifiers.explain``) with
+        what each adds to the category's log-odds.
 
         An n-gram's share = its toned and diacritic-folded feature values times the item's effective
         weights M[i, c] . W_exp (char grams excluded). A stretch of 1-3 syllables is credited with every
@@ -402,14 +400,15 @@ class Model:
         wb = np.concatenate([g[2] for g in grams])
         fb = np.concatenate([g[3] for g in grams])
         doc = tok_doc[start]
-        keep = (self._any_weight[wb] | self._any_weight[fb]) & show.any(axis=1)[doc]
+        shown = show.any(axis=1)
+        keep = (self._any_weight[wb] | self._any_weight[fb]) & shown[doc]
         start, order, wb, fb, doc = start[keep], order[keep], wb[keep], fb[keep], doc[keep]
         keys = _row_keys(X)
         vw, vf = _values_at(X, keys, doc, wb), _values_at(X, keys, doc, fb)
-        shown_doc = show.any(axis=1)[tok_doc]
+        shown_tok = shown[tok_doc]
         stop = np.ones(len(tok_doc), dtype=bool)
-        stop[shown_doc] = [is_stop(t) for t, s in zip(canon, shown_doc.tolist(), strict=True) if s]
-        brk = self._punctuation_breaks(terms, show.any(axis=1))
+        stop[shown_tok] = [is_stop(t) for t, s in zip(canon, shown_tok.tolist(), strict=True) if s]
+        brk = self._punctuation_breaks(terms, shown)
         K = self._n_experts
         gram_w = self._W_allT[wb, :K] * vw[:, None] + self._W_allT[fb, :K] * vf[:, None]  # (m, K)
         n_tok = len(tok_doc)
@@ -423,17 +422,16 @@ class Model:
             cand_doc, cand_start, cand_n, cand_val = _top_stretches(total, valid, tok_doc, show[:, ci], n_docs)
             for i, s0, k, v in zip(cand_doc, cand_start, cand_n, cand_val, strict=True):
                 out[i].setdefault(cat, []).append((s0, k, v))
-            for i in range(n_docs):
-                if cat in out[i]:
-                    out[i][cat] = readable_terms(canon, out[i][cat])
+            for i in set(cand_doc):
+                out[i][cat] = readable_terms(canon, out[i][cat])
         return out
 
     def score(self, texts: list[str], explain: bool = True, kinds: list[str] | None = None) -> list[Scores]:
         """Score a batch; `kinds` says what each item is (post, article, comment; default post).
 
-        A category is flagged when its probability reaches the threshold of the item's kind or a
-        watchlist rule of that category matches. Reasons are given for a category only when its
-        score is meaningful: at least EXPLAIN_FRACTION of the threshold."""
+        A category is flagged when its probability reaches the item's threshold (its heads' own bars,
+        mixed like its score) or a watchlist rule of that category matches. Reasons are given for a
+        category only when its score is meaningful: at least EXPLAIN_FRACTION of the threshold."""
         texts = [t or "" for t in texts]
         kinds = self.check_kinds(kinds, len(texts))
         if explain:
@@ -454,7 +452,7 @@ class Model:
             flagged = [c for ci, c in enumerate(self.categories) if Z[i, ci] >= T[i, ci] or c in hit_cats]
             out.append(Scores(misinformation=probs.get("misinformation", 0.0), harm=probs.get("harm", 0.0),
                               flagged=flagged, explanations=explanations[i], rule_hits=hits,
-                              model_version=self.version, kind=kinds[i], thresholds=dict(thresholds)))
+                              model_version=self.version, kind=kinds[i], thresholds=thresholds))
         return out
 
     def score_one(self, text: str) -> Scores:

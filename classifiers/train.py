@@ -30,7 +30,16 @@ from sklearn.model_selection import cross_val_predict
 
 from classifiers.data import DATASETS, SPECS, DatasetSpec, load_meta, load_split
 from classifiers.features import DEFAULT_CONFIG, Featurizer
-from classifiers.model import CATEGORIES, DEFAULT_MODEL, KINDS, NEVER_LOGIT, meta_matrix, mix_experts, save_state
+from classifiers.model import (
+    CATEGORIES,
+    DEFAULT_MODEL,
+    KINDS,
+    NEVER_LOGIT,
+    _sigmoid,
+    meta_matrix,
+    mix_experts,
+    save_state,
+)
 from classifiers.text import fold_diacritics
 
 Progress = Callable[[str, float], None]
@@ -351,7 +360,7 @@ def set_thresholds(specs: list[DatasetSpec], experts: dict, z_dev: dict, target_
     own = {}
     for name, (z, y) in ((n, z_dev[n]) for n in experts):
         cat = SPECS[name].category
-        p = 1.0 / (1.0 + np.exp(-(experts[name]["a"] * z + experts[name]["c"])))
+        p = _sigmoid(experts[name]["a"] * z + experts[name]["c"])
         own[name] = expert_threshold(p, y, target_precision or FLAG_PRECISION[cat], train_rates.get(name))
         dev_metrics.setdefault(name, {})["flag_dev"] = _at_threshold(y, p, own[name]) if own[name] else None
     for name in experts:
@@ -659,7 +668,7 @@ def train(
     for name, (alpha, beta) in align.items():  # only now: thresholds and gates were chosen in dev's terms
         experts[name]["c"] += experts[name]["a"] * beta
         experts[name]["a"] *= alpha
-    thresholds = {c: {n: float(1.0 / (1.0 + np.exp(-e["threshold"]))) for n, e in experts.items() if SPECS[n].category == c}
+    thresholds = {c: {n: float(_sigmoid(e["threshold"])) for n, e in experts.items() if SPECS[n].category == c}
                   for c in CATEGORIES}
 
     meta_heads = {}
