@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 log = logging.getLogger("monitor.backup")
 
-PREFIX = "monitor-"
+PREFIX = "monitor-backup-"
 SUFFIX = ".db"
+STAMP = "%Y%m%dT%H%M%SZ"
+# Only files this module wrote are ever pruned: the marker, a time stamp and nothing else. A looser
+# match (`monitor-*.db`) once deleted a live database that lived in the backup folder.
+BACKUP_NAME = re.compile(rf"{re.escape(PREFIX)}\d{{8}}T\d{{6}}Z{re.escape(SUFFIX)}")
 
 
 class BackupError(RuntimeError):
@@ -35,23 +40,40 @@ def _check(path: Path) -> None:
         raise BackupError(f"{path}: integrity check failed: {verdict}")
 
 
-def list_backups(folder: str | Path) -> list[Path]:
-    """Backups in `folder`, oldest first (names sort by their UTC time stamp)."""
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either one missing
+        return False
+
+
+def list_backups(folder: str | Path, *, exclude: str | Path | None = None) -> list[Path]:
+    """Backups this module wrote in `folder`, oldest first (names sort by their UTC time stamp).
+
+    `exclude` is the database in use: even if it is named like a backup (a backup restored and used
+    in place), it is never listed, so never pruned.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.name.startswith(PREFIX) and p.name.endswith(SUFFIX))
+    found = (p for p in folder.iterdir() if BACKUP_NAME.fullmatch(p.name) and p.is_file())
+    return sorted(p for p in found if exclude is None or not _same_file(p, Path(exclude)))
 
 
 def backup(db_path: str | Path, folder: str | Path, *, keep: int = 7, now: datetime | None = None) -> Path:
-    """Copy the live database to `folder/monitor-YYYYMMDDTHHMMSSZ.db`, verify it, keep the newest `keep`."""
+    """Copy the live database to `folder/monitor-backup-YYYYMMDDTHHMMSSZ.db`, verify it, keep the newest `keep`.
+
+    Pruning touches only files named exactly like a backup, and never `db_path` itself.
+    """
     db_path = Path(db_path)
     if not db_path.exists():
         raise BackupError(f"{db_path}: no such database")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or datetime.now(UTC)).strftime(STAMP)
     target = folder / f"{PREFIX}{stamp}{SUFFIX}"
+    if _same_file(target, db_path):
+        raise BackupError(f"{target}: is the database being backed up; choose another --dir")
     partial = target.with_suffix(".partial")
     source = sqlite3.connect(str(db_path), timeout=30)
     try:
@@ -67,7 +89,7 @@ def backup(db_path: str | Path, folder: str | Path, *, keep: int = 7, now: datet
         source.close()
     _check(partial)
     os.replace(partial, target)
-    for old in list_backups(folder)[:-max(keep, 1)]:
+    for old in list_backups(folder, exclude=db_path)[:-max(keep, 1)]:
         old.unlink(missing_ok=True)
     log.info("backup written", extra={"path": str(target)})
     return target

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -42,8 +43,8 @@ def test_backup_is_consistent_while_writers_write_and_keeps_last_n(tmp_db, db_pa
         thread.join()
     kept = list_backups(tmp_path / "backups")
     assert kept == made[-3:]
-    assert [p.name for p in kept] == ["monitor-20261103T000000Z.db", "monitor-20261104T000000Z.db",
-                                      "monitor-20261105T000000Z.db"]
+    assert [p.name for p in kept] == ["monitor-backup-20261103T000000Z.db", "monitor-backup-20261104T000000Z.db",
+                                      "monitor-backup-20261105T000000Z.db"]
     for path in kept:
         conn = sqlite3.connect(path)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -65,6 +66,7 @@ def test_restore_through_cli_brings_back_the_backup_and_keeps_the_old_db(tmp_db,
     assert names == {"before"}
     previous = list(tmp_path.glob("monitor.db.before-restore-*"))
     assert len(previous) == 1
+    assert re.fullmatch(r"monitor\.db\.before-restore-\d{8}T\d{6}Z", previous[0].name)
     old = sqlite3.connect(previous[0])
     assert {r[0] for r in old.execute("SELECT name FROM sources")} == {"before", "after"}
     old.close()
@@ -111,3 +113,43 @@ def test_housekeeping_backup_and_weekly_report_jobs_write_their_files(tmp_db, db
     written = weekly_report(tmp_db, settings, str(db_path))
     assert written and all(str(tmp_path / "reports") in p for p in written)
     assert any(p.endswith(".csv") for p in written)
+
+
+def test_backup_into_the_databases_own_folder_never_prunes_the_live_file(tmp_path, capsys):
+    """Issue 15 item 18: `--db X/monitor-0live.db backup --dir X --keep 1` deleted the live database."""
+    live = tmp_path / "monitor-0live.db"
+    database = db.connect(live)
+    _add_source(database, "live")
+    database.conn.close()
+    stranger = tmp_path / "monitor-notes.db"  # someone else's file that happens to share the prefix
+    stranger.write_bytes(b"not ours")
+    for _ in range(3):
+        assert main(["--db", str(live), "--feeds", str(tmp_path / "none.yaml"), "backup",
+                     "--dir", str(tmp_path), "--keep", "1"]) == 0
+    written = [line for line in capsys.readouterr().out.split("\n") if line]
+    assert live.exists() and stranger.read_bytes() == b"not ours"
+    conn = sqlite3.connect(live)
+    assert conn.execute("SELECT name FROM sources").fetchall() == [("live",)]
+    conn.close()
+    kept = list_backups(tmp_path)
+    assert len(kept) == 1 and str(kept[0]) == written[-1]
+    assert kept[0].name.startswith("monitor-backup-")
+
+
+def test_pruning_matches_the_backup_name_exactly_and_skips_the_database_in_use(tmp_path):
+    folder = tmp_path / "bk"
+    folder.mkdir()
+    lookalikes = ["monitor-backup-20200101T000000Z.db.keep", "monitor-backup-2020.db", "xmonitor-backup-20200101T000000Z.db",
+                  "monitor-backup-20200101T000000Z-mine.db", "monitor-20200101T000000Z.db"]
+    for name in lookalikes:
+        (folder / name).write_bytes(b"x")
+    # A live database named like a backup (restored and used in place) is the path in use: never pruned.
+    live = folder / "monitor-backup-19990101T000000Z.db"
+    database = db.connect(live)
+    _add_source(database, "live")
+    database.conn.close()
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    made = [backup(live, folder, keep=1, now=start + timedelta(days=i)) for i in range(3)]
+    assert live.exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*lookalikes, live.name, made[-1].name])
+    assert list_backups(folder, exclude=live) == [made[-1]]

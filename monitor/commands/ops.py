@@ -137,7 +137,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 from monitor.backup import backup
 
                 saved = backup(args.db, Path(args.db).parent, keep=10_000)
-                saved = saved.rename(Path(f"{args.db}.before-restore-{saved.stem.split('-', 1)[1]}"))
+                saved = saved.rename(Path(f"{args.db}.before-restore-{saved.stem.rsplit('-', 1)[1]}"))
             restore(args.backup, args.db)
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
