@@ -6,6 +6,7 @@ so an upgraded install migrates itself on start-up and a second start changes no
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import UTC, datetime
 from importlib import resources
@@ -14,6 +15,8 @@ from pathlib import Path
 import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
+
+log = logging.getLogger("db")
 
 
 def utcnow() -> str:
@@ -125,8 +128,21 @@ class transaction:
             except BaseException:
                 # A failed COMMIT (a deferred constraint, disk full) leaves the transaction open; roll it
                 # back so the caller's retry starts a fresh one instead of silently joining this one.
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
         else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        """Roll back, never raising: the error that led here is the one the caller must see.
+
+        On some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM) SQLite has already rolled back by
+        itself, and a ROLLBACK of ours would fail with "cannot rollback - no transaction is active",
+        replacing "database or disk is full" in every message and log line.
+        """
+        if not self.conn.in_transaction:
+            return
+        try:
             self.conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("rollback failed after an error: %s", exc)
