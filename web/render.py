@@ -86,6 +86,17 @@ def score(value: float | None) -> str:
     return f"{value:.2f}".replace(".", get_decimal_symbol(get_locale() or "vi"))
 
 
+def label(word: str | None) -> str:
+    """A word that reaches a template as data (a category, a status), translated when the catalog knows it.
+
+    Unlike `_()` in a template, which marks its result safe and %-formats it, this returns plain text, so
+    autoescape applies: a category name comes from a (custom) watchlist or a stored explanation.
+    """
+    from flask_babel import gettext
+
+    return gettext(word) if word else ""
+
+
 def select_locale() -> str:
     if getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
         return current_user.locale
@@ -106,6 +117,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["safe_href"] = safe_href
     app.jinja_env.filters["score"] = score
     app.jinja_env.filters["sanitize"] = sanitize
+    app.jinja_env.filters["label"] = label
     app.jinja_env.globals["LOCALES"] = LOCALES
 
     @app.context_processor

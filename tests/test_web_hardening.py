@@ -1,0 +1,64 @@
+"""Issue 15 item 10 (web hardening): a watchlist category name is escaped, unknown users cost a password
+hash, a cookie saved before /logout stops working, and failed logins lock out the one user (with a visible
+wait), not everyone behind the same address."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import webtools  # noqa: E402
+
+import db  # noqa: E402
+import db.users  # noqa: E402
+from web import create_app  # noqa: E402
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    path = tmp_path / "web.db"
+    info = webtools.build(path)
+    return path, info
+
+
+def app_for(path, **config):
+    return create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                       "RATELIMIT_ENABLED": False, **config})
+
+
+def test_watchlist_category_name_is_escaped_on_the_item_page(setup):
+    path, info = setup
+    database = db.connect(path)
+    explanation = {"terms": {EVIL: [{"term": "chia sẻ", "contribution": 0.2}]},
+                   "rules": [{"category": EVIL, "name": "luật", "rule": "x", "match": "chia sẻ"}]}
+    item_id = webtools.make_item(database, info["sources"]["thanhhoa"], 40, title="Tin", text="chia sẻ gấp",
+                                 explanation=explanation)
+    database.conn.close()
+    client = app_for(path).test_client()
+    webtools.login(client, "mod")
+    response = client.get(f"/items/{item_id}")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_category_name_with_a_percent_sign_renders(setup):
+    """`_()` in a template formats its argument: a category such as '100% sai' must not break the page."""
+    path, info = setup
+    database = db.connect(path)
+    explanation = {"terms": {}, "rules": [{"category": "100%(x)s sai", "name": "luật", "match": "sai"}]}
+    item_id = webtools.make_item(database, info["sources"]["thanhhoa"], 41, title="Tin", text="sai",
+                                 explanation=explanation)
+    database.conn.close()
+    client = app_for(path).test_client()
+    webtools.login(client, "mod")
+    response = client.get(f"/items/{item_id}")
+    assert response.status_code == 200
+    assert "100%(x)s sai" in response.get_data(as_text=True)
