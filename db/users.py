@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 
 import sqlite_utils
@@ -58,12 +59,24 @@ def find_user(database: sqlite_utils.Database, name: str) -> dict | None:
     return rows[0] if rows else None
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password, made like the stored ones (made once, on the first unknown name)."""
+    import secrets
+
+    return generate_password_hash(secrets.token_hex(16))
+
+
 def authenticate(database: sqlite_utils.Database, name: str, password: str) -> dict | None:
-    """The user if the name and password match an active account, else None."""
+    """The user if the name and password match an active account, else None.
+
+    An unknown or deactivated name still costs one password check (against a dummy hash), so the
+    answer's timing does not tell which user names exist.
+    """
     user = find_user(database, name.strip())
-    if not user or not user["active"] or not check_password_hash(user["password_hash"], password):
-        return None
-    return user
+    usable = bool(user and user["active"])
+    matches = check_password_hash(user["password_hash"] if usable else _dummy_hash(), password)
+    return user if usable and matches else None
 
 
 def count_users(database: sqlite_utils.Database) -> int:

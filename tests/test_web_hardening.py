@@ -62,3 +62,27 @@ def test_category_name_with_a_percent_sign_renders(setup):
     response = client.get(f"/items/{item_id}")
     assert response.status_code == 200
     assert "100%(x)s sai" in response.get_data(as_text=True)
+
+
+def test_unknown_user_costs_a_password_hash(setup, monkeypatch):
+    path, _ = setup
+    calls = []
+    real = db.users.check_password_hash
+
+    def spy(stored, password):
+        calls.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(db.users, "check_password_hash", spy)
+    database = db.connect(path)
+    try:
+        assert db.users.authenticate(database, "no-such-user", "whatever password") is None
+        assert len(calls) == 1 and calls[0].startswith(("scrypt:", "pbkdf2:"))
+        # The dummy hash never matches, whatever password is tried.
+        assert db.users.authenticate(database, "no-such-user", "") is None
+        # A known user with the wrong password costs the same single check.
+        calls.clear()
+        assert db.users.authenticate(database, "mod", "wrong password") is None
+        assert len(calls) == 1
+    finally:
+        database.conn.close()
