@@ -108,6 +108,64 @@ def _parse_networks(values) -> list[ipaddress._BaseNetwork]:
     return networks
 
 
+# Ranges of the IANA special-purpose address registries that are not globally reachable but that
+# ipaddress before Python 3.11.10 / 3.12.4 (gh-113171) still calls global, plus fec0::/10 (deprecated
+# site-local, still routed inside some networks). 6to4 (2002::/16) is refused whole, as newer Pythons
+# do: no feed is reachable only through a 6to4 relay (a non-global IPv4 inside is named in the refusal).
+_NOT_GLOBAL = tuple(ipaddress.ip_network(net) for net in (
+    "192.0.0.0/24", "fec0::/10", "2002::/16", "64:ff9b:1::/48", "3fff::/20", "5f00::/16"))
+# NAT64's well-known prefix (RFC 6052): the IPv4 address in the last 32 bits is the real destination,
+# so it is judged by that address (an IPv6-only host with DNS64 reaches every IPv4 site this way).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries and a relay would deliver to: 6to4, Teredo server and
+    client, NAT64. (IPv4-mapped addresses are unwrapped before this.)"""
+    if ip.version != 6:
+        return []
+    if ip in _NAT64:
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    return []
+
+
+def _range_label(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address (without the embedded ones) is not globally routable, or None if it is."""
+    for label, test in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
+                        ("private", ip.is_private), ("multicast", ip.is_multicast),
+                        ("reserved", ip.is_reserved), ("unspecified", ip.is_unspecified),
+                        ("site-local", getattr(ip, "is_site_local", False))):
+        if test:
+            return label
+    if not ip.is_global or any(ip in net for net in _NOT_GLOBAL if net.version == ip.version):
+        return "non-global"
+    return None
+
+
+def _range_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, given: str) -> str | None:
+    """Why an address may not be fetched from unless private networks are allowed, or None.
+
+    Every address must be globally routable, and so must every IPv4 address embedded in it: a
+    6to4 or Teredo address of 127.0.0.1, or a NAT64 address of 169.254.169.254, reaches the
+    internal network through a relay as surely as the plain address would.
+    """
+    embedded = _embedded_ipv4(ip)
+    for inner in embedded:
+        label = _range_label(inner)
+        if label:
+            return (f"refused to connect to {label} address {inner} embedded in {given}"
+                    " (private networks are not allowed)")
+    label = None if ip in _NAT64 else _range_label(ip)  # NAT64 is judged by the IPv4 it carries
+    if label:
+        spelled = f" (as {given})" if ip.version == 4 and ":" in given else ""
+        return f"refused to connect to {label} address {ip}{spelled} (private networks are not allowed)"
+    return None
+
+
 class AddressPolicy:
     """Which IP addresses we may connect to: public ones, plus private ones only when allowed.
 
@@ -129,12 +187,7 @@ class AddressPolicy:
             ip = ip.ipv4_mapped
         if self.allow_private or any(ip in net for net in self.allowlist if net.version == ip.version):
             return None
-        for label, test in (("loopback", ip.is_loopback), ("private", ip.is_private),
-                            ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-                            ("reserved", ip.is_reserved), ("unspecified", ip.is_unspecified)):
-            if test:
-                return f"refused to connect to {label} address {ip} (private networks are not allowed)"
-        return None
+        return _range_refusal(ip, address)
 
     def resolve(self, host: str, port: int) -> list[str]:
         """Resolve a host and check every address it resolves to; raise FetchError if any is refused."""
