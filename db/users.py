@@ -79,6 +79,12 @@ def authenticate(database: sqlite_utils.Database, name: str, password: str) -> d
     return user if usable and matches else None
 
 
+def end_sessions(database: sqlite_utils.Database, user_id: int) -> None:
+    """Every session the user holds stops working (at logout): the session stamp includes this counter."""
+    with transaction(database) as conn:
+        conn.execute("UPDATE users SET session_generation = session_generation + 1 WHERE id = ?", (user_id,))
+
+
 def count_users(database: sqlite_utils.Database) -> int:
     return database.conn.execute("SELECT COUNT(*) FROM users").fetchone()[0]
 

@@ -86,3 +86,21 @@ def test_unknown_user_costs_a_password_hash(setup, monkeypatch):
         assert len(calls) == 1
     finally:
         database.conn.close()
+
+
+def test_a_cookie_saved_before_logout_no_longer_works(setup):
+    path, _ = setup
+    app = app_for(path)
+    client = app.test_client()
+    assert webtools.login(client, "mod").status_code in (302, 303)
+    saved = client.get_cookie("session").value
+    assert client.get("/queue").status_code == 200
+    assert client.post("/logout").status_code in (302, 303)
+
+    replay = app.test_client()
+    replay.set_cookie("session", saved)
+    response = replay.get("/queue")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    # Logging in again works, and that new session is valid.
+    assert webtools.login(replay, "mod").status_code in (302, 303)
+    assert replay.get("/queue").status_code == 200

@@ -36,20 +36,24 @@ class User(UserMixin):
     password_stamp: str = ""
 
     def get_id(self) -> str:
-        """"<id>.<stamp of the password>": the session names the password it was opened with,
-        so resetting a password ends every session opened with the old one."""
+        """"<id>.<stamp>": the session names the password and session generation it was opened with,
+        so resetting a password or logging out ends every session opened before."""
         return f"{self.id}.{self.password_stamp}"
 
     @classmethod
     def from_row(cls, row: dict) -> User:
         return cls(id=row["id"], name=row["name"], role=row["role"], locale=row.get("locale") or "vi",
                    timezone=row.get("timezone") or "Asia/Ho_Chi_Minh",
-                   password_stamp=password_stamp(row.get("password_hash") or ""))
+                   password_stamp=password_stamp(row.get("password_hash") or "",
+                                                 int(row.get("session_generation") or 0)))
 
 
-def password_stamp(password_hash: str) -> str:
-    """A short digest of the stored hash (the signed session cookie is readable: never the hash itself)."""
-    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:20]
+def password_stamp(password_hash: str, generation: int = 0) -> str:
+    """A short digest of the stored hash and the user's session generation (bumped at logout).
+
+    The signed session cookie is readable: it carries this digest, never the hash itself.
+    """
+    return hashlib.sha256(f"{password_hash}#{generation}".encode()).hexdigest()[:20]
 
 
 @login_manager.user_loader

@@ -65,6 +65,8 @@ def login_post():
 @bp.post("/logout")
 @roles(*READ)
 def logout():
+    """End this session and every copy of its cookie (the user's session generation moves on)."""
+    db.users.end_sessions(get_db(), current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
