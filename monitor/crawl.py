@@ -25,7 +25,7 @@ from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.flag_budget import FlagBudget, from_settings
 from monitor.normalize import canonical_url, decode_bytes, html_to_text
 from monitor.pipeline import IngestResult, ingest, ingest_many
-from monitor.sources import ParseError, article, parser_for
+from monitor.sources import Parsed, ParseError, article, parser_for
 
 log = logging.getLogger("monitor.crawl")
 
@@ -180,9 +180,12 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
     """Fetch and extract the article page of each new item (robots.txt respected); returns pages used.
 
     Items already stored are skipped, so a feed is not re-downloaded article by article every pass.
-    A page that fails keeps the feed's summary: a missing article must not lose the item.
+    A page that fails keeps the feed's summary: a missing article must not lose the item, and one
+    bad link (a control character, a broken redirect) costs only its own full text. The failures
+    are noted on the run, through the parsed list's warning (the source stays "ok").
     """
     used = 0
+    failed: list[str] = []
     for raw in raws:
         if used >= FULL_TEXT_PER_PASS or not raw.url or _is_known(database, row["id"], raw):
             continue
@@ -191,6 +194,7 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
                                  max_bytes=min(fetcher.settings.max_body_bytes, 5 * 1024 * 1024))
         except FetchError as exc:
             raw.extra["full_text_error"] = exc.reason
+            failed.append(exc.reason)
             continue
         text, published = article.extract(decode_bytes(page.body, page.charset), page.final_url)
         used += 1
@@ -199,6 +203,9 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
             raw.text = text
         if raw.published is None and published is not None:
             raw.published = published
+    if failed and isinstance(raws, Parsed):
+        raws.note(f"full text not read for {len(failed)} of {len(raws)} items, feed summary kept: "
+                  + "; ".join(failed[:3]) + ("; …" if len(failed) > 3 else ""))
     return used
 
 

@@ -436,13 +436,20 @@ class Fetcher:
     def _one_request(self, url: str, host: str, headers: dict, cap: int, end: float):
         self.pacer.acquire(host, end)
         try:
-            request = self.client.build_request("GET", url, headers=headers)
+            try:
+                request = self.client.build_request("GET", url, headers=headers)
+            except httpx.InvalidURL as exc:  # not an httpx.HTTPError: a control character, a bad host...
+                raise FetchError(f"bad URL {url!r}: {_describe(exc)}", url=url) from None
             try:
                 response = self.client.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 raise FetchError(f"timeout ({type(exc).__name__}) fetching {url}", url=url) from None
             except httpx.HTTPError as exc:
                 raise FetchError(f"cannot fetch {url}: {_describe(exc)}", url=url) from None
+            except httpx.InvalidURL as exc:
+                # httpx works out a redirect's next request even when not following it, and a Location
+                # such as `http:foo` fails there.
+                raise FetchError(f"invalid redirect Location from {url!r}: {_describe(exc)}", url=url) from None
             except FetchError as exc:  # raised by the guarded backend at connect time
                 raise FetchError(f"{exc.reason} ({url})", url=url) from None
             try:

@@ -19,11 +19,19 @@ class ParseError(ValueError):
 
 
 class Parsed(list):
-    """Items a parser found, plus a warning when it had to recover from a malformed document."""
+    """Items a parser found, plus a warning when it had to recover from a malformed document.
+
+    The crawl records the warning on the run and the source stays "ok": something was read, and
+    what could not be (a malformed part, an article page, a later page) is said, not hidden.
+    """
 
     def __init__(self, items=(), warning: str | None = None):
         super().__init__(items)
         self.warning = warning
+
+    def note(self, warning: str) -> None:
+        """Add a partial failure to the warning, after any earlier one."""
+        self.warning = f"{self.warning}; {warning}" if self.warning else warning
 
 
 def json_body(result: FetchResult | bytes, api: str) -> object:

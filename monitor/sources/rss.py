@@ -143,7 +143,7 @@ def parse_json_feed(body: bytes, charset: str | None = None) -> list[RawItem]:
             published=parse_time(entry.get("date_published") or entry.get("date_modified")),
             language=entry.get("language") or data.get("language"),
             extra={"summary": entry.get("summary")} if entry.get("summary") else {}))
-    return items
+    return Parsed(items)
 
 
 def _undeclared_to_utf8(body: bytes, http_charset: str | None) -> tuple[bytes, bool]:
