@@ -8,10 +8,13 @@ crawl records on the source (a 404 HTML page is an error, not "0 new items").
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import replace
 from importlib import import_module
 from types import ModuleType
+from typing import Any
 
-from monitor.fetch import FetchResult
+from monitor.fetch import FetchError, FetchResult
 
 
 class ParseError(ValueError):
@@ -32,6 +35,36 @@ class Parsed(list):
     def note(self, warning: str) -> None:
         """Add a partial failure to the warning, after any earlier one."""
         self.warning = f"{self.warning}; {warning}" if self.warning else warning
+
+
+def walk_pages(fetcher: Any, first: FetchResult, items: list, pages: int,
+               next_url: Callable[[FetchResult], str | None], parse_page: Callable[[FetchResult], list],
+               **fetch_options: Any) -> tuple[FetchResult, Parsed]:
+    """Follow a paged source from its `first` page (already parsed into `items`) up to `pages` pages.
+
+    A later page that cannot be fetched or read ends the walk without losing the pages before it:
+    their items are kept, the failure is noted on them (the run shows it, the source stays "ok"),
+    and the first page comes back without its cache validators (ETag, Last-Modified, body), so the
+    next pass does not take an unchanged first page for "nothing new" and walks every page again.
+    """
+    items = items if isinstance(items, Parsed) else Parsed(items)
+    page = first
+    for number in range(2, pages + 1):
+        following = next_url(page)
+        if not following:
+            break
+        try:
+            page = fetcher.fetch(following, **fetch_options)
+            more = parse_page(page)
+        except (FetchError, ParseError) as exc:
+            where = "" if following in str(exc) else f" ({following})"
+            items.note(f"page {number} not read, {len(items)} items from earlier pages kept: {exc}{where}")
+            headers = {k: v for k, v in first.headers.items() if k not in ("etag", "last-modified")}
+            return replace(first, headers=headers, body=b""), items
+        if not more:
+            break
+        items.extend(more)
+    return first, items
 
 
 def json_body(result: FetchResult | bytes, api: str) -> object:

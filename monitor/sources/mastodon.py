@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
 from monitor.normalize import html_to_text, parse_time
-from monitor.sources import Parsed, ParseError, json_body
+from monitor.sources import Parsed, ParseError, json_body, walk_pages
 
 ACCEPT = "application/json"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -92,7 +92,8 @@ def parse(result: FetchResult | bytes, source: Any = None) -> list[RawItem]:
 
 
 def collect(fetcher, source, row: dict) -> tuple[FetchResult, list[RawItem] | None]:
-    """Fetch the timeline (account lookup first if needed) and up to max_pages pages."""
+    """Fetch the timeline (account lookup first if needed) and up to max_pages pages (a later page that
+    fails keeps the earlier ones: `walk_pages`)."""
     url, account = api_url(source.url)
     if account is not None:
         lookup = fetcher.fetch(url, accept=ACCEPT)
@@ -106,15 +107,5 @@ def collect(fetcher, source, row: dict) -> tuple[FetchResult, list[RawItem] | No
     if first.not_modified or (row.get("body_hash") and row["body_hash"] == first.body_hash):
         first.not_modified = True
         return first, None
-    items = parse(first, source)
-    page, pages = first, int(source.options.get("max_pages") or 1)
-    for _ in range(pages - 1):
-        following = next_page(page)
-        if not following:
-            break
-        page = fetcher.fetch(following, accept=ACCEPT)
-        more = parse(page, source)
-        if not more:
-            break
-        items.extend(more)
-    return first, items
+    return walk_pages(fetcher, first, parse(first, source), int(source.options.get("max_pages") or 1), next_page,
+                      lambda page: parse(page, source), accept=ACCEPT)

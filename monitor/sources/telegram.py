@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 from monitor.domain import RawItem
 from monitor.fetch import FetchResult
 from monitor.normalize import clean_text, decode_bytes, parse_html, parse_time
-from monitor.sources import Parsed, ParseError
+from monitor.sources import Parsed, ParseError, walk_pages
 
 ACCEPT = "text/html"
 RESPECT_ROBOTS = True
@@ -90,22 +90,13 @@ def older_page(result: FetchResult) -> str | None:
 
 
 def collect(fetcher, source, row: dict) -> tuple[FetchResult, list[RawItem] | None]:
-    """The newest page, and with `max_pages` older ones too (`?before=`)."""
+    """The newest page, and with `max_pages` older ones too (`?before=`; a page that fails keeps the
+    newer ones: `walk_pages`)."""
     url = page_url(source.url)
     result = fetcher.fetch(url, etag=row.get("etag"), last_modified=row.get("last_modified"), accept=ACCEPT,
                            check_robots=True)
     if result.not_modified or (row.get("body_hash") and row["body_hash"] == result.body_hash):
         result.not_modified = True
         return result, None
-    items = parse(result, source)
-    page = result
-    for _ in range(int(source.options.get("max_pages") or 1) - 1):
-        following = older_page(page)
-        if not following:
-            break
-        page = fetcher.fetch(following, accept=ACCEPT, check_robots=True)
-        more = parse(page, source)
-        if not more:
-            break
-        items.extend(more)
-    return result, items
+    return walk_pages(fetcher, result, parse(result, source), int(source.options.get("max_pages") or 1), older_page,
+                      lambda page: parse(page, source), accept=ACCEPT, check_robots=True)
