@@ -104,3 +104,43 @@ def test_a_cookie_saved_before_logout_no_longer_works(setup):
     # Logging in again works, and that new session is valid.
     assert webtools.login(replay, "mod").status_code in (302, 303)
     assert replay.get("/queue").status_code == 200
+
+
+def _failures(client, name: str, n: int) -> list[int]:
+    return [webtools.login(client, name, "wrong password").status_code for _ in range(n)]
+
+
+def test_failed_logins_lock_out_that_user_only_with_a_visible_wait(setup):
+    path, _ = setup
+    app = app_for(path, RATELIMIT_ENABLED=True, LOGIN_LOCKOUT="3 per 10 minutes",
+                  RATELIMIT_LOGIN="20 per minute")
+    client = app.test_client()
+    assert _failures(client, "mod", 3) == [401, 401, 401]
+    locked = webtools.login(client, "mod")  # the right password, but the account waits
+    page = locked.get_data(as_text=True)
+    assert locked.status_code == 429
+    match = re.search(r"Thử lại sau (\d+) giây", page)
+    assert match, page
+    assert 0 < int(match.group(1)) <= 600
+    assert int(locked.headers["Retry-After"]) > 0
+    # Same client address, another user: not locked out.
+    assert webtools.login(app.test_client(), "adm").status_code in (302, 303)
+    assert webtools.login(client, "MOD ").status_code == 429  # the name as typed differently is the same user
+
+
+def test_successful_logins_do_not_use_up_the_address_limit(setup):
+    """Colleagues behind one address (an office NAT) log in all day: only failures count per address."""
+    path, _ = setup
+    app = app_for(path, RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute")
+    for name in ("mod", "mod2", "ana", "adm", "mod"):
+        assert webtools.login(app.test_client(), name).status_code in (302, 303), name
+
+
+def test_the_address_limit_still_stops_guessing_across_users(setup):
+    path, _ = setup
+    app = app_for(path, RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute", LOGIN_LOCKOUT="10 per minute")
+    client = app.test_client()
+    codes = [webtools.login(client, name, "wrong password").status_code for name in ("mod", "ana", "adm", "mod2")]
+    assert codes == [401, 401, 401, 429]
+    page = webtools.login(client, "mod2", "wrong password").get_data(as_text=True)
+    assert re.search(r"Thử lại sau \d+ giây", page), page

@@ -41,7 +41,10 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_IDLE_TIMEOUT": timedelta(hours=1),
     "CLAIM_MINUTES": 15,
     "QUEUE_PAGE_SIZE": 50,
-    "RATELIMIT_LOGIN": "10 per minute;50 per hour",
+    # Failed logins only: per client address (one address guessing many names) and per user name (that
+    # account waits, the others do not); see web/auth.py.
+    "RATELIMIT_LOGIN": "30 per minute;200 per hour",
+    "LOGIN_LOCKOUT": "10 per 15 minutes",
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
     "BABEL_DEFAULT_LOCALE": "vi",

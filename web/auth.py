@@ -1,11 +1,14 @@
 """Log in and out, session expiry, language switching.
 
-Passwords are checked against werkzeug hashes by db.users.authenticate; login attempts are
-rate-limited per client address and per user name, so guessing is slow even from many addresses.
+Passwords are checked against werkzeug hashes by db.users.authenticate. Failed logins are limited
+per user name (LOGIN_LOCKOUT: that account waits, shown as "try again in N seconds", while everyone
+else logs in) and per client address (RATELIMIT_LOGIN: one address guessing many names), so guessing
+is slow even from many addresses. Successful logins count against neither.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -26,12 +29,24 @@ bp = Blueprint("auth", __name__)
 limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
 
 
-def _login_limit() -> str:
+def _address_limit() -> str:
     return current_app.config["RATELIMIT_LOGIN"]
 
 
+def _lockout_limit() -> str:
+    return current_app.config["LOGIN_LOCKOUT"]
+
+
+USER_KEY = "user:"
+
+
 def _user_key() -> str:
-    return "user:" + (request.form.get("name") or "").strip().lower()
+    return USER_KEY + (request.form.get("name") or "").strip().lower()
+
+
+def _failed(response) -> bool:
+    """Only a refused password counts against the limits (a 429 is not counted again)."""
+    return response.status_code == 401
 
 
 @bp.get("/login")
@@ -44,8 +59,8 @@ def login():
 
 @bp.post("/login")
 @public
-@limiter.limit(_login_limit, key_func=get_remote_address)
-@limiter.limit(_login_limit, key_func=_user_key)
+@limiter.limit(_address_limit, key_func=get_remote_address, deduct_when=_failed)
+@limiter.limit(_lockout_limit, key_func=_user_key, deduct_when=_failed)
 def login_post():
     name = request.form.get("name", "")
     password = request.form.get("password", "")
@@ -124,5 +139,17 @@ def init_app(app) -> None:
 
     @app.errorhandler(429)
     def too_many(_error):
-        return render_template("error.html", title="429",
-                               message=_("Too many login attempts. Wait a minute and try again.")), 429
+        return _refused_for_now()
+
+
+def _refused_for_now():
+    """The login form again, saying who waits (this account, or this address) and for how long."""
+    breached = [limit for limit in limiter.current_limits if limit.breached]
+    wait = max([int(limit.reset_at - time.time()) for limit in breached] + [1])
+    if any(arg.startswith(USER_KEY) for limit in breached for arg in limit.request_args):
+        message = _("Too many wrong passwords for this account. Try again in %(n)s seconds.", n=wait)
+    else:
+        message = _("Too many failed logins from your address. Try again in %(n)s seconds.", n=wait)
+    flash(message, "error")
+    page = render_template("login.html", next=request.form.get("next", ""), name=request.form.get("name", ""))
+    return page, 429, {"Retry-After": str(wait)}
