@@ -182,12 +182,16 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
     Items already stored are skipped, so a feed is not re-downloaded article by article every pass.
     A page that fails keeps the feed's summary: a missing article must not lose the item, and one
     bad link (a control character, a broken redirect) costs only its own full text. The failures
-    are noted on the run, through the parsed list's warning (the source stays "ok").
+    are noted on the run, through the parsed list's warning (the source stays "ok"). An entry whose
+    link keeps a #fragment (a live blog's update, a post anchored on a shared page) is one of several
+    on its page, so the page is not its text and is not fetched.
     """
     used = 0
     failed: list[str] = []
     for raw in raws:
         if used >= FULL_TEXT_PER_PASS or not raw.url or _is_known(database, row["id"], raw):
+            continue
+        if "#" in (canonical_url(raw.url) or ""):
             continue
         try:
             page = fetcher.fetch(raw.url, accept="text/html,application/xhtml+xml", check_robots=True,

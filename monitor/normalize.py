@@ -20,7 +20,12 @@ from lxml import html as lxml_html
 
 from classifiers.text import nfc
 
-_TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|ref_src)$", re.I)
+_TRACKING_PARAMS = re.compile(r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|_ga|ref_src|xtor)$", re.I)
+# Fragments that never name an entry of their own: anchors into the page's furniture (the comments
+# section, the reply form, "read more"), and share-button trackers (AddThis #.XXXXXXXXXXX, ShareThis
+# #sthash.XXXXXXXX.dpuf). #comment-45 is not one of them: a comments feed links each comment so.
+_PAGE_ANCHORS = re.compile(r"^(comments?|respond|reply|disqus_thread|top|main|content|main-?content|more-\d+"
+                           r"|\.[\w-]{11}(\.\w+)?|sthash\.\w{8}(\.\w+)?)$", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 _BLANKS = re.compile(r"[ \t\u00a0\u200b]+")
 _NEWLINES = re.compile(r"\n\s*\n+")
@@ -95,8 +100,27 @@ def clean_text(text: str | None) -> str:
     return _NEWLINES.sub("\n\n", "\n".join([line.strip() for line in text.split("\n")])).strip()
 
 
+def _entry_fragment(fragment: str) -> str:
+    """The part of a #fragment that can name a distinct entry on the page, "" if none.
+
+    A live blog's update (#cap-nhat-3) or a feed's post anchored on a shared page (#item573) is an
+    entry of its own; tracking parameters (#xtor=…, #utm_…), text fragments (#:~:text=…) and page
+    anchors (#comments) are not. Pieces are split at #, & and ; and the kept ones keep their separators.
+    """
+    fragment = fragment.split(":~:", 1)[0]
+    kept = ""
+    for separator, piece in zip(["", *re.findall(r"[#&;]", fragment)], re.split(r"[#&;]", fragment), strict=True):
+        if not piece or _PAGE_ANCHORS.match(piece) or _TRACKING_PARAMS.match(piece.split("=", 1)[0]):
+            continue
+        kept += (separator if kept else "") + piece
+    return kept
+
+
 def canonical_url(url: str | None) -> str | None:
-    """One spelling per article: lower-case host without www./m., no tracking params, fragment or default port."""
+    """One spelling per article: lower-case host without www./m., no tracking params or default port.
+
+    The #fragment is kept only when it can name an entry (`_entry_fragment`): distinct posts anchored
+    on one page must not be merged, while the same article with #comments or #xtor=RSS stays one."""
     if not url:
         return None
     try:
@@ -118,7 +142,7 @@ def canonical_url(url: str | None) -> str | None:
     if len(path) > 1 and path.endswith("/"):
         path = path[:-1]
     # http and https copies of one page are the same article.
-    return urlunsplit(("https", netloc, path, query, ""))
+    return urlunsplit(("https", netloc, path, query, _entry_fragment(parts.fragment)))
 
 
 def to_utc(moment: datetime | None, zone: str) -> datetime | None:
