@@ -7,13 +7,17 @@ a second `monitor run` on the same database refuse instead of double-crawling.
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import json
 import logging
 import os
 import secrets
 import signal
+import stat
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +34,8 @@ from monitor.scheduler import (
     AlreadyRunning,
     Scheduler,
     SchedulerLock,
+    delete_state,
     get_state,
-    set_state,
 )
 
 log = logging.getLogger("monitor.service")
@@ -42,15 +46,84 @@ EXIT_CONFIG = 2
 EXIT_LOCKED = 3
 
 
-def _secret_key(database: sqlite_utils.Database) -> str:
-    """MONITOR_SECRET_KEY, else one generated once and kept, so logins survive a restart."""
+class ServiceError(Exception):
+    """Something in the environment that stops start-up (a busy port, a bad setting): one line, exit 2."""
+
+
+LEGACY_SECRET_STATE = "web_secret_key"  # where versions before issue 15 kept the session key (in the database)
+PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto")
+
+
+def secret_key(db_path: str | Path) -> str:
+    """MONITOR_SECRET_KEY, else the key in `<database>.secret`, made on the first start (mode 0600).
+
+    Never in the database: anyone who can read it (Datasette, a backup) could sign an admin session.
+    The file is written whole under a temporary name and linked into place, so two processes starting
+    at once agree on one key and neither reads a half-written file.
+    """
     if os.environ.get("MONITOR_SECRET_KEY"):
         return os.environ["MONITOR_SECRET_KEY"]
-    key = get_state(database, "web_secret_key")
-    if not key:
-        key = secrets.token_hex(32)
-        set_state(database, "web_secret_key", key)
+    path = Path(f"{db_path}.secret")
+    if not path.exists():
+        _create_secret_file(path)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ServiceError(f"session key file {path} can be read by other users (mode {mode:o}): "
+                           f"chmod 600 {path}")
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < 32:
+        raise ServiceError(f"session key file {path} holds no usable key: delete it to make a new one")
     return key
+
+
+def _create_secret_file(path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    except OSError as exc:
+        raise ServiceError(f"cannot create the session key file {path}: {exc.strerror or exc}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def proxy_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """waitress options for MONITOR_BEHIND_PROXY=1: believe X-Forwarded-For (last hop) and -Proto only
+    from the proxy's address (MONITOR_TRUSTED_PROXY, default 127.0.0.1); from anyone else they are dropped.
+
+    waitress itself then sets the client address (rate limits key on it) and the scheme (https makes
+    the session cookie Secure). X-Forwarded-Host is not believed: nginx passes a client's copy through.
+    """
+    if environ.get("MONITOR_BEHIND_PROXY") != "1":
+        return {}
+    value = (environ.get("MONITOR_TRUSTED_PROXY") or "127.0.0.1").strip()
+    try:
+        address = str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ServiceError(f"MONITOR_TRUSTED_PROXY: not one IP address: {value!r} "
+                           "(the address nginx connects from, e.g. 127.0.0.1)") from None
+    return {"trusted_proxy": address, "trusted_proxy_count": 1, "trusted_proxy_headers": set(PROXY_HEADERS),
+            "clear_untrusted_proxy_headers": True}
+
+
+def web_server(app: Any, host: str, port: int, *, proxy: dict[str, Any]) -> Any:
+    """The waitress server, listening; a port that is taken or forbidden is a ServiceError."""
+    from waitress.server import create_server
+
+    try:
+        return create_server(app, host=host, port=port, threads=int(os.environ.get("MONITOR_WEB_THREADS", "6")),
+                             ident="monitor", **proxy)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ServiceError(f"port {port} on {host} is already in use") from None
+        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def run(db_path: str | Path, feeds_path: str | Path, host: str = "127.0.0.1", port: int = 8080, *,
@@ -86,24 +159,11 @@ def run(db_path: str | Path, feeds_path: str | Path, host: str = "127.0.0.1", po
 
 def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.FeedsConfig, host: str, port: int,
            start_scheduler: bool, scheduler_options: dict[str, Any], app_config: dict[str, Any]) -> int:
-    from waitress.server import create_server
-
-    from web import create_app
-
-    database = db.connect(db_path)
     try:
-        from monitor.scoring import sync_models_table
-
-        sync_models_table(database)
-    except (ImportError, OSError, ValueError) as exc:  # a missing model must not stop the web UI
-        log.warning("model versions not recorded", extra={"error": str(exc)})
-    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": _secret_key(database),
-              "SCHEDULER_EXPECTED": start_scheduler}
-    config.update(app_config)
-    database.conn.close()
-    app = create_app(config)
-    server = create_server(app, host=host, port=port, threads=int(os.environ.get("MONITOR_WEB_THREADS", "6")),
-                           ident="monitor")
+        server = _start_web(db_path, feeds_path, host, port, start_scheduler, app_config)
+    except ServiceError as exc:
+        print(f"monitor: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     address = f"http://{server.effective_host}:{server.effective_port}/"
 
     stop = threading.Event()
@@ -159,6 +219,29 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
         sys.stderr.flush()
         os._exit(0)
     return 0
+
+
+def _start_web(db_path: str | Path, feeds_path: str | Path, host: str, port: int, start_scheduler: bool,
+               app_config: dict[str, Any]) -> Any:
+    """The web app under a listening waitress server (not yet serving); ServiceError if it cannot be."""
+    from web import create_app
+
+    proxy = proxy_options()
+    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": secret_key(db_path),
+              "SCHEDULER_EXPECTED": start_scheduler}
+    config.update(app_config)
+    database = db.connect(db_path)
+    try:
+        delete_state(database, LEGACY_SECRET_STATE)  # retire the key an older version kept in the database
+        try:
+            from monitor.scoring import sync_models_table
+
+            sync_models_table(database)
+        except (ImportError, OSError, ValueError) as exc:  # a missing model must not stop the web UI
+            log.warning("model versions not recorded", extra={"error": str(exc)})
+    finally:
+        database.conn.close()
+    return web_server(create_app(config), host, port, proxy=proxy)
 
 
 def _run_server(server: Any) -> None:

@@ -209,27 +209,3 @@ def test_logout_needs_post(setup):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code in (302, 303)
     assert client.get("/queue").status_code in (302, 303)
-
-
-def test_behind_proxy_forwarded_https_marks_the_session_cookie_secure(tmp_path):
-    """With BEHIND_PROXY, X-Forwarded-Proto: https from nginx makes the request https (Secure cookie)."""
-    import re
-
-    import db
-    from db.users import add_user
-    from web import create_app
-
-    path = tmp_path / "proxy.db"
-    add_user(db.connect(path), "mod", "password-123", "moderator")
-    for behind, expect_secure in ((True, True), (False, False)):
-        app = create_app({"DATABASE": str(path), "SECRET_KEY": "k", "TESTING": True, "BEHIND_PROXY": behind,
-                          "RATELIMIT_ENABLED": False})
-        client = app.test_client()
-        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
-        page = client.get("/login", headers=headers).get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-        response = client.post("/login", data={"name": "mod", "password": "password-123", "csrf_token": token},
-                               headers={**headers, "Referer": "https://localhost/login"})
-        assert response.status_code == 302, response.get_data(as_text=True)[:300]
-        cookies = response.headers.getlist("Set-Cookie")
-        assert cookies and all(("; Secure" in c) is expect_secure for c in cookies if c.startswith("session="))

@@ -6,7 +6,6 @@ CSRF token; crawled content is only ever rendered as escaped text (see web/rende
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -15,7 +14,6 @@ from flask import Flask, g, has_request_context, redirect, render_template, requ
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 import db
 from web import render
@@ -30,8 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_ENABLED": True,
     "WTF_CSRF_TIME_LIMIT": 8 * 3600,
     # Cookie flags: no JavaScript access, not sent cross-site. SESSION_COOKIE_SECURE "auto" marks the
-    # cookie Secure whenever the request came over https (behind a TLS proxy too, with ProxyFix), so a
-    # plain-http 127.0.0.1 install still works; set True to require https always.
+    # cookie Secure whenever the request came over https (behind a TLS proxy too: with MONITOR_BEHIND_PROXY=1
+    # waitress takes the scheme and client address from the proxy, see monitor.service.proxy_options), so
+    # a plain-http 127.0.0.1 install still works; set True to require https always.
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": "auto",
@@ -49,9 +48,6 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "BABEL_DEFAULT_LOCALE": "vi",
     "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
-    # Behind a reverse proxy (nginx) that sets X-Forwarded-For/-Proto/-Host: trust one hop of them,
-    # so https is seen as https (Secure cookies, redirects) and rate limits key on the real client.
-    "BEHIND_PROXY": os.environ.get("MONITOR_BEHIND_PROXY") == "1",
 }
 
 
@@ -82,8 +78,6 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
 
     db.connect(app.config["DATABASE"]).conn.close()  # create / migrate up front
-    if app.config["BEHIND_PROXY"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     csrf.init_app(app)
     login_manager.init_app(app)
