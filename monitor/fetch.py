@@ -104,8 +104,49 @@ def parse_retry_after(value: str | None) -> float | None:
 def _parse_networks(values) -> list[ipaddress._BaseNetwork]:
     networks = []
     for value in values or ():
-        networks.append(ipaddress.ip_network(str(value), strict=False))
+        if _is_endpoint(str(value)):
+            continue
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"private_allowlist: {exc} (expected a network such as 10.20.0.0/16,"
+                             " an address, or address:port such as 127.0.0.1:8765 or [::1]:8080)") from None
     return networks
+
+
+def _is_endpoint(value: str) -> bool:
+    """"127.0.0.1:8765" and "[::1]:8080" name one endpoint; a bare IPv6 address has more than one colon."""
+    value = value.strip()
+    return value.startswith("[") or value.count(":") == 1
+
+
+def _parse_endpoints(values) -> set[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]]:
+    """The allow-list entries that name an address and a port: only that port of that address is allowed."""
+    endpoints = set()
+    for value in values or ():
+        text = str(value).strip()
+        if not _is_endpoint(text):
+            continue
+        host, _, port = text.rpartition(":")
+        try:
+            address = _plain_ip(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+            number = int(port)
+            if address is None or not 0 < number < 65536:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"private_allowlist: {text!r} is not address:port (an IP address and a port"
+                             " from 1 to 65535, such as 127.0.0.1:8765 or [::1]:8080)") from None
+        endpoints.add((address, number))
+    return endpoints
+
+
+def _plain_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address as an ipaddress object (zone dropped, IPv4-mapped IPv6 unwrapped), or None if it is not one."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return None
+    return getattr(ip, "ipv4_mapped", None) or ip
 
 
 # Ranges of the IANA special-purpose address registries that are not globally reachable but that
@@ -170,12 +211,22 @@ class AddressPolicy:
     """Which IP addresses we may connect to: public ones, plus private ones only when allowed.
 
     `allowlist` names specific private networks that are fine even when private networks are
-    refused (an intranet feed server; in tests, the local test server's own address).
+    refused (an intranet feed server; in tests, the local test server's own address). An entry
+    with a port ("127.0.0.1:8765", "[::1]:8080") allows that one endpoint only: `monitor demo`'s
+    feed server, without opening every other service on the machine.
     """
 
     def __init__(self, allow_private: bool, allowlist=()):
         self.allow_private = allow_private
         self.allowlist = _parse_networks(allowlist)
+        self.endpoints = _parse_endpoints(allowlist)
+
+    def refusal_at(self, address: str, port: int) -> str | None:
+        """None if a connection to this address and port may be made, else why not."""
+        ip = _plain_ip(address)
+        if ip is not None and (ip, port) in self.endpoints:
+            return None
+        return self.refusal(address)
 
     def refusal(self, address: str) -> str | None:
         """None if the address may be used, else why not."""
@@ -198,7 +249,7 @@ class AddressPolicy:
         addresses = []
         for info in infos:
             address = info[4][0]
-            reason = self.refusal(address)
+            reason = self.refusal_at(address, port)
             if reason:
                 raise FetchError(f"{reason} for host {host}")
             if address not in addresses:

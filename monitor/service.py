@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import stat
 import sys
 import threading
@@ -121,9 +122,27 @@ def web_server(app: Any, host: str, port: int, *, proxy: dict[str, Any]) -> Any:
         return create_server(app, host=host, port=port, threads=int(os.environ.get("MONITOR_WEB_THREADS", "6")),
                              ident="monitor", **proxy)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise ServiceError(f"port {port} on {host} is already in use") from None
-        raise ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise listen_error(host, port, exc) from None
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ServiceError now if the web server could not listen on host:port later (the demo crawls
+    first; a taken port found only after that would waste the wait). Binds as waitress does, then lets go."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                 flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise listen_error(host, port, exc) from None
+
+
+def listen_error(host: str, port: int, exc: OSError) -> ServiceError:
+    """The one line an operator sees when a port cannot be listened on."""
+    if exc.errno == errno.EADDRINUSE:
+        return ServiceError(f"port {port} on {host} is already in use")
+    return ServiceError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def run(db_path: str | Path, feeds_path: str | Path, host: str = "127.0.0.1", port: int = 8080, *,
