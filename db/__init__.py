@@ -96,6 +96,15 @@ def connect(path: str | Path, *, migrate_schema: bool = True, readonly: bool = F
     return database
 
 
+def file_path(database: sqlite_utils.Database) -> str | None:
+    """The main database file's path (None in memory): for worker connections and for messages
+    that must name the file, such as "disk full / cannot write <path>"."""
+    for _, name, path in database.conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or None
+    return None
+
+
 def schema_version(database: sqlite_utils.Database) -> int:
     row = database.conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0] or 0)

@@ -20,6 +20,7 @@ import sqlite_utils
 
 import db
 from db.sources import ensure_source, finish_run, set_paused, start_run, sync_sources
+from monitor import storage
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.flag_budget import FlagBudget, from_settings
@@ -116,6 +117,7 @@ class CrawlResult:
     flagged: int = 0
     retry_after: float | None = None
     paused_now: bool = False
+    storage_full: bool = False  # the storage refused a write (disk full): back off everything, not one source
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -218,17 +220,18 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
     """Crawl one source and record the run; never raises for a bad source.
 
     With an `ingester` (a crawl pass), the items are written in a group with other sources' items.
+    When the storage refuses writes (a full disk), the result says so (`storage_full`) and the
+    source's etag / last-modified / body hash stay where they were, so the next pass fetches again
+    what could not be stored.
     """
     started = time.monotonic()
-    row = _source_row(database, source)
-    if row.get("paused"):
-        return CrawlResult(source=source.name, status="paused",
-                           error=f"paused after {row.get('consecutive_failures', 0)} consecutive failures"
-                                 f" (last error: {row.get('last_error')}); resume with `monitor sources resume"
-                                 f" {source.name}`")
+    begun = _begin_run(database, source)
+    if isinstance(begun, CrawlResult):
+        begun.duration = round(time.monotonic() - started, 3)
+        return begun
+    row, run_id = begun
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings)
-    run_id = start_run(database, row["id"])
     result = CrawlResult(source=source.name, status="error")
     fetch_state: dict | None = None
     try:
@@ -255,35 +258,70 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
     except ParseError as exc:
         result.error = f"{exc} (from {source.url})"
     except Exception as exc:  # noqa: BLE001 - a crawler bug on one source must not stop the pass
-        log.exception("crawl of %s failed", source.name)
-        result.error = f"internal error: {type(exc).__name__}: {exc}"[:500]
+        if storage.cannot_write(exc):
+            result.error, result.storage_full = storage.failed(database, exc), True
+        else:
+            log.exception("crawl of %s failed", source.name)
+            result.error = f"internal error: {type(exc).__name__}: {exc}"[:500]
     finally:
         if own_fetcher:
             fetcher.close()
     result.duration = round(time.monotonic() - started, 3)
+    _record_run(database, run_id, row, result, fetch_state, settings)
+    return result
+
+
+def _begin_run(database: sqlite_utils.Database, source: SourceConfig) -> tuple[dict, int] | CrawlResult:
+    """The source's row and a new crawl run, or the result that ends the crawl before any fetch: the
+    source is paused, or the run cannot even be recorded (a full disk: nothing fetched could be
+    stored, so the host is not asked)."""
+    try:
+        row = _source_row(database, source)
+        if row.get("paused"):
+            return CrawlResult(source=source.name, status="paused",
+                               error=f"paused after {row.get('consecutive_failures', 0)} consecutive failures"
+                                     f" (last error: {row.get('last_error')}); resume with `monitor sources"
+                                     f" resume {source.name}`")
+        return row, start_run(database, row["id"])
+    except Exception as exc:
+        if not storage.cannot_write(exc):
+            raise
+        return CrawlResult(source=source.name, status="error", error=storage.failed(database, exc),
+                           storage_full=True)
+
+
+def _record_run(database: sqlite_utils.Database, run_id: int, row: dict, result: CrawlResult,
+                fetch_state: dict | None, settings: Settings) -> None:
+    """Close the run and update the source's health; pause the source after too many failures of its own.
+
+    A full disk is not the source's fault: it never counts towards pausing, and a success clears it.
+    """
     try:
         finish_run(database, run_id, row["id"], status=result.status, http_status=result.http_status,
                    found=result.found, new=result.new, seen=result.seen, error=result.error,
                    fetch_state=fetch_state)
-        if result.status == "error":
+        if result.status == "error" and not result.storage_full:
             failures = int(row.get("consecutive_failures") or 0) + 1
             if settings.max_failures and failures >= settings.max_failures:
                 set_paused(database, row["id"], True)
                 result.paused_now = True
-                log.warning("source %s paused after %d consecutive failures", source.name, failures)
-    except Exception:  # noqa: BLE001
-        log.exception("could not record crawl run for %s", source.name)
-    return result
+                log.warning("source %s paused after %d consecutive failures", result.source, failures)
+        elif result.status in ("ok", "not_modified"):
+            storage.recovered(database)
+    except Exception as exc:  # noqa: BLE001
+        if storage.cannot_write(exc):
+            message = storage.failed(database, exc)
+            if not result.storage_full:  # the items may be stored; only the run's record is missing
+                log.warning("could not record the crawl run of %s: %s", result.source, message)
+        else:
+            log.exception("could not record crawl run for %s", result.source)
 
 
 def database_path(database: sqlite_utils.Database | str | Path) -> str | None:
     """File path of a database (None for in-memory), so worker threads can open their own connections."""
     if isinstance(database, (str, Path)):
         return str(database)
-    for _, name, path in database.conn.execute("PRAGMA database_list").fetchall():
-        if name == "main":
-            return path or None
-    return None
+    return db.file_path(database)
 
 
 def interleave_hosts(sources: list[SourceConfig]) -> list[SourceConfig]:
@@ -341,12 +379,21 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
                 connections.append(local.db)
         return local.db
 
+    refused: list[str] = []  # the storage refused a write: the disk is shared, so the pass stops fetching
+
     def run(source: SourceConfig) -> CrawlResult:
+        if refused:
+            return CrawlResult(source=source.name, status="error", error=f"not fetched: {refused[0]}",
+                               storage_full=True)
         try:
-            return crawl_source(connection(), source, settings, scorer, fetcher, ingester)
+            result = crawl_source(connection(), source, settings, scorer, fetcher, ingester)
         except Exception as exc:  # noqa: BLE001 - e.g. the database itself failing for this worker
             log.exception("crawl of %s failed outside the source", source.name)
-            return CrawlResult(source=source.name, status="error", error=f"internal error: {exc}"[:500])
+            result = CrawlResult(source=source.name, status="error", error=f"internal error: {exc}"[:500],
+                                 storage_full=storage.cannot_write(exc))
+        if result.storage_full:
+            refused.append(result.error or storage.REASON)
+        return result
 
     try:
         workers = 1 if path is None else max(1, min(settings.workers, len(chosen)))

@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 import db
 from db.sources import sync_sources
 from monitor import config as config_module
+from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, Settings, SourceConfig
 
 log = logging.getLogger("monitor.scheduler")
@@ -57,6 +59,8 @@ SCORER_RETRY_SECONDS = 300
 REPORT_ZONE = "Asia/Ho_Chi_Minh"
 MAX_BACKOFF_SECONDS = 6 * 3600
 MAX_JITTER_SECONDS = 120
+STORAGE_BACKOFF_SECONDS = 60  # first wait after the storage refused a write (disk full), doubling
+STORAGE_MAX_BACKOFF_SECONDS = 3600
 SOURCE_JOB_PREFIX = "source:"
 
 
@@ -372,6 +376,10 @@ class Scheduler:
         self._stopping = threading.Event()
         self._service_lock = threading.RLock()
         self._paused_seen: dict[str, bool] = {}
+        self._storage_lock = threading.Lock()
+        self._storage_delay = 0.0  # seconds of the current storage back-off; 0: the storage is fine
+        self._storage_until = 0.0  # time.monotonic() before which no crawl starts
+        self._storage_probing = False
         self._source_ids: dict[str, int] = {}
         self._config_signature = self._signature()
         self._config_error: str | None = None
@@ -674,15 +682,17 @@ class Scheduler:
             # until `monitor sources resume`; reconcile() notices the resume and runs it at once.
             self._paused_seen[name] = True
             return None
+        turn = self._storage_turn()
+        if turn is None:
+            return None  # the storage refuses writes: nothing is fetched that could not be stored
         started = time.monotonic()
-        fetcher = self.fetcher()
-        if fetcher is not None:
-            fetcher.begin()
-            result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=fetcher)
-            hints = fetcher.hints()
-        else:
-            result = self.crawl(database, source, self.config.settings, self.scorer)
-            hints = {}
+        try:
+            result, hints = self._crawl_once(database, source)
+        except Exception as exc:
+            self._storage_after(turn, storage.cannot_write(exc), False)
+            raise
+        self._storage_after(turn, bool(getattr(result, "storage_full", False)),
+                            getattr(result, "status", "ok") in ("ok", "not_modified"))
         outcome = SimpleNamespace(
             status=getattr(result, "status", "ok"), found=getattr(result, "found", 0), new=getattr(result, "new", 0),
             retry_after=getattr(result, "retry_after", None),
@@ -698,10 +708,15 @@ class Scheduler:
         new = int(getattr(result, "new", 0) or 0)
         now_text = db.utcnow()
         next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
-        with db.transaction(database) as conn:
-            conn.execute("UPDATE sources SET effective_interval_seconds = ?, next_run_at = ?,"
-                         " last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE id = ?",
-                         (interval, next_at, new, now_text, source_id))
+        try:
+            with db.transaction(database) as conn:
+                conn.execute("UPDATE sources SET effective_interval_seconds = ?, next_run_at = ?,"
+                             " last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE id = ?",
+                             (interval, next_at, new, now_text, source_id))
+        except sqlite3.Error as exc:
+            if not storage.cannot_write(exc):
+                raise
+            self._storage_after("normal", True, False)  # the job's own interval below still applies
         job_interval = self._scaled(interval)
         if self._aps is not None and self._aps.running and not self._stopping.is_set():
             job = self._aps.get_job(self._job_id(name))
@@ -713,6 +728,51 @@ class Scheduler:
             "new": new, "seen": getattr(result, "seen", None), "error": getattr(result, "error", None),
             "next_interval": interval, "seconds": round(time.monotonic() - started, 3)})
         return result
+
+    def _crawl_once(self, database: sqlite_utils.Database, source: SourceConfig) -> tuple[Any, dict]:
+        """Run the crawl function; its result and the source's own polling hints (TTL, cache)."""
+        fetcher = self.fetcher()
+        if fetcher is None:
+            return self.crawl(database, source, self.config.settings, self.scorer), {}
+        fetcher.begin()
+        result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=fetcher)
+        return result, fetcher.hints()
+
+    # -- storage back-off: a full disk stops all crawling, not one source at a time -------------
+
+    def _storage_turn(self) -> str | None:
+        """May a crawl start? "normal"; None while the storage is backed off; afterwards one crawl
+        at a time ("probe") finds out whether it accepts writes again. The disk is shared by every
+        source, so its back-off is global: no host is fetched for items that cannot be stored."""
+        with self._storage_lock:
+            if not self._storage_delay:
+                return "normal"
+            if self._storage_probing or time.monotonic() < self._storage_until:
+                return None
+            self._storage_probing = True
+            return "probe"
+
+    def _storage_after(self, turn: str, refused: bool, stored: bool) -> None:
+        """Update the back-off after a crawl: refused → wait (doubling on each failed probe, capped);
+        stored (or nothing new to store) → crawling resumes; anything else → the next crawl probes."""
+        with self._storage_lock:
+            probe = turn == "probe"
+            if probe:
+                self._storage_probing = False
+            if refused and (probe or not self._storage_delay):
+                self._storage_delay = (min(self._storage_delay * 2, STORAGE_MAX_BACKOFF_SECONDS)
+                                       if self._storage_delay else STORAGE_BACKOFF_SECONDS)
+                self._storage_until = time.monotonic() + self._scaled(self._storage_delay)
+                log.warning("storage refuses writes: no source is fetched for the next %d s",
+                            self._storage_delay, extra={"backoff_seconds": self._storage_delay})
+            elif stored and self._storage_delay:
+                self._storage_delay = 0.0
+                log.warning("storage accepts writes again: crawling resumes")
+
+    def storage_backoff(self) -> float:
+        """Seconds (unscaled) the crawls are currently held back for; 0 when the storage is fine."""
+        with self._storage_lock:
+            return self._storage_delay
 
     def _on_event(self, event: Any) -> None:
         job_id = getattr(event, "job_id", "") or ""
@@ -744,8 +804,15 @@ class Scheduler:
             if self._stopping.is_set():
                 return
             database = self.database()
-            self._write_status(database)  # status first: a fresh heartbeat always has its status
-            set_state(database, HEARTBEAT_KEY, db.utcnow())
+            try:
+                self._write_status(database)  # status first: a fresh heartbeat always has its status
+                set_state(database, HEARTBEAT_KEY, db.utcnow())
+            except sqlite3.Error as exc:
+                if not storage.cannot_write(exc):
+                    raise
+                # Recorded for /health in this process; the stale heartbeat shows it elsewhere.
+                storage.failed(database, exc)
+                self._storage_after("normal", True, False)
 
     def _write_status(self, database: sqlite_utils.Database, *, stopped: bool = False) -> None:
         with self._idle:

@@ -1,5 +1,8 @@
 """Per-source health as plain data: for the admin sources page, `monitor status` and the soak bench.
 
+While the storage refuses writes (a full disk), every enabled source is "failing" with that error
+(`storage_error`): its crawls cannot store anything, whether or not the failure could be recorded.
+
 "Gone dark" = a source that used to publish (it has stored items) and whose last new item is older
 than several of its polling intervals — the failure mode no error message ever reports.
 """
@@ -12,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 import db
+from monitor import storage
 
 DARK_AFTER_INTERVALS = 6
 DARK_MIN_SECONDS = 6 * 3600
@@ -52,6 +56,8 @@ def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = 
         " (SELECT (julianday(MAX(fetched_at)) - julianday(MIN(fetched_at))) * 86400.0 / (COUNT(*) - 1)"
         "  FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS mean_gap"
         " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week, month])
+    # A disk that refuses writes fails every source's next crawl, recorded on the source or not.
+    trouble = storage.status(database)
     overview = []
     for row in rows:
         interval = row["effective_interval_seconds"] or row["interval_seconds"]
@@ -64,7 +70,7 @@ def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = 
         if row["enabled"]:
             if row["paused"]:
                 state = "paused"
-            elif row["consecutive_failures"]:
+            elif row["consecutive_failures"] or trouble:
                 state = "failing"
             elif gone_dark:
                 state = "dark"
@@ -84,5 +90,6 @@ def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = 
             "items": row["items_total"],
             "last_item_at": row["last_item_at"], "silent_seconds": None if silent is None else int(silent),
             "gone_dark": gone_dark, "tags": json.loads(row["tags"] or "[]"),
+            "storage_error": trouble["error"] if trouble and row["enabled"] and not row["paused"] else None,
         })
     return overview

@@ -1,4 +1,4 @@
-"""What `monitor status` prints: item counts, scheduler health and each source's health, as plain data."""
+"""What `monitor status` prints: item counts, scheduler health, each source's health and a full disk, as plain data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from db.items import counts_by_status
 
 
 def status_report(database: sqlite_utils.Database) -> dict:
-    """Item counts by status and flagged category, scheduler health, and per-source state."""
+    """Item counts by status and flagged category, scheduler health, per-source state, storage trouble."""
     from monitor.service import scheduler_health
     from monitor.sources_status import sources_overview
 
@@ -18,7 +18,10 @@ def status_report(database: sqlite_utils.Database) -> dict:
     for row in database.query("SELECT flag_reasons FROM items WHERE flag_reasons != '[]'"):
         for category in json.loads(row["flag_reasons"]):
             categories[category] = categories.get(category, 0) + 1
+    from monitor import storage
+
     return {
+        "storage": storage.status(database),  # None, or the disk that refuses writes and why
         "items": counts_by_status(database),
         "flagged_by_category": categories,
         "scheduler": scheduler_health(database),

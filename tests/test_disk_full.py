@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+from collections import namedtuple
 
 import pytest
 
 import db
+import monitor.pipeline
+from monitor import storage
+from monitor.config import load_text
+from monitor.crawl import crawl_sources
+from monitor.scheduler import Scheduler
+from monitor.status import status_report
+from tests import webtools
+from tests.scheduler_fixtures import feeds_yaml, items_for, rss, wait_for
+from tests.servers import TestServer
+from web import create_app
+from web.sources_page import register
+
+FULL = "database or disk is full"
 
 
 def test_a_transaction_sqlite_already_rolled_back_keeps_the_error_that_caused_it(tmp_db):
@@ -50,3 +65,210 @@ def test_a_failing_rollback_is_logged_and_the_original_error_raised(tmp_db, capl
             conn.execute("INSERT INTO crawl_runs (source_id, started_at) VALUES (999, 'x')")
     assert "rollback failed" in caplog.text and "disk I/O error" in caplog.text
     assert not tmp_db.conn.in_transaction
+
+
+# --------------------------------------------------------------------------- a full disk during crawls
+
+
+@pytest.fixture
+def disk_full(monkeypatch):
+    """Every item write fails as SQLite fails on a full disk; `.release()` gives the space back."""
+    real = monitor.pipeline._store
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(1)
+        raise sqlite3.OperationalError(FULL)
+
+    monkeypatch.setattr(monitor.pipeline, "_store", refuse)
+
+    class Switch:
+        attempts = calls
+
+        @staticmethod
+        def release() -> None:
+            monkeypatch.setattr(monitor.pipeline, "_store", real)
+
+    return Switch
+
+
+def _serve_feeds(server: TestServer, names: list[str], per_feed: int = 5) -> list[dict]:
+    sources = []
+    for name in names:
+        url = server.route(f"/{name}.xml", rss(name, items_for(name, range(per_feed))),
+                           content_type="application/rss+xml", etag=f'"{name}-v1"')
+        sources.append({"name": name, "kind": "rss", "url": url, "interval": "5s"})
+    return sources
+
+
+def _feed_requests(server: TestServer, names: list[str]) -> int:
+    return sum(len(server.requests_to(f"/{name}.xml")) for name in names)
+
+
+def test_a_crawl_pass_on_a_full_disk_says_so_stops_fetching_and_loses_nothing(db_path, disk_full):
+    names = ["a", "b", "c"]
+    with TestServer() as server:
+        config = load_text(feeds_yaml(_serve_feeds(server, names), {"workers": 1, "allow_private_networks": True}),
+                           "feeds.yaml")
+        results = crawl_sources(db_path, config, scorer=None)
+        assert all(r.status == "error" and r.storage_full for r in results)
+        assert all(f"disk full / cannot write {db_path}" in r.error and FULL in r.error for r in results)
+        # The disk is shared by every source: after the first refusal no other host is asked.
+        assert _feed_requests(server, names) == 1
+        database = db.connect(db_path)
+        first = results[0].source
+        row = database.conn.execute("SELECT etag, last_error, consecutive_failures, paused FROM sources"
+                                    " WHERE name = ?", (first,)).fetchone()
+        assert row[0] is None  # not advanced: the next pass must get the feed again, not a 304
+        assert "disk full / cannot write" in row[1] and row[2] == 1 and row[3] == 0
+        run = database.conn.execute("SELECT status, error FROM crawl_runs").fetchall()
+        assert len(run) == 1 and run[0][0] == "error" and "disk full / cannot write" in run[0][1]
+        report = status_report(database)
+        assert report["storage"]["reason"] == "disk full / cannot write"
+        assert str(db_path) in report["storage"]["error"]
+        assert {s["name"]: s["state"] for s in report["sources"]} == {n: "failing" for n in names}
+        assert database.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
+
+        disk_full.release()  # space returns
+        again = crawl_sources(db_path, config, scorer=None)
+        assert [r.status for r in again] == ["ok"] * 3 and sum(r.new for r in again) == 15
+        assert "if-none-match" not in server.requests_to(f"/{first}.xml")[1].headers
+    assert database.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 15
+    report = status_report(database)
+    assert report["storage"] is None
+    assert {s["state"] for s in report["sources"]} == {"ok"}
+    database.conn.close()
+
+
+def test_the_scheduler_backs_off_every_source_on_a_full_disk_and_resumes_when_space_returns(
+        db_path, tmp_path, disk_full):
+    names = ["a", "b", "c", "d"]
+    feeds = tmp_path / "feeds.yaml"
+    with TestServer() as server:
+        feeds.write_text(feeds_yaml(_serve_feeds(server, names), {"workers": 2, "allow_private_networks": True}),
+                         encoding="utf-8")
+        # 5 s intervals run every 0.1 s; the storage back-off (60 s) lasts 1.2 s.
+        scheduler = Scheduler(db_path, feeds, interval_scale=0.02, heartbeat_seconds=0.1, reconcile_seconds=0.1,
+                              housekeeping=False, first_run_spread=0.05, scorer_factory=lambda: None)
+        scheduler.start()
+        try:
+            wait_for(lambda: disk_full.attempts, timeout=10)
+            time.sleep(0.8)
+            # Without the back-off every source is fetched every 0.1 s (about 30 requests by now).
+            assert _feed_requests(server, names) <= 2
+            assert scheduler.storage_backoff() == 60
+            database = db.connect(db_path, migrate_schema=False)
+            assert status_report(database)["storage"]["reason"] == "disk full / cannot write"
+            disk_full.release()
+            wait_for(lambda: database.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 20, timeout=15)
+            wait_for(lambda: status_report(database)["storage"] is None, timeout=5)
+            assert scheduler.storage_backoff() == 0
+            assert database.conn.execute("SELECT COUNT(*) FROM sources WHERE paused = 1").fetchone()[0] == 0
+        finally:
+            assert scheduler.stop(timeout=5)
+    database.conn.close()
+
+
+# --------------------------------------------------------------------------- what operators see
+
+
+def _web(path, **config):
+    app = create_app({"DATABASE": str(path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
+                      "RATELIMIT_ENABLED": False, **config})
+    register(app)
+    return app.test_client()
+
+
+def test_health_status_page_and_monitor_status_say_disk_full(tmp_path, capsys):
+    from monitor.cli import main
+
+    path = tmp_path / "m<img src=x onerror=alert(1)>.db"  # shown on a page: escaped like everything else
+    webtools.build(path)
+    database = db.connect(path)
+    storage.failed(database, sqlite3.OperationalError(FULL))  # what a crawl records when its write fails
+    anonymous = _web(path).get("/health")
+    assert anonymous.status_code == 503
+    assert anonymous.get_json() == {"status": "error", "reasons": ["disk full / cannot write"]}
+
+    admin = _web(path)
+    webtools.login(admin, "adm")
+    body = admin.get("/health").get_json()
+    assert body["status"] == "error" and str(path) in body["storage"]["error"]
+    page = admin.get("/admin/sources/").get_data(as_text=True)
+    assert 'id="storage-error"' in page and "<img src=x" not in page
+    assert str(path).replace("<", "&lt;").replace(">", "&gt;") in page
+    assert 'data-state="ok"' not in page
+
+    assert main(["--db", str(path), "status"]) == 0
+    out = capsys.readouterr().out
+    assert f"Storage: disk full / cannot write {path}" in out
+
+    storage.recovered(database)
+    assert _web(path).get("/health").get_json()["status"] != "error"
+    assert "storage-error" not in admin.get("/admin/sources/").get_data(as_text=True)
+    database.conn.close()
+
+
+def test_another_process_sees_a_full_disk_by_its_free_space(tmp_path, monkeypatch):
+    """`monitor status` in another process: nothing could be recorded, but the disk is visibly full."""
+    path = tmp_path / "m.db"
+    database = db.connect(path)
+    assert status_report(database)["storage"] is None
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(storage.shutil, "disk_usage", lambda folder: usage(10**9, 10**9 - 4096, 4096))
+    found = status_report(database)["storage"]
+    assert found["reason"] == "disk full / cannot write" and "4096 bytes free" in found["error"]
+    database.conn.close()
+
+
+_SMALL_FILE_LIMIT = """
+import json, os, resource, signal, sys
+import db
+from monitor.config import load_text
+from monitor.crawl import crawl_sources
+from monitor.normalize import detect_language
+from monitor.status import status_report
+
+path, feeds = sys.argv[1], sys.argv[2]
+config = load_text(open(feeds, encoding="utf-8").read(), feeds)
+detect_language("Le comité provincial examine la transformation numérique")  # py3langid unpacks its model once
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+limit = os.path.getsize(path) + 64 * 1024
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+full = crawl_sources(path, config, scorer=None)
+storage = status_report(db.connect(path, migrate_schema=False))["storage"]
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+again = crawl_sources(path, config, scorer=None)
+print(json.dumps({"full": [r.to_dict() for r in full], "storage": storage, "again": [r.to_dict() for r in again]}))
+"""
+
+
+def test_a_real_file_size_limit_is_reported_as_cannot_write_and_nothing_is_lost(db_path, tmp_path):
+    """The storage really refusing writes (RLIMIT_FSIZE in a child process), not an injected error."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.scheduler_fixtures import REPO
+
+    db.connect(db_path).conn.close()
+    feeds = tmp_path / "feeds.yaml"
+    with TestServer() as server:
+        url = server.route("/big.xml", rss("big", items_for("big", range(300))), content_type="application/rss+xml",
+                           etag='"big-1"')
+        feeds.write_text(feeds_yaml([{"name": "big", "kind": "rss", "url": url}],
+                                    {"workers": 1, "allow_private_networks": True}), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-c", _SMALL_FILE_LIMIT, str(db_path), str(feeds)], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        outcome = json.loads(done.stdout.strip().splitlines()[-1])
+        [full], [again] = outcome["full"], outcome["again"]
+        assert full["status"] == "error" and full["storage_full"] is True
+        assert full["error"].startswith(f"disk full / cannot write {db_path}")
+        assert outcome["storage"]["reason"] == "disk full / cannot write"
+        assert (again["status"], again["new"]) == ("ok", 300)
+        assert "if-none-match" not in server.requests_to("/big.xml")[1].headers
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 300
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()

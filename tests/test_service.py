@@ -43,10 +43,9 @@ def test_run_serves_health_stores_items_and_stops_on_sigterm(tmp_path):
         try:
             service.wait_address()
             wait_for(lambda: _count(db_path, "SELECT COUNT(*) FROM items") == 8, timeout=30)
-            status, body = wait_for(lambda: (lambda r: r if r[1].get("scheduler_heartbeat_age") is not None
+            status, body = wait_for(lambda: (lambda r: r if r[1].get("status") == "ok"
                                              else None)(service.get_json("/health")))
-            assert status == 200 and body["database"] is True
-            assert body["scheduler_heartbeat_age"] < 5
+            assert status == 200 and body == {"status": "ok", "reasons": []}  # anonymous: the status only
             started = time.monotonic()
             service.signal(signal.SIGTERM)
             service.proc.wait(10)

@@ -92,9 +92,10 @@ def test_health_reports_scheduler_and_turns_503_when_the_heartbeat_is_stale(tmp_
     path = tmp_path / "m.db"
     database, _ = _setup(path)
     client = _client(path, SCHEDULER_EXPECTED=True)
+    webtools.login(client, "adm")  # the details are for admins; anyone gets the status
     response = client.get("/health")
     body = response.get_json()
-    assert response.status_code == 200 and body["ok"] is True
+    assert response.status_code == 200 and body["ok"] is True and body["status"] == "degraded"
     assert body["scheduler"]["sources_failing"] == ["failing"] and body["scheduler"]["sources_paused"] == ["paused"]
     assert "queue_depth" in body["scheduler"]
     set_state(database, HEARTBEAT_KEY, _ago(minutes=10))

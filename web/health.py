@@ -1,10 +1,18 @@
-"""`GET /health`: is the database reachable, how old is the scheduler's heartbeat, what is queued."""
+"""`GET /health`: is the service well — for an uptime monitor anyone may ask, in detail for admins.
+
+Everyone gets `{"status": "ok" | "degraded" | "error", "reasons": [...]}` (HTTP 503 on "error"),
+where the reasons are fixed phrases such as "disk full / cannot write": they say what is wrong
+without file paths or error texts. A logged-in admin, or a request with an admin's API token
+(`Authorization: Bearer …`), also gets the details: item counts, the scheduler's heartbeat, queue
+and failing sources, the feeds.yaml error, the storage error naming the file.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
 
 import db
 import db.items
@@ -13,11 +21,27 @@ from web.access import public
 
 bp = Blueprint("health", __name__)
 
+DATABASE_DOWN = "database unreachable"
+SCHEDULER_DOWN = "scheduler not running"
+SOURCES_FAILING = "sources failing"
+SOURCES_PAUSED = "sources paused"
+CONFIG_REJECTED = "feeds.yaml change rejected"
+
 
 @bp.get("/health")
 @public
 def health():
-    body: dict = {"ok": False, "database": False, "scheduler_heartbeat_age": None, "items": {}}
+    details = _details()
+    status, reasons = _verdict(details)
+    code = 503 if status == "error" else 200
+    if _is_admin():
+        return jsonify({"status": status, "reasons": reasons, **details}), code
+    return jsonify({"status": status, "reasons": reasons}), code
+
+
+def _details() -> dict:
+    """Everything /health knows; never raises (a health check must report, not crash)."""
+    body: dict = {"ok": False, "database": False, "scheduler_heartbeat_age": None, "items": {}, "storage": None}
     try:
         database = get_db()
         body["items"] = db.items.counts_by_status(database)
@@ -29,18 +53,52 @@ def health():
                 body["scheduler_heartbeat_age"] = round(max(age, 0.0), 1)
             except ValueError:
                 body["scheduler_heartbeat_age"] = None
-        # Scheduler section (issue 6): queue depth, failing/paused sources, stale heartbeat → unhealthy.
-        # SCHEDULER_EXPECTED is set by `monitor run` (True) and `monitor serve` (False); unset, a
-        # scheduler counts as expected once it has ever written a heartbeat.
-        from flask import current_app
-
+        from monitor import storage
         from monitor.service import scheduler_health
 
+        body["storage"] = storage.status(database)
+        # SCHEDULER_EXPECTED is set by `monitor run` (True) and `monitor serve` (False); unset, a
+        # scheduler counts as expected once it has ever written a heartbeat.
         body["scheduler"] = scheduler_health(database)
         expected = current_app.config.get("SCHEDULER_EXPECTED", row is not None)
         body["scheduler"]["expected"] = bool(expected)
     except Exception as exc:  # noqa: BLE001 - health must report, not crash
         body["error"] = type(exc).__name__
-    body["ok"] = body["database"] and (not body.get("scheduler", {}).get("expected")
-                                       or body["scheduler"]["healthy"])
-    return jsonify(body), (200 if body["ok"] else 503)
+    body["ok"] = bool(body["database"] and not body["storage"]
+                      and (not body.get("scheduler", {}).get("expected") or body["scheduler"]["healthy"]))
+    return body
+
+
+def _verdict(details: dict) -> tuple[str, list[str]]:
+    """"error" when the service cannot do its job (no database, a full disk, a dead scheduler),
+    "degraded" when it runs with faults an operator should look at, else "ok"."""
+    scheduler = details.get("scheduler") or {}
+    errors = [reason for reason, bad in [
+        (DATABASE_DOWN, not details["database"]),
+        (details["storage"]["reason"] if details["storage"] else "", bool(details["storage"])),
+        (SCHEDULER_DOWN, bool(scheduler.get("expected")) and not scheduler.get("healthy")),
+    ] if bad]
+    if errors:
+        return "error", errors
+    faults = [reason for reason, bad in [
+        (SOURCES_FAILING, bool(scheduler.get("sources_failing"))),
+        (SOURCES_PAUSED, bool(scheduler.get("sources_paused"))),
+        (CONFIG_REJECTED, bool(scheduler.get("config_error"))),
+    ] if bad]
+    return ("degraded" if faults else "ok"), faults
+
+
+def _is_admin() -> bool:
+    """A logged-in admin, or an active admin's API token (only /api/ routes load tokens by themselves)."""
+    try:
+        if current_user.is_authenticated:
+            return current_user.role == "admin"
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return False
+        from db import tokens
+
+        row = tokens.user_for_token(get_db(), header[7:].strip())
+        return bool(row and row["role"] == "admin")
+    except Exception:  # noqa: BLE001 - no database, no user: the anonymous answer
+        return False

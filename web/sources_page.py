@@ -1,7 +1,8 @@
 """Admin sources page: is every source on time, failing, paused or gone dark — and the scheduler alive?
 
-Data comes from `monitor.sources_status.sources_overview` and `monitor.service.scheduler_health`,
-the same functions behind `monitor status` and `/health`, so the three never disagree.
+Data comes from `monitor.sources_status.sources_overview`, `monitor.service.scheduler_health` and
+`monitor.storage.status`, the same functions behind `monitor status` and `/health`, so the three
+never disagree.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, url
 from flask_babel import gettext as _
 
 from db.sources import get_source, set_paused
+from monitor import storage
 from monitor.service import scheduler_health
 from monitor.sources_status import sources_overview
 from web import get_db
@@ -27,7 +29,8 @@ def index():
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
-    return render_template("sources/index.html", sources=rows, health=scheduler_health(database), counts=counts)
+    return render_template("sources/index.html", sources=rows, health=scheduler_health(database), counts=counts,
+                           storage=storage.status(database))
 
 
 def _toggle(source_id: int, paused: bool):

@@ -180,6 +180,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("Scheduler: " + ("not running (no heartbeat)" if age is None else
                            f"running, heartbeat {age:.0f} s ago" if scheduler.get("healthy") else
                            f"stopped or stalled: last heartbeat {age:.0f} s ago"))
+    if report["storage"]:
+        print(f"Storage: {report['storage']['error']}; crawling backs off until writes succeed again")
     print()
     print(f"{'source':<32} {'state':<9} {'items':>6} {'24h':>5} {'last success':<21} {'fails':>5}  last error")
     for s in report["sources"]:
