@@ -7,14 +7,17 @@ COMMAND_MODULES) so this file stays a table of contents rather than a second imp
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import importlib
 import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfoNotFoundError
 
 from monitor import __version__
 
@@ -28,6 +31,13 @@ OPTIONAL_COMMAND_MODULES = [
     "monitor.commands.ops",
     "monitor.commands.audit",
 ]
+EXIT_USAGE = 2  # usage and environment errors: a bad option, a missing database, a busy database, a full disk
+
+log = logging.getLogger("monitor.cli")
+
+
+class CliError(Exception):
+    """A usage or environment error a command cannot go on with: main() prints it as one line, exit 2."""
 
 
 def default_data_dir() -> Path:
@@ -72,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", default=None, help="SQLite database path (env MONITOR_DB; default "
                         "$MONITOR_HOME/monitor.db or ~/.local/share/vi-misinfo-monitor/monitor.db)")
     parser.add_argument("--feeds", default=None, help="sources file (env MONITOR_FEEDS; default ./feeds.yaml)")
-    parser.add_argument("--log-level", default=os.environ.get("MONITOR_LOG_LEVEL", "WARNING"),
-                        help="log level (env MONITOR_LOG_LEVEL; default WARNING)")
+    parser.add_argument("--log-level", default=None, metavar="LEVEL",
+                        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (env MONITOR_LOG_LEVEL; default WARNING)")
     parser.add_argument("--log-json", action="store_true", default=os.environ.get("MONITOR_LOG_JSON") == "1",
                         help="log one JSON object per line (env MONITOR_LOG_JSON=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -90,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_level(args: argparse.Namespace) -> str:
+    """--log-level, else MONITOR_LOG_LEVEL, else WARNING; a name logging does not know is a CliError
+    naming where it came from (the option or the variable)."""
+    given, origin = (args.log_level, "--log-level") if args.log_level else (
+        os.environ.get("MONITOR_LOG_LEVEL"), "MONITOR_LOG_LEVEL")
+    if not given:
+        return "WARNING"
+    if given.upper() not in logging.getLevelNamesMapping():
+        raise CliError(f"{origin} {given!r}: unknown log level (expected one of DEBUG, INFO, WARNING, ERROR, "
+                       "CRITICAL)")
+    return given.upper()
+
+
 def setup_logging(level: str, as_json: bool) -> None:
     try:
         from monitor.logs import configure
@@ -99,16 +122,69 @@ def setup_logging(level: str, as_json: bool) -> None:
     configure(level=level, json_lines=as_json)
 
 
+_SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+_NO_PERMISSION = {errno.EACCES, errno.EPERM}
+
+
+def environment_error(exc: BaseException, db_path: str) -> str | None:
+    """The one-line message for an error the machine caused (the database busy or full, a full or
+    read-only disk, a file not allowed, an unknown time zone); None for anything else, which is a bug
+    and keeps its traceback."""
+    if isinstance(exc, sqlite3.OperationalError):
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes keep the primary in the low byte
+        if code in _SQLITE_BUSY:
+            import db
+
+            return (f"the database {db_path} is locked by another process (waited {db.BUSY_TIMEOUT_MS / 1000:g} s "
+                    "for it); try again when that process has finished")
+        if code == sqlite3.SQLITE_FULL:
+            return f"cannot write the database {db_path}: the disk is full"
+        if code == sqlite3.SQLITE_READONLY:
+            return f"cannot write the database {db_path}: it is read-only ({exc})"
+        if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+            return f"cannot use the database {db_path}: {exc}"
+        return None
+    if isinstance(exc, ZoneInfoNotFoundError):
+        return f"{exc.args[0] if exc.args else exc} (expected a zone name such as Asia/Ho_Chi_Minh)"
+    if isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE | _NO_PERMISSION:
+        verb = "not allowed to use" if exc.errno in _NO_PERMISSION else "cannot write"
+        reason = exc.strerror or os.strerror(exc.errno)
+        if exc.filename is None:  # os.write() and friends know no path: say which installation it was
+            return f"{verb} a file: {reason} (database {db_path})"
+        return f"{verb} {exc.filename}: {reason}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse and run one command; callable in-process (tests) without touching process-wide signals."""
+    """Parse and run one command; callable in-process (tests) without touching process-wide signals.
+
+    Usage and environment errors (CliError, and those environment_error() recognises) end as one line on
+    stderr and exit code 2; the traceback of an environment error is logged at DEBUG (--log-level DEBUG).
+    Any other exception is a bug and propagates with its traceback, so it is seen and reported.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     args.db = args.db or default_db()
     args.feeds = args.feeds or default_feeds()
-    setup_logging(args.log_level, args.log_json)
+    try:
+        return _run(parser, args)
+    except CliError as exc:
+        message = str(exc)
+    except (OSError, sqlite3.OperationalError, ZoneInfoNotFoundError) as exc:
+        message = environment_error(exc, args.db)
+        if message is None:
+            raise
+        log.debug("environment error", exc_info=True)
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    setup_logging(log_level(args), args.log_json)
     if not getattr(args, "func", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     return int(args.func(args) or 0)
 
 

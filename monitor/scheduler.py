@@ -98,9 +98,13 @@ class SchedulerLock:
             raise AlreadyRunning(
                 f"another scheduler ({holder}) is already running on {self.path.with_suffix('')}; "
                 "stop it first (only one `monitor run` per database)") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {db.utcnow()}".encode())
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} since {db.utcnow()}".encode())
+            os.fsync(fd)
+        except OSError as exc:  # a full or read-only disk: name the file (os.write knows no path), drop the lock
+            os.close(fd)
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
         self._fd = fd
         return self
 
