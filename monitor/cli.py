@@ -13,6 +13,7 @@ import importlib
 import json
 import logging
 import os
+import shlex
 import signal
 import sqlite3
 import sys
@@ -56,17 +57,33 @@ def default_feeds() -> str:
     return os.environ.get("MONITOR_FEEDS") or "feeds.yaml"
 
 
-def read_password(env_name: str, prompt: str) -> str:
-    """Password from an environment variable, else asked twice on the terminal."""
+def read_password(env_name: str, prompt: str, from_stdin: bool = False) -> str:
+    """The password from one line of stdin (--password-stdin), else the environment variable, else asked
+    twice on the terminal. Only the line break is stripped: spaces may be part of a password."""
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise CliError("--password-stdin: the first line of standard input is empty; pipe the password, "
+                           "e.g. `printf '%s\\n' \"$PASSWORD\" | monitor ... --password-stdin`")
+        return value
     value = os.environ.get(env_name)
     if value:
         return value
     if not sys.stdin.isatty():
-        raise SystemExit(f"error: set {env_name} or run in a terminal to be asked for the password")
+        raise CliError(f"no password: set {env_name}, pipe it with --password-stdin, or run in a terminal to be "
+                       "asked for it")
     first = getpass.getpass(prompt)
     if first != getpass.getpass("Repeat: "):
-        raise SystemExit("error: the passwords differ")
+        raise CliError("the passwords differ")
     return first
+
+
+def require_database(path: str) -> None:
+    """Only `monitor init` creates a database: every other command stops on a missing file, so a mistyped
+    --db or MONITOR_DB is an error instead of a new, empty database that answers "none"."""
+    if not Path(path).exists():
+        raise CliError(f"no database at {path}; create it with `monitor init --db {shlex.quote(path)} --admin NAME`"
+                       " (or check --db / MONITOR_DB)")
 
 
 def print_json(data: object) -> None:
@@ -185,6 +202,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    if getattr(args, "needs_db", True):
+        require_database(args.db)
     return int(args.func(args) or 0)
 
 

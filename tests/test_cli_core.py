@@ -56,12 +56,11 @@ def test_init_creates_admin_and_is_harmless_twice(env, db_path, capsys):
     database.conn.close()
 
 
-def test_init_without_password_source_fails_clearly(env, db_path, monkeypatch):
+def test_init_without_password_source_fails_clearly(env, db_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    with pytest.raises(SystemExit) as caught:
-        run(db_path, "init", "--admin", "hoa")
-    assert "MONITOR_ADMIN_PASSWORD" in str(caught.value.code)
-    assert users(db_path) == {}
+    assert run(db_path, "init", "--admin", "hoa") == 2
+    assert "MONITOR_ADMIN_PASSWORD" in capsys.readouterr().err
+    assert not db_path.exists()  # no password, no database
 
 
 def test_init_rejects_short_password(env, db_path, capsys):
@@ -78,7 +77,7 @@ def test_db_from_environment(env, db_path, capsys):
     assert users(db_path) == {"root": "admin"}
 
 
-def test_users_add(env, db_path, capsys):
+def test_users_add(env, tmp_db, db_path, capsys):
     env.setenv("MONITOR_PASSWORD", "kiểm duyệt viên")
     assert run(db_path, "users", "add", "minh", "--role", "moderator") == 0
     assert "minh" in capsys.readouterr().out
@@ -120,12 +119,12 @@ def test_status_json(env, db_path, capsys):
     assert report["sources"][0]["items"] == 2
 
 
-def test_status_text_on_empty_database(env, db_path, capsys):
+def test_status_text_on_empty_database(env, tmp_db, db_path, capsys):
     assert run(db_path, "status") == 0
     assert "Items by status: none" in capsys.readouterr().out
 
 
-def test_crawl_with_invalid_feeds_exits_2_naming_file_and_line(env, db_path, tmp_path, capsys):
+def test_crawl_with_invalid_feeds_exits_2_naming_file_and_line(env, tmp_db, db_path, tmp_path, capsys):
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("sources:\n  - name: X\n    kind: carrier-pigeon\n    url: https://example.org/rss\n",
                      encoding="utf-8")
@@ -133,10 +132,10 @@ def test_crawl_with_invalid_feeds_exits_2_naming_file_and_line(env, db_path, tmp
     err = capsys.readouterr().err
     assert f"{feeds}:3:" in err
     assert "kind" in err
-    assert not db_path.exists()  # nothing started
+    assert tmp_db.conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0] == 0  # nothing started
 
 
-def test_crawl_feeds_path_from_environment(env, db_path, tmp_path, capsys):
+def test_crawl_feeds_path_from_environment(env, tmp_db, db_path, tmp_path, capsys):
     feeds = tmp_path / "other.yaml"
     feeds.write_text("sources:\n  - name: X\n    kind: rss\n    url: ftp://example.org/rss\n", encoding="utf-8")
     env.setenv("MONITOR_FEEDS", str(feeds))

@@ -1,5 +1,5 @@
 """The CLI on a hostile or unready machine (issue 15 items 3 and 4): environment errors end with one line
-on stderr and exit code 2.
+on stderr and exit code 2, a mistyped database path creates nothing, passwords can be piped.
 
 Everything runs in-process against files in the test's temporary directory; nothing listens or fetches.
 """
@@ -7,15 +7,20 @@ Everything runs in-process against files in the test's temporary directory; noth
 from __future__ import annotations
 
 import errno
+import io
 import os
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 import db
-from monitor.cli import main
+from db.users import authenticate, find_user
+from monitor.cli import build_parser, main
 from monitor.scheduler import SchedulerLock
+
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture()
@@ -116,3 +121,102 @@ def test_a_genuine_bug_keeps_its_traceback(env, ready_db, monkeypatch):
     monkeypatch.setattr("monitor.status.status_report", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["--db", str(ready_db), "status"])
+
+
+# --------------------------------------------------------------------------- item 4: nothing created by mistake
+
+
+@pytest.mark.parametrize("command", [
+    ["status"], ["users", "list"], ["crawl"], ["sources", "list"], ["audit", "verify"], ["backup"],
+    ["import", "posts.csv", "--no-score"], ["serve", "--port", "0"], ["run", "--port", "0"],
+    ["report", "--week", "2026-W47", "--format", "json"], ["train", "--from-db"],
+], ids=" ".join)
+def test_a_missing_database_is_an_error_and_nothing_is_created(env, tmp_path, feeds, command, capsys):
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    assert main(["--db", str(missing), "--feeds", str(feeds), *command]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(missing) in line and "monitor init" in line
+    assert not (tmp_path / "nonexistent").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]
+
+
+def test_init_creates_the_database_and_says_where(env, tmp_path, capsys):
+    path = tmp_path / "new" / "folder" / "monitor.db"
+    env.setenv("MONITOR_ADMIN_PASSWORD", "quản trị viên 2026")
+    assert main(["--db", str(path), "init", "--admin", "hoa"]) == 0
+    out = capsys.readouterr().out
+    assert f"created the database {path}" in out
+    assert path.exists()
+    assert main(["--db", str(path), "init", "--admin", "hoa"]) == 0
+    assert "created" not in capsys.readouterr().out
+
+
+def test_init_with_password_stdin(env, db_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("mật khẩu có dấu cách \nignored second line\n"))
+    assert main(["--db", str(db_path), "init", "--admin", "hoa", "--password-stdin"]) == 0
+    database = db.connect(db_path)
+    try:
+        assert authenticate(database, "hoa", "mật khẩu có dấu cách ") is not None
+    finally:
+        database.conn.close()
+
+
+@pytest.mark.parametrize("stdin", ["", "\n", "\r\n"], ids=["eof", "empty-line", "crlf"])
+def test_init_refuses_an_empty_piped_password_and_creates_nothing(env, db_path, monkeypatch, capsys, stdin):
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["--db", str(db_path), "init", "--admin", "hoa", "--password-stdin"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "--password-stdin" in line and "empty" in line
+    assert not db_path.exists()
+
+
+def test_users_add_with_password_stdin(env, ready_db, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("kiểm duyệt viên\n"))
+    assert main(["--db", str(ready_db), "users", "add", "lan", "--role", "moderator", "--password-stdin"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["--db", str(ready_db), "users", "add", "minh", "--role", "analyst", "--password-stdin"]) == 2
+    one_error_line(capsys.readouterr().err)
+    database = db.connect(ready_db)
+    try:
+        assert authenticate(database, "lan", "kiểm duyệt viên") is not None
+        assert find_user(database, "minh") is None
+    finally:
+        database.conn.close()
+
+
+def test_users_add_without_a_password_source_is_one_line(env, ready_db, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["--db", str(ready_db), "users", "add", "lan", "--role", "moderator"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "MONITOR_PASSWORD" in line and "--password-stdin" in line
+
+
+def _exit_code_sentence(text: str) -> str:
+    found = re.search(r"exit code 1 only [^|]*?(?=\.|\||$)", " ".join(text.replace("`", "").split()), re.IGNORECASE)
+    assert found, text
+    return found.group(0).strip().lower()
+
+
+def test_crawl_help_states_the_exit_codes_of_the_readme():
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.choices and "crawl" in a.choices)
+    help_text = subparsers.choices["crawl"].format_help()
+    row = next(line for line in README.read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `monitor crawl"))
+    assert _exit_code_sentence(help_text) == _exit_code_sentence(row)
+
+
+def test_train_without_the_research_data_says_what_it_needs(env, tmp_path, capsys):
+    env.setenv("MONITOR_DATA_DIR", str(tmp_path / "no-data"))
+    code = main(["--db", str(tmp_path / "monitor.db"), "train", "--registry", str(tmp_path / "registry")])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(tmp_path / "no-data") in line and "MONITOR_DATA_DIR" in line and "--from-db" in line
+    assert not (tmp_path / "monitor.db").exists() and not (tmp_path / "registry").exists()
+
+
+def test_model_commands_need_no_database_and_create_none(env, tmp_path, capsys):
+    missing = tmp_path / "nowhere" / "monitor.db"
+    assert main(["--db", str(missing), "model", "--registry", str(tmp_path / "registry"), "list"]) == 0
+    assert main(["--db", str(missing), "model", "--registry", str(tmp_path / "registry"), "rollback"]) == 1
+    assert not missing.parent.exists()

@@ -54,10 +54,10 @@ def test_import_jsonl_with_bad_json_line(tmp_db, tmp_path):
     assert [e.split(": ", 1)[0] for e in result.errors] == [f"{path}:2", f"{path}:3"]
 
 
-def test_cli_import(tmp_path, capsys):
+def test_cli_import(tmp_path, tmp_db, db_path, capsys):
     path = tmp_path / "posts.csv"
     path.write_text(CSV, encoding="utf-8")
-    code = main(["--db", str(tmp_path / "cli.db"), "--feeds", str(tmp_path / "none.yaml"),
+    code = main(["--db", str(db_path), "--feeds", str(tmp_path / "none.yaml"),
                  "import", str(path), "--no-score", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)

@@ -245,6 +245,7 @@ def test_monitor_import_takes_the_budget_from_feeds_yaml(tmp_path, monkeypatch, 
     posts.write_text("text\n" + "".join(f"Bài đăng thứ {n} m=0.9{n}\n" for n in range(4)), encoding="utf-8")
     feeds = write_feeds(tmp_path, "settings:\n  flag_budget: 2\n" + SOURCE)
     database = tmp_path / "monitor.db"
+    db.connect(database).conn.close()  # `monitor init` made it: import creates no database
     assert main(["--db", str(database), "--feeds", str(feeds), "import", str(posts), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["flagged"] == 2
 

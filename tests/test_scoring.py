@@ -56,6 +56,7 @@ def test_cli_model_commands_update_the_models_table(tmp_path, monkeypatch, capsy
     monkeypatch.setenv("MONITOR_MODEL_DIR", str(tmp_path / "registry"))
     register_copy_of_shipped(tmp_path / "registry", "candidate-4")
     db_path = tmp_path / "m.db"
+    db.connect(db_path).conn.close()  # the models table is mirrored into an existing database only
     assert main(["--db", str(db_path), "model", "promote", "candidate-4", "--force"]) == 0
     database = db.connect(db_path)
     assert database.conn.execute("SELECT version FROM models WHERE promoted = 1").fetchone()[0] == "candidate-4"

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.cli import print_json, read_password
@@ -20,25 +22,31 @@ CLASSIFY_BATCH = 256  # lines scored per model call when input arrives faster th
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("init", help="create the database and the first admin",
-                              description="Create (or migrate) the database and the first admin account. "
-                                          "The password comes from MONITOR_ADMIN_PASSWORD or a prompt.")
+                              description="Create (or migrate) the database and the first admin account; the "
+                                          "only command that creates a database (it says where). The password "
+                                          "comes from --password-stdin, MONITOR_ADMIN_PASSWORD or a prompt.")
     p.add_argument("--admin", required=True, metavar="NAME", help="name of the first admin")
-    p.set_defaults(func=cmd_init)
+    p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    p.set_defaults(func=cmd_init, needs_db=False)
 
     users = subparsers.add_parser("users", help="manage user accounts")
     users_sub = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     p = users_sub.add_parser("add", help="add a user",
-                             description="Add a user. The password comes from MONITOR_PASSWORD or a prompt.")
+                             description="Add a user. The password comes from --password-stdin, MONITOR_PASSWORD "
+                                         "or a prompt.")
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=["moderator", "analyst", "admin"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     p.set_defaults(func=cmd_users_add)
     p = users_sub.add_parser("list", help="list users")
     p.set_defaults(func=cmd_users_list)
 
     p = subparsers.add_parser("crawl", help="one crawl pass over the sources",
                               description="Fetch every enabled source once, store new items, print a summary per "
-                                          "source. Exit code 1 only if the configuration is invalid or every "
-                                          "source failed.")
+                                          "source. A failing source never stops the others; exit code 1 only when "
+                                          "every source failed, 2 when the configuration is invalid, --source names "
+                                          "no source, or the database is missing, locked by another process or "
+                                          "cannot be written.")
     p.add_argument("--source", metavar="NAME", help="crawl only this source")
     p.add_argument("--json", action="store_true", help="one JSON object per source")
     p.set_defaults(func=cmd_crawl)
@@ -56,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "the results of the batches before it.")
     p.add_argument("--json", action="store_true", help="print one JSON object per line")
     p.add_argument("--model", metavar="PATH", help="a .skops model file (default: the promoted/shipped model)")
-    p.set_defaults(func=cmd_classify)
+    p.set_defaults(func=cmd_classify, needs_db=False)
 
     p = subparsers.add_parser("serve", help="the web UI only", description="Serve the web UI (no scheduler).")
     p.add_argument("--host", default="127.0.0.1")
@@ -77,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--feed-port", type=int, default=0, help="port for the sample-feed server (default: any free)")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, needs_db=False)  # its own database under the data directory
 
 
 def load_config(args: argparse.Namespace) -> Any:
@@ -87,23 +95,48 @@ def load_config(args: argparse.Namespace) -> Any:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    """The one command that creates a database. A new database is created only once the password is in
+    hand, so a missing or empty password leaves no empty file behind."""
     import db
-    from db.users import UserError, count_users, create_user
+    from db.users import find_user
+
+    path = Path(args.db)
+    created = not path.exists()
+    if not created:
+        database = db.connect(path)  # migrates an older schema
+        try:
+            if find_user(database, args.admin):
+                _sync_models(database)
+                print(f"database {os.path.abspath(path)} ready; user '{args.admin}' already exists")
+                return 0
+        finally:
+            database.conn.close()
+    password = read_password("MONITOR_ADMIN_PASSWORD", f"Password for admin '{args.admin}': ", args.password_stdin)
+    database = db.connect(path)
+    try:
+        _sync_models(database)
+        return _create_admin(database, args.admin, password,
+                             f"created the database {os.path.abspath(path)}" if created
+                             else f"database {os.path.abspath(path)} ready")
+    finally:
+        database.conn.close()
+
+
+def _sync_models(database: Any) -> None:
     from monitor.scoring import sync_models_table
 
-    database = db.connect(args.db)
     sync_models_table(database)
-    existing = database.conn.execute("SELECT 1 FROM users WHERE name = ?", (args.admin,)).fetchone()
-    if existing:
-        print(f"database ready at {args.db}; user '{args.admin}' already exists")
-        return 0
-    password = read_password("MONITOR_ADMIN_PASSWORD", f"Password for admin '{args.admin}': ")
+
+
+def _create_admin(database: Any, name: str, password: str, where: str) -> int:
+    from db.users import UserError, count_users, create_user
+
     try:
-        create_user(database, None, args.admin, password, "admin")
+        create_user(database, None, name, password, "admin")
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"database ready at {args.db}; admin '{args.admin}' created ({count_users(database)} users)")
+    print(f"{where}; admin '{name}' created ({count_users(database)} users)")
     return 0
 
 
@@ -111,13 +144,15 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     import db
     from db.users import UserError, create_user
 
+    password = read_password("MONITOR_PASSWORD", f"Password for '{args.name}': ", args.password_stdin)
     database = db.connect(args.db)
-    password = read_password("MONITOR_PASSWORD", f"Password for '{args.name}': ")
     try:
         create_user(database, None, args.name, password, args.role)  # recorded in user_changes (actor: CLI)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        database.conn.close()
     print(f"user '{args.name}' added as {args.role}")
     return 0
 

@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from monitor.cli import CliError, require_database
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="adapt the classifier to the decisions (--from-db) or retrain it",
@@ -33,17 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                                   "factor (default 2)")
     p.add_argument("--flag-rise", type=float, default=None, help="--from-db: ... or rise by this share of items "
                                                                  "(default 0.10)")
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=cmd_train, needs_db=False)  # --from-db checks for it; a retrain needs none
 
     p = subparsers.add_parser("eval", help="evaluate the classifier on every dataset's test split",
                               description="Per dataset: precision, recall, macro-F1, ROC-AUC, confusion matrix.")
     p.add_argument("--model", metavar="PATH", help="model file (default: the active registry version or the shipped one)")
     p.add_argument("--registry", metavar="DIR")
     p.add_argument("--json", metavar="PATH", help="also write the metrics as JSON")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, needs_db=False)
 
     p = subparsers.add_parser("model", help="list, promote or roll back classifier versions")
     p.add_argument("--registry", metavar="DIR")
+    p.set_defaults(needs_db=False)  # the registry is the record; the database's copy is updated if it exists
     sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
     q = sub.add_parser("list", help="stored versions: origin, key test metrics or the adaptation's gate figures")
     q.add_argument("--json", action="store_true")
@@ -64,10 +67,14 @@ def _registry(args: argparse.Namespace):
 
 
 def _syncs_models(handler):
-    """After a command that changes the registry, mirror it into the database's `models` table."""
+    """After a command that changes the registry, mirror it into the database's `models` table. Without a
+    database (a research machine, or none made yet) nothing is created: the registry is the record, and
+    `monitor init` and `monitor run` mirror it when they open the database."""
 
     def wrapped(args: argparse.Namespace) -> int:
         code = handler(args)
+        if not Path(args.db).exists():
+            return code
         import db
         from monitor.scoring import sync_models_table
 
@@ -94,6 +101,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from classifiers.registry import propose
     from classifiers.train import print_progress, read_examples, train_and_save, train_from_examples
 
+    _require_training_data()
+    if args.extra and not Path(args.extra).is_file():
+        raise CliError(f"--extra {args.extra}: no such file (decision examples, one {{text, category, label}} "
+                       "JSON object per line)")
     examples = read_examples(args.extra) if args.extra else []
     kwargs = {} if args.target_precision is None else {"target_precision": args.target_precision}
     print(f"training with {len(examples)} decision example(s)", file=sys.stderr)
@@ -105,6 +116,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     candidate = train_from_examples(examples, print_progress, registry_root=reg.root, **kwargs)
     print(f"stored version {candidate['version']} in {reg.root} (gated on dev)")
     return 0 if args.no_promote else _report_verdict(propose(candidate, _tolerance(args)))
+
+
+def _require_training_data() -> None:
+    """A retrain reads every dataset's train and dev splits; name the folder and what is missing, and
+    point at `--from-db`, which needs none of it, instead of a FileNotFoundError from the first file."""
+    from classifiers.data import DATASETS, data_dir
+
+    root = data_dir()
+    missing = [f"{spec.name}/{split}.jsonl" for spec in DATASETS for split in ("train", "dev")
+               if not (root / spec.name / f"{split}.jsonl").is_file()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise CliError(f"monitor train needs the research data's train and dev splits in {root} (set "
+                       f"MONITOR_DATA_DIR to where they are); missing: {shown}. Without them, "
+                       "`monitor train --from-db` adapts the model to this installation's decisions")
 
 
 def _tolerance(args: argparse.Namespace) -> float:
@@ -119,6 +145,7 @@ def _adapt_from_db(args: argparse.Namespace) -> int:
     from classifiers.registry import FlagBand, adapt_candidate, propose
     from monitor.retrain import collect_examples, recent_items
 
+    require_database(args.db)
     database = db.connect(args.db)
     try:
         decisions = collect_examples(database)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from monitor.cli import print_json
+from monitor.cli import CliError, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                           "`monitor run` holds the database; the current database is first "
                                           "saved beside it as <db>.before-restore-<time>.")
     p.add_argument("backup", help="backup file to restore")
-    p.set_defaults(func=cmd_restore)
+    p.set_defaults(func=cmd_restore, needs_db=False)  # may recreate a lost database, in an existing folder
 
 
 def _source_id(database, name: str) -> int | None:
@@ -109,9 +109,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings(args)
     folder = Path(args.dir) if args.dir else backups_dir(settings, args.db)
     keep = args.keep if args.keep is not None else settings.backups_keep
-    if not Path(args.db).exists():
-        print(f"error: {args.db}: no such database", file=sys.stderr)
-        return 1
     try:
         path = backup(args.db, folder, keep=keep)
     except BackupError as exc:
@@ -125,6 +122,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from monitor.backup import BackupError, restore
     from monitor.scheduler import SchedulerLock
 
+    if not Path(args.backup).is_file():  # before the lock file beside the database is made
+        raise CliError(f"{args.backup}: no such backup")
+    if not Path(args.db).parent.is_dir():  # a lost database is restored in place; a mistyped folder is not made
+        raise CliError(f"no folder {Path(args.db).parent} for the database {args.db}; check --db / MONITOR_DB")
     lock = SchedulerLock(args.db)
     if lock.is_held_elsewhere():
         print(f"error: a `monitor run` is using {args.db}; stop it (systemctl stop monitor) before restoring",
