@@ -61,7 +61,10 @@ def read_password(env_name: str, prompt: str, from_stdin: bool = False) -> str:
     """The password from one line of stdin (--password-stdin), else the environment variable, else asked
     twice on the terminal. Only the line break is stripped: spaces may be part of a password."""
     if from_stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
+        try:
+            value = sys.stdin.readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise CliError("--password-stdin: standard input is not UTF-8 text") from None
         if not value:
             raise CliError("--password-stdin: the first line of standard input is empty; pipe the password, "
                            "e.g. `printf '%s\\n' \"$PASSWORD\" | monitor ... --password-stdin`")

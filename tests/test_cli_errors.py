@@ -170,6 +170,13 @@ def test_init_refuses_an_empty_piped_password_and_creates_nothing(env, db_path, 
     assert not db_path.exists()
 
 
+def test_a_piped_password_that_is_not_utf8_is_one_line(env, db_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"m\xe1t kh\xe1u\n"), encoding="utf-8"))
+    assert main(["--db", str(db_path), "init", "--admin", "hoa", "--password-stdin"]) == 2
+    assert "UTF-8" in one_error_line(capsys.readouterr().err)
+    assert not db_path.exists()
+
+
 def test_users_add_with_password_stdin(env, ready_db, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("kiểm duyệt viên\n"))
     assert main(["--db", str(ready_db), "users", "add", "lan", "--role", "moderator", "--password-stdin"]) == 0
