@@ -55,11 +55,42 @@ def get_source(database: sqlite_utils.Database, source_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
-def start_run(database: sqlite_utils.Database, source_id: int) -> int:
+RUN_OWNER_KEY = "crawl_run_owner:"
+
+
+def start_run(database: sqlite_utils.Database, source_id: int, owner: str | None = None) -> int:
+    """Open a crawl run ('running'); `owner` names the process doing it, so that a later start can
+    tell a run whose process died (to be closed as interrupted) from one still in progress."""
     with transaction(database) as conn:
-        cursor = conn.execute("INSERT INTO crawl_runs (source_id, started_at) VALUES (?, ?)", (source_id, utcnow()))
-        conn.execute("UPDATE sources SET last_attempt_at = ? WHERE id = ?", (utcnow(), source_id))
-        return int(cursor.lastrowid)
+        now = utcnow()
+        cursor = conn.execute("INSERT INTO crawl_runs (source_id, started_at) VALUES (?, ?)", (source_id, now))
+        run_id = int(cursor.lastrowid)
+        conn.execute("UPDATE sources SET last_attempt_at = ? WHERE id = ?", (now, source_id))
+        if owner:
+            conn.execute("INSERT OR REPLACE INTO service_state (key, value, updated_at) VALUES (?, ?, ?)",
+                         (f"{RUN_OWNER_KEY}{run_id}", owner, now))
+        return run_id
+
+
+def running_runs(database: sqlite_utils.Database) -> list[tuple[int, str | None]]:
+    """(run id, owner or None) of every crawl run still marked 'running'."""
+    return [(row[0], row[1]) for row in database.conn.execute(
+        "SELECT r.id, s.value FROM crawl_runs r LEFT JOIN service_state s ON s.key = ? || r.id"
+        " WHERE r.status = 'running' AND r.finished_at IS NULL ORDER BY r.id", (RUN_OWNER_KEY,))]
+
+
+def close_interrupted_runs(database: sqlite_utils.Database, run_ids: list[int]) -> int:
+    """Close runs whose process is gone: their uncommitted items were rolled back, so the next run
+    of the source fetches them again. Returns how many were closed."""
+    closed = 0
+    with transaction(database) as conn:
+        for run_id in run_ids:
+            closed += conn.execute(
+                "UPDATE crawl_runs SET status = 'error', finished_at = ?, error = 'interrupted: the process"
+                " stopped during this crawl; the next run fetches again' WHERE id = ? AND status = 'running'",
+                (utcnow(), run_id)).rowcount
+            conn.execute("DELETE FROM service_state WHERE key = ?", (f"{RUN_OWNER_KEY}{run_id}",))
+    return closed
 
 
 def finish_run(database: sqlite_utils.Database, run_id: int, source_id: int, *, status: str,
@@ -72,6 +103,7 @@ def finish_run(database: sqlite_utils.Database, run_id: int, source_id: int, *, 
             "UPDATE crawl_runs SET finished_at = ?, status = ?, http_status = ?, items_found = ?, items_new = ?,"
             " items_seen = ?, error = ? WHERE id = ?",
             (now, status, http_status, found, new, seen, error, run_id))
+        conn.execute("DELETE FROM service_state WHERE key = ?", (f"{RUN_OWNER_KEY}{run_id}",))
         if status == "error":
             conn.execute(
                 "UPDATE sources SET last_error_at = ?, last_error = ?, consecutive_failures = consecutive_failures + 1"

@@ -26,6 +26,7 @@ from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.flag_budget import FlagBudget, from_settings
 from monitor.normalize import canonical_url, decode_bytes, html_to_text
 from monitor.pipeline import IngestResult, ingest, ingest_many
+from monitor.scheduler import claim_run, recover_interrupted_runs, release_run
 from monitor.sources import Parsed, ParseError, article, parser_for
 
 log = logging.getLogger("monitor.crawl")
@@ -229,7 +230,7 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
     if isinstance(begun, CrawlResult):
         begun.duration = round(time.monotonic() - started, 3)
         return begun
-    row, run_id = begun
+    row, run_id, owner = begun
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings)
     result = CrawlResult(source=source.name, status="error")
@@ -267,14 +268,18 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
         if own_fetcher:
             fetcher.close()
     result.duration = round(time.monotonic() - started, 3)
-    _record_run(database, run_id, row, result, fetch_state, settings)
+    try:
+        _record_run(database, run_id, row, result, fetch_state, settings)
+    finally:
+        release_run(database_path(database), owner)
     return result
 
 
-def _begin_run(database: sqlite_utils.Database, source: SourceConfig) -> tuple[dict, int] | CrawlResult:
-    """The source's row and a new crawl run, or the result that ends the crawl before any fetch: the
-    source is paused, or the run cannot even be recorded (a full disk: nothing fetched could be
-    stored, so the host is not asked)."""
+def _begin_run(database: sqlite_utils.Database,
+               source: SourceConfig) -> tuple[dict, int, str | None] | CrawlResult:
+    """The source's row, a new crawl run and its owner (see `claim_run`), or the result that ends the
+    crawl before any fetch: the source is paused, or the run cannot even be recorded (a full disk:
+    nothing fetched could be stored, so the host is not asked)."""
     try:
         row = _source_row(database, source)
         if row.get("paused"):
@@ -282,7 +287,13 @@ def _begin_run(database: sqlite_utils.Database, source: SourceConfig) -> tuple[d
                                error=f"paused after {row.get('consecutive_failures', 0)} consecutive failures"
                                      f" (last error: {row.get('last_error')}); resume with `monitor sources"
                                      f" resume {source.name}`")
-        return row, start_run(database, row["id"])
+        path = database_path(database)
+        owner = claim_run(path)
+        try:
+            return row, start_run(database, row["id"], owner=owner), owner
+        except BaseException:
+            release_run(path, owner)
+            raise
     except Exception as exc:
         if not storage.cannot_write(exc):
             raise
@@ -347,6 +358,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     main_db = db.connect(path) if isinstance(database, (str, Path)) else database
     settings = config.settings
     sync_sources(main_db, config.sources)
+    recover_interrupted_runs(main_db)  # runs a killed `monitor crawl` left open; live ones are kept
     if only is not None:
         try:
             chosen = [config.source(only)]

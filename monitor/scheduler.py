@@ -44,7 +44,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import db
-from db.sources import sync_sources
+from db.sources import close_interrupted_runs, running_runs, sync_sources
 from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, Settings, SourceConfig
@@ -134,6 +134,94 @@ class SchedulerLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+# --------------------------------------------------------------------------- who owns a crawl run
+
+RUNS_LOCK_SUFFIX = ".runs.lock"
+_OWNER_PATTERN = re.compile(r"pid (\d+)")
+# (pid, lock file) → [descriptor, runs open]. One descriptor per process and file, closed only when
+# the process has no run open on that database: closing any descriptor of a file drops all of the
+# process's POSIX locks on it.
+_owners: dict[tuple[int, str], list[int]] = {}
+_owners_lock = threading.Lock()
+
+
+def _runs_lock_path(db_path: str) -> str:
+    return os.path.realpath(db_path) + RUNS_LOCK_SUFFIX
+
+
+def claim_run(db_path: str | None) -> str | None:
+    """Before opening a crawl run: the owner to record on it ("pid N"), None in memory.
+
+    While this process has runs open on the database it holds a POSIX lock on byte <pid> of
+    `<database>.runs.lock`. The kernel drops it when the process dies, even on kill -9, so a lock
+    another process can take means the run's process is gone (and a reused pid is not mistaken for
+    a crawler unless it took the lock itself). Pair with `release_run`.
+    """
+    if not db_path:
+        return None
+    key = (os.getpid(), _runs_lock_path(db_path))
+    with _owners_lock:
+        held = _owners.get(key)
+        if held is None:
+            try:
+                fd = os.open(key[1], os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:  # runs stay unowned: the next start closes them, as before owners
+                log.warning("crawl runs not marked with their process: %s", exc)
+                return None
+            try:
+                # Blocking: the only other holder of this byte is a prober, for microseconds.
+                fcntl.lockf(fd, fcntl.LOCK_EX, 1, os.getpid())
+            except OSError as exc:
+                os.close(fd)
+                log.warning("crawl runs not marked with their process: %s", exc)
+                return None
+            held = _owners[key] = [fd, 0]
+        held[1] += 1
+    return f"pid {os.getpid()}"
+
+
+def release_run(db_path: str | None, owner: str | None) -> None:
+    """After closing a crawl run claimed with `claim_run`."""
+    if not db_path or not owner:
+        return
+    key = (os.getpid(), _runs_lock_path(db_path))
+    with _owners_lock:
+        held = _owners.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del _owners[key]
+            os.close(held[0])
+
+
+def owner_alive(db_path: str | None, owner: str | None) -> bool:
+    """True while the process that recorded `owner` on a run is alive (this process always is).
+    Runs without an owner come from before owners were recorded, or from an in-memory database."""
+    match = _OWNER_PATTERN.fullmatch(owner or "")
+    if not match or not db_path:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    key = (os.getpid(), _runs_lock_path(db_path))
+    with _owners_lock:
+        held = _owners.get(key)
+        fd = held[0] if held else os.open(key[1], os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, pid)
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES):
+                    return True
+                raise
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, pid)
+            return False
+        finally:
+            if held is None:
+                os.close(fd)  # this process holds no lock on the file: nothing of ours is dropped
 
 
 # --------------------------------------------------------------------------- interval policy
@@ -906,15 +994,15 @@ def delete_state(database: sqlite_utils.Database, key: str) -> None:
 
 
 def recover_interrupted_runs(database: sqlite_utils.Database) -> int:
-    """Close crawl runs a killed process left 'running'; their uncommitted items were rolled back."""
-    with db.transaction(database) as conn:
-        cursor = conn.execute(
-            "UPDATE crawl_runs SET status = 'error', finished_at = ?, error = 'interrupted: the process stopped"
-            " during this crawl; the next run fetches again' WHERE status = 'running' AND finished_at IS NULL",
-            (db.utcnow(),))
-    if cursor.rowcount:
-        log.warning("closed interrupted crawl runs", extra={"count": cursor.rowcount})
-    return cursor.rowcount
+    """Close the crawl runs a killed process left 'running' (the one place for it: `monitor run` and
+    `monitor crawl` call it on start). A run whose process is alive — another `monitor crawl`, a
+    `monitor run` — is left alone: liveness is the kernel's lock of `run_owner`, as for SchedulerLock."""
+    path = db.file_path(database)
+    dead = [run_id for run_id, owner in running_runs(database) if not owner_alive(path, owner)]
+    closed = close_interrupted_runs(database, dead) if dead else 0
+    if closed:
+        log.warning("closed interrupted crawl runs", extra={"count": closed})
+    return closed
 
 
 def settings_of(config: FeedsConfig) -> Settings:
