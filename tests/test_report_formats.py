@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC
 
 import pytest
@@ -203,3 +204,34 @@ def test_cli_writes_every_format(tmp_path, db_path, tmp_db):
                  "--out", str(tmp_path / "c.json")]) == 0
     custom = json.loads((tmp_path / "c.json").read_text("utf-8"))
     assert custom["tables"]["summary"]["rows"][0]["value"] == 6  # the same days as 2026-W47
+
+
+# ---- text in the charts is text (issue 15 item 16) ----
+
+# matplotlib reads text between two "$" as maths: an even number of "$" drew a name as formula glyphs, and
+# a formula it cannot parse ("\frac{") failed the whole report (`monitor report` exit 1, /reports/ 500).
+DOLLAR_NAMES = ("Giá $5 $x^2$", "a$b", "Giá $5 hay $10", "$\\frac{$")
+
+
+def rename_sources_with_dollars(database) -> None:
+    for source_id, name in enumerate(DOLLAR_NAMES, start=1):
+        database.conn.execute("UPDATE sources SET name = ? WHERE id = ?", (name, source_id))
+    database.conn.commit()
+
+
+def chart_texts(html: str) -> set[str]:
+    """The text drawn in the page's charts (matplotlib SVG with text kept as <text> elements)."""
+    from html import unescape
+
+    svgs = "".join(re.findall(r"<svg.*?</svg>", html, re.S))
+    return {unescape(text) for text in re.findall(r"<text[^>]*>([^<]*)</text>", svgs)}
+
+
+def test_dollar_signs_in_source_names_are_drawn_as_typed(tmp_path, db_path, tmp_db, capsys):
+    build_world(tmp_db)
+    rename_sources_with_dollars(tmp_db)
+    for fmt in ("html", "pdf"):
+        out = tmp_path / f"r.{fmt}"
+        assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", fmt, "--out", str(out)]) == 0
+    assert set(DOLLAR_NAMES) <= chart_texts((tmp_path / "r.html").read_text("utf-8"))
+    assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")

@@ -85,3 +85,17 @@ def test_bad_period_is_a_clear_400(client_for):
     response = client_for("ana").get("/reports/?week=2026-W99")
     assert response.status_code == 400 and "no ISO week 99" in response.get_data(as_text=True)
     assert client_for("ana").get("/reports/?quarter=2026-Q4").status_code == 200
+
+
+def test_dollar_signs_in_source_names_render_the_report_page(client_for):
+    """issue 15 item 16: "$...$" in a source name was parsed as maths by the charts and gave a 500."""
+    from test_report_formats import DOLLAR_NAMES, chart_texts, rename_sources_with_dollars
+
+    client = client_for("ana")
+    database = db.connect(client.application.config["DATABASE"])
+    rename_sources_with_dollars(database)
+    database.conn.close()
+    page = client.get("/reports/?week=2026-W47")
+    assert page.status_code == 200
+    assert set(DOLLAR_NAMES) <= chart_texts(page.get_data(as_text=True))
+    assert client.get("/reports/download?week=2026-W47&format=pdf").data.startswith(b"%PDF")

@@ -3,6 +3,10 @@
 HTML and PDF draw them with matplotlib (SVG inline / PNG embedded); XLSX makes native Excel
 charts over the same table cells. A spec only names a table and its columns, so a chart can
 never show a number the tables do not.
+
+Every chart is drawn inside `_plain_text()`: labels come from source names and feeds, and matplotlib
+would read text between two "$" as a formula (drawn as maths, or failing the whole report on one it
+cannot parse, issue 15 item 16).
 """
 
 from __future__ import annotations
@@ -84,12 +88,19 @@ def _figure(report: Report, spec: ChartSpec):
     return fig
 
 
-def svg(report: Report, spec: ChartSpec) -> str:
-    """The chart as an inline <svg> element (text kept as text: small, selectable, printable)."""
+def _plain_text(**settings):
+    """matplotlib settings for drawing a chart: every text (titles, tick labels, legends) drawn as typed,
+    never parsed as mathtext. Text objects read the setting when created, and tick labels are created
+    while saving, so both the figure and its savefig run inside."""
     import matplotlib
 
+    return matplotlib.rc_context({"text.parse_math": False, **settings})
+
+
+def svg(report: Report, spec: ChartSpec) -> str:
+    """The chart as an inline <svg> element (text kept as text: small, selectable, printable)."""
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "report"}):
+    with _plain_text(**{"svg.fonttype": "none", "svg.hashsalt": "report"}):
         _figure(report, spec).savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg"):]
@@ -97,5 +108,6 @@ def svg(report: Report, spec: ChartSpec) -> str:
 
 def png(report: Report, spec: ChartSpec, dpi: int = 150) -> bytes:
     buffer = io.BytesIO()
-    _figure(report, spec).savefig(buffer, format="png", dpi=dpi)
+    with _plain_text():
+        _figure(report, spec).savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
