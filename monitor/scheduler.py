@@ -209,7 +209,13 @@ def owner_alive(db_path: str | None, owner: str | None) -> bool:
     key = (os.getpid(), _runs_lock_path(db_path))
     with _owners_lock:
         held = _owners.get(key)
-        fd = held[0] if held else os.open(key[1], os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = held[0] if held else os.open(key[1], os.O_RDWR)
+        except FileNotFoundError:  # no process ever marked a run here: its owner is gone
+            return False
+        except OSError as exc:  # cannot tell (permissions): keep the run rather than close a live one
+            log.warning("cannot check whether crawl run owner %s is alive: %s", owner, exc)
+            return True
         try:
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, pid)

@@ -110,3 +110,22 @@ def test_a_stale_running_row_left_by_an_old_version_is_closed(tmp_db, db_path, t
     rows = tmp_db.conn.execute("SELECT status, error FROM crawl_runs ORDER BY id").fetchall()
     assert [status for status, _ in rows] == ["error", "error"]
     assert all(error.startswith("interrupted") for _, error in rows)
+
+
+def test_checking_an_owner_creates_no_lock_file_and_an_unreadable_one_keeps_the_run(tmp_path):
+    from monitor.scheduler import owner_alive
+
+    path = str(tmp_path / "monitor.db")
+    assert owner_alive(path, f"pid {2**22 + 1}") is False
+    assert not (tmp_path / "monitor.db.runs.lock").exists()
+    lock = tmp_path / "monitor.db.runs.lock"
+    lock.write_bytes(b"")
+    lock.chmod(0)
+    try:
+        import os
+        if os.geteuid() != 0:  # root reads anything: then the lock is simply free
+            assert owner_alive(path, f"pid {2**22 + 1}") is True
+        else:
+            assert owner_alive(path, f"pid {2**22 + 1}") is False
+    finally:
+        lock.chmod(0o644)
