@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 EXPORT_COLUMNS = ("id", "created_at", "user_name", "action", "item_id", "old_status", "new_status", "note",
-                  "escalated_to_role", "escalated_to_user", "prev_hash", "row_hash")
+                  "escalated_to_role", "escalated_to_user", "prev_hash", "row_hash", "item_version", "hash_scheme")
 
 
 @dataclass
@@ -26,7 +26,7 @@ class AuditFilter:
 def _where(filters: AuditFilter) -> tuple[str, list[Any]]:
     where, params = ["1 = 1"], []
     if filters.user:
-        where.append("users.name = ?")
+        where.append("users.name = ?")  # the account (names cannot change in the service; verify says if they did)
         params.append(filters.user)
     if filters.action:
         where.append("decisions.action = ?")
@@ -43,9 +43,14 @@ def _where(filters: AuditFilter) -> tuple[str, list[Any]]:
     return " AND ".join(where), params
 
 
+# Names as they were when the decision was signed (decisions.user_name, escalations.target_user_name);
+# rows from before migration 054 did not record them, so the account's name stands in.
 _SELECT = (
-    "SELECT decisions.*, users.name AS user_name, escalations.target_role AS escalated_to_role,"
-    " target.name AS escalated_to_user, items.title AS item_title"
+    "SELECT decisions.id, decisions.item_id, decisions.user_id, decisions.action, decisions.old_status,"
+    " decisions.new_status, decisions.note, decisions.created_at, decisions.prev_hash, decisions.row_hash,"
+    " decisions.item_version, decisions.hash_scheme, COALESCE(decisions.user_name, users.name) AS user_name,"
+    " escalations.target_role AS escalated_to_role,"
+    " COALESCE(escalations.target_user_name, target.name) AS escalated_to_user, items.title AS item_title"
     " FROM decisions JOIN users ON users.id = decisions.user_id"
     " JOIN items ON items.id = decisions.item_id"
     " LEFT JOIN escalations ON escalations.decision_id = decisions.id"

@@ -1,19 +1,47 @@
-"""Moderators' decisions: an append-only, hash-chained log, applied with optimistic locking."""
+"""Moderators' decisions: an append-only, hash-chained log, applied with optimistic locking.
+
+The chain is anchored outside the database, so that someone who can write the database file cannot
+rewrite the log unnoticed:
+
+* each row's hash is an HMAC-SHA256 under the audit key, which lives beside the database or in the
+  environment, never in it (db/keys.py), over everything the decision means: its id, the previous
+  hash, the item and the version it left it at, the user's id and name at the time, the action,
+  the statuses, the note, the time and the escalation targets (role, person and their name);
+  without the key nobody can recompute the chain or append a row;
+* after every decision a signed checkpoint (count, head, time) is appended to a file beside the
+  database and logged (db/checkpoints.py), so rows deleted from the end, or a wiped log, are below
+  a checkpoint's count even when the head record in service_state was moved too.
+
+Rows written before migration 054 keep their plain SHA-256 hashes (hash_scheme 1). `rekey()` verifies
+them the old way once and anchors them with a signed "rekey" checkpoint; it refuses a chain that fails.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
 
-from db import transaction, utcnow
+from db import checkpoints, transaction, utcnow
+from db.checkpoints import Checkpoint
+from db.keys import KeyFileError, audit_key, audit_key_source, key_id
 
 GENESIS = "0" * 64
-# The chain's head (last id and hash) is also kept outside the table, so deleting the newest
-# rows is detected too, not only edits and deletions in the middle.
+# The chain's head (last id and hash) is also kept outside the table; the signed checkpoints are what
+# makes moving it back useless.
 HEAD_KEY = "decisions_head"
+LEGACY, KEYED = 1, 2  # decisions.hash_scheme: plain SHA-256 (before migration 054), HMAC under the audit key
+HASHED_FIELDS = ("id", "prev_hash", "item_id", "item_version", "user_id", "user_name", "action", "old_status",
+                 "new_status", "note", "created_at", "target_role", "target_user_id", "target_user_name")
+MAX_PROBLEMS = 200  # a chain rewritten from its second row would otherwise list every row
+
+log = logging.getLogger("monitor.audit")
 
 
 class StaleItemError(Exception):
@@ -29,6 +57,14 @@ class DecisionError(ValueError):
     pass
 
 
+class RekeyRefused(Exception):
+    """The rows hashed the old way fail the old verification: anchoring them would bless the tampering."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"the old chain fails verification ({len(problems)} problem(s)); not re-keyed")
+
+
 @dataclass
 class Decision:
     id: int
@@ -39,78 +75,390 @@ class Decision:
     new_status: str
     note: str
     created_at: str
+    row_hash: str = ""
+    follows_legacy: bool = False  # the first keyed row after rows hashed the old way
+
+
+@dataclass
+class AuditReport:
+    decisions: int = 0
+    keyed: int = 0
+    legacy: int = 0
+    checkpoints: int = 0  # signed checkpoints that were checked against the log
+    problems: list[str] = field(default_factory=list)
 
 
 def row_hash(prev_hash: str, item_id: int, user_id: int, action: str, old_status: str, new_status: str,
              note: str, created_at: str) -> str:
-    """Hash of a decision row chained to the previous one: editing or deleting any row breaks the chain."""
+    """The old, unkeyed hash (hash_scheme 1) of rows written before migration 054.
+
+    Anyone can compute it, which is why new rows use keyed_hash(); it is kept to verify old rows.
+    """
     payload = json.dumps([prev_hash, item_id, user_id, action, old_status, new_status, note, created_at],
                          ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def keyed_hash(key: bytes, row: Mapping[str, Any]) -> str:
+    """HMAC-SHA256 under the audit key of everything a decision means (HASHED_FIELDS), chained by prev_hash."""
+    payload = json.dumps([KEYED, *(row[name] for name in HASHED_FIELDS)], ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _legacy_hash(row: Mapping[str, Any]) -> str:
+    return row_hash(row["prev_hash"], row["item_id"], row["user_id"], row["action"], row["old_status"],
+                    row["new_status"], row["note"], row["created_at"])
+
+
+def _key(database: sqlite_utils.Database, *, create: bool) -> bytes:
+    """The audit key, or an error saying where it should be (a missing key is never silently replaced
+    once rows were signed with it: the log would split into two halves that cannot both verify)."""
+    key = audit_key(database, create=create)
+    if key is None:
+        raise KeyFileError(f"the audit key {audit_key_source(database)} is missing, but decisions were signed "
+                           "with it: restore it from your backup (or set MONITOR_AUDIT_KEY to it); "
+                           "no decision is recorded without it")
+    return key
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+def _apply_to_item(conn, item_id: int, new_status: str, expected_version: int) -> str:
+    """Move the item to `new_status` if it is still at `expected_version`; return its old status."""
+    row = conn.execute("SELECT status, version FROM items WHERE id = ?", (item_id,)).fetchone()
+    if row is None:
+        raise DecisionError(f"item {item_id} does not exist")
+    old_status = row[0]
+    updated = conn.execute(
+        "UPDATE items SET status = ?, version = version + 1 WHERE id = ? AND version = ?",
+        (new_status, item_id, expected_version)).rowcount
+    if updated != 1:
+        last = conn.execute(
+            "SELECT COALESCE(decisions.user_name, users.name), decisions.created_at FROM decisions"
+            " JOIN users ON users.id = decisions.user_id WHERE item_id = ? ORDER BY decisions.id DESC LIMIT 1",
+            (item_id,)).fetchone()
+        raise StaleItemError(item_id, last[0] if last else None, last[1] if last else None, old_status)
+    return old_status
+
+
+def _name_of(conn, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    row = conn.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()
+    return row[0] if row else None
+
+
+def _signed_row(database: sqlite_utils.Database, conn, fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The new row with its id, link, names and keyed hash; and whether it follows rows hashed the old way."""
+    last = conn.execute("SELECT id, row_hash, hash_scheme FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
+    follows_legacy = last is not None and last[2] == LEGACY
+    key = _key(database, create=last is None or follows_legacy)
+    if fields["action"] != "escalate":
+        fields.update(target_role=None, target_user_id=None)
+    row = {**fields, "id": last[0] + 1 if last else 1, "prev_hash": last[1] if last else GENESIS,
+           "user_name": _name_of(conn, fields["user_id"]),
+           "target_user_name": _name_of(conn, fields["target_user_id"])}
+    row["row_hash"] = keyed_hash(key, row)
+    return row, follows_legacy
+
+
 def decide(database: sqlite_utils.Database, *, item_id: int, user_id: int, action: str, new_status: str,
-           note: str, expected_version: int) -> Decision:
-    """Apply a decision if the item is still at `expected_version`; append it to the chained log.
+           note: str, expected_version: int, target_role: str | None = None,
+           target_user_id: int | None = None) -> Decision:
+    """Apply a decision if the item is still at `expected_version`; append it to the signed log.
 
     The version check and the update are one statement inside one write transaction, so two
-    moderators acting on the same stale page can never both win.
+    moderators acting on the same stale page can never both win. An escalation's targets are written
+    here, in the same transaction, because they are part of what is signed. Cost does not grow with
+    the log: one row is read (the head) and one hashed. The checkpoint is written after the commit;
+    a caller that opened the transaction around this call calls anchor() after its own commit.
     """
     now = utcnow()
     with transaction(database) as conn:
-        row = conn.execute("SELECT status, version FROM items WHERE id = ?", (item_id,)).fetchone()
-        if row is None:
-            raise DecisionError(f"item {item_id} does not exist")
-        old_status, version = row
-        updated = conn.execute(
-            "UPDATE items SET status = ?, version = version + 1 WHERE id = ? AND version = ?",
-            (new_status, item_id, expected_version)).rowcount
-        if updated != 1:
-            last = conn.execute(
-                "SELECT users.name, decisions.created_at FROM decisions JOIN users ON users.id = decisions.user_id"
-                " WHERE item_id = ? ORDER BY decisions.id DESC LIMIT 1", (item_id,)).fetchone()
-            raise StaleItemError(item_id, last[0] if last else None, last[1] if last else None, old_status)
-        prev = conn.execute("SELECT row_hash FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
-        prev_hash = prev[0] if prev else GENESIS
-        digest = row_hash(prev_hash, item_id, user_id, action, old_status, new_status, note, now)
-        cursor = conn.execute(
-            "INSERT INTO decisions (item_id, user_id, action, old_status, new_status, note, created_at,"
-            " prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (item_id, user_id, action, old_status, new_status, note, now, prev_hash, digest))
+        old_status = _apply_to_item(conn, item_id, new_status, expected_version)
+        row, follows_legacy = _signed_row(database, conn, {
+            "item_id": item_id, "item_version": expected_version + 1, "user_id": user_id, "action": action,
+            "old_status": old_status, "new_status": new_status, "note": note, "created_at": now,
+            "target_role": target_role, "target_user_id": target_user_id})
+        conn.execute(
+            "INSERT INTO decisions (id, item_id, user_id, action, old_status, new_status, note, created_at,"
+            " prev_hash, row_hash, hash_scheme, user_name, item_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row["id"], item_id, user_id, action, old_status, new_status, note, now, row["prev_hash"],
+             row["row_hash"], KEYED, row["user_name"], row["item_version"]))
+        if row["target_role"] is not None or row["target_user_id"] is not None:  # only escalations have targets
+            conn.execute("INSERT INTO escalations (decision_id, item_id, target_role, target_user_id,"
+                         " target_user_name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         (row["id"], item_id, row["target_role"], row["target_user_id"], row["target_user_name"],
+                          now))
         conn.execute(
             "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (HEAD_KEY, f"{cursor.lastrowid}:{digest}", now))
-        return Decision(int(cursor.lastrowid), item_id, user_id, action, old_status, new_status, note, now)
+            (HEAD_KEY, f"{row['id']}:{row['row_hash']}", now))
+    decision = Decision(row["id"], item_id, user_id, action, old_status, new_status, note, now, row["row_hash"],
+                        follows_legacy)
+    anchor(database, decision)
+    return decision
+
+
+def anchor(database: sqlite_utils.Database, decision: Decision) -> None:
+    """After the commit: append a signed checkpoint for the new head (never before it, so no checkpoint
+    names a row that was rolled back); after the first keyed row, re-key the old rows once.
+
+    The decision is already recorded, so a checkpoint that cannot be written is logged, not raised:
+    the next decision's checkpoint covers this one too. Inside a transaction that is still open,
+    nothing is written (the caller anchors after committing).
+    """
+    if database.conn.in_transaction:
+        return
+    try:
+        checkpoints.append(database, _key(database, create=False), "checkpoint", decision.id, decision.row_hash)
+        if decision.follows_legacy:
+            rekey(database)
+    except (OSError, KeyFileError) as error:
+        log.error("audit checkpoint for decision %s not written: %s", decision.id, error)
+    except RekeyRefused as refused:
+        log.error("decisions hashed the old way were not re-keyed: %s", "; ".join(refused.problems[:5]))
 
 
 def history(database: sqlite_utils.Database, item_id: int) -> list[dict]:
+    """The item's decisions, oldest first, each with the decider's name as it was when they decided."""
     return list(database.query(
-        "SELECT decisions.*, users.name AS user_name FROM decisions JOIN users ON users.id = decisions.user_id"
-        " WHERE item_id = ? ORDER BY decisions.id", [item_id]))
+        "SELECT decisions.id, decisions.item_id, decisions.user_id, decisions.action, decisions.old_status,"
+        " decisions.new_status, decisions.note, decisions.created_at, decisions.prev_hash, decisions.row_hash,"
+        " decisions.hash_scheme, decisions.item_version, COALESCE(decisions.user_name, users.name) AS user_name"
+        " FROM decisions JOIN users ON users.id = decisions.user_id WHERE item_id = ? ORDER BY decisions.id",
+        [item_id]))
+
+
+# --- verifying ------------------------------------------------------------------------------------
+
+_ROWS = ("SELECT decisions.*, escalations.target_role, escalations.target_user_id, escalations.target_user_name"
+         " FROM decisions LEFT JOIN escalations ON escalations.decision_id = decisions.id")
+
+
+class _ChainCheck:
+    """One pass over the log in id order: ids, links, hashes, and the checkpoints at each count."""
+
+    def __init__(self, key: bytes | None, signed: list[Checkpoint]):
+        self.key = key
+        self.at_count: dict[int, list[Checkpoint]] = {}
+        for checkpoint in signed:
+            self.at_count.setdefault(checkpoint.n, []).append(checkpoint)
+        rekeys = [c.n for c in signed if c.kind == "rekey"]
+        self.legacy_end = max(rekeys) if rekeys else 0
+        self.problems: list[str] = []
+        self.disagreeing: list[str] = []
+        self.prev, self.last_id, self.keyed, self.legacy = GENESIS, 0, 0, 0
+        self.unanchored: list[int] = []
+
+    def row(self, row: Mapping[str, Any]) -> None:
+        rid = row["id"]
+        if rid != self.last_id + 1:
+            self.problems.append(f"decision ids jump from {self.last_id} to {rid}: rows deleted")
+        if row["prev_hash"] != self.prev:
+            self.problems.append(f"decision {rid}: previous-hash link broken (a row before it was changed or removed)")
+        if self._hash_mismatch(row):
+            self.problems.append(f"decision {rid}: content does not match its hash (row edited, or written "
+                                 "without the audit key)")
+        for checkpoint in self.at_count.get(rid, []):
+            if checkpoint.head != row["row_hash"]:
+                self.disagreeing.append(
+                    f"decision {rid} is not the one the checkpoint of {checkpoint.at} signed (line {checkpoint.line}):"
+                    f" the log was rewritten at or before decision {rid}")
+        self.prev, self.last_id = row["row_hash"], rid
+
+    def _hash_mismatch(self, row: Mapping[str, Any]) -> bool:
+        rid, scheme = row["id"], row["hash_scheme"]
+        if scheme == LEGACY:
+            self.legacy += 1
+            if self.keyed:
+                self.problems.append(f"decision {rid}: hashed the old, unkeyed way after keyed decisions "
+                                     "(forged or rewritten without the audit key)")
+            elif rid > self.legacy_end:
+                self.unanchored.append(rid)
+            return not hmac.compare_digest(_legacy_hash(row), row["row_hash"])
+        if scheme == KEYED:
+            self.keyed += 1
+            return self.key is not None and not hmac.compare_digest(keyed_hash(self.key, row), row["row_hash"])
+        self.problems.append(f"decision {rid}: unknown hash scheme {scheme!r}")
+        return False
+
+    def finish(self, signed: list[Checkpoint]) -> list[str]:
+        problems = self.problems + self.disagreeing[:1]
+        if len(self.disagreeing) > 1:
+            problems.append(f"{len(self.disagreeing) - 1} later checkpoint(s) disagree with the log too")
+        if self.unanchored:
+            problems.append(
+                f"decisions {self.unanchored[0]}–{self.unanchored[-1]} are hashed the old, unkeyed way and no "
+                "re-key checkpoint anchors them: anyone who can write the database could have rewritten them "
+                "(run `monitor audit rekey`)")
+        beyond = max(signed, key=lambda c: c.n, default=None)
+        if beyond is not None and beyond.n > self.last_id:
+            what = ("the log is empty: it was wiped" if self.last_id == 0 else
+                    f"the log ends at decision {self.last_id}: decisions {self.last_id + 1}–{beyond.n} were deleted")
+            problems.append(f"{what} (a checkpoint of {beyond.at}, line {beyond.line}, counted {beyond.n})")
+        return problems
+
+
+def _signed_checkpoints(database: sqlite_utils.Database, key: bytes | None) -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints in the file that carry this key's signature, and what is wrong with the others."""
+    path = checkpoints.path_for(database)
+    if path is None or not path.exists():
+        return [], []
+    try:
+        found, problems = checkpoints.read(path)
+    except OSError as error:
+        return [], [f"cannot read the checkpoint file {path}: {error.strerror or error}"]
+    if key is None:
+        return [], problems
+    signed, other_key, forged = [], [], []
+    for checkpoint in found:
+        if checkpoint.key != key_id(key):
+            other_key.append(checkpoint.line)
+        elif checkpoints.is_signed_by(checkpoint, key):
+            signed.append(checkpoint)
+        else:
+            forged.append(checkpoint.line)
+    if other_key:
+        problems.append(f"{path}: {len(other_key)} checkpoint(s) (first on line {other_key[0]}) were signed with "
+                        f"another audit key than {audit_key_source(database)}: the key was replaced, or lines forged")
+    if forged:
+        problems.append(f"{path}: {len(forged)} checkpoint(s) (first on line {forged[0]}) do not match their "
+                        "signature: edited or forged")
+    return signed, problems
+
+
+def _head_problems(database: sqlite_utils.Database, last_id: int, last_hash: str) -> list[str]:
+    head = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (HEAD_KEY,)).fetchone()
+    if head:
+        head_id, _, head_hash = head[0].partition(":")
+        if head_id != str(last_id) or head_hash != last_hash:
+            return [f"the log should end at decision {head_id}: newer rows were deleted or replaced"]
+    elif last_id:
+        return ["the log's recorded head is missing"]
+    return []
+
+
+def renamed_users(database: sqlite_utils.Database) -> list[str]:
+    """Accounts whose name differs from the name they signed decisions with (the service cannot rename)."""
+    problems = []
+    for user_id, then, now, first in database.conn.execute(
+            "SELECT users.id, decisions.user_name, users.name, MIN(decisions.id) FROM decisions"
+            " JOIN users ON users.id = decisions.user_id WHERE decisions.user_name != users.name"
+            " GROUP BY users.id, decisions.user_name"):
+        problems.append(f"decision {first} was signed by '{then}' but user {user_id} is now called '{now}': "
+                        "the account was renamed, or the decision given to another user, in the database")
+    for user_id, then, now, first in database.conn.execute(
+            "SELECT users.id, escalations.target_user_name, users.name, MIN(escalations.decision_id) FROM escalations"
+            " JOIN users ON users.id = escalations.target_user_id WHERE escalations.target_user_name != users.name"
+            " GROUP BY users.id, escalations.target_user_name"):
+        problems.append(f"decision {first} escalated to '{then}' but its target, user {user_id}, is called "
+                        f"'{now}': the target or the account was changed in the database")
+    return problems
+
+
+def status_contradictions(database: sqlite_utils.Database) -> list[str]:
+    """Items whose status or version is not what their last logged decision left (new and flagged are
+    the only statuses an item gets without a decision)."""
+    problems = []
+    for item_id, status in database.conn.execute(
+            "SELECT id, status FROM items WHERE status NOT IN ('new', 'flagged')"
+            " AND NOT EXISTS (SELECT 1 FROM decisions WHERE decisions.item_id = items.id)"):
+        problems.append(f"item {item_id} is '{status}' but no decision in the log says so")
+    for item_id, status, version, decision_id, logged, logged_version in database.conn.execute(
+            "SELECT items.id, items.status, items.version, last.id, last.new_status, last.item_version FROM"
+            " (SELECT item_id, MAX(id) AS id, new_status, item_version FROM decisions GROUP BY item_id) AS last"
+            " JOIN items ON items.id = last.item_id"
+            " WHERE items.status != last.new_status OR items.version != last.item_version"):
+        problems.append(f"item {item_id} is '{status}' at version {version} but its last decision ({decision_id}) "
+                        f"left it '{logged}'" + (f" at version {logged_version}" if logged_version else ""))
+    return problems
+
+
+def verify(database: sqlite_utils.Database) -> AuditReport:
+    """Everything that can be checked: the chain under the key, the signed checkpoints, the head record,
+    names at the time, and items whose status contradicts the log."""
+    problems: list[str] = []
+    try:
+        key = audit_key(database, cached=False)
+    except KeyFileError as error:  # exposed or unreadable: said once, not again as "missing"
+        key, problems = None, [str(error)]
+    key_said = bool(problems)
+    signed, file_problems = _signed_checkpoints(database, key)
+    check = _ChainCheck(key, signed)
+    for row in database.query(f"{_ROWS} ORDER BY decisions.id"):
+        check.row(row)
+    problems += check.finish(signed)
+    path = checkpoints.path_for(database)
+    if key is None:
+        if not key_said and (check.keyed or (path is not None and path.exists())):
+            problems.append(f"the audit key {audit_key_source(database)} is missing: the {check.keyed} keyed "
+                            "decision(s) and the checkpoints cannot be checked; restore it from your backup")
+    elif check.keyed and not signed:
+        problems.append(f"no signed checkpoint in {path}: decisions deleted from the end of the log, or a wiped "
+                        "log, cannot be noticed without it (restore it from your backup)")
+    problems += file_problems + _head_problems(database, check.last_id, check.prev)
+    problems += renamed_users(database) + status_contradictions(database)
+    if len(problems) > MAX_PROBLEMS:
+        problems = problems[:MAX_PROBLEMS] + [f"… and {len(problems) - MAX_PROBLEMS} more problem(s)"]
+    return AuditReport(check.last_id, check.keyed, check.legacy, len(signed), problems)
 
 
 def verify_chain(database: sqlite_utils.Database) -> list[str]:
-    """Problems found in the hash chain (empty when intact): edited, inserted or deleted rows."""
-    problems = []
-    prev_hash = GENESIS
-    expected_id = None
-    for row in database.query("SELECT * FROM decisions ORDER BY id"):
-        if expected_id is not None and row["id"] != expected_id:
-            problems.append(f"decision ids jump from {expected_id - 1} to {row['id']}: rows deleted")
-        if row["prev_hash"] != prev_hash:
-            problems.append(f"decision {row['id']}: previous-hash link broken (a row before it was changed or removed)")
-        digest = row_hash(row["prev_hash"], row["item_id"], row["user_id"], row["action"], row["old_status"],
-                          row["new_status"], row["note"], row["created_at"])
-        if digest != row["row_hash"]:
-            problems.append(f"decision {row['id']}: content does not match its hash (row edited)")
-        prev_hash = row["row_hash"]
-        expected_id = row["id"] + 1
-    head = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (HEAD_KEY,)).fetchone()
-    if head:
-        head_id, head_hash = head[0].split(":", 1)
-        if expected_id is None or int(head_id) != expected_id - 1 or head_hash != prev_hash:
-            problems.append(f"the log should end at decision {head_id}: newer rows were deleted or replaced")
-    elif expected_id is not None:
-        problems.append("the log's recorded head is missing")
+    """Problems found in the decision log (empty when intact); see verify()."""
+    return verify(database).problems
+
+
+# --- anchoring ------------------------------------------------------------------------------------
+
+def _legacy_problems(database: sqlite_utils.Database, last_legacy: int) -> list[str]:
+    """The old verification, on the rows hashed the old way only: ids from 1, links, SHA-256, head."""
+    check = _ChainCheck(None, [])
+    for row in database.query(f"{_ROWS} WHERE decisions.hash_scheme = ? ORDER BY decisions.id", [LEGACY]):
+        check.row(row)
+    problems = check.problems
+    following = database.conn.execute("SELECT prev_hash FROM decisions WHERE id = ?", (last_legacy + 1,)).fetchone()
+    if following is None:
+        problems += _head_problems(database, check.last_id, check.prev)
+    elif following[0] != check.prev:
+        problems.append(f"decision {last_legacy + 1}: previous-hash link broken (a row before it was changed)")
     return problems
+
+
+def rekey(database: sqlite_utils.Database) -> Checkpoint | None:
+    """Anchor the rows hashed the old way with a signed "rekey" checkpoint (once; None if there are none).
+
+    The old chain is verified first, the old way; if it fails, RekeyRefused lists why and nothing is
+    written. The anchor vouches for the old rows as they are now: what was rewritten before cannot be told.
+    """
+    conn = database.conn
+    count, last = conn.execute("SELECT COUNT(*), MAX(id) FROM decisions WHERE hash_scheme = ?", (LEGACY,)).fetchone()
+    if not count:
+        return None
+    keyed = conn.execute("SELECT 1 FROM decisions WHERE hash_scheme != ? LIMIT 1", (LEGACY,)).fetchone()
+    key = _key(database, create=keyed is None)
+    signed, _ = _signed_checkpoints(database, key)
+    done = [c for c in signed if c.kind == "rekey" and c.n == last]
+    if done:
+        return done[0]
+    problems = _legacy_problems(database, last)
+    if problems:
+        raise RekeyRefused(problems)
+    head = conn.execute("SELECT row_hash FROM decisions WHERE id = ?", (last,)).fetchone()[0]
+    return checkpoints.append(database, key, "rekey", last, head)
+
+
+def checkpoint(database: sqlite_utils.Database) -> Checkpoint:
+    """Sign the log's current head now (for the scheduler and `monitor audit checkpoint`).
+
+    Refuses (DecisionError) a head row whose keyed hash does not verify: a checkpoint only ever signs
+    what the key signed.
+    """
+    row = next(iter(database.query(f"{_ROWS} ORDER BY decisions.id DESC LIMIT 1")), None)
+    key = _key(database, create=row is None or row["hash_scheme"] == LEGACY)
+    if row is None:
+        return checkpoints.append(database, key, "checkpoint", 0, GENESIS)
+    if row["hash_scheme"] == KEYED and not hmac.compare_digest(keyed_hash(key, row), row["row_hash"]):
+        raise DecisionError(f"decision {row['id']} does not match its hash: not signing it "
+                            "(run `monitor audit verify`)")
+    return checkpoints.append(database, key, "checkpoint", row["id"], row["row_hash"])

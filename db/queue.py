@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from db import from_iso, to_iso, transaction, utcnow
-from db.decisions import DecisionError, StaleItemError, decide
+from db.decisions import DecisionError, StaleItemError, anchor, decide
 from db.items import _decode
 
 CATEGORIES = ("misinformation", "harm")
@@ -167,16 +167,11 @@ def cluster_items(database: sqlite_utils.Database, cluster_id: int | None, limit
         [cluster_id, limit]))
 
 
-def record_escalation(conn, decision_id: int, item_id: int, target_role: str | None,
-                      target_user_id: int | None) -> None:
-    conn.execute("INSERT INTO escalations (decision_id, item_id, target_role, target_user_id, created_at)"
-                 " VALUES (?, ?, ?, ?, ?)", (decision_id, item_id, target_role, target_user_id, utcnow()))
-
-
 def escalation_targets(database: sqlite_utils.Database, item_id: int) -> dict[int, dict]:
     """decision id → {target_role, target_user} for the item's escalations."""
     return {row["decision_id"]: row for row in database.query(
-        "SELECT escalations.decision_id, escalations.target_role, users.name AS target_user FROM escalations"
+        "SELECT escalations.decision_id, escalations.target_role,"
+        " COALESCE(escalations.target_user_name, users.name) AS target_user FROM escalations"
         " LEFT JOIN users ON users.id = escalations.target_user_id WHERE escalations.item_id = ?", [item_id])}
 
 
@@ -192,11 +187,11 @@ def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: in
         if row and row[0] != user_id:
             raise ClaimError(item_id, row[1], row[2])
         decision = decide(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
-                          note=note, expected_version=expected_version)
-        if action == "escalate":
-            record_escalation(conn, decision.id, item_id, target_role, target_user_id)
+                          note=note, expected_version=expected_version, target_role=target_role,
+                          target_user_id=target_user_id)  # the targets are signed with the decision
         conn.execute("DELETE FROM claims WHERE item_id = ?", (item_id,))
-        return decision.id
+    anchor(database, decision)  # the signed checkpoint, after the commit
+    return decision.id
 
 
 @dataclass

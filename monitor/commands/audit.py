@@ -1,4 +1,4 @@
-"""`monitor audit verify` and `monitor audit export`: check and hand over the decision log."""
+"""`monitor audit verify|checkpoint|rekey|export`: check, anchor and hand over the decision log."""
 
 from __future__ import annotations
 
@@ -8,13 +8,23 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    audit = subparsers.add_parser("audit", help="verify or export the decision log",
-                                  description="The decision log is append-only and hash-chained.")
+    audit = subparsers.add_parser("audit", help="verify, anchor or export the decision log",
+                                  description="The decision log is append-only, hash-chained under the audit key "
+                                              "and anchored by signed checkpoints beside the database.")
     sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    p = sub.add_parser("verify", help="check the hash chain",
-                       description="Recompute every decision's hash; exit 1 and list the rows if any was edited, "
-                                   "inserted or deleted.")
+    p = sub.add_parser("verify", help="check the log against the audit key and the signed checkpoints",
+                       description="Recompute every decision's keyed hash, check the signed checkpoints beside the "
+                                   "database (rows deleted from the end, a wiped log), names at the time and items "
+                                   "whose status contradicts the log; exit 1 and list what is wrong.")
     p.set_defaults(func=cmd_verify)
+    p = sub.add_parser("checkpoint", help="sign the log's current head now",
+                       description="Append a signed checkpoint (count, head, time) to <database>.audit-checkpoints"
+                                   ".jsonl and the log; re-keys the decisions hashed the old way first, if any.")
+    p.set_defaults(func=cmd_checkpoint)
+    p = sub.add_parser("rekey", help="anchor the decisions written before the keyed log (once, after upgrading)",
+                       description="Verify the decisions hashed the old, unkeyed way (before migration 054) and "
+                                   "anchor them with a signed re-key checkpoint; refuses, exit 1, if they fail.")
+    p.set_defaults(func=cmd_rekey)
     p = sub.add_parser("export", help="export the log as CSV or JSON Lines",
                        description="Export decisions (oldest first, with their hashes) to a file or stdout.")
     p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
@@ -26,23 +36,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
+def _open(path: str):
     import db
-    from db.decisions import verify_chain
 
-    database = db.connect(args.db)
+    return db.connect(path)
+
+
+def _error(message: str) -> int:
+    """An environment error (the audit key cannot be read, the checkpoint file cannot be written): one line."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from db.decisions import verify
+
+    database = _open(args.db)
     try:
-        count = database.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
-        problems = verify_chain(database)
+        report = verify(database)
     finally:
         database.conn.close()
-    if problems:
-        for problem in problems:
+    if report.problems:
+        for problem in report.problems:
             print(problem, file=sys.stderr)
-        print(f"audit log BROKEN: {len(problems)} problem(s) in {count} decision(s)")
+        print(f"audit log BROKEN: {len(report.problems)} problem(s) in {report.decisions} decision(s)")
         return 1
-    print(f"audit log OK: {count} decision(s), hash chain intact")
+    legacy = f", {report.legacy} from before the keyed log anchored by its re-key checkpoint" if report.legacy else ""
+    print(f"audit log OK: {report.decisions} decision(s), hash chain intact{legacy}, "
+          f"{report.checkpoints} signed checkpoint(s) agree")
     return 0
+
+
+def _print_refusal(refused) -> None:
+    for problem in refused.problems:
+        print(problem, file=sys.stderr)
+    print("refusing to re-key: the decisions hashed the old way fail the old verification, and anchoring them "
+          "would vouch for a tampered log (see `monitor audit verify`)", file=sys.stderr)
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    from db.checkpoints import path_for
+    from db.decisions import RekeyRefused, rekey
+    from db.keys import KeyFileError
+
+    database = _open(args.db)
+    try:
+        anchored = rekey(database)
+        where = path_for(database)
+    except KeyFileError as error:
+        return _error(str(error))
+    except OSError as error:
+        return _error(f"cannot write the checkpoint file: {error.strerror or error}")
+    except RekeyRefused as refused:
+        _print_refusal(refused)
+        return 1
+    finally:
+        database.conn.close()
+    if anchored is None:
+        print("nothing to re-key: every decision is signed with the audit key")
+    else:
+        print(f"re-keyed at decision {anchored.n}: decisions 1–{anchored.n} verified the old way and anchored "
+              f"(head {anchored.head[:16]}…) in {where}")
+    return 0
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from db.checkpoints import path_for
+    from db.decisions import DecisionError, RekeyRefused, checkpoint, rekey
+    from db.keys import KeyFileError
+
+    database = _open(args.db)
+    status = 0
+    try:
+        try:
+            rekey(database)
+        except RekeyRefused as refused:
+            _print_refusal(refused)
+            status = 1
+        signed = checkpoint(database)
+        where = path_for(database)
+    except KeyFileError as error:
+        return _error(str(error))
+    except OSError as error:
+        return _error(f"cannot write the checkpoint file: {error.strerror or error}")
+    except DecisionError as error:
+        print(f"{error}", file=sys.stderr)
+        return 1
+    finally:
+        database.conn.close()
+    print(f"checkpoint: {signed.n} decision(s), head {signed.head[:16]}…, signed at {signed.at} in {where}")
+    return status
 
 
 def _day(value: str | None, flag: str) -> str | None:
@@ -57,12 +140,11 @@ def _day(value: str | None, flag: str) -> str | None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import db
     from db.audit import AuditFilter, export
 
     filters = AuditFilter(user=args.user, action=args.action, date_from=_day(args.since, "--since"),
                           date_to=_day(args.until, "--until"))
-    database = db.connect(args.db)
+    database = _open(args.db)
     try:
         text = export(database, filters, args.format)
     finally:

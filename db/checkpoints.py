@@ -1,0 +1,114 @@
+"""Signed checkpoints of the decision log, appended to a file beside the database and to the log.
+
+A checkpoint says "the log held decisions 1..n and decision n's hash was H, at time T", signed with
+the audit key (HMAC-SHA256). Written after every decision and on demand (`monitor audit checkpoint`),
+to `<database>.audit-checkpoints.jsonl` (opened append-only, mode 0600) and as an INFO log line, it is
+what lets verification see rows deleted from the end, or the whole log wiped, even by someone who can
+rewrite the database and its own record of the head: those rows are below a checkpoint's count.
+
+Lines may arrive out of order (two processes deciding at once); each is checked on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from db import utcnow
+from db.keys import database_file, key_id
+
+SUFFIX = ".audit-checkpoints.jsonl"
+KINDS = ("checkpoint", "rekey")
+
+log = logging.getLogger("monitor.audit")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    kind: str  # "checkpoint", or "rekey": the rows hashed the old way end at n and were verified then
+    n: int  # decisions 1..n (ids run from 1 without gaps)
+    head: str  # row_hash of decision n (GENESIS when n is 0)
+    at: str  # UTC ISO 8601
+    key: str  # key_id() of the signing key
+    mac: str
+    line: int = 0  # line number in the file, when read from one
+
+    def as_json(self) -> str:
+        return json.dumps({"kind": self.kind, "n": self.n, "head": self.head, "at": self.at, "key": self.key,
+                           "mac": self.mac}, separators=(",", ":"))
+
+
+def path_for(database: sqlite_utils.Database) -> Path | None:
+    file = database_file(database)
+    return None if file is None else file.with_name(file.name + SUFFIX)
+
+
+def _mac(key: bytes, kind: str, n: int, head: str, at: str, signer: str) -> str:
+    payload = json.dumps(["audit-checkpoint", kind, n, head, at, signer], separators=(",", ":"))
+    return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign(key: bytes, kind: str, n: int, head: str, at: str | None = None) -> Checkpoint:
+    at = at or utcnow()
+    signer = key_id(key)
+    return Checkpoint(kind, n, head, at, signer, _mac(key, kind, n, head, at, signer))
+
+
+def is_signed_by(checkpoint: Checkpoint, key: bytes) -> bool:
+    expected = _mac(key, checkpoint.kind, checkpoint.n, checkpoint.head, checkpoint.at, checkpoint.key)
+    return hmac.compare_digest(expected, checkpoint.mac)
+
+
+def append(database: sqlite_utils.Database, key: bytes, kind: str, n: int, head: str) -> Checkpoint:
+    """Sign and write one checkpoint (one write() on an O_APPEND descriptor) and log it.
+
+    Raises OSError when the file cannot be written; the log line is emitted first either way.
+    """
+    checkpoint = sign(key, kind, n, head)
+    log.info("audit checkpoint", extra={"audit_kind": kind, "audit_n": n, "audit_head": head,
+                                        "audit_at": checkpoint.at, "audit_key": checkpoint.key,
+                                        "audit_mac": checkpoint.mac})
+    path = path_for(database)
+    if path is not None:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(descriptor, (checkpoint.as_json() + "\n").encode("utf-8"))
+        finally:
+            os.close(descriptor)
+    return checkpoint
+
+
+def _parse(text: str, number: int) -> Checkpoint:
+    entry = json.loads(text)
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    kind, n, head, at, signer, mac = (entry.get(k) for k in ("kind", "n", "head", "at", "key", "mac"))
+    if kind not in KINDS:
+        raise ValueError(f"field 'kind': unknown kind {kind!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"field 'n': not a count: {n!r}")
+    for field, value in (("head", head), ("at", at), ("key", signer), ("mac", mac)):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"field '{field}': missing or not text")
+    return Checkpoint(kind, n, head, at, signer, mac, number)
+
+
+def read(path: Path) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint in the file, and a problem (file:line: why) for each line that is not one."""
+    checkpoints, problems = [], []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                checkpoints.append(_parse(text, number))
+            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                problems.append(f"{path}:{number}: not a checkpoint ({error}): the file was edited")
+    return checkpoints, problems

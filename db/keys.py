@@ -1,0 +1,127 @@
+"""Secrets kept beside the database file, never in it.
+
+Anyone who can read or write the database (a Datasette on the live file, a backup, a shell account) must
+not be able to forge what a secret protects, so a secret lives in an environment variable or in a file
+next to the database with mode 0600. The file is written whole under a temporary name and linked into
+place, so two processes starting at once agree on one secret and neither reads a half-written file.
+
+The audit key (`<database>.audit-key`, or MONITOR_AUDIT_KEY) keys the decision log's row hashes and
+signs its checkpoints (db/decisions.py, db/checkpoints.py). It is a separate secret from the web
+session key: leaking one must not give the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import stat
+import threading
+from pathlib import Path
+
+import sqlite_utils
+
+AUDIT_KEY_ENV = "MONITOR_AUDIT_KEY"
+AUDIT_KEY_SUFFIX = ".audit-key"
+MIN_SECRET_CHARS = 32
+
+_cache: dict[str, bytes] = {}
+_cache_lock = threading.Lock()
+# An in-memory database lives and dies with this process; so does its key.
+_EPHEMERAL = secrets.token_hex(32).encode()
+
+
+class KeyFileError(Exception):
+    """A secret that cannot be read, is missing or is exposed; the message names the file and the fix."""
+
+
+def database_file(database: sqlite_utils.Database) -> Path | None:
+    """The main database file (None for an in-memory database)."""
+    for _, name, path in database.conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return Path(path) if path else None
+    return None
+
+
+def secret_beside(path: Path, *, what: str, create: bool) -> str | None:
+    """The secret in `path` (made first when `create` and absent); None when absent and not created.
+
+    A file other users can read is refused: whoever reads it could forge what it protects.
+    """
+    if not path.exists():
+        if not create:
+            return None
+        _create_secret_file(path, what)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise KeyFileError(f"cannot read the {what} file {path}: {error.strerror or error}") from None
+    if mode & 0o077:
+        raise KeyFileError(f"the {what} file {path} can be read by other users (mode {mode:o}): chmod 600 {path}")
+    if len(text) < MIN_SECRET_CHARS:
+        raise KeyFileError(f"the {what} file {path} holds no usable key (fewer than {MIN_SECRET_CHARS} characters)")
+    return text
+
+
+def _create_secret_file(path: Path, what: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    except OSError as error:
+        raise KeyFileError(f"cannot create the {what} file {path}: {error.strerror or error}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def audit_key_path(database: sqlite_utils.Database) -> Path | None:
+    """Where the audit key file is (or would be): `<database>.audit-key`; None in memory."""
+    file = database_file(database)
+    return None if file is None else file.with_name(file.name + AUDIT_KEY_SUFFIX)
+
+
+def audit_key_source(database: sqlite_utils.Database) -> str:
+    """Where the audit key comes from, for messages."""
+    if os.environ.get(AUDIT_KEY_ENV):
+        return AUDIT_KEY_ENV
+    return str(audit_key_path(database) or "this process (in-memory database)")
+
+
+def audit_key(database: sqlite_utils.Database, *, create: bool = False, cached: bool = True) -> bytes | None:
+    """The audit key: MONITOR_AUDIT_KEY, else `<database>.audit-key` (made when `create`); None if absent.
+
+    Cached per file, so a decision reads no file; `cached=False` (verification) reads it afresh and
+    leaves the cache alone: a key file replaced under a running service does not change what it signs with.
+    """
+    value = os.environ.get(AUDIT_KEY_ENV)
+    if value:
+        if len(value) < MIN_SECRET_CHARS:
+            raise KeyFileError(f"{AUDIT_KEY_ENV} is too short: at least {MIN_SECRET_CHARS} characters "
+                               "(for example the output of `openssl rand -hex 32`)")
+        return value.encode("utf-8")
+    path = audit_key_path(database)
+    if path is None:
+        return _EPHEMERAL
+    with _cache_lock:
+        if cached and str(path) in _cache:
+            return _cache[str(path)]
+        text = secret_beside(path, what="audit key", create=create)
+        if text is None:
+            return None
+        key = text.encode("utf-8")
+        if cached:  # a fresh read never replaces the key this process signs with
+            _cache[str(path)] = key
+        return key
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key, written on checkpoints so verify can say "signed with another key"."""
+    return hashlib.sha256(b"monitor audit key id\0" + key).hexdigest()[:16]
