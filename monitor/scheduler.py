@@ -53,6 +53,7 @@ log = logging.getLogger("monitor.scheduler")
 
 HEARTBEAT_KEY = "scheduler_heartbeat"
 STATUS_KEY = "scheduler_status"
+AUDIT_CHECKPOINT_SECONDS = 3600  # a signed checkpoint of the decision log (db.decisions.checkpoint)
 CONFIG_ERROR_KEY = "config_error"
 SCORER_ERROR_KEY = "scorer_error"
 SCORER_RETRY_SECONDS = 300
@@ -588,6 +589,9 @@ class Scheduler:
                           executor="housekeeping", misfire_grace_time=None)
         if self.housekeeping:
             self._add_housekeeping_jobs()
+            self._aps.add_job(self.audit_checkpoint, IntervalTrigger(seconds=AUDIT_CHECKPOINT_SECONDS),
+                              id="audit_checkpoint", executor="housekeeping", misfire_grace_time=None,
+                              next_run_time=datetime.now(UTC))
         self.started_at = db.utcnow()
         self._aps.start()
         log.info("scheduler started", extra={"sources": len(self.config.sources), "workers": workers})
@@ -922,6 +926,24 @@ class Scheduler:
                   "jobs": jobs, "workers": self.config.settings.workers, "config_error": self._config_error,
                   "stopped": stopped, "feeds": self.feeds_path}
         set_state(database, STATUS_KEY, json.dumps(status, ensure_ascii=False))
+
+    def audit_checkpoint(self) -> None:
+        """At start and hourly: sign the decision log's head (db.decisions.checkpoint), re-keying the
+        decisions from before the keyed log once after an upgrade. Failures are logged, never fatal."""
+        from db.decisions import RekeyRefused, checkpoint, rekey
+
+        with self._service_lock:  # serialised with stop(), like the heartbeat
+            if self._stopping.is_set():
+                return
+            database = self.database()
+            try:
+                try:
+                    rekey(database)
+                except RekeyRefused as refused:
+                    log.error("decision log not re-keyed: %s", "; ".join(refused.problems[:5]))
+                checkpoint(database)
+            except Exception:  # noqa: BLE001 - a missing key or a full disk must not stop the scheduler
+                log.exception("audit checkpoint failed")
 
     def reconcile(self) -> None:
         """Periodic: reload feeds.yaml if it changed on disk; run resumed sources at once."""
