@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ import sqlite_utils
 
 from db import checkpoints, transaction, utcnow
 from db.checkpoints import Checkpoint
-from db.keys import KeyFileError, audit_key, audit_key_source, key_id
+from db.keys import AUDIT_KEY_ENV, KeyFileError, audit_key, audit_key_source, key_id
 
 GENESIS = "0" * 64
 # The chain's head (last id and hash) is also kept outside the table; the signed checkpoints are what
@@ -339,6 +340,27 @@ def _head_problems(database: sqlite_utils.Database, last_id: int, last_hash: str
     return []
 
 
+def _anchor_problems(database: sqlite_utils.Database, key: bytes | None, keyed: int,
+                     signed: list[Checkpoint]) -> list[str]:
+    """A key or a checkpoint file that should be there and is not. Both are made together (the key at
+    the first decision or checkpoint, the file right after), so a key file alone means a deleted file."""
+    path = checkpoints.path_for(database)
+    exists = path is not None and path.exists()
+    if key is None:
+        if keyed or exists:
+            return [f"the audit key {audit_key_source(database)} is missing: the {keyed} keyed decision(s) and "
+                    "the checkpoints cannot be checked; restore it from your backup"]
+        return []
+    if path is not None and not exists and not os.environ.get(AUDIT_KEY_ENV):
+        return [f"the checkpoint file {path} is missing though the audit key exists: it was deleted, and "
+                "without it decisions deleted from the end of the log, or a wiped log, cannot be noticed "
+                "(restore it from your backup)"]
+    if keyed and not signed:
+        return [f"no signed checkpoint in {path}: decisions deleted from the end of the log, or a wiped log, "
+                "cannot be noticed without one (restore the file from your backup)"]
+    return []
+
+
 def renamed_users(database: sqlite_utils.Database) -> list[str]:
     """Accounts whose name differs from the name they signed decisions with (the service cannot rename)."""
     problems = []
@@ -389,14 +411,8 @@ def verify(database: sqlite_utils.Database) -> AuditReport:
     for row in database.query(f"{_ROWS} ORDER BY decisions.id"):
         check.row(row)
     problems += check.finish(signed)
-    path = checkpoints.path_for(database)
-    if key is None:
-        if not key_said and (check.keyed or (path is not None and path.exists())):
-            problems.append(f"the audit key {audit_key_source(database)} is missing: the {check.keyed} keyed "
-                            "decision(s) and the checkpoints cannot be checked; restore it from your backup")
-    elif check.keyed and not signed:
-        problems.append(f"no signed checkpoint in {path}: decisions deleted from the end of the log, or a wiped "
-                        "log, cannot be noticed without it (restore it from your backup)")
+    if not key_said:
+        problems += _anchor_problems(database, key, check.keyed, signed)
     problems += file_problems + _head_problems(database, check.last_id, check.prev)
     problems += renamed_users(database) + status_contradictions(database)
     if len(problems) > MAX_PROBLEMS:

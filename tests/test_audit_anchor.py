@@ -496,3 +496,19 @@ def test_the_scheduler_re_keys_an_upgraded_log_and_signs_its_head_at_start(tmp_d
         scheduler.stop(timeout=5)
     assert [(line["kind"], line["n"]) for line in lines] == [("rekey", 3), ("checkpoint", 3)]
     assert verify_chain(tmp_db) == []
+
+
+def test_a_wiped_log_with_its_checkpoint_file_deleted_is_detected_by_the_key_file_left(log_db):
+    conn = log_db.database.conn
+    _drop_guards(conn)
+    conn.execute("DELETE FROM escalations")
+    conn.execute("DELETE FROM decisions")
+    _set_head(conn, None, None)
+    conn.execute("UPDATE items SET status = 'flagged', version = 1")
+    os.unlink(_checkpoint_file(log_db.path))
+    assert "checkpoint file" in _problems(log_db.database) and "deleted" in _problems(log_db.database)
+
+
+def test_a_fresh_database_verifies_clean_and_makes_no_files(tmp_db, db_path):
+    assert verify_chain(tmp_db) == []
+    assert not os.path.exists(_key_file(db_path)) and not os.path.exists(_checkpoint_file(db_path))
