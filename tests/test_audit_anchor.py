@@ -512,3 +512,28 @@ def test_a_wiped_log_with_its_checkpoint_file_deleted_is_detected_by_the_key_fil
 def test_a_fresh_database_verifies_clean_and_makes_no_files(tmp_db, db_path):
     assert verify_chain(tmp_db) == []
     assert not os.path.exists(_key_file(db_path)) and not os.path.exists(_checkpoint_file(db_path))
+
+
+def test_the_verify_page_escapes_what_an_attacker_wrote_into_the_database(tmp_path):
+    from tests import webtools
+    from web import create_app
+
+    path = tmp_path / "web.db"
+    info = webtools.build(path)
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": False})
+    mod = app.test_client()
+    webtools.login(mod, "mod")
+    assert mod.post(f"/items/{info['items']['high']}/decide",
+                    data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
+    database = db.connect(path)
+    database.conn.execute("UPDATE users SET name = '<img src=x onerror=alert(1)>' WHERE name = 'mod'")
+    database.conn.close()
+    with open(_checkpoint_file(path), "a", encoding="utf-8") as handle:
+        handle.write('{"kind": "<script>alert(2)</script>"}\n')
+    adm = app.test_client()
+    webtools.login(adm, "adm")
+    page = adm.get("/admin/audit/verify").get_data(as_text=True)
+    assert "renamed" in page and "not a checkpoint" in page
+    assert "<img src=x" not in page and "<script>alert(2)" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
