@@ -163,6 +163,18 @@ def test_bad_periods_are_clear_errors():
         custom("2026-11-10", "2026-11-01")
 
 
+@pytest.mark.parametrize("make, text", [
+    (lambda: quarter("9999-Q4"), "9999-Q4"), (lambda: iso_week("0001-W01"), "0001-W01"),
+    (lambda: iso_week("9999-W52"), "9999-W52"), (lambda: custom("0001-01-01", "2026-01-01"), "0001-01-01"),
+    (lambda: custom("2026-01-01", "9999-12-31"), "9999-12-31"),
+])
+def test_periods_beyond_the_supported_years_are_clear_errors(make, text):
+    """Near the years 1 and 9999 the period arithmetic overflowed (a 500 on /reports/, issue 15 item 11)."""
+    from monitor.reports import PeriodError
+    with pytest.raises(PeriodError, match=text):
+        make().previous().start_utc  # noqa: B018 - what build_report computes first
+
+
 def test_headline_figures_with_change(w47):
     summary = {row[0]: row[1:] for row in w47.table("summary").rows}
     assert summary["items_crawled"] == [6, 3, 3]  # items 1,3,4,6,7,9 vs 2,8,10

@@ -195,8 +195,9 @@ def test_queue_priority_filters_and_keyset_pages(env):
     assert "Đồn đoán giá xăng" in body and "Tin giả về vắc-xin" not in body
     body = client.get("/queue?status=new").get_data(as_text=True)
     assert "Thời tiết Nghệ An" in body
-    body = client.get("/queue?after=garbage").get_data(as_text=True)
-    assert "Tin giả về vắc-xin" in body
+    # A cursor that no "next" link made is a 400 naming the parameter (issue 15 item 11), not a silent first page.
+    response = client.get("/queue?after=garbage")
+    assert response.status_code == 400 and "after" in response.get_data(as_text=True)
 
 
 def test_priority_combines_score_recency_and_spread(env):

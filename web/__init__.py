@@ -10,13 +10,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, g, has_request_context, redirect, render_template, request, url_for
+from flask import Flask, g, has_request_context, jsonify, redirect, render_template, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
-from web import render
+from web import params, render
 from web.access import login_manager
 
 csrf = CSRFProtect()
@@ -71,6 +71,7 @@ def get_db():
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; migrations run once here, not on every request."""
     app = Flask(__name__)
+    params.init_app(app)  # the bounded <int:...> converter must be in place before any route is added
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):
@@ -116,7 +117,10 @@ def create_app(config: dict | None = None) -> Flask:
         return render_template("error.html", title="403", message=_("You do not have access to this page.")), 403
 
     @app.errorhandler(404)
-    def not_found(_error):
+    def not_found(error):
+        if request.path.startswith("/api/"):  # no URL rule matched (e.g. an id beyond 64 bits): still JSON, as
+            # an HTML page would set a session cookie that locks a token client out (strong session protection)
+            return jsonify({"error": "not_found", "message": error.description}), 404
         return render_template("error.html", title="404", message=_("Not found.")), 404
 
     return app

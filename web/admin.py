@@ -12,26 +12,24 @@ from db.decisions import verify_chain
 from monitor.domain import Action
 from web import get_db
 from web.access import ADMIN, roles
-from web.queue import _local_day_to_utc
+from web.params import int_arg
+from web.queue import local_day_to_utc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _filters(args) -> AuditFilter:
-    item = args.get("item", "")
     return AuditFilter(user=args.get("user") or None,
                        action=args.get("action") if args.get("action") in {a.value for a in Action} else None,
-                       item_id=int(item) if item.isdigit() else None,
-                       date_from=_local_day_to_utc(args.get("from")), date_to=_local_day_to_utc(args.get("to"), end=True))
+                       item_id=int_arg(args, "item"),
+                       date_from=local_day_to_utc(args, "from"), date_to=local_day_to_utc(args, "to", end=True))
 
 
 @bp.get("/audit")
 @roles(*ADMIN)
 def audit():
     database = get_db()
-    before = request.args.get("before", "")
-    rows = db.audit.browse(database, _filters(request.args), limit=101,
-                           before_id=int(before) if before.isdigit() else None)
+    rows = db.audit.browse(database, _filters(request.args), limit=101, before_id=int_arg(request.args, "before"))
     more = len(rows) > 100
     rows = rows[:100]
     args = {k: v for k, v in request.args.items() if k != "before" and v}
@@ -71,12 +69,12 @@ def tokens():
 @roles(*ADMIN)
 def create_token():
     database = get_db()
-    user_id = request.form.get("user_id", "")
+    user_id = int_arg(request.form, "user_id")
     name = (request.form.get("name") or "").strip() or "api"
-    if not user_id.isdigit() or not database.conn.execute("SELECT 1 FROM users WHERE id = ?", (int(user_id),)).fetchone():
+    if user_id is None or not database.conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone():
         flash(_("Unknown user."), "error")
         return redirect(url_for("admin.tokens")), 303
-    token = db.tokens.create_token(database, int(user_id), name)
+    token = db.tokens.create_token(database, user_id, name)
     users = list(database.query("SELECT id, name, role FROM users WHERE active = 1 ORDER BY name"))
     # Shown once, never stored in clear.
     return render_template("admin_tokens.html", tokens=db.tokens.list_tokens(database), users=users, new_token=token)

@@ -17,6 +17,7 @@ from db.queue import ClaimError, QueueFilter
 from monitor.domain import Action, Role, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
+from web.params import INT64_MAX, int_arg
 from web.queue import format_after, parse_after
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -55,13 +56,10 @@ def queue():
     status = request.args.get("status", Status.FLAGGED.value)
     if status not in {s.value for s in Status}:
         return jsonify({"error": "bad_request", "message": f"unknown status '{status}'"}), 400
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 200)
-        source_id = int(request.args["source"]) if request.args.get("source") else None
-    except ValueError:
-        return jsonify({"error": "bad_request", "message": "limit and source must be integers"}), 400
+    limit = min(max(int_arg(request.args, "limit", default=50), 1), 200)
     category = request.args.get("category")
-    filters = QueueFilter(status=status, language=request.args.get("language") or None, source_id=source_id,
+    filters = QueueFilter(status=status, language=request.args.get("language") or None,
+                          source_id=int_arg(request.args, "source"),
                           category=category if category in db.queue.CATEGORIES else None)
     page = db.queue.queue(get_db(), filters, limit=limit, after=parse_after(request.args.get("after")))
     return jsonify({"items": [_item(r) for r in page.items], "next": format_after(page.next_after)})
@@ -90,8 +88,8 @@ def decide(item_id: int):
     except ValueError:
         return jsonify({"error": "bad_request", "message": f"action must be one of {[a.value for a in Action]}"}), 400
     version = payload.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        return jsonify({"error": "bad_request", "message": "version (integer) is required"}), 400
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= INT64_MAX:
+        return jsonify({"error": "bad_request", "message": f"version (an integer from 0 to {INT64_MAX}) is required"}), 400
     note = str(payload.get("note") or "").strip()
     if action.needs_note and not note:
         return jsonify({"error": "bad_request", "message": "note is required for escalate and reopen"}), 400
@@ -105,7 +103,7 @@ def decide(item_id: int):
             if not row:
                 return jsonify({"error": "bad_request", "message": f"unknown user '{target_user}'"}), 400
             target_user_id = row[0]
-        if target_role not in {r.value for r in Role}:
+        if not isinstance(target_role, str) or target_role not in {r.value for r in Role}:
             target_role = None if target_user_id else Role.ADMIN.value
     if db.items.get_item(get_db(), item_id) is None:
         return jsonify({"error": "not_found", "message": f"item {item_id} does not exist"}), 404

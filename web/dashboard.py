@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from web import get_db
 from web.access import READ, roles
+from web.params import int_arg
 
 bp = Blueprint("dashboard", __name__)
 
@@ -80,10 +81,7 @@ def bar_chart(days: list[str], counts: dict[str, dict[str, int]], title: str) ->
 @bp.get("/dashboard")
 @roles(*READ)
 def index():
-    try:
-        span = min(max(int(request.args.get("days", 30)), 1), 366)
-    except ValueError:
-        span = 30
+    span = min(max(int_arg(request.args, "days", default=30), 1), 366)
     today = datetime.now(UTC).date()
     start = today - timedelta(days=span - 1)
     days = [(start + timedelta(days=i)).isoformat() for i in range(span)]

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from db.decisions import StaleItemError
 from monitor.domain import Action, Role
+from web.params import BadParameter, to_int
 from web.render import localtime
 
 
@@ -42,14 +43,23 @@ def parse_decision_form(form, database) -> DecisionForm | tuple:
     if action == Action.ESCALATE:
         target = form.get("target") or f"role:{Role.ADMIN.value}"
         kind, _sep, value = target.partition(":")
+        user_id = _user_id(value) if kind == "user" else None
         if kind == "role" and value in {r.value for r in Role}:
             decision.target_role = value
-        elif kind == "user" and value.isdigit() and database.conn.execute(
-                "SELECT 1 FROM users WHERE id = ? AND active = 1", (int(value),)).fetchone():
-            decision.target_user_id = int(value)
+        elif user_id is not None and database.conn.execute(
+                "SELECT 1 FROM users WHERE id = ? AND active = 1", (user_id,)).fetchone():
+            decision.target_user_id = user_id
         else:
             return render_template("error.html", title="400", message=_("Unknown escalation target.")), 400
     return decision
+
+
+def _user_id(text: str) -> int | None:
+    """The id of a "user:<id>" target, None when it cannot be one (then the target is simply unknown)."""
+    try:
+        return to_int(text, "target", low=1)
+    except BadParameter:
+        return None
 
 
 def stale_message(error: StaleItemError) -> str:

@@ -16,6 +16,7 @@ from monitor.domain import Action
 from web import get_db
 from web.access import ADMIN, MODERATE, READ, roles
 from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
+from web.params import int_arg
 from web.reasons import item_reasons
 
 bp = Blueprint("items", __name__)
@@ -43,9 +44,8 @@ def decide(item_id: int):
     database = get_db()
     if db.items.get_item(database, item_id) is None:
         abort(404)
-    try:
-        version = int(request.form.get("version", ""))
-    except ValueError:
+    version = int_arg(request.form, "version")
+    if version is None:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
     form = parse_decision_form(request.form, database)
     if isinstance(form, tuple):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import math
+from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,33 +18,35 @@ from monitor.domain import Action, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
 from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
+from web.params import BadParameter, day_arg, id_list, int_arg, shown, to_int
 from web.render import localtime, safe_href, user_zone
 
 bp = Blueprint("queue", __name__)
 
 
 def parse_after(token: str | None) -> tuple[float, int] | None:
-    """The keyset cursor "priority:id" from a query string; anything malformed means the first page."""
+    """The keyset cursor "priority:id" of a `next` link; absent means the first page, malformed is a 400."""
     if not token:
         return None
+    priority, _colon, item_id = token.rpartition(":")
     try:
-        priority, item_id = token.rsplit(":", 1)
-        return float(priority), int(item_id)
-    except ValueError:
-        return None
+        value, number = float(priority), to_int(item_id, "after")
+    except (ValueError, BadParameter):
+        value, number = math.nan, None
+    if number is None or not math.isfinite(value):  # SQLite cannot order by nan, and inf is no page
+        raise BadParameter("after", _("Parameter “after” must be the cursor of a “next” link (got “%(value)s”).",
+                                      value=shown(token)))
+    return value, number
 
 
 def format_after(after: tuple[float, int] | None) -> str | None:
     return f"{after[0]!r}:{after[1]}" if after else None
 
 
-def _local_day_to_utc(value: str | None, *, end: bool = False) -> str | None:
-    """A YYYY-MM-DD typed in the user's zone → the UTC instant starting (or ending) that day."""
-    if not value:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
+def local_day_to_utc(args, name: str, *, end: bool = False) -> str | None:
+    """The day parameter `name` (YYYY-MM-DD in the user's zone) → the UTC instant starting (or ending) that day."""
+    day = day_arg(args, name)
+    if day is None:
         return None
     if end:
         day += timedelta(days=1)
@@ -54,17 +57,13 @@ def filters_from(args) -> QueueFilter:
     status = args.get("status") or Status.FLAGGED.value
     if status not in {s.value for s in Status}:
         status = Status.FLAGGED.value
-    try:
-        source_id = int(args["source"]) if args.get("source") else None
-    except ValueError:
-        source_id = None
     return QueueFilter(
         status=status,
         category=args.get("category") if args.get("category") in db.queue.CATEGORIES else None,
         language=(args.get("language") or "").strip()[:8] or None,
-        source_id=source_id,
-        date_from=_local_day_to_utc(args.get("from")),
-        date_to=_local_day_to_utc(args.get("to"), end=True),
+        source_id=int_arg(args, "source"),
+        date_from=local_day_to_utc(args, "from"),
+        date_to=local_day_to_utc(args, "to", end=True),
         claimed_by=current_user.id if args.get("mine") == "1" else None,
     )
 
@@ -110,12 +109,15 @@ def search():
 @bp.post("/claims")
 @roles(*MODERATE)
 def claim():
-    ids = _ids(request.form.getlist("item_id"))
-    cluster = request.form.get("cluster_id")
+    ids = id_list(request.form, "item_id")
+    cluster = int_arg(request.form, "cluster_id")
     database = get_db()
-    if cluster and cluster.isdigit():
+    unknown = sorted(set(ids) - set(db.queue.versions_of(database, ids)))
+    if unknown:  # a claim row needs its item (foreign key)
+        return render_template("error.html", title="404", message=_("Item %(id)s does not exist.", id=unknown[0])), 404
+    if cluster is not None:
         ids += [row[0] for row in database.conn.execute(
-            "SELECT id FROM items WHERE cluster_id = ? AND status IN ('flagged', 'escalated')", (int(cluster),))]
+            "SELECT id FROM items WHERE cluster_id = ? AND status IN ('flagged', 'escalated')", (cluster,))]
     if not ids:
         abort(400)
     try:
@@ -132,40 +134,34 @@ def claim():
     return redirect(safe_return(request.form.get("next"))), 303
 
 
-def _ids(values: list[str]) -> list[int]:
-    return sorted({int(v) for v in values if v.isdigit()})
-
-
 @bp.post("/queue/bulk")
 @roles(*MODERATE)
 def bulk():
     """Decide a selection; each item is decided at the version shown on the page (stale ones are skipped)."""
-    ids = _ids(request.form.getlist("item_id"))
+    ids = id_list(request.form, "item_id")
     if not ids:
         flash(_("Select at least one item."), "error")
         return redirect(safe_return(request.form.get("next"))), 303
-    versions = {}
-    for item_id in ids:
-        value = request.form.get(f"version_{item_id}", "")
-        if not value.isdigit():
-            return render_template("error.html", title="400", message=_("Missing item version.")), 400
-        versions[item_id] = int(value)
+    versions = _versions(ids)
+    if len(versions) < len(ids):
+        return render_template("error.html", title="400", message=_("Missing item version.")), 400
     return _bulk(versions)
+
+
+def _versions(ids) -> dict[int, int]:
+    """The version the page showed for each item (form fields version_<id>), for those that have one."""
+    versions = {item_id: int_arg(request.form, f"version_{item_id}") for item_id in ids}
+    return {item_id: version for item_id, version in versions.items() if version is not None}
 
 
 @bp.post("/clusters/<int:cluster_id>/decide")
 @roles(*MODERATE)
 def cluster_decide(cluster_id: int):
     """Decide every open copy in a cluster, at the versions the page listed."""
-    database = get_db()
-    listed = {int(k[8:]): v for k, v in request.form.items() if k.startswith("version_") and k[8:].isdigit()}
-    in_cluster = db.queue.cluster_versions(database, cluster_id)
+    in_cluster = db.queue.cluster_versions(get_db(), cluster_id)
     if not in_cluster:
         abort(404)
-    versions = {}
-    for item_id, value in listed.items():
-        if item_id in in_cluster and value.isdigit():
-            versions[item_id] = int(value)
+    versions = _versions(in_cluster)
     if not versions:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
     return _bulk(versions)

@@ -14,6 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
+# The days a user may ask for: every stored time is from a crawl, so nothing predates 1970, and the bounds keep
+# all date arithmetic (the previous period, a day either side, local midnights in any zone) far from the
+# year 1 and 9999 where Python's dates overflow (issue 15 item 11).
+MIN_DAY = date(1970, 1, 1)
+MAX_DAY = date(2100, 12, 31)
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
@@ -94,7 +99,7 @@ def iso_week(text: str, zone: str = DEFAULT_ZONE) -> Period:
     match = _WEEK.match(text.strip())
     if not match:
         raise PeriodError(f"week '{text}' is not an ISO week like 2026-W47")
-    year, number = int(match.group(1)), int(match.group(2))
+    year, number = _year(match.group(1), f"week '{text}'"), int(match.group(2))
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
@@ -122,10 +127,17 @@ def quarter(text: str, zone: str = DEFAULT_ZONE) -> Period:
     match = _QUARTER.match(text.strip())
     if not match:
         raise PeriodError(f"quarter '{text}' is not like 2026-Q4")
-    year, number = int(match.group(1)), int(match.group(2))
+    year, number = _year(match.group(1), f"quarter '{text}'"), int(match.group(2))
     first = date(year, 3 * number - 2, 1)
     after = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
     return Period("quarter", f"{year}-Q{number}", first, after - timedelta(days=1), zone)
+
+
+def _year(text: str, what: str) -> int:
+    year = int(text)
+    if not MIN_DAY.year <= year <= MAX_DAY.year:
+        raise PeriodError(f"{what}: the year must be from {MIN_DAY.year} to {MAX_DAY.year}")
+    return year
 
 
 def custom(first: date | str, last: date | str, zone: str = DEFAULT_ZONE) -> Period:
@@ -137,12 +149,18 @@ def custom(first: date | str, last: date | str, zone: str = DEFAULT_ZONE) -> Per
 
 
 def _day(value: date | str, field: str) -> date:
-    if isinstance(value, date):
-        return value
+    return parse_day(value, field) if isinstance(value, str) else value
+
+
+def parse_day(text: str, field: str) -> date:
+    """A calendar day typed by a user (YYYY-MM-DD) within MIN_DAY … MAX_DAY; `field` names it in the error."""
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError(f"{field} '{value}' is not a date like 2026-11-16") from None
+        raise PeriodError(f"{field} '{text}' is not a date like 2026-11-16") from None
+    if not MIN_DAY <= day <= MAX_DAY:
+        raise PeriodError(f"{field} '{text}' is outside {MIN_DAY.isoformat()} … {MAX_DAY.isoformat()}")
+    return day
 
 
 def parse_period(week: str | None = None, quarter_text: str | None = None, first: str | None = None,
