@@ -21,8 +21,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import utcnow
-from db.keys import database_file, key_id
+from db import file_path, utcnow
+from db.keys import key_id
 
 SUFFIX = ".audit-checkpoints.jsonl"
 KINDS = ("checkpoint", "rekey")
@@ -46,8 +46,8 @@ class Checkpoint:
 
 
 def path_for(database: sqlite_utils.Database) -> Path | None:
-    file = database_file(database)
-    return None if file is None else file.with_name(file.name + SUFFIX)
+    file = file_path(database)
+    return None if file is None else Path(file + SUFFIX)
 
 
 def _mac(key: bytes, kind: str, n: int, head: str, at: str, signer: str) -> str:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from db import file_path
+
 AUDIT_KEY_ENV = "MONITOR_AUDIT_KEY"
 AUDIT_KEY_SUFFIX = ".audit-key"
 MIN_SECRET_CHARS = 32
@@ -33,14 +35,6 @@ _EPHEMERAL = secrets.token_hex(32).encode()
 
 class KeyFileError(Exception):
     """A secret that cannot be read, is missing or is exposed; the message names the file and the fix."""
-
-
-def database_file(database: sqlite_utils.Database) -> Path | None:
-    """The main database file (None for an in-memory database)."""
-    for _, name, path in database.conn.execute("PRAGMA database_list").fetchall():
-        if name == "main":
-            return Path(path) if path else None
-    return None
 
 
 def secret_beside(path: Path, *, what: str, create: bool) -> str | None:
@@ -84,8 +78,8 @@ def _create_secret_file(path: Path, what: str) -> None:
 
 def audit_key_path(database: sqlite_utils.Database) -> Path | None:
     """Where the audit key file is (or would be): `<database>.audit-key`; None in memory."""
-    file = database_file(database)
-    return None if file is None else file.with_name(file.name + AUDIT_KEY_SUFFIX)
+    file = file_path(database)
+    return None if file is None else Path(file + AUDIT_KEY_SUFFIX)
 
 
 def audit_key_source(database: sqlite_utils.Database) -> str:
