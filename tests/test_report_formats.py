@@ -235,3 +235,14 @@ def test_dollar_signs_in_source_names_are_drawn_as_typed(tmp_path, db_path, tmp_
         assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", fmt, "--out", str(out)]) == 0
     assert set(DOLLAR_NAMES) <= chart_texts((tmp_path / "r.html").read_text("utf-8"))
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+
+
+# ---- the CLI's errors and long periods (issue 15 items 3, 4 and 12) ----
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "../../etc", "Asia/Ho_Chi_Minh\x00"])
+def test_cli_unknown_zone_is_one_line_naming_it(tmp_path, db_path, tmp_db, capsys, zone):
+    out = tmp_path / "r.json"
+    assert main(["--db", str(db_path), "report", "--zone", zone, "--format", "json", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and repr(zone) in err
+    assert not out.exists()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 # The days a user may ask for: every stored time is from a crawl, so nothing predates 1970, and the bounds keep
@@ -163,9 +163,19 @@ def parse_day(text: str, field: str) -> date:
     return day
 
 
+def check_zone(name: str) -> str:
+    """`name` if it is an IANA time zone this machine knows, else a PeriodError naming it."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise PeriodError(f"time zone {name!r} is unknown (expected an IANA name such as {DEFAULT_ZONE})") from None
+    return name
+
+
 def parse_period(week: str | None = None, quarter_text: str | None = None, first: str | None = None,
                  last: str | None = None, zone: str = DEFAULT_ZONE) -> Period:
     """One period from the CLI/web options; exactly one kind must be given."""
+    check_zone(zone)
     given = [name for name, value in (("--week", week), ("--quarter", quarter_text),
                                       ("--from/--to", first or last)) if value]
     if len(given) > 1:
