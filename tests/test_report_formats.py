@@ -246,3 +246,18 @@ def test_cli_unknown_zone_is_one_line_naming_it(tmp_path, db_path, tmp_db, capsy
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and repr(zone) in err
     assert not out.exists()
+
+
+def test_cli_out_into_a_missing_folder_or_onto_a_folder_is_an_error(tmp_path, db_path, tmp_db, capsys):
+    build_world(tmp_db)
+    missing = tmp_path / "missing" / "dir" / "r.pdf"
+    assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "pdf", "--out", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(missing.parent) in err and "does not exist" in err
+    assert not (tmp_path / "missing").exists()  # no folder created on the way
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "csv", "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(folder) in err and "folder" in err
+    assert list(folder.iterdir()) == [] and not (tmp_path / "reports.tmp").exists()

@@ -36,7 +36,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import db
     from monitor.reports.build import build_report
     from monitor.reports.period import DEFAULT_ZONE, PeriodError, parse_period
-    from monitor.reports.render import FORMATS, write_report
+    from monitor.reports.render import FORMATS, output_problem, write_report
 
     if args.format not in FORMATS:
         print(f"error: unknown format '{args.format}' (expected one of: {', '.join(FORMATS)})", file=sys.stderr)
@@ -46,12 +46,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     except PeriodError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    out = Path(args.out) if args.out else Path(f"report-{period.label.replace('..', '_')}.{args.format}")
+    problem = output_problem(out, args.format)
+    if problem:
+        print(f"error: --out {out}: {problem}", file=sys.stderr)
+        return 2
     if not Path(args.db).exists():
         print(f"error: database {args.db} does not exist (run `monitor init` first)", file=sys.stderr)
         return 2
     database = db.connect(args.db)
     report = build_report(database, period, redact=args.redact)
-    out = Path(args.out) if args.out else Path(f"report-{period.label.replace('..', '_')}.{args.format}")
     for path in write_report(report, args.format, out):
         print(f"wrote {path}")
     if report.empty:

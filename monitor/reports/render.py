@@ -38,10 +38,22 @@ def figures_path(out: Path) -> Path:
     return out.with_name(out.stem + ".figures.csv")
 
 
+def output_problem(out: Path, fmt: str) -> str | None:
+    """Why the report cannot be written at `out`, checked before the work starts; None when it can.
+
+    A mistyped folder is an error rather than created: the committee would look for the report where
+    they meant it to go (issue 15 item 4)."""
+    if out.is_dir():
+        return f"is a folder; give a file name, e.g. {out / f'report.{fmt}'}"
+    if not out.parent.is_dir():
+        return f"the folder {out.parent} does not exist (create it first, or fix the path)"
+    return None
+
+
 def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
-    """Write the report to `out`; CSV also writes `<stem>.figures.csv` with every figure. Returns the paths."""
+    """Write the report to `out` (its folder must exist); CSV also writes `<stem>.figures.csv` with every
+    figure. Returns the paths."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     data = render(report, fmt)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_bytes(data)
@@ -70,6 +82,7 @@ def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week:
         period = previous_full_week(now, zone)
     report = build_report(database, period, redact=redact)
     reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)  # the scheduler's own folder, from settings
     written: list[Path] = []
     for fmt in formats:
         written += write_report(report, fmt, reports_dir / f"report-{period.label}.{fmt}")
