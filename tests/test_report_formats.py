@@ -261,3 +261,45 @@ def test_cli_out_into_a_missing_folder_or_onto_a_folder_is_an_error(tmp_path, db
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(folder) in err and "folder" in err
     assert list(folder.iterdir()) == [] and not (tmp_path / "reports.tmp").exists()
+
+
+def test_cli_warns_before_a_long_period_how_long_it_will_take(tmp_path, db_path, tmp_db, capsys, monkeypatch):
+    import monitor.reports.build as build
+
+    build_world(tmp_db)
+    seen = {}
+    real = build.build_report
+
+    def spy(*args, **kwargs):
+        seen["before building"] = capsys.readouterr().err
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build_report", spy)
+    out = tmp_path / "long.html"
+    assert main(["--db", str(db_path), "report", "--from", "2020-01-01", "--to", "2026-12-31", "--format", "html",
+                 "--out", str(out)]) == 0
+    note = seen["before building"]
+    assert note.startswith("note: ") and "2,557 days" in note and "10 items" in note and "roughly" in note
+    assert "took" in capsys.readouterr().err
+    assert out.stat().st_size > 1000
+    # A quarter is not long: no note.
+    assert main(["--db", str(db_path), "report", "--quarter", "2026-Q4", "--format", "json",
+                 "--out", str(tmp_path / "q.json")]) == 0
+    assert seen["before building"] == "" and capsys.readouterr().err == ""
+
+
+def test_a_long_period_counts_each_local_day_like_the_week_does(tmp_db):
+    """The day index is arithmetic while the zone keeps one offset (Vietnam's since 1975): the same SQL for
+    a week and for decades (a CASE over every day made a long report cost rows × days), and the same days
+    as the week's report."""
+    from monitor.reports.figures import day_index_sql
+    from monitor.reports.period import custom
+
+    build_world(tmp_db)
+    week_sql, week_params = day_index_sql(iso_week("2026-W47"), "fetched_at")
+    long_sql, long_params = day_index_sql(custom("1976-01-01", "2026-12-31"), "fetched_at")
+    assert len(long_sql) == len(week_sql) and len(long_params) == len(week_params)
+    long = {row[0]: row[1:] for row in build_report(tmp_db, custom("2020-01-01", "2026-12-31")).table("daily").rows}
+    for day, *counts in build_report(tmp_db, iso_week("2026-W47")).table("daily").rows:
+        assert long[day] == counts
+    assert sum(row[0] for row in long.values()) == 10  # every item of the world, each on one day

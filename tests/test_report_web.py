@@ -99,3 +99,20 @@ def test_dollar_signs_in_source_names_render_the_report_page(client_for):
     assert page.status_code == 200
     assert set(DOLLAR_NAMES) <= chart_texts(page.get_data(as_text=True))
     assert client.get("/reports/download?week=2026-W47&format=pdf").data.startswith(b"%PDF")
+
+
+def test_the_web_period_is_at_most_366_days_with_a_message_in_the_users_language(client_for):
+    """issue 15 item 12: /reports/?from=1900-01-01&to=2100-12-31 held a server thread at 80 % CPU for minutes."""
+    client = client_for("ana")
+    for query in ("from=2025-01-01&to=2026-01-02", "from=1971-01-01&to=2100-12-31"):
+        response = client.get(f"/reports/?{query}")
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400 and "366" in text and "monitor report" in text
+        assert "báo cáo trên giao diện web" in text  # Vietnamese by default
+        download = client.get(f"/reports/download?format=json&{query}")
+        assert download.status_code == 400 and "366" in download.get_data(as_text=True)
+    assert client.get("/reports/?from=1900-01-01&to=2100-12-31").status_code == 400
+    assert client.get("/reports/download?format=json&from=2024-01-01&to=2024-12-31").status_code == 200  # 366 days
+    client.post("/locale", data={"locale": "en"})
+    text = client.get("/reports/?from=2025-01-01&to=2026-01-02").get_data(as_text=True)
+    assert "367 days long" in text and "at most 366 days" in text

@@ -9,11 +9,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from monitor.reports import build_report
 from monitor.reports.html import render_body, report_css
-from monitor.reports.period import Period, PeriodError, parse_period, previous_full_week, week_of
+from monitor.reports.period import (
+    LONG_PERIOD_DAYS,
+    Period,
+    PeriodError,
+    parse_period,
+    previous_full_week,
+    week_of,
+)
 from monitor.reports.render import FORMATS, render
 from web.access import roles
 
@@ -32,9 +40,15 @@ def _zone() -> str:
 
 
 def _period() -> Period:
+    """The period asked for, at most LONG_PERIOD_DAYS long; a PeriodError says what is wrong with it."""
     args = request.args
-    return parse_period(args.get("week") or None, args.get("quarter") or None, args.get("from") or None,
-                        args.get("to") or None, zone=_zone())
+    period = parse_period(args.get("week") or None, args.get("quarter") or None, args.get("from") or None,
+                          args.get("to") or None, zone=_zone())
+    if period.day_count > LONG_PERIOD_DAYS:
+        raise PeriodError(_("%(period)s is %(days)s days long; reports in the web interface cover at most %(max)s "
+                            "days. Choose a shorter period, or run `monitor report` on the server for this one.",
+                            period=period.label, days=period.day_count, max=LONG_PERIOD_DAYS))
+    return period
 
 
 def _link_args() -> dict[str, str]:

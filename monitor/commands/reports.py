@@ -33,9 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
     import db
     from monitor.reports.build import build_report
-    from monitor.reports.period import DEFAULT_ZONE, PeriodError, parse_period
+    from monitor.reports.period import DEFAULT_ZONE, LONG_PERIOD_DAYS, PeriodError, parse_period
     from monitor.reports.render import FORMATS, output_problem, write_report
 
     if args.format not in FORMATS:
@@ -55,9 +57,33 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"error: database {args.db} does not exist (run `monitor init` first)", file=sys.stderr)
         return 2
     database = db.connect(args.db)
+    started = time.monotonic()
+    long = period.day_count > LONG_PERIOD_DAYS
+    if long:
+        print(_long_period_note(database, period, args.format), file=sys.stderr)
     report = build_report(database, period, redact=args.redact)
     for path in write_report(report, args.format, out):
         print(f"wrote {path}")
+    if long:
+        print(f"took {_duration(time.monotonic() - started)}", file=sys.stderr)
     if report.empty:
         print(f"note: {report.notes[0]}")
     return 0
+
+
+def _long_period_note(database, period, fmt: str) -> str:
+    """Before a long report starts: its size and roughly how long it will take, so an analyst can choose."""
+    from monitor.reports.build import items_scanned
+    from monitor.reports.render import estimate_seconds
+
+    items = items_scanned(database, period)
+    seconds = estimate_seconds(items, period.day_count, fmt)
+    return (f"note: {period.label} is {period.day_count:,} days with {items:,} items to read (this period and the "
+            f"one before); the {fmt} report has a row{' and a chart bar' if fmt in ('html', 'pdf') else ''} per "
+            f"day and takes roughly {_duration(seconds)} to write")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "under a second"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"

@@ -291,6 +291,12 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
     return report
 
 
+def items_scanned(database: sqlite_utils.Database, period: Period) -> int:
+    """How many items build_report reads for `period`: those first seen in it and in the period before."""
+    return database.conn.execute("SELECT COUNT(*) FROM items WHERE fetched_at >= ? AND fetched_at < ?",
+                                 (period.previous().start_utc, period.end_utc)).fetchone()[0]
+
+
 def backlog_at(conn, *moments: str) -> list[Counter]:
     """Items open (flagged/escalated) at each moment, reconstructed from the decision log.
 

@@ -77,8 +77,17 @@ def flag_reasons(text: str | None) -> tuple[str, ...]:
     return tuple(str(reason) for reason in value) if isinstance(value, list) else ()
 
 
-def day_index_sql(period: Period, column: str) -> tuple[str, list[str]]:
-    """SQL CASE giving the 0-based local-day index of `column` (−1 before the period), exact in any zone."""
+def day_index_sql(period: Period, column: str) -> tuple[str, list]:
+    """SQL giving the 0-based local-day index of `column` (−1 before the period), exact in any zone.
+
+    With one UTC offset throughout, every local day is 86,400 s and the index is arithmetic: constant work
+    per row (a CASE over every day made a long report cost rows × days: hours for decades, issue 15 item
+    12). A zone whose offset changes in the period (daylight saving) gets the CASE over the days' local
+    midnights, whose work per row grows with the days.
+    """
+    if fixed_offset(period) is not None:
+        return (f"CASE WHEN {column} < ? THEN -1 ELSE (CAST(strftime('%s', {column}) AS INTEGER) - ?) / 86400 END",
+                [period.start_utc, int(period.start.timestamp())])
     parts, params = ["CASE WHEN " + column + " < ? THEN -1"], [period.start_utc]
     for index, day in enumerate(period.days[1:]):
         parts.append(f"WHEN {column} < ? THEN {index}")

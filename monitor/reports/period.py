@@ -19,6 +19,10 @@ DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 # year 1 and 9999 where Python's dates overflow (issue 15 item 11).
 MIN_DAY = date(1970, 1, 1)
 MAX_DAY = date(2100, 12, 31)
+# A report's cost grows with its days (a table row each, and a chart bar in html and pdf): a year takes seconds,
+# a century held a web server thread at 80 % CPU for minutes (issue 15 item 12). The web UI refuses periods
+# longer than this; `monitor report` writes them after saying how long they will take.
+LONG_PERIOD_DAYS = 366
 
 _WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
 _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
@@ -57,9 +61,12 @@ class Period:
         return _iso(self.end)
 
     @property
+    def day_count(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    @property
     def days(self) -> list[date]:
-        count = (self.last_day - self.first_day).days + 1
-        return [self.first_day + timedelta(days=offset) for offset in range(count)]
+        return [self.first_day + timedelta(days=offset) for offset in range(self.day_count)]
 
     def previous(self) -> Period:
         """The period just before this one, of the same kind and length (for "change from last week")."""
