@@ -29,15 +29,17 @@ from web import create_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 HUGE = "99999999999999999999999"
+XSS = '<img src=x onerror="alert(1)">'
 ROLES = {"moderator": "mod", "analyst": "ana", "admin": "adm"}
 
 # Values that broke (or could break) a parser: beyond SQLite's INTEGER, beyond Python's int-from-text
 # limit, Unicode digits that str.isdigit() accepts and int() does not, floats SQLite cannot compare,
-# dates whose arithmetic overflows, periods far too long, huge keyset cursors and escalation targets.
+# dates whose arithmetic overflows, periods far too long, huge keyset cursors and escalation targets; and
+# markup, which must come back escaped wherever a message quotes the value it refuses.
 VALUES = [
     HUGE, str(2**63), str(2**63 - 1), "9" * 5000, "-1", "0", "abc", "²", "١٢٣", "1e999", "nan",
     "9999-12-31", "0001-01-01", "9999-Q4", "0001-W01", f"1:{HUGE}", "nan:1", f"user:{HUGE}",
-    "x" * 10_000, "\x00", "",
+    "x" * 10_000, "\x00", "", XSS, f"2026-11-16{XSS}", f"1:{XSS}", f"user:{XSS}",
 ]
 PATH_VALUES = [HUGE, str(2**63), "9" * 5000, "0", "١٢٣"]
 JSON_VALUES = [int(HUGE), -int(HUGE), 2**63, 1e308, -1, 0, "abc", HUGE, None, True, [], {}, "x" * 10_000]
@@ -139,6 +141,8 @@ def _send(client, method, url, params, csrf, failures, label, headers=None):
         return None
     if response.status_code >= 500:
         failures.append(f"{label}: {response.status_code}")
+    elif response.mimetype == "text/html" and XSS in response.get_data(as_text=True):
+        failures.append(f"{label}: the value came back unescaped")  # error messages quote what was sent
     return response
 
 
