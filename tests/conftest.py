@@ -1,6 +1,10 @@
 """Shared, area-neutral fixtures: a fresh migrated database per test, and private networks allowed.
 
 Tests serve feeds from 127.0.0.1, which the fetcher refuses unless private networks are allowed.
+
+Tests marked ``corpus`` read the shared research corpus (``tests/corpus.py`` says where it is). Where
+a part they need is missing (a clean clone has no ``../shared``) they are left out of the run rather
+than failing or being skipped one by one, and the summary says how many ran or were left out, and why.
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ from pathlib import Path
 import pytest
 
 import db
+from tests import corpus
 
 os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
+if os.environ.get(corpus.ENV):
+    # classifiers.data reads $MONITOR_DATA_DIR (else ../shared/data): point it into the same corpus.
+    os.environ.setdefault("MONITOR_DATA_DIR", str(corpus.DATA))
+
+CORPUS_RUN = pytest.StashKey[dict]()
 
 
 @pytest.fixture()
@@ -27,3 +37,63 @@ def tmp_db(db_path: Path):
     database = db.connect(db_path)
     yield database
     database.conn.close()
+
+
+def _corpus_parts(item: pytest.Item) -> tuple[str, ...]:
+    """The corpus parts an item reads: the union of its `corpus` marks (no argument: all of them)."""
+    parts: list[str] = []
+    for mark in item.iter_markers("corpus"):
+        parts += mark.args or corpus.PARTS
+    return tuple(dict.fromkeys(parts))
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have chosen: count only what would otherwise run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out (deselect) the corpus tests whose part of the shared corpus is not there."""
+    kept, left_out, absent, selected = [], [], set(), set()
+    for item in items:
+        parts = _corpus_parts(item)
+        gone = corpus.missing(parts) if parts else []
+        if gone:
+            left_out.append(item)
+            absent.update(gone)
+            continue
+        kept.append(item)
+        if parts:
+            selected.add(item.nodeid)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+    config.stash[CORPUS_RUN] = {"selected": selected, "left_out": len(left_out), "absent": sorted(map(str, absent))}
+
+
+def _tests(count: int) -> str:
+    return f"{count} test" if count == 1 else f"{count} tests"
+
+
+def _corpus_tests_run(reporter, selected: set[str]) -> int:
+    """How many of the selected corpus tests actually ran (reached their call, or failed in setup)."""
+    done = set()
+    for reports in reporter.stats.values():
+        for report in reports:
+            nodeid, when = getattr(report, "nodeid", None), getattr(report, "when", None)
+            if nodeid in selected and (when == "call" or (when == "setup" and report.failed)):
+                done.add(nodeid)
+    return len(done)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line on the research corpus: how many tests ran from it, or were left out and why."""
+    state = config.stash.get(CORPUS_RUN, None)
+    if state is None or not (state["selected"] or state["left_out"]):
+        return
+    said = []
+    if state["selected"]:
+        verb = "collected" if config.option.collectonly else "ran"
+        count = len(state["selected"]) if config.option.collectonly else _corpus_tests_run(
+            terminalreporter, state["selected"])
+        said.append(f"{_tests(count)} {verb} in addition from {corpus.SHARED}")
+    if state["left_out"]:
+        said.append(f"{_tests(state['left_out'])} left out — {', '.join(state['absent'])} not found "
+                    f"(put the shared corpus beside the repository as ../shared, or set {corpus.ENV})")
+    terminalreporter.write_line("research corpus: " + "; ".join(said))

@@ -13,7 +13,8 @@ logged in `server.requests` (path, headers), so tests can assert conditional GET
 Conditional GET is built in: a route with `etag=` / `last_modified=` answers 304 when the
 client presents them.
 
-The shared test material lives beside the repository: `SHARED / "realworld" / ...`.
+Recorded real responses come from the shared corpus (`REALWORLD / ...`, located by tests/corpus.py);
+tests that serve them are marked `corpus`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REALWORLD = SHARED / "realworld"
+from tests.corpus import REALWORLD, SHARED  # noqa: F401 - kept importable from here for existing tests
 
 
 @dataclass

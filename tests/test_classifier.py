@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from classifiers import model as model_mod
 from classifiers.model import Scores, load_model, trusted_types
 from classifiers.watchlist import Watchlist
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+from tests.corpus import SEEDS
 
 FAKE_VI = (
     "CHIA SẺ GẤP!!! Bộ Y tế cảnh báo khẩn: uống nước chanh nóng mỗi sáng chữa khỏi covid 100%, "
@@ -134,8 +131,9 @@ def test_watchlist_hit_flags_category(model):
     assert s.rule_hits and s.rule_hits[0]["category"] == "misinformation"
 
 
+@pytest.mark.corpus("seeds")  # real reporting about fake news, which must not itself be flagged
 def test_seed_articles_not_flagged(model):
-    seeds = sorted((SHARED / "seeds").glob("*.txt"))
+    seeds = sorted(SEEDS.glob("*.txt"))
     assert len(seeds) == 5
     texts = [p.read_text(encoding="utf-8") for p in seeds]
     for path, s in zip(seeds, model.score(texts, kinds=["article"] * len(texts)), strict=True):

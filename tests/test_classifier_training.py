@@ -1,9 +1,16 @@
-"""Training, decisions-as-examples, registry gate and CLI on small data subsets (fast)."""
+"""Training, decisions-as-examples, registry gate and CLI on small data subsets (fast).
+
+The tests that train run on small data sets generated here in the research data's layout (Vietnamese
+comments and headlines, written for the tests), and where the research data is, on its subsets too
+(``corpus("data")``). The registry gate compares against the shipped model on the research dev splits,
+so it runs on the research data only.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +19,56 @@ import pytest
 from classifiers.model import Model, load_model, save_state
 from classifiers.registry import Registry, flat_metrics, propose, regressions
 from classifiers.train import expert_threshold, train, train_from_examples, tune_class_bias
+from tests import corpus
 
 SMALL = {"datasets": ["vi_victsd_toxicity", "vi_vnnews_v2"], "max_rows": 300, "n_jobs": 1}
 ODD_TEXT = "quả dưa hấu màu tím biết hát karaoke"
+RESEARCH = corpus.param("research", needs="data", id="research")
+
+# Pieces of the generated data sets: comments (harm: toxic or not) and headlines (misinformation: fake or not).
+TOXIC = ["câm mồm đi", "đồ mất dạy", "thằng ngu", "con chó", "cút đi", "loại vô học", "óc lợn", "đồ rác rưởi"]
+POLITE = ["cảm ơn bạn", "bài viết rất hay", "chúc mọi người sức khỏe", "thông tin hữu ích", "mình đồng ý",
+          "rất ý nghĩa", "cho mình hỏi thêm", "hay quá"]
+TOPICS = ["về giá xăng", "về trận bóng tối qua", "về bão lũ miền Trung", "về học phí", "về giao thông",
+          "về giá vàng", "về thời tiết", "về du lịch biển"]
+FAKE = ["sốc: uống nước chanh chữa khỏi ung thư", "tin nóng: ngân hàng sắp đóng cửa, rút tiền ngay",
+        "bí mật bị giấu kín: vắc xin gây vô sinh", "chia sẻ gấp: sắp phong tỏa toàn tỉnh"]
+REAL = ["ubnd tỉnh tổ chức hội nghị tổng kết năm", "bộ y tế hướng dẫn tiêm chủng mở rộng",
+        "giá lúa hè thu tăng nhẹ", "khởi công tuyến đường ven biển"]
+PLACES = ["ở thanh hóa", "ở nghệ an", "tại hà tĩnh", "ở quảng trị", "tại hà nội", "ở đà nẵng"]
+
+
+def write_small_data(root: Path) -> Path:
+    """The two data sets SMALL trains on, generated in the research layout ({train,dev,test}.jsonl)."""
+    rng = random.Random(0)
+
+    def comment(i: int) -> dict:
+        toxic = i % 2
+        text = f"{rng.choice(TOXIC if toxic else POLITE)} {rng.choice(TOPICS)}" + (f" {rng.choice(TOXIC)}" if toxic else "")
+        return {"id": f"c{i}", "text": text, "label": toxic, "lang": "vi"}
+
+    def headline(i: int) -> dict:
+        fake = i % 2
+        return {"id": f"h{i}", "text": f"{rng.choice(FAKE if fake else REAL)} {rng.choice(PLACES)}", "label": fake,
+                "lang": "vi"}
+
+    for name, row in (("vi_victsd_toxicity", comment), ("vi_vnnews_v2", headline)):
+        (root / name).mkdir(parents=True)
+        for split, count in (("train", 200), ("dev", 120), ("test", 60)):
+            lines = (json.dumps(row(i), ensure_ascii=False) + "\n" for i in range(count))
+            (root / name / f"{split}.jsonl").write_text("".join(lines), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module", params=[pytest.param("generated", id="generated"), RESEARCH])
+def data_root(request, tmp_path_factory) -> Path | None:
+    """Where training reads: generated data sets, or (None) the research data."""
+    return write_small_data(tmp_path_factory.mktemp("data")) if request.param == "generated" else None
 
 
 @pytest.fixture(scope="module")
-def base_state():
-    return train(**SMALL)
+def base_state(data_root):
+    return train(data_root=data_root, **SMALL)
 
 
 def test_train_small_subset_produces_working_model(base_state, tmp_path):
@@ -34,20 +83,21 @@ def test_train_small_subset_produces_working_model(base_state, tmp_path):
     assert model.head_proba("vi_victsd_toxicity", ["xin chào"]).shape == (1,)
 
 
-def test_progress_is_reported():
+def test_progress_is_reported(data_root):
     seen: list[tuple[str, float]] = []
-    train(progress=lambda m, f: seen.append((m, f)), datasets=["vi_vnnews_v2"], max_rows=120, n_jobs=1)
+    train(progress=lambda m, f: seen.append((m, f)), datasets=["vi_vnnews_v2"], data_root=data_root, max_rows=120,
+          n_jobs=1)
     fractions = [f for _, f in seen]
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     assert fractions == sorted(fractions)
 
 
-def test_decisions_change_the_next_model(base_state):
+def test_decisions_change_the_next_model(base_state, data_root):
     """Moderators confirming an item as harmful must raise its harm score in the next model."""
     before = Model(base_state).score_one(ODD_TEXT)
     extra = [{"text": ODD_TEXT, "category": "harm", "label": 1}] * 10
     extra += [{"text": "bài viết về thời tiết hôm nay", "category": "misinformation", "label": 0}] * 3
-    after_state = train(extra_examples=extra, **SMALL)
+    after_state = train(extra_examples=extra, data_root=data_root, **SMALL)
     assert after_state["training"]["n_extra"] == 13
     after = Model(after_state).score_one(ODD_TEXT)
     assert after.harm > before.harm + 0.05, (before.harm, after.harm)
@@ -94,6 +144,7 @@ def test_regressions_gate():
     assert regressions({"a/macro_f1": 0.9}, old, 0.01) == ["b/roc_auc: missing in new model"]
 
 
+@pytest.mark.parametrize("data_root", [RESEARCH], indirect=True)  # the gate's baseline: the shipped model on research dev
 def test_registry_promote_and_rollback(tmp_path, base_state, monkeypatch):
     import classifiers.data
 

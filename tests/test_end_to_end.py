@@ -1,7 +1,8 @@
 """The whole loop through real components.
 
-Recorded real feeds (VnExpress, the Guardian) and the project's own Vietnamese sample feed are served
-from 127.0.0.1 → `monitor crawl` stores each item once → items are scored by the shipped model →
+The project's own feeds (the demo's Vietnamese, French and English samples and the tests' 25-item
+Vietnamese feed), or where the shared corpus is, recorded real feeds (VnExpress, the Guardian) with the
+demo's Vietnamese sample, are served from 127.0.0.1 → `monitor crawl` stores each item once → items are scored by the shipped model →
 flagged items reach the queue of a logged-in moderator → the moderator confirms one with a note →
 the decision row holds user, time, old and new status → the weekly CSV export contains it.
 """
@@ -13,7 +14,6 @@ import json
 import re
 from datetime import UTC, datetime
 from importlib import resources
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -22,15 +22,25 @@ import pytest
 import db
 from monitor.cli import main
 from monitor.normalize import canonical_url
+from tests import corpus
 from tests.servers import TestServer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-VIETNAMESE = SHARED / "realworld" / "feeds" / "vietnamese"
-FEEDS = {
-    "/vnexpress/tin-moi-nhat.rss": VIETNAMESE / "vnexpress_tin-moi-nhat_20170419-1949_from-vanpho93-javascript0704b6.xml",
-    "/vnexpress/thoi-su.rss": VIETNAMESE / "vnexpress_thoi-su_20170325-2042_from-vanpho93-javascript1603b5.xml",
-    "/guardian.rss": SHARED / "realworld" / "feeds" / "other" / "rss-parser" / "guardian.rss",
-    "/tin-dia-phuong.rss": Path(str(resources.files("monitor") / "demo_data" / "tin-dia-phuong.rss")),
+DEMO = resources.files("monitor") / "demo_data"
+VIETNAMESE = corpus.REALWORLD / "feeds" / "vietnamese"
+# source name → (path served, feed file); the demo's fake-news posts are what gets flagged in both sets
+PROJECT_FEEDS = {
+    "Tin tổng hợp": ("/tin-tong-hop.rss", corpus.FIXTURES / "feeds" / "tin-tong-hop.rss"),
+    "Actualités": ("/actualites.rss", DEMO / "actualites.rss"),
+    "World news": ("/world-news.atom", DEMO / "world-news.atom"),
+    "Tin địa phương": ("/tin-dia-phuong.rss", DEMO / "tin-dia-phuong.rss"),
+}
+RECORDED_FEEDS = {
+    "VnExpress tin mới": ("/vnexpress/tin-moi-nhat.rss",
+                          VIETNAMESE / "vnexpress_tin-moi-nhat_20170419-1949_from-vanpho93-javascript0704b6.xml"),
+    "VnExpress thời sự": ("/vnexpress/thoi-su.rss",
+                          VIETNAMESE / "vnexpress_thoi-su_20170325-2042_from-vanpho93-javascript1603b5.xml"),
+    "Guardian": ("/guardian.rss", corpus.REALWORLD / "feeds" / "other" / "rss-parser" / "guardian.rss"),
+    "Tin địa phương": ("/tin-dia-phuong.rss", DEMO / "tin-dia-phuong.rss"),
 }
 PASSWORD = "moderator-password"
 
@@ -41,26 +51,30 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+@pytest.fixture(params=[pytest.param(PROJECT_FEEDS, id="project-feeds"),
+                        corpus.param(RECORDED_FEEDS, needs="realworld", id="recorded-feeds")])
+def feeds(request) -> dict:
+    return request.param
+
+
 @pytest.fixture
-def site():
+def site(feeds):
     with TestServer() as server:
-        for path, file in FEEDS.items():
-            server.serve_file(path, file)
+        for path, file in feeds.values():
+            server.route(path, file.read_bytes(), content_type="application/rss+xml")
         yield server.url("").rstrip("/")
 
 
 @pytest.fixture
-def setup(tmp_path, site, monkeypatch, capsys):
+def setup(tmp_path, site, feeds, monkeypatch, capsys):
     monkeypatch.setenv("MONITOR_ALLOW_PRIVATE_NETWORKS", "1")
     db_path = tmp_path / "monitor.db"
-    feeds = tmp_path / "feeds.yaml"
+    feeds_yaml = tmp_path / "feeds.yaml"
     lines = ["settings:", "  host_delay: 0", "sources:"]
-    for name, path in [("VnExpress tin mới", "/vnexpress/tin-moi-nhat.rss"), ("VnExpress thời sự", "/vnexpress/thoi-su.rss"),
-                       ("Guardian", "/guardian.rss"), ("Tin địa phương", "/tin-dia-phuong.rss"),
-                       ("Broken", "/missing.rss")]:
+    for name, path in [*((name, path) for name, (path, _) in feeds.items()), ("Broken", "/missing.rss")]:
         lines += [f"  - name: {name}", "    kind: rss", f"    url: {site}{path}", "    interval: 15m"]
-    feeds.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    base = ["--db", str(db_path), "--feeds", str(feeds)]
+    feeds_yaml.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    base = ["--db", str(db_path), "--feeds", str(feeds_yaml)]
     monkeypatch.setenv("MONITOR_ADMIN_PASSWORD", "admin-password")
     assert run_cli(capsys, *base, "init", "--admin", "admin")[0] == 0
     monkeypatch.setenv("MONITOR_PASSWORD", PASSWORD)
@@ -68,9 +82,9 @@ def setup(tmp_path, site, monkeypatch, capsys):
     return base, db_path
 
 
-def expected_links() -> set[str]:
+def expected_links(feeds: dict) -> set[str]:
     links = set()
-    for file in FEEDS.values():
+    for _, file in feeds.values():
         for entry in feedparser.parse(file.read_bytes()).entries:
             links.add(canonical_url(entry.link.strip()))
     return links
@@ -86,7 +100,7 @@ def csrf_from(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def test_crawl_score_review_decide_export(setup, capsys, tmp_path):
+def test_crawl_score_review_decide_export(setup, feeds, capsys, tmp_path):
     base, db_path = setup
 
     # 1. One crawl pass: the good sources store items, the broken one records an error, exit code 0.
@@ -94,14 +108,14 @@ def test_crawl_score_review_decide_export(setup, capsys, tmp_path):
     assert code == 0
     results = {r["source"]: r for r in map(json.loads, out.splitlines())}
     assert results["Broken"]["status"] == "error" and "404" in results["Broken"]["error"]
-    for name in ("VnExpress tin mới", "VnExpress thời sự", "Guardian", "Tin địa phương"):
+    for name in feeds:
         assert results[name]["status"] == "ok" and results[name]["new"] > 0, results[name]
 
     database = db.connect(db_path)
     stored = database.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
     assert stored == sum(r["new"] for r in results.values())
     stored_links = {row[0] for row in database.conn.execute("SELECT canonical_url FROM items")}
-    assert stored_links == expected_links()  # every entry, each exactly once
+    assert stored_links == expected_links(feeds)  # every entry, each exactly once
 
     # 2. A second crawl of the unchanged sources adds nothing.
     code, out, _ = run_cli(capsys, *base, "crawl", "--json")

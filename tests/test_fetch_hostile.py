@@ -12,11 +12,11 @@ from monitor.config import Settings, load_text
 from monitor.crawl import crawl_sources
 from monitor.fetch import Fetcher, FetchError
 from monitor.sources import ParseError, rss
-from tests.servers import ENTITY_BOMB, REALWORLD, TestServer, endless, gzip_bomb, redirect, slow_drip
+from tests import corpus
+from tests.servers import ENTITY_BOMB, TestServer, endless, gzip_bomb, redirect, slow_drip
 
-FEED = REALWORLD / "feeds" / "vietnamese" / "vnexpress_thoi-su_20170325-2042_from-vanpho93-javascript1603b5.xml"
-WIN1258 = REALWORLD / "feeds" / "vietnamese" / "legacy-encodings" / "uchardet_vi_windows-1258.txt"
-UTF8 = REALWORLD / "feeds" / "vietnamese" / "legacy-encodings" / "uchardet_vi_utf-8.txt"
+FEED = corpus.FIXTURES / "feeds" / "tin-tong-hop.rss"  # the project's own 25-item Vietnamese feed
+WIN1258 = corpus.FIXTURES / "legacy-encodings" / "vi_windows-1258.txt"
 
 FAST = dict(allow_private_networks=True, host_delay=0.0, connect_timeout=1.0, read_timeout=1.0, deadline=2.0,
             max_body_bytes=2 * 1024 * 1024, max_redirects=4)

@@ -13,9 +13,9 @@ from monitor import dedup
 from monitor.crawl import GroupIngester
 from monitor.domain import RawItem
 from monitor.pipeline import ingest, ingest_many
-from tests.servers import SHARED
+from tests.corpus import FIXTURES
 
-STORY = [p for p in (SHARED / "seeds" / "002_c8bb3ae06b274acd.txt").read_text(encoding="utf-8").split("\n")
+STORY = [p for p in (FIXTURES / "text" / "vi-chuyen-doi-so.txt").read_text(encoding="utf-8").split("\n")
          if len(p) > 80][:4]
 
 

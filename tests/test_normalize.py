@@ -21,23 +21,34 @@ from monitor.normalize import (
     to_utc,
 )
 from monitor.pipeline import normalise
-from tests.servers import REALWORLD, SHARED
+from tests import corpus
 
-LEGACY = REALWORLD / "feeds" / "vietnamese" / "legacy-encodings"
-UTF8_TEXT = (LEGACY / "uchardet_vi_utf-8.txt").read_text(encoding="utf-8")
+LEGACY = corpus.REALWORLD / "feeds" / "vietnamese" / "legacy-encodings"
+OWN_LEGACY = corpus.FIXTURES / "legacy-encodings"
+OWN_TEXT = corpus.FIXTURES / "text"
 
 
-@pytest.mark.parametrize("name,codec", [("uchardet_vi_utf-8.txt", "utf-8"),
-                                        ("uchardet_vi_windows-1258.txt", "cp1258"),
-                                        ("uchardet_vi_viscii.txt", "viscii")])
-def test_legacy_vietnamese_encodings_detected_and_end_nfc(name, codec):
-    data = (LEGACY / name).read_bytes()
+def _legacy_cases() -> list:
+    """(file, its codec, the same text in UTF-8): the project's own text, and uchardet's samples where the corpus is."""
+    cases = []
+    for codec, suffix in (("utf-8", "utf-8"), ("cp1258", "windows-1258"), ("viscii", "viscii")):
+        cases.append(pytest.param(OWN_LEGACY / f"vi_{suffix}.txt", codec, OWN_LEGACY / "vi_utf-8.txt",
+                                  id=f"project-{codec}"))
+        cases.append(corpus.param(LEGACY / f"uchardet_vi_{suffix}.txt", codec, LEGACY / "uchardet_vi_utf-8.txt",
+                                  needs="realworld", id=f"uchardet-{codec}"))
+    return cases
+
+
+@pytest.mark.parametrize("path,codec,utf8_path", _legacy_cases())
+def test_legacy_vietnamese_encodings_detected_and_end_nfc(path, codec, utf8_path):
+    data = path.read_bytes()
     assert detect_charset(data) == codec
     text = decode_bytes(data)
-    assert text == unicodedata.normalize("NFC", UTF8_TEXT)
+    assert text == unicodedata.normalize("NFC", utf8_path.read_text(encoding="utf-8"))
     assert unicodedata.is_normalized("NFC", text)
 
 
+@pytest.mark.corpus("realworld")
 def test_cp1258_sample_file_lines():
     text = decode_bytes((LEGACY / "redsalamander_cp1258.txt").read_bytes())
     assert "Tôi ăn phở bò." in text and "Trường học ở Việt Nam." in text
@@ -68,9 +79,26 @@ def test_bom_beats_header():
     assert decode_bytes(b"\xef\xbb\xbfH\xc3\xa0 N\xe1\xbb\x99i", "cp1252") == "Hà Nội"
 
 
+@pytest.mark.corpus("realworld")
 def test_non_vietnamese_legacy_charsets_not_mistaken_for_viscii():
-    for path in sorted((REALWORLD / "feeds" / "illformed" / "chardet").glob("*.xml")):
+    paths = sorted((corpus.REALWORLD / "feeds" / "illformed" / "chardet").glob("*.xml"))
+    assert paths
+    for path in paths:
         assert detect_charset(path.read_bytes()) not in ("viscii", "cp1258"), path.name
+
+
+@pytest.mark.parametrize("codec, text", [
+    ("koi8-r", "Новости области: паводок отступает, дороги снова открыты для движения"),
+    ("cp1251", "Новини області: повінь відступає, дороги знову відкриті для руху"),
+    ("iso-8859-7", "Ειδήσεις της περιφέρειας: η πλημμύρα υποχωρεί και οι δρόμοι ανοίγουν ξανά"),
+    ("shift_jis", "地方のニュース：洪水が引き、道路は再び通行できるようになった"),
+    ("euc-kr", "지역 뉴스: 홍수가 물러가고 도로가 다시 열렸습니다"),
+    ("cp1252", "Actualités régionales : la crue recule, les routes rouvrent à la circulation"),
+])
+def test_legacy_charsets_of_other_languages_not_mistaken_for_vietnamese(codec, text):
+    """The project's own sentences in other legacy charsets, as an undeclared XML feed would carry them."""
+    body = b'<?xml version="1.0"?><rss><channel><item><title>' + text.encode(codec) + b"</title></item></channel></rss>"
+    assert detect_charset(body) not in ("viscii", "cp1258"), codec
 
 
 def test_viscii_table_roundtrip_of_all_vietnamese_capitals():
@@ -107,10 +135,17 @@ def test_www_and_mobile_variants_match():
         == canonical_url("http://dantri.com.vn/a/")
 
 
-def test_language_detected_from_text_over_metadata():
-    vi = (SHARED / "seeds" / "002_c8bb3ae06b274acd.txt").read_text(encoding="utf-8")[:600]
-    en = (SHARED / "seeds" / "000_230bf054826ea33f.txt").read_text(encoding="utf-8")[:600]
-    fr = (SHARED / "seeds" / "001_29e71c9c559ff3e0.txt").read_text(encoding="utf-8")[:600]
+LANGUAGE_SAMPLES = [  # (Vietnamese, English, French) articles
+    pytest.param((OWN_TEXT / "vi-chuyen-doi-so.txt", OWN_TEXT / "en-monitoring-desk.txt",
+                  OWN_TEXT / "fr-cellule-de-veille.txt"), id="project"),
+    corpus.param((corpus.SEEDS / "002_c8bb3ae06b274acd.txt", corpus.SEEDS / "000_230bf054826ea33f.txt",
+                  corpus.SEEDS / "001_29e71c9c559ff3e0.txt"), needs="seeds", id="seeds"),
+]
+
+
+@pytest.mark.parametrize("paths", LANGUAGE_SAMPLES)
+def test_language_detected_from_text_over_metadata(paths):
+    vi, en, fr = (path.read_text(encoding="utf-8")[:600] for path in paths)
     assert detect_language(vi, hint="en") == "vi"
     assert detect_language(en, hint="vi") == "en"
     assert detect_language(fr, hint="vi") == "fr"
@@ -141,16 +176,23 @@ def _reference_fold(text: str) -> str:
     return unicodedata.normalize("NFC", stripped.replace("đ", "d").replace("Đ", "D"))
 
 
-def test_fast_fold_diacritics_equals_the_reference_definition():
+@pytest.mark.parametrize("folder, vietnamese, legacy", [
+    pytest.param(OWN_TEXT, "vi-chuyen-doi-so.txt", OWN_LEGACY / "vi_viscii.txt", id="project"),
+    corpus.param(corpus.SEEDS, "002_c8bb3ae06b274acd.txt", LEGACY / "uchardet_vi_viscii.txt",
+                 needs=("seeds", "realworld"), id="seeds"),
+])
+def test_fast_fold_diacritics_equals_the_reference_definition(folder, vietnamese, legacy):
     from classifiers.text import fold_diacritics
 
-    samples = [path.read_text(encoding="utf-8") for path in sorted((SHARED / "seeds").glob("*.txt"))]
-    samples += [unicodedata.normalize("NFD", samples[2]), "ĐẠI HỌC Quốc gia", "한국어 텍스트", "e\u0301\u0323 a\u0308",
-                "ﬁ ligature ½ Å", "\u0301 leading mark", "Ǆ ǅ ǆ", decode_bytes((LEGACY / "uchardet_vi_viscii.txt").read_bytes())]
+    samples = [path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.txt"))]
+    samples += [unicodedata.normalize("NFD", (folder / vietnamese).read_text(encoding="utf-8")), "ĐẠI HỌC Quốc gia",
+                "한국어 텍스트", "e\u0301\u0323 a\u0308", "ﬁ ligature ½ Å", "\u0301 leading mark", "Ǆ ǅ ǆ",
+                decode_bytes(legacy.read_bytes())]
     for text in samples:
         assert fold_diacritics(text) == _reference_fold(text)
 
 
+@pytest.mark.corpus("data")
 def test_english_shortcut_agrees_with_py3langid_wherever_it_fires(monkeypatch):
     """The function-word shortcut only skips py3langid: where it fires, py3langid says English too
     (checked here on the English and French data sets' dev texts and Vietnamese typed without tones)."""
@@ -160,7 +202,7 @@ def test_english_shortcut_agrees_with_py3langid_wherever_it_fires(monkeypatch):
 
     texts = []
     for name in ("en_liar", "en_constraint_covid19", "fr_obsinfox_titles", "vi_vihsd"):
-        lines = (SHARED / "data" / name / "dev.jsonl").read_text(encoding="utf-8").splitlines()[:600]
+        lines = (corpus.DATA / name / "dev.jsonl").read_text(encoding="utf-8").splitlines()[:600]
         texts += [json.loads(line)["text"] for line in lines]
     fired = [t for t in texts if len(t.strip()) >= 20 and normalize._is_clearly_english(t.strip()[:400])]
     assert len(fired) > 200  # it does save work on English text

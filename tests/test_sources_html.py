@@ -1,4 +1,5 @@
-"""html listing pages (CSS selectors) and opt-in full article text, on recorded real pages."""
+"""html listing pages (CSS selectors) and opt-in full article text, on the project's own pages (tests/fixtures)
+and, where the shared corpus is, on recorded real pages as well."""
 
 from __future__ import annotations
 
@@ -10,11 +11,25 @@ from monitor.crawl import crawl_sources
 from monitor.sources import ParseError
 from monitor.sources.article import extract, extract_fallback
 from monitor.sources.html import parse_loose_date
-from tests.servers import REALWORLD, TestServer
+from tests import corpus
+from tests.servers import TestServer
 
-VI_HTML = REALWORLD / "html" / "vietnamese"
-HOMEPAGE = VI_HTML / "e-vnexpress_homepage_2025-12_from-young146-daily-news-gravity.html"
-ARTICLE = VI_HTML / "vnexpress_article_4672302_2023-11-02_from-htmldate.html"
+VI_HTML = corpus.REALWORLD / "html" / "vietnamese"
+HOMEPAGE = corpus.FIXTURES / "html" / "vi-trang-danh-sach.html"
+ARTICLE = corpus.FIXTURES / "html" / "vi-bai-viet.html"
+LISTINGS = [  # (page, at least this many items, one item's URL part, its title, its language)
+    pytest.param(HOMEPAGE, 8, "bac-bo-tin-don-nuoc-gieng", "Sở Y tế Nghệ An bác bỏ tin đồn nước giếng nhiễm độc", "vi",
+                 id="project"),
+    corpus.param(VI_HTML / "e-vnexpress_homepage_2025-12_from-young146-daily-news-gravity.html", 30,
+                 "south-central-vietnam-on-high-alert",
+                 "South central Vietnam on high alert for flooding, landslides amid torrential rain forecast", "en",
+                 needs="realworld", id="e-vnexpress"),
+]
+ARTICLES = [  # (page, words of its main text, its publication date as stored)
+    pytest.param(ARTICLE, "Phó Giám đốc Sở Y tế", "2026-11-02T17:00:00Z", id="project"),  # 2026-11-03 in Hanoi
+    corpus.param(VI_HTML / "vnexpress_article_4672302_2023-11-02_from-htmldate.html",
+                 "Bộ trưởng Tài chính Hồ Đức Phớc", "2023-11-01T17:00:00Z", needs="realworld", id="vnexpress"),
+]
 SELECTORS = "    selectors: {item: 'div.item-news', title: '.title_news_site a', link: '.title_news_site a'," \
             " text: '.lead_news_site'}"
 
@@ -29,16 +44,17 @@ def server():
         yield running
 
 
-def test_listing_page_with_selectors(server, tmp_path):
-    server.serve_file("/news", HOMEPAGE, content_type="text/html; charset=utf-8")
+@pytest.mark.parametrize("page, at_least, slug, title, language", LISTINGS)
+def test_listing_page_with_selectors(server, tmp_path, page, at_least, slug, title, language):
+    server.serve_file("/news", page, content_type="text/html; charset=utf-8")
     config = feeds(f"  - name: evne\n    kind: html\n    url: '{server.url('/news')}'\n{SELECTORS}\n")
     database = db.connect(tmp_path / "h.db")
     [result] = crawl_sources(database, config, None)
     assert result.status == "ok", result.error
-    assert result.found >= 30
-    row = next(database.query("SELECT * FROM items WHERE url LIKE '%south-central-vietnam-on-high-alert%'"))
-    assert row["title"] == "South central Vietnam on high alert for flooding, landslides amid torrential rain forecast"
-    assert row["language"] == "en"
+    assert result.found >= at_least
+    row = next(database.query("SELECT * FROM items WHERE url LIKE ?", [f"%{slug}%"]))
+    assert row["title"] == title
+    assert row["language"] == language
     assert server.requests_to("/robots.txt"), "robots.txt consulted before an HTML page"
 
 
@@ -72,8 +88,9 @@ def test_vietnamese_listing_dates():
     assert parse_loose_date("hôm qua") is None
 
 
-def test_full_text_opt_in_fetches_article_and_date(server, tmp_path):
-    article_url = server.serve_file("/kinh-doanh/4672302.html", ARTICLE, content_type="text/html; charset=utf-8")
+@pytest.mark.parametrize("page, words, published_at", ARTICLES)
+def test_full_text_opt_in_fetches_article_and_date(server, tmp_path, page, words, published_at):
+    article_url = server.serve_file("/kinh-doanh/4672302.html", page, content_type="text/html; charset=utf-8")
     blocked_url = server.url("/private/1.html")
     server.route("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
     feed = f"""<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>t</title>
@@ -87,8 +104,8 @@ def test_full_text_opt_in_fetches_article_and_date(server, tmp_path):
     [result] = crawl_sources(database, config, None)
     assert result.status == "ok" and result.new == 2, result.error
     full = next(database.query("SELECT * FROM items WHERE url = ?", [article_url]))
-    assert "Bộ trưởng Tài chính Hồ Đức Phớc" in full["text"] and len(full["text"]) > 1000
-    assert full["published_at"] == "2023-11-01T17:00:00Z"  # 2023-11-02 in Asia/Ho_Chi_Minh
+    assert words in full["text"] and len(full["text"]) > 1000
+    assert full["published_at"] == published_at  # the page's date, midnight in Asia/Ho_Chi_Minh
     blocked = next(database.query("SELECT * FROM items WHERE url = ?", [blocked_url]))
     assert blocked["text"] == "Tóm tắt ngắn."
     assert not server.requests_to("/private/1.html")

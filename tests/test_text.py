@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,16 @@ from classifiers.text import (
     normalize_tones,
     search_key,
 )
+from tests import corpus
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-LEGACY = SHARED / "realworld" / "feeds" / "vietnamese" / "legacy-encodings"
+LEGACY = corpus.REALWORLD / "feeds" / "vietnamese" / "legacy-encodings"
+# The same Vietnamese text as windows-1258 bytes (tones as separate combining marks) and as UTF-8.
+LEGACY_PAIRS = [
+    pytest.param(corpus.FIXTURES / "legacy-encodings" / "vi_windows-1258.txt",
+                 corpus.FIXTURES / "legacy-encodings" / "vi_utf-8.txt", id="project"),
+    corpus.param(LEGACY / "uchardet_vi_windows-1258.txt", LEGACY / "uchardet_vi_utf-8.txt",
+                 needs="realworld", id="uchardet"),
+]
 
 
 def nfd(text: str) -> str:
@@ -66,14 +72,16 @@ def test_nfd_input_ends_nfc():
     assert nfc(None) == ""
 
 
-def test_legacy_files_are_there():
-    assert (LEGACY / "uchardet_vi_windows-1258.txt").is_file()
-    assert (LEGACY / "uchardet_vi_utf-8.txt").is_file()
+@pytest.mark.parametrize("cp1258_file, utf8_file", LEGACY_PAIRS)
+def test_legacy_files_are_there(cp1258_file, utf8_file):
+    assert cp1258_file.is_file()
+    assert utf8_file.is_file()
 
 
-def test_cp1258_decoded_text_equals_utf8_after_nfc():
-    legacy = (LEGACY / "uchardet_vi_windows-1258.txt").read_bytes().decode("cp1258")
-    modern = (LEGACY / "uchardet_vi_utf-8.txt").read_bytes().decode("utf-8")
+@pytest.mark.parametrize("cp1258_file, utf8_file", LEGACY_PAIRS)
+def test_cp1258_decoded_text_equals_utf8_after_nfc(cp1258_file, utf8_file):
+    legacy = cp1258_file.read_bytes().decode("cp1258")
+    modern = utf8_file.read_bytes().decode("utf-8")
     # windows-1258 carries tones as separate combining marks: raw strings differ, NFC makes them equal.
     assert legacy != modern
     assert nfc(legacy) == nfc(modern)
