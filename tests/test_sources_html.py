@@ -3,6 +3,10 @@ and, where the shared corpus is, on recorded real pages as well."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 import db
@@ -119,6 +123,33 @@ def test_extraction_fallback_when_trafilatura_finds_nothing():
     assert extract_fallback(html).startswith("Đoạn văn bản chính")
     text, _ = extract(html)
     assert "Đoạn văn bản chính" in text and "menu" not in text
+
+
+def test_the_installed_article_extractor_is_trafilatura():
+    """Issue 15 item 2: with lxml >= 5.2, trafilatura imports only when lxml_html_clean is installed too;
+    without it every article silently went through the fallback."""
+    from monitor.sources import article
+
+    assert article.extractor() == "trafilatura"
+
+
+def test_the_extractor_check_reports_the_fallback_when_trafilatura_cannot_be_imported():
+    """What a fresh install without lxml_html_clean looks like (lxml.html.clean unimportable), in a child
+    process so this process keeps its modules: the check names the fallback and why, and articles still
+    come out (by the fallback)."""
+    script = (
+        "import sys\n"
+        "sys.modules['lxml.html.clean'] = None  # import lxml.html.clean now raises ImportError\n"
+        "from monitor.sources import article\n"
+        "print(article.extractor())\n"
+        f"print(article.extract(open({str(ARTICLE)!r}, encoding='utf-8').read())[0][:60])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=corpus.REPO, env={**os.environ, "PYTHONPATH": str(corpus.REPO)})
+    assert proc.returncode == 0, proc.stderr
+    check, text = proc.stdout.splitlines()[:2]
+    assert check.startswith("fallback: trafilatura cannot be imported (") and "lxml.html.clean" in check, check
+    assert "Sở Y tế Nghệ An" in text or "Những ngày qua" in text, text
 
 
 def test_parse_error_type_is_exported():

@@ -39,6 +39,20 @@ def extract(html: str, url: str | None = None) -> tuple[str, datetime | None]:
     return text, date
 
 
+def extractor() -> str:
+    """Which main-text extractor this installation uses: "trafilatura", or "fallback: …" with the reason.
+
+    `extract` falls back quietly page by page, so a broken install (lxml >= 5.2 without
+    lxml_html_clean, which trafilatura's jusText imports) would otherwise go unnoticed.
+    """
+    try:
+        import trafilatura  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure means the fallback does all the work
+        reason = " ".join(str(exc).split())  # one line: lxml's message spans two
+        return f"fallback: trafilatura cannot be imported ({type(exc).__name__}: {reason})"
+    return "trafilatura"
+
+
 def _trafilatura(html: str, url: str | None, mode: dict) -> tuple[str, datetime | None]:
     try:
         import trafilatura
