@@ -143,14 +143,20 @@ def setup_logging(level: str, as_json: bool) -> None:
 
 
 _SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
-_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 _NO_PERMISSION = {errno.EACCES, errno.EPERM}
 
 
 def environment_error(exc: BaseException, db_path: str) -> str | None:
     """The one-line message for an error the machine caused (the database busy or full, a full or
     read-only disk, a file not allowed, an unknown time zone); None for anything else, which is a bug
-    and keeps its traceback."""
+    and keeps its traceback. What counts as storage refusing writes is `monitor.storage`'s one rule."""
+    from monitor import storage  # imported when needed: `monitor classify` starts without the database layers
+
+    if storage.cannot_write(exc):
+        if isinstance(exc, OSError):  # os.write() and friends know no path: then it is a file of this database
+            where = exc.filename if exc.filename is not None else f"a file of the database {db_path}"
+            return f"{storage.REASON} {where}: {exc.strerror or os.strerror(exc.errno)}"
+        return storage.describe(db_path, exc)
     if isinstance(exc, sqlite3.OperationalError):
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes keep the primary in the low byte
         if code in _SQLITE_BUSY:
@@ -158,21 +164,16 @@ def environment_error(exc: BaseException, db_path: str) -> str | None:
 
             return (f"the database {db_path} is locked by another process (waited {db.BUSY_TIMEOUT_MS / 1000:g} s "
                     "for it); try again when that process has finished")
-        if code == sqlite3.SQLITE_FULL:
-            return f"cannot write the database {db_path}: the disk is full"
-        if code == sqlite3.SQLITE_READONLY:
-            return f"cannot write the database {db_path}: it is read-only ({exc})"
-        if code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR):
+        if code == sqlite3.SQLITE_CANTOPEN:
             return f"cannot use the database {db_path}: {exc}"
         return None
     if isinstance(exc, ZoneInfoNotFoundError):
         return f"{exc.args[0] if exc.args else exc} (expected a zone name such as Asia/Ho_Chi_Minh)"
-    if isinstance(exc, OSError) and exc.errno in _CANNOT_WRITE | _NO_PERMISSION:
-        verb = "not allowed to use" if exc.errno in _NO_PERMISSION else "cannot write"
+    if isinstance(exc, OSError) and exc.errno in _NO_PERMISSION:
         reason = exc.strerror or os.strerror(exc.errno)
-        if exc.filename is None:  # os.write() and friends know no path: say which installation it was
-            return f"{verb} a file: {reason} (database {db_path})"
-        return f"{verb} {exc.filename}: {reason}"
+        if exc.filename is None:
+            return f"not allowed to use a file: {reason} (database {db_path})"
+        return f"not allowed to use {exc.filename}: {reason}"
     return None
 
 

@@ -110,7 +110,7 @@ def test_run_on_a_full_disk_names_the_file_it_could_not_write(env, ready_db, fee
     monkeypatch.setattr(os, "write", real_write)
     assert code == 2
     line = one_error_line(capsys.readouterr().err)
-    assert line == f"error: cannot write {ready_db}.lock: No space left on device"
+    assert line == f"error: disk full / cannot write {ready_db}.lock: No space left on device"
     SchedulerLock(ready_db).acquire().release()  # the failed attempt left no lock behind
 
 
