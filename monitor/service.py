@@ -12,10 +12,8 @@ import ipaddress
 import json
 import logging
 import os
-import secrets
 import signal
 import socket
-import stat
 import sys
 import threading
 from collections.abc import Mapping
@@ -26,6 +24,7 @@ from typing import Any
 import sqlite_utils
 
 import db
+from db import keys
 from monitor import config as config_module
 from monitor.config import ConfigError
 from monitor.scheduler import (
@@ -59,40 +58,14 @@ def secret_key(db_path: str | Path) -> str:
     """MONITOR_SECRET_KEY, else the key in `<database>.secret`, made on the first start (mode 0600).
 
     Never in the database: anyone who can read it (Datasette, a backup) could sign an admin session.
-    The file is written whole under a temporary name and linked into place, so two processes starting
-    at once agree on one key and neither reads a half-written file.
+    The file is made and checked by `db.keys.secret_beside`, the one place for secrets beside the database.
     """
     if os.environ.get("MONITOR_SECRET_KEY"):
         return os.environ["MONITOR_SECRET_KEY"]
-    path = Path(f"{db_path}.secret")
-    if not path.exists():
-        _create_secret_file(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        raise ServiceError(f"session key file {path} can be read by other users (mode {mode:o}): "
-                           f"chmod 600 {path}")
-    key = path.read_text(encoding="utf-8").strip()
-    if len(key) < 32:
-        raise ServiceError(f"session key file {path} holds no usable key: delete it to make a new one")
-    return key
-
-
-def _create_secret_file(path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-    except OSError as exc:
-        raise ServiceError(f"cannot create the session key file {path}: {exc.strerror or exc}") from None
-    finally:
-        temporary.unlink(missing_ok=True)
+        return str(keys.secret_beside(Path(f"{db_path}.secret"), what="session key", create=True))
+    except keys.KeyFileError as exc:
+        raise ServiceError(str(exc)) from None
 
 
 def proxy_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
