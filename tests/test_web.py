@@ -211,3 +211,23 @@ def test_logout_needs_post(setup):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code in (302, 303)
     assert client.get("/queue").status_code in (302, 303)
+
+
+def test_a_decision_with_the_audit_key_missing_is_refused_with_a_message_not_a_500(setup):
+    """Once decisions are signed, a lost key pauses deciding (a new key would hide tampering): staff get a
+    503 saying nothing was saved, the item keeps its status, and the API answers in JSON."""
+    import db.keys
+
+    app, path, info = setup
+    client = app.test_client()
+    webtools.login(client, "mod")
+    first = client.post(f"/items/{info['items']['high']}/decide", data={"action": "dismiss", "note": "", "version": "1"})
+    assert first.status_code in (302, 303)
+    Path(f"{path}.audit-key").unlink()
+    db.keys._cache.clear()  # as a freshly started service
+    response = client.post(f"/items/{info['items']['mid']}/decide",
+                           data={"action": "confirm_misinformation", "note": "x", "version": "1"})
+    assert response.status_code == 503
+    assert "key" in response.get_data(as_text=True) and "monitor audit verify" in response.get_data(as_text=True)
+    assert item_row(path, info["items"]["mid"])["status"] == "flagged"
+    assert len(decision_rows(path)) == 1

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
+from db import keys
 from web import params, render
 from web.access import login_manager
 
@@ -111,6 +112,17 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render_template("error.html", title="400", message=error.description), 400
+
+    @app.errorhandler(keys.KeyFileError)
+    def audit_key_unusable(error: keys.KeyFileError):
+        """Decisions are refused while the decision log's key is missing or exposed (signing with a new
+        key would hide tampering). Staff see why nothing was saved; the file named is in the log."""
+        app.logger.error("decision refused: %s", error)
+        message = _("Nothing was saved: the decision log's key cannot be used. "
+                    "An administrator must restore it (see monitor audit verify).")
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "audit_key_unusable", "message": message}), 503
+        return render_template("error.html", title="503", message=message), 503
 
     @app.errorhandler(403)
     def forbidden(_error):
