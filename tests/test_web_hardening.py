@@ -128,6 +128,28 @@ def test_failed_logins_lock_out_that_user_only_with_a_visible_wait(setup):
     assert webtools.login(client, "MOD ").status_code == 429  # the name as typed differently is the same user
 
 
+def test_a_stranger_cannot_lock_a_user_out_of_the_address_they_log_in_from(setup):
+    """Hostile pass: 10 wrong passwords per 15 minutes from one address kept 'adm' out everywhere, for as
+    long as the attacker liked. An address the user logged in from before keeps its own count."""
+    path, _ = setup
+    app = app_for(path, RATELIMIT_ENABLED=True, LOGIN_LOCKOUT="3 per 10 minutes", RATELIMIT_LOGIN="50 per minute")
+    office = app.test_client()
+    office.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+    assert webtools.login(office, "adm").status_code in (302, 303)
+    office.post("/logout", data={})
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "198.51.100.9"
+    assert _failures(stranger, "adm", 4) == [401, 401, 401, 429]
+    # Elsewhere (a new machine) the account waits; at the usual address its owner still logs in.
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.44"
+    assert webtools.login(elsewhere, "adm").status_code == 429
+    assert webtools.login(office, "adm").status_code in (302, 303)
+    # Guessing from the usual address is still limited, on its own count.
+    office.post("/logout", data={})
+    assert _failures(office, "adm", 4) == [401, 401, 401, 429]
+
+
 def test_successful_logins_do_not_use_up_the_address_limit(setup):
     """Colleagues behind one address (an office NAT) log in all day: only failures count per address."""
     path, _ = setup

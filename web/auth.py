@@ -4,10 +4,16 @@ Passwords are checked against werkzeug hashes by db.users.authenticate. Failed l
 per user name (LOGIN_LOCKOUT: that account waits, shown as "try again in N seconds", while everyone
 else logs in) and per client address (RATELIMIT_LOGIN: one address guessing many names), so guessing
 is slow even from many addresses. Successful logins count against neither.
+
+A lockout any stranger can trigger would let one address keep an admin out for good, so an address
+the user has logged in from before (`KnownAddresses`, remembered for KNOWN_ADDRESS_DAYS in this
+process) has its own count for that user: failures from elsewhere lock the account everywhere else,
+not where its owner usually works.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -38,10 +44,43 @@ def _lockout_limit() -> str:
 
 
 USER_KEY = "user:"
+KNOWN_ADDRESS_DAYS = 30
+
+
+class KnownAddresses:
+    """Which client addresses each user name has logged in from, and when (bounded, in memory).
+
+    Kept in the process like the limiter's counts: a restart forgets both, which only means the next
+    login from a usual address counts as one from elsewhere until it succeeds once."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._seen: dict[tuple[str, str], float] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def remember(self, name: str, address: str) -> None:
+        with self._lock:
+            if len(self._seen) >= self._limit:  # drop the oldest half rather than grow without bound
+                for key, _at in sorted(self._seen.items(), key=lambda kv: kv[1])[: self._limit // 2]:
+                    del self._seen[key]
+            self._seen[(name, address)] = time.time()
+
+    def knows(self, name: str, address: str) -> bool:
+        at = self._seen.get((name, address))
+        return at is not None and time.time() - at < KNOWN_ADDRESS_DAYS * 86400
+
+
+known_addresses = KnownAddresses()
+
+
+def _login_name() -> str:
+    return (request.form.get("name") or "").strip().lower()
 
 
 def _user_key() -> str:
-    return USER_KEY + (request.form.get("name") or "").strip().lower()
+    """The lockout's key: the user name, or the name at this address when the user logged in from it before."""
+    name, address = _login_name(), get_remote_address()
+    return USER_KEY + (f"{name}@{address}" if known_addresses.knows(name, address) else name)
 
 
 def _failed(response) -> bool:
@@ -69,6 +108,7 @@ def login_post():
         flash(_("Wrong user name or password."), "error")
         return render_template("login.html", next=request.form.get("next", ""), name=name), 401
     session.clear()  # no fixation: a fresh session for the logged-in user
+    known_addresses.remember(_login_name(), get_remote_address())
     session.permanent = True
     login_user(User.from_row(user))
     now = datetime.now(UTC).timestamp()
