@@ -220,6 +220,26 @@ def _flag_budget(path: str, line: int | None, value: Any) -> int | None:
     return value
 
 
+def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
+    """`private_allowlist`, parsed now by the fetcher's own parser (monitor.fetch.parse_allowlist): a bad
+    entry is a ConfigError on its line, not a failure of every fetch (and every report-a-link) later."""
+    from monitor.fetch import parse_allowlist  # fetch imports this module: imported when needed
+
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(entry, str) for entry in value):
+        raise ConfigError(path, _line(node), "private_allowlist",
+                          "must be a list of networks, addresses or address:port entries, e.g. "
+                          '["10.20.0.0/16", "127.0.0.1:8765"]')
+    for entry_node, entry in zip(node.value, value, strict=True):
+        try:
+            parse_allowlist([entry])
+        except ValueError as exc:
+            raise ConfigError(path, _line(entry_node), "private_allowlist",
+                              str(exc).removeprefix("private_allowlist: ")) from None
+    return value
+
+
 def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
     settings = Settings()
     if node is None or data is None:
@@ -233,6 +253,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             raise ConfigError(path, line, key, "unknown setting")
         if key == "flag_budget":
             settings.flag_budget = _flag_budget(path, line, value)
+            continue
+        if key == "private_allowlist":
+            settings.private_allowlist = _private_allowlist(path, nodes[key][1], value)
             continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None

@@ -207,6 +207,16 @@ def _range_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, given: str
     return None
 
 
+def parse_allowlist(values) -> tuple[list[ipaddress._BaseNetwork],
+                                     set[tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]]]:
+    """`settings.private_allowlist` as (networks, address:port endpoints); ValueError naming a bad entry.
+
+    The one parser of the list: AddressPolicy uses it at fetch time and monitor.config when the file is
+    loaded, so a bad entry is a configuration error instead of a failure of every later fetch.
+    """
+    return _parse_networks(values), _parse_endpoints(values)
+
+
 class AddressPolicy:
     """Which IP addresses we may connect to: public ones, plus private ones only when allowed.
 
@@ -218,8 +228,7 @@ class AddressPolicy:
 
     def __init__(self, allow_private: bool, allowlist=()):
         self.allow_private = allow_private
-        self.allowlist = _parse_networks(allowlist)
-        self.endpoints = _parse_endpoints(allowlist)
+        self.allowlist, self.endpoints = parse_allowlist(allowlist)
 
     def refusal_at(self, address: str, port: int) -> str | None:
         """None if a connection to this address and port may be made, else why not."""

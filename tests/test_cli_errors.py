@@ -227,3 +227,15 @@ def test_model_commands_need_no_database_and_create_none(env, tmp_path, capsys):
     assert main(["--db", str(missing), "model", "--registry", str(tmp_path / "registry"), "list"]) == 0
     assert main(["--db", str(missing), "model", "--registry", str(tmp_path / "registry"), "rollback"]) == 1
     assert not missing.parent.exists()
+
+
+# --------------------------------------------------------------------------- hostile review item 5
+
+
+def test_crawl_with_a_bad_private_allowlist_entry_is_a_config_error(env, ready_db, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('settings:\n  private_allowlist: ["127.0.0.1:0"]\nsources:\n  - name: a\n    kind: rss\n'
+                   "    url: http://127.0.0.1:9/a.xml\n", encoding="utf-8")
+    assert main(["--db", str(ready_db), "--feeds", str(bad), "crawl"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{bad}:2: field 'private_allowlist'" in line and "'127.0.0.1:0'" in line

@@ -225,3 +225,41 @@ def test_setting_used_when_env_unset(tmp_path, monkeypatch):
     text = "settings:\n  allow_private_networks: true\nsources:\n" + GOOD_SOURCE
     assert load_text(text).settings.allow_private_networks is True
     assert load_text(text.replace("true", "false")).settings.allow_private_networks is False
+
+
+# --- private_allowlist: checked when the file is loaded (hostile review item 5) ---------------
+
+@pytest.mark.parametrize("entry", ["127.0.0.1:0", "[::1]:99999", "[::1]", "localhost:80", "10.0.0.0/33", "intranet"])
+def test_a_bad_private_allowlist_entry_is_a_config_error_naming_it(tmp_path, entry):
+    """Found at load, not when the first fetch builds its address policy (a traceback in `monitor crawl`,
+    every scheduled crawl failing, every report-a-link refused)."""
+    body = f'settings:\n  private_allowlist:\n    - 10.20.0.0/16\n    - "{entry}"\nsources:\n' + GOOD_SOURCE
+    error = error_for(tmp_path, body)
+    assert error.field == "private_allowlist"
+    assert error.line == 4
+    assert repr(entry) in error.message
+
+
+@pytest.mark.parametrize("value", ['"10.20.0.0/16"', "{net: 10.20.0.0/16}", "[10]"], ids=["string", "mapping", "number"])
+def test_private_allowlist_must_be_a_list_of_strings(tmp_path, value):
+    error = error_for(tmp_path, f"settings:\n  private_allowlist: {value}\nsources:\n" + GOOD_SOURCE)
+    assert error.field == "private_allowlist" and error.line == 2
+    assert "list" in error.message
+
+
+def test_good_private_allowlist_entries_load(tmp_path):
+    body = 'settings:\n  private_allowlist: ["10.20.0.0/16", "10.0.0.5", "127.0.0.1:8765", "[::1]:8080"]\nsources:\n'
+    feeds = load(write(tmp_path, body + GOOD_SOURCE))
+    assert feeds.settings.private_allowlist == ["10.20.0.0/16", "10.0.0.5", "127.0.0.1:8765", "[::1]:8080"]
+
+
+def test_a_hot_reload_with_a_bad_allowlist_entry_keeps_the_running_configuration(tmp_path, tmp_db):
+    from monitor.scheduler import Scheduler
+
+    path = write(tmp_path, 'settings:\n  private_allowlist: ["10.20.0.0/16"]\nsources:\n' + GOOD_SOURCE)
+    scheduler = Scheduler(tmp_path / "monitor.db", path)
+    before = scheduler.config
+    path.write_text('settings:\n  private_allowlist: ["127.0.0.1:0"]\nsources:\n' + GOOD_SOURCE, encoding="utf-8")
+    outcome = scheduler.reload()
+    assert not outcome.ok and "private_allowlist" in outcome.error and "127.0.0.1:0" in outcome.error
+    assert scheduler.config is before
