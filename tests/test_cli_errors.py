@@ -239,3 +239,36 @@ def test_crawl_with_a_bad_private_allowlist_entry_is_a_config_error(env, ready_d
     assert main(["--db", str(ready_db), "--feeds", str(bad), "crawl"]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert f"{bad}:2: field 'private_allowlist'" in line and "'127.0.0.1:0'" in line
+
+
+# --------------------------------------------------------------------------- hostile review items 3 and 8: audit export
+
+
+def test_audit_export_out_never_replaces_the_database_or_a_pipe(env, ready_db, tmp_path, capsys):
+    before = ready_db.read_bytes()
+    assert main(["--db", str(ready_db), "audit", "export", "--out", str(ready_db)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert line.startswith(f"error: --out {ready_db}: ") and "database" in line
+    assert ready_db.read_bytes() == before
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    assert main(["--db", str(ready_db), "audit", "export", "--format", "jsonl", "--out", str(pipe)]) == 2
+    assert "not a regular file" in one_error_line(capsys.readouterr().err)
+
+
+def test_audit_export_out_into_a_missing_folder_or_onto_a_folder_is_one_line(env, ready_db, tmp_path, capsys):
+    missing = tmp_path / "nonexist" / "x.csv"
+    assert main(["--db", str(ready_db), "audit", "export", "--out", str(missing)]) == 2
+    assert "does not exist" in one_error_line(capsys.readouterr().err)
+    assert main(["--db", str(ready_db), "audit", "export", "--out", str(tmp_path)]) == 2
+    assert "is a folder" in one_error_line(capsys.readouterr().err)
+    good = tmp_path / "audit.csv"
+    assert main(["--db", str(ready_db), "audit", "export", "--out", str(good)]) == 0
+    assert good.read_text(encoding="utf-8").startswith("id,created_at,user_name,action,")
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+def test_audit_export_with_a_date_that_is_not_one_is_a_usage_error(env, ready_db, capsys, flag):
+    assert main(["--db", str(ready_db), "audit", "export", flag, "2026-13-01"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert flag in line and "'2026-13-01'" in line

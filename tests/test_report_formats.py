@@ -303,3 +303,51 @@ def test_a_long_period_counts_each_local_day_like_the_week_does(tmp_db):
     for day, *counts in build_report(tmp_db, iso_week("2026-W47")).table("daily").rows:
         assert long[day] == counts
     assert sum(row[0] for row in long.values()) == 10  # every item of the world, each on one day
+
+
+DATABASE_FILES = ["", "-wal", "-shm", "-journal", ".secret", ".audit-key", ".audit-checkpoints.jsonl", ".lock",
+                  ".runs.lock"]
+
+
+@pytest.mark.parametrize("suffix", DATABASE_FILES, ids=lambda s: s or "database")
+def test_cli_out_never_replaces_the_database_or_its_files(tmp_path, db_path, tmp_db, capsys, suffix):
+    """Hostile review item 3: `--out monitor.db` replaced the live database with the report."""
+    build_world(tmp_db)
+    target = tmp_path / f"{db_path.name}{suffix}"
+    if not target.exists():
+        target.write_bytes(b"kept as it is")
+    before = target.read_bytes()
+    assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "json", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {target}: ") and err.count("\n") == 1 and "database" in err
+    assert target.read_bytes() == before or suffix in ("-wal", "-shm")  # SQLite's own files change under it
+    assert tmp_db.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] > 0
+
+
+def test_cli_out_through_a_link_or_another_spelling_of_the_database_is_refused(tmp_path, db_path, tmp_db, capsys,
+                                                                               monkeypatch):
+    build_world(tmp_db)
+    elsewhere = tmp_path / "reports"
+    elsewhere.mkdir()
+    (elsewhere / "latest.json").symlink_to(db_path)
+    (elsewhere / "hard.json").hardlink_to(db_path)
+    monkeypatch.chdir(elsewhere)
+    for out in [elsewhere / "latest.json", elsewhere / "hard.json", f"../{db_path.name}", f"../reports/../{db_path.name}"]:
+        assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "json", "--out", str(out)]) == 2
+        assert "database" in capsys.readouterr().err
+    assert (elsewhere / "latest.json").is_symlink()
+    assert db_path.read_bytes().startswith(b"SQLite format 3\0")
+
+
+def test_cli_out_onto_something_that_is_not_a_regular_file_is_refused(tmp_path, db_path, tmp_db, capsys):
+    """`--out /dev/full` as root replaced the device node with a regular file (temporary file + rename)."""
+    import os
+    import stat
+
+    build_world(tmp_db)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "json", "--out", str(fifo)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {fifo}: ") and "not a regular file" in err and err.count("\n") == 1
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -19,11 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("checkpoint", help="sign the log's current head now",
                        description="Append a signed checkpoint (count, head, time) to <database>.audit-checkpoints"
-                                   ".jsonl and the log; re-keys the decisions hashed the old way first, if any.")
+                                   ".jsonl and the log; re-keys the decisions hashed the old way first if nothing "
+                                   "was signed yet (after that, `monitor audit rekey` does, by hand).")
     p.set_defaults(func=cmd_checkpoint)
     p = sub.add_parser("rekey", help="anchor the decisions written before the keyed log (once, after upgrading)",
                        description="Verify the decisions hashed the old, unkeyed way (before migration 054) and "
-                                   "anchor them with a signed re-key checkpoint; refuses, exit 1, if they fail.")
+                                   "anchor them with a signed re-key checkpoint; refuses, exit 1, if they fail, "
+                                   "disagree with a signed checkpoint, or came after one (forged).")
     p.set_defaults(func=cmd_rekey)
     p = sub.add_parser("export", help="export the log as CSV or JSON Lines",
                        description="Export decisions (oldest first, with their hashes) to a file or stdout.")
@@ -70,8 +72,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _print_refusal(refused) -> None:
     for problem in refused.problems:
         print(problem, file=sys.stderr)
-    print("refusing to re-key: the decisions hashed the old way fail the old verification, and anchoring them "
-          "would vouch for a tampered log (see `monitor audit verify`)", file=sys.stderr)
+    print("refusing to re-key: anchoring the decisions hashed the old way now could vouch for a tampered log "
+          "(see `monitor audit verify`)", file=sys.stderr)
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
@@ -109,7 +111,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
     status = 0
     try:
         try:
-            rekey(database)
+            rekey(database, automatic=True)
         except RekeyRefused as refused:
             _print_refusal(refused)
             status = 1
@@ -133,17 +135,27 @@ def _day(value: str | None, flag: str) -> str | None:
         return None
     import datetime as dt
 
+    from monitor.cli import CliError
+
     try:
         return dt.date.fromisoformat(value).strftime("%Y-%m-%dT00:00:00Z")
     except ValueError:
-        raise SystemExit(f"error: {flag} must be YYYY-MM-DD, got '{value}'") from None
+        raise CliError(f"{flag} must be a date YYYY-MM-DD, got {value!r}") from None
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """The log to --out or stdout. The file is checked before the database is read, by the rule the
+    report uses: an existing folder, no database file, nothing but a regular file (a usage error, exit 2)."""
     from db.audit import AuditFilter, export
+    from monitor.cli import CliError
+    from monitor.reports.render import output_problem
 
     filters = AuditFilter(user=args.user, action=args.action, date_from=_day(args.since, "--since"),
                           date_to=_day(args.until, "--until"))
+    if args.out:
+        problem = output_problem(Path(args.out), args.format, args.db, example="audit")
+        if problem:
+            raise CliError(f"--out {args.out}: {problem}")
     database = _open(args.db)
     try:
         text = export(database, filters, args.format)

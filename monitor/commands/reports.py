@@ -49,7 +49,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(f"report-{period.label.replace('..', '_')}.{args.format}")
-    problem = output_problem(out, args.format)
+    problem = output_problem(out, args.format, args.db)
     if problem:
         print(f"error: --out {out}: {problem}", file=sys.stderr)
         return 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -49,26 +51,63 @@ def estimate_seconds(items: int, days: int, fmt: str) -> float:
     return items * SECONDS_PER_ITEM + days * SECONDS_PER_DAY[fmt]
 
 
-def output_problem(out: Path, fmt: str) -> str | None:
-    """Why the report cannot be written at `out`, checked before the work starts; None when it can.
+def output_problem(out: Path, fmt: str, database: str | Path | None = None, *, example: str = "report") -> str | None:
+    """Why a file cannot be written at `out`, checked before the work starts; None when it can.
 
     A mistyped folder is an error rather than created: the committee would look for the report where
-    they meant it to go (issue 15 item 4)."""
+    they meant it to go (issue 15 item 4). The database and its own files are never replaced, nor is
+    anything that is not a regular file (a device, a pipe): the file is written under a temporary name
+    and renamed over `out`, which would replace the live database or a device node (hostile review item 3).
+    """
     if out.is_dir():
-        return f"is a folder; give a file name, e.g. {out / f'report.{fmt}'}"
+        return f"is a folder; give a file name, e.g. {out / f'{example}.{fmt}'}"
     if not out.parent.is_dir():
         return f"the folder {out.parent} does not exist (create it first, or fix the path)"
+    for path in _written_paths(out, fmt):
+        if database is not None and _is_database_file(path, Path(database)):
+            return (f"is the database {database} or one of its files (names beginning with "
+                    f"{Path(database).name!r} are kept for them); choose another name")
+        if path.exists() and not path.is_file():
+            return f"{path} exists and is not a regular file (a device, a pipe or a socket); choose a file name"
     return None
+
+
+def _written_paths(out: Path, fmt: str) -> list[Path]:
+    """Every path write_report() writes or renames for `out`."""
+    return [out, _temporary(out)] + ([figures_path(out)] if fmt == "csv" else [])
+
+
+def _temporary(out: Path) -> Path:
+    return out.with_name(out.name + ".tmp")
+
+
+def _is_database_file(path: Path, database: Path) -> bool:
+    """True for the database and the files SQLite and the service keep beside it (<db>-wal, -shm, -journal,
+    .secret, .audit-key, .audit-checkpoints.jsonl, .lock, .runs.lock, ...): all are named <db>…, so the
+    rule is the name, spelled as given or with links resolved, plus a hard link to the database itself."""
+    spellings = {Path(os.path.abspath(database)), database.resolve()}
+    for candidate in {Path(os.path.abspath(path)), path.resolve()}:
+        if any(candidate.parent == base.parent and candidate.name.startswith(base.name) for base in spellings):
+            return True
+    try:
+        return os.path.samefile(path, database)
+    except OSError:  # either one missing
+        return False
 
 
 def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
     """Write the report to `out` (its folder must exist); CSV also writes `<stem>.figures.csv` with every
-    figure. Returns the paths."""
+    figure. Returns the paths. A write that fails leaves no temporary file and names `out`."""
     out = Path(out)
     data = render(report, fmt)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)  # never leave a half-written report where the committee would pick it up
+    tmp = _temporary(out)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)  # never leave a half-written report where the committee would pick it up
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(out)) from exc
     written = [out]
     if fmt == "csv":
         from monitor.reports import csv
