@@ -30,15 +30,21 @@ class UserChangeRefused(UserError):
 MIN_PASSWORD = 8
 
 
-def add_user(database: sqlite_utils.Database, name: str, password: str, role: str) -> int:
-    """Create a user; a name already taken or an unknown role is an error, not an overwrite."""
-    name = name.strip()
-    if not name:
+def check_account(name: str, password: str, role: str) -> None:
+    """UserError if an account with this name, password and role may not be made; needs no database, so
+    `monitor init` checks before it creates one (a refused password left an empty database behind)."""
+    if not name.strip():
         raise UserError("user name must not be empty")
     if role not in ROLES:
         raise UserError(f"unknown role '{role}' (expected one of: {', '.join(ROLES)})")
-    if len(password) < 8:
-        raise UserError("password must be at least 8 characters")
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must be at least {MIN_PASSWORD} characters")
+
+
+def add_user(database: sqlite_utils.Database, name: str, password: str, role: str) -> int:
+    """Create a user; a name already taken or an unknown role is an error, not an overwrite."""
+    name = name.strip()
+    check_account(name, password, role)
     with transaction(database) as conn:
         if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
             raise UserError(f"user '{name}' already exists")

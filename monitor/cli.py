@@ -61,10 +61,7 @@ def read_password(env_name: str, prompt: str, from_stdin: bool = False) -> str:
     """The password from one line of stdin (--password-stdin), else the environment variable, else asked
     twice on the terminal. Only the line break is stripped: spaces may be part of a password."""
     if from_stdin:
-        try:
-            value = sys.stdin.readline().rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise CliError("--password-stdin: standard input is not UTF-8 text") from None
+        value = _stdin_line("--password-stdin").rstrip("\r\n")
         if not value:
             raise CliError("--password-stdin: the first line of standard input is empty; pipe the password, "
                            "e.g. `printf '%s\\n' \"$PASSWORD\" | monitor ... --password-stdin`")
@@ -79,6 +76,22 @@ def read_password(env_name: str, prompt: str, from_stdin: bool = False) -> str:
     if first != getpass.getpass("Repeat: "):
         raise CliError("the passwords differ")
     return first
+
+
+def _stdin_line(option: str) -> str:
+    """The first line of standard input as UTF-8 text, or a CliError naming `option`.
+
+    Under the C and C.UTF-8 locales Python decodes stdin with surrogateescape: bytes that are not UTF-8
+    arrive as lone surrogates instead of raising, so the text is also checked by encoding it back.
+    """
+    try:
+        line = sys.stdin.readline()
+        line.encode("utf-8")
+    except UnicodeError:
+        raise CliError(f"{option}: standard input is not UTF-8 text") from None
+    except (AttributeError, OSError, ValueError):  # sys.stdin is None (fd 0 closed), or the file is closed
+        raise CliError(f"{option}: standard input is closed; pipe the password into it") from None
+    return line
 
 
 def require_database(path: str) -> None:

@@ -11,6 +11,8 @@ import io
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ from db.users import authenticate, find_user
 from monitor.cli import build_parser, main
 from monitor.scheduler import SchedulerLock
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
 
 
 @pytest.fixture()
@@ -170,10 +173,42 @@ def test_init_refuses_an_empty_piped_password_and_creates_nothing(env, db_path, 
     assert not db_path.exists()
 
 
-def test_a_piped_password_that_is_not_utf8_is_one_line(env, db_path, monkeypatch, capsys):
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"m\xe1t kh\xe1u\n"), encoding="utf-8"))
-    assert main(["--db", str(db_path), "init", "--admin", "hoa", "--password-stdin"]) == 2
-    assert "UTF-8" in one_error_line(capsys.readouterr().err)
+def _monitor(args: list[str], tmp_path: Path, locale: str = "C.UTF-8", **popen) -> subprocess.CompletedProcess:
+    """`monitor ARGS` in a child process, as a shell runs it: the real sys.stdin of the locale."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MONITOR_", "LC_", "LANG", "PYTHONIO", "PYTHONUTF8"))}
+    env.update(LC_ALL=locale, MONITOR_HOME=str(tmp_path / "home"), MONITOR_MODEL_DIR=str(tmp_path / "models"))
+    return subprocess.run([sys.executable, "-c", "from monitor.cli import console; console()", *args], cwd=REPO, env=env, capture_output=True,
+                          timeout=120, **popen)
+
+
+@pytest.mark.parametrize("locale", ["C.UTF-8", "C"])
+def test_a_piped_password_that_is_not_utf8_is_one_line_and_creates_nothing(tmp_path, db_path, locale):
+    """Hostile review item 4: under the C and C.UTF-8 locales stdin decodes with surrogateescape, so the
+    bytes arrive as lone surrogates (no UnicodeDecodeError) and failed later, after the database was made."""
+    done = _monitor(["--db", str(db_path), "init", "--admin", "hoa", "--password-stdin"], tmp_path, locale,
+                    input=b"\xffpassword123\n")
+    assert done.returncode == 2, done.stderr
+    line = one_error_line(done.stderr.decode("utf-8", "replace"))
+    assert "--password-stdin" in line and "UTF-8" in line
+    assert not db_path.exists()
+
+
+def test_password_stdin_with_stdin_closed_is_one_line(tmp_path, db_path):
+    done = _monitor(["--db", str(db_path), "init", "--admin", "hoa", "--password-stdin"], tmp_path,
+                    stdin=None, preexec_fn=lambda: os.close(0))
+    assert done.returncode == 2, done.stderr
+    assert "standard input is closed" in one_error_line(done.stderr.decode())
+    assert not db_path.exists()
+
+
+@pytest.mark.parametrize(("admin", "password", "expected"), [
+    ("hoa", "short", "at least 8 characters"), ("  ", "long enough password", "must not be empty")])
+def test_init_refused_by_the_account_rules_creates_no_database(env, db_path, monkeypatch, capsys, admin, password,
+                                                                expected):
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    assert main(["--db", str(db_path), "init", "--admin", admin, "--password-stdin"]) == 1
+    assert expected in one_error_line(capsys.readouterr().err)
     assert not db_path.exists()
 
 

@@ -96,9 +96,9 @@ def load_config(args: argparse.Namespace) -> Any:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """The one command that creates a database. A new database is created only once the password is in
-    hand, so a missing or empty password leaves no empty file behind."""
+    hand and the account rules accept it, so a missing, empty or refused password leaves no empty file."""
     import db
-    from db.users import find_user
+    from db.users import UserError, check_account, find_user
 
     path = Path(args.db)
     created = not path.exists()
@@ -112,6 +112,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         finally:
             database.conn.close()
     password = read_password("MONITOR_ADMIN_PASSWORD", f"Password for admin '{args.admin}': ", args.password_stdin)
+    try:
+        check_account(args.admin, password, "admin")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     database = db.connect(path)
     try:
         _sync_models(database)
