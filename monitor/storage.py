@@ -139,8 +139,28 @@ def status(database: sqlite_utils.Database) -> dict | None:
             return {**json.loads(stored), "reason": REASON, "seen_by": "recorded"}
         except ValueError:
             pass
+    return _low_space(path)
+
+
+def _low_space(path: str | None) -> dict | None:
+    """The status for a file system with less than MIN_FREE_BYTES free, else None."""
     free = free_bytes(path)
     if free is not None and free < MIN_FREE_BYTES:
         return {"reason": REASON, "error": describe(path, f"{free} bytes free"), "since": None,
                 "path": path, "seen_by": "free space"}
     return None
+
+
+def problem(path: str | None, exc: BaseException) -> dict | None:
+    """What `status()` would say, for a database at `path` that could not even be opened or read.
+
+    On a full disk `monitor serve` (no scheduler holding the database open) cannot open it at all:
+    SQLite fails to create the WAL index ("disk I/O error") or the file ("unable to open database
+    file"), so `status()` never gets a connection to look with. The same rule applies: the error
+    is the storage's (`cannot_write`), or SQLite failed and the disk is visibly full. None for
+    anything else (a bug, a missing folder), which callers keep as the error it is.
+    """
+    if cannot_write(exc):
+        return {"reason": REASON, "error": describe(path, exc), "since": None, "path": path,
+                "seen_by": "this request"}
+    return _low_space(path) if isinstance(exc, sqlite3.Error) else None

@@ -272,3 +272,77 @@ def test_a_real_file_size_limit_is_reported_as_cannot_write_and_nothing_is_lost(
     assert conn.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 300
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+# --------------------------------------------------------------------------- `monitor serve` on a full disk
+
+
+def _web_cannot_open(monkeypatch, path, error: sqlite3.Error):
+    """A web app whose later requests cannot open the database, as on a full disk under `monitor serve`:
+    nothing holds the database open, so each request must create the WAL index and SQLite refuses."""
+    anonymous, admin = _web(path), _web(path)
+    webtools.login(admin, "adm")
+    real = db.connect
+
+    def refuse(where, **kwargs):
+        if str(where) == str(path) and not kwargs.get("readonly"):
+            raise error
+        return real(where, **kwargs)
+
+    monkeypatch.setattr(db, "connect", refuse)
+    return anonymous, admin
+
+
+@pytest.mark.parametrize("error", [sqlite3.OperationalError("disk I/O error"),
+                                   sqlite3.OperationalError(FULL)])
+def test_serve_on_a_full_disk_says_disk_full_on_health_and_pages_never_500(tmp_path, monkeypatch, error):
+    """issue 15 follow-up 6: anonymous /health said "database unreachable"; an admin's /health and the
+    Sources page were 500s (loading the logged-in user opened the database first and the error escaped)."""
+    path = tmp_path / "m.db"
+    webtools.build(path)
+    anonymous, admin = _web_cannot_open(monkeypatch, path, error)
+    full = {"status": "error", "reasons": ["disk full / cannot write"]}
+    response = anonymous.get("/health")
+    assert (response.status_code, response.get_json()) == (503, full)
+    response = admin.get("/health")  # who is asking cannot be checked without the database: the public answer
+    assert (response.status_code, response.get_json()) == (503, full)
+    page = admin.get("/admin/sources/")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 503 and "ổ đĩa đầy" in text  # in the user's language (Vietnamese by default)
+    assert str(tmp_path) not in text  # the file's path is for the log and for admins, not for whoever asks
+    api = anonymous.get("/api/v1/queue", headers={"Authorization": "Bearer mon_anything"})
+    assert api.status_code == 503 and api.get_json()["error"] == "storage_unavailable"
+    assert anonymous.post("/login", data={"name": "adm", "password": webtools.PASSWORD}).status_code == 503
+
+
+def test_serve_sees_a_full_disk_by_its_free_space_when_sqlite_only_says_it_cannot_open(tmp_path, monkeypatch):
+    """SQLite says "unable to open database file" when it cannot create a file: the free space tells why."""
+    path = tmp_path / "m.db"
+    webtools.build(path)
+    anonymous, admin = _web_cannot_open(monkeypatch, path, sqlite3.OperationalError("unable to open database file"))
+    assert anonymous.get("/health").get_json()["reasons"] == ["database unreachable"]  # the disk has room: not full
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(storage.shutil, "disk_usage", lambda folder: usage(10**9, 10**9 - 4096, 4096))
+    assert anonymous.get("/health").get_json() == {"status": "error", "reasons": ["disk full / cannot write"]}
+    assert admin.get("/admin/sources/").status_code == 503
+
+
+def test_a_read_that_fails_for_lack_of_space_is_a_503_and_other_database_errors_stay_errors(tmp_path, monkeypatch):
+    """The rule is monitor.storage's: a full disk is the machine's condition (503), a bug keeps its traceback."""
+    import web.sources_page
+
+    path = tmp_path / "m.db"
+    webtools.build(path)
+    admin = _web(path)
+    webtools.login(admin, "adm")
+    failure = sqlite3.OperationalError(FULL)
+
+    def overview(database):
+        raise failure
+
+    monkeypatch.setattr(web.sources_page, "sources_overview", overview)
+    page = admin.get("/admin/sources/")
+    assert page.status_code == 503 and "ổ đĩa đầy" in page.get_data(as_text=True)
+    failure = sqlite3.OperationalError("no such column: bogus")
+    with pytest.raises(sqlite3.OperationalError, match="bogus"):  # TESTING propagates what would be a logged 500
+        admin.get("/admin/sources/")

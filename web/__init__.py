@@ -7,6 +7,7 @@ CSRF token; crawled content is only ever rendered as escaped text (see web/rende
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -69,6 +70,16 @@ def get_db():
     return g.db
 
 
+def storage_problem(exc: BaseException) -> dict | None:
+    """`monitor.storage`'s verdict on an error met opening or reading the app's database: a dict when the
+    disk is full or refuses writes (the request gets a 503, see create_app), None for anything else."""
+    from flask import current_app
+
+    from monitor import storage
+
+    return storage.problem(current_app.config["DATABASE"], exc)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; migrations run once here, not on every request."""
     app = Flask(__name__)
@@ -122,6 +133,21 @@ def create_app(config: dict | None = None) -> Flask:
                     "An administrator must restore it (see monitor audit verify).")
         if request.path.startswith("/api/"):
             return jsonify({"error": "audit_key_unusable", "message": message}), 503
+        return render_template("error.html", title="503", message=message), 503
+
+    @app.errorhandler(sqlite3.Error)
+    @app.errorhandler(OSError)
+    def storage_unavailable(error: sqlite3.Error | OSError):
+        """A full or read-only disk answers 503 with a fixed phrase (the file's path goes to the log, not to
+        whoever asked); any other database or OS error is a bug and stays one (logged 500)."""
+        problem = storage_problem(error)
+        if problem is None:
+            raise error
+        app.logger.error("request refused: %s", problem["error"])
+        message = _("The database cannot be read or written: the disk is full or refuses writes. Nothing was "
+                    "changed. An administrator must free disk space.")
+        if request.path.startswith("/api/"):
+            return jsonify({"error": "storage_unavailable", "message": message}), 503
         return render_template("error.html", title="503", message=message), 503
 
     @app.errorhandler(403)

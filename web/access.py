@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,15 +57,40 @@ def password_stamp(password_hash: str, generation: int = 0) -> str:
     return hashlib.sha256(f"{password_hash}#{generation}".encode()).hexdigest()[:20]
 
 
+def _look_up(find: Callable) -> dict | None:
+    """`find(database)` for loading who is asking; None when the storage refuses the database (a full disk).
+
+    Every request loads its user first (before_request, the locale, the page header), so an error here
+    escaped on every page, /health included, as a 500. Instead the request goes on as anonymous, with the
+    error kept in `g.storage_error`: /health and public pages answer, and a page that needs a login
+    answers the storage's 503 (see `roles`) rather than a login form. Any other error is raised.
+    """
+    from web import get_db, storage_problem
+
+    try:
+        return find(get_db())
+    except (sqlite3.Error, OSError) as exc:
+        if storage_problem(exc) is None:
+            raise
+        g.storage_error = exc
+        return None
+
+
+def refuse_if_storage_failed() -> None:
+    """For a request that found nobody logged in: if that is because the storage refused the database
+    (see _look_up), raise that error, which web/__init__.py answers with a 503 instead of a login page."""
+    if "storage_error" in g:
+        raise g.storage_error
+
+
 @login_manager.user_loader
 def load_user(session_id: str) -> User | None:
-    from web import get_db
-
     user_id, _, stamp = session_id.partition(".")
     try:
-        row = db.users.get_user(get_db(), int(user_id))
+        number = int(user_id)
     except ValueError:
         return None
+    row = _look_up(lambda database: db.users.get_user(database, number))
     if not row or not row["active"]:
         return None
     user = User.from_row(row)
@@ -83,9 +109,7 @@ def load_token_user(req) -> User | None:
         from db import tokens
     except ImportError:
         return None
-    from web import get_db
-
-    row = tokens.user_for_token(get_db(), header[7:].strip())
+    row = _look_up(lambda database: tokens.user_for_token(database, header[7:].strip()))
     if not row:
         return None
     g.token_auth = True
@@ -99,6 +123,7 @@ def roles(*allowed: str) -> Callable:
         @functools.wraps(view)
         def inner(*args, **kwargs):
             if not current_user.is_authenticated:
+                refuse_if_storage_failed()
                 if request.path.startswith("/api/"):
                     abort(401)
                 return login_manager.unauthorized()

@@ -16,7 +16,7 @@ from db.decisions import StaleItemError
 from db.queue import ClaimError, QueueFilter
 from monitor.domain import Action, Role, Status
 from web import get_db
-from web.access import MODERATE, READ, roles
+from web.access import MODERATE, READ, refuse_if_storage_failed, roles
 from web.params import INT64_MAX, int_arg
 from web.queue import format_after, parse_after
 
@@ -30,6 +30,7 @@ ITEM_FIELDS = ("id", "title", "text", "url", "language", "status", "version", "f
 def token_only():
     # Touch current_user so the request loader runs; refuse anything not authenticated by token.
     if not current_user.is_authenticated or not g.get("token_auth"):
+        refuse_if_storage_failed()  # a full disk, not a bad token: 503
         response = jsonify({"error": "unauthorized", "message": "send Authorization: Bearer <token>"})
         response.status_code = 401
         response.headers["WWW-Authenticate"] = "Bearer"

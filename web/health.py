@@ -16,7 +16,7 @@ from flask_login import current_user
 
 import db
 import db.items
-from web import get_db
+from web import get_db, storage_problem
 from web.access import public
 
 bp = Blueprint("health", __name__)
@@ -64,6 +64,8 @@ def _details() -> dict:
         body["scheduler"]["expected"] = bool(expected)
     except Exception as exc:  # noqa: BLE001 - health must report, not crash
         body["error"] = type(exc).__name__
+        # No connection, or a read failed: on a full disk under `monitor serve` that is the storage's doing.
+        body["storage"] = body["storage"] or storage_problem(exc)
     body["ok"] = bool(body["database"] and not body["storage"]
                       and (not body.get("scheduler", {}).get("expected") or body["scheduler"]["healthy"]))
     return body
@@ -74,7 +76,7 @@ def _verdict(details: dict) -> tuple[str, list[str]]:
     "degraded" when it runs with faults an operator should look at, else "ok"."""
     scheduler = details.get("scheduler") or {}
     errors = [reason for reason, bad in [
-        (DATABASE_DOWN, not details["database"]),
+        (DATABASE_DOWN, not details["database"] and not details["storage"]),  # a full disk says why
         (details["storage"]["reason"] if details["storage"] else "", bool(details["storage"])),
         (SCHEDULER_DOWN, bool(scheduler.get("expected")) and not scheduler.get("healthy")),
     ] if bad]
