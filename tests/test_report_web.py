@@ -83,8 +83,71 @@ def test_downloads_in_every_format(client_for):
 
 def test_bad_period_is_a_clear_400(client_for):
     response = client_for("ana").get("/reports/?week=2026-W99")
-    assert response.status_code == 400 and "no ISO week 99" in response.get_data(as_text=True)
+    assert response.status_code == 400 and "2026 không có tuần ISO 99" in response.get_data(as_text=True)
     assert client_for("ana").get("/reports/?quarter=2026-Q4").status_code == 200
+
+
+LONG = "A" * 5000
+
+
+@pytest.mark.parametrize(("query", "field", "vietnamese"), [
+    (f"from={LONG}&to=2026-01-01", "from", "phải là một ngày dạng 2026-11-16"),
+    (f"from=2026-01-01&to={LONG}", "to", "phải là một ngày dạng 2026-11-16"),
+    (f"week={LONG}", "week", "phải là một tuần ISO dạng 2026-W47"),
+    (f"quarter={LONG}", "quarter", "phải là một quý dạng 2026-Q4"),
+    ("week=1900-W01", "week", "phải thuộc các năm từ 1970 đến 2100"),
+    ("from=2026-01-01", "from", "phải được nhập cùng nhau"),
+    ("from=2026-02-01&to=2026-01-01", "to", "ở trước ngày"),
+    ("week=2026-W47&quarter=2026-Q4", "week", "Chỉ chọn một"),
+])
+def test_period_errors_name_the_web_field_quote_the_value_shortened_and_speak_vietnamese(
+        client_for, query, field, vietnamese):
+    """issue 15 follow-up 12: the messages were the CLI's ("--from 'AAAA…(5,000 chars)' is not a date"),
+    in English inside the Vietnamese UI, on the page and as the text/plain download answer."""
+    client = client_for("ana")
+    for path in ("/reports/", "/reports/download?format=csv&"):
+        response = client.get(path + ("?" if path == "/reports/" else "") + query)
+        text = response.get_data(as_text=True)
+        assert response.status_code == 400
+        assert f"“{field}”" in text and vietnamese in text
+        assert "--" not in text.split("<main>")[-1]  # no CLI flag names
+        assert "A" * 41 not in text  # the value is quoted through web.params.shown(): 40 characters at most
+        if path.startswith("/reports/download"):
+            assert response.mimetype == "text/plain" and len(text) < 300
+
+
+def test_period_errors_drop_bidi_controls_and_follow_the_users_language(client_for):
+    client = client_for("ana")
+    response = client.get("/reports/?week=2026-W4\u202e7")
+    assert response.status_code == 400 and "\u202e" not in response.get_data(as_text=True)
+    download = client.get("/reports/download?format=json&quarter=\u202e2026-Q4")
+    assert download.status_code == 400 and "\u202e" not in download.get_data(as_text=True)
+    client.post("/locale", data={"locale": "en"})
+    text = client.get("/reports/?week=2026-W99").get_data(as_text=True)
+    assert "Parameter “week”: 2026 has no ISO week 99 (got “2026-W99”)." in text
+
+
+def test_the_audit_verify_page_shows_account_names_without_bidi_controls(tmp_path):
+    """issue 15 follow-up 12: a renamed account's name with U+202E (right-to-left override) was shown raw on
+    /admin/audit/verify, so the problem's text read backwards from that point."""
+    from tests import webtools
+
+    path = tmp_path / "web.db"
+    info = webtools.build(path)
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": False})
+    mod = app.test_client()
+    webtools.login(mod, "mod")
+    assert mod.post(f"/items/{info['items']['high']}/decide",
+                    data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
+    database = db.connect(path)
+    database.conn.execute("UPDATE users SET name = 'mod\u202egnp.exe' WHERE name = 'mod'")
+    database.conn.close()
+    adm = app.test_client()
+    webtools.login(adm, "adm")
+    page = adm.get("/admin/audit/verify").get_data(as_text=True)
+    assert "renamed" in page or "is now called" in page
+    assert "\u202e" not in page and "mod?gnp.exe" in page
 
 
 def test_dollar_signs_in_source_names_render_the_report_page(client_for):

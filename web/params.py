@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
-from monitor.reports.period import MAX_DAY, MIN_DAY, PeriodError, parse_day
+from monitor.reports.period import MAX_DAY, MIN_DAY, Period, PeriodError, parse_day, parse_period
 
 INT64_MAX = 2**63 - 1  # SQLite's largest INTEGER
 # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; 19 digits bound int() to int64 size.
@@ -45,10 +45,15 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
-def shown(value: str, limit: int = 40) -> str:
-    """A user's value quoted back in a message: short, and without control characters."""
+def shown(value: str, limit: int | None = 40) -> str:
+    """A user's value quoted back in a message: short, and without control characters.
+
+    "Not printable" includes the format characters (Unicode Cf) such as U+202E RIGHT-TO-LEFT OVERRIDE, which
+    would make the rest of the message read backwards. `limit=None` keeps the whole text (the `shown` filter
+    for text that is not a parameter, such as account names in the audit log's problems).
+    """
     text = "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
-    return text + ("…" if len(value) > limit else "")
+    return text + ("…" if limit is not None and len(value) > limit else "")
 
 
 def to_int(value: str | None, name: str, *, low: int = 0, high: int = INT64_MAX) -> int | None:
@@ -87,15 +92,54 @@ def day_arg(values, name: str) -> date | None:
         return None
     try:
         return parse_day(text, name)
-    except PeriodError:
-        raise BadParameter(name, _("Parameter “%(name)s” must be a date like 2026-11-16 from %(low)s to %(high)s "
-                                   "(got “%(value)s”).", name=name, low=MIN_DAY.isoformat(),
-                                   high=MAX_DAY.isoformat(), value=shown(text))) from None
+    except PeriodError as error:
+        raise BadParameter(name, period_message(error)) from None
+
+
+def period_arg(values, zone: str) -> Period:
+    """The report period a query string asks for: `week`, `quarter`, or `from` and `to` (default: last week)."""
+    try:
+        return parse_period(values.get("week") or None, values.get("quarter") or None, values.get("from") or None,
+                            values.get("to") or None, zone=zone)
+    except PeriodError as error:
+        raise BadParameter(error.field or "week", period_message(error)) from None
+
+
+def period_message(error: PeriodError) -> str:
+    """A PeriodError worded for the web: translated, naming the web parameter (the CLI's message names its
+    --flags) and quoting the value through shown()."""
+    name, value, details = shown(error.field or ""), shown(error.value or ""), error.details
+    if error.problem in ("day", "day_range"):
+        return _("Parameter “%(name)s” must be a date like 2026-11-16 from %(low)s to %(high)s (got “%(value)s”).",
+                 name=name, low=MIN_DAY.isoformat(), high=MAX_DAY.isoformat(), value=value)
+    if error.problem == "week":
+        return _("Parameter “%(name)s” must be an ISO week like 2026-W47 (got “%(value)s”).", name=name, value=value)
+    if error.problem == "no_such_week":
+        return _("Parameter “%(name)s”: %(year)s has no ISO week %(number)s (got “%(value)s”).", name=name,
+                 year=details["year"], number=details["number"], value=value)
+    if error.problem == "quarter":
+        return _("Parameter “%(name)s” must be a quarter like 2026-Q4 (got “%(value)s”).", name=name, value=value)
+    if error.problem == "year":
+        return _("Parameter “%(name)s” must be in the years %(low)s to %(high)s (got “%(value)s”).", name=name,
+                 low=details["low"], high=details["high"], value=value)
+    if error.problem == "order":
+        return _("The day “to” (%(last)s) is before the day “from” (%(first)s).", last=details["last"],
+                 first=details["first"])
+    if error.problem == "several":
+        return _("Give only one of “week”, “quarter”, or “from” and “to”.")
+    if error.problem == "unpaired":
+        return _("Parameters “from” and “to” must be given together.")
+    if error.problem == "zone":
+        return _("The time zone “%(value)s” is unknown (expected an IANA name such as Asia/Ho_Chi_Minh).",
+                 value=value)
+    return shown(str(error), limit=200)  # a rule added to period.py without a web wording yet
 
 
 def init_app(app: Flask) -> None:
-    """Install the bounded "int" URL converter (before any route is added) and the 400 page for BadParameter."""
+    """Install the bounded "int" URL converter (before any route is added), the 400 page for BadParameter and
+    the `shown` template filter."""
     app.url_map.converters["int"] = BoundedIntConverter
+    app.jinja_env.filters["shown"] = lambda text: shown(str(text), limit=None)
 
     @app.errorhandler(BadParameter)
     def bad_parameter(error: BadParameter):

@@ -14,16 +14,10 @@ from flask_login import current_user
 
 from monitor.reports import build_report
 from monitor.reports.html import render_body, report_css
-from monitor.reports.period import (
-    LONG_PERIOD_DAYS,
-    Period,
-    PeriodError,
-    parse_period,
-    previous_full_week,
-    week_of,
-)
+from monitor.reports.period import LONG_PERIOD_DAYS, Period, previous_full_week, week_of
 from monitor.reports.render import FORMATS, render
 from web.access import roles
+from web.params import BadParameter, period_arg
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -40,14 +34,13 @@ def _zone() -> str:
 
 
 def _period() -> Period:
-    """The period asked for, at most LONG_PERIOD_DAYS long; a PeriodError says what is wrong with it."""
-    args = request.args
-    period = parse_period(args.get("week") or None, args.get("quarter") or None, args.get("from") or None,
-                          args.get("to") or None, zone=_zone())
+    """The period asked for, at most LONG_PERIOD_DAYS long; a BadParameter says what is wrong with it, in the
+    user's language, naming the web field (week, quarter, from, to) and quoting the value shortened."""
+    period = period_arg(request.args, _zone())
     if period.day_count > LONG_PERIOD_DAYS:
-        raise PeriodError(_("%(period)s is %(days)s days long; reports in the web interface cover at most %(max)s "
-                            "days. Choose a shorter period, or run `monitor report` on the server for this one.",
-                            period=period.label, days=period.day_count, max=LONG_PERIOD_DAYS))
+        raise BadParameter("to", _("%(period)s is %(days)s days long; reports in the web interface cover at most "
+                                   "%(max)s days. Choose a shorter period, or run `monitor report` on the server "
+                                   "for this one.", period=period.label, days=period.day_count, max=LONG_PERIOD_DAYS))
     return period
 
 
@@ -74,8 +67,8 @@ def index():
     """The report for the chosen period (default: the previous full week) with charts and download links."""
     try:
         period = _period()
-    except PeriodError as exc:
-        return render_template("reports/index.html", error=str(exc), weeks=_recent_weeks(), period=None,
+    except BadParameter as exc:
+        return render_template("reports/index.html", error=exc.description, weeks=_recent_weeks(), period=None,
                                body=None, css=report_css(), formats=FORMATS, args=request.args,
                                link_args=_link_args()), 400
     report, is_admin = _report(period)
@@ -93,8 +86,8 @@ def download():
         abort(404)
     try:
         period = _period()
-    except PeriodError as exc:
-        return Response(str(exc), status=400, mimetype="text/plain")
+    except BadParameter as exc:
+        return Response(exc.description, status=400, mimetype="text/plain")
     report, _ = _report(period)
     data = render(report, fmt)
     name = f"report-{period.label.replace('..', '_')}{'-redacted' if report.redacted else ''}.{fmt}"

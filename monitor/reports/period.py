@@ -29,7 +29,19 @@ _QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
 
 
 class PeriodError(ValueError):
-    """A period the user typed cannot be understood; the message says what was expected."""
+    """A period the user typed cannot be understood; the message (the CLI's: it names --flags) says what was
+    expected.
+
+    The web words its own, translated message from the parts (web/params.py period_message): `problem` is the
+    rule broken ("week", "no_such_week", "year", "quarter", "day", "day_range", "order", "several", "unpaired",
+    "zone"), `field` the input at fault without the CLI's dashes ("week", "quarter", "from", "to", a web
+    parameter's name; None for "several"), `value` what was typed and `details` the numbers the message needs.
+    """
+
+    def __init__(self, message: str, problem: str = "", field: str | None = None, value: str | None = None,
+                 **details: object) -> None:
+        super().__init__(message)
+        self.problem, self.field, self.value, self.details = problem, field, value, details
 
 
 @dataclass(frozen=True)
@@ -105,12 +117,13 @@ def iso_week(text: str, zone: str = DEFAULT_ZONE) -> Period:
     """"2026-W47" → Monday 2026-11-16 … Sunday 2026-11-22 in `zone`."""
     match = _WEEK.match(text.strip())
     if not match:
-        raise PeriodError(f"week '{text}' is not an ISO week like 2026-W47")
-    year, number = _year(match.group(1), f"week '{text}'"), int(match.group(2))
+        raise PeriodError(f"week '{text}' is not an ISO week like 2026-W47", "week", "week", text)
+    year, number = _year(match.group(1), "week", text), int(match.group(2))
     try:
         monday = date.fromisocalendar(year, number, 1)
     except ValueError:
-        raise PeriodError(f"week '{text}': {year} has no ISO week {number}") from None
+        raise PeriodError(f"week '{text}': {year} has no ISO week {number}", "no_such_week", "week", text,
+                          year=year, number=number) from None
     return Period("week", f"{year}-W{number:02d}", monday, monday + timedelta(days=6), zone)
 
 
@@ -133,17 +146,18 @@ def quarter(text: str, zone: str = DEFAULT_ZONE) -> Period:
     """"2026-Q4" → 2026-10-01 … 2026-12-31 in `zone`."""
     match = _QUARTER.match(text.strip())
     if not match:
-        raise PeriodError(f"quarter '{text}' is not like 2026-Q4")
-    year, number = _year(match.group(1), f"quarter '{text}'"), int(match.group(2))
+        raise PeriodError(f"quarter '{text}' is not like 2026-Q4", "quarter", "quarter", text)
+    year, number = _year(match.group(1), "quarter", text), int(match.group(2))
     first = date(year, 3 * number - 2, 1)
     after = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
     return Period("quarter", f"{year}-Q{number}", first, after - timedelta(days=1), zone)
 
 
-def _year(text: str, what: str) -> int:
+def _year(text: str, field: str, value: str) -> int:
     year = int(text)
     if not MIN_DAY.year <= year <= MAX_DAY.year:
-        raise PeriodError(f"{what}: the year must be from {MIN_DAY.year} to {MAX_DAY.year}")
+        raise PeriodError(f"{field} '{value}': the year must be from {MIN_DAY.year} to {MAX_DAY.year}", "year",
+                          field, value, low=MIN_DAY.year, high=MAX_DAY.year)
     return year
 
 
@@ -151,7 +165,8 @@ def custom(first: date | str, last: date | str, zone: str = DEFAULT_ZONE) -> Per
     """Local days `first` … `last`, both inclusive ("2026-11-01", "2026-11-10")."""
     first_day, last_day = _day(first, "--from"), _day(last, "--to")
     if last_day < first_day:
-        raise PeriodError(f"--to {last_day.isoformat()} is before --from {first_day.isoformat()}")
+        raise PeriodError(f"--to {last_day.isoformat()} is before --from {first_day.isoformat()}", "order", "to",
+                          last_day.isoformat(), first=first_day.isoformat(), last=last_day.isoformat())
     return Period("custom", f"{first_day.isoformat()}..{last_day.isoformat()}", first_day, last_day, zone)
 
 
@@ -161,12 +176,14 @@ def _day(value: date | str, field: str) -> date:
 
 def parse_day(text: str, field: str) -> date:
     """A calendar day typed by a user (YYYY-MM-DD) within MIN_DAY … MAX_DAY; `field` names it in the error."""
+    name = field.lstrip("-")
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError(f"{field} '{text}' is not a date like 2026-11-16") from None
+        raise PeriodError(f"{field} '{text}' is not a date like 2026-11-16", "day", name, text) from None
     if not MIN_DAY <= day <= MAX_DAY:
-        raise PeriodError(f"{field} '{text}' is outside {MIN_DAY.isoformat()} … {MAX_DAY.isoformat()}")
+        raise PeriodError(f"{field} '{text}' is outside {MIN_DAY.isoformat()} … {MAX_DAY.isoformat()}",
+                          "day_range", name, text)
     return day
 
 
@@ -175,7 +192,8 @@ def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise PeriodError(f"time zone {name!r} is unknown (expected an IANA name such as {DEFAULT_ZONE})") from None
+        raise PeriodError(f"time zone {name!r} is unknown (expected an IANA name such as {DEFAULT_ZONE})", "zone",
+                          "zone", name) from None
     return name
 
 
@@ -183,16 +201,17 @@ def parse_period(week: str | None = None, quarter_text: str | None = None, first
                  last: str | None = None, zone: str = DEFAULT_ZONE) -> Period:
     """One period from the CLI/web options; exactly one kind must be given."""
     check_zone(zone)
-    given = [name for name, value in (("--week", week), ("--quarter", quarter_text),
-                                      ("--from/--to", first or last)) if value]
+    given = [name for name, value in (("week", week), ("quarter", quarter_text), ("from/to", first or last)) if value]
     if len(given) > 1:
-        raise PeriodError(f"give only one of --week, --quarter, --from/--to (got {', '.join(given)})")
+        flags = ", ".join(f"--{name.replace('/', '/--')}" for name in given)
+        raise PeriodError(f"give only one of --week, --quarter, --from/--to (got {flags})", "several", None, None,
+                          given=given)
     if week:
         return iso_week(week, zone)
     if quarter_text:
         return quarter(quarter_text, zone)
     if first or last:
         if not (first and last):
-            raise PeriodError("--from and --to must be given together")
+            raise PeriodError("--from and --to must be given together", "unpaired", "to" if first else "from", None)
         return custom(first, last, zone)
     return previous_full_week(zone=zone)
