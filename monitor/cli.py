@@ -10,6 +10,7 @@ import argparse
 import errno
 import getpass
 import importlib
+import ipaddress
 import json
 import logging
 import os
@@ -100,6 +101,32 @@ def require_database(path: str) -> None:
     if not Path(path).exists():
         raise CliError(f"no database at {path}; create it with `monitor init --db {shlex.quote(path)} --admin NAME`"
                        " (or check --db / MONITOR_DB)")
+
+
+def port_number(text: str) -> int:
+    """argparse type of --port: 1 to 65535, or 0 for any free port (the server prints the one it got).
+    A plain int would pass 99999 on, and the socket layer would quietly listen on 99999 - 65536."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535, or 0 for any free port)")
+    return number
+
+
+def host_name(text: str) -> str:
+    """argparse type of --host: an IP address, or a name (resolved when the server starts). Digits and dots,
+    or a colon, mean an address, so 256.1.1.1 is refused here rather than looked up as a name."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("empty; give an address such as 127.0.0.1, 0.0.0.0 or ::, or a host name")
+    if ":" in text or text.replace(".", "").isdigit():
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an IP address") from None
+    return text
 
 
 def print_json(data: object) -> None:

@@ -88,22 +88,45 @@ def proxy_options(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
 
 
 def web_server(app: Any, host: str, port: int, *, proxy: dict[str, Any]) -> Any:
-    """The waitress server, listening; a port that is taken or forbidden is a ServiceError."""
+    """The waitress server, listening; a host that is no address of this machine, or a port that is taken
+    or forbidden, is a ServiceError (waitress itself says only "Invalid host/port specified")."""
     from waitress.server import create_server
 
+    threads = _web_threads()
+    listen_addresses(host, port)
     try:
-        return create_server(app, host=host, port=port, threads=int(os.environ.get("MONITOR_WEB_THREADS", "6")),
-                             ident="monitor", **proxy)
+        return create_server(app, host=host, port=port, threads=threads, ident="monitor", **proxy)
     except OSError as exc:
         raise listen_error(host, port, exc) from None
+
+
+def _web_threads() -> int:
+    value = os.environ.get("MONITOR_WEB_THREADS", "6")
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise ServiceError(f"MONITOR_WEB_THREADS: {value!r} is not a whole number of threads, at least 1")
+    return threads
+
+
+def listen_addresses(host: str, port: int) -> list[tuple]:
+    """getaddrinfo's answer for listening on host:port; a ServiceError naming the host when there is none
+    (`--host 256.1.1.1`, an unknown name). The port is checked by the CLI's --port type (monitor.cli.port_number)."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ServiceError(f"cannot listen on host {host!r}: not an IP address or a host name that resolves "
+                           f"({reason})") from None
 
 
 def check_port(host: str, port: int) -> None:
     """Raise ServiceError now if the web server could not listen on host:port later (the demo crawls
     first; a taken port found only after that would waste the wait). Binds as waitress does, then lets go."""
+    family, kind, proto, _name, address = listen_addresses(host, port)[0]
     try:
-        family, kind, proto, _name, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                                 flags=socket.AI_PASSIVE)[0]
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)

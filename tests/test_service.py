@@ -296,3 +296,69 @@ def test_proxy_options(monkeypatch):
     assert proxy_options({"MONITOR_BEHIND_PROXY": "1", "MONITOR_TRUSTED_PROXY": " ::1 "})["trusted_proxy"] == "::1"
     with pytest.raises(ServiceError, match="MONITOR_TRUSTED_PROXY.*10.0.0.0/8"):
         proxy_options({"MONITOR_BEHIND_PROXY": "1", "MONITOR_TRUSTED_PROXY": "10.0.0.0/8"})
+
+
+# ----- hostile review item 7: ports and hosts are checked, each refusal is one line
+
+
+def _usage_error(capsys, argv: list[str]) -> str:
+    from monitor.cli import build_parser
+
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(argv)
+    assert stopped.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", ["serve", "run", "demo"])
+@pytest.mark.parametrize("value", ["99999", "65536", "-1", "80x"])
+def test_a_port_out_of_range_is_a_usage_error(capsys, command, value):
+    """`serve --port 99999` listened on 34463 (99999 - 65536): the socket layer wraps it."""
+    line = _usage_error(capsys, [command, "--port", value])
+    assert "--port" in line and "65535" in line
+
+
+def test_the_feed_port_of_the_demo_is_checked_too(capsys):
+    assert "--feed-port" in _usage_error(capsys, ["demo", "--feed-port", "70000"])
+
+
+@pytest.mark.parametrize("value", ["256.1.1.1", "", "  ", "1.2.3", "::1::2"])
+def test_a_host_that_is_no_address_is_a_usage_error(capsys, value):
+    line = _usage_error(capsys, ["serve", "--host", value])
+    assert "--host" in line
+
+
+def test_ports_and_hosts_that_are_fine_pass():
+    from monitor.cli import build_parser
+
+    for port in ("0", "1", "8080", "65535"):
+        assert build_parser().parse_args(["serve", "--port", port]).port == int(port)
+    for host in ("127.0.0.1", "0.0.0.0", "::", "::1", "localhost", "monitor.internal"):
+        assert build_parser().parse_args(["run", "--host", host]).host == host
+
+
+def test_a_host_name_that_does_not_resolve_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    import db
+    from monitor.cli import main
+
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    db_path, feeds = tmp_path / "monitor.db", _feeds_file(tmp_path)
+    db.connect(db_path).conn.close()
+    monkeypatch.setenv("MONITOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)  # no name service is asked
+    assert main(["--db", str(db_path), "--feeds", str(feeds), "serve", "--host", "monitor-test.invalid",
+                 "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "'monitor-test.invalid'" in err and "Name or service not known" in err
+
+
+def test_a_bad_web_threads_setting_is_a_service_error(monkeypatch):
+    from monitor import service
+
+    for value in ("six", "0", "-2"):
+        monkeypatch.setenv("MONITOR_WEB_THREADS", value)
+        with pytest.raises(service.ServiceError, match=f"MONITOR_WEB_THREADS: '{value}'"):
+            service.web_server(object(), "127.0.0.1", 0, proxy={})

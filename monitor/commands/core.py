@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli import print_json, read_password
+from monitor.cli import host_name, port_number, print_json, read_password
 
 CLASSIFY_BATCH = 256  # lines scored per model call when input arrives faster than it is scored
 
@@ -67,24 +67,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_classify, needs_db=False)
 
     p = subparsers.add_parser("serve", help="the web UI only", description="Serve the web UI (no scheduler).")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", type=host_name, default="127.0.0.1")
+    p.add_argument("--port", type=port_number, default=8080)
     p.set_defaults(func=cmd_serve)
 
     p = subparsers.add_parser("run", help="scheduler and web UI in one process (the main job)",
                               description="Run the scheduler (every source on its interval) and the web UI in one "
                                           "process on the embedded SQLite database.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", type=host_name, default="127.0.0.1")
+    p.add_argument("--port", type=port_number, default=8080)
     p.set_defaults(func=cmd_run)
 
     p = subparsers.add_parser("demo", help="run the main job against bundled sample feeds, offline",
                               description="Serve the bundled sample feeds (Vietnamese, English, French) on "
                                           "127.0.0.1, and run the main job against them with a demo database, so "
                                           "flagged items appear in the queue within a minute with no internet.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--feed-port", type=int, default=0, help="port for the sample-feed server (default: any free)")
+    p.add_argument("--host", type=host_name, default="127.0.0.1")
+    p.add_argument("--port", type=port_number, default=8080)
+    p.add_argument("--feed-port", type=port_number, default=0, help="port for the sample-feed server (default: any free)")
     p.set_defaults(func=cmd_demo, needs_db=False)  # its own database under the data directory
 
 
