@@ -50,6 +50,7 @@ class ServiceError(Exception):
     """Something in the environment that stops start-up (a busy port, a bad setting): one line, exit 2."""
 
 
+SECRET_KEY_ENV = "MONITOR_SECRET_KEY"
 LEGACY_SECRET_STATE = "web_secret_key"  # where versions before issue 15 kept the session key (in the database)
 PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto")
 
@@ -59,9 +60,20 @@ def secret_key(db_path: str | Path) -> str:
 
     Never in the database: anyone who can read it (Datasette, a backup) could sign an admin session.
     The file is made and checked by `db.keys.secret_beside`, the one place for secrets beside the database.
+    The variable is held to the same length (db.keys.MIN_SECRET_CHARS) and must be text: bytes that are
+    not UTF-8 would fail every request that signs a session (500), so they stop start-up instead.
     """
-    if os.environ.get("MONITOR_SECRET_KEY"):
-        return os.environ["MONITOR_SECRET_KEY"]
+    value = os.environ.get(SECRET_KEY_ENV)
+    if value:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ServiceError(f"{SECRET_KEY_ENV} is not UTF-8 text; set it to a random string such as the output "
+                               "of `openssl rand -hex 32`") from None
+        if len(value) < keys.MIN_SECRET_CHARS:
+            raise ServiceError(f"{SECRET_KEY_ENV} is too short: at least {keys.MIN_SECRET_CHARS} characters "
+                               "(for example the output of `openssl rand -hex 32`)")
+        return value
     try:
         return str(keys.secret_beside(Path(f"{db_path}.secret"), what="session key", create=True))
     except keys.KeyFileError as exc:

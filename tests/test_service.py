@@ -362,3 +362,35 @@ def test_a_bad_web_threads_setting_is_a_service_error(monkeypatch):
         monkeypatch.setenv("MONITOR_WEB_THREADS", value)
         with pytest.raises(service.ServiceError, match=f"MONITOR_WEB_THREADS: '{value}'"):
             service.web_server(object(), "127.0.0.1", 0, proxy={})
+
+
+# ----- hostile review item 11: MONITOR_SECRET_KEY is checked like the audit key
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("short", "at least 32 characters"), ("x" * 31, "at least 32 characters"),
+    ("\udcff" * 40, "not UTF-8"),  # bytes 0xff in the environment: every request answered 500
+], ids=["short", "31-chars", "not-utf8"])
+def test_an_unusable_secret_key_in_the_environment_stops_start_up_in_one_line(tmp_path, monkeypatch, capsys, value,
+                                                                                expected):
+    import db
+    from monitor import service
+    from monitor.cli import main
+
+    monkeypatch.setenv("MONITOR_SECRET_KEY", value)
+    with pytest.raises(service.ServiceError, match=expected):
+        service.secret_key(tmp_path / "monitor.db")
+    db_path, feeds = tmp_path / "monitor.db", _feeds_file(tmp_path)
+    db.connect(db_path).conn.close()
+    monkeypatch.setenv("MONITOR_HOME", str(tmp_path / "home"))
+    assert main(["--db", str(db_path), "--feeds", str(feeds), "serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MONITOR_SECRET_KEY" in err and expected in err
+    assert "serving" not in capsys.readouterr().out
+
+
+def test_a_secret_key_of_32_characters_is_used(monkeypatch, tmp_path):
+    from monitor import service
+
+    monkeypatch.setenv("MONITOR_SECRET_KEY", "k" * 32)
+    assert service.secret_key(tmp_path / "monitor.db") == "k" * 32
