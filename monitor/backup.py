@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger("monitor.backup")
@@ -22,6 +22,12 @@ STAMP = "%Y%m%dT%H%M%SZ"
 # Only files this module wrote are ever pruned: the marker, a time stamp and nothing else. A looser
 # match (`monitor-*.db`) once deleted a live database that lived in the backup folder.
 BACKUP_NAME = re.compile(rf"{re.escape(PREFIX)}\d{{8}}T\d{{6}}Z{re.escape(SUFFIX)}")
+PARTIAL_NAME = re.compile(rf"{re.escape(PREFIX)}(\d{{8}}T\d{{6}}Z)\.partial")
+# A copy being written is named .partial until it is checked. One left behind this long was cut off (the
+# process killed); a younger one may be a backup running now, so it is left alone.
+STALE_PARTIAL = timedelta(days=1)
+# SQLite's own files beside a copy being written: a failed write can leave its rollback journal behind.
+_COMPANIONS = ("", "-journal", "-wal", "-shm")
 
 
 class BackupError(RuntimeError):
@@ -78,21 +84,57 @@ def backup(db_path: str | Path, folder: str | Path, *, keep: int = 7, now: datet
     source = sqlite3.connect(str(db_path), timeout=30)
     try:
         source.execute("PRAGMA busy_timeout = 30000")
-        dest = sqlite3.connect(str(partial))
+        source.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opened now: its errors are the database's
         try:
-            # Pages in steps so writers are not blocked for the whole copy.
-            source.backup(dest, pages=1024, sleep=0.005)
-            dest.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            dest.close()
+            _copy(source, partial)
+            _check(partial)
+            os.replace(partial, target)
+        except BaseException as exc:
+            _discard(partial)  # a half-written copy is no backup, and nothing else would ever remove it
+            if isinstance(exc, sqlite3.Error):  # the file it failed on: storage.describe names it, not db_path
+                exc.filename = str(target)  # type: ignore[attr-defined]
+            raise
     finally:
         source.close()
-    _check(partial)
-    os.replace(partial, target)
     for old in list_backups(folder, exclude=db_path)[:-max(keep, 1)]:
         old.unlink(missing_ok=True)
+    _remove_stale_partials(folder, now or datetime.now(UTC))
     log.info("backup written", extra={"path": str(target)})
     return target
+
+
+def _copy(source: sqlite3.Connection, partial: Path) -> None:
+    """Copy `source` into the new file `partial`, in steps so writers are not blocked for the whole copy.
+
+    The source was read before this, so a failure here is the copy's: backup() names the backup in it
+    (`filename`, which monitor.storage.describe uses for "disk full / cannot write <file>"), not the database.
+    """
+    dest = sqlite3.connect(str(partial))
+    try:
+        source.backup(dest, pages=1024, sleep=0.005)
+        dest.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        dest.close()
+
+
+def _discard(partial: Path) -> None:
+    """Remove a copy that failed, with any file SQLite left beside it; a removal that fails is logged, so the
+    error that matters (usually the full disk) is the one raised."""
+    for suffix in _COMPANIONS:
+        try:
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not remove a failed backup's file: %s", exc)
+
+
+def _remove_stale_partials(folder: Path, now: datetime) -> None:
+    """Remove copies of this module's naming left by a backup that was killed, once STALE_PARTIAL old."""
+    for path in folder.iterdir():
+        match = PARTIAL_NAME.fullmatch(path.name)
+        if match and path.is_file():
+            started = datetime.strptime(match.group(1), STAMP).replace(tzinfo=UTC)
+            if now - started > STALE_PARTIAL:
+                _discard(path)
 
 
 def restore(backup_path: str | Path, db_path: str | Path) -> Path:

@@ -61,8 +61,12 @@ def _key(path: str | None) -> str:
 
 
 def describe(path: str | None, exc: BaseException | str) -> str:
-    """The one wording of the error: "disk full / cannot write <path> (<what SQLite or the OS said>)"."""
-    return f"{REASON} {path or ':memory:'} ({exc})"
+    """The one wording of the error: "disk full / cannot write <path> (<what SQLite or the OS said>)".
+
+    An error that names its own file (`filename`: an OSError's, or the one monitor.backup sets on a SQLite
+    error while writing a copy) is about that file, not the database at `path`, so that file is named.
+    """
+    return f"{REASON} {getattr(exc, 'filename', None) or path or ':memory:'} ({exc})"
 
 
 def failed(database: sqlite_utils.Database, exc: BaseException) -> str:
@@ -72,7 +76,7 @@ def failed(database: sqlite_utils.Database, exc: BaseException) -> str:
     often does: the WAL reuses its pages), so other processes see it too.
     """
     path = db.file_path(database)
-    message = describe(getattr(exc, "filename", None) or path, exc)
+    message = describe(path, exc)
     with _lock:
         record = _records.get(_key(path))
         first = record is None

@@ -153,3 +153,58 @@ def test_pruning_matches_the_backup_name_exactly_and_skips_the_database_in_use(t
     assert live.exists()
     assert sorted(p.name for p in folder.iterdir()) == sorted([*lookalikes, live.name, made[-1].name])
     assert list_backups(folder, exclude=live) == [made[-1]]
+
+
+_BACKUP_WITH_A_FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from monitor.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.RLIM_INFINITY))
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_backup_the_disk_refuses_leaves_no_partial_file_and_names_the_backup_not_the_database(tmp_path):
+    """issue 15 follow-up 13: on a full disk `monitor backup` left monitor-backup-<stamp>.partial behind (pruning
+    never removes it) and said "disk full / cannot write <the live database>", which was never written to.
+    The storage really refuses here: RLIMIT_FSIZE in a child process, smaller than the database."""
+    import subprocess
+    import sys
+
+    from tests.scheduler_fixtures import REPO
+
+    live = tmp_path / "live" / "monitor.db"
+    database = db.connect(live)
+    with db.transaction(database) as conn:
+        conn.execute("CREATE TABLE pad (blob BLOB)")
+        conn.executemany("INSERT INTO pad VALUES (randomblob(4000))", [()] * 200)  # ~800 KB
+    database.conn.close()
+    folder = tmp_path / "bk"
+    done = subprocess.run([sys.executable, "-c", _BACKUP_WITH_A_FILE_SIZE_LIMIT, str(256 * 1024), "--db", str(live),
+                           "--feeds", str(tmp_path / "none.yaml"), "backup", "--dir", str(folder)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()  # one line, no traceback
+    assert re.fullmatch(rf"error: disk full / cannot write {re.escape(str(folder))}/monitor-backup-\d{{8}}T\d{{6}}Z\.db"
+                        r" \(.+\)", line), line
+    assert list(folder.iterdir()) == []  # no .partial (nor its journal) left behind
+    conn = sqlite3.connect(live)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+
+
+def test_partial_files_left_by_a_killed_backup_are_removed_by_the_next_one_after_a_day(tmp_path):
+    """A backup killed mid-copy (power cut, OOM) cannot clean up after itself: the next backup removes the
+    leftovers of this module's own naming once they are a day old (a younger one may be a backup running now)."""
+    live = tmp_path / "monitor.db"
+    db.connect(live).conn.close()
+    folder = tmp_path / "bk"
+    folder.mkdir()
+    now = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+    stale = folder / "monitor-backup-20261108T030000Z.partial"
+    running = folder / "monitor-backup-20261110T025900Z.partial"
+    stranger = folder / "monitor-backup-notes.partial"
+    for path in (stale, running, stranger):
+        path.write_bytes(b"x")
+    made = backup(live, folder, keep=3, now=now)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([made.name, running.name, stranger.name])
