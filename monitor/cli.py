@@ -69,6 +69,10 @@ def read_password(env_name: str, prompt: str, from_stdin: bool = False) -> str:
         return value
     value = os.environ.get(env_name)
     if value:
+        try:
+            value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
+        except UnicodeEncodeError:
+            raise CliError(f"{env_name} is not UTF-8 text") from None
         return value
     if not sys.stdin.isatty():
         raise CliError(f"no password: set {env_name}, pipe it with --password-stdin, or run in a terminal to be "
@@ -97,10 +101,20 @@ def _stdin_line(option: str) -> str:
 
 def require_database(path: str) -> None:
     """Only `monitor init` creates a database: every other command stops on a missing file, so a mistyped
-    --db or MONITOR_DB is an error instead of a new, empty database that answers "none"."""
+    --db or MONITOR_DB is an error instead of a new, empty database that answers "none". An empty file
+    is no database either (SQLite would quietly make one in it): `touch`ed, or the wrong file."""
     if not Path(path).exists():
         raise CliError(f"no database at {path}; create it with `monitor init --db {shlex.quote(path)} --admin NAME`"
                        " (or check --db / MONITOR_DB)")
+    if empty_file(path):
+        raise CliError(f"{path} is an empty file (0 bytes), not a database made by `monitor init`; create one "
+                       f"with `monitor init --db {shlex.quote(path)} --admin NAME` (or check --db / MONITOR_DB)")
+
+
+def empty_file(path: str | Path) -> bool:
+    """True for a regular file of 0 bytes with no write-ahead log holding its first pages."""
+    file, wal = Path(path), Path(f"{path}-wal")
+    return file.is_file() and file.stat().st_size == 0 and not (wal.is_file() and wal.stat().st_size > 0)
 
 
 def port_number(text: str) -> int:
@@ -184,6 +198,9 @@ def setup_logging(level: str, as_json: bool) -> None:
 
 _SQLITE_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _NO_PERMISSION = {errno.EACCES, errno.EPERM}
+# A path that names nothing usable (missing, a folder where a file was meant or the other way round, too
+# long): a mistyped path, reported with its name. Without a name it could be anything, so it stays a bug.
+_BAD_PATH = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENAMETOOLONG}
 
 
 def environment_error(exc: BaseException, db_path: str) -> str | None:
@@ -197,8 +214,12 @@ def environment_error(exc: BaseException, db_path: str) -> str | None:
             where = exc.filename if exc.filename is not None else f"a file of the database {db_path}"
             return f"{storage.REASON} {where}: {exc.strerror or os.strerror(exc.errno)}"
         return storage.describe(db_path, exc)
-    if isinstance(exc, sqlite3.OperationalError):
+    if isinstance(exc, sqlite3.DatabaseError):
         code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes keep the primary in the low byte
+        if code == sqlite3.SQLITE_NOTADB:
+            return f"{db_path} is not a SQLite database ({exc}); check --db / MONITOR_DB"
+        if not isinstance(exc, sqlite3.OperationalError):
+            return None
         if code in _SQLITE_BUSY:
             import db
 
@@ -214,7 +235,14 @@ def environment_error(exc: BaseException, db_path: str) -> str | None:
         if exc.filename is None:
             return f"not allowed to use a file: {reason} (database {db_path})"
         return f"not allowed to use {exc.filename}: {reason}"
+    if isinstance(exc, OSError) and exc.errno in _BAD_PATH and exc.filename is not None:
+        return f"cannot use {os.fsdecode(exc.filename)}: {exc.strerror or os.strerror(exc.errno)}"
     return None
+
+
+def _printable(text: str) -> str:
+    """A message as one line: control characters (a newline in a file name or a value) shown escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,12 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         return _run(parser, args)
     except CliError as exc:
         message = str(exc)
-    except (OSError, sqlite3.OperationalError, ZoneInfoNotFoundError) as exc:
+    except (OSError, sqlite3.DatabaseError, ZoneInfoNotFoundError) as exc:
         message = environment_error(exc, args.db)
         if message is None:
             raise
         log.debug("environment error", exc_info=True)
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_printable(message)}", file=sys.stderr)  # one line, whatever a path or value holds
     return EXIT_USAGE
 
 

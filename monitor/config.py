@@ -313,6 +313,10 @@ def load(path: str | Path) -> FeedsConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(path, None, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(path, None, None, "is a folder, not a sources file (give the path of feeds.yaml)") from None
+    except OSError as exc:  # not allowed, a name too long, ...: the running configuration is kept on a reload
+        raise ConfigError(path, None, None, f"cannot read it: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, None, f"not UTF-8 text ({exc.reason})") from None
     return load_text(text, path)

@@ -307,3 +307,84 @@ def test_audit_export_with_a_date_that_is_not_one_is_a_usage_error(env, ready_db
     assert main(["--db", str(ready_db), "audit", "export", flag, "2026-13-01"]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert flag in line and "'2026-13-01'" in line
+
+
+# --------------------------------------------------------------------------- hostile review item 8: one line, not a traceback
+
+
+@pytest.mark.parametrize("command", [["status"], ["users", "list"], ["audit", "verify"], ["sources", "list"],
+                                     ["report", "--week", "2026-W47", "--format", "json"]], ids=" ".join)
+def test_a_file_that_is_not_a_database_is_one_line_naming_it(env, tmp_path, command, capsys, monkeypatch):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("ghi chú, không phải cơ sở dữ liệu\n" * 20, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--db", str(notes), *command]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(notes) in line and "not a SQLite database" in line
+    assert notes.read_text(encoding="utf-8").startswith("ghi chú")
+
+
+def test_an_empty_file_is_not_taken_for_a_database(env, tmp_path, capsys):
+    """A 0-byte file was migrated into a new, empty database and `status` answered 'none', exit 0."""
+    empty = tmp_path / "monitor.db"
+    empty.touch()
+    assert main(["--db", str(empty), "status"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(empty) in line and "empty" in line and "monitor init" in line
+    assert empty.stat().st_size == 0
+    env.setenv("MONITOR_ADMIN_PASSWORD", "mật khẩu đủ dài")
+    assert main(["--db", str(empty), "init", "--admin", "hoa"]) == 0  # init may make it one, and says so
+    assert f"created the database {empty}" in capsys.readouterr().out
+
+
+def test_report_out_with_a_name_too_long_or_in_proc_is_one_line(env, ready_db, tmp_path, capsys):
+    long = tmp_path / ("r" * 300 + ".json")
+    assert main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "json", "--out", str(long)]) == 2
+    assert "File name too long" in one_error_line(capsys.readouterr().err)
+    proc = Path("/proc/self/report.json")
+    assert main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "json", "--out", str(proc)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(proc) in line and ".tmp" not in line
+
+
+def test_backup_dir_that_is_a_file_is_one_line(env, ready_db, tmp_path, capsys):
+    a_file = tmp_path / "hostname"
+    a_file.write_text("not a folder\n", encoding="utf-8")
+    assert main(["--db", str(ready_db), "backup", "--dir", str(a_file)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(a_file) in line and "not a folder" in line
+    assert main(["--db", str(ready_db), "backup", "--dir", str(a_file / "below")]) == 2
+    assert str(a_file) in one_error_line(capsys.readouterr().err)
+    assert a_file.read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_a_folder_given_as_the_feeds_file_or_the_import_file_is_one_line(env, ready_db, tmp_path, capsys):
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    assert main(["--db", str(ready_db), "--feeds", str(folder), "crawl"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(folder) in line and "is a folder" in line
+    assert main(["--db", str(ready_db), "import", str(folder), "--no-score"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert str(folder) in line and "is a folder" in line
+
+
+@pytest.mark.parametrize(("action", "code"), [("verify", 1), ("checkpoint", 2)])
+def test_an_audit_key_in_the_environment_that_is_not_utf8_is_named_not_a_traceback(env, ready_db, capsys, action,
+                                                                                   code):
+    """verify lists an unusable key as a problem (exit 1); checkpoint cannot sign without one (exit 2)."""
+    env.setenv("MONITOR_AUDIT_KEY", "\udcff" * 40)  # the bytes 0xff: os.environ holds them as surrogates
+    assert main(["--db", str(ready_db), "audit", action]) == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert any("MONITOR_AUDIT_KEY" in line and "UTF-8" in line for line in err.splitlines())
+
+
+@pytest.mark.parametrize("variable", ["MONITOR_ADMIN_PASSWORD", "MONITOR_PASSWORD"])
+def test_a_password_in_the_environment_that_is_not_utf8_is_one_line(env, ready_db, capsys, variable):
+    env.setenv(variable, "\udcffpassword123")
+    command = ["init", "--admin", "hoa"] if variable == "MONITOR_ADMIN_PASSWORD" else ["users", "add", "lan",
+                                                                                        "--role", "analyst"]
+    assert main(["--db", str(ready_db), *command]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert variable in line and "UTF-8" in line

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli import host_name, port_number, print_json, read_password
+from monitor.cli import empty_file, host_name, port_number, print_json, read_password
 
 CLASSIFY_BATCH = 256  # lines scored per model call when input arrives faster than it is scored
 
@@ -101,7 +101,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     from db.users import UserError, check_account, find_user
 
     path = Path(args.db)
-    created = not path.exists()
+    created = not path.exists() or empty_file(path)  # an empty file (`touch monitor.db`) becomes the database
     if not created:
         database = db.connect(path)  # migrates an older schema
         try:

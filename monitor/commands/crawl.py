@@ -62,6 +62,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 2
+    except IsADirectoryError:
+        print(f"error: {args.file} is a folder; give a .csv or .jsonl file", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

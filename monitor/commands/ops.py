@@ -109,6 +109,10 @@ def cmd_backup(args: argparse.Namespace) -> int:
     settings = _settings(args)
     folder = Path(args.dir) if args.dir else backups_dir(settings, args.db)
     keep = args.keep if args.keep is not None else settings.backups_keep
+    in_the_way = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if in_the_way is not None and not in_the_way.is_dir():  # the folder, or a folder it would be made in
+        origin = "--dir" if args.dir else "the backup folder (settings.backups_dir)"
+        raise CliError(f"{origin} {folder}: {in_the_way} is a file, not a folder; choose another folder")
     try:
         path = backup(args.db, folder, keep=keep)
     except BackupError as exc:

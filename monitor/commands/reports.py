@@ -36,6 +36,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import time
 
     import db
+    from monitor.cli import CliError
     from monitor.reports.build import build_report
     from monitor.reports.period import DEFAULT_ZONE, LONG_PERIOD_DAYS, PeriodError, parse_period
     from monitor.reports.render import FORMATS, output_problem, write_report
@@ -51,8 +52,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(f"report-{period.label.replace('..', '_')}.{args.format}")
     problem = output_problem(out, args.format, args.db)
     if problem:
-        print(f"error: --out {out}: {problem}", file=sys.stderr)
-        return 2
+        raise CliError(f"--out {out}: {problem}")
     if not Path(args.db).exists():
         print(f"error: database {args.db} does not exist (run `monitor init` first)", file=sys.stderr)
         return 2
