@@ -388,3 +388,10 @@ def test_a_password_in_the_environment_that_is_not_utf8_is_one_line(env, ready_d
     assert main(["--db", str(ready_db), *command]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert variable in line and "UTF-8" in line
+
+
+def test_an_error_line_stays_one_line_whatever_the_path_holds(env, ready_db, tmp_path, capsys):
+    out = tmp_path / "tuần\n47" / "r.json"
+    assert main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "json", "--out", str(out)]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "tuần\\n47" in line

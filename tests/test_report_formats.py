@@ -351,3 +351,23 @@ def test_cli_out_onto_something_that_is_not_a_regular_file_is_refused(tmp_path, 
     err = capsys.readouterr().err
     assert err.startswith(f"error: --out {fifo}: ") and "not a regular file" in err and err.count("\n") == 1
     assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_a_report_write_that_fails_leaves_no_temporary_file_and_names_out(tmp_path, tmp_db, monkeypatch):
+    """A full disk during the rename left report.json.tmp behind, and the error named the .tmp file."""
+    import errno
+    from pathlib import Path
+
+    from monitor.reports.render import write_report
+
+    def full(self, target):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    report = build_report(tmp_db, iso_week("2026-W47"))
+    monkeypatch.setattr(Path, "replace", full)
+    out = tmp_path / "reports" / "report.json"
+    out.parent.mkdir()
+    with pytest.raises(OSError) as failed:
+        write_report(report, "json", out)
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(out)
+    assert list(out.parent.iterdir()) == []
