@@ -13,7 +13,10 @@ rewrite the log unnoticed:
   a checkpoint's count even when the head record in service_state was moved too.
 
 Rows written before migration 054 keep their plain SHA-256 hashes (hash_scheme 1). `rekey()` verifies
-them the old way once and anchors them with a signed "rekey" checkpoint; it refuses a chain that fails.
+them the old way once and anchors them with a signed "rekey" checkpoint; it refuses a chain that fails,
+and rows above any signed checkpoint's count: the service writes no row the old way once it signs, so
+such a row was forged by someone who can compute the published unkeyed hash. It runs by itself only
+while nothing was ever signed; after that a person runs `monitor audit rekey` after reading verify.
 """
 
 from __future__ import annotations
@@ -203,7 +206,8 @@ def decide(database: sqlite_utils.Database, *, item_id: int, user_id: int, actio
 
 def anchor(database: sqlite_utils.Database, decision: Decision) -> None:
     """After the commit: append a signed checkpoint for the new head (never before it, so no checkpoint
-    names a row that was rolled back); after the first keyed row, re-key the old rows once.
+    names a row that was rolled back). The first keyed row after an upgrade first re-keys the old rows,
+    if nothing was signed yet (rekey(automatic=True): its own checkpoint would otherwise block that).
 
     The decision is already recorded, so a checkpoint that cannot be written is logged, not raised:
     the next decision's checkpoint covers this one too. Inside a transaction that is still open,
@@ -212,13 +216,16 @@ def anchor(database: sqlite_utils.Database, decision: Decision) -> None:
     if database.conn.in_transaction:
         return
     try:
-        checkpoints.append(database, _key(database, create=False), "checkpoint", decision.id, decision.row_hash)
         if decision.follows_legacy:
-            rekey(database)
+            rekey(database, automatic=True)
     except (OSError, KeyFileError) as error:
-        log.error("audit checkpoint for decision %s not written: %s", decision.id, error)
+        log.error("decisions hashed the old way were not re-keyed: %s", error)
     except RekeyRefused as refused:
         log.error("decisions hashed the old way were not re-keyed: %s", "; ".join(refused.problems[:5]))
+    try:
+        checkpoints.append(database, _key(database, create=False), "checkpoint", decision.id, decision.row_hash)
+    except (OSError, KeyFileError) as error:
+        log.error("audit checkpoint for decision %s not written: %s", decision.id, error)
 
 
 def history(database: sqlite_utils.Database, item_id: int) -> list[dict]:
@@ -247,10 +254,14 @@ class _ChainCheck:
             self.at_count.setdefault(checkpoint.n, []).append(checkpoint)
         rekeys = [c.n for c in signed if c.kind == "rekey"]
         self.legacy_end = max(rekeys) if rekeys else 0
+        # Nothing is hashed the old way once the service signs: the old rows end at or below every signed
+        # count (a checkpoint at 0 proves there are none), so rows above the lowest were forged.
+        self.lowest = min(signed, key=lambda c: c.n, default=None)
         self.problems: list[str] = []
         self.disagreeing: list[str] = []
         self.prev, self.last_id, self.keyed, self.legacy = GENESIS, 0, 0, 0
         self.unanchored: list[int] = []
+        self.after_signed: list[int] = []
 
     def row(self, row: Mapping[str, Any]) -> None:
         rid = row["id"]
@@ -275,6 +286,8 @@ class _ChainCheck:
             if self.keyed:
                 self.problems.append(f"decision {rid}: hashed the old, unkeyed way after keyed decisions "
                                      "(forged or rewritten without the audit key)")
+            elif self.lowest is not None and rid > self.lowest.n:
+                self.after_signed.append(rid)
             elif rid > self.legacy_end:
                 self.unanchored.append(rid)
             return not hmac.compare_digest(_legacy_hash(row), row["row_hash"])
@@ -284,10 +297,24 @@ class _ChainCheck:
         self.problems.append(f"decision {rid}: unknown hash scheme {scheme!r}")
         return False
 
-    def finish(self, signed: list[Checkpoint]) -> list[str]:
+    def chain_problems(self) -> list[str]:
+        """What is wrong with the rows seen: ids, links, hashes, checkpoints that disagree, forged old rows."""
         problems = self.problems + self.disagreeing[:1]
         if len(self.disagreeing) > 1:
             problems.append(f"{len(self.disagreeing) - 1} later checkpoint(s) disagree with the log too")
+        if self.after_signed:
+            first, lowest = self.after_signed[0], self.lowest
+            span = f"decision {first}" if len(self.after_signed) == 1 else \
+                f"decision {first} (and {len(self.after_signed) - 1} more up to {self.after_signed[-1]})"
+            problems.append(
+                f"{span}: hashed the old, unkeyed way, though the checkpoint of {lowest.at} (line {lowest.line}) "
+                f"signed the log when it held {lowest.n} decision(s) and no row is hashed that way after the "
+                "service signs: forged (or the database was replaced by an older copy)")
+        return problems
+
+    def finish(self, signed: list[Checkpoint]) -> list[str]:
+        """Everything found, with the rows no re-key anchors and the rows deleted below a checkpoint's count."""
+        problems = self.chain_problems()
         if self.unanchored:
             problems.append(
                 f"decisions {self.unanchored[0]}–{self.unanchored[-1]} are hashed the old, unkeyed way and no "
@@ -427,12 +454,13 @@ def verify_chain(database: sqlite_utils.Database) -> list[str]:
 
 # --- anchoring ------------------------------------------------------------------------------------
 
-def _legacy_problems(database: sqlite_utils.Database, last_legacy: int) -> list[str]:
-    """The old verification, on the rows hashed the old way only: ids from 1, links, SHA-256, head."""
-    check = _ChainCheck(None, [])
+def _legacy_problems(database: sqlite_utils.Database, last_legacy: int, signed: list[Checkpoint]) -> list[str]:
+    """The old verification, on the rows hashed the old way only: ids from 1, links, SHA-256, head; and
+    against the signed checkpoints: none may disagree, and none may have a lower count (see _ChainCheck)."""
+    check = _ChainCheck(None, signed)
     for row in database.query(f"{_ROWS} WHERE decisions.hash_scheme = ? ORDER BY decisions.id", [LEGACY]):
         check.row(row)
-    problems = check.problems
+    problems = check.chain_problems()
     following = database.conn.execute("SELECT prev_hash FROM decisions WHERE id = ?", (last_legacy + 1,)).fetchone()
     if following is None:
         problems += _head_problems(database, check.last_id, check.prev)
@@ -441,11 +469,17 @@ def _legacy_problems(database: sqlite_utils.Database, last_legacy: int) -> list[
     return problems
 
 
-def rekey(database: sqlite_utils.Database) -> Checkpoint | None:
+def rekey(database: sqlite_utils.Database, *, automatic: bool = False) -> Checkpoint | None:
     """Anchor the rows hashed the old way with a signed "rekey" checkpoint (once; None if there are none).
 
-    The old chain is verified first, the old way; if it fails, RekeyRefused lists why and nothing is
-    written. The anchor vouches for the old rows as they are now: what was rewritten before cannot be told.
+    The old chain is verified first, the old way and against the signed checkpoints; if it fails,
+    RekeyRefused lists why and nothing is written. Rows above a signed checkpoint's count are refused
+    as forged (nothing is hashed the old way once the service signs). `automatic` (the scheduler's
+    start, the first decision after the upgrade, `monitor audit checkpoint`) re-keys only while the
+    checkpoint file holds nothing: after that, only a person running `monitor audit rekey` after
+    reading verify does, so that someone who repaired a rewritten old chain is not vouched for by
+    the next hourly run. The anchor vouches for the old rows as they are now: what was rewritten
+    before anything was signed cannot be told.
     """
     conn = database.conn
     count, last = conn.execute("SELECT COUNT(*), MAX(id) FROM decisions WHERE hash_scheme = ?", (LEGACY,)).fetchone()
@@ -453,13 +487,17 @@ def rekey(database: sqlite_utils.Database) -> Checkpoint | None:
         return None
     keyed = conn.execute("SELECT 1 FROM decisions WHERE hash_scheme != ? LIMIT 1", (LEGACY,)).fetchone()
     key = _key(database, create=keyed is None)
-    signed, _ = _signed_checkpoints(database, key)
+    signed, file_problems = _signed_checkpoints(database, key)
     done = [c for c in signed if c.kind == "rekey" and c.n == last]
     if done:
         return done[0]
-    problems = _legacy_problems(database, last)
+    problems = _legacy_problems(database, last, signed)
     if problems:
         raise RekeyRefused(problems)
+    if automatic and (signed or file_problems):
+        raise RekeyRefused([f"decisions up to {last} are hashed the old way and no re-key checkpoint anchors them, "
+                            f"but {checkpoints.path_for(database)} already holds checkpoints: they are re-keyed "
+                            "only by hand; read `monitor audit verify`, then run `monitor audit rekey`"])
     head = conn.execute("SELECT row_hash FROM decisions WHERE id = ?", (last,)).fetchone()[0]
     return checkpoints.append(database, key, "rekey", last, head)
 

@@ -589,9 +589,10 @@ class Scheduler:
                           executor="housekeeping", misfire_grace_time=None)
         if self.housekeeping:
             self._add_housekeeping_jobs()
+            self._aps.add_job(self.audit_checkpoint, kwargs={"rekey": True}, id="audit_checkpoint_start",
+                              executor="housekeeping", misfire_grace_time=None)  # once, now
             self._aps.add_job(self.audit_checkpoint, IntervalTrigger(seconds=AUDIT_CHECKPOINT_SECONDS),
-                              id="audit_checkpoint", executor="housekeeping", misfire_grace_time=None,
-                              next_run_time=datetime.now(UTC))
+                              id="audit_checkpoint", executor="housekeeping", misfire_grace_time=None)
         self.started_at = db.utcnow()
         self._aps.start()
         log.info("scheduler started", extra={"sources": len(self.config.sources), "workers": workers})
@@ -927,10 +928,13 @@ class Scheduler:
                   "stopped": stopped, "feeds": self.feeds_path}
         set_state(database, STATUS_KEY, json.dumps(status, ensure_ascii=False))
 
-    def audit_checkpoint(self) -> None:
-        """At start and hourly: sign the decision log's head (db.decisions.checkpoint), re-keying the
-        decisions from before the keyed log once after an upgrade. Failures are logged, never fatal."""
-        from db.decisions import RekeyRefused, checkpoint, rekey
+    def audit_checkpoint(self, rekey: bool = False) -> None:
+        """At start and hourly: sign the decision log's head (db.decisions.checkpoint). At start only
+        (`rekey`), the decisions from before the keyed log are re-keyed first, if nothing was signed yet:
+        never hourly, so an old chain refused at start and then made consistent again by someone who
+        can write the database is not vouched for an hour later. Failures are logged, never fatal."""
+        from db.decisions import RekeyRefused, checkpoint
+        from db.decisions import rekey as rekey_old_rows
 
         with self._service_lock:  # serialised with stop(), like the heartbeat
             if self._stopping.is_set():
@@ -938,7 +942,8 @@ class Scheduler:
             database = self.database()
             try:
                 try:
-                    rekey(database)
+                    if rekey:
+                        rekey_old_rows(database, automatic=True)
                 except RekeyRefused as refused:
                     log.error("decision log not re-keyed: %s", "; ".join(refused.problems[:5]))
                 checkpoint(database)

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import stat
+import time
 import types
 
 import pytest
@@ -537,3 +538,109 @@ def test_the_verify_page_escapes_what_an_attacker_wrote_into_the_database(tmp_pa
     assert "renamed" in page and "not a checkpoint" in page
     assert "<img src=x" not in page and "<script>alert(2)" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+# --- hostile review of issue 15 (findings 1, 2 and 10) -------------------------------------------
+
+def _forge_old_style_row(database, user_id: int) -> int:
+    """Append a decision the way rows were written before migration 054 (hash_scheme left at its default,
+    the published unkeyed formula), link it to the current head and move the head record to it."""
+    conn = database.conn
+    _drop_guards(conn)
+    item = _item(database, "forged", status="dismissed")
+    last = conn.execute("SELECT id, row_hash FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
+    last_id, prev = last if last else (0, GENESIS)
+    created = db.utcnow()
+    digest = row_hash(prev, item, user_id, "dismiss", "flagged", "dismissed", "", created)
+    conn.execute("INSERT INTO decisions (id, item_id, user_id, action, old_status, new_status, note, created_at,"
+                 " prev_hash, row_hash) VALUES (?, ?, ?, 'dismiss', 'flagged', 'dismissed', '', ?, ?, ?)",
+                 (last_id + 1, item, user_id, created, prev, digest))
+    conn.execute("UPDATE items SET version = 2 WHERE id = ?", (item,))
+    conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, 'x')"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (HEAD_KEY, f"{last_id + 1}:{digest}"))
+    return last_id + 1
+
+
+def _fresh_log_signed_empty(database, path) -> int:
+    """A database made after migration 054 whose empty log was signed (`monitor audit checkpoint`)."""
+    user = add_user(database, "lan", "password-123", "moderator")
+    database.conn.execute("INSERT INTO sources (name, kind, url, created_at) VALUES ('s', 'rss', 'https://x.vn/', ?)",
+                          (db.utcnow(),))
+    assert audit_command.cmd_checkpoint(types.SimpleNamespace(db=str(path))) == 0
+    return user
+
+
+def _upgraded_log_re_keyed(database, path) -> int:
+    """A log from before migration 054, re-keyed by `monitor audit rekey`, before any new decision."""
+    _legacy_log(database)
+    assert audit_command.cmd_rekey(types.SimpleNamespace(db=str(path))) == 0
+    return 1
+
+
+@pytest.mark.parametrize("setup", [_fresh_log_signed_empty, _upgraded_log_re_keyed])
+def test_a_forged_old_style_row_is_never_re_keyed_by_any_path(tmp_db, db_path, setup, capsys):
+    """Finding 1: a row hashed the old way above a signed checkpoint's count was written after the keyed
+    log existed (the service never writes one then): forged. No re-key may vouch for it."""
+    user = setup(tmp_db, db_path)
+    forged = _forge_old_style_row(tmp_db, user)
+    args = types.SimpleNamespace(db=str(db_path))
+    assert f"decision {forged}" in _problems(tmp_db)
+    capsys.readouterr()
+    assert audit_command.cmd_checkpoint(args) == 1  # the head is signed; the re-key is refused, exit 1
+    assert audit_command.cmd_rekey(args) == 1
+    err = capsys.readouterr().err
+    assert f"decision {forged}" in err and "forged" in err and "refusing to re-key" in err
+    # The first new decision (which used to re-key the rows before it) does not vouch for it either.
+    db.queue.apply_decision(tmp_db, item_id=_item(tmp_db, "next"), user_id=user, action="dismiss",
+                            new_status="dismissed", note="", expected_version=1)
+    text = _problems(tmp_db)
+    assert f"decision {forged}: hashed the old, unkeyed way" in text and "forged" in text
+    assert audit_command.cmd_verify(args) == 1
+    rekeys = [json.loads(line) for line in open(_checkpoint_file(db_path), encoding="utf-8")
+              if json.loads(line)["kind"] == "rekey"]
+    assert all(line["n"] < forged for line in rekeys)
+
+
+def test_a_re_key_is_automatic_only_before_anything_was_signed(tmp_db, db_path, capsys):
+    """Finding 1: once a checkpoint exists, old rows that are not anchored wait for a person to run
+    `monitor audit rekey` after looking at verify; `monitor audit checkpoint` no longer re-keys them."""
+    _legacy_log(tmp_db)
+    path = _checkpoint_file(db_path)
+    db.decisions.rekey(tmp_db)
+    assert audit_command.cmd_checkpoint(types.SimpleNamespace(db=str(db_path))) == 0
+    lines = open(path, encoding="utf-8").read().splitlines()
+    open(path, "w", encoding="utf-8").write(lines[1] + "\n")  # the re-key line lost (a partial restore)
+    capsys.readouterr()
+    assert audit_command.cmd_checkpoint(types.SimpleNamespace(db=str(db_path))) == 1
+    assert "monitor audit rekey" in capsys.readouterr().err
+    assert [json.loads(line)["kind"] for line in open(path, encoding="utf-8")] == ["checkpoint", "checkpoint"]
+    assert audit_command.cmd_rekey(types.SimpleNamespace(db=str(db_path))) == 0  # the person's decision
+    assert verify_chain(tmp_db) == []
+
+
+def test_the_scheduler_re_keys_at_start_only_never_hourly(tmp_db, db_path, tmp_path):
+    """Finding 1: an old chain that fails at start must not be re-keyed an hour later once someone has
+    made it consistent again (recomputing the unkeyed hashes needs no key)."""
+    from monitor.scheduler import Scheduler
+    from tests.scheduler_fixtures import feeds_yaml, wait_for
+
+    _legacy_log(tmp_db)
+    _drop_guards(tmp_db.conn)
+    tmp_db.conn.execute("UPDATE decisions SET note = 'sửa' WHERE id = 3")  # the head no longer verifies
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(feeds_yaml([{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a", "interval": "1h"}], {}),
+                     encoding="utf-8")
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *a: types.SimpleNamespace(status="ok", found=0, new=0),
+                          housekeeping=True, housekeeping_jobs={}, scorer_factory=lambda: None)
+    scheduler.start()
+    try:
+        wait_for(lambda: os.path.exists(_key_file(db_path)))
+        time.sleep(0.3)
+        _rechain_plain(tmp_db.conn, 3)  # the forged note now has a consistent old-style hash
+        hourly = scheduler._aps.get_job("audit_checkpoint")
+        hourly.func(*hourly.args, **hourly.kwargs)
+    finally:
+        scheduler.stop(timeout=5)
+    path = _checkpoint_file(db_path)
+    kinds = [json.loads(line)["kind"] for line in open(path, encoding="utf-8")] if os.path.exists(path) else []
+    assert "rekey" not in kinds
