@@ -75,8 +75,9 @@ def export_rows(database: sqlite_utils.Database, filters: AuditFilter):
 
 def export(database: sqlite_utils.Database, filters: AuditFilter, fmt: str = "csv") -> str:
     """The filtered log as CSV or JSON Lines, oldest first, hashes included so it can be re-verified."""
-    if fmt == "jsonl":
-        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in export_rows(database, filters))
+    if fmt == "jsonl":  # a value someone stored as bytes is written as the CSV writes it (b'…'), not refused
+        return "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n"
+                       for row in export_rows(database, filters))
     if fmt != "csv":
         raise ValueError(f"unknown export format '{fmt}' (expected csv or jsonl)")
     out = io.StringIO()

@@ -26,6 +26,10 @@ from db.keys import key_id
 
 SUFFIX = ".audit-checkpoints.jsonl"
 KINDS = ("checkpoint", "rekey")
+# A written line is about 250 characters; anything much longer was not written here, and is not parsed
+# (a line of nested brackets would otherwise exhaust the JSON decoder's recursion, or the memory).
+MAX_LINE_CHARS = 4096
+_HEX = frozenset("0123456789abcdef")
 
 log = logging.getLogger("monitor.audit")
 
@@ -62,6 +66,8 @@ def sign(key: bytes, kind: str, n: int, head: str, at: str | None = None) -> Che
 
 
 def is_signed_by(checkpoint: Checkpoint, key: bytes) -> bool:
+    if not _is_hex(checkpoint.mac, 64):  # compare_digest refuses non-ASCII text: an edited line is just unsigned
+        return False
     expected = _mac(key, checkpoint.kind, checkpoint.n, checkpoint.head, checkpoint.at, checkpoint.key)
     return hmac.compare_digest(expected, checkpoint.mac)
 
@@ -85,8 +91,17 @@ def append(database: sqlite_utils.Database, key: bytes, kind: str, n: int, head:
     return checkpoint
 
 
+def _is_hex(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and _HEX.issuperset(value)
+
+
 def _parse(text: str, number: int) -> Checkpoint:
-    entry = json.loads(text)
+    if len(text) > MAX_LINE_CHARS:
+        raise ValueError(f"longer than {MAX_LINE_CHARS} characters; a checkpoint has a few hundred")
+    try:
+        entry = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     if not isinstance(entry, dict):
         raise ValueError("not a JSON object")
     kind, n, head, at, signer, mac = (entry.get(k) for k in ("kind", "n", "head", "at", "key", "mac"))
@@ -94,9 +109,11 @@ def _parse(text: str, number: int) -> Checkpoint:
         raise ValueError(f"field 'kind': unknown kind {kind!r}")
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"field 'n': not a count: {n!r}")
-    for field, value in (("head", head), ("at", at), ("key", signer), ("mac", mac)):
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"field '{field}': missing or not text")
+    if not isinstance(at, str) or not at:
+        raise ValueError("field 'at': missing or not text")
+    for field, value, length in (("head", head, 64), ("key", signer, 16), ("mac", mac, 64)):
+        if not _is_hex(value, length):
+            raise ValueError(f"field '{field}': not {length} lowercase hex digits")
     return Checkpoint(kind, n, head, at, signer, mac, number)
 
 
@@ -104,7 +121,7 @@ def read(path: Path) -> tuple[list[Checkpoint], list[str]]:
     """Every checkpoint in the file, and a problem (file:line: why) for each line that is not one."""
     checkpoints, problems = [], []
     with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, text in enumerate(handle, start=1):
+        for number, text in enumerate(_lines(handle), start=1):
             if not text.strip():
                 continue
             try:
@@ -112,3 +129,13 @@ def read(path: Path) -> tuple[list[Checkpoint], list[str]]:
             except ValueError as error:  # json.JSONDecodeError is a ValueError
                 problems.append(f"{path}:{number}: not a checkpoint ({error}): the file was edited")
     return checkpoints, problems
+
+
+def _lines(handle):
+    """The file's lines, each cut after MAX_LINE_CHARS + 1 characters (the rest is read and dropped), so a
+    line too long to be a checkpoint is never held whole in memory."""
+    while text := handle.readline(MAX_LINE_CHARS + 1):
+        if len(text) > MAX_LINE_CHARS and not text.endswith("\n"):
+            while (rest := handle.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                pass
+        yield text

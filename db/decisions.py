@@ -17,6 +17,9 @@ them the old way once and anchors them with a signed "rekey" checkpoint; it refu
 and rows above any signed checkpoint's count: the service writes no row the old way once it signs, so
 such a row was forged by someone who can compute the published unkeyed hash. It runs by itself only
 while nothing was ever signed; after that a person runs `monitor audit rekey` after reading verify.
+
+Verification reads what an attacker wrote: a hash that is not ASCII text, a value SQLite holds as bytes,
+text that is not UTF-8. Each is a problem in the report, never an exception.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import hmac
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +116,51 @@ def keyed_hash(key: bytes, row: Mapping[str, Any]) -> str:
 def _legacy_hash(row: Mapping[str, Any]) -> str:
     return row_hash(row["prev_hash"], row["item_id"], row["user_id"], row["action"], row["old_status"],
                     row["new_status"], row["note"], row["created_at"])
+
+
+class _Undecodable(str):
+    """Text SQLite holds that is not UTF-8, shown with U+FFFD; it never matches a hash (the service writes
+    only UTF-8, so the bytes were put there by hand)."""
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Undecodable(raw.decode("utf-8", "replace"))
+
+
+@contextmanager
+def _tampered_text_readable(database: sqlite_utils.Database) -> Iterator[None]:
+    """Read text that is not UTF-8 as _Undecodable instead of failing the whole query (sqlite3's default
+    raises OperationalError on the first such value). The connection is the caller's own (one per request
+    or command), so the change is seen by nothing else and undone after."""
+    conn = database.conn
+    previous, conn.text_factory = conn.text_factory, _decode
+    try:
+        yield
+    finally:
+        conn.text_factory = previous
+
+
+def _hash_matches(row: Mapping[str, Any], key: bytes | None) -> bool:
+    """Whether the stored hash is what the row's content gives under its scheme (the key for keyed rows).
+
+    A stored hash that is not ASCII text, or content that cannot be hashed (bytes, text that was not
+    UTF-8), does not match: compare_digest and json.dumps would raise on them.
+    """
+    stored, scheme = row["row_hash"], row["hash_scheme"]
+    if not isinstance(stored, str) or not stored.isascii() or scheme not in (LEGACY, KEYED):
+        return False
+    if scheme == KEYED and key is None:
+        raise ValueError("a keyed row cannot be checked without the key")
+    if any(isinstance(row[name], (bytes, _Undecodable)) for name in HASHED_FIELDS):
+        return False
+    try:
+        expected = _legacy_hash(row) if scheme == LEGACY else keyed_hash(key, row)
+    except (TypeError, ValueError):  # a value of a type JSON has no form for
+        return False
+    return hmac.compare_digest(expected, stored)
 
 
 def _key(database: sqlite_utils.Database, *, create: bool) -> bytes:
@@ -290,11 +339,11 @@ class _ChainCheck:
                 self.after_signed.append(rid)
             elif rid > self.legacy_end:
                 self.unanchored.append(rid)
-            return not hmac.compare_digest(_legacy_hash(row), row["row_hash"])
+            return not _hash_matches(row, None)
         if scheme == KEYED:
             self.keyed += 1
-            return self.key is not None and not hmac.compare_digest(keyed_hash(self.key, row), row["row_hash"])
-        self.problems.append(f"decision {rid}: unknown hash scheme {scheme!r}")
+            return self.key is not None and not _hash_matches(row, self.key)
+        self.problems.append(f"decision {rid}: unknown hash scheme {scheme!r:.40}")
         return False
 
     def chain_problems(self) -> list[str]:
@@ -358,6 +407,8 @@ def _signed_checkpoints(database: sqlite_utils.Database, key: bytes | None) -> t
 
 def _head_problems(database: sqlite_utils.Database, last_id: int, last_hash: str) -> list[str]:
     head = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (HEAD_KEY,)).fetchone()
+    if head and not isinstance(head[0], str):
+        return ["the log's recorded head is not text (a decision id and hash): it was edited in the database"]
     if head:
         head_id, _, head_hash = head[0].partition(":")
         if head_id != str(last_id) or head_hash != last_hash:
@@ -435,13 +486,14 @@ def verify(database: sqlite_utils.Database) -> AuditReport:
     key_said = bool(problems)
     signed, file_problems = _signed_checkpoints(database, key)
     check = _ChainCheck(key, signed)
-    for row in database.query(f"{_ROWS} ORDER BY decisions.id"):
-        check.row(row)
-    problems += check.finish(signed)
-    if not key_said:
-        problems += _anchor_problems(database, key, check.keyed, signed)
-    problems += file_problems + _head_problems(database, check.last_id, check.prev)
-    problems += renamed_users(database) + status_contradictions(database)
+    with _tampered_text_readable(database):
+        for row in database.query(f"{_ROWS} ORDER BY decisions.id"):
+            check.row(row)
+        problems += check.finish(signed)
+        if not key_said:
+            problems += _anchor_problems(database, key, check.keyed, signed)
+        problems += file_problems + _head_problems(database, check.last_id, check.prev)
+        problems += renamed_users(database) + status_contradictions(database)
     if len(problems) > MAX_PROBLEMS:
         problems = problems[:MAX_PROBLEMS] + [f"… and {len(problems) - MAX_PROBLEMS} more problem(s)"]
     return AuditReport(check.last_id, check.keyed, check.legacy, len(signed), problems)
@@ -491,7 +543,8 @@ def rekey(database: sqlite_utils.Database, *, automatic: bool = False) -> Checkp
     done = [c for c in signed if c.kind == "rekey" and c.n == last]
     if done:
         return done[0]
-    problems = _legacy_problems(database, last, signed)
+    with _tampered_text_readable(database):
+        problems = _legacy_problems(database, last, signed)
     if problems:
         raise RekeyRefused(problems)
     if automatic and (signed or file_problems):
@@ -505,14 +558,15 @@ def rekey(database: sqlite_utils.Database, *, automatic: bool = False) -> Checkp
 def checkpoint(database: sqlite_utils.Database) -> Checkpoint:
     """Sign the log's current head now (for the scheduler and `monitor audit checkpoint`).
 
-    Refuses (DecisionError) a head row whose keyed hash does not verify: a checkpoint only ever signs
-    what the key signed.
+    Refuses (DecisionError) a head row whose hash does not match its content (under the key, or the
+    old way for a row from before the keyed log): a checkpoint never signs a row known to be edited.
     """
-    row = next(iter(database.query(f"{_ROWS} ORDER BY decisions.id DESC LIMIT 1")), None)
+    with _tampered_text_readable(database):
+        row = next(iter(database.query(f"{_ROWS} ORDER BY decisions.id DESC LIMIT 1")), None)
     key = _key(database, create=row is None or row["hash_scheme"] == LEGACY)
     if row is None:
         return checkpoints.append(database, key, "checkpoint", 0, GENESIS)
-    if row["hash_scheme"] == KEYED and not hmac.compare_digest(keyed_hash(key, row), row["row_hash"]):
+    if not _hash_matches(row, key):
         raise DecisionError(f"decision {row['id']} does not match its hash: not signing it "
                             "(run `monitor audit verify`)")
     return checkpoints.append(database, key, "checkpoint", row["id"], row["row_hash"])

@@ -51,6 +51,9 @@ def secret_beside(path: Path, *, what: str, create: bool) -> str | None:
         text = path.read_text(encoding="utf-8").strip()
     except OSError as error:
         raise KeyFileError(f"cannot read the {what} file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:  # the service writes hex: bytes that are not UTF-8 were put there by hand
+        raise KeyFileError(f"the {what} file {path} is not UTF-8 text: it was replaced or damaged "
+                           "(restore it from your backup)") from None
     if mode & 0o077:
         raise KeyFileError(f"the {what} file {path} can be read by other users (mode {mode:o}): chmod 600 {path}")
     if len(text) < MIN_SECRET_CHARS:
@@ -97,6 +100,11 @@ def audit_key(database: sqlite_utils.Database, *, create: bool = False, cached: 
     """
     value = os.environ.get(AUDIT_KEY_ENV)
     if value:
+        try:
+            value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
+        except UnicodeEncodeError:
+            raise KeyFileError(f"{AUDIT_KEY_ENV} is not UTF-8 text; set it to the key you keep (for example "
+                               "the output of `openssl rand -hex 32`)") from None
         if len(value) < MIN_SECRET_CHARS:
             raise KeyFileError(f"{AUDIT_KEY_ENV} is too short: at least {MIN_SECRET_CHARS} characters "
                                "(for example the output of `openssl rand -hex 32`)")

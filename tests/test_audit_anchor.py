@@ -644,3 +644,127 @@ def test_the_scheduler_re_keys_at_start_only_never_hourly(tmp_db, db_path, tmp_p
     path = _checkpoint_file(db_path)
     kinds = [json.loads(line)["kind"] for line in open(path, encoding="utf-8")] if os.path.exists(path) else []
     assert "rekey" not in kinds
+
+
+TAMPERED_HASHES = {"non-ascii": "'é'", "binary": "X'00'", "empty": "''", "number": "7"}
+
+
+@pytest.mark.parametrize("value", TAMPERED_HASHES.values(), ids=TAMPERED_HASHES.keys())
+def test_a_hash_of_the_wrong_kind_is_a_problem_not_a_crash(log_db, value, capsys):
+    """Finding 2: compare_digest raised TypeError on a non-ASCII or binary row hash."""
+    conn = log_db.database.conn
+    _drop_guards(conn)
+    conn.execute(f"UPDATE decisions SET row_hash = {value} WHERE id IN (2, 4)")
+    text = _problems(log_db.database)
+    assert "decision 2: content does not match" in text and "decision 4: content does not match" in text
+    args = types.SimpleNamespace(db=str(log_db.path))
+    assert audit_command.cmd_verify(args) == 1
+    assert audit_command.cmd_checkpoint(args) == 1
+    assert "decision 4 does not match its hash" in capsys.readouterr().err
+
+
+TAMPERED_FIELDS = {"binary note": ("note", "X'00ff'"), "invalid UTF-8 note": ("note", "CAST(X'ff41' AS TEXT)"),
+                   "binary user name": ("user_name", "X'6c616e'"), "binary time": ("created_at", "X'32'")}
+
+
+@pytest.mark.parametrize(("column", "value"), TAMPERED_FIELDS.values(), ids=TAMPERED_FIELDS.keys())
+def test_a_field_sqlite_holds_as_bytes_or_bad_text_is_a_problem_not_a_crash(log_db, column, value):
+    """Finding 2: json.dumps raised TypeError on bytes; reading text that is not UTF-8 raised OperationalError."""
+    conn = log_db.database.conn
+    _drop_guards(conn)
+    conn.execute(f"UPDATE decisions SET {column} = {value} WHERE id = 4")
+    assert "decision 4: content does not match" in _problems(log_db.database)
+    args = types.SimpleNamespace(db=str(log_db.path))
+    assert audit_command.cmd_verify(args) == 1
+    assert audit_command.cmd_checkpoint(args) == 1
+
+
+def test_a_head_record_that_is_not_text_is_a_problem_not_a_crash(log_db):
+    log_db.database.conn.execute("UPDATE service_state SET value = X'00' WHERE key = ?", (HEAD_KEY,))
+    assert "recorded head is not text" in _problems(log_db.database)
+
+
+def _real_key_id(path) -> str:
+    return json.loads(open(_checkpoint_file(path), encoding="utf-8").readline())["key"]
+
+
+MALFORMED_LINES = {
+    "non-ascii mac": lambda key: json.dumps({"kind": "checkpoint", "n": 1, "head": "a", "at": "b", "key": key,
+                                             "mac": "é"}),
+    "nested too deep": lambda key: "[" * 100_000 + "]" * 100_000,
+    "deep but short": lambda key: "[" * 2_000 + "]" * 2_000,
+    "huge count": lambda key: '{"kind": "checkpoint", "n": ' + "9" * 5_000 + "}",
+    "head not a hash": lambda key: json.dumps({"kind": "checkpoint", "n": 1, "head": "é" * 64, "at": "b",
+                                               "key": key, "mac": "0" * 64}),
+}
+
+
+@pytest.mark.parametrize("make_line", MALFORMED_LINES.values(), ids=MALFORMED_LINES.keys())
+def test_a_malformed_checkpoint_line_is_listed_with_its_line_number(log_db, make_line, capsys):
+    """Finding 2: a non-ASCII mac raised TypeError, deep nesting RecursionError (only ValueError was caught)."""
+    path = _checkpoint_file(log_db.path)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(make_line(_real_key_id(log_db.path)) + "\n")
+    assert f"{path}:5: not a checkpoint" in _problems(log_db.database)
+    args = types.SimpleNamespace(db=str(log_db.path))
+    assert audit_command.cmd_verify(args) == 1
+    assert audit_command.cmd_checkpoint(args) == 0  # the log itself is intact: its head is signed
+    assert f"{path}:5: not a checkpoint" in capsys.readouterr().err
+
+
+def test_the_verify_page_lists_a_tampered_hash_instead_of_failing(tmp_path):
+    """Finding 2: /admin/audit/verify answered 500 on a non-ASCII row hash."""
+    from tests import webtools
+    from web import create_app
+
+    path = tmp_path / "web.db"
+    info = webtools.build(path)
+    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
+                      "RATELIMIT_ENABLED": False})
+    mod = app.test_client()
+    webtools.login(mod, "mod")
+    assert mod.post(f"/items/{info['items']['high']}/decide",
+                    data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
+    database = db.connect(path)
+    _drop_guards(database.conn)
+    database.conn.execute("UPDATE decisions SET row_hash = 'é', note = CAST(X'ff' AS TEXT)")
+    database.conn.close()
+    adm = app.test_client()
+    webtools.login(adm, "adm")
+    response = adm.get("/admin/audit/verify")
+    assert response.status_code == 200
+    assert "decision 1: content does not match" in response.get_data(as_text=True)
+
+
+def test_the_export_writes_a_hash_stored_as_bytes_instead_of_failing(log_db):
+    """Finding 2, the export: json.dumps raised TypeError on a value SQLite holds as bytes."""
+    from db.audit import AuditFilter, export
+
+    conn = log_db.database.conn
+    _drop_guards(conn)
+    conn.execute("UPDATE decisions SET row_hash = X'00' WHERE id = 2")
+    rows = [json.loads(line) for line in export(log_db.database, AuditFilter(), "jsonl").splitlines()]
+    assert [row["id"] for row in rows] == [1, 2, 3, 4] and rows[1]["row_hash"] == "b'\\x00'"
+    assert "b'\\x00'" in export(log_db.database, AuditFilter(), "csv")
+
+
+def test_an_audit_key_that_is_not_utf8_is_a_problem_not_a_crash(log_db, monkeypatch, capsys):
+    """Finding 2, the key: a key file holding bytes that are not UTF-8 raised UnicodeDecodeError, and
+    such a MONITOR_AUDIT_KEY UnicodeEncodeError, on verify, checkpoint and every decision."""
+    import db.keys
+    from db.keys import KeyFileError
+
+    args = types.SimpleNamespace(db=str(log_db.path))
+    with open(_key_file(log_db.path), "wb") as handle:
+        handle.write(b"\xff" * 64 + b"\n")
+    db.keys._cache.clear()
+    assert "is not UTF-8 text" in _problems(log_db.database)
+    with pytest.raises(KeyFileError, match="not UTF-8"):
+        db.queue.apply_decision(log_db.database, item_id=log_db.items["open"], user_id=log_db.users["lan"],
+                                action="dismiss", new_status="dismissed", note="", expected_version=1)
+    monkeypatch.setenv("MONITOR_AUDIT_KEY", os.fsdecode(b"\xff" * 64))
+    assert "MONITOR_AUDIT_KEY is not UTF-8 text" in _problems(log_db.database)
+    assert audit_command.cmd_verify(args) == 1
+    capsys.readouterr()
+    assert audit_command.cmd_checkpoint(args) == 2
+    assert capsys.readouterr().err.count("\n") == 1
