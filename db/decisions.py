@@ -457,6 +457,25 @@ def renamed_users(database: sqlite_utils.Database) -> list[str]:
     return problems
 
 
+def escalation_problems(database: sqlite_utils.Database) -> list[str]:
+    """Escalation records the signed decisions do not account for. An escalation's targets are in its
+    decision's hash, its item is not (the decision's item is): one pointing at another item than its
+    decision's was moved, and one of no decision was added (the item page would show either)."""
+    problems = []
+    for decision_id, item_id, decided in database.conn.execute(
+            "SELECT escalations.decision_id, escalations.item_id, decisions.item_id FROM escalations"
+            " LEFT JOIN decisions ON decisions.id = escalations.decision_id"
+            " WHERE decisions.id IS NULL OR escalations.item_id IS NOT decisions.item_id"
+            " ORDER BY escalations.decision_id"):
+        if decided is None:
+            problems.append(f"an escalation of item {item_id!r:.40} names decision {decision_id}, which is not in "
+                            "the log: it was added in the database")
+        else:
+            problems.append(f"decision {decision_id} escalated item {decided}, but its escalation record points "
+                            f"at item {item_id!r:.40}: it was moved in the database")
+    return problems
+
+
 def status_contradictions(database: sqlite_utils.Database) -> list[str]:
     """Items whose status or version is not what their last logged decision left (new and flagged are
     the only statuses an item gets without a decision)."""
@@ -493,7 +512,7 @@ def verify(database: sqlite_utils.Database) -> AuditReport:
         if not key_said:
             problems += _anchor_problems(database, key, check.keyed, signed)
         problems += file_problems + _head_problems(database, check.last_id, check.prev)
-        problems += renamed_users(database) + status_contradictions(database)
+        problems += escalation_problems(database) + renamed_users(database) + status_contradictions(database)
     if len(problems) > MAX_PROBLEMS:
         problems = problems[:MAX_PROBLEMS] + [f"… and {len(problems) - MAX_PROBLEMS} more problem(s)"]
     return AuditReport(check.last_id, check.keyed, check.legacy, len(signed), problems)

@@ -736,6 +736,28 @@ def test_the_verify_page_lists_a_tampered_hash_instead_of_failing(tmp_path):
     assert "decision 1: content does not match" in response.get_data(as_text=True)
 
 
+def test_an_escalation_moved_to_another_item_is_detected_and_not_shown_there(log_db):
+    """Finding 10: escalations.item_id was not covered by the hash, so moving it went unnoticed and the
+    item pages showed the escalation under the wrong item."""
+    conn = log_db.database.conn
+    _drop_guards(conn)
+    conn.execute("UPDATE escalations SET item_id = ? WHERE decision_id = 2", (log_db.items["a"],))
+    text = _problems(log_db.database)
+    assert "decision 2" in text and f"item {log_db.items['a']}" in text
+    assert 2 not in db.queue.escalation_targets(log_db.database, log_db.items["a"])
+    assert db.queue.escalation_targets(log_db.database, log_db.items["b"])[2]["target_user"] == "bob"
+
+
+def test_an_escalation_of_no_decision_is_detected(log_db):
+    conn = log_db.database.conn
+    _drop_guards(conn)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("INSERT INTO escalations (decision_id, item_id, target_role, created_at) VALUES (99, ?, 'admin', ?)",
+                 (log_db.items["open"], db.utcnow()))
+    assert "decision 99" in _problems(log_db.database)
+    assert db.queue.escalation_targets(log_db.database, log_db.items["open"]) == {}
+
+
 def test_the_export_writes_a_hash_stored_as_bytes_instead_of_failing(log_db):
     """Finding 2, the export: json.dumps raised TypeError on a value SQLite holds as bytes."""
     from db.audit import AuditFilter, export
