@@ -18,10 +18,11 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from db import utcnow
+from db import from_iso, utcnow
 from monitor.domain import Action, Category, Status
 from monitor.reports import sections
 from monitor.reports.figures import (
@@ -36,6 +37,7 @@ from monitor.reports.figures import (
 )
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
+from monitor.reports.redact import redact_report
 
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
 CONFIRM_ACTIONS = {Action.CONFIRM_MISINFORMATION.value: Category.MISINFORMATION.value,
@@ -78,79 +80,138 @@ def build_report(database: sqlite_utils.Database, period: Period, *, redact: boo
 
 
 def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Report:
+    """The report's steps: read the sources, count both periods' items and decisions, reconstruct the
+    backlog, then lay the figures out as tables (sections add theirs to the summary as they go)."""
     previous = period.previous()
     if previous.end_utc != period.start_utc:  # the single-scan queries below rely on adjacency
         raise ValueError("previous period must end where this one starts")
     conn = database.conn
-    start, end, prev_start = period.start_utc, period.end_utc, previous.start_utc
+    sources = _sources(conn)
+    items = _count_items(conn, period, sources)
+    decisions = _count_decisions(conn, period)
+    precision_cat, precision_model = _precision(decisions.last_terminal)
+    backlog = dict(zip(("cur", "prev"), backlog_at(conn, period.end_utc, period.start_utc), strict=True))
 
-    sources = {row[0]: {"name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4],
-                        "paused": row[5], "consecutive_failures": row[6], "last_success_at": row[7],
-                        "last_error": row[8], "last_error_at": row[9]}
-               for row in conn.execute(
-                   "SELECT id, name, kind, language, enabled, paused, consecutive_failures, last_success_at,"
-                   " last_error, last_error_at FROM sources")}
+    cur_empty = items.crawled["cur"]["all"] == 0 and decisions.outcomes["cur"]["all"] == 0
+    summary = _summary_table(items, decisions, backlog, precision_cat)
+    tables = [summary, _daily_table(period, items), *_volume_tables(items, sources)]
+    categories = [c.value for c in Category] + sorted(
+        (set(items.flagged["cur"]) | set(items.flagged["prev"])) - {c.value for c in Category} - {"all"})
+    tables += _decision_tables(items, decisions, backlog, categories)
+    tables += _precision_tables(precision_cat, precision_model, categories)
+    tables += [_time_to_decision_table(decisions), _throughput_table(decisions)]
+    tables += _section_tables(conn, period, previous, sources, items, summary)
 
-    # One scan over both periods' items via the fetched_at index, grouped small, split in Python.
+    notes = []
+    if cur_empty:
+        notes.append(f"No items were crawled and no decisions were made in {period.label}.")
+    rows = item_rows(conn, period, sources)
+    report = Report(period=period, previous_period=previous, generated_at=utcnow(), tables=tables, items=rows,
+                    empty=cur_empty, notes=notes)
+    return redact_report(report) if redact else report
+
+
+def _sources(conn) -> dict[int, dict]:
+    """Every source by id, with what the tables and the coverage section show of it."""
+    return {row[0]: {"name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4],
+                     "paused": row[5], "consecutive_failures": row[6], "last_success_at": row[7],
+                     "last_error": row[8], "last_error_at": row[9]}
+            for row in conn.execute(
+                "SELECT id, name, kind, language, enabled, paused, consecutive_failures, last_success_at,"
+                " last_error, last_error_at FROM sources")}
+
+
+def _sides() -> dict[str, Counter]:
+    """One counter for the period ("cur") and one for the period before ("prev")."""
+    return {"cur": Counter(), "prev": Counter()}
+
+
+@dataclass
+class ItemCounts:
+    """Items first seen in the period ("cur") and the one before ("prev"), counted every way the report
+    shows them; daily counts are for the period only, by local day index."""
+
+    crawled: dict[str, Counter] = field(default_factory=_sides)
+    by_source: dict[str, Counter] = field(default_factory=_sides)
+    by_kind: dict[str, Counter] = field(default_factory=_sides)
+    by_language: dict[str, Counter] = field(default_factory=_sides)
+    flagged: dict[str, Counter] = field(default_factory=_sides)
+    flagged_by_source: dict[str, Counter] = field(default_factory=_sides)
+    daily_crawled: Counter = field(default_factory=Counter)
+    daily_flagged: Counter = field(default_factory=Counter)
+
+
+def _count_items(conn, period: Period, sources: dict[int, dict]) -> ItemCounts:
+    """One scan over both periods' items via the fetched_at index, grouped small, split in Python."""
     day_sql, day_params = day_index_sql(period, "fetched_at")
     groups = conn.execute(
         f"SELECT source_id, COALESCE(language, ''), flag_reasons, {day_sql} AS day, COUNT(*)"
         f" FROM items{scan_hint(conn)} WHERE fetched_at >= ? AND fetched_at < ?"
         " GROUP BY source_id, COALESCE(language, ''), flag_reasons, day",
-        [*day_params, prev_start, end]).fetchall()
-
-    crawled = {"cur": Counter(), "prev": Counter()}
-    by_source = {"cur": Counter(), "prev": Counter()}
-    by_kind = {"cur": Counter(), "prev": Counter()}
-    by_language = {"cur": Counter(), "prev": Counter()}
-    flagged = {"cur": Counter(), "prev": Counter()}
-    flagged_by_source = {"cur": Counter(), "prev": Counter()}
-    daily_crawled, daily_flagged = Counter(), Counter()
+        [*day_params, period.previous().start_utc, period.end_utc]).fetchall()
+    out = ItemCounts()
     for source_id, language, reasons_text, day, count in groups:
         side = "prev" if day < 0 else "cur"
         source = sources.get(source_id, {"name": f"#{source_id}", "kind": "", "language": ""})
         reasons = flag_reasons(reasons_text)
-        crawled[side]["all"] += count
-        by_source[side][source["name"]] += count
-        by_kind[side][source["kind"]] += count
-        by_language[side][language or "unknown"] += count
+        out.crawled[side]["all"] += count
+        out.by_source[side][source["name"]] += count
+        out.by_kind[side][source["kind"]] += count
+        out.by_language[side][language or "unknown"] += count
         if reasons:
-            flagged[side]["all"] += count
-            flagged_by_source[side][source["name"]] += count
+            out.flagged[side]["all"] += count
+            out.flagged_by_source[side][source["name"]] += count
             for reason in set(reasons):
-                flagged[side][reason] += count
+                out.flagged[side][reason] += count
         if side == "cur":
-            daily_crawled[day] += count
+            out.daily_crawled[day] += count
             if reasons:
-                daily_flagged[day] += count
+                out.daily_flagged[day] += count
+    return out
 
-    # Decisions of both periods, with what the report needs of their items and users.
+
+@dataclass
+class DecisionCounts:
+    """Decisions made in the period ("cur") and the one before ("prev"): by action, per moderator, the
+    hours from first seen to each item's first-ever decision, and each item's last confirm/dismiss
+    (action, flag reasons, model version), which precision counts."""
+
+    outcomes: dict[str, Counter] = field(default_factory=_sides)
+    throughput: dict[str, defaultdict] = field(
+        default_factory=lambda: {"cur": defaultdict(Counter), "prev": defaultdict(Counter)})
+    roles: dict[str, str] = field(default_factory=dict)
+    waits: dict[str, list[float]] = field(default_factory=lambda: {"cur": [], "prev": []})
+    last_terminal: dict[str, dict[int, tuple]] = field(default_factory=lambda: {"cur": {}, "prev": {}})
+
+
+def _count_decisions(conn, period: Period) -> DecisionCounts:
+    """Decisions of both periods, with what the report needs of their items and users, in one query."""
     decisions = conn.execute(
         "SELECT d.id, d.item_id, d.action, d.old_status, d.new_status, d.note, d.created_at,"
         " u.name, u.role, i.fetched_at, i.flag_reasons, COALESCE(i.model_version, ''),"
         " (SELECT MIN(d2.id) FROM decisions d2 WHERE d2.item_id = d.item_id) = d.id AS is_first"
         " FROM decisions d JOIN users u ON u.id = d.user_id JOIN items i ON i.id = d.item_id"
         " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id",
-        [prev_start, end]).fetchall()
-    outcomes = {"cur": Counter(), "prev": Counter()}
-    throughput = {"cur": defaultdict(Counter), "prev": defaultdict(Counter)}
-    roles: dict[str, str] = {}
-    waits = {"cur": [], "prev": []}
-    last_terminal: dict[str, dict[int, tuple]] = {"cur": {}, "prev": {}}
+        [period.previous().start_utc, period.end_utc]).fetchall()
+    out = DecisionCounts()
     for (_dec_id, item_id, action, _old, _new, _note, created_at, user, role, fetched_at, reasons_text,
          model_version, is_first) in decisions:
-        side = "cur" if created_at >= start else "prev"
-        outcomes[side][action] += 1
-        outcomes[side]["all"] += 1
-        throughput[side][user][action] += 1
-        throughput[side][user]["all"] += 1
-        roles[user] = role
+        side = "cur" if created_at >= period.start_utc else "prev"
+        out.outcomes[side][action] += 1
+        out.outcomes[side]["all"] += 1
+        out.throughput[side][user][action] += 1
+        out.throughput[side][user]["all"] += 1
+        out.roles[user] = role
         if is_first:
-            from db import from_iso
-            waits[side].append((from_iso(created_at) - from_iso(fetched_at)).total_seconds() / 3600)
+            out.waits[side].append((from_iso(created_at) - from_iso(fetched_at)).total_seconds() / 3600)
         if action in TERMINAL_ACTIONS:
-            last_terminal[side][item_id] = (action, flag_reasons(reasons_text), model_version)
+            out.last_terminal[side][item_id] = (action, flag_reasons(reasons_text), model_version)
+    return out
 
+
+def _precision(last_terminal: dict[str, dict[int, tuple]]) -> tuple[dict, dict]:
+    """Decided and confirmed flags per side, by category (confirmed as that category; "all flags": any
+    confirmation) and by model version (any confirmation); items never flagged have no precision."""
     precision_cat = {side: defaultdict(Counter) for side in ("cur", "prev")}
     precision_model = {side: defaultdict(Counter) for side in ("cur", "prev")}
     for side in ("cur", "prev"):
@@ -165,37 +226,53 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
             for reason in set(reasons):
                 precision_cat[side][reason]["decided"] += 1
                 precision_cat[side][reason]["confirmed"] += int(CONFIRM_ACTIONS.get(action) == reason)
+    return precision_cat, precision_model
 
-    backlog = dict(zip(("cur", "prev"), backlog_at(conn, end, start), strict=True))
 
-    # ---- tables ----
-    tables: list[Table] = []
-    cur_empty = crawled["cur"]["all"] == 0 and outcomes["cur"]["all"] == 0
-    summary = Table("summary", "Summary", ["figure", "value", "previous", "change"])
+def _headline(summary: Table, name: str, current, before) -> None:
+    """One summary row: a figure, its previous value and the change."""
+    summary.rows.append([name, current, before, change(current, before)])
 
-    def headline(name: str, current, before) -> None:
-        summary.rows.append([name, current, before, change(current, before)])
 
-    headline("items_crawled", crawled["cur"]["all"], crawled["prev"]["all"])
-    headline("items_flagged", flagged["cur"]["all"], flagged["prev"]["all"])
-    headline("decisions", outcomes["cur"]["all"], outcomes["prev"]["all"])
-    for label, action in DECISION_OUTCOMES:
-        headline(label, outcomes["cur"][action], outcomes["prev"][action])
-    headline("backlog_open", sum(backlog["cur"].values()), sum(backlog["prev"].values()))
-    headline("precision_all_flags", ratio(precision_cat["cur"]["all flags"]["confirmed"],
-                                          precision_cat["cur"]["all flags"]["decided"]),
-             ratio(precision_cat["prev"]["all flags"]["confirmed"], precision_cat["prev"]["all flags"]["decided"]))
+def _wait_figures(decisions: DecisionCounts) -> tuple[dict, dict]:
+    """Median and 90th-percentile (nearest rank) hours to a first decision, per side (None: no decision)."""
+    waits = decisions.waits
     med = {side: round(statistics.median(waits[side]), 2) if waits[side] else None for side in waits}
     p90 = {side: round(nearest_rank(waits[side], 0.9), 2) if waits[side] else None for side in waits}
-    headline("hours_to_decision_median", med["cur"], med["prev"])
-    headline("hours_to_decision_p90", p90["cur"], p90["prev"])
-    tables.append(summary)
+    return med, p90
 
+
+def _summary_table(items: ItemCounts, decisions: DecisionCounts, backlog: dict[str, Counter],
+                   precision_cat: dict) -> Table:
+    """The headline figures; the sections append theirs later (see _section_tables)."""
+    summary = Table("summary", "Summary", ["figure", "value", "previous", "change"])
+    outcomes = decisions.outcomes
+    _headline(summary, "items_crawled", items.crawled["cur"]["all"], items.crawled["prev"]["all"])
+    _headline(summary, "items_flagged", items.flagged["cur"]["all"], items.flagged["prev"]["all"])
+    _headline(summary, "decisions", outcomes["cur"]["all"], outcomes["prev"]["all"])
+    for label, action in DECISION_OUTCOMES:
+        _headline(summary, label, outcomes["cur"][action], outcomes["prev"][action])
+    _headline(summary, "backlog_open", sum(backlog["cur"].values()), sum(backlog["prev"].values()))
+    _headline(summary, "precision_all_flags", ratio(precision_cat["cur"]["all flags"]["confirmed"],
+                                                    precision_cat["cur"]["all flags"]["decided"]),
+              ratio(precision_cat["prev"]["all flags"]["confirmed"], precision_cat["prev"]["all flags"]["decided"]))
+    med, p90 = _wait_figures(decisions)
+    _headline(summary, "hours_to_decision_median", med["cur"], med["prev"])
+    _headline(summary, "hours_to_decision_p90", p90["cur"], p90["prev"])
+    return summary
+
+
+def _daily_table(period: Period, items: ItemCounts) -> Table:
+    """Items crawled and flagged per local day of the period."""
     daily = Table("daily", "Daily volumes (local days)", ["day", "crawled", "flagged"])
     for index, day in enumerate(period.days):
-        daily.rows.append([day.isoformat(), daily_crawled[index], daily_flagged[index]])
-    tables.append(daily)
+        daily.rows.append([day.isoformat(), items.daily_crawled[index], items.daily_flagged[index]])
+    return daily
 
+
+def _volume_tables(items: ItemCounts, sources: dict[int, dict]) -> list[Table]:
+    """Items crawled by source (every enabled source listed, even with none), by kind and by language."""
+    by_source = items.by_source
     source_keys = sorted(set(by_source["cur"]) | set(by_source["prev"])
                          | {s["name"] for s in sources.values() if s["enabled"]},
                          key=lambda name: (-by_source["cur"][name], name))
@@ -206,56 +283,72 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
         source = info.get(name, {"kind": "", "language": ""})
         table.rows.append([name, source["kind"], source["language"], by_source["cur"][name],
                            by_source["prev"][name], change(by_source["cur"][name], by_source["prev"][name])])
-    tables.append(table)
-
+    tables = [table]
     for name, title, counts, label in (
-            ("crawled_by_kind", "Items crawled by source kind", by_kind, "kind"),
-            ("crawled_by_language", "Items crawled by language", by_language, "language")):
+            ("crawled_by_kind", "Items crawled by source kind", items.by_kind, "kind"),
+            ("crawled_by_language", "Items crawled by language", items.by_language, "language")):
         keys = sorted(set(counts["cur"]) | set(counts["prev"]), key=lambda key: (-counts["cur"][key], key))
         tables.append(Table(name, title, [label, "items", "previous", "change"],
                             _count_rows(counts["cur"], counts["prev"], keys)))
+    return tables
 
-    categories = [c.value for c in Category] + sorted(
-        (set(flagged["cur"]) | set(flagged["prev"])) - {c.value for c in Category} - {"all"})
-    tables.append(Table("flagged_by_category", "Items flagged, by category", ["category", "items", "previous", "change"],
-                        _count_rows(flagged["cur"], flagged["prev"], categories),
-                        note="An item flagged in two categories counts once in each."))
 
-    tables.append(Table("decisions", "Decisions, by outcome", ["outcome", "decisions", "previous", "change"],
-                        [[label, outcomes["cur"][action], outcomes["prev"][action],
-                          change(outcomes["cur"][action], outcomes["prev"][action])]
-                         for label, action in DECISION_OUTCOMES]))
+def _decision_tables(items: ItemCounts, decisions: DecisionCounts, backlog: dict[str, Counter],
+                     categories: list[str]) -> list[Table]:
+    """Items flagged by category, decisions by outcome, and the backlog by open status."""
+    flagged, outcomes = items.flagged, decisions.outcomes
+    return [
+        Table("flagged_by_category", "Items flagged, by category", ["category", "items", "previous", "change"],
+              _count_rows(flagged["cur"], flagged["prev"], categories),
+              note="An item flagged in two categories counts once in each."),
+        Table("decisions", "Decisions, by outcome", ["outcome", "decisions", "previous", "change"],
+              [[label, outcomes["cur"][action], outcomes["prev"][action],
+                change(outcomes["cur"][action], outcomes["prev"][action])]
+               for label, action in DECISION_OUTCOMES]),
+        Table("backlog", "Backlog: items still open at the end of the period",
+              ["status", "items", "previous", "change"],
+              [[status, backlog["cur"][status], backlog["prev"][status],
+                change(backlog["cur"][status], backlog["prev"][status])] for status in OPEN_STATUSES]),
+    ]
 
-    tables.append(Table("backlog", "Backlog: items still open at the end of the period",
-                        ["status", "items", "previous", "change"],
-                        [[status, backlog["cur"][status], backlog["prev"][status],
-                          change(backlog["cur"][status], backlog["prev"][status])] for status in OPEN_STATUSES]))
 
-    table = Table("precision_by_category", "Precision of flags (confirmed ÷ decided), by category",
-                  ["category", "decided", "confirmed", "precision", "previous_precision", "change"],
-                  note="Confirmed as the flagged category; 'all flags' counts any confirmation.")
-    for key in ["all flags"] + [c for c in categories if c != "all"]:
-        cur, before = precision_cat["cur"][key], precision_cat["prev"][key]
+def _precision_rows(table: Table, precision: dict, keys: Iterable[str]) -> Table:
+    """Decided, confirmed, precision, the previous precision and the change, one row per key."""
+    for key in keys:
+        cur, before = precision["cur"][key], precision["prev"][key]
         value, old = ratio(cur["confirmed"], cur["decided"]), ratio(before["confirmed"], before["decided"])
         table.rows.append([key, cur["decided"], cur["confirmed"], value, old, change(value, old)])
-    tables.append(table)
+    return table
 
-    table = Table("precision_by_model", "Precision of flags (confirmed ÷ decided), by model version",
-                  ["model_version", "decided", "confirmed", "precision", "previous_precision", "change"])
-    for key in sorted(set(precision_model["cur"]) | set(precision_model["prev"])):
-        cur, before = precision_model["cur"][key], precision_model["prev"][key]
-        value, old = ratio(cur["confirmed"], cur["decided"]), ratio(before["confirmed"], before["decided"])
-        table.rows.append([key, cur["decided"], cur["confirmed"], value, old, change(value, old)])
-    tables.append(table)
 
-    tables.append(Table("time_to_decision", "Time from first seen to first decision (hours)",
-                        ["measure", "hours", "previous", "change"],
-                        [["decided items", len(waits["cur"]), len(waits["prev"]),
-                          change(len(waits["cur"]), len(waits["prev"]))],
-                         ["median", med["cur"], med["prev"], change(med["cur"], med["prev"])],
-                         ["p90", p90["cur"], p90["prev"], change(p90["cur"], p90["prev"])]],
-                        note="90th percentile by nearest rank."))
+def _precision_tables(precision_cat: dict, precision_model: dict, categories: list[str]) -> list[Table]:
+    """Precision of flags by category (with "all flags" first) and by model version."""
+    by_category = Table("precision_by_category", "Precision of flags (confirmed ÷ decided), by category",
+                        ["category", "decided", "confirmed", "precision", "previous_precision", "change"],
+                        note="Confirmed as the flagged category; 'all flags' counts any confirmation.")
+    by_model = Table("precision_by_model", "Precision of flags (confirmed ÷ decided), by model version",
+                     ["model_version", "decided", "confirmed", "precision", "previous_precision", "change"])
+    return [_precision_rows(by_category, precision_cat, ["all flags"] + [c for c in categories if c != "all"]),
+            _precision_rows(by_model, precision_model,
+                            sorted(set(precision_model["cur"]) | set(precision_model["prev"])))]
 
+
+def _time_to_decision_table(decisions: DecisionCounts) -> Table:
+    """How many items got a first decision, and the median and p90 hours it took."""
+    waits = decisions.waits
+    med, p90 = _wait_figures(decisions)
+    return Table("time_to_decision", "Time from first seen to first decision (hours)",
+                 ["measure", "hours", "previous", "change"],
+                 [["decided items", len(waits["cur"]), len(waits["prev"]),
+                   change(len(waits["cur"]), len(waits["prev"]))],
+                  ["median", med["cur"], med["prev"], change(med["cur"], med["prev"])],
+                  ["p90", p90["cur"], p90["prev"], change(p90["cur"], p90["prev"])]],
+                 note="90th percentile by nearest rank.")
+
+
+def _throughput_table(decisions: DecisionCounts) -> Table:
+    """Decisions per moderator by outcome (admin-only), busiest first."""
+    throughput = decisions.throughput
     table = Table("moderator_throughput", "Moderator throughput (decisions per person)",
                   ["moderator", "role", "decisions", *[label for label, _ in DECISION_OUTCOMES], "previous", "change"],
                   admin_only=True, note="Admin-level: shown to admins only in the web UI.")
@@ -263,32 +356,27 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
                     key=lambda name: (-throughput["cur"][name]["all"], name))
     for person in people:
         cur, before = throughput["cur"][person], throughput["prev"][person]
-        table.rows.append([person, roles.get(person, ""), cur["all"], *[cur[action] for _, action in DECISION_OUTCOMES],
-                           before["all"], change(cur["all"], before["all"])])
-    tables.append(table)
+        table.rows.append([person, decisions.roles.get(person, ""), cur["all"],
+                           *[cur[action] for _, action in DECISION_OUTCOMES], before["all"],
+                           change(cur["all"], before["all"])])
+    return table
 
+
+def _section_tables(conn, period: Period, previous: Period, sources: dict[int, dict], items: ItemCounts,
+                    summary: Table) -> list[Table]:
+    """The sections' tables (spreading stories, confirmed terms, most-flagged sources, coverage); their
+    headline figures are appended to `summary`."""
     clusters, spreading = sections.spreading_clusters(conn, period)
     _, spreading_before = sections.spreading_clusters(conn, previous, limit=0)
-    headline("stories_multi_source", spreading, spreading_before)
-    tables.append(clusters)
-    tables.append(sections.confirmed_terms(conn, period, previous))
-    tables.append(sections.most_flagged_sources(flagged_by_source, by_source))
-    coverage_sources, coverage_languages, health = sections.coverage(conn, period, sources, by_source, by_language)
+    _headline(summary, "stories_multi_source", spreading, spreading_before)
+    tables = [clusters, sections.confirmed_terms(conn, period, previous),
+              sections.most_flagged_sources(items.flagged_by_source, items.by_source)]
+    coverage_sources, coverage_languages, health = sections.coverage(conn, period, sources, items.by_source,
+                                                                      items.by_language)
     for key in ("gone_dark", "paused", "failing"):
-        headline(f"sources_{key}", *health[key])
-    headline("language_gaps", *health["language_gaps"])
-    tables += [coverage_sources, coverage_languages]
-
-    items = item_rows(conn, period, sources)
-    notes = []
-    if cur_empty:
-        notes.append(f"No items were crawled and no decisions were made in {period.label}.")
-    report = Report(period=period, previous_period=previous, generated_at=utcnow(), tables=tables, items=items,
-                    empty=cur_empty, notes=notes)
-    if redact:
-        from monitor.reports.redact import redact_report
-        report = redact_report(report)
-    return report
+        _headline(summary, f"sources_{key}", *health[key])
+    _headline(summary, "language_gaps", *health["language_gaps"])
+    return tables + [coverage_sources, coverage_languages]
 
 
 def items_scanned(database: sqlite_utils.Database, period: Period) -> int:
