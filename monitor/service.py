@@ -186,6 +186,8 @@ def run(db_path: str | Path, feeds_path: str | Path, host: str = "127.0.0.1", po
 
 def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.FeedsConfig, host: str, port: int,
            start_scheduler: bool, scheduler_options: dict[str, Any], app_config: dict[str, Any]) -> int:
+    """Serve until SIGTERM/SIGINT: the web server in a thread, the scheduler (when asked for) beside it, and
+    SIGHUP reloading feeds.yaml in this thread (signal handlers only set events; the work happens here)."""
     try:
         server = _start_web(db_path, feeds_path, host, port, start_scheduler, app_config)
     except ServiceError as exc:
@@ -195,16 +197,7 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
 
     stop = threading.Event()
     reload_requested = threading.Event()
-
-    def on_stop(signum: int, _frame: Any) -> None:
-        log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    def on_hup(_signum: int, _frame: Any) -> None:
-        reload_requested.set()
-
-    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+    previous = _install_signal_handlers(stop, reload_requested)
 
     scheduler = None
     if start_scheduler:
@@ -220,32 +213,63 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
             if reload_requested.is_set():
                 reload_requested.clear()
                 if scheduler is not None:
-                    outcome = scheduler.reload()
-                    if outcome.ok:
-                        print(f"monitor: feeds reloaded (added {outcome.added}, removed {outcome.removed}, "
-                              f"changed {outcome.changed})", flush=True)
-                    else:
-                        print(f"monitor: feeds reload rejected, running configuration kept: {outcome.error}",
-                              file=sys.stderr, flush=True)
+                    _reload_feeds(scheduler)
     finally:
-        finished = True
-        if scheduler is not None:
-            finished = scheduler.stop(timeout=SHUTDOWN_GRACE_SECONDS)
-        try:
-            server.task_dispatcher.shutdown(timeout=1)
-        except Exception:  # noqa: BLE001 - shutting down regardless
-            pass
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        finished = _shut_down(scheduler, server, previous)
     print("monitor: stopped" + ("" if finished else " (an unfinished crawl was rolled back)"), flush=True)
     if not finished:
-        # Worker threads are stuck in a fetch past the grace: leave without joining them. Their
-        # uncommitted transactions are rolled back by SQLite; the next start crawls again.
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+        _leave_stuck_workers()
     return 0
+
+
+def _install_signal_handlers(stop: threading.Event, reload_requested: threading.Event) -> dict[int, Any]:
+    """SIGTERM/SIGINT set `stop`, SIGHUP sets `reload_requested`; returns the handlers they replace."""
+
+    def on_stop(signum: int, _frame: Any) -> None:
+        log.info("signal received; stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    def on_hup(_signum: int, _frame: Any) -> None:
+        reload_requested.set()
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+    return previous
+
+
+def _reload_feeds(scheduler: Scheduler) -> None:
+    """Reload feeds.yaml into the running scheduler and say what changed, or why the old one is kept."""
+    outcome = scheduler.reload()
+    if outcome.ok:
+        print(f"monitor: feeds reloaded (added {outcome.added}, removed {outcome.removed}, "
+              f"changed {outcome.changed})", flush=True)
+    else:
+        print(f"monitor: feeds reload rejected, running configuration kept: {outcome.error}",
+              file=sys.stderr, flush=True)
+
+
+def _shut_down(scheduler: Scheduler | None, server: Any, previous: dict[int, Any]) -> bool:
+    """Stop the scheduler (within the grace period) and the web server, and put the old signal handlers
+    back; False when a crawl was still running past the grace."""
+    finished = True
+    if scheduler is not None:
+        finished = scheduler.stop(timeout=SHUTDOWN_GRACE_SECONDS)
+    try:
+        server.task_dispatcher.shutdown(timeout=1)
+    except Exception:  # noqa: BLE001 - shutting down regardless
+        pass
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    return finished
+
+
+def _leave_stuck_workers() -> None:
+    """Worker threads are stuck in a fetch past the grace: leave without joining them. Their
+    uncommitted transactions are rolled back by SQLite; the next start crawls again."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _start_web(db_path: str | Path, feeds_path: str | Path, host: str, port: int, start_scheduler: bool,
