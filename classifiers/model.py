@@ -32,10 +32,10 @@ import scipy.sparse as sp
 from classifiers.explain import is_stop, readable_terms
 from classifiers.features import Featurizer, breaks_after
 from classifiers.watchlist import Watchlist
+from vocab import CATEGORIES  # noqa: F401 - the model scores one head per category; importers read it here
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_MODEL = MODELS_DIR / "default.skops"
-CATEGORIES = ("misinformation", "harm")
 # What an item is: scores are calibrated per kind (a social post, a news article and a comment are
 # different populations). `post` is the default for text whose kind nobody knows.
 KINDS = ("post", "article", "comment")

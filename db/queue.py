@@ -15,8 +15,7 @@ import sqlite_utils
 from db import from_iso, to_iso, transaction, utcnow
 from db.decisions import DecisionError, StaleItemError, anchor, decide
 from db.items import _decode
-
-CATEGORIES = ("misinformation", "harm")
+from vocab import CATEGORIES
 
 
 @dataclass

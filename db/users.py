@@ -10,8 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from classifiers.text import nfc
 from db import transaction, utcnow
-
-ROLES = ("moderator", "analyst", "admin")
+from vocab import ROLES
 
 
 class UserError(ValueError):

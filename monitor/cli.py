@@ -1,7 +1,7 @@
 """The `monitor` command: thin wiring of config, database, crawler, classifier, web and reports.
 
-Each area adds its sub-commands from its own module (`monitor/commands/*.py`, listed in
-COMMAND_MODULES) so this file stays a table of contents rather than a second implementation.
+Each area adds its sub-commands from its own module (`monitor/commands/*.py`, registered in
+`build_parser`) so this file stays a table of contents rather than a second implementation.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import errno
 import getpass
-import importlib
 import ipaddress
 import json
 import logging
@@ -22,17 +21,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfoNotFoundError
 
 from monitor import __version__
+from monitor.logs import configure
 
-COMMAND_MODULES = [
-    "monitor.commands.core",
-]
-OPTIONAL_COMMAND_MODULES = [
-    "monitor.commands.crawl",
-    "monitor.commands.models",
-    "monitor.commands.reports",
-    "monitor.commands.ops",
-    "monitor.commands.audit",
-]
 EXIT_USAGE = 2  # usage and environment errors: a bad option, a missing database, a busy database, a full disk
 
 log = logging.getLogger("monitor.cli")
@@ -161,16 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-json", action="store_true", default=os.environ.get("MONITOR_LOG_JSON") == "1",
                         help="log one JSON object per line (env MONITOR_LOG_JSON=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
-    for name in OPTIONAL_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(subparsers)
+    # Imported here, not at the top: the command modules import their helpers from this module.
+    from monitor.commands import audit, core, crawl, models, ops, reports
+
+    for commands in (core, crawl, models, reports, ops, audit):  # the order of `monitor --help`
+        commands.register(subparsers)
     return parser
 
 
@@ -188,11 +173,7 @@ def log_level(args: argparse.Namespace) -> str:
 
 
 def setup_logging(level: str, as_json: bool) -> None:
-    try:
-        from monitor.logs import configure
-    except ImportError:
-        logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        return
+    """Configure the root logger once per command (text or JSON lines, see monitor/logs.py)."""
     configure(level=level, json_lines=as_json)
 
 

@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from monitor.domain import SOURCE_KINDS
+from monitor.domain import DEFAULT_TIMEZONE, SOURCE_KINDS
 
-DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 MIN_INTERVAL_SECONDS = 5
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -31,7 +31,6 @@ from monitor.sources import Parsed, ParseError, article, parser_for
 
 log = logging.getLogger("monitor.crawl")
 
-MAX_BACKOFF_SECONDS = 24 * 3600
 FULL_TEXT_PER_PASS = 30
 # One ingest at a time per process: normalising is pure Python (the GIL serialises it anyway), and
 # SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads queueing on a Python
@@ -122,21 +121,6 @@ class CrawlResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def backoff_seconds(interval: int, failures: int, retry_after: float | None = None) -> float:
-    """Delay before the next attempt after `failures` consecutive failures: doubling, capped at a day.
-
-    A server's Retry-After wins when it asks for longer.
-    """
-    if failures <= 0:
-        delay = float(interval)
-    else:
-        delay = min(float(interval) * (2 ** min(failures, 16)), MAX_BACKOFF_SECONDS)
-        delay = max(delay, float(interval))
-    if retry_after:
-        delay = max(delay, retry_after)
-    return delay
 
 
 def _source_row(database: sqlite_utils.Database, source: SourceConfig) -> dict:

@@ -1,6 +1,7 @@
-"""Domain words shared across the service: statuses, categories, roles, raw items.
+"""Domain words of the monitor: moderator actions, source kinds, the default time zone, raw items.
 
-Status values and categories live here and nowhere else.
+Statuses, categories and roles are defined in `vocab` (db and classifiers need them too and may not
+import the monitor) and re-exported here, so monitor and web code import every domain word from one module.
 """
 
 from __future__ import annotations
@@ -9,24 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from vocab import CATEGORIES, ROLES, STATUSES, Category, Role, Status
 
-class Status(StrEnum):
-    NEW = "new"
-    FLAGGED = "flagged"
-    CONFIRMED = "confirmed"
-    DISMISSED = "dismissed"
-    ESCALATED = "escalated"
-
-
-class Category(StrEnum):
-    MISINFORMATION = "misinformation"
-    HARM = "harm"
-
-
-class Role(StrEnum):
-    MODERATOR = "moderator"
-    ANALYST = "analyst"
-    ADMIN = "admin"
+__all__ = ["CATEGORIES", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
+           "Role", "Status"]
 
 
 class Action(StrEnum):
@@ -53,7 +40,11 @@ class Action(StrEnum):
         return self in (Action.ESCALATE, Action.REOPEN)
 
 
+# One module per kind in monitor/sources/ reads it; feeds.yaml may name only these.
 SOURCE_KINDS = ("rss", "html", "mastodon", "bluesky", "telegram")
+# Where the committees are: the zone of naive source times, report weeks, scheduled jobs and the web's clock
+# unless a source, a command or a user says otherwise.
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
 @dataclass

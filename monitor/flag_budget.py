@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from db import from_iso, to_iso
 from db.budget import CategoryState, budget_state
-from monitor.config import DEFAULT_TIMEZONE, Settings
+from monitor.config import Settings
+from monitor.domain import DEFAULT_TIMEZONE
 
 log = logging.getLogger("monitor.flag_budget")
 

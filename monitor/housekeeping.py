@@ -17,6 +17,7 @@ import sqlite_utils
 
 import db
 from monitor.config import Settings
+from monitor.retrain import propose_retrain
 
 log = logging.getLogger("monitor.housekeeping")
 
@@ -72,11 +73,6 @@ def retention(database: sqlite_utils.Database, settings: Settings, db_path: str,
 
 
 def default_jobs() -> dict[str, Job]:
-    jobs: dict[str, Job] = {"weekly_report": weekly_report, "backup": daily_backup, "retention": retention}
-    try:
-        from monitor.retrain import propose_retrain
-    except ImportError:
-        pass
-    else:
-        jobs["retrain_proposal"] = propose_retrain
-    return jobs
+    """The scheduler's daily and weekly jobs by name (each job's time is set in monitor/scheduler.py)."""
+    return {"weekly_report": weekly_report, "backup": daily_backup, "retention": retention,
+            "retrain_proposal": propose_retrain}

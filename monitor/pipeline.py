@@ -16,8 +16,7 @@ from classifiers.text import content_hash, nfc, search_key
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
 from monitor import dedup
-from monitor.config import DEFAULT_TIMEZONE
-from monitor.domain import RawItem, Status
+from monitor.domain import DEFAULT_TIMEZONE, RawItem, Status
 from monitor.flag_budget import FlagBudget, apply_budget
 from monitor.normalize import canonical_url, clean_text, detect_language, html_to_text, to_utc
 

@@ -48,6 +48,7 @@ from db.sources import close_interrupted_runs, running_runs, sync_sources
 from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, Settings, SourceConfig
+from monitor.domain import DEFAULT_TIMEZONE
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -57,8 +58,7 @@ AUDIT_CHECKPOINT_SECONDS = 3600  # a signed checkpoint of the decision log (db.d
 CONFIG_ERROR_KEY = "config_error"
 SCORER_ERROR_KEY = "scorer_error"
 SCORER_RETRY_SECONDS = 300
-REPORT_ZONE = "Asia/Ho_Chi_Minh"
-MAX_BACKOFF_SECONDS = 6 * 3600
+MAX_BACKOFF_SECONDS = 24 * 3600  # a failing source is retried at least once a day
 MAX_JITTER_SECONDS = 120
 STORAGE_BACKOFF_SECONDS = 60  # first wait after the storage refused a write (disk full), doubling
 STORAGE_MAX_BACKOFF_SECONDS = 3600
@@ -274,13 +274,18 @@ def _hint_seconds(result: Any) -> int | None:
 
 
 def backoff_seconds(interval: int, failures: int, retry_after: float | None = None) -> float:
-    """The crawler's back-off policy (doubling, capped; Retry-After wins) — one policy, not two."""
-    try:
-        from monitor.crawl import backoff_seconds as crawler_backoff
-    except ImportError:  # crawler not installed in this checkout: same rule, local cap
-        delay = min(float(interval) * (2 ** min(failures, 16)), max(MAX_BACKOFF_SECONDS, interval))
-        return max(delay, retry_after or 0.0)
-    return crawler_backoff(interval, failures, retry_after)
+    """Delay before the next attempt after `failures` consecutive failures: doubling, capped at a day.
+
+    The one back-off policy for a failing source. A server's Retry-After wins when it asks for longer.
+    """
+    if failures <= 0:
+        delay = float(interval)
+    else:
+        delay = min(float(interval) * (2 ** min(failures, 16)), MAX_BACKOFF_SECONDS)
+        delay = max(delay, float(interval))
+    if retry_after:
+        delay = max(delay, retry_after)
+    return delay
 
 
 def next_interval(bounds: IntervalBounds, current: int | None, result: Any, consecutive_failures: int) -> int:
@@ -703,10 +708,10 @@ class Scheduler:
             jobs = housekeeping.default_jobs()
         self.housekeeping_jobs = jobs
         triggers = {
-            "weekly_report": CronTrigger(day_of_week="mon", hour=7, minute=0, timezone=REPORT_ZONE),
-            "retrain_proposal": CronTrigger(hour=2, minute=30, timezone=REPORT_ZONE),
-            "backup": CronTrigger(hour=3, minute=15, timezone=REPORT_ZONE),
-            "retention": CronTrigger(hour=4, minute=0, timezone=REPORT_ZONE),
+            "weekly_report": CronTrigger(day_of_week="mon", hour=7, minute=0, timezone=DEFAULT_TIMEZONE),
+            "retrain_proposal": CronTrigger(hour=2, minute=30, timezone=DEFAULT_TIMEZONE),
+            "backup": CronTrigger(hour=3, minute=15, timezone=DEFAULT_TIMEZONE),
+            "retention": CronTrigger(hour=4, minute=0, timezone=DEFAULT_TIMEZONE),
         }
         for name in jobs:
             trigger = triggers.get(name)

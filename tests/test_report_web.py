@@ -29,9 +29,6 @@ def client_for(tmp_path):
     database.conn.close()
     app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False})
-    if "reports.index" not in app.view_functions:  # until create_app registers it
-        from web import reports
-        reports.register(app)
 
     def make(name: str | None):
         client = app.test_client()

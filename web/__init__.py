@@ -18,7 +18,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
 from db import keys
-from web import params, render
+from monitor.domain import DEFAULT_TIMEZONE
+from web import access, params, render
 from web.access import login_manager
 
 csrf = CSRFProtect()
@@ -49,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_ENABLED": True,
     "BABEL_DEFAULT_LOCALE": "vi",
-    "BABEL_DEFAULT_TIMEZONE": "Asia/Ho_Chi_Minh",
+    "BABEL_DEFAULT_TIMEZONE": DEFAULT_TIMEZONE,
 }
 
 
@@ -96,7 +97,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     render.init_app(app)
 
-    from web import auth, health, items, queue
+    from web import admin, api, auth, dashboard, health, items, queue, report, reports, sources_page
 
     auth.init_app(app)
     app.session_interface = _SessionInterface()
@@ -105,8 +106,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    _register_optional(app)
-    app.jinja_env.globals["view_functions"] = app.view_functions
+    for blueprint_module in (admin, api, dashboard, report, reports, sources_page):
+        blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
+    # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.
+    app.jinja_env.globals.update(MODERATE=access.MODERATE, READ=access.READ, ANALYSE=access.ANALYSE,
+                                 ADMIN=access.ADMIN)
 
     @app.teardown_appcontext
     def close_db(_exc: BaseException | None) -> None:
@@ -162,17 +166,3 @@ def create_app(config: dict | None = None) -> Flask:
         return render_template("error.html", title="404", message=_("Not found.")), 404
 
     return app
-
-
-def _register_optional(app: Flask) -> None:
-    """Later blueprints (admin, api, dashboard, report form) register themselves here when present."""
-    import importlib
-
-    for name in ("admin", "api", "dashboard", "report", "reports", "sources_page"):
-        try:
-            module = importlib.import_module(f"web.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"web.{name}":
-                continue
-            raise
-        module.register(app)

@@ -16,15 +16,20 @@ from dataclasses import dataclass
 from flask import abort, g, request
 from flask_login import LoginManager, UserMixin, current_user
 
+import db.tokens
 import db.users
+from monitor.domain import DEFAULT_TIMEZONE, Role
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
 
-MODERATE = ("moderator", "admin")
-READ = ("moderator", "analyst", "admin")
-ADMIN = ("admin",)
+# Who may do what, by role group: views (`@roles(*MODERATE)`) and templates (`current_user.role in MODERATE`,
+# globals set in create_app) read these, so a link is shown exactly to the roles its route lets in.
+MODERATE = (Role.MODERATOR.value, Role.ADMIN.value)
+READ = tuple(role.value for role in Role)
+ANALYSE = (Role.ANALYST.value, Role.ADMIN.value)
+ADMIN = (Role.ADMIN.value,)
 
 
 @dataclass
@@ -33,7 +38,7 @@ class User(UserMixin):
     name: str
     role: str
     locale: str = "vi"
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     password_stamp: str = ""
 
     def get_id(self) -> str:
@@ -44,7 +49,7 @@ class User(UserMixin):
     @classmethod
     def from_row(cls, row: dict) -> User:
         return cls(id=row["id"], name=row["name"], role=row["role"], locale=row.get("locale") or "vi",
-                   timezone=row.get("timezone") or "Asia/Ho_Chi_Minh",
+                   timezone=row.get("timezone") or DEFAULT_TIMEZONE,
                    password_stamp=password_stamp(row.get("password_hash") or "",
                                                  int(row.get("session_generation") or 0)))
 
@@ -105,11 +110,7 @@ def load_token_user(req) -> User | None:
     header = req.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    try:
-        from db import tokens
-    except ImportError:
-        return None
-    row = _look_up(lambda database: tokens.user_for_token(database, header[7:].strip()))
+    row = _look_up(lambda database: db.tokens.user_for_token(database, header[7:].strip()))
     if not row:
         return None
     g.token_auth = True
@@ -117,7 +118,11 @@ def load_token_user(req) -> User | None:
 
 
 def roles(*allowed: str) -> Callable:
-    """Require login and one of `allowed` roles; records the roles on the view for the matrix test."""
+    """Require login and one of `allowed` roles; records the roles on the view for the matrix test.
+
+    Each name must be a `Role` (a typo fails when the module is imported, not as a 403 for everyone).
+    """
+    allowed = tuple(Role(name).value for name in allowed)
 
     def wrap(view: Callable) -> Callable:
         @functools.wraps(view)

@@ -25,8 +25,8 @@ from markupsafe import Markup, escape
 
 from classifiers.text import nfc
 from classifiers.watchlist import fold_keys, phrase_regex
+from monitor.domain import CATEGORIES
 
-CATEGORIES = ("misinformation", "harm")
 _SPACES = re.compile(r"\s+")
 
 

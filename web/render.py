@@ -16,8 +16,8 @@ from flask_login import current_user
 from markupsafe import Markup
 
 import db
+from monitor.domain import DEFAULT_TIMEZONE
 
-DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 LOCALES = ("vi", "en")
 
 
@@ -27,18 +27,18 @@ def user_zone() -> ZoneInfo:
 
     if has_app_context() and "user_zone" in g:
         return g.user_zone
-    name = getattr(current_user, "timezone", None) or DEFAULT_ZONE
+    name = getattr(current_user, "timezone", None) or DEFAULT_TIMEZONE
     try:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(DEFAULT_ZONE)
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
     if has_app_context():
         g.user_zone = zone
     return zone
 
 
 def localtime(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time shown in the user's zone (default Asia/Ho_Chi_Minh), with the zone's offset."""
+    """A stored UTC time shown in the user's zone (default DEFAULT_TIMEZONE), with the zone's offset."""
     if not value:
         return "—"
     try:
@@ -107,7 +107,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    return getattr(current_user, "timezone", None) or DEFAULT_ZONE
+    """The zone name for Babel and the report pages: the user's own, else the service default."""
+    return getattr(current_user, "timezone", None) or DEFAULT_TIMEZONE
 
 
 def init_app(app: Flask) -> None:

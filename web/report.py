@@ -14,6 +14,7 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from monitor import intake
 from web import get_db
 from web.access import READ, roles
 
@@ -78,18 +79,8 @@ def submit():
         flash(_("Only http and https links can be reported."), "error")
         return render_template("report.html", url=url, text=text or ""), 400
     try:
-        from monitor import intake
-    except ModuleNotFoundError:
-        flash(_("Reporting is not available on this installation yet."), "error")
-        return render_template("report.html", url=url or "", text=text or ""), 503
-    try:
-        if hasattr(intake, "submit_report"):
-            result = intake.submit_report(get_db(), _scorer(), _settings(), url=url, text=text,
-                                          submitted_by=current_user.name)
-            result = result.to_dict() if hasattr(result, "to_dict") else dict(result)
-        else:
-            result = intake.submit(current_app.config["DATABASE"], url=url, text=text,
-                                   submitted_by=current_user.name, settings=_settings(), scorer=_scorer())
+        result = intake.submit_report(get_db(), _scorer(), _settings(), url=url, text=text,
+                                      submitted_by=current_user.name).to_dict()
     except Exception as exc:  # noqa: BLE001 - the reporter gets the reason, the page does not 500
         current_app.logger.warning("report intake failed: %s", exc)
         flash(_("The report could not be processed: %(reason)s", reason=str(exc)[:300]), "error")

@@ -12,16 +12,17 @@ from flask import Blueprint, Response, abort, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from monitor.domain import Role
 from monitor.reports import build_report
 from monitor.reports.html import render_body, report_css
 from monitor.reports.period import LONG_PERIOD_DAYS, Period, previous_full_week, week_of
 from monitor.reports.render import FORMATS, render
-from web.access import roles
+from web.access import ANALYSE, roles
 from web.params import BadParameter, period_arg
+from web.render import select_timezone
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
-REPORT_ROLES = ("analyst", "admin")
 WEEKS_IN_PICKER = 26
 MIME = {
     "html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8", "json": "application/json",
@@ -29,14 +30,10 @@ MIME = {
 }
 
 
-def _zone() -> str:
-    return getattr(current_user, "timezone", None) or "Asia/Ho_Chi_Minh"
-
-
 def _period() -> Period:
     """The period asked for, at most LONG_PERIOD_DAYS long; a BadParameter says what is wrong with it, in the
     user's language, naming the web field (week, quarter, from, to) and quoting the value shortened."""
-    period = period_arg(request.args, _zone())
+    period = period_arg(request.args, select_timezone())
     if period.day_count > LONG_PERIOD_DAYS:
         raise BadParameter("to", _("%(period)s is %(days)s days long; reports in the web interface cover at most "
                                    "%(max)s days. Choose a shorter period, or run `monitor report` on the server "
@@ -49,20 +46,21 @@ def _link_args() -> dict[str, str]:
 
 
 def _recent_weeks() -> list[str]:
-    last = previous_full_week(zone=_zone())
-    return [week_of(last.first_day - timedelta(days=7 * n), _zone()).label for n in range(-1, WEEKS_IN_PICKER)]
+    zone = select_timezone()
+    last = previous_full_week(zone=zone)
+    return [week_of(last.first_day - timedelta(days=7 * n), zone).label for n in range(-1, WEEKS_IN_PICKER)]
 
 
 def _report(period: Period):
     from web import get_db
 
     report = build_report(get_db(), period, redact=request.args.get("redact") == "1")
-    is_admin = current_user.role == "admin"
+    is_admin = current_user.role == Role.ADMIN
     return (report if is_admin else report.without_admin_tables()), is_admin
 
 
 @bp.get("/")
-@roles(*REPORT_ROLES)
+@roles(*ANALYSE)
 def index():
     """The report for the chosen period (default: the previous full week) with charts and download links."""
     try:
@@ -78,7 +76,7 @@ def index():
 
 
 @bp.get("/download")
-@roles(*REPORT_ROLES)
+@roles(*ANALYSE)
 def download():
     """The same report as a file: html, xlsx, csv (items and decisions), json or pdf."""
     fmt = request.args.get("format", "html")

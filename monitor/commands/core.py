@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from monitor.cli import empty_file, host_name, port_number, print_json, read_password
+from monitor.domain import ROLES
 
 CLASSIFY_BATCH = 256  # lines scored per model call when input arrives faster than it is scored
 
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              description="Add a user. The password comes from --password-stdin, MONITOR_PASSWORD "
                                          "or a prompt.")
     p.add_argument("name")
-    p.add_argument("--role", required=True, choices=["moderator", "analyst", "admin"])
+    p.add_argument("--role", required=True, choices=ROLES)
     p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     p.set_defaults(func=cmd_users_add)
     p = users_sub.add_parser("list", help="list users")

@@ -37,15 +37,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     import db
     from monitor.cli import CliError
+    from monitor.domain import DEFAULT_TIMEZONE
     from monitor.reports.build import build_report
-    from monitor.reports.period import DEFAULT_ZONE, LONG_PERIOD_DAYS, PeriodError, parse_period
+    from monitor.reports.period import LONG_PERIOD_DAYS, PeriodError, parse_period
     from monitor.reports.render import FORMATS, output_problem, write_report
 
     if args.format not in FORMATS:
         print(f"error: unknown format '{args.format}' (expected one of: {', '.join(FORMATS)})", file=sys.stderr)
         return 2
     try:
-        period = parse_period(args.week, args.quarter, args.date_from, args.date_to, zone=args.zone or DEFAULT_ZONE)
+        period = parse_period(args.week, args.quarter, args.date_from, args.date_to, zone=args.zone or DEFAULT_TIMEZONE)
     except PeriodError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
+from monitor.domain import DEFAULT_TIMEZONE
+
 # The days a user may ask for: every stored time is from a crawl, so nothing predates 1970, and the bounds keep
 # all date arithmetic (the previous period, a day either side, local midnights in any zone) far from the
 # year 1 and 9999 where Python's dates overflow (issue 15 item 11).
@@ -52,7 +53,7 @@ class Period:
     label: str  # "2026-W47", "2026-Q4", "2026-11-01..2026-11-10"
     first_day: date
     last_day: date
-    zone: str = DEFAULT_ZONE
+    zone: str = DEFAULT_TIMEZONE
 
     @property
     def start(self) -> datetime:
@@ -108,12 +109,12 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def day_start_utc(day: date, zone: str = DEFAULT_ZONE) -> str:
+def day_start_utc(day: date, zone: str = DEFAULT_TIMEZONE) -> str:
     """Stored-format UTC time of local midnight at the start of `day` in `zone`."""
     return _iso(_local_midnight_utc(day, zone))
 
 
-def iso_week(text: str, zone: str = DEFAULT_ZONE) -> Period:
+def iso_week(text: str, zone: str = DEFAULT_TIMEZONE) -> Period:
     """"2026-W47" → Monday 2026-11-16 … Sunday 2026-11-22 in `zone`."""
     match = _WEEK.match(text.strip())
     if not match:
@@ -127,13 +128,13 @@ def iso_week(text: str, zone: str = DEFAULT_ZONE) -> Period:
     return Period("week", f"{year}-W{number:02d}", monday, monday + timedelta(days=6), zone)
 
 
-def week_of(day: date, zone: str = DEFAULT_ZONE) -> Period:
+def week_of(day: date, zone: str = DEFAULT_TIMEZONE) -> Period:
     """The ISO week containing a local calendar day."""
     year, number, _ = day.isocalendar()
     return iso_week(f"{year}-W{number:02d}", zone)
 
 
-def previous_full_week(now: datetime | None = None, zone: str = DEFAULT_ZONE) -> Period:
+def previous_full_week(now: datetime | None = None, zone: str = DEFAULT_TIMEZONE) -> Period:
     """The last complete Monday–Sunday week before `now` (default: the current time) in `zone`."""
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
@@ -142,7 +143,7 @@ def previous_full_week(now: datetime | None = None, zone: str = DEFAULT_ZONE) ->
     return week_of(today - timedelta(days=7), zone)
 
 
-def quarter(text: str, zone: str = DEFAULT_ZONE) -> Period:
+def quarter(text: str, zone: str = DEFAULT_TIMEZONE) -> Period:
     """"2026-Q4" → 2026-10-01 … 2026-12-31 in `zone`."""
     match = _QUARTER.match(text.strip())
     if not match:
@@ -161,7 +162,7 @@ def _year(text: str, field: str, value: str) -> int:
     return year
 
 
-def custom(first: date | str, last: date | str, zone: str = DEFAULT_ZONE) -> Period:
+def custom(first: date | str, last: date | str, zone: str = DEFAULT_TIMEZONE) -> Period:
     """Local days `first` … `last`, both inclusive ("2026-11-01", "2026-11-10")."""
     first_day, last_day = _day(first, "--from"), _day(last, "--to")
     if last_day < first_day:
@@ -192,13 +193,13 @@ def check_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise PeriodError(f"time zone {name!r} is unknown (expected an IANA name such as {DEFAULT_ZONE})", "zone",
+        raise PeriodError(f"time zone {name!r} is unknown (expected an IANA name such as {DEFAULT_TIMEZONE})", "zone",
                           "zone", name) from None
     return name
 
 
 def parse_period(week: str | None = None, quarter_text: str | None = None, first: str | None = None,
-                 last: str | None = None, zone: str = DEFAULT_ZONE) -> Period:
+                 last: str | None = None, zone: str = DEFAULT_TIMEZONE) -> Period:
     """One period from the CLI/web options; exactly one kind must be given."""
     check_zone(zone)
     given = [name for name, value in (("week", week), ("quarter", quarter_text), ("from/to", first or last)) if value]

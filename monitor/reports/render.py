@@ -9,9 +9,10 @@ from pathlib import Path
 
 import sqlite_utils
 
+from monitor.domain import DEFAULT_TIMEZONE
 from monitor.reports.build import build_report
 from monitor.reports.model import Report
-from monitor.reports.period import DEFAULT_ZONE, Period, iso_week, previous_full_week
+from monitor.reports.period import Period, iso_week, previous_full_week
 
 FORMATS = ("html", "xlsx", "csv", "json", "pdf")
 # What a report costs beyond its items: a table row per local day everywhere, and a chart bar per day in
@@ -119,7 +120,7 @@ def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
 
 def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week: str | Period | None = None,
                  formats: tuple[str, ...] = FORMATS, *,
-                 now: datetime | None = None, zone: str = DEFAULT_ZONE, redact: bool = False) -> list[Path]:
+                 now: datetime | None = None, zone: str = DEFAULT_TIMEZONE, redact: bool = False) -> list[Path]:
     """Build one week's report (default: the previous full week) and write it in `formats` under reports_dir.
 
     Files are named report-<week>.<ext>; for the scheduler's weekly job.

@@ -14,6 +14,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
+from monitor.domain import SOURCE_KINDS
 from monitor.fetch import FetchError, FetchResult
 
 
@@ -77,7 +78,7 @@ def json_body(result: FetchResult | bytes, api: str) -> object:
 
 
 def parser_for(kind: str) -> ModuleType:
-    """The module that reads a source kind (rss, html, mastodon, bluesky, telegram)."""
-    if kind not in ("rss", "html", "mastodon", "bluesky", "telegram"):
+    """The module that reads a source kind (one of `SOURCE_KINDS`: monitor/sources/<kind>.py)."""
+    if kind not in SOURCE_KINDS:
         raise KeyError(f"no parser for source kind '{kind}'")
     return import_module(f"monitor.sources.{kind}")
