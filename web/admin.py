@@ -12,8 +12,7 @@ from db.decisions import verify_chain
 from monitor.domain import Action
 from web import get_db
 from web.access import ADMIN, roles
-from web.params import int_arg
-from web.queue import local_day_to_utc
+from web.params import int_arg, local_day_to_utc
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

@@ -13,12 +13,12 @@ import db.decisions
 import db.items
 import db.queue
 from db.decisions import StaleItemError
-from db.queue import ClaimError, QueueFilter
-from monitor.domain import Action, Role, Status
+from db.queue import ClaimError
+from monitor.domain import Action, Role
 from web import get_db
 from web.access import MODERATE, READ, refuse_if_storage_failed, roles
 from web.params import INT64_MAX, int_arg
-from web.queue import format_after, parse_after
+from web.queue_filter import format_after, parse_after, parse_filters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -54,14 +54,8 @@ def _item(row: dict) -> dict:
 @bp.get("/queue")
 @roles(*READ)
 def queue():
-    status = request.args.get("status", Status.FLAGGED.value)
-    if status not in {s.value for s in Status}:
-        return jsonify({"error": "bad_request", "message": f"unknown status '{status}'"}), 400
     limit = min(max(int_arg(request.args, "limit", default=50), 1), 200)
-    category = request.args.get("category")
-    filters = QueueFilter(status=status, language=request.args.get("language") or None,
-                          source_id=int_arg(request.args, "source"),
-                          category=category if category in db.queue.CATEGORIES else None)
+    filters = parse_filters(request.args)
     page = db.queue.queue(get_db(), filters, limit=limit, after=parse_after(request.args.get("after")))
     return jsonify({"items": [_item(r) for r in page.items], "next": format_after(page.next_after)})
 

@@ -10,14 +10,16 @@ converter, so an id no row can have is a 404 on every route, present and future.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
+import db
 from monitor.reports.period import MAX_DAY, MIN_DAY, Period, PeriodError, parse_day, parse_period
+from web.render import user_zone
 
 INT64_MAX = 2**63 - 1  # SQLite's largest INTEGER
 # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; 19 digits bound int() to int64 size.
@@ -94,6 +96,17 @@ def day_arg(values, name: str) -> date | None:
         return parse_day(text, name)
     except PeriodError as error:
         raise BadParameter(name, period_message(error)) from None
+
+
+def local_day_to_utc(args, name: str, *, end: bool = False) -> str | None:
+    """The day parameter `name` (YYYY-MM-DD in the user's zone) → the UTC instant starting (or ending) that day,
+    the form in which times are stored, so a date filter compares text with text."""
+    day = day_arg(args, name)
+    if day is None:
+        return None
+    if end:
+        day += timedelta(days=1)
+    return db.to_iso(datetime.combine(day, time(0), tzinfo=user_zone()))
 
 
 def period_arg(values, zone: str) -> Period:

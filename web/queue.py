@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -13,66 +11,23 @@ from flask_login import current_user
 import db.queue
 import db.search
 from db.items import SearchError
-from db.queue import ClaimError, QueueFilter
+from db.queue import ClaimError
 from monitor.domain import Action, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
 from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
-from web.params import BadParameter, day_arg, id_list, int_arg, shown, to_int
-from web.render import localtime, safe_href, user_zone
+from web.params import id_list, int_arg
+from web.queue_filter import format_after, parse_after, parse_filters
+from web.render import localtime, safe_href
 
 bp = Blueprint("queue", __name__)
-
-
-def parse_after(token: str | None) -> tuple[float, int] | None:
-    """The keyset cursor "priority:id" of a `next` link; absent means the first page, malformed is a 400."""
-    if not token:
-        return None
-    priority, _colon, item_id = token.rpartition(":")
-    try:
-        value, number = float(priority), to_int(item_id, "after")
-    except (ValueError, BadParameter):
-        value, number = math.nan, None
-    if number is None or not math.isfinite(value):  # SQLite cannot order by nan, and inf is no page
-        raise BadParameter("after", _("Parameter “after” must be the cursor of a “next” link (got “%(value)s”).",
-                                      value=shown(token)))
-    return value, number
-
-
-def format_after(after: tuple[float, int] | None) -> str | None:
-    return f"{after[0]!r}:{after[1]}" if after else None
-
-
-def local_day_to_utc(args, name: str, *, end: bool = False) -> str | None:
-    """The day parameter `name` (YYYY-MM-DD in the user's zone) → the UTC instant starting (or ending) that day."""
-    day = day_arg(args, name)
-    if day is None:
-        return None
-    if end:
-        day += timedelta(days=1)
-    return db.to_iso(datetime.combine(day, time(0), tzinfo=user_zone()))
-
-
-def filters_from(args) -> QueueFilter:
-    status = args.get("status") or Status.FLAGGED.value
-    if status not in {s.value for s in Status}:
-        status = Status.FLAGGED.value
-    return QueueFilter(
-        status=status,
-        category=args.get("category") if args.get("category") in db.queue.CATEGORIES else None,
-        language=(args.get("language") or "").strip()[:8] or None,
-        source_id=int_arg(args, "source"),
-        date_from=local_day_to_utc(args, "from"),
-        date_to=local_day_to_utc(args, "to", end=True),
-        claimed_by=current_user.id if args.get("mine") == "1" else None,
-    )
 
 
 @bp.get("/queue")
 @roles(*READ)
 def index():
     database = get_db()
-    filters = filters_from(request.args)
+    filters = parse_filters(request.args)
     page = db.queue.queue(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
                           after=parse_after(request.args.get("after")))
     args = {k: v for k, v in request.args.items() if k != "after" and v}
