@@ -6,7 +6,7 @@ next page cost the same at a million rows; filters narrow that walk rather than 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
@@ -18,16 +18,50 @@ from db.items import _decode
 from vocab import CATEGORIES
 
 
+def _condition(sql: str, *, default: Any = None, narrow: bool = True, binds_now: bool = False,
+               choices: tuple[str, ...] = ()) -> Any:
+    """A QueueFilter field's query part: its SQL condition (one ? for the value, a second for the current
+    time when `binds_now`), applied when the field is set (not None or empty) and, if `choices` are given,
+    one of them (any other value is ignored, so a caller cannot turn the condition into a LIKE pattern).
+
+    `narrow`: a filter better served by its own index than by walking the whole priority order (a source, a
+    language, my claims, a cluster, a date range), so the planner chooses the index rather than items_queue.
+    """
+    return field(default=default, metadata={"sql": sql, "narrow": narrow, "binds_now": binds_now, "choices": choices})
+
+
 @dataclass
 class QueueFilter:
-    status: str = "flagged"
-    category: str | None = None
-    language: str | None = None
-    source_id: int | None = None
-    date_from: str | None = None  # UTC ISO, inclusive, on fetched_at
-    date_to: str | None = None  # UTC ISO, exclusive
-    claimed_by: int | None = None  # only items with a live claim by this user
-    cluster_id: int | None = None
+    """What the queue is narrowed to, and (in each field's metadata) the SQL condition that narrows it.
+
+    The one definition of the queue's filters: web/queue_filter.py parses each request parameter into a
+    field here (the web UI and the API alike), and `queue()` turns the set fields into its WHERE clause.
+    """
+
+    status: str = _condition("items.status = ?", default="flagged", narrow=False)
+    category: str | None = _condition("items.flag_reasons LIKE '%\"' || ? || '\"%'", narrow=False,
+                                      choices=CATEGORIES)
+    language: str | None = _condition("items.language = ?")
+    source_id: int | None = _condition("items.source_id = ?")
+    date_from: str | None = _condition("items.fetched_at >= ?")  # UTC ISO, inclusive, on fetched_at
+    date_to: str | None = _condition("items.fetched_at < ?")  # UTC ISO, exclusive
+    claimed_by: int | None = _condition(  # only items with a live claim by this user
+        "items.id IN (SELECT item_id FROM claims WHERE user_id = ? AND expires_at > ?)", binds_now=True)
+    cluster_id: int | None = _condition("items.cluster_id = ?")
+
+    def conditions(self, now: str) -> tuple[list[str], list[Any], bool]:
+        """(SQL conditions, their parameters, whether any is narrow) for the fields that are set."""
+        where: list[str] = []
+        params: list[Any] = []
+        narrow = False
+        for spec in fields(self):
+            value, choices = getattr(self, spec.name), spec.metadata["choices"]
+            if value is None or value == "" or (choices and value not in choices):
+                continue
+            where.append(spec.metadata["sql"])
+            params += [value, now] if spec.metadata["binds_now"] else [value]
+            narrow = narrow or spec.metadata["narrow"]
+        return where, params, narrow
 
 
 @dataclass
@@ -43,41 +77,15 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
     """One page of the queue, highest priority first; `after` is the (priority, id) of the last row seen."""
     filters = filters or QueueFilter()
     now = now or utcnow()
-    where = ["items.status = ?"]
-    params: list[Any] = [filters.status]
-    if filters.category in CATEGORIES:
-        where.append("items.flag_reasons LIKE ?")
-        params.append(f'%"{filters.category}"%')
-    if filters.language:
-        where.append("items.language = ?")
-        params.append(filters.language)
-    if filters.source_id is not None:
-        where.append("items.source_id = ?")
-        params.append(filters.source_id)
-    if filters.date_from:
-        where.append("items.fetched_at >= ?")
-        params.append(filters.date_from)
-    if filters.date_to:
-        where.append("items.fetched_at < ?")
-        params.append(filters.date_to)
-    if filters.cluster_id is not None:
-        where.append("items.cluster_id = ?")
-        params.append(filters.cluster_id)
-    if filters.claimed_by is not None:
-        where.append("items.id IN (SELECT item_id FROM claims WHERE user_id = ? AND expires_at > ?)")
-        params += [filters.claimed_by, now]
+    where, params, narrow = filters.conditions(now)
     if after is not None:
         where.append("(items.priority < ? OR (items.priority = ? AND items.id < ?))")
         params += [after[0], after[0], after[1]]
     # Step 1 picks the page's ids only, so a filter served by a covering index (status + date range)
-    # never reads the wide item rows it skips; step 2 loads the fifty rows shown.
-    pick = (f"SELECT items.id FROM items INDEXED BY items_queue WHERE {' AND '.join(where)}"
-            " ORDER BY items.priority DESC, items.id DESC LIMIT ?")
-    if (filters.source_id is not None or filters.language or filters.claimed_by is not None
-            or filters.cluster_id is not None or filters.date_from or filters.date_to):
-        # A narrow filter (a source, a language, my claims, a cluster, a date range) is better served by
-        # its own index than by walking the whole priority order; let the planner choose.
-        pick = pick.replace(" INDEXED BY items_queue", "")
+    # never reads the wide item rows it skips; step 2 loads the fifty rows shown. A narrow filter lets
+    # the planner choose its own index instead of the priority walk.
+    pick = (f"SELECT items.id FROM items{'' if narrow else ' INDEXED BY items_queue'}"
+            f" WHERE {' AND '.join(where)} ORDER BY items.priority DESC, items.id DESC LIMIT ?")
     ids = [row[0] for row in database.conn.execute(pick, [*params, limit + 1])]
     if not ids:
         return Page(items=[], next_after=None)
