@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -94,12 +95,12 @@ TONELESS_SHARE = 1.0
 GATE_ALPHA = 2e-6
 GATE_TEMPERATURES = (1.0, 2.0, 4.0, 8.0, 16.0)
 KEEP_GATE = 100_000
-REFERENCE_ROWS = 4000
+REFERENCE_ROWS = 4000  # other corpora's dev rows on which a refit head's logits are aligned
 # The share of misinformation (harm) expected among news articles from the sources a committee follows
 # (licensed outlets): far below the fake-news corpora's, which are half fake by construction. Article
 # scores are posteriors under this prior and each head's bar stays where it was on its corpus, so a news
 # story is flagged only when its heads call it very likely fake. Not fitted to any data.
-KIND_PRIORS: dict[tuple[str, str], float] = {("misinformation", "article"): 0.02, ("harm", "article"): 0.02}  # other corpora's dev rows on which a refit head's logits are aligned
+KIND_PRIORS: dict[tuple[str, str], float] = {("misinformation", "article"): 0.02, ("harm", "article"): 0.02}
 # Per-row budget of non-zero weights kept (largest |w|): keeps the shipped file <= 25 MB.
 KEEP_BINARY = 150_000
 KEEP_MULTI = 250_000
@@ -415,6 +416,381 @@ def _load(spec: DatasetSpec, split: str, root: Path | None, max_rows: int | None
     return rows
 
 
+@dataclass
+class Splits:
+    """The rows training reads: each corpus' train and dev splits (never test) and the moderators' decisions."""
+
+    specs: list[DatasetSpec]
+    train: dict[str, list[dict]]
+    dev: dict[str, list[dict]]
+    extra: list[dict]
+
+
+def load_splits(datasets: list[str] | None, data_root: Path | None, max_rows: int | None,
+                extra_examples: list[dict] | None) -> Splits:
+    """Train and dev rows of the chosen corpora (all by default), and the decisions usable as examples
+    (a known category and a text)."""
+    specs = [SPECS[n] for n in datasets] if datasets else list(DATASETS)
+    extra = [e for e in (extra_examples or []) if e.get("category") in CATEGORIES and e.get("text")]
+    return Splits(specs=specs,
+                  train={s.name: _load(s, "train", data_root, max_rows) for s in specs},
+                  dev={s.name: _load(s, "dev", data_root, max_rows) for s in specs},
+                  extra=extra)
+
+
+@dataclass
+class Features:
+    """The shared featurisation fitted on the training text, and every split as weighted feature rows.
+
+    `seen` holds each corpus' training counts with its tone-stripped copies (what its per-corpus IDF and
+    naive-Bayes ratio read); `toneless_rows` the indices of the train rows copied without tone marks;
+    `rescale` the per-corpus IDF column factors (corpora >= 500 rows only)."""
+
+    fz: Featurizer
+    train: dict[str, sp.csr_matrix]
+    dev: dict[str, sp.csr_matrix]
+    toneless: dict[str, sp.csr_matrix]
+    toneless_rows: dict[str, list[int]]
+    extra: sp.csr_matrix | None
+    seen: dict[str, sp.csr_matrix]
+    rescale: dict[str, np.ndarray]
+
+
+def featurise(splits: Splits, feature_config: dict | None) -> Features:
+    """Fit the IDF on all training text (tone-stripped copies and decisions included) and weight every split."""
+    fz = Featurizer(feature_config or DEFAULT_CONFIG)
+    counts_train = {n: fz.counts([r["text"] for r in rows]) for n, rows in splits.train.items()}
+    counts_dev = {n: fz.counts([r["text"] for r in rows]) for n, rows in splits.dev.items()}
+    counts_extra = fz.counts([e["text"] for e in splits.extra]) if splits.extra else None
+    # the tone-stripped copies count as training text everywhere (IDF, per-corpus IDF, naive-Bayes ratio):
+    # a feature only they carry (a toned-unigram bucket of a tone-less word) would otherwise get weight 0
+    toneless_rows = {n: _toneless_rows(rows) for n, rows in splits.train.items() if n.startswith("vi_")}
+    counts_toneless = {n: fz.counts([fold_diacritics(splits.train[n][i]["text"]) for i in idx])
+                       for n, idx in toneless_rows.items() if idx}
+    seen = {n: sp.vstack([m, counts_toneless[n]]).tocsr() if n in counts_toneless else m
+            for n, m in counts_train.items()}
+    fz.fit_idf(sp.vstack(list(seen.values()) + ([counts_extra] if counts_extra is not None else [])), min_df=2)
+    # per-dataset IDF as a column re-weighting of the shared features (folded into the head's
+    # weights, so scoring stays one shared featurisation): x_h = x * idf_dataset / idf_global
+    # (only for corpora >= 500 rows: on VFND/OBSINFOX a 100-row IDF is noise; dev AUC VFND 0.971 -> 0.947)
+    rescale = ({n: dataset_rescale(fz, seen[n]) for n, m in counts_train.items() if m.shape[0] >= 500}
+               if PER_DATASET_IDF else {})
+    return Features(fz=fz,
+                    train={n: fz.weight(m) for n, m in counts_train.items()},
+                    dev={n: fz.weight(m) for n, m in counts_dev.items()},
+                    toneless={n: fz.weight(m) for n, m in counts_toneless.items()},
+                    toneless_rows=toneless_rows,
+                    extra=fz.weight(counts_extra) if counts_extra is not None else None,
+                    seen=seen, rescale=rescale)
+
+
+def column_scale(feats: Features, splits: Splits, name: str, view: str) -> np.ndarray | None:
+    """Column factors of a head: per-dataset IDF, times 0 on the char block for the 'word' view,
+    times the naive-Bayes log-count ratio for the 'nb' view (None: the shared features as they are)."""
+    scale = feats.rescale.get(name)
+    if view == "nb":
+        y = np.array([SPECS[name].binary(r["label"]) for r in splits.train[name]])
+        y = np.concatenate([y, y[feats.toneless_rows.get(name, [])]])
+        return nb_ratio(feats.seen[name], y) * (scale if scale is not None else 1.0)
+    if view == "full" or not feats.fz.config.get("split_blocks"):
+        return scale
+    scale = np.ones(feats.fz.width, np.float32) if scale is None else scale.copy()
+    scale[feats.fz.n_features :] = 0.0
+    return scale
+
+
+def _scaled(X: sp.csr_matrix, scale: np.ndarray | None) -> sp.csr_matrix:
+    """X with its columns multiplied by `scale` (X itself when there is none)."""
+    return (X @ sp.diags(scale)).tocsr() if scale is not None else X
+
+
+def binary_training_rows(spec: DatasetSpec, splits: Splits, feats: Features
+                         ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """A binary head's training rows, labels and weights: train, its tone-stripped copies, and the
+    decisions of its category (weight EXTRA_WEIGHT, so a confirmed/dismissed item moves the next model)."""
+    X = feats.train[spec.name]
+    y = np.array([spec.binary(r["label"]) for r in splits.train[spec.name]])
+    w = np.ones(len(y))
+    if spec.name in feats.toneless:
+        X = sp.vstack([X, feats.toneless[spec.name]]).tocsr()
+        y = np.concatenate([y, y[feats.toneless_rows[spec.name]]])
+        w = np.ones(len(y))
+    ex = [i for i, e in enumerate(splits.extra) if e["category"] == spec.category]
+    if ex:
+        X = sp.vstack([X, feats.extra[ex]]).tocsr()
+        y = np.concatenate([y, [int(splits.extra[i]["label"]) for i in ex]])
+        w = np.concatenate([w, np.full(len(ex), EXTRA_WEIGHT)])
+    return X, y, w
+
+
+@dataclass
+class HeadJob:
+    """One head to fit: its corpus, "binary" or "multi", its setting (C or alpha, feature view) and its rows."""
+
+    name: str
+    kind: str
+    setting: tuple[float, str]
+    X: sp.csr_matrix
+    y: np.ndarray
+    w: np.ndarray | None
+
+
+@dataclass
+class FittedHead:
+    """A fitted head and the setting it was fitted with (`model.fit_seconds_` holds its fitting time)."""
+
+    name: str
+    kind: str
+    setting: tuple[float, str]
+    model: LogisticRegression | SGDClassifier
+
+
+def head_jobs(splits: Splits, feats: Features, Cs: dict[str, float | list[float]]) -> list[HeadJob]:
+    """Every candidate head: per corpus, a binary head per (feature view, C) and, for corpora with more
+    than two classes, a multi-class head per (view, alpha); dev chooses among them."""
+    jobs = []
+    for s in splits.specs:
+        X, y, w = binary_training_rows(s, splits, feats)
+        if len(set(y)) < 2:
+            continue
+        grid = Cs.get(s.name, 4.0)
+        for view in VIEWS.get(s.name, ["full"]):
+            Xv = _scaled(X, column_scale(feats, splits, s.name, view))
+            for c in grid if isinstance(grid, list) else [grid]:
+                jobs.append(HeadJob(s.name, "binary", (float(c), view), Xv, y, w))
+    for s in splits.specs:
+        if s.n_classes > 2:
+            y = np.array([s.multi(r["label"]) for r in splits.train[s.name]])
+            if len(set(y)) == s.n_classes:
+                for view in VIEWS.get(s.name, ["full"]):
+                    Xm = _scaled(feats.train[s.name], column_scale(feats, splits, s.name, view))
+                    for alpha in MULTI_ALPHA.get(s.name, [1e-5]):
+                        jobs.append(HeadJob(s.name, "multi", (alpha, view), Xm, y, None))
+    return jobs
+
+
+def _fit_job(job: HeadJob) -> FittedHead:
+    """Fit one head (in a worker process when n_jobs > 1), recording how long it took."""
+    t0 = time.time()
+    c = job.setting
+    m = _fit_binary(job.X, job.y, job.w, c[0]) if job.kind == "binary" else _fit_multi(job.X, job.y, c[0])
+    m.fit_seconds_ = time.time() - t0
+    return FittedHead(job.name, job.kind, c, m)
+
+
+def fit_heads(jobs: list[HeadJob], n_jobs: int) -> list[FittedHead]:
+    """Fit the jobs in parallel, longest first for better packing (threads when n_jobs is 1)."""
+    jobs = sorted(jobs, key=lambda j: -j.X.nnz * (1 if j.kind == "multi" else 3))
+    return Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(
+        delayed(_fit_job)(j) for j in jobs)
+
+
+def choose_heads(fitted: list[FittedHead], splits: Splits, feats: Features) -> dict[tuple[str, str], tuple[float, FittedHead]]:
+    """Per (corpus, kind) the head with the best dev score: ROC-AUC for binary heads, macro-F1 after
+    bias tuning for multi-class ones (the first fitted wins a tie)."""
+    best: dict[tuple[str, str], tuple[float, FittedHead]] = {}
+    for f in fitted:
+        spec = SPECS[f.name]
+        Xd = _scaled(feats.dev[f.name], column_scale(feats, splits, f.name, f.setting[1]))
+        yd = np.array([spec.binary(r["label"]) for r in splits.dev[f.name]]) if f.kind == "binary" else None
+        if f.kind == "binary" and len(set(yd)) == 2:
+            score = roc_auc_score(yd, f.model.decision_function(Xd))
+        elif f.kind == "multi":
+            ym = np.array([spec.multi(r["label"]) for r in splits.dev[f.name]])
+            logits = f.model.decision_function(Xd)
+            score = f1_score(ym, (logits + tune_class_bias(logits, ym)).argmax(1), average="macro")
+        else:
+            score = 0.0
+        if (f.name, f.kind) not in best or score > best[(f.name, f.kind)][0]:
+            best[(f.name, f.kind)] = (score, f)
+    return best
+
+
+def refit_small_heads(best: dict[tuple[str, str], tuple[float, FittedHead]], splits: Splits, feats: Features,
+                      n_jobs: int, progress: Progress) -> dict[str, LogisticRegression]:
+    """The chosen binary heads of small corpora fitted again on train+dev with the same setting (their
+    calibration stays the one fitted on the train-only head's dev logits)."""
+    jobs = []
+    for (name, kind), (_score, f) in best.items():
+        if kind == "binary" and len(splits.train[name]) < REFIT_MAX_TRAIN and splits.dev[name]:
+            X, y, w = binary_training_rows(SPECS[name], splits, feats)
+            yd = np.array([SPECS[name].binary(r["label"]) for r in splits.dev[name]])
+            dev_blocks = [feats.dev[name]]
+            if name in feats.toneless:  # dev rows join with their tone-stripped copies, as train rows did
+                dev_idx = _toneless_rows(splits.dev[name])
+                fz = feats.fz
+                dev_blocks.append(fz.weight(fz.counts([fold_diacritics(splits.dev[name][i]["text"]) for i in dev_idx])))
+                yd = np.concatenate([yd, yd[dev_idx]])
+            Xf = _scaled(sp.vstack([X, *dev_blocks]).tocsr(), column_scale(feats, splits, name, f.setting[1]))
+            jobs.append(HeadJob(name, "binary", f.setting, Xf, np.concatenate([y, yd]),
+                                np.concatenate([w, np.ones(len(yd))])))
+    progress(f"refitting {len(jobs)} small-corpus heads on train+dev", 0.82)
+    return {r.name: r.model for r in Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(
+        delayed(_fit_job)(j) for j in jobs)}
+
+
+@dataclass
+class Assembled:
+    """What the chosen heads add up to: the weight matrix's rows and biases (heads, then gates), each head's
+    description, dev figures, and what calibration, thresholds and gates read.
+
+    z_dev: binary head -> (dev logits of the train-only head, dev labels); (corpus, head) -> that head's
+    logits on the corpus' dev rows. train_only: binary head -> (weights, intercept) as fitted on train.
+    align: refit head -> (alpha, beta) with train-only logit ~ alpha * refit logit + beta."""
+
+    rows_W: list[sp.csr_matrix] = field(default_factory=list)
+    b: list[float] = field(default_factory=list)
+    heads: list[dict] = field(default_factory=list)
+    dev_metrics: dict[str, dict] = field(default_factory=dict)
+    z_dev: dict = field(default_factory=dict)
+    train_only: dict[str, tuple[sp.csr_matrix, float]] = field(default_factory=dict)
+    align: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def add_rows(self, coef: np.ndarray, bias: np.ndarray) -> int:
+        """Append weight rows and their biases; returns the first row's index."""
+        start = sum(r.shape[0] for r in self.rows_W)
+        self.rows_W.append(sp.csr_matrix(coef))
+        self.b.extend(bias.tolist())
+        return start
+
+
+def _folded_coef(model: LogisticRegression | SGDClassifier, scale: np.ndarray | None, keep: int) -> np.ndarray:
+    """A head's weights with its column scale folded in (so scoring stays one shared featurisation), pruned."""
+    raw = model.coef_.astype(np.float32)
+    if scale is not None:
+        raw = raw * scale[None, :]
+    return prune(raw, keep)
+
+
+def _binary_head(out: Assembled, name: str, f: FittedHead, refit: LogisticRegression | None, splits: Splits,
+                 feats: Features) -> tuple[np.ndarray, np.ndarray, float]:
+    """A binary head's shipped weights and intercept, and its dev-tuned logit shift; records its train-only
+    dev logits, train-only weights and (when refit on train+dev) the map of the refit head's logits back
+    onto the train-only head's, on other corpora's dev rows of its language."""
+    scale = column_scale(feats, splits, name, f.setting[1])
+    coef = _folded_coef(f.model, scale, KEEP_BINARY)
+    intercept = f.model.intercept_.astype(np.float64)
+    Xd = feats.dev[name]
+    yd = np.array([SPECS[name].binary(r["label"]) for r in splits.dev[name]])
+    shift = 0.0
+    if len(splits.dev[name]) >= MIN_DEV_FOR_THRESHOLD and len(set(yd)) == 2:
+        shift = macro_f1_shift(yd, np.asarray(Xd @ coef[0]).ravel() + intercept[0])
+    out.z_dev[name] = (np.asarray(Xd @ coef[0]).ravel() + intercept[0] + shift, yd)
+    out.train_only[name] = (sp.csr_matrix(coef), float(intercept[0] + shift))
+    if refit is not None:
+        coef = _folded_coef(refit, scale, KEEP_BINARY)
+        intercept = refit.intercept_.astype(np.float64)
+        others = [n for n in feats.dev if n != name and language_of(n) == language_of(name) and feats.dev[n].shape[0]]
+        if others:
+            reference = sp.vstack([feats.dev[n][: REFERENCE_ROWS // len(others)] for n in others]).tocsr()
+            out.align[name] = align_scale(reference, out.train_only[name],
+                                          (sp.csr_matrix(coef), float(intercept[0] + shift)))
+    return coef, intercept, shift
+
+
+def _multi_head_bias(coef: np.ndarray, f: FittedHead, splits: Splits, feats: Features) -> tuple[np.ndarray, dict]:
+    """A multi-class head's per-class bias and dev figures, tuned on the weights as shipped (pruned,
+    float16): tuning it on the unpruned model cost LIAR 0.013 dev macro-F1."""
+    spec = SPECS[f.name]
+    yd = np.array([spec.multi(r["label"]) for r in splits.dev[f.name]])
+    shipped = coef.astype(np.float16).astype(np.float32)
+    logits = np.asarray(feats.dev[f.name] @ shipped.T) + f.model.intercept_
+    bias = tune_class_bias(logits, yd)
+    return bias, {
+        "macro_f1_raw": float(f1_score(yd, logits.argmax(1), average="macro")),
+        "macro_f1": float(f1_score(yd, (logits + bias).argmax(1), average="macro")),
+        "alpha": f.setting[0],
+        "view": f.setting[1],
+    }
+
+
+def assemble_heads(best: dict[tuple[str, str], tuple[float, FittedHead]], refitted: dict[str, LogisticRegression],
+                   splits: Splits, feats: Features) -> Assembled:
+    """The chosen heads as rows of the shipped weight matrix (in (corpus, kind) order), with their
+    descriptions and dev figures."""
+    out = Assembled()
+    for (name, kind), (score, f) in sorted(best.items(), key=lambda item: item[0]):
+        spec = SPECS[name]
+        c = f.setting
+        if kind == "binary":
+            coef, intercept, shift = _binary_head(out, name, f, refitted.get(name), splits, feats)
+        else:
+            coef = _folded_coef(f.model, column_scale(feats, splits, name, c[1]), KEEP_MULTI)
+            intercept, shift = f.model.intercept_.astype(np.float64), 0.0
+        start = out.add_rows(coef, intercept + shift)
+        head = {
+            "name": name if kind == "binary" else f"{name}:multi",
+            "dataset": name,
+            "category": spec.category,
+            "classes": ["0", "1"] if kind == "binary" else list(spec.class_names),
+            "row_start": start,
+            "row_end": start + coef.shape[0],
+            "C": c[0],
+            "view": c[1],
+            "class_bias": None,
+        }
+        if kind == "multi":
+            bias, out.dev_metrics[head["name"]] = _multi_head_bias(coef, f, splits, feats)
+            head["class_bias"] = bias.tolist()
+        else:
+            out.dev_metrics[head["name"]] = {"roc_auc": float(score), "C": c[0], "view": c[1],
+                                             "logit_shift": round(float(shift), 3), "refit_on_dev": name in refitted}
+        out.dev_metrics[head["name"]]["fit_seconds"] = round(float(getattr(f.model, "fit_seconds_", 0.0)), 1)
+        out.heads.append(head)
+    return out
+
+
+def fit_gates(specs: list[DatasetSpec], experts: dict, feats: Features, out: Assembled
+              ) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
+    """Per category with two or more heads, the gate (which corpus an item resembles) as rows of the weight
+    matrix, and its logits on each corpus' dev rows; then every head of a gated category's logits on the
+    other corpora's dev rows (into out.z_dev), which the mixture is chosen on."""
+    gates: dict[str, dict] = {}
+    gate_dev: dict[str, np.ndarray] = {}
+    for cat in CATEGORIES:
+        names = [s.name for s in specs if s.category == cat and s.name in experts]
+        if len(names) < 2:
+            continue
+        # the gate reads text typed without tone marks too: without the copies it took such Vietnamese
+        # posts for English or French (ReINTEL test ROC-AUC -0.048 with tone marks stripped)
+        gate = fit_gate([sp.vstack([feats.train[n], feats.toneless[n]]).tocsr() if n in feats.toneless
+                         else feats.train[n] for n in names])
+        start = out.add_rows(prune(gate.coef_.astype(np.float32), KEEP_GATE), gate.intercept_.astype(np.float64))
+        gates[cat] = {"datasets": names, "row_start": start, "row_end": start + len(names)}
+        for n in names:
+            gate_dev[n] = gate.decision_function(feats.dev[n])
+    for g in gates.values():  # the mixture scores each corpus' dev rows with every head of its category
+        for n in g["datasets"]:
+            for k in g["datasets"]:
+                if n != k:
+                    W_k, b_k = out.train_only[k]
+                    out.z_dev[(n, k)] = np.asarray((feats.dev[n] @ W_k.T).todense()).ravel() + b_k
+    return gates, gate_dev
+
+
+def fold_alignment(experts: dict, align: dict[str, tuple[float, float]]) -> None:
+    """Fold each refit head's logit map into its calibration. Only once thresholds and gates were chosen:
+    those were chosen on the train-only heads' dev logits, in their terms."""
+    for name, (alpha, beta) in align.items():
+        experts[name]["c"] += experts[name]["a"] * beta
+        experts[name]["a"] *= alpha
+
+
+def fit_meta_heads(splits: Splits, out: Assembled, data_root: Path | None) -> dict[str, dict]:
+    """The metadata variants of the heads whose corpora carry engagement counts (META_FIELDS); their dev
+    figures go into out.dev_metrics."""
+    meta_heads = {}
+    head_names = {h["name"] for h in out.heads}
+    for name, fields in META_FIELDS.items():
+        if name in splits.dev and name in head_names:
+            mh = fit_meta_head(name, fields, splits.dev[name], out.z_dev[name][0], out.align.get(name), data_root)
+            if mh:
+                meta_heads[name] = mh
+                out.dev_metrics[f"{name}:with_meta"] = {"roc_auc_cv": mh["dev_auc_cv"],
+                                                        "text_only_roc_auc": mh["dev_auc_text"]}
+    return meta_heads
+
+
 def train(
     progress: Progress | None = None,
     extra_examples: list[dict] | None = None,
@@ -432,268 +808,65 @@ def train(
 
     extra_examples: moderator decisions ``{"text", "category", "label"}`` added to every
     binary head of that category with weight EXTRA_WEIGHT. `datasets` / `max_rows` train on
-    a subset (tests). Never reads test splits.
+    a subset (tests). Never reads test splits. The steps, in the order of the module docstring's protocol:
+    load, featurise, fit and choose heads on dev, refit small corpora, assemble, calibrate and gate,
+    thresholds and domains, metadata heads, the state.
     """
     progress = progress or _noop
     t_start = time.time()
-    specs = [SPECS[n] for n in datasets] if datasets else list(DATASETS)
-    Cs = {**DEFAULT_C, **(C or {})}
-    extra = [e for e in (extra_examples or []) if e.get("category") in CATEGORIES and e.get("text")]
-    fz = Featurizer(feature_config or DEFAULT_CONFIG)
-
     progress("loading data", 0.0)
-    train_rows = {s.name: _load(s, "train", data_root, max_rows) for s in specs}
-    dev_rows = {s.name: _load(s, "dev", data_root, max_rows) for s in specs}
-
+    splits = load_splits(datasets, data_root, max_rows, extra_examples)
     progress("extracting features", 0.05)
-    Ctr = {n: fz.counts([r["text"] for r in rows]) for n, rows in train_rows.items()}
-    Cdv = {n: fz.counts([r["text"] for r in rows]) for n, rows in dev_rows.items()}
-    Cex = fz.counts([e["text"] for e in extra]) if extra else None
-    # the tone-stripped copies count as training text everywhere (IDF, per-corpus IDF, naive-Bayes ratio):
-    # a feature only they carry (a toned-unigram bucket of a tone-less word) would otherwise get weight 0
-    toneless = {n: _toneless_rows(rows) for n, rows in train_rows.items() if n.startswith("vi_")}
-    Ctl = {n: fz.counts([fold_diacritics(train_rows[n][i]["text"]) for i in idx]) for n, idx in toneless.items() if idx}
-    seen = {n: sp.vstack([m, Ctl[n]]).tocsr() if n in Ctl else m for n, m in Ctr.items()}
-    fz.fit_idf(sp.vstack(list(seen.values()) + ([Cex] if Cex is not None else [])), min_df=2)
-    Xtr = {n: fz.weight(m) for n, m in Ctr.items()}
-    Xdv = {n: fz.weight(m) for n, m in Cdv.items()}
-    Xex = fz.weight(Cex) if Cex is not None else None
-    # per-dataset IDF as a column re-weighting of the shared features (folded into the head's
-    # weights, so scoring stays one shared featurisation): x_h = x * idf_dataset / idf_global
-    # (only for corpora >= 500 rows: on VFND/OBSINFOX a 100-row IDF is noise; dev AUC VFND 0.971 -> 0.947)
-    rescale = {n: dataset_rescale(fz, seen[n]) for n, m in Ctr.items() if m.shape[0] >= 500} if PER_DATASET_IDF else {}
-
-    def scale_of(name: str, view: str) -> np.ndarray | None:
-        """Column factors of a head: per-dataset IDF, times 0 on the char block for the 'word' view,
-        times the naive-Bayes log-count ratio for the 'nb' view."""
-        scale = rescale.get(name)
-        if view == "nb":
-            y = np.array([SPECS[name].binary(r["label"]) for r in train_rows[name]])
-            return nb_ratio(seen[name], np.concatenate([y, y[toneless.get(name, [])]])) * (scale if scale is not None else 1.0)
-        if view == "full" or not fz.config.get("split_blocks"):
-            return scale
-        scale = np.ones(fz.width, np.float32) if scale is None else scale.copy()
-        scale[fz.n_features :] = 0.0
-        return scale
+    feats = featurise(splits, feature_config)
+    fz = feats.fz
     progress(f"features ready ({fz.width} columns, {int((fz.idf > 0).sum())} kept)", 0.3)
 
-    # ---- binary heads (one per dataset), C chosen on dev ROC-AUC when a grid is given
-    Xtl = {n: fz.weight(m) for n, m in Ctl.items()}
-
-    def binary_data(s: DatasetSpec) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-        """A binary head's training rows: train, its tone-stripped copies, and the decisions of its category."""
-        X = Xtr[s.name]
-        y = np.array([s.binary(r["label"]) for r in train_rows[s.name]])
-        w = np.ones(len(y))
-        if s.name in Xtl:
-            X, y = sp.vstack([X, Xtl[s.name]]).tocsr(), np.concatenate([y, y[toneless[s.name]]])
-            w = np.ones(len(y))
-        if extra:
-            ex = [i for i, e in enumerate(extra) if e["category"] == s.category]
-            if ex:
-                X = sp.vstack([X, Xex[ex]]).tocsr()
-                y = np.concatenate([y, [int(extra[i]["label"]) for i in ex]])
-                w = np.concatenate([w, np.full(len(ex), EXTRA_WEIGHT)])
-        return X, y, w
-
-    jobs = []
-    for s in specs:
-        X, y, w = binary_data(s)
-        if len(set(y)) < 2:
-            continue
-        grid = Cs.get(s.name, 4.0)
-        for view in VIEWS.get(s.name, ["full"]):
-            scale = scale_of(s.name, view)
-            Xv = (X @ sp.diags(scale)).tocsr() if scale is not None else X
-            for c in grid if isinstance(grid, list) else [grid]:
-                jobs.append((s.name, "binary", (float(c), view), Xv, y, w))
-    for s in specs:
-        if s.n_classes > 2:
-            y = np.array([s.multi(r["label"]) for r in train_rows[s.name]])
-            if len(set(y)) == s.n_classes:
-                for view in VIEWS.get(s.name, ["full"]):
-                    scale = scale_of(s.name, view)
-                    Xm = (Xtr[s.name] @ sp.diags(scale)).tocsr() if scale is not None else Xtr[s.name]
-                    for alpha in MULTI_ALPHA.get(s.name, [1e-5]):
-                        jobs.append((s.name, "multi", (alpha, view), Xm, y, None))
+    jobs = head_jobs(splits, feats, {**DEFAULT_C, **(C or {})})
     progress(f"fitting {len(jobs)} heads", 0.32)
-
-    fit_seconds: dict = {}
-    jobs.sort(key=lambda j: -j[3].nnz * (1 if j[1] == "multi" else 3))  # longest first for better packing
-
-    def run(job):
-        name, kind, c, X, y, w = job
-        t0 = time.time()
-        m = _fit_binary(X, y, w, c[0]) if kind == "binary" else _fit_multi(X, y, c[0])
-        fit_seconds[(name, kind, c)] = time.time() - t0
-        m.fit_seconds_ = time.time() - t0
-        return name, kind, c, m
-
-    fitted = Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(delayed(run)(j) for j in jobs)
+    fitted = fit_heads(jobs, n_jobs)
     progress("heads fitted", 0.8)
+    best = choose_heads(fitted, splits, feats)
+    refitted = refit_small_heads(best, splits, feats, n_jobs, progress)
+    out = assemble_heads(best, refitted, splits, feats)
 
-    def dev_view(name: str, view: str) -> sp.csr_matrix:
-        scale = scale_of(name, view)
-        return Xdv[name] @ sp.diags(scale) if scale is not None else Xdv[name]
-
-    best: dict[tuple[str, str], tuple[float, object, tuple]] = {}
-    for name, kind, c, m in fitted:
-        spec = SPECS[name]
-        yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]]) if kind == "binary" else None
-        if kind == "binary" and len(set(yd)) == 2:
-            score = roc_auc_score(yd, m.decision_function(dev_view(name, c[1])))
-        elif kind == "multi":
-            ym = np.array([spec.multi(r["label"]) for r in dev_rows[name]])
-            logits = m.decision_function(dev_view(name, c[1]))
-            score = f1_score(ym, (logits + tune_class_bias(logits, ym)).argmax(1), average="macro")
-        else:
-            score = 0.0
-        if (name, kind) not in best or score > best[(name, kind)][0]:
-            best[(name, kind)] = (score, m, c)
-
-    # ---- small corpora: the chosen head again on train+dev (their calibration stays the dev one)
-    refit_jobs = []
-    for (name, kind), (_score, _m, c) in best.items():
-        if kind == "binary" and len(train_rows[name]) < REFIT_MAX_TRAIN and dev_rows[name]:
-            X, y, w = binary_data(SPECS[name])
-            yd = np.array([SPECS[name].binary(r["label"]) for r in dev_rows[name]])
-            scale = scale_of(name, c[1])
-            dev_blocks = [Xdv[name]]
-            if name in Xtl:  # dev rows join with their tone-stripped copies, as train rows did
-                dev_idx = _toneless_rows(dev_rows[name])
-                dev_blocks.append(fz.weight(fz.counts([fold_diacritics(dev_rows[name][i]["text"]) for i in dev_idx])))
-                yd = np.concatenate([yd, yd[dev_idx]])
-            Xf = sp.vstack([X, *dev_blocks]).tocsr()
-            Xf = (Xf @ sp.diags(scale)).tocsr() if scale is not None else Xf
-            refit_jobs.append((name, "binary", c, Xf, np.concatenate([y, yd]), np.concatenate([w, np.ones(len(yd))])))
-    progress(f"refitting {len(refit_jobs)} small-corpus heads on train+dev", 0.82)
-    refitted = {r[0]: r[3] for r in Parallel(n_jobs=n_jobs, prefer="threads" if n_jobs == 1 else "processes")(
-        delayed(run)(j) for j in refit_jobs)}
-
-    heads: list[dict] = []
-    rows_W: list[sp.csr_matrix] = []
-    b: list[float] = []
-    dev_metrics: dict[str, dict] = {}
-    z_dev: dict = {}  # binary head -> (dev logits of the train-only head, y); (corpus, head) -> logits
-    train_only: dict[str, tuple[sp.csr_matrix, float]] = {}
-    align: dict[str, tuple[float, float]] = {}  # refit head -> (alpha, beta): train-only logit ~ alpha z + beta
-    for (name, kind), (score, m, c) in sorted(best.items()):
-        raw = m.coef_.astype(np.float32)
-        scale = scale_of(name, c[1])
-        if scale is not None:
-            raw = raw * scale[None, :]  # fold the per-dataset IDF / view mask into the weights
-        coef = prune(raw, KEEP_BINARY if kind == "binary" else KEEP_MULTI)
-        start = sum(r.shape[0] for r in rows_W)
-        rows_W.append(sp.csr_matrix(coef))
-        spec = SPECS[name]
-        intercept = m.intercept_.astype(np.float64)
-        shift = 0.0
-        if kind == "binary" and len(dev_rows[name]) >= MIN_DEV_FOR_THRESHOLD:
-            yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]])
-            if len(set(yd)) == 2:
-                shift = macro_f1_shift(yd, np.asarray(Xdv[name] @ coef[0]).ravel() + intercept[0])
-        if kind == "binary":
-            yd = np.array([spec.binary(r["label"]) for r in dev_rows[name]])
-            z_dev[name] = (np.asarray(Xdv[name] @ coef[0]).ravel() + intercept[0] + shift, yd)
-            train_only[name] = (sp.csr_matrix(coef), float(intercept[0] + shift))
-            if name in refitted:
-                final = refitted[name]
-                raw = final.coef_.astype(np.float32) * (scale[None, :] if scale is not None else 1.0)
-                coef = prune(raw, KEEP_BINARY)
-                rows_W[-1] = sp.csr_matrix(coef)
-                intercept = final.intercept_.astype(np.float64)
-                others = [n for n in Xdv if n != name and language_of(n) == language_of(name) and Xdv[n].shape[0]]
-                if others:
-                    reference = sp.vstack([Xdv[n][: REFERENCE_ROWS // len(others)] for n in others]).tocsr()
-                    align[name] = align_scale(reference, train_only[name], (sp.csr_matrix(coef), float(intercept[0] + shift)))
-        b.extend((intercept + shift).tolist())
-        head = {
-            "name": name if kind == "binary" else f"{name}:multi",
-            "dataset": name,
-            "category": spec.category,
-            "classes": ["0", "1"] if kind == "binary" else list(spec.class_names),
-            "row_start": start,
-            "row_end": start + coef.shape[0],
-            "C": c[0],
-            "view": c[1],
-            "class_bias": None,
-        }
-        if kind == "multi":
-            yd = np.array([spec.multi(r["label"]) for r in dev_rows[name]])
-            # bias tuned on the weights as shipped (pruned, float16): tuning it on the unpruned
-            # model cost LIAR 0.013 dev macro-F1
-            shipped = coef.astype(np.float16).astype(np.float32)
-            logits = np.asarray(Xdv[name] @ shipped.T) + m.intercept_
-            bias = tune_class_bias(logits, yd)
-            head["class_bias"] = bias.tolist()
-            dev_metrics[head["name"]] = {
-                "macro_f1_raw": float(f1_score(yd, logits.argmax(1), average="macro")),
-                "macro_f1": float(f1_score(yd, (logits + bias).argmax(1), average="macro")),
-                "alpha": c[0],
-                "view": c[1],
-            }
-        else:
-            dev_metrics[head["name"]] = {"roc_auc": float(score), "C": c[0], "view": c[1], "logit_shift": round(float(shift), 3),
-                                         "refit_on_dev": name in refitted}
-        dev_metrics[head["name"]]["fit_seconds"] = round(float(getattr(m, "fit_seconds_", 0.0)), 1)
-        heads.append(head)
     progress("calibrating heads and fitting the gates on dev", 0.85)
-    experts = {name: calibrate(z, y) for name, (z, y) in z_dev.items()}  # on the train-only heads' dev logits
-    gates: dict[str, dict] = {}
-    gate_dev: dict[str, np.ndarray] = {}
-    for cat in CATEGORIES:
-        names = [s.name for s in specs if s.category == cat and s.name in experts]
-        if len(names) < 2:
-            continue
-        # the gate reads text typed without tone marks too: without the copies it took such Vietnamese
-        # posts for English or French (ReINTEL test ROC-AUC -0.048 with tone marks stripped)
-        gate = fit_gate([sp.vstack([Xtr[n], Xtl[n]]).tocsr() if n in Xtl else Xtr[n] for n in names])
-        start = sum(r.shape[0] for r in rows_W)
-        rows_W.append(sp.csr_matrix(prune(gate.coef_.astype(np.float32), KEEP_GATE)))
-        b.extend(gate.intercept_.astype(np.float64).tolist())
-        gates[cat] = {"datasets": names, "row_start": start, "row_end": start + len(names)}
-        for n in names:
-            gate_dev[n] = gate.decision_function(Xdv[n])
-    for g in gates.values():  # the mixture scores each corpus' dev rows with every head of its category
-        for n in g["datasets"]:
-            for k in g["datasets"]:
-                if n != k:
-                    z_dev[(n, k)] = np.asarray((Xdv[n] @ train_only[k][0].T).todense()).ravel() + train_only[k][1]
-    W = sp.vstack(rows_W).tocsr()
-    b_arr = np.asarray(b, dtype=np.float64)
-    train_rates = {s.name: float(np.mean([s.binary(r["label"]) for r in train_rows[s.name]])) for s in specs
-                   if train_rows[s.name]}
-    set_thresholds(specs, experts, z_dev, target_precision, dev_metrics, train_rates)
-    domains = choose_domains(specs, experts, gates, z_dev, gate_dev, dev_metrics)
-    for name, (alpha, beta) in align.items():  # only now: thresholds and gates were chosen in dev's terms
-        experts[name]["c"] += experts[name]["a"] * beta
-        experts[name]["a"] *= alpha
+    experts = {name: calibrate(z, y) for name, (z, y) in out.z_dev.items()}  # on the train-only heads' dev logits
+    gates, gate_dev = fit_gates(splits.specs, experts, feats, out)
+    train_rates = {s.name: float(np.mean([s.binary(r["label"]) for r in splits.train[s.name]]))
+                   for s in splits.specs if splits.train[s.name]}
+    set_thresholds(splits.specs, experts, out.z_dev, target_precision, out.dev_metrics, train_rates)
+    domains = choose_domains(splits.specs, experts, gates, out.z_dev, gate_dev, out.dev_metrics)
+    fold_alignment(experts, out.align)
     thresholds = {c: {n: float(_sigmoid(e["threshold"])) for n, e in experts.items() if SPECS[n].category == c}
                   for c in CATEGORIES}
+    meta_heads = fit_meta_heads(splits, out, data_root)
 
-    meta_heads = {}
-    for name, fields in META_FIELDS.items():
-        if name in dev_rows and name in {h["name"] for h in heads}:
-            mh = fit_meta_head(name, fields, dev_rows[name], z_dev[name][0], align.get(name), data_root)
-            if mh:
-                meta_heads[name] = mh
-                dev_metrics[f"{name}:with_meta"] = {"roc_auc_cv": mh["dev_auc_cv"], "text_only_roc_auc": mh["dev_auc_text"]}
+    state = assemble_state(fz, out, experts, gates, domains, thresholds, meta_heads, version=version,
+                           target_precision=target_precision, splits=splits, max_rows=max_rows,
+                           seconds=time.time() - t_start)
+    progress(f"done in {time.time() - t_start:.0f}s", 1.0)
+    return state
 
+
+def assemble_state(fz: Featurizer, out: Assembled, experts: dict, gates: dict, domains: dict, thresholds: dict,
+                   meta_heads: dict, *, version: str | None, target_precision: float | None, splits: Splits,
+                   max_rows: int | None, seconds: float) -> dict:
+    """The model's state dict: featuriser, weight matrix as plain CSR arrays (float16 weights, no scipy
+    object in the file), heads, calibration, gates, domains, thresholds and what training saw."""
     now = _dt.datetime.now(_dt.UTC)
-    W32 = W.astype(np.float32).tocsr()
-    state = {
+    W32 = sp.vstack(out.rows_W).tocsr().astype(np.float32).tocsr()
+    return {
         "format_version": 1,
         "version": version or f"{now.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}",
         "created": now.isoformat(timespec="seconds"),
         "feature_config": dict(fz.config),
         "idf": fz.idf.astype(np.float16),
-        "heads": heads,
-        # CSR parts as plain arrays (float16 weights): no scipy object in the file
+        "heads": out.heads,
         "W_data": W32.data.astype(np.float16),
         "W_indices": W32.indices.astype(np.int32),
         "W_indptr": W32.indptr.astype(np.int64),
         "W_shape": list(W32.shape),
-        "b": b_arr,
+        "b": np.asarray(out.b, dtype=np.float64),
         "categories": list(CATEGORIES),
         "experts": experts,
         "gates": gates,
@@ -701,17 +874,15 @@ def train(
         "thresholds": thresholds,
         "target_precision": {c: float(target_precision or FLAG_PRECISION[c]) for c in CATEGORIES},
         "training": {
-            "datasets": [s.name for s in specs],
-            "n_train": {n: len(r) for n, r in train_rows.items()},
-            "n_extra": len(extra),
+            "datasets": [s.name for s in splits.specs],
+            "n_train": {n: len(r) for n, r in splits.train.items()},
+            "n_extra": len(splits.extra),
             "max_rows": max_rows,
-            "seconds": round(time.time() - t_start, 1),
+            "seconds": round(seconds, 1),
         },
-        "dev_metrics": dev_metrics,
+        "dev_metrics": out.dev_metrics,
         "meta_heads": meta_heads,
     }
-    progress(f"done in {time.time() - t_start:.0f}s", 1.0)
-    return state
 
 
 def read_examples(path: str | Path) -> list[dict]:
