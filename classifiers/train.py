@@ -276,6 +276,22 @@ def fit_gate(blocks: list[sp.csr_matrix]) -> SGDClassifier:
                          random_state=0).fit(X, y)
 
 
+def gate_rows(gate: SGDClassifier) -> tuple[np.ndarray, np.ndarray]:
+    """The gate's weight rows and intercepts, one per corpus. With two corpora scikit-learn keeps one row
+    (the second corpus against the first); one-vs-rest for two classes would give the same row negated
+    for the first, so that is what is stored, and every category's gate has a row per corpus."""
+    coef, intercept = gate.coef_, gate.intercept_
+    if coef.shape[0] == 1:
+        return np.vstack([-coef, coef]), np.concatenate([-intercept, intercept])
+    return coef, intercept
+
+
+def gate_logits(gate: SGDClassifier, X: sp.csr_matrix) -> np.ndarray:
+    """(n, corpora) gate logits, laid out like `gate_rows` (two columns for two corpora)."""
+    scores = gate.decision_function(X)
+    return np.column_stack([-scores, scores]) if scores.ndim == 1 else scores
+
+
 def language_of(name: str) -> str:
     """A corpus' language, from its name's prefix (vi_, en_, fr_)."""
     return name.split("_", 1)[0]
@@ -755,10 +771,11 @@ def fit_gates(specs: list[DatasetSpec], experts: dict, feats: Features, out: Ass
         # posts for English or French (ReINTEL test ROC-AUC -0.048 with tone marks stripped)
         gate = fit_gate([sp.vstack([feats.train[n], feats.toneless[n]]).tocsr() if n in feats.toneless
                          else feats.train[n] for n in names])
-        start = out.add_rows(prune(gate.coef_.astype(np.float32), KEEP_GATE), gate.intercept_.astype(np.float64))
+        coef, intercept = gate_rows(gate)
+        start = out.add_rows(prune(coef.astype(np.float32), KEEP_GATE), intercept.astype(np.float64))
         gates[cat] = {"datasets": names, "row_start": start, "row_end": start + len(names)}
         for n in names:
-            gate_dev[n] = gate.decision_function(feats.dev[n])
+            gate_dev[n] = gate_logits(gate, feats.dev[n])
     for g in gates.values():  # the mixture scores each corpus' dev rows with every head of its category
         for n in g["datasets"]:
             for k in g["datasets"]:

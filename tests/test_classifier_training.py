@@ -38,8 +38,9 @@ REAL = ["ubnd tỉnh tổ chức hội nghị tổng kết năm", "bộ y tế h
 PLACES = ["ở thanh hóa", "ở nghệ an", "tại hà tĩnh", "ở quảng trị", "tại hà nội", "ở đà nẵng"]
 
 
-def write_small_data(root: Path) -> Path:
-    """The two data sets SMALL trains on, generated in the research layout ({train,dev,test}.jsonl)."""
+def write_small_data(root: Path, headline_sets: tuple[str, ...] = ("vi_vnnews_v2",)) -> Path:
+    """The data sets SMALL trains on (a comment set and, by default, one headline set), generated in the
+    research layout ({train,dev,test}.jsonl)."""
     rng = random.Random(0)
 
     def comment(i: int) -> dict:
@@ -52,7 +53,7 @@ def write_small_data(root: Path) -> Path:
         return {"id": f"h{i}", "text": f"{rng.choice(FAKE if fake else REAL)} {rng.choice(PLACES)}", "label": fake,
                 "lang": "vi"}
 
-    for name, row in (("vi_victsd_toxicity", comment), ("vi_vnnews_v2", headline)):
+    for name, row in (("vi_victsd_toxicity", comment), *((h, headline) for h in headline_sets)):
         (root / name).mkdir(parents=True)
         for split, count in (("train", 200), ("dev", 120), ("test", 60)):
             lines = (json.dumps(row(i), ensure_ascii=False) + "\n" for i in range(count))
@@ -207,3 +208,16 @@ def test_cli_commands(tmp_path, base_state, capsys):
     extra.write_text(json.dumps({"text": ODD_TEXT, "category": "harm", "label": 1}) + "\n", encoding="utf-8")
     args = parser.parse_args(["train", "--extra", str(extra), "--out", str(tmp_path / "x.skops")])
     assert args.func is cli.cmd_train and args.extra == str(extra)
+
+
+def test_a_category_with_exactly_two_corpora_trains_and_gates_between_them(tmp_path):
+    """Two corpora of one category give a one-row binary gate in scikit-learn; the model needs a row per
+    corpus (training crashed with IndexError in the mixture's dev scoring)."""
+    root = write_small_data(tmp_path, headline_sets=("vi_vnnews_v2", "vi_vfnd"))
+    state = train(data_root=root, datasets=["vi_victsd_toxicity", "vi_vnnews_v2", "vi_vfnd"], max_rows=300, n_jobs=1)
+    gate = state["gates"]["misinformation"]
+    assert gate["datasets"] == ["vi_vnnews_v2", "vi_vfnd"] and gate["row_end"] - gate["row_start"] == 2
+    model = Model(state)
+    p_fake, p_real = model.category_proba([f"{FAKE[0]} {PLACES[0]}", f"{REAL[0]} {PLACES[0]}"],
+                                          kinds=["article", "article"])[:, model.categories.index("misinformation")]
+    assert p_fake > p_real
