@@ -205,23 +205,15 @@ class Featurizer:
         self._fkey.append(fk)
         return i
 
-    def counts(self, texts: Iterable[str], with_terms: bool = False):
-        """Raw hashed counts (CSR, float32) of a batch; with_terms=True also returns term data
-        for explanations (see ``Model._explain_batch``).
-
-        Vectorised over the batch: Python work is one tokenisation and one dict lookup per
-        token; unigram/char buckets are gathered from a per-token cache and word 2-3-grams are
-        hashed from unigram keys with numpy across all documents at once.
-        """
-        self._ensure_cache()
-        cfg = self.config
-        n = np.uint64(cfg["n_features"])
-        vocab, max_tok = self._vocab, cfg["max_tokens"]
+    def _read_batch(self, texts: Iterable[str], with_terms: bool,
+                    with_ws: bool) -> tuple[list[int], list[int], list[str], list[str]]:
+        """The Python part of `counts`, one pass over the texts: each token's vocabulary id (the one dict
+        lookup per token), each text's token count, the lower-cased word list the char grams read, and
+        (for explanations) what the model read, with a break where a link stood."""
+        vocab, max_tok = self._vocab, self.config["max_tokens"]
         get = vocab.get
         ids: list[int] = []
         lengths: list[int] = []
-        ws_lo, ws_hi = cfg.get("ws_char_min", 0), cfg.get("ws_char_max", 0)
-        with_ws = ws_hi >= ws_lo > 0
         ws_docs: list[str] = []
         read: list[str] = []  # what the model read, kept for explanations (phrases never cross punctuation)
         for raw_text in texts:
@@ -237,6 +229,22 @@ class Featurizer:
                 doc_ids = [i if i is not None else (get(t) if t in vocab else self._id(t)) for i, t in zip(doc_ids, raw, strict=True)]
             ids.extend(doc_ids)
             lengths.append(len(doc_ids))
+        return ids, lengths, ws_docs, read
+
+    def counts(self, texts: Iterable[str], with_terms: bool = False):
+        """Raw hashed counts (CSR, float32) of a batch; with_terms=True also returns term data
+        for explanations (see ``Model._explain_batch``).
+
+        Vectorised over the batch: Python work is one tokenisation and one dict lookup per
+        token; unigram/char buckets are gathered from a per-token cache and word 2-3-grams are
+        hashed from unigram keys with numpy across all documents at once.
+        """
+        self._ensure_cache()
+        cfg = self.config
+        n = np.uint64(cfg["n_features"])
+        ws_lo, ws_hi = cfg.get("ws_char_min", 0), cfg.get("ws_char_max", 0)
+        with_ws = ws_hi >= ws_lo > 0
+        ids, lengths, ws_docs, read = self._read_batch(texts, with_terms, with_ws)
         n_docs = len(lengths)
         L = np.asarray(lengths, dtype=np.int64)
         tid = np.asarray(ids, dtype=np.int64)
