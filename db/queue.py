@@ -249,3 +249,10 @@ def cluster_versions(database: sqlite_utils.Database, cluster_id: int, status: s
         sql += " AND status = ?"
         params.append(status)
     return {row[0]: row[1] for row in database.conn.execute(sql, params)}
+
+
+def open_in_cluster(database: sqlite_utils.Database, cluster_id: int) -> list[int]:
+    """Ids of the cluster's copies still awaiting a decision (flagged or escalated): what a moderator claims
+    when claiming a whole cluster from the queue, so decided copies are never locked again."""
+    return [row[0] for row in database.conn.execute(
+        "SELECT id FROM items WHERE cluster_id = ? AND status IN ('flagged', 'escalated')", (cluster_id,))]

@@ -135,3 +135,9 @@ def set_paused(database: sqlite_utils.Database, source_id: int, paused: bool, re
         else:
             conn.execute("UPDATE sources SET paused = 0, consecutive_failures = 0, next_run_at = NULL WHERE id = ?",
                          (source_id,))
+
+
+def source_choices(database: sqlite_utils.Database) -> list[dict]:
+    """Every source's id and name, by name: the choices of the queue's source filter (disabled sources
+    included, since their items stay in the queue)."""
+    return list(database.query("SELECT id, name FROM sources ORDER BY name"))

@@ -10,6 +10,7 @@ from flask_login import current_user
 
 import db.queue
 import db.search
+import db.sources
 from db.items import SearchError
 from db.queue import ClaimError
 from monitor.domain import Action, Status
@@ -31,7 +32,7 @@ def index():
     page = db.queue.queue(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
                           after=parse_after(request.args.get("after")))
     args = {k: v for k, v in request.args.items() if k != "after" and v}
-    sources = list(database.query("SELECT id, name FROM sources ORDER BY name"))
+    sources = db.sources.source_choices(database)
     # Per-row strings built here once, not by url_for/gettext/filters fifty times in the template.
     item_base = url_for("items.show", item_id=0)[:-1]
     back = "?" + urlencode({"next": request.full_path})
@@ -71,8 +72,7 @@ def claim():
     if unknown:  # a claim row needs its item (foreign key)
         return render_template("error.html", title="404", message=_("Item %(id)s does not exist.", id=unknown[0])), 404
     if cluster is not None:
-        ids += [row[0] for row in database.conn.execute(
-            "SELECT id FROM items WHERE cluster_id = ? AND status IN ('flagged', 'escalated')", (cluster,))]
+        ids += db.queue.open_in_cluster(database, cluster)
     if not ids:
         abort(400)
     try:
