@@ -12,7 +12,6 @@ import copy
 import errno
 import fcntl
 import hashlib
-import inspect
 import json
 import logging
 import os
@@ -403,7 +402,7 @@ class HintingFetcher:
 # --------------------------------------------------------------------------- the scheduler
 
 
-CrawlFunction = Callable[..., Any]
+CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher)
 
 
 def _default_crawl() -> CrawlFunction:
@@ -458,7 +457,6 @@ class Scheduler:
         self._scorer_factory = scorer_factory or _default_scorer
         self._scorer_lock = threading.Lock()
         self._scorer_retry_at = 0.0
-        self._crawl_takes_fetcher: bool | None = None
         self._fetcher: HintingFetcher | None = None
         self._fetcher_settings: Settings | None = None
         self._old_fetchers: list[HintingFetcher] = []
@@ -509,15 +507,9 @@ class Scheduler:
             self._crawl = _default_crawl()
         return self._crawl
 
-    def fetcher(self) -> HintingFetcher | None:
-        """The shared fetcher, when the crawl function takes one (the real crawler does; test fakes may not)."""
-        if self._crawl_takes_fetcher is None:
-            try:
-                self._crawl_takes_fetcher = "fetcher" in inspect.signature(self.crawl).parameters
-            except (TypeError, ValueError):
-                self._crawl_takes_fetcher = False
-        if not self._crawl_takes_fetcher:
-            return None
+    def fetcher(self) -> HintingFetcher:
+        """The fetcher shared by every crawl, so per-host pacing and robots.txt caches span all sources;
+        replaced (the old one kept for in-flight crawls) when the settings change on reload."""
         with self._scorer_lock:
             settings = self.config.settings
             if self._fetcher is None or self._fetcher_settings != settings:
@@ -840,8 +832,6 @@ class Scheduler:
     def _crawl_once(self, database: sqlite_utils.Database, source: SourceConfig) -> tuple[Any, dict]:
         """Run the crawl function; its result and the source's own polling hints (TTL, cache)."""
         fetcher = self.fetcher()
-        if fetcher is None:
-            return self.crawl(database, source, self.config.settings, self.scorer), {}
         fetcher.begin()
         result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=fetcher)
         return result, fetcher.hints()

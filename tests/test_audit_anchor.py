@@ -486,7 +486,7 @@ def test_the_scheduler_re_keys_an_upgraded_log_and_signs_its_head_at_start(tmp_d
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(feeds_yaml([{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a", "interval": "1h"}], {}),
                      encoding="utf-8")
-    scheduler = Scheduler(db_path, feeds, crawl=lambda *a: types.SimpleNamespace(status="ok", found=0, new=0),
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *a, **k: types.SimpleNamespace(status="ok", found=0, new=0),
                           housekeeping=True, housekeeping_jobs={}, scorer_factory=lambda: None)
     scheduler.start()
     try:
@@ -630,7 +630,7 @@ def test_the_scheduler_re_keys_at_start_only_never_hourly(tmp_db, db_path, tmp_p
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(feeds_yaml([{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a", "interval": "1h"}], {}),
                      encoding="utf-8")
-    scheduler = Scheduler(db_path, feeds, crawl=lambda *a: types.SimpleNamespace(status="ok", found=0, new=0),
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *a, **k: types.SimpleNamespace(status="ok", found=0, new=0),
                           housekeeping=True, housekeeping_jobs={}, scorer_factory=lambda: None)
     scheduler.start()
     try:

@@ -92,7 +92,7 @@ def test_one_job_per_enabled_source_never_overlapping_in_a_bounded_pool(db_path,
     peak = {"total": 0, "per_source": 0}
     calls: list[str] = []
 
-    def slow_crawl(database, source, settings, scorer):
+    def slow_crawl(database, source, settings, scorer, fetcher=None):
         with lock:
             running[source.name] = running.get(source.name, 0) + 1
             calls.append(source.name)
@@ -171,7 +171,7 @@ def test_feeds_file_change_is_applied_and_an_invalid_edit_is_rejected(db_path, t
     feeds = tmp_path / "feeds.yaml"
     seen: list[str] = []
 
-    def crawl(database, source, settings, scorer):
+    def crawl(database, source, settings, scorer, fetcher=None):
         seen.append(source.name)
         return _result()
 
@@ -209,7 +209,7 @@ def test_feeds_file_change_is_applied_and_an_invalid_edit_is_rejected(db_path, t
 def test_heartbeat_written_and_health_turns_unhealthy_when_stale(db_path, tmp_path):
     feeds = tmp_path / "feeds.yaml"
     _write(feeds, [{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a", "interval": "1h"}])
-    scheduler = Scheduler(db_path, feeds, crawl=lambda *a: _result(), **FAST)
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *a, **k: _result(), **FAST)
     scheduler.start()
     database = db.connect(db_path, migrate_schema=False)
     try:
@@ -237,7 +237,7 @@ def test_housekeeping_jobs_are_scheduled_in_hanoi_time_and_record_their_outcome(
     def broken(database, settings, path):
         raise RuntimeError("disk full")
 
-    scheduler = Scheduler(db_path, feeds, crawl=lambda *a: _result(),
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *a, **k: _result(),
                           **{**FAST, "housekeeping": True,
                              "housekeeping_jobs": {"weekly_report": report, "backup": broken}})
     scheduler.start()
@@ -346,7 +346,7 @@ def test_a_restart_keeps_each_sources_next_run_instead_of_polling_everything_at_
                    {"name": "never", "kind": "rss", "url": "http://127.0.0.1:9/n", "interval": "1h"}])
     calls: list[str] = []
     options = {**FAST, "interval_scale": 1.0, "first_run_spread": 0.05}
-    first = Scheduler(db_path, feeds, crawl=lambda d, s, *a: calls.append(s.name) or _result(), **options)
+    first = Scheduler(db_path, feeds, crawl=lambda d, s, *a, **k: calls.append(s.name) or _result(), **options)
     first.start()
     wait_for(lambda: {"hourly", "never"} <= set(calls))
     first.stop(timeout=5)
@@ -354,7 +354,7 @@ def test_a_restart_keeps_each_sources_next_run_instead_of_polling_everything_at_
     with db.transaction(database) as conn:  # as if "never" had crashed before finishing its first run
         conn.execute("UPDATE sources SET next_run_at = NULL WHERE name = 'never'")
     planned = db.from_iso(database.conn.execute("SELECT next_run_at FROM sources WHERE name='hourly'").fetchone()[0])
-    second = Scheduler(db_path, feeds, crawl=lambda d, s, *a: calls.append(s.name) or _result(), **options)
+    second = Scheduler(db_path, feeds, crawl=lambda d, s, *a, **k: calls.append(s.name) or _result(), **options)
     second.start()
     try:
         jobs = {job.name: job.next_run_time for job in second._aps.get_jobs() if job.id.startswith("source:")}
