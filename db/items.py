@@ -101,3 +101,41 @@ def fts_query(text: str) -> str:
 def counts_by_status(database: sqlite_utils.Database) -> dict[str, int]:
     return {row["status"]: row["n"] for row in
             database.query("SELECT status, COUNT(*) AS n FROM items GROUP BY status")}
+
+
+def counts_by_category(database: sqlite_utils.Database) -> dict[str, int]:
+    """How many items each flag category was raised on (an item flagged for two counts in both)."""
+    categories: dict[str, int] = {}
+    for row in database.query("SELECT flag_reasons FROM items WHERE flag_reasons != '[]'"):
+        for category in json.loads(row["flag_reasons"]):
+            categories[category] = categories.get(category, 0) + 1
+    return categories
+
+
+def is_stored(database: sqlite_utils.Database, source_id: int, guid: str, canonical_url: str | None) -> bool:
+    """Whether an item with this guid in this source, or with this canonical URL, is stored already."""
+    row = database.conn.execute("SELECT 1 FROM items WHERE source_id = ? AND guid = ?", (source_id, guid)).fetchone()
+    if row:
+        return True
+    return bool(canonical_url and database.conn.execute("SELECT 1 FROM items WHERE canonical_url = ? LIMIT 1",
+                                                        (canonical_url,)).fetchone())
+
+
+def latest_decisions(database: sqlite_utils.Database) -> list[dict]:
+    """Each decided item's title, text, flag_reasons and scored kind with its latest decision's action
+    and time, oldest decision first: what a retrain learns from."""
+    return list(database.query(
+        "SELECT i.title, i.text, i.flag_reasons, json_extract(CASE WHEN json_valid(i.explanation)"
+        " THEN i.explanation END, '$.kind') AS kind, d.action, d.created_at FROM decisions d"
+        " JOIN items i ON i.id = d.item_id"
+        " WHERE d.id = (SELECT MAX(id) FROM decisions WHERE item_id = d.item_id) ORDER BY d.id"))
+
+
+def newest_items(database: sqlite_utils.Database, limit: int, since: str | None = None) -> list[dict]:
+    """Title, text, fetched_at and scored kind of the newest items (fetched at or after `since` when
+    given), newest first: what a candidate model's flag rate is measured on."""
+    query = ("SELECT title, text, fetched_at, json_extract(CASE WHEN json_valid(explanation) THEN explanation END,"
+             " '$.kind') AS kind FROM items {} ORDER BY fetched_at DESC, id DESC LIMIT ?")
+    if since is None:
+        return list(database.query(query.format(""), [limit]))
+    return list(database.query(query.format("WHERE fetched_at >= ?"), [since, limit]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 import sqlite_utils
@@ -141,3 +142,65 @@ def source_choices(database: sqlite_utils.Database) -> list[dict]:
     """Every source's id and name, by name: the choices of the queue's source filter (disabled sources
     included, since their items stay in the queue)."""
     return list(database.query("SELECT id, name FROM sources ORDER BY name"))
+
+
+def find_source(database: sqlite_utils.Database, name: str) -> dict | None:
+    """The whole source row by name (None when there is none): the crawler reads its fetch state from it."""
+    rows = list(database.query("SELECT * FROM sources WHERE name = ?", [name]))
+    return rows[0] if rows else None
+
+
+def source_id(database: sqlite_utils.Database, name: str) -> int | None:
+    """The id of the source with this name, for commands that take a source by name."""
+    row = database.conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
+    return int(row[0]) if row else None
+
+
+def source_names(database: sqlite_utils.Database) -> list[str]:
+    """Every source's name in order, to tell a person which names exist."""
+    return [row[0] for row in database.conn.execute("SELECT name FROM sources ORDER BY name")]
+
+
+def paused_names(database: sqlite_utils.Database, *, enabled_only: bool = False) -> list[str]:
+    """Names of the paused sources; with `enabled_only`, of those feeds.yaml still enables, by name."""
+    if enabled_only:
+        sql = "SELECT name FROM sources WHERE enabled = 1 AND paused = 1 ORDER BY name"
+    else:
+        sql = "SELECT name FROM sources WHERE paused = 1"
+    return [row[0] for row in database.conn.execute(sql)]
+
+
+def failing_names(database: sqlite_utils.Database) -> list[str]:
+    """Names of the enabled, unpaused sources whose last crawl failed, by name (for /health)."""
+    return [row[0] for row in database.conn.execute(
+        "SELECT name FROM sources WHERE enabled = 1 AND paused = 0 AND consecutive_failures > 0 ORDER BY name")]
+
+
+def overview_rows(database: sqlite_utils.Database, *, day: str, week: str, month: str) -> list[dict]:
+    """Each source with its item counts since `day` and `week`, its last item and its mean gap between
+    items since `month`: enabled first, then by name (the sources overview's one query)."""
+    return list(database.query(
+        "SELECT s.id, s.name, s.kind, s.url, s.enabled, s.paused, s.interval_seconds,"
+        " s.effective_interval_seconds, s.last_attempt_at, s.last_success_at, s.last_error_at, s.last_error,"
+        " s.consecutive_failures, s.next_run_at, s.tags,"
+        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_24h,"
+        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_7d,"
+        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS items_total,"
+        " (SELECT MAX(fetched_at) FROM items i WHERE i.source_id = s.id) AS last_item_at,"
+        " (SELECT (julianday(MAX(fetched_at)) - julianday(MIN(fetched_at))) * 86400.0 / (COUNT(*) - 1)"
+        "  FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS mean_gap"
+        " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week, month]))
+
+
+def forget_old_runs(conn: sqlite3.Connection, cutoff: str) -> int:
+    """Delete finished crawl runs started before `cutoff` (inside the caller's transaction); how many."""
+    return conn.execute("DELETE FROM crawl_runs WHERE started_at < ? AND status != 'running'", (cutoff,)).rowcount
+
+
+def forget_old_raw_bodies(conn: sqlite3.Connection, cutoff: str) -> int | None:
+    """Delete raw page bodies fetched before `cutoff` (inside the caller's transaction); how many,
+    or None when this database keeps no raw bodies (the table is optional)."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "raw_bodies" not in tables:
+        return None
+    return conn.execute("DELETE FROM raw_bodies WHERE fetched_at < ?", (cutoff,)).rowcount

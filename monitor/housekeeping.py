@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 import db
+from db.sources import forget_old_raw_bodies, forget_old_runs
 from monitor.config import Settings
 from monitor.retrain import propose_retrain
 
@@ -64,11 +65,10 @@ def retention(database: sqlite_utils.Database, settings: Settings, db_path: str,
     cutoff = db.to_iso((now or datetime.now(UTC)) - timedelta(days=days))
     removed: dict[str, int] = {}
     with db.transaction(database) as conn:
-        removed["crawl_runs"] = conn.execute(
-            "DELETE FROM crawl_runs WHERE started_at < ? AND status != 'running'", (cutoff,)).rowcount
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "raw_bodies" in tables:  # optional store of fetched page bodies
-            removed["raw_bodies"] = conn.execute("DELETE FROM raw_bodies WHERE fetched_at < ?", (cutoff,)).rowcount
+        removed["crawl_runs"] = forget_old_runs(conn, cutoff)
+        raw_bodies = forget_old_raw_bodies(conn, cutoff)  # None: no optional store of fetched page bodies
+        if raw_bodies is not None:
+            removed["raw_bodies"] = raw_bodies
     return removed
 
 

@@ -21,6 +21,8 @@ from typing import Any
 import sqlite_utils
 
 import db
+from db.items import latest_decisions, newest_items
+from db.state import get_state, set_state
 from monitor.config import Settings
 
 log = logging.getLogger("monitor.retrain")
@@ -41,11 +43,7 @@ Gate = Callable[[Any], dict]
 def collect_examples(database: sqlite_utils.Database) -> list[dict]:
     """{"text", "category", "label", "kind", "decided_at"} from each item's latest decision (reopened
     items are left out), oldest first; kind is the one scoring recorded for the item, else "post"."""
-    rows = database.query(
-        "SELECT i.title, i.text, i.flag_reasons, json_extract(CASE WHEN json_valid(i.explanation)"
-        " THEN i.explanation END, '$.kind') AS kind, d.action, d.created_at FROM decisions d"
-        " JOIN items i ON i.id = d.item_id"
-        " WHERE d.id = (SELECT MAX(id) FROM decisions WHERE item_id = d.item_id) ORDER BY d.id")
+    rows = latest_decisions(database)
     examples: list[dict] = []
     for row in rows:
         text = f"{row['title']}\n{row['text']}".strip()
@@ -67,11 +65,9 @@ def recent_items(database: sqlite_utils.Database, now: datetime | None = None) -
     """({"text", "kind"} of the items fetched over the last RECENT_DAYS (or the newest RECENT_MIN
     when fewer), the days they span): what a candidate's daily flag rate is measured on."""
     since = db.to_iso((now or datetime.now(UTC)) - timedelta(days=RECENT_DAYS))
-    query = ("SELECT title, text, fetched_at, json_extract(CASE WHEN json_valid(explanation) THEN explanation END,"
-             " '$.kind') AS kind FROM items {} ORDER BY fetched_at DESC, id DESC LIMIT ?")
-    rows = list(database.query(query.format("WHERE fetched_at >= ?"), [since, RECENT_LIMIT]))
+    rows = newest_items(database, RECENT_LIMIT, since)
     if len(rows) < RECENT_MIN:
-        rows = list(database.query(query.format(""), [RECENT_MIN]))
+        rows = newest_items(database, RECENT_MIN)
     items = [{"text": f"{r['title']}\n{r['text']}".strip(), "kind": r["kind"] or "post"} for r in rows]
     if not rows:
         return items, 0.0
@@ -107,8 +103,8 @@ def propose_retrain(database: sqlite_utils.Database, settings: Settings | None =
         if not ready:
             log.info("retrain waits: %s", why)
             return {"proposed": False, "reason": why, "examples": len(examples)}
-    row = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (STATE_KEY,)).fetchone()
-    previous = int(row[0]) if row else 0
+    stored = get_state(database, STATE_KEY)
+    previous = int(stored) if stored is not None else 0
     if len(examples) - previous < min_new_examples:
         return {"proposed": False, "reason": f"{len(examples) - previous} new examples (< {min_new_examples})",
                 "examples": len(examples)}
@@ -125,10 +121,7 @@ def propose_retrain(database: sqlite_utils.Database, settings: Settings | None =
         from monitor.scoring import sync_models_table
 
         sync_models_table(database, registry_root)
-    with db.transaction(database) as conn:
-        conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO"
-                     " UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                     (STATE_KEY, str(len(examples)), db.utcnow()))
+    set_state(database, STATE_KEY, str(len(examples)))
     outcome = {"proposed": True, "examples": len(examples), "promoted": bool(verdict.get("promoted")),
                "gate": verdict}
     log.info("retrain proposal", extra={k: v for k, v in outcome.items() if k != "gate"})

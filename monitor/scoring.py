@@ -133,7 +133,8 @@ def sync_models_table(database: sqlite_utils.Database, registry_root: str | Path
     The registry on disk stays the source of truth; this keeps the database's view of it current.
     Returns the number of versions recorded.
     """
-    from db import transaction, utcnow
+    from db import utcnow
+    from db.models import replace_models
 
     rows = []
     for version, path, active in _model_files(registry_root):
@@ -142,10 +143,5 @@ def sync_models_table(database: sqlite_utils.Database, registry_root: str | Path
         rows.append((version, str(path), meta.get("created") or utcnow(),
                      json.dumps(meta.get("test_metrics") or {}, ensure_ascii=False),
                      card_path.read_text(encoding="utf-8") if card_path.exists() else "", int(active)))
-    with transaction(database) as conn:
-        conn.execute("UPDATE models SET promoted = 0")
-        conn.executemany(
-            "INSERT INTO models (version, path, created_at, metrics, card, promoted) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(version) DO UPDATE SET path = excluded.path, metrics = excluded.metrics,"
-            " card = excluded.card, promoted = excluded.promoted", rows)
+    replace_models(database, rows)
     return len(rows)

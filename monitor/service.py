@@ -25,6 +25,7 @@ import sqlite_utils
 
 import db
 from db import keys
+from db.sources import failing_names, paused_names
 from monitor import config as config_module
 from monitor.config import ConfigError
 from monitor.scheduler import (
@@ -327,10 +328,8 @@ def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HE
         status = json.loads(raw_status) if raw_status else {}
     except ValueError:
         status = {}
-    failing = [r[0] for r in database.conn.execute(
-        "SELECT name FROM sources WHERE enabled = 1 AND paused = 0 AND consecutive_failures > 0 ORDER BY name")]
-    paused = [r[0] for r in database.conn.execute(
-        "SELECT name FROM sources WHERE enabled = 1 AND paused = 1 ORDER BY name")]
+    failing = failing_names(database)
+    paused = paused_names(database, enabled_only=True)
     stopped = bool(status.get("stopped"))
     return {
         "healthy": age is not None and age <= stale_after and not stopped,

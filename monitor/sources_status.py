@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 import db
+from db.sources import overview_rows
 from monitor import storage
 
 DARK_AFTER_INTERVALS = 6
@@ -45,17 +46,7 @@ def sources_overview(database: sqlite_utils.Database, *, now: datetime | None = 
     day = db.to_iso(now - timedelta(days=1))
     week = db.to_iso(now - timedelta(days=7))
     month = db.to_iso(now - timedelta(days=30))
-    rows = database.query(
-        "SELECT s.id, s.name, s.kind, s.url, s.enabled, s.paused, s.interval_seconds,"
-        " s.effective_interval_seconds, s.last_attempt_at, s.last_success_at, s.last_error_at, s.last_error,"
-        " s.consecutive_failures, s.next_run_at, s.tags,"
-        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_24h,"
-        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_7d,"
-        " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS items_total,"
-        " (SELECT MAX(fetched_at) FROM items i WHERE i.source_id = s.id) AS last_item_at,"
-        " (SELECT (julianday(MAX(fetched_at)) - julianday(MIN(fetched_at))) * 86400.0 / (COUNT(*) - 1)"
-        "  FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS mean_gap"
-        " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week, month])
+    rows = overview_rows(database, day=day, week=week, month=month)
     # A disk that refuses writes fails every source's next crawl, recorded on the source or not.
     trouble = storage.status(database)
     overview = []

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import sqlite_utils
 
-from db.items import counts_by_status
+from db.items import counts_by_category, counts_by_status
 
 
 def status_report(database: sqlite_utils.Database) -> dict:
@@ -14,10 +12,7 @@ def status_report(database: sqlite_utils.Database) -> dict:
     from monitor.service import scheduler_health
     from monitor.sources_status import sources_overview
 
-    categories: dict[str, int] = {}
-    for row in database.query("SELECT flag_reasons FROM items WHERE flag_reasons != '[]'"):
-        for category in json.loads(row["flag_reasons"]):
-            categories[category] = categories.get(category, 0) + 1
+    categories = counts_by_category(database)
     from monitor import storage
 
     return {

@@ -165,9 +165,10 @@ def cmd_users_add(args: argparse.Namespace) -> int:
 
 def cmd_users_list(args: argparse.Namespace) -> int:
     import db
+    from db.users import list_users
 
     database = db.connect(args.db)
-    for row in database.query("SELECT name, role, active, created_at FROM users ORDER BY name"):
+    for row in list_users(database):
         print(f"{row['name']:<20} {row['role']:<10} {'active' if row['active'] else 'disabled':<9} {row['created_at']}")
     return 0
 

@@ -44,12 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _source_id(database, name: str) -> int | None:
-    row = database.conn.execute("SELECT id FROM sources WHERE name = ?", (name,)).fetchone()
-    return int(row[0]) if row else None
+    from db.sources import source_id
+
+    return source_id(database, name)
 
 
 def _unknown(database, name: str) -> int:
-    names = ", ".join(r[0] for r in database.conn.execute("SELECT name FROM sources ORDER BY name")) or "none"
+    from db.sources import source_names
+
+    names = ", ".join(source_names(database)) or "none"
     print(f"error: no source named '{name}' in the database (sources: {names})", file=sys.stderr)
     return 1
 
