@@ -191,3 +191,15 @@ def reset_password(database: sqlite_utils.Database, actor_id: int | None, user_i
 def recent_changes(database: sqlite_utils.Database, limit: int = 50) -> list[dict]:
     """The newest account changes first."""
     return list(database.query("SELECT * FROM user_changes ORDER BY id DESC LIMIT ?", [limit]))
+
+
+# --- Pick lists for pages and forms (web/).
+
+def user_names(database: sqlite_utils.Database) -> list[str]:
+    """Every account's name, active or not, by name: the audit browser filters decisions by past users too."""
+    return [row[0] for row in database.conn.execute("SELECT name FROM users ORDER BY name")]
+
+
+def active_users(database: sqlite_utils.Database) -> list[dict]:
+    """id, name and role of each active account, by name: who may get a token or an escalation."""
+    return list(database.query("SELECT id, name, role FROM users WHERE active = 1 ORDER BY name"))

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 import db.audit
 import db.tokens
+import db.users
 from db.audit import AuditFilter
 from db.decisions import verify_chain
 from monitor.domain import Action
@@ -32,7 +33,7 @@ def audit():
     more = len(rows) > 100
     rows = rows[:100]
     args = {k: v for k, v in request.args.items() if k != "before" and v}
-    users = [r["name"] for r in database.query("SELECT name FROM users ORDER BY name")]
+    users = db.users.user_names(database)
     return render_template("admin_audit.html", rows=rows, args=args, users=users, actions=[a.value for a in Action],
                            next_before=rows[-1]["id"] if more and rows else None)
 
@@ -60,7 +61,7 @@ def audit_verify():
 @roles(*ADMIN)
 def tokens():
     database = get_db()
-    users = list(database.query("SELECT id, name, role FROM users WHERE active = 1 ORDER BY name"))
+    users = db.users.active_users(database)
     return render_template("admin_tokens.html", tokens=db.tokens.list_tokens(database), users=users, new_token=None)
 
 
@@ -70,11 +71,11 @@ def create_token():
     database = get_db()
     user_id = int_arg(request.form, "user_id")
     name = (request.form.get("name") or "").strip() or "api"
-    if user_id is None or not database.conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone():
+    if user_id is None or db.users.get_user(database, user_id) is None:
         flash(_("Unknown user."), "error")
         return redirect(url_for("admin.tokens")), 303
     token = db.tokens.create_token(database, user_id, name)
-    users = list(database.query("SELECT id, name, role FROM users WHERE active = 1 ORDER BY name"))
+    users = db.users.active_users(database)
     # Shown once, never stored in clear.
     return render_template("admin_tokens.html", tokens=db.tokens.list_tokens(database), users=users, new_token=token)
 

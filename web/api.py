@@ -12,6 +12,7 @@ from flask_login import current_user
 import db.decisions
 import db.items
 import db.queue
+import db.users
 from db.decisions import StaleItemError
 from db.queue import ClaimError
 from monitor.domain import Action, Role
@@ -93,11 +94,10 @@ def decide(item_id: int):
     target_user_id = None
     if action == Action.ESCALATE:
         if target_user:
-            row = get_db().conn.execute("SELECT id FROM users WHERE name = ? AND active = 1",
-                                        (str(target_user),)).fetchone()
-            if not row:
+            user = db.users.find_user(get_db(), str(target_user))
+            if not user or not user["active"]:
                 return jsonify({"error": "bad_request", "message": f"unknown user '{target_user}'"}), 400
-            target_user_id = row[0]
+            target_user_id = user["id"]
         if not isinstance(target_role, str) or target_role not in {r.value for r in Role}:
             target_role = None if target_user_id else Role.ADMIN.value
     if db.items.get_item(get_db(), item_id) is None:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import render_template, url_for
 from flask_babel import gettext as _
 
+import db.users
 from db.decisions import StaleItemError
 from monitor.domain import Action, Role
 from web.params import BadParameter, to_int
@@ -25,8 +26,7 @@ class DecisionForm:
 def escalation_choices(database) -> list[tuple[str, str]]:
     """(value, label) pairs: each role, then each active person."""
     choices = [(f"role:{role.value}", _(role.value)) for role in Role]
-    choices += [(f"user:{row['id']}", row["name"]) for row in
-                database.query("SELECT id, name FROM users WHERE active = 1 ORDER BY name")]
+    choices += [(f"user:{row['id']}", row["name"]) for row in db.users.active_users(database)]
     return choices
 
 
@@ -46,12 +46,17 @@ def parse_decision_form(form, database) -> DecisionForm | tuple:
         user_id = _user_id(value) if kind == "user" else None
         if kind == "role" and value in {r.value for r in Role}:
             decision.target_role = value
-        elif user_id is not None and database.conn.execute(
-                "SELECT 1 FROM users WHERE id = ? AND active = 1", (user_id,)).fetchone():
+        elif user_id is not None and _is_active(database, user_id):
             decision.target_user_id = user_id
         else:
             return render_template("error.html", title="400", message=_("Unknown escalation target.")), 400
     return decision
+
+
+def _is_active(database, user_id: int) -> bool:
+    """Whether the account exists and is active: escalating to a deactivated person would reach nobody."""
+    user = db.users.get_user(database, user_id)
+    return bool(user and user["active"])
 
 
 def _user_id(text: str) -> int | None:
