@@ -21,6 +21,8 @@ import numpy as np
 from datasketch import MinHash
 
 from classifiers.text import search_key
+from db import clusters
+from db.clusters import cluster_summary as cluster_summary  # re-exported: read from here by callers
 
 NUM_PERM = 64
 BANDS = 16  # 16 bands x 4 rows: candidates from Jaccard ~0.5 up, checked against THRESHOLD
@@ -100,11 +102,7 @@ def find_similar(conn: sqlite3.Connection, sig: Signature) -> tuple[int, int, fl
     looked up only for the winner: a story copied by hundreds of pages has hundreds of candidates, and
     joining each to its item row was half the cost of clustering.
     """
-    keys = sig.band_keys()
-    rows = conn.execute(
-        "SELECT item_id, signature FROM item_minhash WHERE item_id IN"
-        f" (SELECT DISTINCT item_id FROM minhash_bands WHERE band_key IN ({','.join('?' * len(keys))})"
-        f"  LIMIT {MAX_CANDIDATES}) ORDER BY item_id", keys).fetchall()
+    rows = clusters.candidate_signatures(conn, sig.band_keys(), MAX_CANDIDATES)
     if not rows:
         return None
     # All candidates in one numpy comparison (was one Signature and one comparison per candidate).
@@ -115,9 +113,9 @@ def find_similar(conn: sqlite3.Connection, sig: Signature) -> tuple[int, int, fl
         if similarity[index] < THRESHOLD:
             break
         item_id = rows[index][0]
-        cluster = conn.execute("SELECT cluster_id FROM items WHERE id = ?", (item_id,)).fetchone()
-        if cluster and cluster[0] is not None:
-            return item_id, cluster[0], float(similarity[index])
+        cluster_id = clusters.cluster_of(conn, item_id)
+        if cluster_id is not None:
+            return item_id, cluster_id, float(similarity[index])
     return None
 
 
@@ -127,56 +125,25 @@ def assign_cluster(conn: sqlite3.Connection, sig: Signature | None, seen_at: str
         match = find_similar(conn, sig)
         if match is not None:
             return match[1]
-    return int(conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at, size, source_count)"
-                            " VALUES (?, ?, 0, 0)", (seen_at, seen_at)).lastrowid)
+    return clusters.new_cluster(conn, seen_at)
 
 
 def record_item(conn: sqlite3.Connection, item_id: int, cluster_id: int, source_id: int, sig: Signature | None,
                 seen_at: str) -> None:
     """After inserting an item: index its signature and update its cluster's size, sources and times."""
     if sig is not None:
-        conn.execute("INSERT OR REPLACE INTO item_minhash (item_id, signature) VALUES (?, ?)",
-                     (item_id, sig.to_bytes()))
-        conn.executemany("INSERT INTO minhash_bands (band_key, item_id) VALUES (?, ?)",
-                         [(key, item_id) for key in sig.band_keys()])
-    _note_source(conn, cluster_id, source_id, seen_at)
-    conn.execute(
-        "UPDATE clusters SET size = (SELECT COUNT(*) FROM items WHERE cluster_id = :c),"
-        " first_seen_at = MIN(first_seen_at, :t), last_seen_at = MAX(last_seen_at, :t),"
-        " representative_item_id = COALESCE(representative_item_id, :i),"
-        " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = :c) WHERE id = :c",
-        {"c": cluster_id, "t": seen_at, "i": item_id})
+        clusters.store_signature(conn, item_id, sig.to_bytes(), sig.band_keys())
+    clusters.note_source(conn, cluster_id, source_id, seen_at)
+    clusters.refresh_after_item(conn, cluster_id, item_id, seen_at)
 
 
 def record_repost(conn: sqlite3.Connection, existing_item_id: int, source_id: int, seen_at: str) -> None:
     """An exact duplicate seen on another source: not stored again, but the story's spread grows."""
-    row = conn.execute("SELECT cluster_id, source_id FROM items WHERE id = ?", (existing_item_id,)).fetchone()
-    if not row or row[0] is None or row[1] == source_id:
+    found = clusters.item_cluster_and_source(conn, existing_item_id)
+    if not found or found[0] is None or found[1] == source_id:
         return
-    if conn.execute("SELECT 1 FROM cluster_sources WHERE cluster_id = ? AND source_id = ?",
-                    (row[0], source_id)).fetchone():
+    cluster_id = found[0]
+    if clusters.has_source(conn, cluster_id, source_id):
         return
-    _note_source(conn, row[0], source_id, seen_at)
-    conn.execute("UPDATE clusters SET last_seen_at = MAX(last_seen_at, ?),"
-                 " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = ?) WHERE id = ?",
-                 (seen_at, row[0], row[0]))
-
-
-def _note_source(conn: sqlite3.Connection, cluster_id: int, source_id: int, seen_at: str) -> None:
-    conn.execute(
-        "INSERT INTO cluster_sources (cluster_id, source_id, first_seen_at, copies) VALUES (?, ?, ?, 1)"
-        " ON CONFLICT (cluster_id, source_id) DO UPDATE SET copies = copies + 1,"
-        " first_seen_at = MIN(first_seen_at, excluded.first_seen_at)", (cluster_id, source_id, seen_at))
-
-
-def cluster_summary(conn: sqlite3.Connection, cluster_id: int) -> dict | None:
-    """Size (spread), sources and first-seen time of a cluster, for the queue and reports."""
-    row = conn.execute("SELECT id, size, source_count, first_seen_at, last_seen_at, representative_item_id"
-                       " FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
-    if not row:
-        return None
-    sources = [r[0] for r in conn.execute(
-        "SELECT sources.name FROM cluster_sources JOIN sources ON sources.id = cluster_sources.source_id"
-        " WHERE cluster_id = ? ORDER BY cluster_sources.first_seen_at, sources.name", (cluster_id,))]
-    return {"id": row[0], "size": row[1], "source_count": row[2], "first_seen_at": row[3],
-            "last_seen_at": row[4], "representative_item_id": row[5], "sources": sources}
+    clusters.note_source(conn, cluster_id, source_id, seen_at)
+    clusters.refresh_after_repost(conn, cluster_id, seen_at)
