@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Flask, render_template, request
 from markupsafe import Markup, escape
 
+import db.activity
 from web import get_db
 from web.access import READ, roles
 from web.params import int_arg
@@ -26,23 +27,13 @@ def daily_counts(database, since: str, until: str) -> dict:
     days: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
     by_category: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
     by_source: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
-    for row in database.query(
-            "SELECT substr(items.fetched_at, 1, 10) AS day, sources.name AS source, items.flag_reasons AS reasons,"
-            " COUNT(*) AS n FROM items JOIN sources ON sources.id = items.source_id"
-            " WHERE items.fetched_at >= ? AND items.fetched_at < ? AND items.flag_reasons != '[]'"
-            " GROUP BY day, source, reasons", [since, until]):
+    for row in db.activity.flagged_per_day(database, since, until):
         days[row["day"]]["flagged"] += row["n"]
         by_source[row["source"]]["flagged"] += row["n"]
         for category in ("misinformation", "harm"):
             if f'"{category}"' in (row["reasons"] or ""):
                 by_category[category]["flagged"] += row["n"]
-    for row in database.query(
-            "SELECT substr(decisions.created_at, 1, 10) AS day, decisions.new_status AS status, decisions.action,"
-            " sources.name AS source, COUNT(*) AS n FROM decisions JOIN items ON items.id = decisions.item_id"
-            " JOIN sources ON sources.id = items.source_id"
-            " WHERE decisions.created_at >= ? AND decisions.created_at < ?"
-            " AND decisions.new_status IN ('confirmed', 'dismissed') GROUP BY day, status, action, source",
-            [since, until]):
+    for row in db.activity.closing_decisions_per_day(database, since, until):
         days[row["day"]][row["status"]] += row["n"]
         by_source[row["source"]][row["status"]] += row["n"]
         if row["action"] == "confirm_misinformation":
