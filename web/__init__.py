@@ -124,6 +124,21 @@ def create_app(config: dict | None = None) -> Flask:
 
     index.roles = "public"  # type: ignore[attr-defined]
 
+    _register_error_handlers(app)
+    return app
+
+
+def _error_answer(status: int, error: str, message: str):
+    """An error as the caller reads it: JSON under /api/ (an HTML page would set a session cookie that
+    locks a token client out: strong session protection), the error page elsewhere."""
+    if request.path.startswith("/api/"):
+        return jsonify({"error": error, "message": message}), status
+    return render_template("error.html", title=str(status), message=message), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """What a refused or failed request shows: never a bare 500 for a condition staff can act on."""
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render_template("error.html", title="400", message=error.description), 400
@@ -133,11 +148,9 @@ def create_app(config: dict | None = None) -> Flask:
         """Decisions are refused while the decision log's key is missing or exposed (signing with a new
         key would hide tampering). Staff see why nothing was saved; the file named is in the log."""
         app.logger.error("decision refused: %s", error)
-        message = _("Nothing was saved: the decision log's key cannot be used. "
-                    "An administrator must restore it (see monitor audit verify).")
-        if request.path.startswith("/api/"):
-            return jsonify({"error": "audit_key_unusable", "message": message}), 503
-        return render_template("error.html", title="503", message=message), 503
+        return _error_answer(503, "audit_key_unusable", _(
+            "Nothing was saved: the decision log's key cannot be used. "
+            "An administrator must restore it (see monitor audit verify)."))
 
     @app.errorhandler(sqlite3.Error)
     @app.errorhandler(OSError)
@@ -148,11 +161,9 @@ def create_app(config: dict | None = None) -> Flask:
         if problem is None:
             raise error
         app.logger.error("request refused: %s", problem["error"])
-        message = _("The database cannot be read or written: the disk is full or refuses writes. Nothing was "
-                    "changed. An administrator must free disk space.")
-        if request.path.startswith("/api/"):
-            return jsonify({"error": "storage_unavailable", "message": message}), 503
-        return render_template("error.html", title="503", message=message), 503
+        return _error_answer(503, "storage_unavailable", _(
+            "The database cannot be read or written: the disk is full or refuses writes. Nothing was "
+            "changed. An administrator must free disk space."))
 
     @app.errorhandler(403)
     def forbidden(_error):
@@ -160,9 +171,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(404)
     def not_found(error):
-        if request.path.startswith("/api/"):  # no URL rule matched (e.g. an id beyond 64 bits): still JSON, as
-            # an HTML page would set a session cookie that locks a token client out (strong session protection)
-            return jsonify({"error": "not_found", "message": error.description}), 404
+        if request.path.startswith("/api/"):  # no URL rule matched (e.g. an id beyond 64 bits): still JSON
+            return _error_answer(404, "not_found", error.description)
         return render_template("error.html", title="404", message=_("Not found.")), 404
-
-    return app
