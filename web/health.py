@@ -16,6 +16,8 @@ from flask_login import current_user
 
 import db
 import db.items
+import db.state
+from monitor.scheduler import HEARTBEAT_KEY
 from web import get_db, storage_problem
 from web.access import public
 
@@ -46,10 +48,10 @@ def _details() -> dict:
         database = get_db()
         body["items"] = db.items.counts_by_status(database)
         body["database"] = True
-        row = database.conn.execute("SELECT value FROM service_state WHERE key = 'scheduler_heartbeat'").fetchone()
-        if row and row[0]:
+        heartbeat = db.state.get_state(database, HEARTBEAT_KEY)
+        if heartbeat:
             try:
-                age = (datetime.now(UTC) - db.from_iso(row[0])).total_seconds()
+                age = (datetime.now(UTC) - db.from_iso(heartbeat)).total_seconds()
                 body["scheduler_heartbeat_age"] = round(max(age, 0.0), 1)
             except ValueError:
                 body["scheduler_heartbeat_age"] = None
@@ -60,7 +62,7 @@ def _details() -> dict:
         # SCHEDULER_EXPECTED is set by `monitor run` (True) and `monitor serve` (False); unset, a
         # scheduler counts as expected once it has ever written a heartbeat.
         body["scheduler"] = scheduler_health(database)
-        expected = current_app.config.get("SCHEDULER_EXPECTED", row is not None)
+        expected = current_app.config.get("SCHEDULER_EXPECTED", heartbeat is not None)
         body["scheduler"]["expected"] = bool(expected)
     except Exception as exc:  # noqa: BLE001 - health must report, not crash
         body["error"] = type(exc).__name__
