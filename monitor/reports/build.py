@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from db import from_iso, utcnow
+from db.reports import scan_hint
 from monitor.domain import Action, Category, Status
 from monitor.reports import sections
 from monitor.reports.figures import (
@@ -33,7 +34,6 @@ from monitor.reports.figures import (
     local_time_sql,
     nearest_rank,
     ratio,
-    scan_hint,
 )
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period

@@ -61,13 +61,6 @@ def local_time_sql(period: Period, column: str) -> str:
     return f"strftime('%Y-%m-%d %H:%M', {column}, '{int(offset):+d} seconds')"
 
 
-def scan_hint(conn) -> str:
-    """Force the covering index of migration 051 when present: with few sources, SQLite's planner
-    otherwise prefers a skip-scan of (source_id, fetched_at) that reads every row (3× slower)."""
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'items_report_scan'").fetchone()
-    return " INDEXED BY items_report_scan" if found else ""
-
-
 @lru_cache(maxsize=4096)
 def flag_reasons(text: str | None) -> tuple[str, ...]:
     try:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from monitor.reports.figures import change, local_time, scan_hint
+from db import reports as reports_db
+from monitor.reports.figures import change, local_time
 from monitor.reports.model import Table
 from monitor.reports.period import Period
 from monitor.reports.terms import top_terms
@@ -25,29 +26,10 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
     had two or more sources (the headline "stories spreading").
     """
     start, end = period.start_utc, period.end_utc
-    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
-    reposts = "cluster_sources" in tables
-    touched = (f"SELECT cluster_id FROM items{scan_hint(conn)} WHERE fetched_at >= :start AND fetched_at < :end"
-               " AND cluster_id IS NOT NULL")
-    if reposts:
-        touched += " UNION SELECT cluster_id FROM cluster_sources WHERE first_seen_at >= :start AND first_seen_at < :end"
-    carriers_sql = ("SELECT cluster_id, source_id, fetched_at AS seen, 1 AS stored FROM items"
-                    " WHERE cluster_id IN touched AND fetched_at < :end")
-    if reposts:
-        carriers_sql += (" UNION ALL SELECT cluster_id, source_id, first_seen_at, 0 FROM cluster_sources"
-                         " WHERE cluster_id IN touched AND first_seen_at < :end")
-    per_cluster = (f"WITH touched AS ({touched}),"
-                   f" carriers AS (SELECT cluster_id, source_id, MIN(seen) AS first, SUM(stored) AS items"
-                   f"  FROM ({carriers_sql}) GROUP BY cluster_id, source_id)"
-                   " SELECT cluster_id, COUNT(*) AS sources, SUM(first >= :start) AS new_sources,"
-                   " MIN(first) AS first, SUM(items) AS items FROM carriers GROUP BY cluster_id")
-    params = {"start": start, "end": end}
+    reposts, has_representative = reports_db.cluster_schema(conn)
     if limit == 0:  # only the headline count is wanted
-        spreading = conn.execute(f"SELECT COUNT(*) FROM ({per_cluster}) WHERE sources >= 2", params).fetchone()[0]
-        return Table("top_clusters", "", []), int(spreading)
-    stats = {row[0]: {"sources": row[1], "new": row[2], "first": row[3], "items": row[4]}
-             for row in conn.execute(per_cluster, params)}
+        return Table("top_clusters", "", []), reports_db.spreading_count(conn, start, end, reposts=reposts)
+    stats = reports_db.cluster_spread(conn, start, end, reposts=reposts)
     spreading = sum(1 for entry in stats.values() if entry["sources"] >= 2)
     top = sorted(stats.items(), key=lambda pair: (-pair[1]["sources"], -pair[1]["items"], pair[1]["first"], pair[0]))
     table = Table("top_clusters", "Top spreading stories (clusters), by number of sources",
@@ -56,20 +38,14 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
                   note="Stories seen in the period; sources (incl. exact reposts) counted up to the period's end; "
                        "new_sources = sources added during the period; status = most consequential of its items now.")
     for cluster_id, entry in top[:limit]:
-        members = conn.execute(
-            "SELECT i.id, i.title, i.status, s.name FROM items i JOIN sources s ON s.id = i.source_id"
-            " WHERE i.cluster_id = ? AND i.fetched_at < ? ORDER BY i.fetched_at, i.id", [cluster_id, end]).fetchall()
+        members = reports_db.cluster_members(conn, cluster_id, end)
         title = members[0][1] if members else ""
-        if "representative_item_id" in cluster_columns:
-            row = conn.execute("SELECT items.title FROM clusters JOIN items ON items.id = clusters.representative_item_id"
-                               " WHERE clusters.id = ?", [cluster_id]).fetchone()
-            title = row[0] if row and row[0] else title
+        if has_representative:
+            title = reports_db.representative_title(conn, cluster_id) or title
         status = max((m[2] for m in members), key=lambda s: STATUS_RANK.get(s, 0), default="")
         names = {m[3] for m in members}
         if reposts:
-            names |= {r[0] for r in conn.execute(
-                "SELECT s.name FROM cluster_sources c JOIN sources s ON s.id = c.source_id"
-                " WHERE c.cluster_id = ? AND c.first_seen_at < ?", [cluster_id, end])}
+            names |= reports_db.repost_source_names(conn, cluster_id, end)
         table.rows.append([cluster_id, title, entry["sources"], entry["new"], entry["items"],
                            local_time(period, entry["first"]), status, ", ".join(sorted(names))])
     return table, spreading
@@ -78,9 +54,8 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
 def confirmed_terms(conn, period: Period, previous: Period, limit: int = 20) -> Table:
     """Terms in items confirmed (a decision to 'confirmed') in the period, with the previous period's count."""
     def texts(p: Period) -> list[str]:
-        return [f"{title}\n{(text or '')[:4000]}" for title, text in conn.execute(
-            "SELECT title, text FROM items WHERE id IN (SELECT DISTINCT item_id FROM decisions"
-            " WHERE new_status = 'confirmed' AND created_at >= ? AND created_at < ?)", [p.start_utc, p.end_utc])]
+        return [f"{title}\n{(text or '')[:4000]}"
+                for title, text in reports_db.confirmed_texts(conn, p.start_utc, p.end_utc)]
 
     current_texts = texts(period)
     current = top_terms(current_texts, limit)
@@ -113,11 +88,7 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
     """
     start, end = period.start_utc, period.end_utc
     prev_start = period.previous().start_utc
-    runs = {row[0]: row[1:] for row in conn.execute(
-        "SELECT source_id, SUM(started_at >= ?), SUM(started_at >= ? AND status = 'error'),"
-        " SUM(started_at < ? AND status = 'error')"
-        " FROM crawl_runs WHERE started_at >= ? AND started_at < ? GROUP BY source_id",
-        [start, start, start, prev_start, end])}
+    runs = reports_db.crawl_runs_by_source(conn, prev_start, start, end)
     table = Table("coverage_sources", "Coverage health: sources gone dark, paused or failing",
                   ["source", "kind", "language", "problems", "items", "previous", "last_item_local",
                    "last_success_local", "error_runs", "runs", "consecutive_failures", "last_error"])
@@ -143,8 +114,7 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
             counts["failing"][1] += 1
         if not problems:
             continue
-        last_item = conn.execute("SELECT MAX(fetched_at) FROM items WHERE source_id = ? AND fetched_at < ?",
-                                 [source_id, end]).fetchone()[0]
+        last_item = reports_db.last_item_before(conn, source_id, end)
         table.rows.append([name, source["kind"], source["language"], ", ".join(problems), by_source["cur"][name],
                            by_source["prev"][name], local_time(period, last_item), local_time(period, source["last_success_at"]),
                            errors or 0, total_runs or 0, source["consecutive_failures"], source["last_error"] or ""])

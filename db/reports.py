@@ -1,0 +1,98 @@
+"""The periodic report's read queries (monitor/reports/ turns their rows into tables).
+
+Every function takes the connection of the report's read transaction, so all of a report's figures
+come from one snapshot of the database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+
+def scan_hint(conn: sqlite3.Connection) -> str:
+    """Force the covering index of migration 051 when present: with few sources, SQLite's planner
+    otherwise prefers a skip-scan of (source_id, fetched_at) that reads every row (3× slower)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'items_report_scan'").fetchone()
+    return " INDEXED BY items_report_scan" if found else ""
+
+
+def cluster_schema(conn: sqlite3.Connection) -> tuple[bool, bool]:
+    """(whether exact reposts are recorded in cluster_sources, whether clusters have a representative
+    item): older databases lack either, and the story queries leave out what is missing."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
+    return "cluster_sources" in tables, "representative_item_id" in cluster_columns
+
+
+def _per_cluster_sql(conn: sqlite3.Connection, reposts: bool) -> str:
+    """Per story touched in [:start, :end): distinct sources by :end, those new since :start, the first
+    time seen and the items stored. A source carries a story with an item in it or an exact repost."""
+    touched = (f"SELECT cluster_id FROM items{scan_hint(conn)} WHERE fetched_at >= :start AND fetched_at < :end"
+               " AND cluster_id IS NOT NULL")
+    if reposts:
+        touched += " UNION SELECT cluster_id FROM cluster_sources WHERE first_seen_at >= :start AND first_seen_at < :end"
+    carriers_sql = ("SELECT cluster_id, source_id, fetched_at AS seen, 1 AS stored FROM items"
+                    " WHERE cluster_id IN touched AND fetched_at < :end")
+    if reposts:
+        carriers_sql += (" UNION ALL SELECT cluster_id, source_id, first_seen_at, 0 FROM cluster_sources"
+                         " WHERE cluster_id IN touched AND first_seen_at < :end")
+    return (f"WITH touched AS ({touched}),"
+            f" carriers AS (SELECT cluster_id, source_id, MIN(seen) AS first, SUM(stored) AS items"
+            f"  FROM ({carriers_sql}) GROUP BY cluster_id, source_id)"
+            " SELECT cluster_id, COUNT(*) AS sources, SUM(first >= :start) AS new_sources,"
+            " MIN(first) AS first, SUM(items) AS items FROM carriers GROUP BY cluster_id")
+
+
+def spreading_count(conn: sqlite3.Connection, start: str, end: str, *, reposts: bool) -> int:
+    """How many stories touched in [start, end) had two or more sources by `end`."""
+    sql = f"SELECT COUNT(*) FROM ({_per_cluster_sql(conn, reposts)}) WHERE sources >= 2"
+    return int(conn.execute(sql, {"start": start, "end": end}).fetchone()[0])
+
+
+def cluster_spread(conn: sqlite3.Connection, start: str, end: str, *, reposts: bool) -> dict[int, dict]:
+    """cluster id → {"sources", "new", "first", "items"} for each story touched in [start, end)."""
+    return {row[0]: {"sources": row[1], "new": row[2], "first": row[3], "items": row[4]}
+            for row in conn.execute(_per_cluster_sql(conn, reposts), {"start": start, "end": end})}
+
+
+def cluster_members(conn: sqlite3.Connection, cluster_id: int, end: str) -> list[tuple]:
+    """(item id, title, status, source name) of a story's items fetched before `end`, oldest first."""
+    return conn.execute(
+        "SELECT i.id, i.title, i.status, s.name FROM items i JOIN sources s ON s.id = i.source_id"
+        " WHERE i.cluster_id = ? AND i.fetched_at < ? ORDER BY i.fetched_at, i.id", [cluster_id, end]).fetchall()
+
+
+def representative_title(conn: sqlite3.Connection, cluster_id: int) -> str | None:
+    """The title of the story's representative item (None or "" when it has none)."""
+    row = conn.execute("SELECT items.title FROM clusters JOIN items ON items.id = clusters.representative_item_id"
+                       " WHERE clusters.id = ?", [cluster_id]).fetchone()
+    return row[0] if row else None
+
+
+def repost_source_names(conn: sqlite3.Connection, cluster_id: int, end: str) -> set[str]:
+    """Names of the sources that carried the story (stored or as exact reposts) before `end`."""
+    return {r[0] for r in conn.execute(
+        "SELECT s.name FROM cluster_sources c JOIN sources s ON s.id = c.source_id"
+        " WHERE c.cluster_id = ? AND c.first_seen_at < ?", [cluster_id, end])}
+
+
+def confirmed_texts(conn: sqlite3.Connection, start: str, end: str) -> list[tuple[str, str | None]]:
+    """(title, text) of the items a decision confirmed in [start, end)."""
+    return conn.execute(
+        "SELECT title, text FROM items WHERE id IN (SELECT DISTINCT item_id FROM decisions"
+        " WHERE new_status = 'confirmed' AND created_at >= ? AND created_at < ?)", [start, end]).fetchall()
+
+
+def crawl_runs_by_source(conn: sqlite3.Connection, prev_start: str, start: str, end: str) -> dict[int, tuple]:
+    """source id → (runs since `start`, error runs since `start`, error runs in [prev_start, start))."""
+    return {row[0]: row[1:] for row in conn.execute(
+        "SELECT source_id, SUM(started_at >= ?), SUM(started_at >= ? AND status = 'error'),"
+        " SUM(started_at < ? AND status = 'error')"
+        " FROM crawl_runs WHERE started_at >= ? AND started_at < ? GROUP BY source_id",
+        [start, start, start, prev_start, end])}
+
+
+def last_item_before(conn: sqlite3.Connection, source_id: int, end: str) -> str | None:
+    """When the source's newest item fetched before `end` was fetched (None when it has none)."""
+    return conn.execute("SELECT MAX(fetched_at) FROM items WHERE source_id = ? AND fetched_at < ?",
+                        [source_id, end]).fetchone()[0]
