@@ -18,3 +18,8 @@ def replace_models(database: sqlite_utils.Database, rows: list[tuple]) -> None:
             "INSERT INTO models (version, path, created_at, metrics, card, promoted) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(version) DO UPDATE SET path = excluded.path, metrics = excluded.metrics,"
             " card = excluded.card, promoted = excluded.promoted", rows)
+
+
+def list_models(database: sqlite_utils.Database) -> list[dict]:
+    """Every recorded model version with its metrics and card, newest first (the admin's Models page)."""
+    return list(database.query("SELECT id, version, created_at, metrics, card, promoted FROM models ORDER BY id DESC"))

@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, Response, flash, redirect, render_template, 
 from flask_babel import gettext as _
 
 import db.audit
+import db.models
 import db.tokens
 import db.users
 from db.audit import AuditFilter
@@ -92,8 +93,7 @@ def revoke_token(token_id: int):
 @roles(*ADMIN)
 def models():
     """Model versions with their cards; a card's formatting is shown through the nh3 allow-list."""
-    rows = list(get_db().query("SELECT id, version, created_at, metrics, card, promoted FROM models ORDER BY id DESC"))
-    return render_template("admin_models.html", models=rows)
+    return render_template("admin_models.html", models=db.models.list_models(get_db()))
 
 
 def register(app: Flask) -> None:
