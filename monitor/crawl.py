@@ -119,6 +119,9 @@ class CrawlResult:
     retry_after: float | None = None
     paused_now: bool = False
     storage_full: bool = False  # the storage refused a write (disk full): back off everything, not one source
+    # The source's own polling hints, for the scheduler: feed TTL (from the parser), HTTP cache lifetime.
+    ttl_seconds: int | None = None
+    cache_seconds: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -218,7 +221,8 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
     fetch_state: dict | None = None
     try:
         fetched, raws = _fetch_and_parse(fetcher, source, row)
-        result.http_status = fetched.status
+        result.http_status, result.cache_seconds = fetched.status, fetched.cache_seconds
+        result.ttl_seconds = getattr(raws, "ttl_seconds", None)
         if raws is None:
             result.status = "not_modified"
         else:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 import socket
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
@@ -79,6 +81,34 @@ class FetchResult:
     @property
     def last_modified(self) -> str | None:
         return self.headers.get("last-modified")
+
+    @property
+    def cache_seconds(self) -> int | None:
+        """How long the server says this response stays fresh: a polling hint for the scheduler."""
+        return cache_seconds(self.headers)
+
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.I)
+
+
+def cache_seconds(headers: dict[str, str], now: datetime | None = None) -> int | None:
+    """Freshness lifetime from Cache-Control max-age (or Expires − Date); None if the server says nothing."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    control = lowered.get("cache-control", "")
+    if re.search(r"no-cache|no-store|must-revalidate", control, re.I) and "max-age" not in control.lower():
+        return None
+    match = _MAX_AGE.search(control)
+    if match:
+        return int(match.group(1)) or None
+    if lowered.get("expires"):
+        try:
+            expires = parsedate_to_datetime(lowered["expires"])
+            base = parsedate_to_datetime(lowered["date"]) if lowered.get("date") else (now or datetime.now(UTC))
+            seconds = (expires - base).total_seconds()
+        except (TypeError, ValueError, IndexError):
+            return None
+        return int(seconds) if seconds > 0 else None
+    return None
 
 
 def parse_retry_after(value: str | None) -> float | None:

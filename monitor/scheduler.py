@@ -23,10 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from apscheduler.events import (
@@ -48,6 +46,9 @@ from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, Settings, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
+
+if TYPE_CHECKING:
+    from monitor.fetch import Fetcher
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -263,7 +264,9 @@ def _seconds(value: Any, default: int) -> int:
 
 
 def _hint_seconds(result: Any) -> int | None:
-    """The longest "don't come back before" the source gave: feed TTL, Cache-Control/Expires, Retry-After."""
+    """The longest "don't come back before" the source gave, the one place its hints meet: the feed's TTL
+    (read by the parser), the response's Cache-Control/Expires lifetime (FetchResult.cache_seconds) and
+    Retry-After, all carried on the crawl result."""
     hints = []
     for name in ("ttl_seconds", "cache_seconds", "retry_after"):
         value = getattr(result, name, None)
@@ -326,79 +329,6 @@ def jitter_for(interval: float) -> int:
     return int(min(max(interval * 0.1, 0), MAX_JITTER_SECONDS))
 
 
-# --------------------------------------------------------------------------- feed TTL and HTTP cache hints
-
-_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.I)
-_SY_PERIOD = re.compile(rb"<sy:updatePeriod>\s*(hourly|daily|weekly|monthly|yearly)\s*</sy:updatePeriod>", re.I)
-_SY_FREQUENCY = re.compile(rb"<sy:updateFrequency>\s*(\d{1,4})\s*</sy:updateFrequency>", re.I)
-_SY_SECONDS = {b"hourly": 3600, b"daily": 86400, b"weekly": 7 * 86400, b"monthly": 30 * 86400,
-               b"yearly": 365 * 86400}
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-maxage|max-age)\s*=\s*\"?(\d+)", re.I)
-
-
-def cache_seconds(headers: dict[str, str], now: datetime | None = None) -> int | None:
-    """Freshness lifetime from Cache-Control max-age (or Expires − Date); None if the server says nothing."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    control = lowered.get("cache-control", "")
-    if re.search(r"no-cache|no-store|must-revalidate", control, re.I) and "max-age" not in control.lower():
-        return None
-    match = _MAX_AGE.search(control)
-    if match:
-        return int(match.group(1)) or None
-    if lowered.get("expires"):
-        try:
-            expires = parsedate_to_datetime(lowered["expires"])
-            base = parsedate_to_datetime(lowered["date"]) if lowered.get("date") else (now or datetime.now(UTC))
-            seconds = (expires - base).total_seconds()
-        except (TypeError, ValueError, IndexError):
-            return None
-        return int(seconds) if seconds > 0 else None
-    return None
-
-
-def feed_ttl_seconds(body: bytes) -> int | None:
-    """RSS <ttl> (minutes) or the syndication module's updatePeriod / updateFrequency."""
-    head = body[:65536]
-    match = _TTL.search(head)
-    if match and int(match.group(1)) > 0:
-        return int(match.group(1)) * 60
-    period = _SY_PERIOD.search(head)
-    if period:
-        frequency = _SY_FREQUENCY.search(head)
-        times = max(int(frequency.group(1)), 1) if frequency else 1
-        return _SY_SECONDS[period.group(1).lower()] // times
-    return None
-
-
-class HintingFetcher:
-    """The shared fetcher, noting the source's own polling hints from each thread's first response.
-
-    One fetcher for the whole scheduler also keeps per-host pacing and robots.txt caches across
-    all sources, which a fetcher per crawl would not.
-    """
-
-    def __init__(self, inner: Any):
-        self.inner = inner
-        self._local = threading.local()
-
-    def begin(self) -> None:
-        self._local.hints = None
-
-    def hints(self) -> dict[str, int | None]:
-        return getattr(self._local, "hints", None) or {}
-
-    def fetch(self, url: str, *args: Any, **kwargs: Any) -> Any:
-        result = self.inner.fetch(url, *args, **kwargs)
-        if getattr(self._local, "hints", None) is None:
-            headers = getattr(result, "headers", None) or {}
-            self._local.hints = {"cache_seconds": cache_seconds(headers),
-                                 "ttl_seconds": feed_ttl_seconds(getattr(result, "body", b"") or b"")}
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
 # --------------------------------------------------------------------------- the scheduler
 
 
@@ -457,9 +387,9 @@ class Scheduler:
         self._scorer_factory = scorer_factory or _default_scorer
         self._scorer_lock = threading.Lock()
         self._scorer_retry_at = 0.0
-        self._fetcher: HintingFetcher | None = None
+        self._fetcher: Fetcher | None = None
         self._fetcher_settings: Settings | None = None
-        self._old_fetchers: list[HintingFetcher] = []
+        self._old_fetchers: list[Fetcher] = []
         self.heartbeat_seconds = heartbeat_seconds
         self.reconcile_seconds = reconcile_seconds
         self.interval_scale = interval_scale
@@ -507,7 +437,7 @@ class Scheduler:
             self._crawl = _default_crawl()
         return self._crawl
 
-    def fetcher(self) -> HintingFetcher:
+    def fetcher(self) -> Fetcher:
         """The fetcher shared by every crawl, so per-host pacing and robots.txt caches span all sources;
         replaced (the old one kept for in-flight crawls) when the settings change on reload."""
         with self._scorer_lock:
@@ -517,7 +447,7 @@ class Scheduler:
 
                 if self._fetcher is not None:
                     self._old_fetchers.append(self._fetcher)  # in-flight crawls may still use it
-                self._fetcher = HintingFetcher(Fetcher(settings))
+                self._fetcher = Fetcher(settings)
                 self._fetcher_settings = copy.deepcopy(settings)
             return self._fetcher
 
@@ -787,24 +717,19 @@ class Scheduler:
             return None  # the storage refuses writes: nothing is fetched that could not be stored
         started = time.monotonic()
         try:
-            result, hints = self._crawl_once(database, source)
+            result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=self.fetcher())
         except Exception as exc:
             self._storage_after(turn, storage.cannot_write(exc), False)
             raise
         self._storage_after(turn, bool(getattr(result, "storage_full", False)),
                             getattr(result, "status", "ok") in ("ok", "not_modified"))
-        outcome = SimpleNamespace(
-            status=getattr(result, "status", "ok"), found=getattr(result, "found", 0), new=getattr(result, "new", 0),
-            retry_after=getattr(result, "retry_after", None),
-            ttl_seconds=getattr(result, "ttl_seconds", None) or hints.get("ttl_seconds"),
-            cache_seconds=getattr(result, "cache_seconds", None) or hints.get("cache_seconds"))
         after = database.conn.execute("SELECT consecutive_failures, paused FROM sources WHERE id = ?",
                                       (source_id,)).fetchone()
         failures = int(after[0]) if after else 0
         if after and after[1]:
             self._paused_seen[name] = True
         bounds = bounds_for(source)
-        interval = next_interval(bounds, row[3], outcome, failures)
+        interval = next_interval(bounds, row[3], result, failures)
         new = int(getattr(result, "new", 0) or 0)
         now_text = db.utcnow()
         next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
@@ -828,13 +753,6 @@ class Scheduler:
             "new": new, "seen": getattr(result, "seen", None), "error": getattr(result, "error", None),
             "next_interval": interval, "seconds": round(time.monotonic() - started, 3)})
         return result
-
-    def _crawl_once(self, database: sqlite_utils.Database, source: SourceConfig) -> tuple[Any, dict]:
-        """Run the crawl function; its result and the source's own polling hints (TTL, cache)."""
-        fetcher = self.fetcher()
-        fetcher.begin()
-        result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=fetcher)
-        return result, fetcher.hints()
 
     # -- storage back-off: a full disk stops all crawling, not one source at a time -------------
 

@@ -265,7 +265,8 @@ def test_load_text_accepts_adaptive_options():
 
 
 def test_cache_headers_and_feed_ttl_are_read():
-    from monitor.scheduler import cache_seconds, feed_ttl_seconds
+    from monitor.fetch import cache_seconds
+    from monitor.sources.rss import feed_ttl_seconds
 
     assert cache_seconds({"Cache-Control": "public, max-age=900"}) == 900
     assert cache_seconds({"cache-control": "no-cache"}) is None

@@ -27,11 +27,14 @@ class Parsed(list):
 
     The crawl records the warning on the run and the source stays "ok": something was read, and
     what could not be (a malformed part, an article page, a later page) is said, not hidden.
+    `ttl_seconds` is the document's own "poll me at most this often" (an RSS <ttl>), a hint the
+    crawl hands on to the scheduler.
     """
 
-    def __init__(self, items=(), warning: str | None = None):
+    def __init__(self, items=(), warning: str | None = None, ttl_seconds: int | None = None):
         super().__init__(items)
         self.warning = warning
+        self.ttl_seconds = ttl_seconds
 
     def note(self, warning: str) -> None:
         """Add a partial failure to the warning, after any earlier one."""

@@ -28,6 +28,11 @@ from monitor.sources import Parsed, ParseError
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=""", re.I)
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
+_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.I)
+_SY_PERIOD = re.compile(rb"<sy:updatePeriod>\s*(hourly|daily|weekly|monthly|yearly)\s*</sy:updatePeriod>", re.I)
+_SY_FREQUENCY = re.compile(rb"<sy:updateFrequency>\s*(\d{1,4})\s*</sy:updateFrequency>", re.I)
+_SY_SECONDS = {b"hourly": 3600, b"daily": 86400, b"weekly": 7 * 86400, b"monthly": 30 * 86400,
+               b"yearly": 365 * 86400}
 
 
 def _as_result(result_or_bytes: FetchResult | bytes, source: Any) -> FetchResult:
@@ -164,6 +169,23 @@ def _undeclared_to_utf8(body: bytes, http_charset: str | None) -> tuple[bytes, b
     return text.encode("utf-8"), True
 
 
+def feed_ttl_seconds(body: bytes) -> int | None:
+    """RSS <ttl> (minutes) or the syndication module's updatePeriod / updateFrequency, in seconds.
+
+    Read from the channel's head, where both live: a polling hint the scheduler honours as a floor.
+    """
+    head = body[:65536]
+    match = _TTL.search(head)
+    if match and int(match.group(1)) > 0:
+        return int(match.group(1)) * 60
+    period = _SY_PERIOD.search(head)
+    if period:
+        frequency = _SY_FREQUENCY.search(head)
+        times = max(int(frequency.group(1)), 1) if frequency else 1
+        return _SY_SECONDS[period.group(1).lower()] // times
+    return None
+
+
 def _looks_like_json_feed(body: bytes) -> bool:
     head = body[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
     return head.startswith(b"{") and b"jsonfeed" in body[:4096].lower()
@@ -214,4 +236,4 @@ def parse(result_or_bytes: FetchResult | bytes, source: Any = None) -> list[RawI
     if parsed.get("bozo") and parsed.get("bozo_exception") is not None:
         exc = parsed["bozo_exception"]
         warning = f"feed is not well-formed, {len(items)} items recovered: {type(exc).__name__}: {exc}"[:300]
-    return Parsed(items, warning)
+    return Parsed(items, warning, ttl_seconds=feed_ttl_seconds(result.body))
