@@ -7,6 +7,8 @@ come from one snapshot of the database.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def scan_hint(conn: sqlite3.Connection) -> str:
@@ -96,3 +98,105 @@ def last_item_before(conn: sqlite3.Connection, source_id: int, end: str) -> str 
     """When the source's newest item fetched before `end` was fetched (None when it has none)."""
     return conn.execute("SELECT MAX(fetched_at) FROM items WHERE source_id = ? AND fetched_at < ?",
                         [source_id, end]).fetchone()[0]
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """Run the block in one read transaction (rolled back: it writes nothing), so every figure comes
+    from one snapshot while the crawler and moderators keep writing; joins a transaction already open."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def report_sources(conn: sqlite3.Connection) -> list[tuple]:
+    """(id, name, kind, language, enabled, paused, consecutive_failures, last_success_at, last_error,
+    last_error_at) of every source."""
+    return conn.execute(
+        "SELECT id, name, kind, language, enabled, paused, consecutive_failures, last_success_at,"
+        " last_error, last_error_at FROM sources").fetchall()
+
+
+def item_groups(conn: sqlite3.Connection, day_sql: str, day_params: list, start: str, end: str) -> list[tuple]:
+    """(source id, language or '', flag_reasons, day, count) of the items first seen in [start, end),
+    in one scan of the fetched_at index; `day_sql` (with `day_params`) computes each item's day index."""
+    return conn.execute(
+        f"SELECT source_id, COALESCE(language, ''), flag_reasons, {day_sql} AS day, COUNT(*)"
+        f" FROM items{scan_hint(conn)} WHERE fetched_at >= ? AND fetched_at < ?"
+        " GROUP BY source_id, COALESCE(language, ''), flag_reasons, day",
+        [*day_params, start, end]).fetchall()
+
+
+def decisions_with_context(conn: sqlite3.Connection, start: str, end: str) -> list[tuple]:
+    """Decisions made in [start, end) by id, each with its user's name and role, its item's fetched_at,
+    flag_reasons and model version, and whether it is the item's first-ever decision."""
+    return conn.execute(
+        "SELECT d.id, d.item_id, d.action, d.old_status, d.new_status, d.note, d.created_at,"
+        " u.name, u.role, i.fetched_at, i.flag_reasons, COALESCE(i.model_version, ''),"
+        " (SELECT MIN(d2.id) FROM decisions d2 WHERE d2.item_id = d.item_id) = d.id AS is_first"
+        " FROM decisions d JOIN users u ON u.id = d.user_id JOIN items i ON i.id = d.item_id"
+        " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id", [start, end]).fetchall()
+
+
+def count_items_between(conn: sqlite3.Connection, start: str, end: str) -> int:
+    """How many items were first seen in [start, end)."""
+    return conn.execute("SELECT COUNT(*) FROM items WHERE fetched_at >= ? AND fetched_at < ?",
+                        (start, end)).fetchone()[0]
+
+
+def undecided_items(conn: sqlite3.Connection, statuses: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(status, fetched_at) of the items in one of two `statuses` that no decision ever touched."""
+    return conn.execute(
+        "SELECT status, fetched_at FROM items WHERE status IN (?, ?) AND NOT EXISTS"
+        " (SELECT 1 FROM decisions d WHERE d.item_id = items.id)", statuses).fetchall()
+
+
+def decision_log(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """(item id, created_at, old_status, new_status) of every decision, oldest first (read as it goes)."""
+    return conn.execute("SELECT item_id, created_at, old_status, new_status FROM decisions ORDER BY id")
+
+
+def fetched_times(conn: sqlite3.Connection, item_ids: list[int]) -> dict[int, str]:
+    """item id → fetched_at, looked up 500 ids per statement."""
+    fetched: dict[int, str] = {}
+    for offset in range(0, len(item_ids), 500):
+        chunk = item_ids[offset:offset + 500]
+        fetched.update(conn.execute(f"SELECT id, fetched_at FROM items WHERE id IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall())
+    return fetched
+
+
+def decisions_for_rows(conn: sqlite3.Connection, start: str, end: str, local_sql: str) -> sqlite3.Cursor:
+    """(item id, decision id, user name, created_at, action, old, new, note, local time by `local_sql`)
+    of the decisions made in [start, end), by id."""
+    return conn.execute(
+        "SELECT d.item_id, d.id, u.name, d.created_at, d.action, d.old_status, d.new_status, d.note,"
+        f" {local_sql}"
+        " FROM decisions d JOIN users u ON u.id = d.user_id"
+        " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id", [start, end])
+
+
+def _item_row_columns(local_sql: str) -> str:
+    return ("id, source_id, fetched_at, language, title, COALESCE(url, canonical_url), status, flag_reasons,"
+            f" score_misinformation, score_harm, model_version, {local_sql}")
+
+
+def item_rows_between(conn: sqlite3.Connection, start: str, end: str, local_sql: str) -> list[tuple]:
+    """The report's item columns (local fetch time by `local_sql` last) of items first seen in [start, end), by id."""
+    return conn.execute(f"SELECT {_item_row_columns(local_sql)} FROM items WHERE fetched_at >= ? AND fetched_at < ?"
+                        " ORDER BY id", [start, end]).fetchall()
+
+
+def item_rows_by_id(conn: sqlite3.Connection, item_ids: list[int], local_sql: str) -> list[tuple]:
+    """The same columns for the given items, looked up 500 ids per statement."""
+    rows: list[tuple] = []
+    for offset in range(0, len(item_ids), 500):
+        chunk = item_ids[offset:offset + 500]
+        rows += conn.execute(f"SELECT {_item_row_columns(local_sql)} FROM items"
+                             f" WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+    return rows

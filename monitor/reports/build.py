@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 
 from db import from_iso, utcnow
-from db.reports import scan_hint
+from db import reports as reports_db
 from monitor.domain import Action, Category, Status
 from monitor.reports import sections
 from monitor.reports.figures import (
@@ -69,14 +69,8 @@ def build_report(database: sqlite_utils.Database, period: Period, *, redact: boo
     All queries run in one read transaction, so the figures come from one snapshot of the database
     even while the crawler and moderators keep writing (WAL readers never block writers).
     """
-    conn = database.conn
-    if conn.in_transaction:
+    with reports_db.read_snapshot(database.conn):
         return _build(database, period, redact)
-    conn.execute("BEGIN")
-    try:
-        return _build(database, period, redact)
-    finally:
-        conn.execute("ROLLBACK")
 
 
 def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Report:
@@ -116,9 +110,7 @@ def _sources(conn) -> dict[int, dict]:
     return {row[0]: {"name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4],
                      "paused": row[5], "consecutive_failures": row[6], "last_success_at": row[7],
                      "last_error": row[8], "last_error_at": row[9]}
-            for row in conn.execute(
-                "SELECT id, name, kind, language, enabled, paused, consecutive_failures, last_success_at,"
-                " last_error, last_error_at FROM sources")}
+            for row in reports_db.report_sources(conn)}
 
 
 def _sides() -> dict[str, Counter]:
@@ -144,11 +136,7 @@ class ItemCounts:
 def _count_items(conn, period: Period, sources: dict[int, dict]) -> ItemCounts:
     """One scan over both periods' items via the fetched_at index, grouped small, split in Python."""
     day_sql, day_params = day_index_sql(period, "fetched_at")
-    groups = conn.execute(
-        f"SELECT source_id, COALESCE(language, ''), flag_reasons, {day_sql} AS day, COUNT(*)"
-        f" FROM items{scan_hint(conn)} WHERE fetched_at >= ? AND fetched_at < ?"
-        " GROUP BY source_id, COALESCE(language, ''), flag_reasons, day",
-        [*day_params, period.previous().start_utc, period.end_utc]).fetchall()
+    groups = reports_db.item_groups(conn, day_sql, day_params, period.previous().start_utc, period.end_utc)
     out = ItemCounts()
     for source_id, language, reasons_text, day, count in groups:
         side = "prev" if day < 0 else "cur"
@@ -186,13 +174,7 @@ class DecisionCounts:
 
 def _count_decisions(conn, period: Period) -> DecisionCounts:
     """Decisions of both periods, with what the report needs of their items and users, in one query."""
-    decisions = conn.execute(
-        "SELECT d.id, d.item_id, d.action, d.old_status, d.new_status, d.note, d.created_at,"
-        " u.name, u.role, i.fetched_at, i.flag_reasons, COALESCE(i.model_version, ''),"
-        " (SELECT MIN(d2.id) FROM decisions d2 WHERE d2.item_id = d.item_id) = d.id AS is_first"
-        " FROM decisions d JOIN users u ON u.id = d.user_id JOIN items i ON i.id = d.item_id"
-        " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id",
-        [period.previous().start_utc, period.end_utc]).fetchall()
+    decisions = reports_db.decisions_with_context(conn, period.previous().start_utc, period.end_utc)
     out = DecisionCounts()
     for (_dec_id, item_id, action, _old, _new, _note, created_at, user, role, fetched_at, reasons_text,
          model_version, is_first) in decisions:
@@ -381,8 +363,7 @@ def _section_tables(conn, period: Period, previous: Period, sources: dict[int, d
 
 def items_scanned(database: sqlite_utils.Database, period: Period) -> int:
     """How many items build_report reads for `period`: those first seen in it and in the period before."""
-    return database.conn.execute("SELECT COUNT(*) FROM items WHERE fetched_at >= ? AND fetched_at < ?",
-                                 (period.previous().start_utc, period.end_utc)).fetchone()[0]
+    return reports_db.count_items_between(database.conn, period.previous().start_utc, period.end_utc)
 
 
 def backlog_at(conn, *moments: str) -> list[Counter]:
@@ -394,23 +375,16 @@ def backlog_at(conn, *moments: str) -> list[Counter]:
     moments, and undecided open items are counted through the status index.
     """
     results = []
-    undecided = conn.execute(
-        "SELECT status, fetched_at FROM items WHERE status IN (?, ?) AND NOT EXISTS"
-        " (SELECT 1 FROM decisions d WHERE d.item_id = items.id)", OPEN_STATUSES).fetchall()
+    undecided = reports_db.undecided_items(conn, OPEN_STATUSES)
     first_old: dict[int, str] = {}
     timeline: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for item_id, created_at, old, new in conn.execute(
-            "SELECT item_id, created_at, old_status, new_status FROM decisions ORDER BY id"):
+    for item_id, created_at, old, new in reports_db.decision_log(conn):
         first_old.setdefault(item_id, old)
         timeline[item_id].append((created_at, new))
     # Only an item first decided after a moment might not have existed yet at that moment.
     earliest = min(moments)
     late = [item_id for item_id, events in timeline.items() if events[0][0] >= earliest]
-    fetched: dict[int, str] = {}
-    for offset in range(0, len(late), 500):
-        chunk = late[offset:offset + 500]
-        fetched.update(conn.execute(f"SELECT id, fetched_at FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                                    chunk).fetchall())
+    fetched = reports_db.fetched_times(conn, late)
     for moment in moments:
         counts: Counter = Counter(status for status, fetched_at in undecided if fetched_at < moment)
         for item_id, old in first_old.items():
@@ -434,23 +408,12 @@ def item_rows(conn, period: Period, sources: dict[int, dict]) -> Table:
     table = Table("items", "Items and decisions in the period", list(ITEM_COLUMNS),
                   note="One row per decision in the period; items with none have one row with empty decision fields.")
     decided: dict[int, list[tuple]] = defaultdict(list)
-    for row in conn.execute(
-            "SELECT d.item_id, d.id, u.name, d.created_at, d.action, d.old_status, d.new_status, d.note,"
-            f" {local_time_sql(period, 'd.created_at')}"
-            " FROM decisions d JOIN users u ON u.id = d.user_id"
-            " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id", [start, end]):
+    for row in reports_db.decisions_for_rows(conn, start, end, local_time_sql(period, "d.created_at")):
         decided[row[0]].append(row[1:])
-    columns = ("id, source_id, fetched_at, language, title, COALESCE(url, canonical_url), status, flag_reasons,"
-               f" score_misinformation, score_harm, model_version, {local_time_sql(period, 'fetched_at')}")
-    crawled = conn.execute(f"SELECT {columns} FROM items WHERE fetched_at >= ? AND fetched_at < ? ORDER BY id",
-                           [start, end]).fetchall()
+    local_fetched = local_time_sql(period, "fetched_at")
+    crawled = reports_db.item_rows_between(conn, start, end, local_fetched)
     crawled_ids = {row[0] for row in crawled}
-    extra_ids = sorted(set(decided) - crawled_ids)
-    extra = []
-    for offset in range(0, len(extra_ids), 500):
-        chunk = extra_ids[offset:offset + 500]
-        extra += conn.execute(f"SELECT {columns} FROM items WHERE id IN ({','.join('?' * len(chunk))})",
-                              chunk).fetchall()
+    extra = reports_db.item_rows_by_id(conn, sorted(set(decided) - crawled_ids), local_fetched)
     for row in sorted(crawled + extra, key=lambda r: r[0]):
         (item_id, source_id, fetched_at, language, title, url, status, reasons, s_mis, s_harm, model, local) = row
         source = sources.get(source_id, {"name": f"#{source_id}", "kind": ""})
