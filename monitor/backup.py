@@ -14,6 +14,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from db import copies
+
 log = logging.getLogger("monitor.backup")
 
 PREFIX = "monitor-backup-"
@@ -35,9 +37,9 @@ class BackupError(RuntimeError):
 
 
 def _check(path: Path) -> None:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn = copies.open_readonly(path)
     try:
-        verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        verdict = copies.integrity_verdict(conn)
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path}: not a usable SQLite database ({exc})") from None
     finally:
@@ -81,10 +83,8 @@ def backup(db_path: str | Path, folder: str | Path, *, keep: int = 7, now: datet
     if _same_file(target, db_path):
         raise BackupError(f"{target}: is the database being backed up; choose another --dir")
     partial = target.with_suffix(".partial")
-    source = sqlite3.connect(str(db_path), timeout=30)
+    source = copies.open_for_backup(db_path)  # read once now: its errors are the database's
     try:
-        source.execute("PRAGMA busy_timeout = 30000")
-        source.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opened now: its errors are the database's
         try:
             _copy(source, partial)
             _check(partial)
@@ -109,12 +109,7 @@ def _copy(source: sqlite3.Connection, partial: Path) -> None:
     The source was read before this, so a failure here is the copy's: backup() names the backup in it
     (`filename`, which monitor.storage.describe uses for "disk full / cannot write <file>"), not the database.
     """
-    dest = sqlite3.connect(str(partial))
-    try:
-        source.backup(dest, pages=1024, sleep=0.005)
-        dest.execute("PRAGMA journal_mode = DELETE")
-    finally:
-        dest.close()
+    copies.copy_into(source, partial)
 
 
 def _discard(partial: Path) -> None:
@@ -145,16 +140,7 @@ def restore(backup_path: str | Path, db_path: str | Path) -> Path:
         raise BackupError(f"{backup_path}: no such backup")
     _check(backup_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)
-    try:
-        dest = sqlite3.connect(str(db_path), timeout=30)
-        try:
-            source.backup(dest)
-            dest.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            dest.close()
-    finally:
-        source.close()
+    copies.copy_over(backup_path, db_path)
     _check(db_path)
     log.info("database restored", extra={"from": str(backup_path), "to": str(db_path)})
     return db_path
