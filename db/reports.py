@@ -18,6 +18,33 @@ def scan_hint(conn: sqlite3.Connection) -> str:
     return " INDEXED BY items_report_scan" if found else ""
 
 
+def local_time_expr(column: str, offset: int | None) -> str:
+    """SQL for the local "YYYY-MM-DD HH:MM" of a stored time at a fixed UTC `offset` in seconds, or NULL
+    when the offset varies (the caller then converts in Python)."""
+    if offset is None:
+        return "NULL"
+    return f"strftime('%Y-%m-%d %H:%M', {column}, '{int(offset):+d} seconds')"
+
+
+def day_index_expr(column: str, start_utc: str, *, start_timestamp: int | None = None,
+                   day_starts: list[str] | None = None) -> tuple[str, list]:
+    """SQL (and its parameters) giving the 0-based local-day index of `column`, −1 before `start_utc`.
+
+    Without `day_starts` every day is 86,400 s from `start_timestamp` (one UTC offset throughout): constant
+    work per row. With them (the UTC starts of the second and later days, when the offset changes) a CASE
+    over those midnights, whose work per row grows with the days.
+    """
+    if day_starts is None:
+        return (f"CASE WHEN {column} < ? THEN -1 ELSE (CAST(strftime('%s', {column}) AS INTEGER) - ?) / 86400 END",
+                [start_utc, start_timestamp])
+    parts, params = ["CASE WHEN " + column + " < ? THEN -1"], [start_utc]
+    for index, day_start in enumerate(day_starts):
+        parts.append(f"WHEN {column} < ? THEN {index}")
+        params.append(day_start)
+    parts.append(f"ELSE {len(day_starts)} END")
+    return " ".join(parts), params
+
+
 def cluster_schema(conn: sqlite3.Connection) -> tuple[bool, bool]:
     """(whether exact reposts are recorded in cluster_sources, whether clusters have a representative
     item): older databases lack either, and the story queries leave out what is missing."""

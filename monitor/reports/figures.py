@@ -1,4 +1,5 @@
-"""Small shared pieces of the report's arithmetic: changes, ratios, percentiles, local times, SQL helpers."""
+"""Small shared pieces of the report's arithmetic: changes, ratios, percentiles, local times, and the
+period-dependent SQL expressions (built by db/reports.py from the period's offset and day starts)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from db import reports as reports_db
 from monitor.reports.period import Period, day_start_utc
 
 
@@ -55,10 +57,7 @@ def fixed_offset(period: Period) -> int | None:
 
 def local_time_sql(period: Period, column: str) -> str:
     """SQL for the local "YYYY-MM-DD HH:MM" of a stored time, or NULL when the offset varies (then Python)."""
-    offset = fixed_offset(period)
-    if offset is None:
-        return "NULL"
-    return f"strftime('%Y-%m-%d %H:%M', {column}, '{int(offset):+d} seconds')"
+    return reports_db.local_time_expr(column, fixed_offset(period))
 
 
 @lru_cache(maxsize=4096)
@@ -79,11 +78,6 @@ def day_index_sql(period: Period, column: str) -> tuple[str, list]:
     midnights, whose work per row grows with the days.
     """
     if fixed_offset(period) is not None:
-        return (f"CASE WHEN {column} < ? THEN -1 ELSE (CAST(strftime('%s', {column}) AS INTEGER) - ?) / 86400 END",
-                [period.start_utc, int(period.start.timestamp())])
-    parts, params = ["CASE WHEN " + column + " < ? THEN -1"], [period.start_utc]
-    for index, day in enumerate(period.days[1:]):
-        parts.append(f"WHEN {column} < ? THEN {index}")
-        params.append(day_start_utc(day, period.zone))
-    parts.append(f"ELSE {len(period.days) - 1} END")
-    return " ".join(parts), params
+        return reports_db.day_index_expr(column, period.start_utc, start_timestamp=int(period.start.timestamp()))
+    return reports_db.day_index_expr(column, period.start_utc,
+                                     day_starts=[day_start_utc(day, period.zone) for day in period.days[1:]])
