@@ -1,22 +1,21 @@
-"""The unattended scheduler: one APScheduler job per source, heartbeat, reload, single-instance lock.
+"""The unattended scheduler's job lifecycle: one APScheduler job per source, heartbeat, reload, housekeeping.
 
 No parsing or fetching here — a job calls the crawler's `crawl_source` and then decides when the
-source should next be polled (adaptive interval, failure back-off, feed TTL / cache hints).
+source should next be polled. The pieces it stands on live in monitor/schedule/: `policy` (when to
+poll next, the storage back-off), `resources` (each thread's connection, the scorer, the shared
+fetcher) and `locks` (one scheduler per database, who owns a crawl run). Their public names are
+re-exported here, where the rest of the code imports them from.
 Nobody watches this code run, so every decision it takes is written to the database where
 `/health`, the sources page and `monitor status` can show it.
 """
 
 from __future__ import annotations
 
-import copy
-import errno
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import random
-import re
 import sqlite3
 import threading
 import time
@@ -24,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlite_utils
 from apscheduler.events import (
@@ -41,14 +40,37 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import db
-from db.sources import close_interrupted_runs, running_runs, sync_sources
+from db.sources import sync_sources
+from db.state import delete_state, get_state, set_state
 from monitor import config as config_module
 from monitor import storage
-from monitor.config import ConfigError, FeedsConfig, Settings, SourceConfig
+from monitor.config import ConfigError, FeedsConfig, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
+from monitor.schedule.locks import (
+    AlreadyRunning,
+    SchedulerLock,
+    claim_run,
+    owner_alive,
+    recover_interrupted_runs,
+    release_run,
+)
+from monitor.schedule.policy import (
+    MAX_BACKOFF_SECONDS,
+    IntervalBounds,
+    StorageBackoff,
+    backoff_seconds,
+    bounds_for,
+    jitter_for,
+    next_interval,
+)
+from monitor.schedule.resources import SCORER_ERROR_KEY, WorkerResources
 
-if TYPE_CHECKING:
-    from monitor.fetch import Fetcher
+__all__ = [  # the names other modules import from here
+    "AUDIT_CHECKPOINT_SECONDS", "CONFIG_ERROR_KEY", "HEARTBEAT_KEY", "MAX_BACKOFF_SECONDS", "SCORER_ERROR_KEY",
+    "STATUS_KEY", "AlreadyRunning", "IntervalBounds", "ReloadResult", "Scheduler", "SchedulerLock",
+    "backoff_seconds", "bounds_for", "claim_run", "delete_state", "get_state", "jitter_for", "next_interval",
+    "owner_alive", "recover_interrupted_runs", "release_run", "set_state",
+]
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -56,277 +78,7 @@ HEARTBEAT_KEY = "scheduler_heartbeat"
 STATUS_KEY = "scheduler_status"
 AUDIT_CHECKPOINT_SECONDS = 3600  # a signed checkpoint of the decision log (db.decisions.checkpoint)
 CONFIG_ERROR_KEY = "config_error"
-SCORER_ERROR_KEY = "scorer_error"
-SCORER_RETRY_SECONDS = 300
-MAX_BACKOFF_SECONDS = 24 * 3600  # a failing source is retried at least once a day
-MAX_JITTER_SECONDS = 120
-STORAGE_BACKOFF_SECONDS = 60  # first wait after the storage refused a write (disk full), doubling
-STORAGE_MAX_BACKOFF_SECONDS = 3600
 SOURCE_JOB_PREFIX = "source:"
-
-
-# --------------------------------------------------------------------------- single-instance lock
-
-
-class AlreadyRunning(RuntimeError):
-    """Another process already schedules this database."""
-
-
-class SchedulerLock:
-    """An exclusive fcntl lock on `<database>.lock`, held for the life of the process.
-
-    The kernel drops the lock when the process dies — even on kill -9 — so a crash never
-    leaves a stale lock behind, unlike a pid file or a lease row that must time out.
-    """
-
-    def __init__(self, db_path: str | Path):
-        self.path = Path(str(db_path) + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> SchedulerLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                os.close(fd)
-                raise
-            try:
-                holder = os.read(fd, 200).decode("utf-8", "replace").strip() or "unknown"
-            finally:
-                os.close(fd)
-            raise AlreadyRunning(
-                f"another scheduler ({holder}) is already running on {self.path.with_suffix('')}; "
-                "stop it first (only one `monitor run` per database)") from None
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"pid {os.getpid()} since {db.utcnow()}".encode())
-            os.fsync(fd)
-        except OSError as exc:  # a full or read-only disk: name the file (os.write knows no path), drop the lock
-            os.close(fd)
-            raise OSError(exc.errno, exc.strerror, str(self.path)) from exc
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def is_held_elsewhere(self) -> bool:
-        """True when some process (not this object) holds the lock: e.g. `monitor restore` checks it."""
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        else:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        finally:
-            os.close(fd)
-
-    def __enter__(self) -> SchedulerLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-# --------------------------------------------------------------------------- who owns a crawl run
-
-RUNS_LOCK_SUFFIX = ".runs.lock"
-_OWNER_PATTERN = re.compile(r"pid (\d+)")
-# (pid, lock file) → [descriptor, runs open]. One descriptor per process and file, closed only when
-# the process has no run open on that database: closing any descriptor of a file drops all of the
-# process's POSIX locks on it.
-_owners: dict[tuple[int, str], list[int]] = {}
-_owners_lock = threading.Lock()
-
-
-def _runs_lock_path(db_path: str) -> str:
-    return os.path.realpath(db_path) + RUNS_LOCK_SUFFIX
-
-
-def claim_run(db_path: str | None) -> str | None:
-    """Before opening a crawl run: the owner to record on it ("pid N"), None in memory.
-
-    While this process has runs open on the database it holds a POSIX lock on byte <pid> of
-    `<database>.runs.lock`. The kernel drops it when the process dies, even on kill -9, so a lock
-    another process can take means the run's process is gone (and a reused pid is not mistaken for
-    a crawler unless it took the lock itself). Pair with `release_run`.
-    """
-    if not db_path:
-        return None
-    key = (os.getpid(), _runs_lock_path(db_path))
-    with _owners_lock:
-        held = _owners.get(key)
-        if held is None:
-            try:
-                fd = os.open(key[1], os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:  # runs stay unowned: the next start closes them, as before owners
-                log.warning("crawl runs not marked with their process: %s", exc)
-                return None
-            try:
-                # Blocking: the only other holder of this byte is a prober, for microseconds.
-                fcntl.lockf(fd, fcntl.LOCK_EX, 1, os.getpid())
-            except OSError as exc:
-                os.close(fd)
-                log.warning("crawl runs not marked with their process: %s", exc)
-                return None
-            held = _owners[key] = [fd, 0]
-        held[1] += 1
-    return f"pid {os.getpid()}"
-
-
-def release_run(db_path: str | None, owner: str | None) -> None:
-    """After closing a crawl run claimed with `claim_run`."""
-    if not db_path or not owner:
-        return
-    key = (os.getpid(), _runs_lock_path(db_path))
-    with _owners_lock:
-        held = _owners.get(key)
-        if held is None:
-            return
-        held[1] -= 1
-        if held[1] <= 0:
-            del _owners[key]
-            os.close(held[0])
-
-
-def owner_alive(db_path: str | None, owner: str | None) -> bool:
-    """True while the process that recorded `owner` on a run is alive (this process always is).
-    Runs without an owner come from before owners were recorded, or from an in-memory database."""
-    match = _OWNER_PATTERN.fullmatch(owner or "")
-    if not match or not db_path:
-        return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
-        return True
-    key = (os.getpid(), _runs_lock_path(db_path))
-    with _owners_lock:
-        held = _owners.get(key)
-        try:
-            fd = held[0] if held else os.open(key[1], os.O_RDWR)
-        except FileNotFoundError:  # no process ever marked a run here: its owner is gone
-            return False
-        except OSError as exc:  # cannot tell (permissions): keep the run rather than close a live one
-            log.warning("cannot check whether crawl run owner %s is alive: %s", owner, exc)
-            return True
-        try:
-            try:
-                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, pid)
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EACCES):
-                    return True
-                raise
-            fcntl.lockf(fd, fcntl.LOCK_UN, 1, pid)
-            return False
-        finally:
-            if held is None:
-                os.close(fd)  # this process holds no lock on the file: nothing of ours is dropped
-
-
-# --------------------------------------------------------------------------- interval policy
-
-
-@dataclass
-class IntervalBounds:
-    base: int
-    minimum: int
-    maximum: int
-    adaptive: bool
-
-
-def bounds_for(source: SourceConfig) -> IntervalBounds:
-    """Configured interval and the adaptive range (default: a quarter to four times the interval)."""
-    base = source.interval_seconds
-    opts = source.options or {}
-    adaptive = bool(opts.get("adaptive", False))
-    minimum = _seconds(opts.get("min_interval"), max(config_module.MIN_INTERVAL_SECONDS, base // 4))
-    maximum = _seconds(opts.get("max_interval"), base * 4)
-    minimum = min(minimum, base)
-    maximum = max(maximum, base)
-    return IntervalBounds(base=base, minimum=minimum, maximum=maximum, adaptive=adaptive)
-
-
-def _seconds(value: Any, default: int) -> int:
-    if value is None:
-        return default
-    try:
-        return config_module.parse_interval(value)
-    except ValueError:
-        return default
-
-
-def _hint_seconds(result: Any) -> int | None:
-    """The longest "don't come back before" the source gave, the one place its hints meet: the feed's TTL
-    (read by the parser), the response's Cache-Control/Expires lifetime (FetchResult.cache_seconds) and
-    Retry-After, all carried on the crawl result."""
-    hints = []
-    for name in ("ttl_seconds", "cache_seconds", "retry_after"):
-        value = getattr(result, name, None)
-        if isinstance(value, (int, float)) and value > 0:
-            hints.append(int(value))
-    return max(hints) if hints else None
-
-
-def backoff_seconds(interval: int, failures: int, retry_after: float | None = None) -> float:
-    """Delay before the next attempt after `failures` consecutive failures: doubling, capped at a day.
-
-    The one back-off policy for a failing source. A server's Retry-After wins when it asks for longer.
-    """
-    if failures <= 0:
-        delay = float(interval)
-    else:
-        delay = min(float(interval) * (2 ** min(failures, 16)), MAX_BACKOFF_SECONDS)
-        delay = max(delay, float(interval))
-    if retry_after:
-        delay = max(delay, retry_after)
-    return delay
-
-
-def next_interval(bounds: IntervalBounds, current: int | None, result: Any, consecutive_failures: int) -> int:
-    """Seconds until the next poll of a source, given what the last crawl found.
-
-    * failures: exponential back-off from the configured interval, capped (the crawler counts
-      failures and pauses the source after N; a paused source is not polled at all);
-    * adaptive sources (Miniflux/Media Cloud style): mostly new entries → poll sooner,
-      mostly seen or not modified → later, within [min_interval, max_interval];
-    * feed TTL, HTTP cache lifetime and Retry-After are honoured as a floor, capped by the
-      upper bound so a misconfigured feed cannot silence itself for a month.
-    """
-    current = current or bounds.base
-    status = getattr(result, "status", "ok")
-    if status == "error" or consecutive_failures > 0:
-        return int(backoff_seconds(bounds.base, max(consecutive_failures, 1), getattr(result, "retry_after", None)))
-    if bounds.adaptive:
-        found = int(getattr(result, "found", 0) or 0)
-        new = int(getattr(result, "new", 0) or 0)
-        if status == "not_modified" or (found > 0 and new == 0):
-            interval = current * 1.5
-        elif found > 0 and new / found >= 0.5:
-            interval = current * 0.6
-        elif found > 0 and new / found < 0.2:
-            interval = current * 1.2
-        else:
-            interval = current
-        interval = int(min(max(interval, bounds.minimum), bounds.maximum))
-    else:
-        interval = bounds.base
-    hint = _hint_seconds(result)
-    if hint:
-        interval = max(interval, min(hint, bounds.maximum))
-    return int(interval)
-
-
-def jitter_for(interval: float) -> int:
-    """Spread polls of many sources so they do not all hit at the top of the hour."""
-    return int(min(max(interval * 0.1, 0), MAX_JITTER_SECONDS))
 
 
 # --------------------------------------------------------------------------- the scheduler
@@ -341,17 +93,6 @@ def _default_crawl() -> CrawlFunction:
     return crawl_source
 
 
-def _default_scorer() -> Any:
-    """The registry's active classifier, followed as versions are promoted; without one, items are stored unscored."""
-    try:
-        from monitor.scoring import ActiveScorer
-
-        return ActiveScorer()
-    except (ImportError, OSError, ValueError) as exc:
-        log.warning("classifier not available: items will be stored unscored (%s)", exc)
-        return None
-
-
 @dataclass
 class ReloadResult:
     ok: bool
@@ -364,7 +105,7 @@ class ReloadResult:
 class Scheduler:
     """Polls every enabled source on its own schedule in a bounded thread pool.
 
-    Each worker thread keeps its own SQLite connection (a connection is not shared across
+    Each worker thread keeps its own SQLite connection (`resources`: a connection is not shared across
     threads mid-transaction); writers queue on the busy timeout behind BEGIN IMMEDIATE.
     """
 
@@ -383,24 +124,13 @@ class Scheduler:
             config = config_module.load(self.feeds_path)
         self.config = config
         self._crawl = crawl
-        self._scorer = scorer
-        self._scorer_factory = scorer_factory or _default_scorer
-        self._scorer_lock = threading.Lock()
-        self._scorer_retry_at = 0.0
-        self._fetcher: Fetcher | None = None
-        self._fetcher_settings: Settings | None = None
-        self._old_fetchers: list[Fetcher] = []
+        self.resources = WorkerResources(self.db_path, scorer=scorer, scorer_factory=scorer_factory)
         self.heartbeat_seconds = heartbeat_seconds
         self.reconcile_seconds = reconcile_seconds
         self.interval_scale = interval_scale
         self.housekeeping = housekeeping
         self.housekeeping_jobs = housekeeping_jobs
         self.first_run_spread = first_run_spread
-        self._local = threading.local()
-        self._connections: list[sqlite_utils.Database] = []
-        self._connections_lock = threading.Lock()
-        self._owners: dict[int, int] = {}
-        self._busy_long: set[int] = set()
         self._counts_lock = threading.Lock()
         self._waiting = 0
         self._running = 0
@@ -408,10 +138,7 @@ class Scheduler:
         self._stopping = threading.Event()
         self._service_lock = threading.RLock()
         self._paused_seen: dict[str, bool] = {}
-        self._storage_lock = threading.Lock()
-        self._storage_delay = 0.0  # seconds of the current storage back-off; 0: the storage is fine
-        self._storage_until = 0.0  # time.monotonic() before which no crawl starts
-        self._storage_probing = False
+        self._storage = StorageBackoff(self._scaled)
         self._source_ids: dict[str, int] = {}
         self._config_signature = self._signature()
         self._config_error: str | None = None
@@ -422,14 +149,7 @@ class Scheduler:
 
     def database(self) -> sqlite_utils.Database:
         """This thread's connection to the database, opened once per thread."""
-        database = getattr(self._local, "database", None)
-        if database is None:
-            database = db.connect(self.db_path, migrate_schema=False)
-            self._local.database = database
-            with self._connections_lock:
-                self._connections.append(database)
-                self._owners[id(database)] = threading.get_ident()
-        return database
+        return self.resources.database()
 
     @property
     def crawl(self) -> CrawlFunction:
@@ -437,42 +157,10 @@ class Scheduler:
             self._crawl = _default_crawl()
         return self._crawl
 
-    def fetcher(self) -> Fetcher:
-        """The fetcher shared by every crawl, so per-host pacing and robots.txt caches span all sources;
-        replaced (the old one kept for in-flight crawls) when the settings change on reload."""
-        with self._scorer_lock:
-            settings = self.config.settings
-            if self._fetcher is None or self._fetcher_settings != settings:
-                from monitor.fetch import Fetcher
-
-                if self._fetcher is not None:
-                    self._old_fetchers.append(self._fetcher)  # in-flight crawls may still use it
-                self._fetcher = Fetcher(settings)
-                self._fetcher_settings = copy.deepcopy(settings)
-            return self._fetcher
-
     @property
     def scorer(self) -> Any:
-        """The classifier, loaded on first use.
-
-        If it cannot be loaded the crawl goes on unscored (losing items would be worse than
-        storing them unscored) and the load is retried every few minutes; the error is kept in
-        service_state 'scorer_error' so /health and the sources page show it.
-        """
-        with self._scorer_lock:
-            if self._scorer is None and self._scorer_factory is not None \
-                    and time.monotonic() >= self._scorer_retry_at:
-                try:
-                    self._scorer = self._scorer_factory()
-                except Exception as exc:  # noqa: BLE001 - see docstring
-                    self._scorer_retry_at = time.monotonic() + SCORER_RETRY_SECONDS
-                    message = f"{type(exc).__name__}: {exc}"[:500]
-                    log.error("classifier could not be loaded; storing items unscored", extra={"error": message})
-                    set_state(self.database(), SCORER_ERROR_KEY, message)
-                else:
-                    self._scorer_factory = None
-                    delete_state(self.database(), SCORER_ERROR_KEY)
-            return self._scorer
+        """The classifier, loaded on first use (retried every few minutes; see WorkerResources.scorer)."""
+        return self.resources.scorer()
 
     def _signature(self) -> str | None:
         if not self.feeds_path:
@@ -489,10 +177,7 @@ class Scheduler:
 
     def start(self) -> None:
         """Mirror the sources into the database, recover from a crash, schedule everything."""
-        database = db.connect(self.db_path)  # migrations once, in this thread
-        self._local.database = database
-        with self._connections_lock:
-            self._connections.append(database)
+        database = self.resources.open_migrated()  # migrations once, in this thread
         self._source_ids = sync_sources(database, self.config.sources)
         recover_interrupted_runs(database)
         workers = max(1, int(self.config.settings.workers or 1))
@@ -551,23 +236,7 @@ class Scheduler:
                 self._write_status(self.database(), stopped=True)
             except Exception:  # noqa: BLE001 - best effort on the way out
                 log.exception("could not record the scheduler stop")
-            for fetcher in [self._fetcher, *self._old_fetchers]:
-                if fetcher is not None:
-                    try:
-                        fetcher.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-            self._fetcher, self._old_fetchers = None, []
-            with self._connections_lock:
-                keep = [d for d in self._connections if self._owners.get(id(d)) in self._busy_long]
-                for database in self._connections:
-                    if database in keep:
-                        continue
-                    try:
-                        database.conn.close()
-                    except Exception:  # noqa: BLE001
-                        pass
-                self._connections = keep
+            self.resources.close()
             self._service_lock.release()
         log.info("scheduler stopped", extra={"finished": finished})
         return finished
@@ -648,13 +317,8 @@ class Scheduler:
         # Its thread is marked busy so stop() leaves that thread's connection open.
         if self._stopping.is_set():
             return None
-        with self._connections_lock:
-            self._busy_long.add(threading.get_ident())
-        try:
+        with self.resources.long_running():
             return self._run_housekeeping(name)
-        finally:
-            with self._connections_lock:
-                self._busy_long.discard(threading.get_ident())
 
     def _run_housekeeping(self, name: str) -> Any:
         assert self.housekeeping_jobs is not None
@@ -712,16 +376,17 @@ class Scheduler:
             # until `monitor sources resume`; reconcile() notices the resume and runs it at once.
             self._paused_seen[name] = True
             return None
-        turn = self._storage_turn()
+        turn = self._storage.turn()
         if turn is None:
             return None  # the storage refuses writes: nothing is fetched that could not be stored
         started = time.monotonic()
         try:
-            result = self.crawl(database, source, self.config.settings, self.scorer, fetcher=self.fetcher())
+            result = self.crawl(database, source, self.config.settings, self.scorer,
+                                fetcher=self.resources.fetcher(self.config.settings))
         except Exception as exc:
-            self._storage_after(turn, storage.cannot_write(exc), False)
+            self._storage.after(turn, storage.cannot_write(exc), False)
             raise
-        self._storage_after(turn, bool(getattr(result, "storage_full", False)),
+        self._storage.after(turn, bool(getattr(result, "storage_full", False)),
                             getattr(result, "status", "ok") in ("ok", "not_modified"))
         after = database.conn.execute("SELECT consecutive_failures, paused FROM sources WHERE id = ?",
                                       (source_id,)).fetchone()
@@ -741,7 +406,7 @@ class Scheduler:
         except sqlite3.Error as exc:
             if not storage.cannot_write(exc):
                 raise
-            self._storage_after("normal", True, False)  # the job's own interval below still applies
+            self._storage.after("normal", True, False)  # the job's own interval below still applies
         job_interval = self._scaled(interval)
         if self._aps is not None and self._aps.running and not self._stopping.is_set():
             job = self._aps.get_job(self._job_id(name))
@@ -754,41 +419,9 @@ class Scheduler:
             "next_interval": interval, "seconds": round(time.monotonic() - started, 3)})
         return result
 
-    # -- storage back-off: a full disk stops all crawling, not one source at a time -------------
-
-    def _storage_turn(self) -> str | None:
-        """May a crawl start? "normal"; None while the storage is backed off; afterwards one crawl
-        at a time ("probe") finds out whether it accepts writes again. The disk is shared by every
-        source, so its back-off is global: no host is fetched for items that cannot be stored."""
-        with self._storage_lock:
-            if not self._storage_delay:
-                return "normal"
-            if self._storage_probing or time.monotonic() < self._storage_until:
-                return None
-            self._storage_probing = True
-            return "probe"
-
-    def _storage_after(self, turn: str, refused: bool, stored: bool) -> None:
-        """Update the back-off after a crawl: refused → wait (doubling on each failed probe, capped);
-        stored (or nothing new to store) → crawling resumes; anything else → the next crawl probes."""
-        with self._storage_lock:
-            probe = turn == "probe"
-            if probe:
-                self._storage_probing = False
-            if refused and (probe or not self._storage_delay):
-                self._storage_delay = (min(self._storage_delay * 2, STORAGE_MAX_BACKOFF_SECONDS)
-                                       if self._storage_delay else STORAGE_BACKOFF_SECONDS)
-                self._storage_until = time.monotonic() + self._scaled(self._storage_delay)
-                log.warning("storage refuses writes: no source is fetched for the next %d s",
-                            self._storage_delay, extra={"backoff_seconds": self._storage_delay})
-            elif stored and self._storage_delay:
-                self._storage_delay = 0.0
-                log.warning("storage accepts writes again: crawling resumes")
-
     def storage_backoff(self) -> float:
         """Seconds (unscaled) the crawls are currently held back for; 0 when the storage is fine."""
-        with self._storage_lock:
-            return self._storage_delay
+        return self._storage.seconds()
 
     def _on_event(self, event: Any) -> None:
         job_id = getattr(event, "job_id", "") or ""
@@ -828,7 +461,7 @@ class Scheduler:
                     raise
                 # Recorded for /health in this process; the stale heartbeat shows it elsewhere.
                 storage.failed(database, exc)
-                self._storage_after("normal", True, False)
+                self._storage.after("normal", True, False)
 
     def _write_status(self, database: sqlite_utils.Database, *, stopped: bool = False) -> None:
         with self._idle:
@@ -917,39 +550,3 @@ class Scheduler:
         log.info("feeds file reloaded", extra={"added": result.added, "removed": result.removed,
                                                 "changed": result.changed})
         return result
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def set_state(database: sqlite_utils.Database, key: str, value: str) -> None:
-    with db.transaction(database) as conn:
-        conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?)"
-                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                     (key, value, db.utcnow()))
-
-
-def get_state(database: sqlite_utils.Database, key: str) -> str | None:
-    row = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (key,)).fetchone()
-    return row[0] if row else None
-
-
-def delete_state(database: sqlite_utils.Database, key: str) -> None:
-    with db.transaction(database) as conn:
-        conn.execute("DELETE FROM service_state WHERE key = ?", (key,))
-
-
-def recover_interrupted_runs(database: sqlite_utils.Database) -> int:
-    """Close the crawl runs a killed process left 'running' (the one place for it: `monitor run` and
-    `monitor crawl` call it on start). A run whose process is alive — another `monitor crawl`, a
-    `monitor run` — is left alone: liveness is the kernel's lock of `run_owner`, as for SchedulerLock."""
-    path = db.file_path(database)
-    dead = [run_id for run_id, owner in running_runs(database) if not owner_alive(path, owner)]
-    closed = close_interrupted_runs(database, dead) if dead else 0
-    if closed:
-        log.warning("closed interrupted crawl runs", extra={"count": closed})
-    return closed
-
-
-def settings_of(config: FeedsConfig) -> Settings:
-    return config.settings
