@@ -204,3 +204,30 @@ def forget_old_raw_bodies(conn: sqlite3.Connection, cutoff: str) -> int | None:
     if "raw_bodies" not in tables:
         return None
     return conn.execute("DELETE FROM raw_bodies WHERE fetched_at < ?", (cutoff,)).rowcount
+
+
+def schedule_state(database: sqlite_utils.Database, name: str) -> dict | None:
+    """What the scheduler needs of a source (id, paused, consecutive_failures, effective_interval_seconds,
+    next_run_at), by name; None when there is no such source."""
+    row = database.conn.execute("SELECT id, paused, consecutive_failures, effective_interval_seconds, next_run_at"
+                                " FROM sources WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "paused": bool(row[1]), "consecutive_failures": row[2],
+            "effective_interval_seconds": row[3], "next_run_at": row[4]}
+
+
+def enabled_paused(database: sqlite_utils.Database) -> dict[str, bool]:
+    """Each enabled source's name and whether it is paused: the scheduler sees a resume as a change."""
+    return {name: bool(paused) for name, paused in
+            database.conn.execute("SELECT name, paused FROM sources WHERE enabled = 1").fetchall()}
+
+
+def record_next_poll(database: sqlite_utils.Database, source_id: int, interval: int, next_run_at: str,
+                     new_items: int) -> None:
+    """After a scheduled crawl: the interval chosen, when the next poll is due, and (if it found new
+    items) when it last did — the sources page and a restart read them."""
+    with transaction(database) as conn:
+        conn.execute("UPDATE sources SET effective_interval_seconds = ?, next_run_at = ?,"
+                     " last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE id = ?",
+                     (interval, next_run_at, new_items, utcnow(), source_id))

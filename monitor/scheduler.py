@@ -40,7 +40,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import db
-from db.sources import sync_sources
+from db.sources import enabled_paused, record_next_poll, schedule_state, sync_sources
 from db.state import delete_state, get_state, set_state
 from monitor import config as config_module
 from monitor import storage
@@ -262,24 +262,23 @@ class Scheduler:
         return SOURCE_JOB_PREFIX + name
 
     def _add_source_job(self, source: SourceConfig, *, first: bool = False) -> None:
+        """Schedule a source's job, resuming the interval and next poll a previous run recorded."""
         assert self._aps is not None
         database = self.database()
-        row = database.conn.execute(
-            "SELECT effective_interval_seconds, next_run_at, consecutive_failures FROM sources WHERE name = ?",
-            (source.name,)).fetchone()
+        state = schedule_state(database, source.name) or {}
         bounds = bounds_for(source)
         interval = bounds.base
+        known = state.get("effective_interval_seconds")
+        if known and bounds.adaptive:
+            interval = min(max(int(known), bounds.minimum), bounds.maximum)
+        elif known and state.get("consecutive_failures"):
+            interval = int(known)  # keep the back-off across a restart
         next_run = None
-        if row:
-            if row[0] and bounds.adaptive:
-                interval = min(max(int(row[0]), bounds.minimum), bounds.maximum)
-            elif row[0] and row[2]:
-                interval = int(row[0])  # keep the back-off across a restart
-            if row[1]:
-                try:
-                    next_run = db.from_iso(row[1])
-                except ValueError:
-                    next_run = None
+        if state.get("next_run_at"):
+            try:
+                next_run = db.from_iso(state["next_run_at"])
+            except ValueError:
+                next_run = None
         now = datetime.now(UTC)
         scaled = self._scaled(interval)
         if next_run is None or next_run < now or next_run > now + timedelta(seconds=scaled * 1.5):
@@ -361,17 +360,16 @@ class Scheduler:
                 self._idle.notify_all()
 
     def _crawl_and_reschedule(self, name: str) -> Any:
+        """Crawl the source unless it is paused or the storage is backed off, then set its next poll."""
         try:
             source = self.config.source(name)
         except KeyError:
             return None
         database = self.database()
-        row = database.conn.execute("SELECT id, paused, consecutive_failures, effective_interval_seconds "
-                                    "FROM sources WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        before = schedule_state(database, name)
+        if before is None:
             return None
-        source_id, paused = row[0], bool(row[1])
-        if paused:
+        if before["paused"]:
             # Auto-paused by the crawler (N consecutive failures) or by an operator: not polled
             # until `monitor sources resume`; reconcile() notices the resume and runs it at once.
             self._paused_seen[name] = True
@@ -388,36 +386,36 @@ class Scheduler:
             raise
         self._storage.after(turn, bool(getattr(result, "storage_full", False)),
                             getattr(result, "status", "ok") in ("ok", "not_modified"))
-        after = database.conn.execute("SELECT consecutive_failures, paused FROM sources WHERE id = ?",
-                                      (source_id,)).fetchone()
-        failures = int(after[0]) if after else 0
-        if after and after[1]:
-            self._paused_seen[name] = True
-        bounds = bounds_for(source)
-        interval = next_interval(bounds, row[3], result, failures)
-        new = int(getattr(result, "new", 0) or 0)
-        now_text = db.utcnow()
+        interval = self._reschedule(database, source, before, result)
+        log.info("crawled source", extra={
+            "source": name, "source_id": before["id"], "status": getattr(result, "status", None),
+            "new": int(getattr(result, "new", 0) or 0), "seen": getattr(result, "seen", None),
+            "error": getattr(result, "error", None),
+            "next_interval": interval, "seconds": round(time.monotonic() - started, 3)})
+        return result
+
+    def _reschedule(self, database: sqlite_utils.Database, source: SourceConfig, before: dict, result: Any) -> int:
+        """Choose the next interval from the crawl's result and the failures the crawler counted,
+        record it on the source (so a restart keeps it) and retime the job; returns the interval."""
+        after = schedule_state(database, source.name)
+        failures = int(after["consecutive_failures"]) if after else 0
+        if after and after["paused"]:
+            self._paused_seen[source.name] = True
+        interval = next_interval(bounds_for(source), before["effective_interval_seconds"], result, failures)
         next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
         try:
-            with db.transaction(database) as conn:
-                conn.execute("UPDATE sources SET effective_interval_seconds = ?, next_run_at = ?,"
-                             " last_new_item_at = CASE WHEN ? > 0 THEN ? ELSE last_new_item_at END WHERE id = ?",
-                             (interval, next_at, new, now_text, source_id))
+            record_next_poll(database, before["id"], interval, next_at, int(getattr(result, "new", 0) or 0))
         except sqlite3.Error as exc:
             if not storage.cannot_write(exc):
                 raise
             self._storage.after("normal", True, False)  # the job's own interval below still applies
         job_interval = self._scaled(interval)
         if self._aps is not None and self._aps.running and not self._stopping.is_set():
-            job = self._aps.get_job(self._job_id(name))
+            job = self._aps.get_job(self._job_id(source.name))
             if job is not None and abs(job.trigger.interval.total_seconds() - job_interval) > 0.01:
-                self._aps.reschedule_job(self._job_id(name), trigger=IntervalTrigger(
+                self._aps.reschedule_job(self._job_id(source.name), trigger=IntervalTrigger(
                     seconds=job_interval, jitter=jitter_for(job_interval) or None))
-        log.info("crawled source", extra={
-            "source": name, "source_id": source_id, "status": getattr(result, "status", None),
-            "new": new, "seen": getattr(result, "seen", None), "error": getattr(result, "error", None),
-            "next_interval": interval, "seconds": round(time.monotonic() - started, 3)})
-        return result
+        return interval
 
     def storage_backoff(self) -> float:
         """Seconds (unscaled) the crawls are currently held back for; 0 when the storage is fine."""
@@ -507,7 +505,7 @@ class Scheduler:
         if signature is not None and signature != self._config_signature:
             self.reload()
         database = self.database()
-        for name, paused in database.conn.execute("SELECT name, paused FROM sources WHERE enabled = 1").fetchall():
+        for name, paused in enabled_paused(database).items():
             was_paused = self._paused_seen.get(name)
             self._paused_seen[name] = bool(paused)
             if was_paused and not paused:
