@@ -3,8 +3,8 @@
 No parsing or fetching here — a job calls the crawler's `crawl_source` and then decides when the
 source should next be polled. The pieces it stands on live in monitor/schedule/: `policy` (when to
 poll next, the storage back-off), `resources` (each thread's connection, the scorer, the shared
-fetcher) and `locks` (one scheduler per database, who owns a crawl run). Their public names are
-re-exported here, where the rest of the code imports them from.
+fetcher), `inflight` (the crawls queued and running) and `locks` (one scheduler per database, who
+owns a crawl run). Their public names are re-exported here, where the rest of the code imports them.
 Nobody watches this code run, so every decision it takes is written to the database where
 `/health`, the sources page and `monitor status` can show it.
 """
@@ -46,6 +46,7 @@ from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
+from monitor.schedule.inflight import InFlight
 from monitor.schedule.locks import (
     AlreadyRunning,
     SchedulerLock,
@@ -131,10 +132,7 @@ class Scheduler:
         self.housekeeping = housekeeping
         self.housekeeping_jobs = housekeeping_jobs
         self.first_run_spread = first_run_spread
-        self._counts_lock = threading.Lock()
-        self._waiting = 0
-        self._running = 0
-        self._idle = threading.Condition(self._counts_lock)
+        self._inflight = InFlight()
         self._stopping = threading.Event()
         self._service_lock = threading.RLock()
         self._paused_seen: dict[str, bool] = {}
@@ -219,13 +217,7 @@ class Scheduler:
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
         deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._running > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._idle.wait(left)
-            finished = self._running == 0
+        finished = self._inflight.wait(timeout)
         # Heartbeat, reconcile and reload hold this lock while they use their connections.
         if finished and not self._service_lock.acquire(timeout=max(deadline - time.monotonic(), 0.5)):
             finished_light = False
@@ -247,14 +239,7 @@ class Scheduler:
 
     def wait_idle(self, timeout: float) -> bool:
         """For tests: wait until no crawl is queued or running."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._running > 0 or self._waiting > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        return self._inflight.wait(timeout, queued_too=True)
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -345,19 +330,10 @@ class Scheduler:
 
     def run_source(self, name: str) -> Any:
         """One scheduled crawl of one source, then the decision on when to come back."""
-        with self._idle:
-            # May go below zero for a moment: APScheduler announces a submission after handing
-            # the run to the pool, so a quick run can start before its "submitted" event.
-            self._waiting -= 1
-            self._running += 1
-        try:
+        with self._inflight.running():
             if self._stopping.is_set():
                 return None
             return self._crawl_and_reschedule(name)
-        finally:
-            with self._idle:
-                self._running -= 1
-                self._idle.notify_all()
 
     def _crawl_and_reschedule(self, name: str) -> Any:
         """Crawl the source unless it is paused or the storage is backed off, then set its next poll."""
@@ -429,8 +405,7 @@ class Scheduler:
             return
         name = job_id[len(SOURCE_JOB_PREFIX):]
         if event.code == EVENT_JOB_SUBMITTED:
-            with self._idle:
-                self._waiting += 1
+            self._inflight.submitted()
         elif event.code == EVENT_JOB_ERROR:
             log.error("crawl job raised", extra={"source": name, "error": repr(event.exception)})
         elif event.code == EVENT_JOB_MISSED:
@@ -442,9 +417,7 @@ class Scheduler:
 
     def queue_depth(self) -> int:
         """Crawls due but not yet started (submitted to a busy pool, or overdue in the job store)."""
-        with self._idle:
-            waiting = self._waiting
-        return max(waiting, 0)
+        return self._inflight.counts()[1]
 
     def heartbeat(self) -> None:
         with self._service_lock:
@@ -462,12 +435,11 @@ class Scheduler:
                 self._storage.after("normal", True, False)
 
     def _write_status(self, database: sqlite_utils.Database, *, stopped: bool = False) -> None:
-        with self._idle:
-            running, waiting = self._running, self._waiting
+        running, waiting = self._inflight.counts()
         jobs = len([j for j in self._aps.get_jobs() if j.id.startswith(SOURCE_JOB_PREFIX)]) \
             if self._aps is not None and self._aps.running else 0
         status = {"pid": os.getpid(), "started_at": self.started_at, "running": running,
-                  "queue_depth": max(waiting, 0),
+                  "queue_depth": waiting,
                   "jobs": jobs, "workers": self.config.settings.workers, "config_error": self._config_error,
                   "stopped": stopped, "feeds": self.feeds_path}
         set_state(database, STATUS_KEY, json.dumps(status, ensure_ascii=False))
