@@ -15,7 +15,7 @@ import sqlite_utils
 from db import from_iso, to_iso, transaction, utcnow
 from db.decisions import DecisionError, StaleItemError, anchor, decide
 from db.items import _decode
-from vocab import CATEGORIES
+from vocab import CATEGORIES, Status
 
 
 def _condition(sql: str, *, default: Any = None, narrow: bool = True, binds_now: bool = False,
@@ -38,7 +38,7 @@ class QueueFilter:
     field here (the web UI and the API alike), and `queue()` turns the set fields into its WHERE clause.
     """
 
-    status: str = _condition("items.status = ?", default="flagged", narrow=False)
+    status: str = _condition("items.status = ?", default=Status.FLAGGED.value, narrow=False)
     category: str | None = _condition("items.flag_reasons LIKE '%\"' || ? || '\"%'", narrow=False,
                                       choices=CATEGORIES)
     language: str | None = _condition("items.language = ?")

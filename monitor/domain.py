@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from vocab import CATEGORIES, ROLES, STATUSES, Category, Role, Status
 
-__all__ = ["CATEGORIES", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
+__all__ = ["CATEGORIES", "CONFIRMED_CATEGORY", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
            "Role", "Status"]
 
 
@@ -38,6 +38,12 @@ class Action(StrEnum):
     @property
     def needs_note(self) -> bool:
         return self in (Action.ESCALATE, Action.REOPEN)
+
+
+# The category each confirming action confirms (the other actions confirm none): what the dashboard
+# counts per category, the retrain job learns as a positive example and the report scores precision on.
+CONFIRMED_CATEGORY: dict[Action, Category] = {Action.CONFIRM_MISINFORMATION: Category.MISINFORMATION,
+                                              Action.CONFIRM_HARM: Category.HARM}
 
 
 # One module per kind in monitor/sources/ reads it; feeds.yaml may name only these.

@@ -24,6 +24,7 @@ import db
 from db.items import latest_decisions, newest_items
 from db.state import get_state, set_state
 from monitor.config import Settings
+from monitor.domain import CATEGORIES, CONFIRMED_CATEGORY, Action
 
 log = logging.getLogger("monitor.retrain")
 
@@ -42,7 +43,10 @@ Gate = Callable[[Any], dict]
 
 def collect_examples(database: sqlite_utils.Database) -> list[dict]:
     """{"text", "category", "label", "kind", "decided_at"} from each item's latest decision (reopened
-    items are left out), oldest first; kind is the one scoring recorded for the item, else "post"."""
+    items are left out), oldest first; kind is the one scoring recorded for the item, else "post".
+
+    A confirmation is a positive example of the category it confirms; a dismissal a negative one of
+    every category the item was flagged for (all of them when no reason was recorded)."""
     rows = latest_decisions(database)
     examples: list[dict] = []
     for row in rows:
@@ -51,12 +55,10 @@ def collect_examples(database: sqlite_utils.Database) -> list[dict]:
             continue
         common = {"text": text, "kind": row["kind"] or "post", "decided_at": row["created_at"]}
         action = row["action"]
-        if action == "confirm_misinformation":
-            examples.append({**common, "category": "misinformation", "label": 1})
-        elif action == "confirm_harm":
-            examples.append({**common, "category": "harm", "label": 1})
-        elif action == "dismiss":
-            reasons = json.loads(row["flag_reasons"] or "[]") or ["misinformation", "harm"]
+        if action in CONFIRMED_CATEGORY:
+            examples.append({**common, "category": CONFIRMED_CATEGORY[action].value, "label": 1})
+        elif action == Action.DISMISS:
+            reasons = json.loads(row["flag_reasons"] or "[]") or list(CATEGORIES)
             examples.extend({**common, "category": reason, "label": 0} for reason in reasons)
     return examples
 

@@ -13,33 +13,37 @@ from flask import Blueprint, Flask, render_template, request
 from markupsafe import Markup, escape
 
 import db.activity
+from monitor.domain import CONFIRMED_CATEGORY, Category, Status
 from web import get_db
 from web.access import READ, roles
 from web.params import int_arg
 
 bp = Blueprint("dashboard", __name__)
 
-SERIES = (("flagged", "#c98a00"), ("confirmed", "#7a1010"), ("dismissed", "#2f6f3e"))
+SERIES = ((Status.FLAGGED, "#c98a00"), (Status.CONFIRMED, "#7a1010"), (Status.DISMISSED, "#2f6f3e"))
+
+
+def _zero_counts() -> dict[str, int]:
+    """One zero per series: a day, category or source with no activity still has every bar."""
+    return {series: 0 for series, _colour in SERIES}
 
 
 def daily_counts(database, since: str, until: str) -> dict:
     """Per UTC day: items flagged (by fetch day), decisions confirming and dismissing (by decision day)."""
-    days: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
-    by_category: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
-    by_source: dict[str, dict[str, int]] = defaultdict(lambda: {"flagged": 0, "confirmed": 0, "dismissed": 0})
+    days: dict[str, dict[str, int]] = defaultdict(_zero_counts)
+    by_category: dict[str, dict[str, int]] = defaultdict(_zero_counts)
+    by_source: dict[str, dict[str, int]] = defaultdict(_zero_counts)
     for row in db.activity.flagged_per_day(database, since, until):
-        days[row["day"]]["flagged"] += row["n"]
-        by_source[row["source"]]["flagged"] += row["n"]
-        for category in ("misinformation", "harm"):
+        days[row["day"]][Status.FLAGGED] += row["n"]
+        by_source[row["source"]][Status.FLAGGED] += row["n"]
+        for category in Category:
             if f'"{category}"' in (row["reasons"] or ""):
-                by_category[category]["flagged"] += row["n"]
+                by_category[category][Status.FLAGGED] += row["n"]
     for row in db.activity.closing_decisions_per_day(database, since, until):
         days[row["day"]][row["status"]] += row["n"]
         by_source[row["source"]][row["status"]] += row["n"]
-        if row["action"] == "confirm_misinformation":
-            by_category["misinformation"]["confirmed"] += row["n"]
-        elif row["action"] == "confirm_harm":
-            by_category["harm"]["confirmed"] += row["n"]
+        if row["action"] in CONFIRMED_CATEGORY:
+            by_category[CONFIRMED_CATEGORY[row["action"]]][Status.CONFIRMED] += row["n"]
     return {"days": dict(days), "by_category": dict(by_category), "by_source": dict(by_source)}
 
 

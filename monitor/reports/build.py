@@ -24,7 +24,7 @@ import sqlite_utils
 
 from db import from_iso, utcnow
 from db import reports as reports_db
-from monitor.domain import Action, Category, Status
+from monitor.domain import CONFIRMED_CATEGORY, Action, Category, Status
 from monitor.reports import sections
 from monitor.reports.figures import (
     change,
@@ -40,8 +40,7 @@ from monitor.reports.period import Period
 from monitor.reports.redact import redact_report
 
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
-CONFIRM_ACTIONS = {Action.CONFIRM_MISINFORMATION.value: Category.MISINFORMATION.value,
-                   Action.CONFIRM_HARM.value: Category.HARM.value}
+CONFIRM_ACTIONS = {action.value: category.value for action, category in CONFIRMED_CATEGORY.items()}
 TERMINAL_ACTIONS = set(CONFIRM_ACTIONS) | {Action.DISMISS.value}
 DECISION_OUTCOMES = (
     ("confirmed_misinformation", Action.CONFIRM_MISINFORMATION.value),

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections import Counter
 
 from db import reports as reports_db
+from monitor.domain import Status
 from monitor.reports.figures import change, local_time
 from monitor.reports.model import Table
 from monitor.reports.period import Period
 from monitor.reports.terms import top_terms
 
 # The status a story shows: the most consequential status any of its copies has.
-STATUS_RANK = {"confirmed": 5, "escalated": 4, "flagged": 3, "dismissed": 2, "new": 1}
+STATUS_RANK = {status.value: rank for rank, status in enumerate(  # least consequential first
+    (Status.NEW, Status.DISMISSED, Status.FLAGGED, Status.ESCALATED, Status.CONFIRMED), start=1)}
 
 
 def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, int]:
