@@ -4,7 +4,9 @@ While the storage refuses writes (a full disk), every enabled source is "failing
 (`storage_error`): its crawls cannot store anything, whether or not the failure could be recorded.
 
 "Gone dark" = a source that used to publish (it has stored items) and whose last new item is older
-than several of its polling intervals — the failure mode no error message ever reports.
+than several of its polling intervals and of its own usual gaps (`dark_threshold`) — the failure mode
+no error message ever reports. It is a state as of now, and not the report's "idle" source (nothing new
+in the report's period, monitor/reports/sections.py), which the report happens to word "gone dark" too.
 """
 
 from __future__ import annotations

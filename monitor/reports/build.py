@@ -354,8 +354,9 @@ def _section_tables(conn, period: Period, previous: Period, sources: dict[int, d
               sections.most_flagged_sources(items.flagged_by_source, items.by_source)]
     coverage_sources, coverage_languages, health = sections.coverage(conn, period, sources, items.by_source,
                                                                       items.by_language)
-    for key in ("gone_dark", "paused", "failing"):
-        _headline(summary, f"sources_{key}", *health[key])
+    # Idle sources keep the headline name reports have always had (see sections.IDLE_LABEL).
+    for key, name in (("idle", "sources_gone_dark"), ("paused", "sources_paused"), ("failing", "sources_failing")):
+        _headline(summary, name, *health[key])
     _headline(summary, "language_gaps", *health["language_gaps"])
     return tables + [coverage_sources, coverage_languages]
 

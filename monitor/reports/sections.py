@@ -19,6 +19,13 @@ from monitor.reports.terms import top_terms
 STATUS_RANK = {status.value: rank for rank, status in enumerate(  # least consequential first
     (Status.NEW, Status.DISMISSED, Status.FLAGGED, Status.ESCALATED, Status.CONFIRMED), start=1)}
 
+# How the report words an *idle* source (enabled, not paused, nothing first seen in the period). Not the
+# sources page's "gone dark" (monitor/sources_status.py: silent past a threshold drawn from the source's
+# own rhythm, as of now): a weekly bulletin is idle in every daily report yet not dark. Published reports
+# and their readers know the word, and the headline keeps its key `sources_gone_dark`, so only the code
+# says "idle".
+IDLE_LABEL = "gone dark"
+
 
 def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, int]:
     """Top stories (clusters) active in the period, by number of distinct sources carrying them by its end.
@@ -83,18 +90,20 @@ def most_flagged_sources(flagged_by_source: dict[str, Counter], crawled_by_sourc
 
 def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str, Counter],
              by_language: dict[str, Counter]) -> tuple[Table, Table, dict[str, tuple]]:
-    """Sources gone dark, paused or failing, and item volume per language against configured sources.
+    """Sources idle, paused or failing, and item volume per language against configured sources.
 
-    gone dark = enabled, not paused, nothing first seen in the period; paused = paused now;
-    failing = a crawl error in the period or consecutive failures now. Returns (sources, languages, headline).
+    idle = enabled, not paused, nothing first seen in the period (shown as IDLE_LABEL); paused = paused now;
+    failing = a crawl error in the period or consecutive failures now. Returns (sources, languages, headline);
+    the headline counts each problem in the period and the one before ("idle", "paused", "failing",
+    "language_gaps").
     """
     start, end = period.start_utc, period.end_utc
     prev_start = period.previous().start_utc
     runs = reports_db.crawl_runs_by_source(conn, prev_start, start, end)
-    table = Table("coverage_sources", "Coverage health: sources gone dark, paused or failing",
+    table = Table("coverage_sources", f"Coverage health: sources {IDLE_LABEL}, paused or failing",
                   ["source", "kind", "language", "problems", "items", "previous", "last_item_local",
                    "last_success_local", "error_runs", "runs", "consecutive_failures", "last_error"])
-    counts = {"gone_dark": [0, 0], "paused": [0, None], "failing": [0, 0]}
+    counts = {"idle": [0, 0], "paused": [0, None], "failing": [0, 0]}
     for source_id, source in sorted(sources.items(), key=lambda pair: pair[1]["name"]):
         if not source["enabled"]:
             continue
@@ -102,10 +111,10 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
         total_runs, errors, errors_before = runs.get(source_id, (0, 0, 0))
         problems = []
         if not source["paused"] and by_source["cur"][name] == 0:
-            problems.append("gone dark")
-            counts["gone_dark"][0] += 1
+            problems.append(IDLE_LABEL)
+            counts["idle"][0] += 1
         if not source["paused"] and by_source["prev"][name] == 0:
-            counts["gone_dark"][1] += 1
+            counts["idle"][1] += 1
         if source["paused"]:
             problems.append("paused")
             counts["paused"][0] += 1
