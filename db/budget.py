@@ -12,9 +12,11 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from vocab import Category
+
 # The categories a budget can govern: the ones with a score column. Column names come from this
 # mapping only, never from input, so they are safe to place in the SQL text.
-SCORE_COLUMNS = {"misinformation": "score_misinformation", "harm": "score_harm"}
+SCORE_COLUMNS = {Category.MISINFORMATION.value: "score_misinformation", Category.HARM.value: "score_harm"}
 
 
 @dataclass(frozen=True)
