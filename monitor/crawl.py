@@ -27,7 +27,7 @@ from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.flag_budget import FlagBudget, from_settings
 from monitor.normalize import canonical_url, decode_bytes, html_to_text
 from monitor.pipeline import IngestResult, ingest, ingest_many
-from monitor.scheduler import claim_run, recover_interrupted_runs, release_run
+from monitor.schedule.locks import claim_run, recover_interrupted_runs, release_run
 from monitor.sources import Parsed, ParseError, article, parser_for
 
 log = logging.getLogger("monitor.crawl")

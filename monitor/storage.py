@@ -27,6 +27,7 @@ from pathlib import Path
 import sqlite_utils
 
 import db
+from db.state import delete_state, get_state, set_state
 
 log = logging.getLogger("monitor.storage")
 
@@ -88,8 +89,6 @@ def failed(database: sqlite_utils.Database, exc: BaseException) -> str:
         log.error("storage refuses writes: crawling backs off until it accepts them again",
                   extra={"error": message})
     try:
-        from monitor.scheduler import set_state
-
         set_state(database, STATE_KEY, json.dumps(record, ensure_ascii=False))
     except sqlite3.Error as write_error:
         log.debug("storage error not recorded in the database: %s", write_error)
@@ -104,8 +103,6 @@ def recovered(database: sqlite_utils.Database) -> None:
     if had:
         log.warning("storage accepts writes again; crawling resumes")
     try:
-        from monitor.scheduler import delete_state, get_state
-
         if get_state(database, STATE_KEY) is not None:
             delete_state(database, STATE_KEY)
     except sqlite3.Error as exc:
@@ -133,8 +130,6 @@ def status(database: sqlite_utils.Database) -> dict | None:
     if record is not None:
         return {**record, "seen_by": "this process"}
     try:
-        from monitor.scheduler import get_state
-
         stored = get_state(database, STATE_KEY)
     except sqlite3.Error:
         stored = None
