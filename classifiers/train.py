@@ -116,8 +116,22 @@ def print_progress(message: str, fraction: float) -> None:
 
 
 def _fit_binary(X: sp.csr_matrix, y: np.ndarray, w: np.ndarray | None, C: float) -> LogisticRegression:
+    """L2 logistic regression, fitted on the columns the rows use and scattered back to full width.
+
+    Why: the hashed space has 2 M columns and L-BFGS pays for every one of them on every step (its
+    history is m vectors of full width), while a corpus touches a fraction of them. A column no row
+    uses has zero gradient from the data and from the penalty at its zero start, so it stays zero:
+    the fit on the used columns is the same model (the same iterates, up to float summation order).
+    On 300 rows this took a training run from 48 s to a few seconds.
+    """
+    used = np.unique(X.indices)
+    compact = sp.csr_matrix((X.data, np.searchsorted(used, X.indices), X.indptr), shape=(X.shape[0], len(used)))
     m = LogisticRegression(C=C, class_weight="balanced", max_iter=3000, tol=1e-4)
-    return m.fit(X, y, sample_weight=w)
+    m.fit(compact, y, sample_weight=w)
+    coef = np.zeros((m.coef_.shape[0], X.shape[1]), dtype=m.coef_.dtype)
+    coef[:, used] = m.coef_
+    m.coef_, m.n_features_in_ = coef, X.shape[1]
+    return m
 
 
 def _fit_multi(X: sp.csr_matrix, y: np.ndarray, alpha: float, seeds: int = 3) -> SGDClassifier:
