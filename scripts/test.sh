@@ -20,5 +20,5 @@ echo "== virtual environment in $VENV"
 echo "== ruff"
 "$VENV/bin/ruff" check .
 
-echo "== pytest"
-"$VENV/bin/python" -m pytest "$@"
+echo "== pytest (one worker per core; a test file stays on one worker, so its module fixtures are built once)"
+"$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"

@@ -97,3 +97,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         said.append(f"{_tests(state['left_out'])} left out — {', '.join(state['absent'])} not found "
                     f"(put the shared corpus beside the repository as ../shared, or set {corpus.ENV})")
     terminalreporter.write_line("research corpus: " + "; ".join(said))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand the corpus tally to the controller, which prints the summary line."""
+    output = getattr(session.config, "workeroutput", None)
+    state = session.config.stash.get(CORPUS_RUN, None)
+    if output is not None and state is not None:
+        output["corpus_run"] = {**state, "selected": sorted(state["selected"])}
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called where xdist runs the tests
+def pytest_testnodedown(node, error) -> None:
+    """On the xdist controller: every worker collects (and leaves out) the same tests, so one tally serves."""
+    state = getattr(node, "workeroutput", {}).get("corpus_run")
+    if state is not None and CORPUS_RUN not in node.config.stash:
+        node.config.stash[CORPUS_RUN] = {**state, "selected": set(state["selected"])}

@@ -7,6 +7,7 @@ same model, kinds and thresholds the pipeline uses), not only for the Python API
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -37,9 +38,13 @@ def classify_cli(records: list[dict], extra_args: tuple[str, ...] = ()) -> list[
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
 
+@functools.cache
 def split_figures(name: str, split: str = "test") -> dict:
     """ROC-AUC of the deployed category score and precision/recall of the flag on one split, for all
-    items and for the unseen ones (no near-duplicate in train or dev), through the CLI."""
+    items and for the unseen ones (no near-duplicate in train or dev), through the CLI.
+
+    Cached per process: several tests read figures of the same split, and the CLI run over a test split
+    (10-15 s) is the whole cost. Callers must not change the dict."""
     spec = SPECS[name]
     rows = load_split(name, split)
     out = classify_cli([{"text": r["text"], "kind": spec.kind} for r in rows])
