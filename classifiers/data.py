@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vocab import Category
+
 LIAR_LABELS = ["pants-fire", "false", "barely-true", "half-true", "mostly-true", "true"]
 LIAR_FALSE = {"pants-fire", "false", "barely-true"}
 
@@ -33,7 +35,7 @@ class DatasetSpec:
     """One dataset: which category it trains and how its raw label maps to binary / multi-class."""
 
     name: str
-    category: str  # "misinformation" | "harm"
+    category: Category
     # the kind of item the corpus holds ("post", "article", "comment"): its head scores that kind
     kind: str = "post"
     n_classes: int = 2  # >2: also trains a multi-class head for evaluation
@@ -59,15 +61,15 @@ class DatasetSpec:
 # article titles, LIAR politicians' claims as reported by PolitiFact; ViCTSD is comments under
 # VnExpress articles.
 DATASETS: list[DatasetSpec] = [
-    DatasetSpec("vi_reintel2020", "misinformation", "post"),
-    DatasetSpec("vi_vfnd", "misinformation", "article"),
-    DatasetSpec("vi_vnnews_v2", "misinformation", "article"),
-    DatasetSpec("en_constraint_covid19", "misinformation", "post"),
-    DatasetSpec("en_liar", "misinformation", "article", 6, tuple(LIAR_LABELS)),
-    DatasetSpec("fr_obsinfox_titles", "misinformation", "article"),
-    DatasetSpec("vi_vihsd", "harm", "post", 3, ("CLEAN", "OFFENSIVE", "HATE")),
-    DatasetSpec("vi_victsd_toxicity", "harm", "comment"),
-    DatasetSpec("vi_vlsp2019_hsd", "harm", "post", 3, ("CLEAN", "OFFENSIVE", "HATE")),
+    DatasetSpec("vi_reintel2020", Category.MISINFORMATION, "post"),
+    DatasetSpec("vi_vfnd", Category.MISINFORMATION, "article"),
+    DatasetSpec("vi_vnnews_v2", Category.MISINFORMATION, "article"),
+    DatasetSpec("en_constraint_covid19", Category.MISINFORMATION, "post"),
+    DatasetSpec("en_liar", Category.MISINFORMATION, "article", 6, tuple(LIAR_LABELS)),
+    DatasetSpec("fr_obsinfox_titles", Category.MISINFORMATION, "article"),
+    DatasetSpec("vi_vihsd", Category.HARM, "post", 3, ("CLEAN", "OFFENSIVE", "HATE")),
+    DatasetSpec("vi_victsd_toxicity", Category.HARM, "comment"),
+    DatasetSpec("vi_vlsp2019_hsd", Category.HARM, "post", 3, ("CLEAN", "OFFENSIVE", "HATE")),
 ]
 SPECS = {d.name: d for d in DATASETS}
 

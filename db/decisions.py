@@ -39,6 +39,7 @@ import sqlite_utils
 from db import checkpoints, transaction, utcnow
 from db.checkpoints import Checkpoint
 from db.keys import AUDIT_KEY_ENV, KeyFileError, audit_key, audit_key_source, key_id
+from vocab import Action
 
 GENESIS = "0" * 64
 # The chain's head (last id and hash) is also kept outside the table; the signed checkpoints are what
@@ -206,7 +207,7 @@ def _signed_row(database: sqlite_utils.Database, conn, fields: dict[str, Any]) -
     last = conn.execute("SELECT id, row_hash, hash_scheme FROM decisions ORDER BY id DESC LIMIT 1").fetchone()
     follows_legacy = last is not None and last[2] == LEGACY
     key = _key(database, create=last is None or follows_legacy)
-    if fields["action"] != "escalate":
+    if fields["action"] != Action.ESCALATE:
         fields.update(target_role=None, target_user_id=None)
     row = {**fields, "id": last[0] + 1 if last else 1, "prev_hash": last[1] if last else GENESIS,
            "user_name": _name_of(conn, fields["user_id"]),

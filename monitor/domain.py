@@ -1,6 +1,6 @@
-"""Domain words of the monitor: moderator actions, source kinds, the default time zone, raw items.
+"""Domain words of the monitor: source kinds, the default time zone, raw items.
 
-Statuses, categories and roles are defined in `vocab` (db and classifiers need them too and may not
+Statuses, categories, roles and moderator actions are defined in `vocab` (db and classifiers need them too and may not
 import the monitor) and re-exported here, so monitor and web code import every domain word from one module.
 """
 
@@ -8,42 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-from vocab import CATEGORIES, ROLES, STATUSES, Category, Role, Status
+from vocab import CATEGORIES, CONFIRMED_CATEGORY, ROLES, STATUSES, Action, Category, Role, Status
 
 __all__ = ["CATEGORIES", "CONFIRMED_CATEGORY", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
            "Role", "Status"]
-
-
-class Action(StrEnum):
-    """What a moderator does to an item, and the status it leads to."""
-
-    CONFIRM_MISINFORMATION = "confirm_misinformation"
-    CONFIRM_HARM = "confirm_harm"
-    DISMISS = "dismiss"
-    ESCALATE = "escalate"
-    REOPEN = "reopen"
-
-    @property
-    def new_status(self) -> Status:
-        return {
-            Action.CONFIRM_MISINFORMATION: Status.CONFIRMED,
-            Action.CONFIRM_HARM: Status.CONFIRMED,
-            Action.DISMISS: Status.DISMISSED,
-            Action.ESCALATE: Status.ESCALATED,
-            Action.REOPEN: Status.FLAGGED,
-        }[self]
-
-    @property
-    def needs_note(self) -> bool:
-        return self in (Action.ESCALATE, Action.REOPEN)
-
-
-# The category each confirming action confirms (the other actions confirm none): what the dashboard
-# counts per category, the retrain job learns as a positive example and the report scores precision on.
-CONFIRMED_CATEGORY: dict[Action, Category] = {Action.CONFIRM_MISINFORMATION: Category.MISINFORMATION,
-                                              Action.CONFIRM_HARM: Category.HARM}
 
 
 # One module per kind in monitor/sources/ reads it; feeds.yaml may name only these.

@@ -1,10 +1,11 @@
-"""The service's words that every layer stores, scores or shows: item statuses, categories, roles.
+"""The service's words that every layer stores, scores or shows: item statuses, categories, roles,
+moderators' actions.
 
 They live in this tiny package, which imports nothing first-party, because the lowest layers need
-them and must not import each other: `db` validates categories and roles against them,
-`classifiers` trains one score per category, and `monitor` and `web` read them (through
-`monitor.domain`, which re-exports them next to the monitor-only words). Adding a category or a role
-is one edit here (plus its catalog label in web/labels.py).
+them and must not import each other: `db` validates categories and roles against them and signs
+actions into the decision log, `classifiers` trains one score per category, and `monitor` and `web`
+read them (through `monitor.domain`, which re-exports them next to the monitor-only words). Adding a
+category, a role or an action is one edit here (plus its catalog label in web/labels.py).
 """
 
 from __future__ import annotations
@@ -34,3 +35,33 @@ class Role(StrEnum):
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
+
+
+class Action(StrEnum):
+    """What a moderator does to an item, and the status it leads to."""
+
+    CONFIRM_MISINFORMATION = "confirm_misinformation"
+    CONFIRM_HARM = "confirm_harm"
+    DISMISS = "dismiss"
+    ESCALATE = "escalate"
+    REOPEN = "reopen"
+
+    @property
+    def new_status(self) -> Status:
+        return {
+            Action.CONFIRM_MISINFORMATION: Status.CONFIRMED,
+            Action.CONFIRM_HARM: Status.CONFIRMED,
+            Action.DISMISS: Status.DISMISSED,
+            Action.ESCALATE: Status.ESCALATED,
+            Action.REOPEN: Status.FLAGGED,
+        }[self]
+
+    @property
+    def needs_note(self) -> bool:
+        return self in (Action.ESCALATE, Action.REOPEN)
+
+
+# The category each confirming action confirms (the other actions confirm none): what the dashboard
+# counts per category, the retrain job learns as a positive example and the report scores precision on.
+CONFIRMED_CATEGORY: dict[Action, Category] = {Action.CONFIRM_MISINFORMATION: Category.MISINFORMATION,
+                                              Action.CONFIRM_HARM: Category.HARM}
