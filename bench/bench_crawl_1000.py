@@ -24,7 +24,7 @@ os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
 
 import db  # noqa: E402
 from monitor.config import load_text  # noqa: E402
-from monitor.crawl import crawl_sources  # noqa: E402
+from monitor.crawl.crawler import crawl_sources  # noqa: E402
 from tests.servers import TestServer  # noqa: E402
 
 HOSTS = 100

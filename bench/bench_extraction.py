@@ -1,7 +1,7 @@
 """Main-text extraction on the article-extraction benchmark (181 English news pages with human
 ground truth), scored like the benchmark scores itself: 4-word shingles, per-page precision and
 recall normalised per page and averaged, F1 from the averages. Our extractor
-(`monitor.sources.article.extract`: trafilatura + a paragraph-density fallback) next to the
+(`monitor.crawl.sources.article.extract`: trafilatura + a paragraph-density fallback) next to the
 benchmark's own recorded trafilatura and readability outputs. Target: F1 ≥ the best of them.
 """
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BENCH = ROOT.parent / "shared" / "realworld" / "html" / "articles" / "zyte-article-extraction-benchmark"
 
-from monitor.sources.article import extract  # noqa: E402
+from monitor.crawl.sources.article import extract  # noqa: E402
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 

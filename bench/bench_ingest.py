@@ -20,9 +20,9 @@ import feedparser  # noqa: E402
 
 import db  # noqa: E402
 from db.sources import ensure_source  # noqa: E402
-from monitor.fetch import FetchResult  # noqa: E402
+from monitor.crawl.fetch import FetchResult  # noqa: E402
+from monitor.crawl.sources import ParseError, rss  # noqa: E402
 from monitor.pipeline import ingest  # noqa: E402
-from monitor.sources import ParseError, rss  # noqa: E402
 
 ROUNDS = 5  # best of 5: the figure is a ratio of two minima, and this VM's timings wander by ~5 %
 

@@ -141,9 +141,9 @@ def rss_kb() -> int:
 def main() -> int:
     import db
     from monitor.config import load
-    from monitor.crawl import crawl_source
-    from monitor.scheduler import Scheduler
-    from monitor.sources_status import sources_overview
+    from monitor.crawl.crawler import crawl_source
+    from monitor.crawl.health import sources_overview
+    from monitor.schedule.scheduler import Scheduler
 
     specs = plan()
     work = Path(tempfile.mkdtemp(prefix="soak-"))

@@ -1,4 +1,4 @@
-"""What the daily flag budget (monitor.flag_budget) reads: recent score ranks and today's score flags.
+"""What the daily flag budget (monitor.pipeline.flag_budget) reads: recent score ranks and today's score flags.
 
 Both come from one statement per ingest batch, inside the batch's write transaction, so the day's
 count cannot move between reading it and storing the batch. The rank reads the covering index of

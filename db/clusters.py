@@ -1,6 +1,6 @@
 """Clusters of near-duplicate items: MinHash signatures, their LSH band keys and each cluster's spread.
 
-monitor/dedup.py computes signatures and decides which cluster an item joins; these are the statements
+monitor/pipeline/dedup.py computes signatures and decides which cluster an item joins; these are the statements
 it runs. Every function takes the caller's connection: they run inside the ingest transaction.
 """
 

@@ -84,7 +84,7 @@ class Settings:
     max_failures: int = 10
     workers: int = 8
     flag_threshold: float | None = None
-    # Items flagged by score per local day and category (monitor.flag_budget); None = the model's thresholds.
+    # Items flagged by score per local day and category (monitor.pipeline.flag_budget); None = the model's thresholds.
     flag_budget: int | None = None
     reports_dir: str | None = None
     backups_dir: str | None = None
@@ -220,9 +220,9 @@ def _flag_budget(path: str, line: int | None, value: Any) -> int | None:
 
 
 def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
-    """`private_allowlist`, parsed now by the fetcher's own parser (monitor.fetch.parse_allowlist): a bad
+    """`private_allowlist`, parsed now by the fetcher's own parser (monitor.crawl.fetch.parse_allowlist): a bad
     entry is a ConfigError on its line, not a failure of every fetch (and every report-a-link) later."""
-    from monitor.fetch import parse_allowlist  # fetch imports this module: imported when needed
+    from monitor.crawl.fetch import parse_allowlist  # fetch imports this module: imported when needed
 
     if value is None:
         return []

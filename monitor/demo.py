@@ -90,7 +90,7 @@ def _crawl_and_serve(args: argparse.Namespace, server: ThreadingHTTPServer, base
     from monitor import service
     from monitor.cli import default_data_dir
     from monitor.config import load
-    from monitor.crawl import crawl_sources
+    from monitor.crawl.crawler import crawl_sources
     from monitor.scoring import load_scorer
 
     db_path, feeds_path = prepare_demo(default_data_dir() / "demo", base_url)

@@ -15,7 +15,7 @@ __all__ = ["CATEGORIES", "CONFIRMED_CATEGORY", "DEFAULT_TIMEZONE", "ROLES", "SOU
            "Role", "Status"]
 
 
-# One module per kind in monitor/sources/ reads it; feeds.yaml may name only these.
+# One module per kind in monitor/crawl/sources/ reads it; feeds.yaml may name only these.
 SOURCE_KINDS = ("rss", "html", "mastodon", "bluesky", "telegram")
 # Where the committees are: the zone of naive source times, report weeks, scheduled jobs and the web's clock
 # unless a source, a command or a user says otherwise.

@@ -26,18 +26,11 @@ import sqlite_utils
 import db
 from db import keys
 from db.sources import failing_names, paused_names
+from db.state import delete_state, get_state
 from monitor import config as config_module
 from monitor.config import ConfigError
-from monitor.scheduler import (
-    CONFIG_ERROR_KEY,
-    HEARTBEAT_KEY,
-    STATUS_KEY,
-    AlreadyRunning,
-    Scheduler,
-    SchedulerLock,
-    delete_state,
-    get_state,
-)
+from monitor.schedule.locks import AlreadyRunning, SchedulerLock
+from monitor.schedule.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY, STATUS_KEY, Scheduler
 
 log = logging.getLogger("monitor.service")
 

@@ -9,8 +9,8 @@ from db.items import counts_by_category, counts_by_status
 
 def status_report(database: sqlite_utils.Database) -> dict:
     """Item counts by status and flagged category, scheduler health, per-source state, storage trouble."""
+    from monitor.crawl.health import sources_overview
     from monitor.service import scheduler_health
-    from monitor.sources_status import sources_overview
 
     categories = counts_by_category(database)
     from monitor import storage

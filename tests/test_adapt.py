@@ -203,7 +203,7 @@ def seeded_db(path: Path, n_decisions: int, n_recent: int = 100) -> None:
 
 
 def test_nightly_job_waits_then_adapts_without_research_data(tmp_path, caplog, monkeypatch):
-    from monitor.retrain import collect_examples, propose_retrain
+    from monitor.schedule.retrain import collect_examples, propose_retrain
 
     monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "no-research-data"))
     few, enough = tmp_path / "few.db", tmp_path / "enough.db"

@@ -479,7 +479,7 @@ def test_a_decision_costs_the_same_on_a_long_log(log_db):
 
 
 def test_the_scheduler_re_keys_an_upgraded_log_and_signs_its_head_at_start(tmp_db, db_path, tmp_path):
-    from monitor.scheduler import Scheduler
+    from monitor.schedule.scheduler import Scheduler
     from tests.scheduler_fixtures import feeds_yaml, wait_for
 
     _legacy_log(tmp_db)
@@ -621,7 +621,7 @@ def test_a_re_key_is_automatic_only_before_anything_was_signed(tmp_db, db_path, 
 def test_the_scheduler_re_keys_at_start_only_never_hourly(tmp_db, db_path, tmp_path):
     """Finding 1: an old chain that fails at start must not be re-keyed an hour later once someone has
     made it consistent again (recomputing the unkeyed hashes needs no key)."""
-    from monitor.scheduler import Scheduler
+    from monitor.schedule.scheduler import Scheduler
     from tests.scheduler_fixtures import feeds_yaml, wait_for
 
     _legacy_log(tmp_db)

@@ -12,7 +12,7 @@ import pytest
 import db
 from monitor.backup import BackupError, backup, list_backups, restore
 from monitor.cli import main
-from monitor.scheduler import SchedulerLock
+from monitor.schedule.locks import SchedulerLock
 
 
 def _add_source(database, name: str) -> None:
@@ -89,7 +89,7 @@ def test_restore_rejects_a_corrupt_backup(db_path, tmp_path):
 
 def test_retention_forgets_old_crawl_runs_but_never_items(tmp_db):
     from monitor.config import Settings
-    from monitor.housekeeping import default_jobs, retention
+    from monitor.schedule.housekeeping import default_jobs, retention
 
     _add_source(tmp_db, "s")
     with db.transaction(tmp_db) as conn:
@@ -105,7 +105,7 @@ def test_retention_forgets_old_crawl_runs_but_never_items(tmp_db):
 
 def test_housekeeping_backup_and_weekly_report_jobs_write_their_files(tmp_db, db_path, tmp_path):
     from monitor.config import Settings
-    from monitor.housekeeping import daily_backup, weekly_report
+    from monitor.schedule.housekeeping import daily_backup, weekly_report
 
     settings = Settings(reports_dir=str(tmp_path / "reports"), backups_dir=str(tmp_path / "bk"), backups_keep=2)
     paths = [daily_backup(tmp_db, settings, str(db_path)) for _ in range(1)]

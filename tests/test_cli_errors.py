@@ -20,7 +20,7 @@ import pytest
 import db
 from db.users import authenticate, find_user
 from monitor.cli import build_parser, main
-from monitor.scheduler import SchedulerLock
+from monitor.schedule.locks import SchedulerLock
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"

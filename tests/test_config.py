@@ -254,7 +254,7 @@ def test_good_private_allowlist_entries_load(tmp_path):
 
 
 def test_a_hot_reload_with_a_bad_allowlist_entry_keeps_the_running_configuration(tmp_path, tmp_db):
-    from monitor.scheduler import Scheduler
+    from monitor.schedule.scheduler import Scheduler
 
     path = write(tmp_path, 'settings:\n  private_allowlist: ["10.20.0.0/16"]\nsources:\n' + GOOD_SOURCE)
     scheduler = Scheduler(tmp_path / "monitor.db", path)

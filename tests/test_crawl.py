@@ -11,7 +11,7 @@ import pytest
 
 import db
 from monitor.config import load_text
-from monitor.crawl import crawl_source, crawl_sources
+from monitor.crawl.crawler import crawl_source, crawl_sources
 from tests import corpus
 from tests.servers import TestServer
 

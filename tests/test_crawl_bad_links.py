@@ -13,8 +13,8 @@ import pytest
 
 import db
 from monitor.config import Settings, load_text
-from monitor.crawl import crawl_sources
-from monitor.fetch import Fetcher, FetchError
+from monitor.crawl.crawler import crawl_sources
+from monitor.crawl.fetch import Fetcher, FetchError
 from tests.servers import TestServer, redirect
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -12,8 +12,8 @@ import pytest
 
 import db
 from monitor.config import load_text
-from monitor.crawl import crawl_sources
-from monitor.normalize import canonical_url
+from monitor.crawl.crawler import crawl_sources
+from monitor.text.urls import canonical_url
 from tests.servers import TestServer
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.config import Settings
-from monitor.intake import import_file, submit_report
+from monitor.pipeline.intake import import_file, submit_report
 from tests import corpus
 from tests.servers import TestServer
 

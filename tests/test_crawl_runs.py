@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import db
-from monitor.scheduler import Scheduler
+from monitor.schedule.scheduler import Scheduler
 from tests.scheduler_fixtures import REPO, feeds_yaml, items_for, rss, wait_for
 from tests.servers import TestServer, slow_drip
 
@@ -96,7 +96,7 @@ def test_a_run_in_progress_in_another_process_is_not_closed_by_monitor_crawl_or_
 def test_a_stale_running_row_left_by_an_old_version_is_closed(tmp_db, db_path, tmp_path):
     """Rows from before runs named their process (no owner recorded) are closed like before."""
     from monitor.config import load_text
-    from monitor.crawl import crawl_sources
+    from monitor.crawl.crawler import crawl_sources
 
     with db.transaction(tmp_db) as conn:
         conn.execute("INSERT INTO sources (name, kind, url, created_at) VALUES ('old', 'rss', 'http://x/', ?)",
@@ -113,7 +113,7 @@ def test_a_stale_running_row_left_by_an_old_version_is_closed(tmp_db, db_path, t
 
 
 def test_checking_an_owner_creates_no_lock_file_and_an_unreadable_one_keeps_the_run(tmp_path):
-    from monitor.scheduler import owner_alive
+    from monitor.schedule.locks import owner_alive
 
     path = str(tmp_path / "monitor.db")
     assert owner_alive(path, f"pid {2**22 + 1}") is False

@@ -7,9 +7,9 @@ import unicodedata
 import pytest
 
 from db.sources import ensure_source
-from monitor.dedup import THRESHOLD, cluster_summary, signature
 from monitor.domain import RawItem
 from monitor.pipeline import ingest
+from monitor.pipeline.dedup import THRESHOLD, cluster_summary, signature
 from tests import corpus
 
 # (a story, an unrelated one): the project's own Vietnamese articles, and where the corpus is, two seed articles.

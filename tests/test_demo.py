@@ -15,8 +15,8 @@ import pytest
 
 import db
 from monitor.config import load
+from monitor.crawl.fetch import AddressPolicy, Fetcher, FetchError
 from monitor.demo import DEMO_PASSWORD, DEMO_USERS, prepare_demo, serve_demo_feeds
-from monitor.fetch import AddressPolicy, Fetcher, FetchError
 from tests.servers import TestServer
 
 REPO = Path(__file__).resolve().parents[1]

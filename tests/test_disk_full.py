@@ -13,8 +13,8 @@ import db
 import monitor.pipeline
 from monitor import storage
 from monitor.config import load_text
-from monitor.crawl import crawl_sources
-from monitor.scheduler import Scheduler
+from monitor.crawl.crawler import crawl_sources
+from monitor.schedule.scheduler import Scheduler
 from monitor.status import status_report
 from tests import webtools
 from tests.scheduler_fixtures import feeds_yaml, items_for, rss, wait_for
@@ -225,8 +225,8 @@ _SMALL_FILE_LIMIT = """
 import json, os, resource, signal, sys
 import db
 from monitor.config import load_text
-from monitor.crawl import crawl_sources
-from monitor.normalize import detect_language
+from monitor.crawl.crawler import crawl_sources
+from monitor.text.language import detect_language
 from monitor.status import status_report
 
 path, feeds = sys.argv[1], sys.argv[2]

@@ -21,7 +21,7 @@ import pytest
 
 import db
 from monitor.cli import main
-from monitor.normalize import canonical_url
+from monitor.text.urls import canonical_url
 from tests import corpus
 from tests.servers import TestServer
 

@@ -11,7 +11,7 @@ import socket
 import pytest
 
 from monitor.config import Settings
-from monitor.fetch import AddressPolicy, Fetcher, FetchError
+from monitor.crawl.fetch import AddressPolicy, Fetcher, FetchError
 from tests.servers import TestServer, redirect
 
 REFUSED = [
@@ -88,7 +88,7 @@ def resolves_to(monkeypatch):
             return [(family, socket.SOCK_STREAM, 6, "", (names[host], port))]
         return real(host, port, *args, **kwargs)
 
-    monkeypatch.setattr("monitor.fetch.socket.getaddrinfo", fake)
+    monkeypatch.setattr("monitor.crawl.fetch.socket.getaddrinfo", fake)
     return names
 
 

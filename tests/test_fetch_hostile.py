@@ -9,9 +9,9 @@ import pytest
 
 import db
 from monitor.config import Settings, load_text
-from monitor.crawl import crawl_sources
-from monitor.fetch import Fetcher, FetchError
-from monitor.sources import ParseError, rss
+from monitor.crawl.crawler import crawl_sources
+from monitor.crawl.fetch import Fetcher, FetchError
+from monitor.crawl.sources import ParseError, rss
 from tests import corpus
 from tests.servers import ENTITY_BOMB, TestServer, endless, gzip_bomb, redirect, slow_drip
 

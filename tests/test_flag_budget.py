@@ -17,10 +17,10 @@ from db.sources import ensure_source, get_source
 from monitor import pipeline
 from monitor.cli import main
 from monitor.config import ConfigError, load, load_text
-from monitor.crawl import crawl_source, crawl_sources
+from monitor.crawl.crawler import crawl_source, crawl_sources
 from monitor.domain import RawItem
-from monitor.flag_budget import BUDGET_SPENT, FlagBudget, apply_budget, from_settings, local_day
 from monitor.pipeline import ingest, ingest_many
+from monitor.pipeline.flag_budget import BUDGET_SPENT, FlagBudget, apply_budget, from_settings, local_day
 from tests.servers import TestServer
 
 ZONE = "Asia/Ho_Chi_Minh"

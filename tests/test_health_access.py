@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import db
+from db.state import set_state
 from db.tokens import create_token
-from monitor.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY, set_state
+from monitor.schedule.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY
 from tests import webtools
 from web import create_app
 

@@ -9,10 +9,9 @@ import pytest
 
 from classifiers.text import search_key
 from db.sources import ensure_source, get_source
-from monitor import dedup
-from monitor.crawl import GroupIngester
+from monitor.crawl.crawler import GroupIngester
 from monitor.domain import RawItem
-from monitor.pipeline import ingest, ingest_many
+from monitor.pipeline import dedup, ingest, ingest_many
 from tests.corpus import FIXTURES
 
 STORY = [p for p in (FIXTURES / "text" / "vi-chuyen-doi-so.txt").read_text(encoding="utf-8").split("\n")

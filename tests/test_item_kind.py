@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from db.sources import ensure_source, get_source, sync_sources
-from monitor import intake
 from monitor.config import ConfigError, load, load_text
+from monitor.crawl.sources.files import FileRows
 from monitor.domain import RawItem
-from monitor.pipeline import ingest, ingest_many, item_kind
+from monitor.pipeline import ingest, ingest_many, intake, item_kind
 from monitor.scoring import ActiveScorer, score_texts
-from monitor.sources.files import FileRows
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -210,7 +209,7 @@ def test_a_crawl_scores_each_source_as_its_configured_kind(tmp_path):
     """Tags and content_kind live in feeds.yaml, not in the sources table: the crawl must carry them."""
     import db
     from monitor.config import load_text
-    from monitor.crawl import crawl_sources
+    from monitor.crawl.crawler import crawl_sources
     from tests.servers import TestServer
 
     def feed(title: str) -> str:

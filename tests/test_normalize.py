@@ -9,18 +9,12 @@ import pytest
 
 from classifiers.text import content_hash, dedup_key, search_key
 from monitor.domain import RawItem
-from monitor.normalize import (
-    canonical_url,
-    clean_text,
-    decode_bytes,
-    decode_viscii,
-    detect_charset,
-    detect_language,
-    html_to_text,
-    parse_time,
-    to_utc,
-)
 from monitor.pipeline import normalise
+from monitor.text.charset import decode_bytes, decode_viscii, detect_charset
+from monitor.text.html import clean_text, html_to_text
+from monitor.text.language import detect_language
+from monitor.text.times import parse_time, to_utc
+from monitor.text.urls import canonical_url
 from tests import corpus
 
 LEGACY = corpus.REALWORLD / "feeds" / "vietnamese" / "legacy-encodings"
@@ -198,17 +192,17 @@ def test_english_shortcut_agrees_with_py3langid_wherever_it_fires(monkeypatch):
     (checked here on the English and French data sets' dev texts and Vietnamese typed without tones)."""
     import json
 
-    from monitor import normalize
+    from monitor.text import language
 
     texts = []
     for name in ("en_liar", "en_constraint_covid19", "fr_obsinfox_titles", "vi_vihsd"):
         lines = (corpus.DATA / name / "dev.jsonl").read_text(encoding="utf-8").splitlines()[:600]
         texts += [json.loads(line)["text"] for line in lines]
-    fired = [t for t in texts if len(t.strip()) >= 20 and normalize._is_clearly_english(t.strip()[:400])]
+    fired = [t for t in texts if len(t.strip()) >= 20 and language._is_clearly_english(t.strip()[:400])]
     assert len(fired) > 200  # it does save work on English text
-    assert not normalize._is_clearly_english("Phai nhu the moi dung, lam an phai co dao duc, the la to")
-    assert not normalize._is_clearly_english("The café is on the corner and it was open for the day")
-    monkeypatch.setattr(normalize, "_is_clearly_english", lambda sample: False)
+    assert not language._is_clearly_english("Phai nhu the moi dung, lam an phai co dao duc, the la to")
+    assert not language._is_clearly_english("The café is on the corner and it was open for the day")
+    monkeypatch.setattr(language, "_is_clearly_english", lambda sample: False)
     assert [detect_language(t) for t in fired] == ["en"] * len(fired)
 
 

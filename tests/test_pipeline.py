@@ -12,8 +12,8 @@ import pytest
 from db.search import search
 from db.sources import ensure_source, get_source
 from monitor.domain import RawItem
-from monitor.normalize import canonical_url
 from monitor.pipeline import ingest
+from monitor.text.urls import canonical_url
 
 
 @dataclass

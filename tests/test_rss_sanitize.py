@@ -6,9 +6,9 @@ from __future__ import annotations
 import feedparser
 import pytest
 
-from monitor.fetch import FetchResult
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import ParseError, rss
 from monitor.pipeline import normalise
-from monitor.sources import ParseError, rss
 from tests.corpus import REALWORLD
 
 

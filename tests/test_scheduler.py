@@ -10,18 +10,12 @@ from types import SimpleNamespace
 import pytest
 
 import db
+from db.state import get_state, set_state
 from monitor.cli import main
 from monitor.config import SourceConfig, load_text
-from monitor.crawl import crawl_source
-from monitor.scheduler import (
-    CONFIG_ERROR_KEY,
-    HEARTBEAT_KEY,
-    Scheduler,
-    bounds_for,
-    get_state,
-    next_interval,
-    set_state,
-)
+from monitor.crawl.crawler import crawl_source
+from monitor.schedule.policy import bounds_for, next_interval
+from monitor.schedule.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY, Scheduler
 from monitor.service import scheduler_health
 from tests.scheduler_fixtures import feeds_yaml, items_for, rss, wait_for
 from tests.servers import TestServer
@@ -265,8 +259,8 @@ def test_load_text_accepts_adaptive_options():
 
 
 def test_cache_headers_and_feed_ttl_are_read():
-    from monitor.fetch import cache_seconds
-    from monitor.sources.rss import feed_ttl_seconds
+    from monitor.crawl.fetch import cache_seconds
+    from monitor.crawl.sources.rss import feed_ttl_seconds
 
     assert cache_seconds({"Cache-Control": "public, max-age=900"}) == 900
     assert cache_seconds({"cache-control": "no-cache"}) is None
@@ -307,7 +301,7 @@ def test_scheduled_crawls_honour_the_feeds_ttl_and_cache_lifetime(db_path, tmp_p
 
 def test_nightly_retrain_proposal_trains_on_decisions_and_leaves_promotion_to_the_gate(tmp_path):
     from db.decisions import decide
-    from monitor.retrain import propose_retrain
+    from monitor.schedule.retrain import propose_retrain
     from tests import webtools
 
     path = tmp_path / "m.db"

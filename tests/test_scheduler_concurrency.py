@@ -6,8 +6,8 @@ import logging
 import threading
 
 import db
-from monitor.crawl import crawl_source
-from monitor.scheduler import Scheduler
+from monitor.crawl.crawler import crawl_source
+from monitor.schedule.scheduler import Scheduler
 from tests import webtools
 from tests.scheduler_fixtures import feeds_yaml, items_for, rss, wait_for
 from tests.servers import TestServer

@@ -155,7 +155,7 @@ def test_the_session_key_lives_beside_the_database_and_the_old_key_in_it_is_reti
     """Item 7: read access to the database no longer yields a session: the key an older version kept in
     service_state signs nothing after the upgrade, and is deleted; the new key is in <db>.secret (0600)."""
     import db
-    from monitor.scheduler import get_state, set_state
+    from db.state import get_state, set_state
     from web import create_app
 
     monkeypatch.delenv("MONITOR_SECRET_KEY", raising=False)

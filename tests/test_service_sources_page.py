@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import db
-from monitor.scheduler import HEARTBEAT_KEY, set_state
+from db.state import set_state
+from monitor.schedule.scheduler import HEARTBEAT_KEY
 from monitor.status import status_report
 from tests import webtools
 from web import create_app

@@ -17,10 +17,10 @@ import pytest
 
 import db
 from db.sources import ensure_source
-from monitor.fetch import FetchResult
-from monitor.normalize import clean_text, html_to_text
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import ParseError, rss
 from monitor.pipeline import ingest, normalise
-from monitor.sources import ParseError, rss
+from monitor.text.html import clean_text, html_to_text
 from tests.corpus import REALWORLD
 
 pytestmark = pytest.mark.corpus("realworld")

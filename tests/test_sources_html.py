@@ -11,10 +11,10 @@ import pytest
 
 import db
 from monitor.config import ConfigError, load_text
-from monitor.crawl import crawl_sources
-from monitor.sources import ParseError
-from monitor.sources.article import extract, extract_fallback
-from monitor.sources.html import parse_loose_date
+from monitor.crawl.crawler import crawl_sources
+from monitor.crawl.sources import ParseError
+from monitor.crawl.sources.article import extract, extract_fallback
+from monitor.crawl.sources.html import parse_loose_date
 from tests import corpus
 from tests.servers import TestServer
 
@@ -128,7 +128,7 @@ def test_extraction_fallback_when_trafilatura_finds_nothing():
 def test_the_installed_article_extractor_is_trafilatura():
     """Issue 15 item 2: with lxml >= 5.2, trafilatura imports only when lxml_html_clean is installed too;
     without it every article silently went through the fallback."""
-    from monitor.sources import article
+    from monitor.crawl.sources import article
 
     assert article.extractor() == "trafilatura"
 
@@ -140,7 +140,7 @@ def test_the_extractor_check_reports_the_fallback_when_trafilatura_cannot_be_imp
     script = (
         "import sys\n"
         "sys.modules['lxml.html.clean'] = None  # import lxml.html.clean now raises ImportError\n"
-        "from monitor.sources import article\n"
+        "from monitor.crawl.sources import article\n"
         "print(article.extractor())\n"
         f"print(article.extract(open({str(ARTICLE)!r}, encoding='utf-8').read())[0][:60])\n"
     )

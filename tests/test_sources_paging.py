@@ -13,7 +13,7 @@ import pytest
 
 import db
 from monitor.config import load_text
-from monitor.crawl import crawl_sources
+from monitor.crawl.crawler import crawl_sources
 from tests.servers import TestServer
 
 TAG = "/api/v1/timelines/tag/vietnam"

@@ -14,10 +14,10 @@ import pytest
 
 import db
 from monitor.config import load_text
-from monitor.crawl import crawl_sources
-from monitor.normalize import parse_time
-from monitor.sources import ParseError, bluesky, mastodon, rss, telegram
-from monitor.sources.html import parse_loose_date
+from monitor.crawl.crawler import crawl_sources
+from monitor.crawl.sources import ParseError, bluesky, mastodon, rss, telegram
+from monitor.crawl.sources.html import parse_loose_date
+from monitor.text.times import parse_time
 from tests import corpus
 from tests.servers import TestServer
 

@@ -97,7 +97,7 @@ def create_app(config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     render.init_app(app)
 
-    from web import admin, api, auth, dashboard, health, items, queue, report, reports, sources_page
+    from web import admin, api, auth, dashboard, health, intake, items, queue, reports, sources_page
 
     auth.init_app(app)
     app.session_interface = _SessionInterface()
@@ -106,7 +106,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    for blueprint_module in (admin, api, dashboard, report, reports, sources_page):
+    for blueprint_module in (admin, api, dashboard, intake, reports, sources_page):
         blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
     # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.
     app.jinja_env.globals.update(MODERATE=access.MODERATE, READ=access.READ, ANALYSE=access.ANALYSE,

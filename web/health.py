@@ -17,7 +17,7 @@ from flask_login import current_user
 import db
 import db.items
 import db.state
-from monitor.scheduler import HEARTBEAT_KEY
+from monitor.schedule.scheduler import HEARTBEAT_KEY
 from web import get_db, storage_problem
 from web.access import public
 

@@ -1,6 +1,6 @@
 """Admin sources page: is every source on time, failing, paused or gone dark — and the scheduler alive?
 
-Data comes from `monitor.sources_status.sources_overview`, `monitor.service.scheduler_health` and
+Data comes from `monitor.crawl.health.sources_overview`, `monitor.service.scheduler_health` and
 `monitor.storage.status`, the same functions behind `monitor status` and `/health`, so the three
 never disagree.
 """
@@ -12,8 +12,8 @@ from flask_babel import gettext as _
 
 from db.sources import get_source, set_paused
 from monitor import storage
+from monitor.crawl.health import sources_overview
 from monitor.service import scheduler_health
-from monitor.sources_status import sources_overview
 from web import get_db
 from web.access import ADMIN, roles
 

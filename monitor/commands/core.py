@@ -176,7 +176,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
 def cmd_crawl(args: argparse.Namespace) -> int:
     import db
     from monitor.config import ConfigError
-    from monitor.crawl import crawl_sources
+    from monitor.crawl.crawler import crawl_sources
     from monitor.scoring import load_scorer
 
     try:

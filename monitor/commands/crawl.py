@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # commands import their dependencies when run: `monitor --help` stays fast
-    from monitor.flag_budget import FlagBudget
+    from monitor.pipeline.flag_budget import FlagBudget
 
 
 def register(subparsers) -> None:
@@ -34,7 +34,7 @@ def _flag_budget(feeds: str | None) -> FlagBudget | None:
     from pathlib import Path
 
     from monitor.config import load
-    from monitor.flag_budget import from_settings
+    from monitor.pipeline.flag_budget import from_settings
 
     if not feeds or not Path(feeds).exists():
         return None
@@ -44,7 +44,7 @@ def _flag_budget(feeds: str | None) -> FlagBudget | None:
 def cmd_import(args: argparse.Namespace) -> int:
     import db
     from monitor.config import ConfigError
-    from monitor.intake import import_file
+    from monitor.pipeline.intake import import_file
 
     scorer, flag_budget = None, None
     if not args.no_score:

@@ -1,7 +1,7 @@
 """`monitor train`, `monitor eval`, `monitor model list|promote|rollback`.
 
 Thin CLI over ``classifiers`` (which knows nothing of the DB). ``train --from-db`` adapts the
-model in use to the database's decisions (``monitor.retrain.collect_examples``) and needs no
+model in use to the database's decisions (``monitor.schedule.retrain.collect_examples``) and needs no
 research data; plain ``train`` retrains on ``../shared/data`` (plus ``--extra`` JSONL decisions).
 """
 
@@ -143,7 +143,7 @@ def _adapt_from_db(args: argparse.Namespace) -> int:
     """`train --from-db`: one line and exit 0 while decisions are too few (nothing is wrong)."""
     import db
     from classifiers.registry import FlagBand, adapt_candidate, propose
-    from monitor.retrain import collect_examples, recent_items
+    from monitor.schedule.retrain import collect_examples, recent_items
 
     require_database(args.db)
     database = db.connect(args.db)

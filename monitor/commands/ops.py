@@ -59,7 +59,7 @@ def _unknown(database, name: str) -> int:
 
 def cmd_sources_list(args: argparse.Namespace) -> int:
     import db
-    from monitor.sources_status import sources_overview
+    from monitor.crawl.health import sources_overview
 
     rows = sources_overview(db.connect(args.db))
     if args.json:
@@ -107,7 +107,7 @@ def _settings(args: argparse.Namespace):
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from monitor.backup import BackupError, backup
-    from monitor.housekeeping import backups_dir
+    from monitor.schedule.housekeeping import backups_dir
 
     settings = _settings(args)
     folder = Path(args.dir) if args.dir else backups_dir(settings, args.db)
@@ -127,7 +127,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     from monitor.backup import BackupError, restore
-    from monitor.scheduler import SchedulerLock
+    from monitor.schedule.locks import SchedulerLock
 
     if not Path(args.backup).is_file():  # before the lock file beside the database is made
         raise CliError(f"{args.backup}: no such backup")

@@ -20,7 +20,7 @@ STATUS_RANK = {status.value: rank for rank, status in enumerate(  # least conseq
     (Status.NEW, Status.DISMISSED, Status.FLAGGED, Status.ESCALATED, Status.CONFIRMED), start=1)}
 
 # How the report words an *idle* source (enabled, not paused, nothing first seen in the period). Not the
-# sources page's "gone dark" (monitor/sources_status.py: silent past a threshold drawn from the source's
+# sources page's "gone dark" (monitor/crawl/health.py: silent past a threshold drawn from the source's
 # own rhythm, as of now): a weekly bulletin is idle in every daily report yet not dark. Published reports
 # and their readers know the word, and the headline keeps its key `sources_gone_dark`, so only the code
 # says "idle".

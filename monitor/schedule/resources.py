@@ -2,7 +2,7 @@
 
 A SQLite connection is not shared across threads mid-transaction, so every worker thread opens its
 own; the classifier and the fetcher are shared (one model in memory; one set of per-host pacing and
-robots.txt caches for all sources). The job lifecycle lives in monitor/scheduler.py.
+robots.txt caches for all sources). The job lifecycle lives in monitor/schedule/scheduler.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from db.state import delete_state, set_state
 from monitor.config import Settings
 
 if TYPE_CHECKING:
-    from monitor.fetch import Fetcher
+    from monitor.crawl.fetch import Fetcher
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -94,7 +94,7 @@ class WorkerResources:
         replaced (the old one kept for in-flight crawls) when the settings change on reload."""
         with self._lock:
             if self._fetcher is None or self._fetcher_settings != settings:
-                from monitor.fetch import Fetcher
+                from monitor.crawl.fetch import Fetcher
 
                 if self._fetcher is not None:
                     self._old_fetchers.append(self._fetcher)  # in-flight crawls may still use it

@@ -2,6 +2,11 @@
 
 normalise → dedup → score → flag → store, one transaction per batch, so a crash
 mid-batch leaves either the whole batch or none of it, and a re-crawl fills the gap.
+
+The write path itself is this module; the steps it hands off live beside it: `dedup` (signatures and
+clusters) and `flag_budget` (the daily flag budget). `intake` feeds it what no crawl brings (an
+imported file, a reported link) and imports this module, so this module never imports `intake`.
+Scoring (monitor.scoring) stays outside: `monitor classify` loads it without the write path.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import sqlite_utils
 from classifiers.text import content_hash, nfc, search_key
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
-from monitor import dedup
 from monitor.domain import DEFAULT_TIMEZONE, RawItem, Status
-from monitor.flag_budget import FlagBudget, apply_budget
-from monitor.normalize import canonical_url, clean_text, detect_language, html_to_text, to_utc
+from monitor.pipeline import dedup
+from monitor.pipeline.flag_budget import FlagBudget, apply_budget
+from monitor.text.html import clean_text, html_to_text
+from monitor.text.language import detect_language
+from monitor.text.times import to_utc
+from monitor.text.urls import canonical_url
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -254,7 +262,7 @@ def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], s
     """Store the items not seen before, scored and flagged; return counts.
 
     `source` is a sources row (id, name, and optionally language and timezone). With a `flag_budget`
-    (settings.flag_budget) the daily budget replaces the model's score thresholds (monitor.flag_budget).
+    (settings.flag_budget) the daily budget replaces the model's score thresholds (monitor.pipeline.flag_budget).
     """
     batch = _prepare(database, source, raws)
     _score([batch], scorer)  # outside the write transaction: the model is the slow part

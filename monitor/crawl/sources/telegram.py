@@ -10,10 +10,12 @@ import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import Parsed, ParseError, walk_pages
 from monitor.domain import RawItem
-from monitor.fetch import FetchResult
-from monitor.normalize import clean_text, decode_bytes, parse_html, parse_time
-from monitor.sources import Parsed, ParseError, walk_pages
+from monitor.text.charset import decode_bytes
+from monitor.text.html import clean_text, parse_html
+from monitor.text.times import parse_time
 
 ACCEPT = "text/html"
 RESPECT_ROBOTS = True

@@ -1,4 +1,4 @@
-""""Report a suspicious link or text": a form that feeds monitor.intake, i.e. the same ingest pipeline.
+""""Report a suspicious link or text": a form that feeds monitor.pipeline.intake, i.e. the same ingest pipeline.
 
 The reported URL is fetched by the crawler's Fetcher, so internal addresses are refused exactly as
 for configured sources (this form is the classic server-side request forgery door).
@@ -14,11 +14,11 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from monitor import intake
+from monitor.pipeline import intake
 from web import get_db
 from web.access import READ, roles
 
-bp = Blueprint("report", __name__)
+bp = Blueprint("report", __name__)  # endpoint names (report.form, report.submit) predate the module name
 
 MAX_TEXT = 20_000
 

@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from monitor.crawl.sources.html import parse_loose_date
 from monitor.domain import RawItem
-from monitor.normalize import decode_bytes, parse_time
-from monitor.sources.html import parse_loose_date
+from monitor.text.charset import decode_bytes
+from monitor.text.times import parse_time
 
 TEXT_FIELDS = ("text", "content", "body", "message", "noi_dung")
 URL_FIELDS = ("url", "link", "href")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from monitor.normalize import clean_text, parse_html, parse_time
+from monitor.text.html import clean_text, parse_html
+from monitor.text.times import parse_time
 
 log = logging.getLogger("monitor.article")
 

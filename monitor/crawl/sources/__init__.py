@@ -14,8 +14,8 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
+from monitor.crawl.fetch import FetchError, FetchResult
 from monitor.domain import SOURCE_KINDS
-from monitor.fetch import FetchError, FetchResult
 
 
 class ParseError(ValueError):
@@ -81,7 +81,7 @@ def json_body(result: FetchResult | bytes, api: str) -> object:
 
 
 def parser_for(kind: str) -> ModuleType:
-    """The module that reads a source kind (one of `SOURCE_KINDS`: monitor/sources/<kind>.py)."""
+    """The module that reads a source kind (one of `SOURCE_KINDS`: monitor/crawl/sources/<kind>.py)."""
     if kind not in SOURCE_KINDS:
         raise KeyError(f"no parser for source kind '{kind}'")
-    return import_module(f"monitor.sources.{kind}")
+    return import_module(f"monitor.crawl.sources.{kind}")

@@ -21,10 +21,11 @@ try:  # what sanitize_html=True applies; private in feedparser 6, so a later rel
 except ImportError:  # then titles are cleaned by html_to_text alone, like summaries and content
     _sanitize_html = None
 
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import Parsed, ParseError
 from monitor.domain import RawItem
-from monitor.fetch import FetchResult
-from monitor.normalize import decode_bytes, parse_time
-from monitor.sources import Parsed, ParseError
+from monitor.text.charset import decode_bytes
+from monitor.text.times import parse_time
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=""", re.I)
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")

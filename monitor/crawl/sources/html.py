@@ -18,10 +18,12 @@ from urllib.parse import urljoin
 
 from soupsieve import SelectorSyntaxError
 
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import Parsed, ParseError
 from monitor.domain import RawItem
-from monitor.fetch import FetchResult
-from monitor.normalize import clean_text, decode_bytes, parse_html, parse_time
-from monitor.sources import Parsed, ParseError
+from monitor.text.charset import decode_bytes
+from monitor.text.html import clean_text, parse_html
+from monitor.text.times import parse_time
 
 ACCEPT = "text/html,application/xhtml+xml"
 RESPECT_ROBOTS = True

@@ -18,7 +18,7 @@ import sqlite_utils
 import db
 from db.sources import forget_old_raw_bodies, forget_old_runs
 from monitor.config import Settings
-from monitor.retrain import propose_retrain
+from monitor.schedule.retrain import propose_retrain
 
 log = logging.getLogger("monitor.housekeeping")
 
@@ -73,6 +73,6 @@ def retention(database: sqlite_utils.Database, settings: Settings, db_path: str,
 
 
 def default_jobs() -> dict[str, Job]:
-    """The scheduler's daily and weekly jobs by name (each job's time is set in monitor/scheduler.py)."""
+    """The scheduler's daily and weekly jobs by name (each job's time is set in monitor/schedule/scheduler.py)."""
     return {"weekly_report": weekly_report, "backup": daily_backup, "retention": retention,
             "retrain_proposal": propose_retrain}

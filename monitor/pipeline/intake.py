@@ -18,12 +18,12 @@ import sqlite_utils
 from db.items import find_existing
 from db.sources import ensure_source, get_source
 from monitor.config import Settings
+from monitor.crawl.fetch import Fetcher, FetchError
+from monitor.crawl.sources import article, files
 from monitor.domain import RawItem
-from monitor.fetch import Fetcher, FetchError
-from monitor.flag_budget import FlagBudget, from_settings
-from monitor.normalize import decode_bytes
 from monitor.pipeline import ingest, normalise
-from monitor.sources import article, files
+from monitor.pipeline.flag_budget import FlagBudget, from_settings
+from monitor.text.charset import decode_bytes
 
 REPORT_SOURCE = "web-report"
 IMPORT_SOURCE = "manual-import"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import Parsed, ParseError, json_body
 from monitor.domain import RawItem
-from monitor.fetch import FetchResult
-from monitor.normalize import parse_time
-from monitor.sources import Parsed, ParseError, json_body
+from monitor.text.times import parse_time
 
 ACCEPT = "application/json"
 PUBLIC_API = "https://public.api.bsky.app/xrpc/app.bsky.feed.getAuthorFeed"

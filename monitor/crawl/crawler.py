@@ -23,12 +23,14 @@ from db.items import is_stored
 from db.sources import ensure_source, find_source, finish_run, paused_names, set_paused, start_run, sync_sources
 from monitor import storage
 from monitor.config import FeedsConfig, Settings, SourceConfig
-from monitor.fetch import Fetcher, FetchError, FetchResult
-from monitor.flag_budget import FlagBudget, from_settings
-from monitor.normalize import canonical_url, decode_bytes, html_to_text
+from monitor.crawl.fetch import Fetcher, FetchError, FetchResult
+from monitor.crawl.sources import Parsed, ParseError, article, parser_for
 from monitor.pipeline import IngestResult, ingest, ingest_many
+from monitor.pipeline.flag_budget import FlagBudget, from_settings
 from monitor.schedule.locks import claim_run, recover_interrupted_runs, release_run
-from monitor.sources import Parsed, ParseError, article, parser_for
+from monitor.text.charset import decode_bytes
+from monitor.text.html import html_to_text
+from monitor.text.urls import canonical_url
 
 log = logging.getLogger("monitor.crawl")
 

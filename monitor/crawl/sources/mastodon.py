@@ -14,10 +14,11 @@ import re
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from monitor.crawl.fetch import FetchResult
+from monitor.crawl.sources import Parsed, ParseError, json_body, walk_pages
 from monitor.domain import RawItem
-from monitor.fetch import FetchResult
-from monitor.normalize import html_to_text, parse_time
-from monitor.sources import Parsed, ParseError, json_body, walk_pages
+from monitor.text.html import html_to_text
+from monitor.text.times import parse_time
 
 ACCEPT = "application/json"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')

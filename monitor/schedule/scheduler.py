@@ -4,7 +4,8 @@ No parsing or fetching here — a job calls the crawler's `crawl_source` and the
 source should next be polled. The pieces it stands on live in monitor/schedule/: `policy` (when to
 poll next, the storage back-off), `resources` (each thread's connection, the scorer, the shared
 fetcher), `inflight` (the crawls queued and running) and `locks` (one scheduler per database, who
-owns a crawl run). Their public names are re-exported here, where the rest of the code imports them.
+owns a crawl run); callers import those names from there. Housekeeping's jobs (`housekeeping`,
+`retrain`) live beside it too.
 Nobody watches this code run, so every decision it takes is written to the database where
 `/health`, the sources page and `monitor status` can show it.
 """
@@ -41,37 +42,22 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 import db
 from db.sources import enabled_paused, record_next_poll, schedule_state, sync_sources
-from db.state import delete_state, get_state, set_state
+from db.state import delete_state, set_state
 from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
 from monitor.schedule.inflight import InFlight
 from monitor.schedule.locks import (
-    AlreadyRunning,
-    SchedulerLock,
-    claim_run,
-    owner_alive,
     recover_interrupted_runs,
-    release_run,
 )
 from monitor.schedule.policy import (
-    MAX_BACKOFF_SECONDS,
-    IntervalBounds,
     StorageBackoff,
-    backoff_seconds,
     bounds_for,
     jitter_for,
     next_interval,
 )
-from monitor.schedule.resources import SCORER_ERROR_KEY, WorkerResources
-
-__all__ = [  # the names other modules import from here
-    "AUDIT_CHECKPOINT_SECONDS", "CONFIG_ERROR_KEY", "HEARTBEAT_KEY", "MAX_BACKOFF_SECONDS", "SCORER_ERROR_KEY",
-    "STATUS_KEY", "AlreadyRunning", "IntervalBounds", "ReloadResult", "Scheduler", "SchedulerLock",
-    "backoff_seconds", "bounds_for", "claim_run", "delete_state", "get_state", "jitter_for", "next_interval",
-    "owner_alive", "recover_interrupted_runs", "release_run", "set_state",
-]
+from monitor.schedule.resources import WorkerResources
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -89,7 +75,7 @@ CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settin
 
 
 def _default_crawl() -> CrawlFunction:
-    from monitor.crawl import crawl_source
+    from monitor.crawl.crawler import crawl_source
 
     return crawl_source
 
@@ -278,7 +264,7 @@ class Scheduler:
         assert self._aps is not None
         jobs = self.housekeeping_jobs
         if jobs is None:
-            from monitor import housekeeping
+            from monitor.schedule import housekeeping
 
             jobs = housekeeping.default_jobs()
         self.housekeeping_jobs = jobs
