@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,38 +78,53 @@ def _print_refusal(refused) -> None:
           "(see `monitor audit verify`)", file=sys.stderr)
 
 
-def cmd_rekey(args: argparse.Namespace) -> int:
-    from db.checkpoints import path_for
-    from db.decisions import RekeyRefused, rekey
+def _signing(args: argparse.Namespace, work: Callable[[Any], int]) -> int:
+    """`work(database)` on the command's database, which it closes either way. The commands that sign
+    (rekey, checkpoint) share their environment errors: an audit key that cannot be read, or a checkpoint
+    file that cannot be written, ends as one line and exit 2."""
     from db.keys import KeyFileError
 
     database = _open(args.db)
     try:
-        anchored = rekey(database)
-        where = path_for(database)
+        return work(database)
     except KeyFileError as error:
         return _error(str(error))
     except OSError as error:
         return _error(f"cannot write the checkpoint file: {error.strerror or error}")
+    finally:
+        database.conn.close()
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    return _signing(args, _rekey)
+
+
+def _rekey(database) -> int:
+    from db.checkpoints import path_for
+    from db.decisions import RekeyRefused, rekey
+
+    try:
+        anchored = rekey(database)
     except RekeyRefused as refused:
         _print_refusal(refused)
         return 1
-    finally:
-        database.conn.close()
     if anchored is None:
         print("nothing to re-key: every decision is signed with the audit key")
     else:
         print(f"re-keyed at decision {anchored.n}: decisions 1–{anchored.n} verified the old way and anchored "
-              f"(head {anchored.head[:16]}…) in {where}")
+              f"(head {anchored.head[:16]}…) in {path_for(database)}")
     return 0
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
+    return _signing(args, _checkpoint)
+
+
+def _checkpoint(database) -> int:
+    """Re-key first when the log still starts the old way (refusing is exit 1 but still signs), then sign."""
     from db.checkpoints import path_for
     from db.decisions import DecisionError, RekeyRefused, checkpoint, rekey
-    from db.keys import KeyFileError
 
-    database = _open(args.db)
     status = 0
     try:
         try:
@@ -116,17 +133,11 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
             _print_refusal(refused)
             status = 1
         signed = checkpoint(database)
-        where = path_for(database)
-    except KeyFileError as error:
-        return _error(str(error))
-    except OSError as error:
-        return _error(f"cannot write the checkpoint file: {error.strerror or error}")
     except DecisionError as error:
         print(f"{error}", file=sys.stderr)
         return 1
-    finally:
-        database.conn.close()
-    print(f"checkpoint: {signed.n} decision(s), head {signed.head[:16]}…, signed at {signed.at} in {where}")
+    print(f"checkpoint: {signed.n} decision(s), head {signed.head[:16]}…, signed at {signed.at} in "
+          f"{path_for(database)}")
     return status
 
 
