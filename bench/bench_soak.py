@@ -138,20 +138,8 @@ def rss_kb() -> int:
     return 0
 
 
-def main() -> int:
-    import db
-    from monitor.config import load
-    from monitor.crawl.crawler import crawl_source
-    from monitor.crawl.health import sources_overview
-    from monitor.schedule.scheduler import Scheduler
-
-    specs = plan()
-    work = Path(tempfile.mkdtemp(prefix="soak-"))
-    t0 = time.time() + 3.0  # simulated hour 0 starts once everything is up
-    ports: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(t0, specs, ports), daemon=True)
-    server.start()
-    port = ports.get(timeout=10)
+def write_feeds(work: Path, port: int, specs: dict[str, dict]) -> Path:
+    """feeds.yaml for the 200 sources served on `port`, at their simulated intervals."""
     lines = ["settings:", "  host_delay: 0", "  host_concurrency: 16", "  workers: 8", "  max_failures: 5",
              "  respect_robots: false", "  deadline: 30", "sources:"]
     for name, spec in specs.items():
@@ -161,38 +149,36 @@ def main() -> int:
             lines += ["    adaptive: true", "    min_interval: 15m", "    max_interval: 4h"]
     feeds = work / "feeds.yaml"
     feeds.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    config = load(feeds)
-    db_path = work / "soak.db"
-    scale = HOUR / 3600
-    scheduler = Scheduler(db_path, feeds, config=config, crawl=crawl_source, interval_scale=scale,
-                          heartbeat_seconds=1.0, reconcile_seconds=2.0, housekeeping=False,
-                          first_run_spread=HOUR)
-    while time.time() < t0:
-        time.sleep(0.05)
-    scheduler.start()
-    scored = scheduler.scorer is not None
+    return feeds
+
+
+def run_week(scheduler, db_path: Path, t0: float, scale: float) -> tuple[list[dict], dict | None]:
+    """Let the scheduler run the simulated days, sampling memory, threads and fds every 3 simulated hours;
+    return the samples and what the sources page showed an hour after the last publication."""
+    import db
+    from monitor.crawl.health import sources_overview
+
     samples: list[dict] = []
     next_sample_h = 0.0
     overview = None
-    try:
-        while True:
-            now_h = (time.time() - t0) / HOUR
-            if now_h >= END_H:
-                break
-            if overview is None and now_h >= CUTOFF_H + 1:
-                # What the sources page shows an hour after the last publication (dark = silent for long).
-                overview = {row["name"]: row for row in sources_overview(
-                    db.connect(db_path, migrate_schema=False), time_scale=scale)}
-            if now_h >= next_sample_h:
-                samples.append({"h": round(now_h, 1), "rss_kb": rss_kb(), "threads": threading.active_count(),
-                                "fds": len(os.listdir("/proc/self/fd"))})
-                print(f"  sim day {now_h / 24:4.1f}: rss {samples[-1]['rss_kb'] / 1024:6.1f} MB, "
-                      f"threads {samples[-1]['threads']}, fds {samples[-1]['fds']}", flush=True)
-                next_sample_h += 3
-            time.sleep(min(HOUR, 1.0))
-    finally:
-        finished = scheduler.stop(timeout=10)
-        server.terminate()
+    while (now_h := (time.time() - t0) / HOUR) < END_H:
+        if overview is None and now_h >= CUTOFF_H + 1:
+            # What the sources page shows an hour after the last publication (dark = silent for long).
+            overview = {row["name"]: row for row in sources_overview(
+                db.connect(db_path, migrate_schema=False), time_scale=scale)}
+        if now_h >= next_sample_h:
+            samples.append({"h": round(now_h, 1), "rss_kb": rss_kb(), "threads": threading.active_count(),
+                            "fds": len(os.listdir("/proc/self/fd"))})
+            print(f"  sim day {now_h / 24:4.1f}: rss {samples[-1]['rss_kb'] / 1024:6.1f} MB, "
+                  f"threads {samples[-1]['threads']}, fds {samples[-1]['fds']}", flush=True)
+            next_sample_h += 3
+        time.sleep(min(HOUR, 1.0))
+    return samples, overview
+
+
+def count_items(db_path: Path, specs: dict[str, dict]) -> dict:
+    """Items stored against items published: how many were lost, and how many stored twice."""
+    import db
 
     database = db.connect(db_path, migrate_schema=False)
     stored = dict(database.conn.execute(
@@ -203,16 +189,24 @@ def main() -> int:
     expected = {name: published(spec, END_H) for name, spec in specs.items()}
     lost = sum(max(expected[n] - stored.get(n, 0), 0) for n in specs)
     extra = sum(max(stored.get(n, 0) - expected[n], 0) for n in specs) + (total - distinct)
+    return {"polls": polls, "items_expected": sum(expected.values()), "items_stored": total, "lost": lost,
+            "duplicated": extra}
 
-    # Warm-up is the first simulated day. Growth compares the last day's peak with the peak of the
-    # first day after warm-up (sockets kept alive and pool threads come and go within a day).
+
+def growth(samples: list[dict]) -> dict:
+    """Warm-up is the first simulated day. Growth compares the last day's peak with the peak of the first
+    day after warm-up (sockets kept alive and pool threads come and go within a day)."""
     warm = [s for s in samples if 24 <= s["h"] < 48]
     tail = [s for s in samples if s["h"] >= END_H - 24]
     base, last = warm[0], samples[-1]
-    rss_growth = (max(s["rss_kb"] for s in tail) - base["rss_kb"]) / base["rss_kb"] * 100
-    thread_growth = max(s["threads"] for s in tail) - max(s["threads"] for s in warm)
-    fd_growth = max(s["fds"] for s in tail) - max(s["fds"] for s in warm)
+    return {"rss_growth_pct": round((max(s["rss_kb"] for s in tail) - base["rss_kb"]) / base["rss_kb"] * 100, 1),
+            "rss_mb_warm": round(base["rss_kb"] / 1024, 1), "rss_mb_end": round(last["rss_kb"] / 1024, 1),
+            "thread_growth": max(s["threads"] for s in tail) - max(s["threads"] for s in warm),
+            "fd_growth": max(s["fds"] for s in tail) - max(s["fds"] for s in warm)}
 
+
+def misclassified(specs: dict[str, dict], overview: dict) -> list[str]:
+    """Sources the sources page shows in the wrong state for how they misbehave."""
     wrong: list[str] = []
     for name, spec in specs.items():
         row = overview[name]
@@ -224,19 +218,48 @@ def main() -> int:
             wrong.append(f"{name} (flapping) shown {row['state']} / {row['last_error']}")
         if spec["kind"] in ("normal", "slow") and row["state"] != "ok":
             wrong.append(f"{name} ({spec['kind']}) shown {row['state']}")
+    return wrong
 
-    result = {"sim_days": DAYS, "hour_seconds": HOUR, "polls": polls, "items_expected": sum(expected.values()),
-              "items_stored": total, "lost": lost, "duplicated": extra, "rss_growth_pct": round(rss_growth, 1),
-              "rss_mb_warm": round(base["rss_kb"] / 1024, 1), "rss_mb_end": round(last["rss_kb"] / 1024, 1),
-              "thread_growth": thread_growth, "fd_growth": fd_growth, "page_wrong": wrong[:10],
+
+def main() -> int:
+    from monitor.config import load
+    from monitor.crawl.crawler import crawl_source
+    from monitor.schedule.scheduler import Scheduler
+
+    specs = plan()
+    work = Path(tempfile.mkdtemp(prefix="soak-"))
+    t0 = time.time() + 3.0  # simulated hour 0 starts once everything is up
+    ports: multiprocessing.Queue = multiprocessing.Queue()
+    server = multiprocessing.Process(target=serve, args=(t0, specs, ports), daemon=True)
+    server.start()
+    feeds = write_feeds(work, ports.get(timeout=10), specs)
+    db_path, scale = work / "soak.db", HOUR / 3600
+    scheduler = Scheduler(db_path, feeds, config=load(feeds), crawl=crawl_source, interval_scale=scale,
+                          heartbeat_seconds=1.0, reconcile_seconds=2.0, housekeeping=False,
+                          first_run_spread=HOUR)
+    while time.time() < t0:
+        time.sleep(0.05)
+    scheduler.start()
+    scored = scheduler.scorer is not None
+    try:
+        samples, overview = run_week(scheduler, db_path, t0, scale)
+    finally:
+        finished = scheduler.stop(timeout=10)
+        server.terminate()
+
+    items, grew, wrong = count_items(db_path, specs), growth(samples), misclassified(specs, overview)
+    result = {"sim_days": DAYS, "hour_seconds": HOUR, **items, **grew, "page_wrong": wrong[:10],
               "stopped_cleanly": finished, "scored": scored}
     print(json.dumps(result, ensure_ascii=False))
-    print(f"FIGURE soak items lost/duplicated over {DAYS:g} simulated days ({polls} polls, "
-          f"{total} items): {lost}/{extra} (target: 0/0)")
-    print(f"FIGURE soak RSS growth after warm-up: {rss_growth:.1f}% (target: <= 10%)")
-    print(f"FIGURE soak thread / fd growth after warm-up: {thread_growth} / {fd_growth} (target: 0 / 0)")
+    lost, extra = items["lost"], items["duplicated"]
+    print(f"FIGURE soak items lost/duplicated over {DAYS:g} simulated days ({items['polls']} polls, "
+          f"{items['items_stored']} items): {lost}/{extra} (target: 0/0)")
+    print(f"FIGURE soak RSS growth after warm-up: {grew['rss_growth_pct']:.1f}% (target: <= 10%)")
+    print(f"FIGURE soak thread / fd growth after warm-up: {grew['thread_growth']} / {grew['fd_growth']} "
+          "(target: 0 / 0)")
     print(f"FIGURE soak sources page misclassified sources: {len(wrong)} of {SOURCES} (target: 0)")
-    ok = lost == 0 and extra == 0 and rss_growth <= 10 and thread_growth <= 0 and fd_growth <= 0 and not wrong
+    ok = (lost == 0 and extra == 0 and grew["rss_growth_pct"] <= 10 and grew["thread_growth"] <= 0
+          and grew["fd_growth"] <= 0 and not wrong)
     return 0 if ok else 1
 
 
