@@ -5,7 +5,8 @@ Tests serve feeds from 127.0.0.1, which the fetcher refuses unless private netwo
 
 The world (`helpers.build`: four users, two sources, five items) is built once per session, or once per
 worker under pytest-xdist, and copied into each test's own tmp_path by `world`: a copy takes milliseconds,
-a build a second. `shared_world` hands out one session copy for tests that only read.
+a build a second. `shared_world` / `shared_app` hand out one session copy (and one app on it) to tests
+that only read; each such test is checked afterwards to have left that database as it found it.
 
 Passwords are hashed with pbkdf2 at 1,000 rounds during tests (as Django's test settings use MD5): a real
 hash costs ~0.2 s and tests make hundreds. check_password_hash reads the method from the stored hash, so
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -69,12 +72,43 @@ def world(built_world: tuple[Path, dict], tmp_path: Path) -> tuple[Path, dict]:
     return helpers.copy_database(source, tmp_path), copy.deepcopy(ids)
 
 
+def _content(path: Path) -> str:
+    """A digest of everything in the database (a few milliseconds for the world)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="session")
-def shared_world(built_world: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    """One copy of the world for the whole session, for tests that only read (no decisions, users, locale,
-    claims, logout...). Anything written here leaks into later tests: when in doubt, use `world`."""
+def _shared(built_world: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory):
+    """One copy of the world and one app on it for the whole session (per xdist worker), and its digest."""
     source, ids = built_world
-    return helpers.copy_database(source, tmp_path_factory.mktemp("shared-world")), copy.deepcopy(ids)
+    path = helpers.copy_database(source, tmp_path_factory.mktemp("shared-world"))
+    app = helpers.make_app(path)
+    return path, ids, app, _content(path)
+
+
+def _unchanged(path: Path, digest: str) -> None:
+    assert _content(path) == digest, "a test on the shared world wrote to it: give it `world`, its own copy"
+
+
+@pytest.fixture()
+def shared_world(_shared) -> tuple[Path, dict]:
+    """The session's copy of the world, for a test that only reads: (path, ids). Checked unchanged after."""
+    path, ids, _app, digest = _shared
+    yield path, copy.deepcopy(ids)
+    _unchanged(path, digest)
+
+
+@pytest.fixture()
+def shared_app(_shared):
+    """The session's app (helpers.make_app) on the shared world, for a test that only reads: (app, path, ids).
+    Checked unchanged after; a test that changes the app's config or writes takes `world` and its own app."""
+    path, ids, app, digest = _shared
+    yield app, path, copy.deepcopy(ids)
+    _unchanged(path, digest)
 
 
 @pytest.fixture()

@@ -33,8 +33,8 @@ def item_row(path, item_id):
         database.conn.close()
 
 
-def test_anonymous_is_redirected_to_login(setup):
-    app, _, info = setup
+def test_anonymous_is_redirected_to_login(shared_app):  # reads only
+    app, _, info = shared_app
     client = app.test_client()
     for path in ("/queue", f"/items/{info['items']['high']}"):
         response = client.get(path)
@@ -43,16 +43,16 @@ def test_anonymous_is_redirected_to_login(setup):
     assert client.get("/").headers["Location"].endswith("/queue")
 
 
-def test_wrong_password_is_refused(setup):
-    app, _, _ = setup
+def test_wrong_password_is_refused(shared_app):  # reads only
+    app, _, _ = shared_app
     client = app.test_client()
     response = helpers.login(client, "mod", "wrong password")
     assert response.status_code == 401
     assert client.get("/queue").status_code in (302, 303)
 
 
-def test_login_then_queue_lists_flagged_items_by_score(setup):
-    app, _, info = setup
+def test_login_then_queue_lists_flagged_items_by_score(shared_app):  # reads only
+    app, _, info = shared_app
     client = app.test_client()
     assert helpers.login(client, "mod").status_code in (302, 303)
     page = client.get("/queue").get_data(as_text=True)
@@ -62,16 +62,16 @@ def test_login_then_queue_lists_flagged_items_by_score(setup):
     assert "Thời tiết Nghệ An" not in page  # status new: not in the queue
 
 
-def test_login_next_does_not_open_redirect(setup):
-    app, _, _ = setup
+def test_login_next_does_not_open_redirect(shared_app):  # reads only
+    app, _, _ = shared_app
     client = app.test_client()
     response = client.post("/login", data={"name": "mod", "password": helpers.PASSWORD,
                                            "next": "//evil.example/x"})
     assert response.headers["Location"].endswith("/queue")
 
 
-def test_item_page_shows_metadata_in_local_time(setup):
-    app, _, info = setup
+def test_item_page_shows_metadata_in_local_time(shared_app):  # reads only
+    app, _, info = shared_app
     client = app.test_client()
     helpers.login(client, "ana")
     page = client.get(f"/items/{info['items']['high']}").get_data(as_text=True)
@@ -139,8 +139,8 @@ def test_unknown_action_rejected(setup):
     assert decision_rows(path) == []
 
 
-def test_analyst_cannot_decide(setup):
-    app, path, info = setup
+def test_analyst_cannot_decide(shared_app):  # reads only: the decision is refused
+    app, path, info = shared_app
     client = app.test_client()
     helpers.login(client, "ana")
     assert client.get("/queue").status_code == 200

@@ -63,8 +63,8 @@ def _url(rule, info) -> str:
         "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"]))
 
 
-def test_every_route_declares_its_roles(env):
-    app, _, _ = env
+def test_every_route_declares_its_roles(shared_app):  # reads only
+    app, _, _ = shared_app
     declared = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -146,8 +146,8 @@ def test_hostile_content_is_shown_as_text(env):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_search_is_diacritic_insensitive_and_malformed_queries_are_friendly(env):
-    app, _, info = env
+def test_search_is_diacritic_insensitive_and_malformed_queries_are_friendly(shared_app):  # reads only
+    app, _, info = shared_app
     client = client_for(app, "ana")
     page = client.get("/search?q=tin gia vac xin").get_data(as_text=True)
     assert "Tin giả về vắc-xin lan truyền" in page
