@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 import db
 import db.users
@@ -103,11 +105,13 @@ def copy_database(source: Path, target_dir: Path, name: str | None = None) -> Pa
     return target_dir / name
 
 
-def login(client, name: str, password: str = PASSWORD):
+def login(client: FlaskClient, name: str, password: str = PASSWORD) -> TestResponse:
+    """Post the login form (no CSRF token: for apps with WTF_CSRF_ENABLED off); the answer, not followed."""
     return client.post("/login", data={"name": name, "password": password}, follow_redirects=False)
 
 
-def csrf_token(client, path: str = "/queue") -> str:
+def csrf_token(client: FlaskClient, path: str = "/queue") -> str:
+    """The CSRF token of the form on `path`, for apps that check it."""
     page = client.get(path).get_data(as_text=True)
     match = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert match, "page carries no CSRF token"
