@@ -1,6 +1,17 @@
-"""Shared, area-neutral fixtures: a fresh migrated database per test, and private networks allowed.
+"""Shared, area-neutral fixtures: a fresh migrated database per test, one built world shared by the tests
+(copied for each test that may write), cheap password hashes, and private networks allowed.
 
 Tests serve feeds from 127.0.0.1, which the fetcher refuses unless private networks are allowed.
+
+The world (`helpers.build`: four users, two sources, five items) is built once per session, or once per
+worker under pytest-xdist, and copied into each test's own tmp_path by `world`: a copy takes milliseconds,
+a build a second. `shared_world` / `shared_app` hand out one session copy (and one app on it) to tests
+that only read; each such test is checked afterwards to have left that database as it found it.
+
+Passwords are hashed with pbkdf2 at 1,000 rounds during tests (as Django's test settings use MD5): a real
+hash costs ~0.2 s and tests make hundreds. check_password_hash reads the method from the stored hash, so
+the production code runs unchanged; `helpers.REAL_GENERATE_PASSWORD_HASH` keeps the real one, and
+test_web_hardening asserts it is still strong, so the patch hides nothing.
 
 Tests marked ``corpus`` read the shared research corpus (``tests/corpus.py`` says where it is). Where
 a part they need is missing (a clean clone has no ``../shared``) they are left out of the run rather
@@ -9,13 +20,19 @@ than failing or being skipped one by one, and the summary says how many ran or w
 
 from __future__ import annotations
 
+import copy
+import functools
+import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 import db
-from tests import corpus
+import db.users
+from tests import corpus, helpers
 
 os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
 if os.environ.get(corpus.ENV):
@@ -23,6 +40,75 @@ if os.environ.get(corpus.ENV):
     os.environ.setdefault("MONITOR_DATA_DIR", str(corpus.DATA))
 
 CORPUS_RUN = pytest.StashKey[dict]()
+
+TEST_HASH_METHOD = "pbkdf2:sha256:1000"
+WORLD_DB = "world.db"  # not monitor.db, so a test may use `db_path` beside its world
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Every password hashed in this process (users made by tests, the dummy hash) uses TEST_HASH_METHOD."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(db.users, "generate_password_hash",
+                      functools.partial(generate_password_hash, method=TEST_HASH_METHOD))
+        db.users._dummy_hash.cache_clear()
+        yield
+    db.users._dummy_hash.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def built_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """`helpers.build` once for the session: (path, ids). Never opened again, so copies of it are clean."""
+    path = tmp_path_factory.mktemp("world") / WORLD_DB
+    ids = helpers.build(path)
+    assert not Path(f"{path}-wal").exists(), "the builder left a write-ahead log: copy it too"
+    return path, ids
+
+
+@pytest.fixture()
+def world(built_world: tuple[Path, dict], tmp_path: Path) -> tuple[Path, dict]:
+    """The built world, copied into this test's tmp_path: (path, ids). Write to it freely."""
+    source, ids = built_world
+    return helpers.copy_database(source, tmp_path), copy.deepcopy(ids)
+
+
+def _content(path: Path) -> str:
+    """A digest of everything in the database (a few milliseconds for the world)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return hashlib.sha256("\n".join(conn.iterdump()).encode()).hexdigest()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def _shared(built_world: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory):
+    """One copy of the world and one app on it for the whole session (per xdist worker), and its digest."""
+    source, ids = built_world
+    path = helpers.copy_database(source, tmp_path_factory.mktemp("shared-world"))
+    app = helpers.make_app(path)
+    return path, ids, app, _content(path)
+
+
+def _unchanged(path: Path, digest: str) -> None:
+    assert _content(path) == digest, "a test on the shared world wrote to it: give it `world`, its own copy"
+
+
+@pytest.fixture()
+def shared_world(_shared) -> tuple[Path, dict]:
+    """The session's copy of the world, for a test that only reads: (path, ids). Checked unchanged after."""
+    path, ids, _app, digest = _shared
+    yield path, copy.deepcopy(ids)
+    _unchanged(path, digest)
+
+
+@pytest.fixture()
+def shared_app(_shared):
+    """The session's app (helpers.make_app) on the shared world, for a test that only reads: (app, path, ids).
+    Checked unchanged after; a test that changes the app's config or writes takes `world` and its own app."""
+    path, ids, app, digest = _shared
+    yield app, path, copy.deepcopy(ids)
+    _unchanged(path, digest)
 
 
 @pytest.fixture()

@@ -25,9 +25,7 @@ from classifiers import adapt
 from classifiers.model import Model, _sigmoid, load_model
 from classifiers.registry import FlagBand, Registry, adapt_candidate, propose
 from db.decisions import decide
-
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
+from tests import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACES = ["phường Đông Vệ", "xã Quảng Tâm", "thị trấn Rừng Thông", "phường Ba Đình", "xã Hoằng Quang",
@@ -189,16 +187,16 @@ def test_time_split_holds_out_the_most_recent_decisions():
 
 def seeded_db(path: Path, n_decisions: int, n_recent: int = 100) -> None:
     """A monitor database with `n_decisions` decided posts and `n_recent` undecided recent items."""
-    built = webtools.build(path)
+    built = helpers.build(path)
     database = db.connect(path)
     user, source = built["users"]["mod"], built["sources"]["thanhhoa"]
     for n, d in enumerate(decisions(n_decisions)):
-        item = webtools.make_item(database, source, 1000 + n, title="", text=d["text"],
+        item = helpers.make_item(database, source, 1000 + n, title="", text=d["text"],
                                   explanation={"terms": {}, "rules": [], "kind": d["kind"]})
         action, status = ("confirm_misinformation", "confirmed") if d["label"] else ("dismiss", "dismissed")
         decide(database, item_id=item, user_id=user, action=action, new_status=status, note="", expected_version=1)
     for n, r in enumerate(recent(n_recent // 20, n_recent - n_recent // 20)):
-        webtools.make_item(database, source, 5000 + n, title="", text=r["text"], status="new", fetched_at=db.utcnow())
+        helpers.make_item(database, source, 5000 + n, title="", text=r["text"], status="new", fetched_at=db.utcnow())
     database.conn.close()
 
 

@@ -515,16 +515,13 @@ def test_a_fresh_database_verifies_clean_and_makes_no_files(tmp_db, db_path):
     assert not os.path.exists(_key_file(db_path)) and not os.path.exists(_checkpoint_file(db_path))
 
 
-def test_the_verify_page_escapes_what_an_attacker_wrote_into_the_database(tmp_path):
-    from tests import webtools
-    from web import create_app
+def test_the_verify_page_escapes_what_an_attacker_wrote_into_the_database(world):
+    from tests import helpers
 
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
+    path, info = world
+    app = helpers.make_app(path)
     mod = app.test_client()
-    webtools.login(mod, "mod")
+    helpers.login(mod, "mod")
     assert mod.post(f"/items/{info['items']['high']}/decide",
                     data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
     database = db.connect(path)
@@ -533,7 +530,7 @@ def test_the_verify_page_escapes_what_an_attacker_wrote_into_the_database(tmp_pa
     with open(_checkpoint_file(path), "a", encoding="utf-8") as handle:
         handle.write('{"kind": "<script>alert(2)</script>"}\n')
     adm = app.test_client()
-    webtools.login(adm, "adm")
+    helpers.login(adm, "adm")
     page = adm.get("/admin/audit/verify").get_data(as_text=True)
     assert "renamed" in page and "not a checkpoint" in page
     assert "<img src=x" not in page and "<script>alert(2)" not in page
@@ -712,17 +709,14 @@ def test_a_malformed_checkpoint_line_is_listed_with_its_line_number(log_db, make
     assert f"{path}:5: not a checkpoint" in capsys.readouterr().err
 
 
-def test_the_verify_page_lists_a_tampered_hash_instead_of_failing(tmp_path):
+def test_the_verify_page_lists_a_tampered_hash_instead_of_failing(world):
     """Finding 2: /admin/audit/verify answered 500 on a non-ASCII row hash."""
-    from tests import webtools
-    from web import create_app
+    from tests import helpers
 
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
+    path, info = world
+    app = helpers.make_app(path)
     mod = app.test_client()
-    webtools.login(mod, "mod")
+    helpers.login(mod, "mod")
     assert mod.post(f"/items/{info['items']['high']}/decide",
                     data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
     database = db.connect(path)
@@ -730,7 +724,7 @@ def test_the_verify_page_lists_a_tampered_hash_instead_of_failing(tmp_path):
     database.conn.execute("UPDATE decisions SET row_hash = 'é', note = CAST(X'ff' AS TEXT)")
     database.conn.close()
     adm = app.test_client()
-    webtools.login(adm, "adm")
+    helpers.login(adm, "adm")
     response = adm.get("/admin/audit/verify")
     assert response.status_code == 200
     assert "decision 1: content does not match" in response.get_data(as_text=True)

@@ -4,18 +4,14 @@ hostile crawled content executes nothing."""
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+from tests import helpers
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,20 +19,18 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 @pytest.fixture()
-def server(tmp_path):
-    path = tmp_path / "browser.db"
-    info = webtools.build(path)
+def server(world):
+    path, info = world
     database = db.connect(path)
     src = info["sources"]["thanhhoa"]
     info["hostile"] = [
-        webtools.make_item(database, src, 900, title="<script>window.__pwned=1;alert('t')</script>",
+        helpers.make_item(database, src, 900, title="<script>window.__pwned=1;alert('t')</script>",
                            text='<img src=x onerror="window.__pwned=2;alert(2)"> <svg onload="window.__pwned=3">'
                                 '</svg> <style>body{display:none}</style>', misinformation=0.2,
                            url="javascript:window.__pwned=4"),
     ]
     database.conn.close()
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "browser-test", "WTF_CSRF_ENABLED": True,
-                      "RATELIMIT_ENABLED": False})
+    app = helpers.make_app(path, as_deployed=True, SECRET_KEY="browser-test", RATELIMIT_ENABLED=False)
     srv = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
@@ -75,7 +69,7 @@ def login(page, base: str, name: str = "mod") -> None:
     page.goto(f"{base}/queue")
     assert "/login" in page.url
     page.fill("#name", name)
-    page.fill("#password", webtools.PASSWORD)
+    page.fill("#password", helpers.PASSWORD)
     page.click("#login-submit")
     page.wait_for_selector("#queue")
 

@@ -6,21 +6,14 @@ InvalidURL, which is not an httpx.HTTPError: it escaped the fetcher and failed t
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
 import db
 from monitor.config import Settings, load_text
 from monitor.crawl.crawler import crawl_sources
 from monitor.crawl.fetch import Fetcher, FetchError
+from tests import helpers
 from tests.servers import TestServer, redirect
-
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-from web import create_app  # noqa: E402
 
 PARAGRAPH = ("Chiều 12/11, Ủy ban nhân dân tỉnh tổ chức họp báo thông tin về tình hình mưa lũ, "
              "khẳng định không có chuyện xả lũ đồng loạt như tin đồn lan truyền trên mạng xã hội. ")
@@ -86,13 +79,11 @@ def test_bad_article_links_cost_only_their_full_text(server, tmp_path):
     assert source["consecutive_failures"] == 0
 
 
-def test_report_form_with_a_bad_link_keeps_the_report(server, tmp_path):
-    path = tmp_path / "web.db"
-    webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False, "SCORER": None})
+def test_report_form_with_a_bad_link_keeps_the_report(server, world):
+    path, _ = world
+    app = helpers.make_app(path, SCORER=None)
     client = app.test_client()
-    assert webtools.login(client, "ana").status_code in (302, 303)
+    assert helpers.login(client, "ana").status_code in (302, 303)
     server.routes["/to-http-foo"] = redirect("http:foo")
     for url, text in ((server.url("/bai\x7f.html"), "Người dân gửi: tin đồn xả lũ ở Nghệ An"),
                       (server.url("/to-http-foo"), "Người dân gửi: tin đồn đóng cửa chợ")):

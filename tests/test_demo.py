@@ -17,6 +17,7 @@ import db
 from monitor.config import load
 from monitor.crawl.fetch import AddressPolicy, Fetcher, FetchError
 from monitor.demo import DEMO_PASSWORD, DEMO_USERS, prepare_demo, serve_demo_feeds
+from tests import helpers
 from tests.servers import TestServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,11 +59,8 @@ def test_demo_settings_allow_only_the_demo_feed_server(demo):
 
 def test_report_form_in_the_demo_fetches_the_feed_server_but_not_another_local_address(demo):
     """The report-a-link form of a demo app (its feeds file as FEEDS) refuses a private address."""
-    from web import create_app
-
     _server, base_url, db_path, feeds_path = demo
-    app = create_app({"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": "k" * 32,
-                      "TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, "SCORER": None})
+    app = helpers.make_app(db_path, FEEDS=str(feeds_path), SECRET_KEY="k" * 32, SCORER=None)
     client = app.test_client()
     assert client.post("/login", data={"name": "demo-analyst", "password": DEMO_PASSWORD}).status_code == 302
     with TestServer() as secret:

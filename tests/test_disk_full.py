@@ -16,10 +16,9 @@ from monitor.config import load_text
 from monitor.crawl.crawler import crawl_sources
 from monitor.schedule.scheduler import Scheduler
 from monitor.status import status_report
-from tests import webtools
+from tests import helpers
 from tests.scheduler_fixtures import feeds_yaml, items_for, rss, wait_for
 from tests.servers import TestServer
-from web import create_app
 from web.sources_page import register
 
 FULL = "database or disk is full"
@@ -173,17 +172,16 @@ def test_the_scheduler_backs_off_every_source_on_a_full_disk_and_resumes_when_sp
 
 
 def _web(path, **config):
-    app = create_app({"DATABASE": str(path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "RATELIMIT_ENABLED": False, **config})
+    app = helpers.make_app(path, **config)
     register(app)
     return app.test_client()
 
 
-def test_health_status_page_and_monitor_status_say_disk_full(tmp_path, capsys):
+def test_health_status_page_and_monitor_status_say_disk_full(built_world, tmp_path, capsys):
     from monitor.cli import main
 
-    path = tmp_path / "m<img src=x onerror=alert(1)>.db"  # shown on a page: escaped like everything else
-    webtools.build(path)
+    # The path is shown on a page: escaped like everything else.
+    path = helpers.copy_database(built_world[0], tmp_path, name="m<img src=x onerror=alert(1)>.db")
     database = db.connect(path)
     storage.failed(database, sqlite3.OperationalError(FULL))  # what a crawl records when its write fails
     anonymous = _web(path).get("/health")
@@ -191,7 +189,7 @@ def test_health_status_page_and_monitor_status_say_disk_full(tmp_path, capsys):
     assert anonymous.get_json() == {"status": "error", "reasons": ["disk full / cannot write"]}
 
     admin = _web(path)
-    webtools.login(admin, "adm")
+    helpers.login(admin, "adm")
     body = admin.get("/health").get_json()
     assert body["status"] == "error" and str(path) in body["storage"]["error"]
     page = admin.get("/admin/sources/").get_data(as_text=True)
@@ -281,7 +279,7 @@ def _web_cannot_open(monkeypatch, path, error: sqlite3.Error):
     """A web app whose later requests cannot open the database, as on a full disk under `monitor serve`:
     nothing holds the database open, so each request must create the WAL index and SQLite refuses."""
     anonymous, admin = _web(path), _web(path)
-    webtools.login(admin, "adm")
+    helpers.login(admin, "adm")
     real = db.connect
 
     def refuse(where, **kwargs):
@@ -295,11 +293,10 @@ def _web_cannot_open(monkeypatch, path, error: sqlite3.Error):
 
 @pytest.mark.parametrize("error", [sqlite3.OperationalError("disk I/O error"),
                                    sqlite3.OperationalError(FULL)])
-def test_serve_on_a_full_disk_says_disk_full_on_health_and_pages_never_500(tmp_path, monkeypatch, error):
+def test_serve_on_a_full_disk_says_disk_full_on_health_and_pages_never_500(world, tmp_path, monkeypatch, error):
     """issue 15 follow-up 6: anonymous /health said "database unreachable"; an admin's /health and the
     Sources page were 500s (loading the logged-in user opened the database first and the error escaped)."""
-    path = tmp_path / "m.db"
-    webtools.build(path)
+    path, _ = world
     anonymous, admin = _web_cannot_open(monkeypatch, path, error)
     full = {"status": "error", "reasons": ["disk full / cannot write"]}
     response = anonymous.get("/health")
@@ -312,13 +309,12 @@ def test_serve_on_a_full_disk_says_disk_full_on_health_and_pages_never_500(tmp_p
     assert str(tmp_path) not in text  # the file's path is for the log and for admins, not for whoever asks
     api = anonymous.get("/api/v1/queue", headers={"Authorization": "Bearer mon_anything"})
     assert api.status_code == 503 and api.get_json()["error"] == "storage_unavailable"
-    assert anonymous.post("/login", data={"name": "adm", "password": webtools.PASSWORD}).status_code == 503
+    assert anonymous.post("/login", data={"name": "adm", "password": helpers.PASSWORD}).status_code == 503
 
 
-def test_serve_sees_a_full_disk_by_its_free_space_when_sqlite_only_says_it_cannot_open(tmp_path, monkeypatch):
+def test_serve_sees_a_full_disk_by_its_free_space_when_sqlite_only_says_it_cannot_open(world, monkeypatch):
     """SQLite says "unable to open database file" when it cannot create a file: the free space tells why."""
-    path = tmp_path / "m.db"
-    webtools.build(path)
+    path, _ = world
     anonymous, admin = _web_cannot_open(monkeypatch, path, sqlite3.OperationalError("unable to open database file"))
     assert anonymous.get("/health").get_json()["reasons"] == ["database unreachable"]  # the disk has room: not full
     usage = namedtuple("usage", "total used free")
@@ -327,14 +323,13 @@ def test_serve_sees_a_full_disk_by_its_free_space_when_sqlite_only_says_it_canno
     assert admin.get("/admin/sources/").status_code == 503
 
 
-def test_a_read_that_fails_for_lack_of_space_is_a_503_and_other_database_errors_stay_errors(tmp_path, monkeypatch):
+def test_a_read_that_fails_for_lack_of_space_is_a_503_and_other_database_errors_stay_errors(world, monkeypatch):
     """The rule is monitor.storage's: a full disk is the machine's condition (503), a bug keeps its traceback."""
     import web.sources_page
 
-    path = tmp_path / "m.db"
-    webtools.build(path)
+    path, _ = world
     admin = _web(path)
-    webtools.login(admin, "adm")
+    helpers.login(admin, "adm")
     failure = sqlite3.OperationalError(FULL)
 
     def overview(database):

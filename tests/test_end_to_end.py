@@ -22,7 +22,7 @@ import pytest
 import db
 from monitor.cli import main
 from monitor.text.urls import canonical_url
-from tests import corpus
+from tests import corpus, helpers
 from tests.servers import TestServer
 
 DEMO = resources.files("monitor") / "demo_data"
@@ -132,10 +132,8 @@ def test_crawl_score_review_decide_export(setup, feeds, capsys, tmp_path):
                                   " ORDER BY score_misinformation DESC"))
     assert flagged, "the sample feed's fake-news posts should be flagged"
 
-    # 4. The moderator sees the flagged items in the queue and confirms one with a note.
-    from web import create_app
-
-    app = create_app({"DATABASE": str(db_path), "TESTING": True, "SECRET_KEY": "test"})
+    # 4. The moderator sees the flagged items in the queue and confirms one with a note (CSRF tokens and all).
+    app = helpers.make_app(db_path, as_deployed=True, TESTING=True, SECRET_KEY="test")
     client = app.test_client()
     assert client.get("/queue").status_code in (302, 401)  # login required
     assert login(client, "mod", PASSWORD).status_code in (302, 303)

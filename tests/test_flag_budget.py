@@ -5,14 +5,12 @@ and the setting reaching every path that ingests (crawl pass, scheduler's crawl,
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from pathlib import Path
 
 import pytest
 
 import db
-from classifiers.model import Scores
 from db.sources import ensure_source, get_source
 from monitor import pipeline
 from monitor.cli import main
@@ -21,32 +19,12 @@ from monitor.crawl.crawler import crawl_source, crawl_sources
 from monitor.domain import RawItem
 from monitor.pipeline import ingest, ingest_many
 from monitor.pipeline.flag_budget import BUDGET_SPENT, FlagBudget, apply_budget, from_settings, local_day
+from tests.helpers import FAKE_THRESHOLDS, FakeScorer
 from tests.servers import TestServer
 
 ZONE = "Asia/Ho_Chi_Minh"
 # The fake model's own thresholds by item kind; the budget's floor is half of these.
-MODEL_THRESHOLDS = {"post": {"misinformation": 0.8, "harm": 0.8}, "article": {"misinformation": 0.9, "harm": 0.9}}
-_SCORE = re.compile(r"\b([mh])=([0-9.]+)")
-
-
-class FakeScorer:
-    """Reads its scores from the text ("m=0.95 h=0.10", "RULE" for a watchlist hit) and flags like the
-    model: a score at its kind's threshold, or a rule hit."""
-
-    def score(self, texts: list[str], kinds: list[str] | None = None) -> list[Scores]:
-        kinds = kinds or ["post"] * len(texts)
-        return [self._one(text, kind) for text, kind in zip(texts, kinds, strict=True)]
-
-    @staticmethod
-    def _one(text: str, kind: str) -> Scores:
-        values = {"m": 0.0, "h": 0.0} | {k: float(v) for k, v in _SCORE.findall(text)}
-        probs = {"misinformation": values["m"], "harm": values["h"]}
-        hits = ([{"category": "misinformation", "name": "Kêu gọi chia sẻ gấp", "rule": "chia sẻ gấp",
-                  "match": "chia sẻ gấp"}] if "RULE" in text else [])
-        thresholds = dict(MODEL_THRESHOLDS[kind])
-        flagged = [c for c in probs if probs[c] >= thresholds[c] or any(h["category"] == c for h in hits)]
-        return Scores(misinformation=probs["misinformation"], harm=probs["harm"], flagged=flagged, rule_hits=hits,
-                      model_version="fake-1", kind=kind, thresholds=thresholds)
+MODEL_THRESHOLDS = FAKE_THRESHOLDS
 
 
 def raw(n: int, misinformation: float, harm: float = 0.0, rule: bool = False) -> RawItem:

@@ -8,19 +8,16 @@ import db
 from db.state import set_state
 from db.tokens import create_token
 from monitor.schedule.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY
-from tests import webtools
-from web import create_app
+from tests import helpers
 
 
 def _client(path, **config):
-    app = create_app({"DATABASE": str(path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "RATELIMIT_ENABLED": False, **config})
+    app = helpers.make_app(path, **config)
     return app.test_client()
 
 
-def test_anonymous_health_shows_the_status_and_no_path_or_error_text(tmp_path):
-    path = tmp_path / "m.db"
-    info = webtools.build(path)
+def test_anonymous_health_shows_the_status_and_no_path_or_error_text(world):
+    path, info = world
     database = db.connect(path)
     secret_path = "/etc/monitor/feeds-secret-location.yaml"
     set_state(database, CONFIG_ERROR_KEY, f"{secret_path}:3: sources[0].kind: unknown kind 'gopher'")
@@ -34,13 +31,13 @@ def test_anonymous_health_shows_the_status_and_no_path_or_error_text(tmp_path):
     assert secret_path not in text and "gopher" not in text and str(path) not in text
 
     admin = _client(path, SCHEDULER_EXPECTED=True)
-    webtools.login(admin, "adm")
+    helpers.login(admin, "adm")
     details = admin.get("/health").get_json()
     assert details["status"] == "degraded" and secret_path in details["scheduler"]["config_error"]
     assert details["items"] and details["database"] is True
 
     moderator = _client(path, SCHEDULER_EXPECTED=True)
-    webtools.login(moderator, "mod")
+    helpers.login(moderator, "mod")
     assert moderator.get("/health").get_json() == body  # details are for admins only
 
     token = create_token(database, info["users"]["adm"], "uptime robot")
@@ -52,9 +49,8 @@ def test_anonymous_health_shows_the_status_and_no_path_or_error_text(tmp_path):
     database.conn.close()
 
 
-def test_health_status_is_ok_degraded_or_error_with_503_only_for_error(tmp_path):
-    path = tmp_path / "m.db"
-    webtools.build(path)
+def test_health_status_is_ok_degraded_or_error_with_503_only_for_error(world, tmp_path):
+    path, _ = world
     database = db.connect(path)
     assert _client(path).get("/health").get_json() == {"status": "ok", "reasons": []}
     set_state(database, HEARTBEAT_KEY, "2020-01-01T00:00:00Z")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -14,34 +13,12 @@ from db.sources import ensure_source, get_source
 from monitor.domain import RawItem
 from monitor.pipeline import ingest
 from monitor.text.urls import canonical_url
+from tests.helpers import FakeScorer
 
 
-@dataclass
-class FakeScores:
-    misinformation: float
-    harm: float
-    flagged: list[str]
-    explanations: dict[str, list[str]] = field(default_factory=dict)
-    rule_hits: list[dict] = field(default_factory=list)
-    model_version: str = "fake-1"
-
-
-class FakeScorer:
-    """Flags texts that mention 'tin giả'; records what it was asked to score."""
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def score(self, texts: list[str]) -> list[FakeScores]:
-        self.calls.append(list(texts))
-        results = []
-        for text in texts:
-            if "tin giả" in text.lower():
-                results.append(FakeScores(0.91, 0.12, ["misinformation"], {"misinformation": ["tin giả"]},
-                                          [{"rule": "fake-news-phrase"}]))
-            else:
-                results.append(FakeScores(0.05, 0.01, []))
-        return results
+def fake_scorer() -> FakeScorer:
+    """Flags texts that mention 'tin giả' (0.91, 0.12, with a rule hit), scores the rest low; records its batches."""
+    return FakeScorer("tin giả", hit=(0.91, 0.12), miss=(0.05, 0.01), phrase_rule={"rule": "fake-news-phrase"})
 
 
 @pytest.fixture()
@@ -162,7 +139,7 @@ def test_different_content_across_sources_is_stored(tmp_db, source, other_source
 
 
 def test_scores_stored_and_flagged(tmp_db, source):
-    scorer = FakeScorer()
+    scorer = fake_scorer()
     flagged = raw(1, title="Cảnh báo tin giả về vắc xin", text="Thông tin lan truyền trên mạng là sai sự thật.")
     plain = raw(2)
     result = ingest(tmp_db, source, [flagged, plain], scorer)
@@ -185,7 +162,7 @@ def test_scores_stored_and_flagged(tmp_db, source):
 
 
 def test_seen_items_are_not_rescored(tmp_db, source):
-    scorer = FakeScorer()
+    scorer = fake_scorer()
     ingest(tmp_db, source, [raw(1)], scorer)
     ingest(tmp_db, source, [raw(1), raw(2)], scorer)
     assert [len(call) for call in scorer.calls] == [1, 1]

@@ -14,8 +14,7 @@ import db
 import db.queue
 import db.tokens
 from db.queue import QueueFilter
-from tests import webtools
-from web import create_app
+from tests import helpers
 from web.queue_filter import FILTERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,16 +22,14 @@ CODE_ONLY = {"cluster_id"}  # set by the cluster pages, never by a query string
 
 
 @pytest.fixture()
-def env(tmp_path):
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
+def env(world):
+    path, info = world
     database = db.connect(path)
     token = db.tokens.create_token(database, info["users"]["mod"], "filter test")
     database.conn.close()
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False, "SCORER": None})
+    app = helpers.make_app(path, SCORER=None)
     web = app.test_client()
-    assert webtools.login(web, "mod").status_code in (302, 303)
+    assert helpers.login(web, "mod").status_code in (302, 303)
     web.post("/locale", data={"locale": "en"})
     return app, info, web, {"Authorization": f"Bearer {token}"}
 

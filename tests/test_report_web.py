@@ -4,31 +4,33 @@ from __future__ import annotations
 
 import io
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_report_build import build_world  # noqa: E402
-
-import db  # noqa: E402
-import db.users  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+import db.users
+from tests import helpers
+from tests.test_report_build import build_world
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture()
-def client_for(tmp_path):
-    path = tmp_path / "web.db"
+@pytest.fixture(scope="module")
+def report_world(tmp_path_factory):
+    """The report tests' hand-built week (test_report_build) and a user of each role, built once."""
+    path = tmp_path_factory.mktemp("report-world") / "web.db"
     database = db.connect(path)
     build_world(database)
     for name, role in (("ana", "analyst"), ("adm", "admin"), ("mod", "moderator")):
         db.users.add_user(database, name, PASSWORD, role)
     database.conn.close()
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
+    return path
+
+
+@pytest.fixture()
+def client_for(report_world, tmp_path):
+    path = helpers.copy_database(report_world, tmp_path)
+    app = helpers.make_app(path)
 
     def make(name: str | None):
         client = app.test_client()
@@ -124,24 +126,20 @@ def test_period_errors_drop_bidi_controls_and_follow_the_users_language(client_f
     assert "Parameter “week”: 2026 has no ISO week 99 (got “2026-W99”)." in text
 
 
-def test_the_audit_verify_page_shows_account_names_without_bidi_controls(tmp_path):
+def test_the_audit_verify_page_shows_account_names_without_bidi_controls(world):
     """issue 15 follow-up 12: a renamed account's name with U+202E (right-to-left override) was shown raw on
     /admin/audit/verify, so the problem's text read backwards from that point."""
-    from tests import webtools
-
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
+    path, info = world
+    app = helpers.make_app(path)
     mod = app.test_client()
-    webtools.login(mod, "mod")
+    helpers.login(mod, "mod")
     assert mod.post(f"/items/{info['items']['high']}/decide",
                     data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
     database = db.connect(path)
     database.conn.execute("UPDATE users SET name = 'mod\u202egnp.exe' WHERE name = 'mod'")
     database.conn.close()
     adm = app.test_client()
-    webtools.login(adm, "adm")
+    helpers.login(adm, "adm")
     page = adm.get("/admin/audit/verify").get_data(as_text=True)
     assert "renamed" in page or "is now called" in page
     assert "\u202e" not in page and "mod?gnp.exe" in page

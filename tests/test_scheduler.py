@@ -299,17 +299,16 @@ def test_scheduled_crawls_honour_the_feeds_ttl_and_cache_lifetime(db_path, tmp_p
     assert intervals["plain"] == 180  # all entries new: faster than the configured 5 minutes
 
 
-def test_nightly_retrain_proposal_trains_on_decisions_and_leaves_promotion_to_the_gate(tmp_path):
+def test_nightly_retrain_proposal_trains_on_decisions_and_leaves_promotion_to_the_gate(world):
     from db.decisions import decide
     from monitor.schedule.retrain import propose_retrain
-    from tests import webtools
+    from tests import helpers
 
-    path = tmp_path / "m.db"
-    built = webtools.build(path)
+    path, built = world
     database = db.connect(path)
     user = built["users"]["mod"]
     source = built["sources"]["thanhhoa"]
-    ids = [webtools.make_item(database, source, 100 + n, title=f"Tin {n}", text=f"Nội dung {n}") for n in range(6)]
+    ids = [helpers.make_item(database, source, 100 + n, title=f"Tin {n}", text=f"Nội dung {n}") for n in range(6)]
     for n, item_id in enumerate(ids):
         action, status = ("confirm_misinformation", "confirmed") if n % 2 else ("dismiss", "dismissed")
         decide(database, item_id=item_id, user_id=user, action=action, new_status=status, note="",

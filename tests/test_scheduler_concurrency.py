@@ -8,23 +8,20 @@ import threading
 import db
 from monitor.crawl.crawler import crawl_source
 from monitor.schedule.scheduler import Scheduler
-from tests import webtools
+from tests import helpers
 from tests.scheduler_fixtures import feeds_yaml, items_for, rss, wait_for
 from tests.servers import TestServer
-from web import create_app
 
 SOURCES, PER_SOURCE, DECIDED = 8, 60, 80
 
 
-def test_crawler_threads_and_web_decisions_never_surface_database_is_locked(tmp_path, caplog):
-    db_path, feeds = tmp_path / "monitor.db", tmp_path / "feeds.yaml"
-    webtools.build(db_path)
+def test_crawler_threads_and_web_decisions_never_surface_database_is_locked(world, tmp_path, caplog):
+    (db_path, _), feeds = world, tmp_path / "feeds.yaml"
     database = db.connect(db_path)
     source_id = database.conn.execute("SELECT id FROM sources LIMIT 1").fetchone()[0]
-    item_ids = [webtools.make_item(database, source_id, 1000 + n, title=f"Tin đồn số {n}", text=f"Nội dung {n}")
+    item_ids = [helpers.make_item(database, source_id, 1000 + n, title=f"Tin đồn số {n}", text=f"Nội dung {n}")
                 for n in range(DECIDED)]
-    app = create_app({"DATABASE": str(db_path), "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "test", "RATELIMIT_ENABLED": False})
+    app = helpers.make_app(db_path)
     caplog.set_level(logging.WARNING)
     statuses: list[int] = []
     errors: list[BaseException] = []
@@ -33,7 +30,7 @@ def test_crawler_threads_and_web_decisions_never_surface_database_is_locked(tmp_
     def moderator(name: str, ids: list[int]) -> None:
         try:
             client = app.test_client()
-            assert webtools.login(client, name).status_code in (302, 303)
+            assert helpers.login(client, name).status_code in (302, 303)
             for item_id in ids:
                 response = client.post(f"/items/{item_id}/decide", data={"action": "dismiss", "version": "1",
                                                                            "note": "kiểm tra"})

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import webtools
+from tests import helpers
 from tests.scheduler_fixtures import REPO, ServiceProcess, feeds_yaml, items_for, rss, wait_for
 from tests.servers import TestServer
 
@@ -145,28 +145,24 @@ def test_serve_on_a_busy_port_is_one_line_and_exit_2(tmp_path):
 
 def _login_cookie(app, name: str, user_agent: str) -> str:
     client = app.test_client()
-    response = client.post("/login", data={"name": name, "password": webtools.PASSWORD},
+    response = client.post("/login", data={"name": name, "password": helpers.PASSWORD},
                            headers={"User-Agent": user_agent})
     assert response.status_code in (302, 303)
     return client.get_cookie("session").value
 
 
-def test_the_session_key_lives_beside_the_database_and_the_old_key_in_it_is_retired(tmp_path, monkeypatch):
+def test_the_session_key_lives_beside_the_database_and_the_old_key_in_it_is_retired(world, tmp_path, monkeypatch):
     """Item 7: read access to the database no longer yields a session: the key an older version kept in
     service_state signs nothing after the upgrade, and is deleted; the new key is in <db>.secret (0600)."""
     import db
     from db.state import get_state, set_state
-    from web import create_app
-
     monkeypatch.delenv("MONITOR_SECRET_KEY", raising=False)
-    db_path, feeds = tmp_path / "monitor.db", _feeds_file(tmp_path)
-    webtools.build(db_path)
+    (db_path, _), feeds = world, _feeds_file(tmp_path)
     old_key = "0123456789abcdef" * 4
     database = db.connect(db_path)
     set_state(database, "web_secret_key", old_key)  # what a previous version left in the database
     database.conn.close()
-    forged = _login_cookie(create_app({"DATABASE": str(db_path), "SECRET_KEY": old_key, "TESTING": True,
-                                       "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False}), "adm", "probe")
+    forged = _login_cookie(helpers.make_app(db_path, SECRET_KEY=old_key), "adm", "probe")
 
     with ServiceProcess(db_path, feeds) as service:
         address = service.wait_address()
@@ -179,8 +175,7 @@ def test_the_session_key_lives_beside_the_database_and_the_old_key_in_it_is_reti
             new_key = secret.read_text(encoding="utf-8").strip()
             assert len(new_key) >= 32 and new_key != old_key
             # The same forgery with the key from the file works: the refusal above was the key's doing.
-            signed = _login_cookie(create_app({"DATABASE": str(db_path), "SECRET_KEY": new_key, "TESTING": True,
-                                               "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False}), "adm", "probe")
+            signed = _login_cookie(helpers.make_app(db_path, SECRET_KEY=new_key), "adm", "probe")
             assert client.get("/admin/users", headers={"Cookie": f"session={signed}"}).status_code == 200
     database = db.connect(db_path)
     try:
@@ -247,22 +242,19 @@ def _try_login(base: str, password: str, headers: dict) -> httpx.Response:
 
 
 @pytest.fixture()
-def proxied_app(tmp_path):
-    from web import create_app
-
-    path = tmp_path / "proxy.db"
-    webtools.build(path)
-    return create_app({"DATABASE": str(path), "SECRET_KEY": "k" * 32, "RATELIMIT_LOGIN": "2 per minute",
-                       "LOGIN_LOCKOUT": "100 per minute"})
+def proxied_app(world):
+    path, _ = world
+    return helpers.make_app(path, as_deployed=True, SECRET_KEY="k" * 32, RATELIMIT_LOGIN="2 per minute",
+                            LOGIN_LOCKOUT="100 per minute")
 
 
 def test_behind_proxy_waitress_passes_the_client_address_and_https_to_the_app(proxied_app):
     with _waitress(proxied_app, {"MONITOR_BEHIND_PROXY": "1"}) as base:
         https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1"}
-        ok = _try_login(base, webtools.PASSWORD, https)
+        ok = _try_login(base, helpers.PASSWORD, https)
         assert ok.status_code == 302, ok.text[:300]
         assert "; Secure" in _session_cookie(ok)
-        plain = _try_login(base, webtools.PASSWORD, {"X-Forwarded-Proto": "http"})
+        plain = _try_login(base, helpers.PASSWORD, {"X-Forwarded-Proto": "http"})
         assert "; Secure" not in _session_cookie(plain)
 
         # Failed logins are counted per real client: one client is slowed, another is not.
@@ -279,7 +271,7 @@ def test_forwarded_headers_from_an_untrusted_peer_are_ignored(proxied_app):
     """Only the configured proxy's address is believed (here the proxy is elsewhere, so 127.0.0.1 is not)."""
     environ = {"MONITOR_BEHIND_PROXY": "1", "MONITOR_TRUSTED_PROXY": "192.0.2.10"}
     with _waitress(proxied_app, environ) as base:
-        response = _try_login(base, webtools.PASSWORD, {"X-Forwarded-Proto": "https"})
+        response = _try_login(base, helpers.PASSWORD, {"X-Forwarded-Proto": "https"})
         assert response.status_code == 302 and "; Secure" not in _session_cookie(response)
         codes = [_try_login(base, "wrong password", {"X-Forwarded-For": f"203.0.113.{n}"}).status_code
                  for n in range(3)]

@@ -8,8 +8,7 @@ import db
 from db.state import set_state
 from monitor.schedule.scheduler import HEARTBEAT_KEY
 from monitor.status import status_report
-from tests import webtools
-from web import create_app
+from tests import helpers
 from web.sources_page import register
 
 
@@ -27,7 +26,7 @@ def _source(conn, name: str, **columns) -> int:
 
 
 def _setup(path):
-    webtools.build(path)
+    """Sources in every state on the world's database at `path`."""
     database = db.connect(path)
     with db.transaction(database) as conn:
         ids = {
@@ -40,28 +39,27 @@ def _setup(path):
         }
     for n, (name, age) in enumerate([("healthy", {"hours": 2}), ("healthy", {"days": 3}), ("dark", {"days": 10}),
                                      ("dark", {"days": 12})]):
-        webtools.make_item(database, ids[name], 500 + n, title=f"Bài {n}", text=f"Nội dung {n}",
+        helpers.make_item(database, ids[name], 500 + n, title=f"Bài {n}", text=f"Nội dung {n}",
                            fetched_at=_ago(**age), status="new")
     set_state(database, HEARTBEAT_KEY, db.utcnow())
     return database, ids
 
 
 def _client(path, **config):
-    app = create_app({"DATABASE": str(path), "TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "RATELIMIT_ENABLED": False, **config})
+    app = helpers.make_app(path, **config)
     register(app)
     return app.test_client()
 
 
-def test_sources_page_shows_each_sources_health_to_admins_only(tmp_path):
-    path = tmp_path / "m.db"
+def test_sources_page_shows_each_sources_health_to_admins_only(world):
+    path, _ = world
     _, ids = _setup(path)
     client = _client(path)
     assert client.get("/admin/sources/").status_code in (302, 401)
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     assert client.get("/admin/sources/").status_code == 403
     client = _client(path)
-    webtools.login(client, "adm")
+    helpers.login(client, "adm")
     page = client.get("/admin/sources/").get_data(as_text=True)
     for name, state in [("healthy", "ok"), ("failing", "failing"), ("paused", "paused"), ("dark", "dark"),
                         ("off", "disabled")]:
@@ -76,8 +74,8 @@ def test_sources_page_shows_each_sources_health_to_admins_only(tmp_path):
                                  (ids["paused"],)).fetchone() == (0, 0)
 
 
-def test_status_report_counts_items_per_window_and_spots_dark_sources(tmp_path):
-    path = tmp_path / "m.db"
+def test_status_report_counts_items_per_window_and_spots_dark_sources(world):
+    path, _ = world
     database, _ = _setup(path)
     report = status_report(database)
     sources = {row["name"]: row for row in report["sources"]}
@@ -89,11 +87,11 @@ def test_status_report_counts_items_per_window_and_spots_dark_sources(tmp_path):
     assert report["scheduler"]["sources_paused"] == ["paused"]
 
 
-def test_health_reports_scheduler_and_turns_503_when_the_heartbeat_is_stale(tmp_path):
-    path = tmp_path / "m.db"
+def test_health_reports_scheduler_and_turns_503_when_the_heartbeat_is_stale(world):
+    path, _ = world
     database, _ = _setup(path)
     client = _client(path, SCHEDULER_EXPECTED=True)
-    webtools.login(client, "adm")  # the details are for admins; anyone gets the status
+    helpers.login(client, "adm")  # the details are for admins; anyone gets the status
     response = client.get("/health")
     body = response.get_json()
     assert response.status_code == 200 and body["ok"] is True and body["status"] == "degraded"

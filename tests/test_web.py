@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+from tests import helpers
 
 
 @pytest.fixture()
-def setup(tmp_path):
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
-    return app, path, info
+def setup(world):
+    path, info = world
+    return helpers.make_app(path), path, info
 
 
 def decision_rows(path):
@@ -40,8 +33,8 @@ def item_row(path, item_id):
         database.conn.close()
 
 
-def test_anonymous_is_redirected_to_login(setup):
-    app, _, info = setup
+def test_anonymous_is_redirected_to_login(shared_app):  # reads only
+    app, _, info = shared_app
     client = app.test_client()
     for path in ("/queue", f"/items/{info['items']['high']}"):
         response = client.get(path)
@@ -50,18 +43,18 @@ def test_anonymous_is_redirected_to_login(setup):
     assert client.get("/").headers["Location"].endswith("/queue")
 
 
-def test_wrong_password_is_refused(setup):
-    app, _, _ = setup
+def test_wrong_password_is_refused(shared_app):  # reads only
+    app, _, _ = shared_app
     client = app.test_client()
-    response = webtools.login(client, "mod", "wrong password")
+    response = helpers.login(client, "mod", "wrong password")
     assert response.status_code == 401
     assert client.get("/queue").status_code in (302, 303)
 
 
-def test_login_then_queue_lists_flagged_items_by_score(setup):
-    app, _, info = setup
+def test_login_then_queue_lists_flagged_items_by_score(shared_app):  # reads only
+    app, _, info = shared_app
     client = app.test_client()
-    assert webtools.login(client, "mod").status_code in (302, 303)
+    assert helpers.login(client, "mod").status_code in (302, 303)
     page = client.get("/queue").get_data(as_text=True)
     titles = ["Tin giả về vắc-xin", "Đồn đoán giá xăng", "Fake cure claims", "Cảnh báo lừa đảo"]
     positions = [page.index(t) for t in titles]
@@ -69,18 +62,18 @@ def test_login_then_queue_lists_flagged_items_by_score(setup):
     assert "Thời tiết Nghệ An" not in page  # status new: not in the queue
 
 
-def test_login_next_does_not_open_redirect(setup):
-    app, _, _ = setup
+def test_login_next_does_not_open_redirect(shared_app):  # reads only
+    app, _, _ = shared_app
     client = app.test_client()
-    response = client.post("/login", data={"name": "mod", "password": webtools.PASSWORD,
+    response = client.post("/login", data={"name": "mod", "password": helpers.PASSWORD,
                                            "next": "//evil.example/x"})
     assert response.headers["Location"].endswith("/queue")
 
 
-def test_item_page_shows_metadata_in_local_time(setup):
-    app, _, info = setup
+def test_item_page_shows_metadata_in_local_time(shared_app):  # reads only
+    app, _, info = shared_app
     client = app.test_client()
-    webtools.login(client, "ana")
+    helpers.login(client, "ana")
     page = client.get(f"/items/{info['items']['high']}").get_data(as_text=True)
     assert "Nội dung sai sự thật về vắc-xin." in page
     assert "Báo Thanh Hóa" in page
@@ -94,7 +87,7 @@ def test_item_page_shows_metadata_in_local_time(setup):
 def test_decide_records_user_time_and_statuses(setup):
     app, path, info = setup
     client = app.test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     item_id = info["items"]["high"]
     response = client.post(f"/items/{item_id}/decide",
                            data={"action": "confirm_misinformation", "note": "đã kiểm chứng", "version": "1"})
@@ -114,8 +107,8 @@ def test_decide_records_user_time_and_statuses(setup):
 def test_stale_version_gets_409_and_overwrites_nothing(setup):
     app, path, info = setup
     first, second = app.test_client(), app.test_client()
-    webtools.login(first, "mod")
-    webtools.login(second, "mod2")
+    helpers.login(first, "mod")
+    helpers.login(second, "mod2")
     item_id = info["items"]["mid"]
     assert first.post(f"/items/{item_id}/decide", data={"action": "dismiss", "note": "", "version": "1"}).status_code in (302, 303)
     response = second.post(f"/items/{item_id}/decide",
@@ -131,7 +124,7 @@ def test_stale_version_gets_409_and_overwrites_nothing(setup):
 def test_note_required_for_escalate(setup):
     app, path, info = setup
     client = app.test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     response = client.post(f"/items/{info['items']['low']}/decide", data={"action": "escalate", "version": "1"})
     assert response.status_code == 400
     assert decision_rows(path) == []
@@ -140,38 +133,36 @@ def test_note_required_for_escalate(setup):
 def test_unknown_action_rejected(setup):
     app, path, info = setup
     client = app.test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     response = client.post(f"/items/{info['items']['low']}/decide", data={"action": "delete", "version": "1"})
     assert response.status_code == 400
     assert decision_rows(path) == []
 
 
-def test_analyst_cannot_decide(setup):
-    app, path, info = setup
+def test_analyst_cannot_decide(shared_app):  # reads only: the decision is refused
+    app, path, info = shared_app
     client = app.test_client()
-    webtools.login(client, "ana")
+    helpers.login(client, "ana")
     assert client.get("/queue").status_code == 200
     response = client.post(f"/items/{info['items']['high']}/decide", data={"action": "dismiss", "version": "1"})
     assert response.status_code == 403
     assert decision_rows(path) == []
 
 
-def test_csrf_rejected_without_token(tmp_path):
-    path = tmp_path / "csrf.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": True,
-                      "RATELIMIT_ENABLED": False})
+def test_csrf_rejected_without_token(world):
+    path, info = world
+    app = helpers.make_app(path, WTF_CSRF_ENABLED=True)
     client = app.test_client()
     # Even the login form needs the token.
-    assert webtools.login(client, "mod").status_code == 400
-    token = webtools.csrf_token(client, "/login")
-    response = client.post("/login", data={"name": "mod", "password": webtools.PASSWORD, "csrf_token": token})
+    assert helpers.login(client, "mod").status_code == 400
+    token = helpers.csrf_token(client, "/login")
+    response = client.post("/login", data={"name": "mod", "password": helpers.PASSWORD, "csrf_token": token})
     assert response.status_code in (302, 303)
     item_id = info["items"]["high"]
     refused = client.post(f"/items/{item_id}/decide", data={"action": "dismiss", "version": "1"})
     assert refused.status_code == 400
     assert decision_rows(path) == []
-    token = webtools.csrf_token(client, f"/items/{item_id}")
+    token = helpers.csrf_token(client, f"/items/{item_id}")
     accepted = client.post(f"/items/{item_id}/decide", data={"action": "dismiss", "version": "1", "csrf_token": token})
     assert accepted.status_code in (302, 303)
     assert len(decision_rows(path)) == 1
@@ -181,7 +172,7 @@ def test_health_reports_counts_and_heartbeat(setup):
     app, path, _ = setup
     client = app.test_client()
     assert client.get("/health").get_json() == {"status": "ok", "reasons": []}  # anonymous: the status only
-    webtools.login(client, "adm")
+    helpers.login(client, "adm")
     body = client.get("/health").get_json()
     assert body["ok"] is True and body["database"] is True
     assert body["scheduler_heartbeat_age"] is None
@@ -196,7 +187,7 @@ def test_health_reports_counts_and_heartbeat(setup):
 
 def test_health_reports_unreachable_database(tmp_path):
     path = tmp_path / "gone.db"
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "x", "TESTING": True})
+    app = helpers.make_app(path, as_deployed=True, SECRET_KEY="x")
     path.unlink()
     (tmp_path / "gone.db").mkdir()  # a directory where the file was: cannot be opened
     response = app.test_client().get("/health")
@@ -207,7 +198,7 @@ def test_health_reports_unreachable_database(tmp_path):
 def test_logout_needs_post(setup):
     app, _, _ = setup
     client = app.test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code in (302, 303)
     assert client.get("/queue").status_code in (302, 303)
@@ -220,7 +211,7 @@ def test_a_decision_with_the_audit_key_missing_is_refused_with_a_message_not_a_5
 
     app, path, info = setup
     client = app.test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     first = client.post(f"/items/{info['items']['high']}/decide", data={"action": "dismiss", "note": "", "version": "1"})
     assert first.status_code in (302, 303)
     Path(f"{path}.audit-key").unlink()

@@ -12,12 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-import db.tokens  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+import db.tokens
+from tests import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,12 +41,9 @@ USER_OF_ROLE = {"moderator": "mod", "analyst": "ana", "admin": "adm"}
 
 
 @pytest.fixture()
-def env(tmp_path):
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
-    return app, path, info
+def env(world):
+    path, info = world
+    return helpers.make_app(path), path, info
 
 
 def connect(path):
@@ -58,7 +52,7 @@ def connect(path):
 
 def client_for(app, name):
     client = app.test_client()
-    assert webtools.login(client, name).status_code in (302, 303)
+    assert helpers.login(client, name).status_code in (302, 303)
     return client
 
 
@@ -69,8 +63,8 @@ def _url(rule, info) -> str:
         "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"]))
 
 
-def test_every_route_declares_its_roles(env):
-    app, _, _ = env
+def test_every_route_declares_its_roles(shared_app):  # reads only
+    app, _, _ = shared_app
     declared = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -133,7 +127,7 @@ def test_hostile_content_is_shown_as_text(env):
     app, path, info = env
     database = connect(path)
     src = info["sources"]["thanhhoa"]
-    ids = [webtools.make_item(database, src, 100 + i, title=payload, text=f"{payload} thân bài {i}", misinformation=0.99,
+    ids = [helpers.make_item(database, src, 100 + i, title=payload, text=f"{payload} thân bài {i}", misinformation=0.99,
                               url="javascript:alert(document.cookie)")
            for i, (payload, _) in enumerate(HOSTILE)]
     database.conn.close()
@@ -152,8 +146,8 @@ def test_hostile_content_is_shown_as_text(env):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_search_is_diacritic_insensitive_and_malformed_queries_are_friendly(env):
-    app, _, info = env
+def test_search_is_diacritic_insensitive_and_malformed_queries_are_friendly(shared_app):  # reads only
+    app, _, info = shared_app
     client = client_for(app, "ana")
     page = client.get("/search?q=tin gia vac xin").get_data(as_text=True)
     assert "Tin giả về vắc-xin lan truyền" in page
@@ -169,7 +163,7 @@ def test_queue_priority_filters_and_keyset_pages(env):
     app, path, info = env
     database = connect(path)
     src = info["sources"]["vnexpress"]
-    made = [webtools.make_item(database, src, 200 + i, title=f"Tin số {i}", text=f"nội dung {i}",
+    made = [helpers.make_item(database, src, 200 + i, title=f"Tin số {i}", text=f"nội dung {i}",
                                misinformation=0.5 + i / 1000, fetched_at="2026-11-10T00:00:00Z") for i in range(30)]
     database.conn.close()
     app.config["QUEUE_PAGE_SIZE"] = 7
@@ -204,12 +198,12 @@ def test_priority_combines_score_recency_and_spread(env):
     app, path, info = env
     database = connect(path)
     src = info["sources"]["vnexpress"]
-    old = webtools.make_item(database, src, 300, title="Cũ", text="cũ", misinformation=0.6, fetched_at="2026-11-01T00:00:00Z")
-    recent = webtools.make_item(database, src, 301, title="Mới", text="mới", misinformation=0.6, fetched_at="2026-11-05T00:00:00Z")
-    spread = webtools.make_item(database, src, 302, title="Lan", text="lan", misinformation=0.6, fetched_at="2026-11-01T00:00:00Z")
+    old = helpers.make_item(database, src, 300, title="Cũ", text="cũ", misinformation=0.6, fetched_at="2026-11-01T00:00:00Z")
+    recent = helpers.make_item(database, src, 301, title="Mới", text="mới", misinformation=0.6, fetched_at="2026-11-05T00:00:00Z")
+    spread = helpers.make_item(database, src, 302, title="Lan", text="lan", misinformation=0.6, fetched_at="2026-11-01T00:00:00Z")
     cluster = database.conn.execute("SELECT cluster_id FROM items WHERE id = ?", (spread,)).fetchone()[0]
     for n in range(12):
-        webtools.make_item(database, src, 310 + n, title="Lan", text=f"lan {n}", status="new",
+        helpers.make_item(database, src, 310 + n, title="Lan", text=f"lan {n}", status="new",
                            fetched_at="2026-11-01T00:00:00Z", cluster_id=cluster)
     pr = dict(database.conn.execute("SELECT id, priority FROM items WHERE id IN (?, ?, ?)", (old, recent, spread)).fetchall())
     database.conn.close()
@@ -290,9 +284,9 @@ def test_whole_cluster_decision(env):
     app, path, info = env
     database = connect(path)
     src = info["sources"]["vnexpress"]
-    first = webtools.make_item(database, src, 400, title="Cụm A", text="bản 1")
+    first = helpers.make_item(database, src, 400, title="Cụm A", text="bản 1")
     cluster = database.conn.execute("SELECT cluster_id FROM items WHERE id = ?", (first,)).fetchone()[0]
-    copies = [webtools.make_item(database, src, 401 + n, title="Cụm A", text=f"bản {n + 2}", cluster_id=cluster)
+    copies = [helpers.make_item(database, src, 401 + n, title="Cụm A", text=f"bản {n + 2}", cluster_id=cluster)
               for n in range(3)]
     database.conn.close()
     client = client_for(app, "mod")
@@ -311,9 +305,9 @@ def test_claim_a_whole_cluster(env):
     app, path, info = env
     database = connect(path)
     src = info["sources"]["vnexpress"]
-    first = webtools.make_item(database, src, 450, title="Cụm B", text="bản 1")
+    first = helpers.make_item(database, src, 450, title="Cụm B", text="bản 1")
     cluster = database.conn.execute("SELECT cluster_id FROM items WHERE id = ?", (first,)).fetchone()[0]
-    copies = [webtools.make_item(database, src, 451 + n, title="Cụm B", text=f"bản {n + 2}", cluster_id=cluster)
+    copies = [helpers.make_item(database, src, 451 + n, title="Cụm B", text=f"bản {n + 2}", cluster_id=cluster)
               for n in range(2)]
     database.conn.close()
     client = client_for(app, "mod")
@@ -428,7 +422,7 @@ def test_dashboard_counts_per_day_category_and_source(env):
     app, path, info = env
     database = connect(path)
     today = db.utcnow()
-    webtools.make_item(database, info["sources"]["vnexpress"], 500, title="Hôm nay", text="x", fetched_at=today)
+    helpers.make_item(database, info["sources"]["vnexpress"], 500, title="Hôm nay", text="x", fetched_at=today)
     database.conn.close()
     client = client_for(app, "mod")
     client.post(f"/items/{info['items']['high']}/decide", data={"action": "confirm_misinformation", "version": "1"})
@@ -481,25 +475,23 @@ def test_admin_audit_browse_export_and_verify(env, tmp_path):
     assert "sửa" in out.read_text(encoding="utf-8")
 
 
-def test_login_is_rate_limited(tmp_path):
-    path = tmp_path / "rl.db"
-    webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "t", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_LOGIN": "3 per minute"})
+def test_login_is_rate_limited(world):
+    path, _ = world
+    app = helpers.make_app(path, RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute")
     client = app.test_client()
-    codes = [webtools.login(client, "mod", "bad password").status_code for _ in range(4)]
+    codes = [helpers.login(client, "mod", "bad password").status_code for _ in range(4)]
     assert codes == [401, 401, 401, 429]
-    assert webtools.login(client, "mod").status_code == 429  # even the right password waits
+    assert helpers.login(client, "mod").status_code == 429  # even the right password waits
 
 
 def test_sessions_expire_and_cookie_flags(env):
     app, _, _ = env
     client = app.test_client()
-    response = webtools.login(client, "mod")
+    response = helpers.login(client, "mod")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     secure = app.test_client()
-    response = secure.post("/login", data={"name": "mod", "password": webtools.PASSWORD},
+    response = secure.post("/login", data={"name": "mod", "password": helpers.PASSWORD},
                            base_url="https://localhost")
     assert "Secure" in response.headers["Set-Cookie"]
     assert client.get("/queue").status_code == 200
@@ -507,19 +499,10 @@ def test_sessions_expire_and_cookie_flags(env):
     assert client.get("/queue").status_code == 302
 
 
-class FakeScorer:
-    """Flags whatever mentions "nước muối"; stands in for the shipped model."""
-
-    def score(self, texts):
-        return [types.SimpleNamespace(misinformation=0.9 if "nước muối" in t else 0.1, harm=0.0,
-                                      flagged=["misinformation"] if "nước muối" in t else [],
-                                      explanations={"misinformation": ["nước muối"]}, rule_hits=[],
-                                      model_version="fake") for t in texts]
-
-
 def test_report_form_feeds_the_pipeline(env, monkeypatch):
     app, path, info = env
-    app.config["SCORER"] = FakeScorer()
+    # Flags whatever mentions "nước muối"; stands in for the shipped model.
+    app.config["SCORER"] = helpers.FakeScorer("nước muối", hit=(0.9, 0.0), miss=(0.1, 0.0), model_version="fake")
     client = client_for(app, "ana")
     assert client.post("/report", data={}).status_code == 400
     assert client.post("/report", data={"url": "javascript:alert(1)"}).status_code == 400
@@ -592,7 +575,7 @@ def test_hostile_source_names_are_escaped_everywhere(env):
 
     evil = ensure_source(database, '<img src=x onerror=alert(1)>"><script>alert(2)</script>', "rss",
                          "https://evil.example/rss")
-    webtools.make_item(database, evil, 700, title="Bình thường", text="x", fetched_at=db.utcnow())
+    helpers.make_item(database, evil, 700, title="Bình thường", text="x", fetched_at=db.utcnow())
     database.conn.close()
     client = client_for(app, "mod")
     for url in ("/queue", "/dashboard", "/search?q=binh+thuong", "/items/6"):

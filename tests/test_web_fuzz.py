@@ -12,20 +12,16 @@ baselines reach every one of them.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-import db.tokens  # noqa: E402
-import db.users  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+import db.tokens
+import db.users
+from tests import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 HUGE = "99999999999999999999999"
@@ -85,25 +81,23 @@ class RecordingRequest(Request):
 
 
 @pytest.fixture()
-def env(tmp_path):
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
+def env(world):
+    path, info = world
     database = db.connect(path)
     for role, name in ROLES.items():  # logging out may end every session of a user: /logout gets its own
-        db.users.add_user(database, f"out-{name}", webtools.PASSWORD, role)
+        db.users.add_user(database, f"out-{name}", helpers.PASSWORD, role)
     database.conn.close()
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": True,
-                      "RATELIMIT_ENABLED": False, "SCORER": None})
+    app = helpers.make_app(path, WTF_CSRF_ENABLED=True, SCORER=None)
     app.request_class = RecordingRequest
     return app, path, info
 
 
 def _logged_in(app, name):
     client = app.test_client()
-    token = webtools.csrf_token(client, "/login")
-    response = client.post("/login", data={"name": name, "password": webtools.PASSWORD, "csrf_token": token})
+    token = helpers.csrf_token(client, "/login")
+    response = client.post("/login", data={"name": name, "password": helpers.PASSWORD, "csrf_token": token})
     assert response.status_code in (302, 303)
-    return client, webtools.csrf_token(client)
+    return client, helpers.csrf_token(client)
 
 
 def _path(rule, info, value: str | None = None) -> list[str]:
@@ -260,7 +254,7 @@ def test_no_route_answers_500_to_hostile_parameters(env, monkeypatch):
              if rule.endpoint != "static" and not rule.endpoint.startswith("api.")]
     assert len(rules) > 20
     anonymous = app.test_client()
-    public = {"anonymous": (anonymous, webtools.csrf_token(anonymous, "/login"))}
+    public = {"anonymous": (anonymous, helpers.csrf_token(anonymous, "/login"))}
     for rule in rules:
         # A public route reads its parameters the same way for everyone: fuzzed once, without a session.
         is_public = getattr(app.view_functions[rule.endpoint], "roles", None) == "public"

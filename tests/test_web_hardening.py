@@ -5,31 +5,23 @@ wait), not everyone behind the same address."""
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-import db.users  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+import db.users
+from tests import helpers
 
 EVIL = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture()
-def setup(tmp_path):
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
-    return path, info
+def setup(world):
+    return world
 
 
 def app_for(path, **config):
-    return create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                       "RATELIMIT_ENABLED": False, **config})
+    return helpers.make_app(path, **config)
 
 
 def test_watchlist_category_name_is_escaped_on_the_item_page(setup):
@@ -37,11 +29,11 @@ def test_watchlist_category_name_is_escaped_on_the_item_page(setup):
     database = db.connect(path)
     explanation = {"terms": {EVIL: [{"term": "chia sẻ", "contribution": 0.2}]},
                    "rules": [{"category": EVIL, "name": "luật", "rule": "x", "match": "chia sẻ"}]}
-    item_id = webtools.make_item(database, info["sources"]["thanhhoa"], 40, title="Tin", text="chia sẻ gấp",
+    item_id = helpers.make_item(database, info["sources"]["thanhhoa"], 40, title="Tin", text="chia sẻ gấp",
                                  explanation=explanation)
     database.conn.close()
     client = app_for(path).test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     response = client.get(f"/items/{item_id}")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -54,11 +46,11 @@ def test_category_name_with_a_percent_sign_renders(setup):
     path, info = setup
     database = db.connect(path)
     explanation = {"terms": {}, "rules": [{"category": "100%(x)s sai", "name": "luật", "match": "sai"}]}
-    item_id = webtools.make_item(database, info["sources"]["thanhhoa"], 41, title="Tin", text="sai",
+    item_id = helpers.make_item(database, info["sources"]["thanhhoa"], 41, title="Tin", text="sai",
                                  explanation=explanation)
     database.conn.close()
     client = app_for(path).test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     response = client.get(f"/items/{item_id}")
     assert response.status_code == 200
     assert "100%(x)s sai" in response.get_data(as_text=True)
@@ -88,11 +80,30 @@ def test_unknown_user_costs_a_password_hash(setup, monkeypatch):
         database.conn.close()
 
 
+def test_production_hashes_passwords_strongly_whatever_the_tests_use(tmp_db, monkeypatch):
+    """conftest makes test hashes cheap (pbkdf2, 1,000 rounds); this checks what it replaced: db.users as
+    shipped hashes with werkzeug's default, scrypt or pbkdf2 with a production work factor."""
+    from werkzeug.security import generate_password_hash
+
+    assert db.users.generate_password_hash("x").startswith("pbkdf2:sha256:1000$")  # the tests' cheap hash
+    real = helpers.REAL_GENERATE_PASSWORD_HASH
+    assert real is generate_password_hash  # db.users calls werkzeug's own, with no method of its own
+    monkeypatch.setattr(db.users, "generate_password_hash", real)
+    user_id = db.users.add_user(tmp_db, "real", helpers.PASSWORD, "moderator")
+    stored = db.users.get_user(tmp_db, user_id)["password_hash"]
+    method, *params = stored.split("$", 1)[0].split(":")
+    if method == "scrypt":
+        assert int(params[0]) >= 2 ** 14, stored  # N, the CPU/memory cost
+    else:
+        assert method == "pbkdf2" and int(params[1]) >= 600_000, stored  # iterations (OWASP 2023, sha256)
+    assert db.users.authenticate(tmp_db, "real", helpers.PASSWORD)["id"] == user_id
+
+
 def test_a_cookie_saved_before_logout_no_longer_works(setup):
     path, _ = setup
     app = app_for(path)
     client = app.test_client()
-    assert webtools.login(client, "mod").status_code in (302, 303)
+    assert helpers.login(client, "mod").status_code in (302, 303)
     saved = client.get_cookie("session").value
     assert client.get("/queue").status_code == 200
     assert client.post("/logout").status_code in (302, 303)
@@ -102,12 +113,12 @@ def test_a_cookie_saved_before_logout_no_longer_works(setup):
     response = replay.get("/queue")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     # Logging in again works, and that new session is valid.
-    assert webtools.login(replay, "mod").status_code in (302, 303)
+    assert helpers.login(replay, "mod").status_code in (302, 303)
     assert replay.get("/queue").status_code == 200
 
 
 def _failures(client, name: str, n: int) -> list[int]:
-    return [webtools.login(client, name, "wrong password").status_code for _ in range(n)]
+    return [helpers.login(client, name, "wrong password").status_code for _ in range(n)]
 
 
 def test_failed_logins_lock_out_that_user_only_with_a_visible_wait(setup):
@@ -116,7 +127,7 @@ def test_failed_logins_lock_out_that_user_only_with_a_visible_wait(setup):
                   RATELIMIT_LOGIN="20 per minute")
     client = app.test_client()
     assert _failures(client, "mod", 3) == [401, 401, 401]
-    locked = webtools.login(client, "mod")  # the right password, but the account waits
+    locked = helpers.login(client, "mod")  # the right password, but the account waits
     page = locked.get_data(as_text=True)
     assert locked.status_code == 429
     match = re.search(r"Thử lại sau (\d+) giây", page)
@@ -124,8 +135,8 @@ def test_failed_logins_lock_out_that_user_only_with_a_visible_wait(setup):
     assert 0 < int(match.group(1)) <= 600
     assert int(locked.headers["Retry-After"]) > 0
     # Same client address, another user: not locked out.
-    assert webtools.login(app.test_client(), "adm").status_code in (302, 303)
-    assert webtools.login(client, "MOD ").status_code == 429  # the name as typed differently is the same user
+    assert helpers.login(app.test_client(), "adm").status_code in (302, 303)
+    assert helpers.login(client, "MOD ").status_code == 429  # the name as typed differently is the same user
 
 
 def test_a_stranger_cannot_lock_a_user_out_of_the_address_they_log_in_from(setup):
@@ -135,7 +146,7 @@ def test_a_stranger_cannot_lock_a_user_out_of_the_address_they_log_in_from(setup
     app = app_for(path, RATELIMIT_ENABLED=True, LOGIN_LOCKOUT="3 per 10 minutes", RATELIMIT_LOGIN="50 per minute")
     office = app.test_client()
     office.environ_base["REMOTE_ADDR"] = "203.0.113.7"
-    assert webtools.login(office, "adm").status_code in (302, 303)
+    assert helpers.login(office, "adm").status_code in (302, 303)
     office.post("/logout", data={})
     stranger = app.test_client()
     stranger.environ_base["REMOTE_ADDR"] = "198.51.100.9"
@@ -143,8 +154,8 @@ def test_a_stranger_cannot_lock_a_user_out_of_the_address_they_log_in_from(setup
     # Elsewhere (a new machine) the account waits; at the usual address its owner still logs in.
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.44"
-    assert webtools.login(elsewhere, "adm").status_code == 429
-    assert webtools.login(office, "adm").status_code in (302, 303)
+    assert helpers.login(elsewhere, "adm").status_code == 429
+    assert helpers.login(office, "adm").status_code in (302, 303)
     # Guessing from the usual address is still limited, on its own count.
     office.post("/logout", data={})
     assert _failures(office, "adm", 4) == [401, 401, 401, 429]
@@ -155,14 +166,14 @@ def test_successful_logins_do_not_use_up_the_address_limit(setup):
     path, _ = setup
     app = app_for(path, RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute")
     for name in ("mod", "mod2", "ana", "adm", "mod"):
-        assert webtools.login(app.test_client(), name).status_code in (302, 303), name
+        assert helpers.login(app.test_client(), name).status_code in (302, 303), name
 
 
 def test_the_address_limit_still_stops_guessing_across_users(setup):
     path, _ = setup
     app = app_for(path, RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute", LOGIN_LOCKOUT="10 per minute")
     client = app.test_client()
-    codes = [webtools.login(client, name, "wrong password").status_code for name in ("mod", "ana", "adm", "mod2")]
+    codes = [helpers.login(client, name, "wrong password").status_code for name in ("mod", "ana", "adm", "mod2")]
     assert codes == [401, 401, 401, 429]
-    page = webtools.login(client, "mod2", "wrong password").get_data(as_text=True)
+    page = helpers.login(client, "mod2", "wrong password").get_data(as_text=True)
     assert re.search(r"Thử lại sau \d+ giây", page), page

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-from db.sources import ensure_source, get_source  # noqa: E402
-from monitor.domain import RawItem  # noqa: E402
-from monitor.pipeline import ingest  # noqa: E402
-from web import create_app  # noqa: E402
-from web.reasons import highlight  # noqa: E402
+import db
+from db.sources import ensure_source, get_source
+from monitor.domain import RawItem
+from monitor.pipeline import ingest
+from tests import helpers
+from web.reasons import highlight
 
 PATTERN = r"uống\s.{0,60}chữa\s+khỏi\s+(covid|ung thư)"
 EXPLANATION = {
@@ -32,11 +27,10 @@ EXPLANATION = {
 
 
 @pytest.fixture()
-def setup(tmp_path):
-    path = tmp_path / "web.db"
-    info = webtools.build(path)
+def setup(world):
+    path, info = world
     database = db.connect(path)
-    info["items"]["reasons"] = webtools.make_item(
+    info["items"]["reasons"] = helpers.make_item(
         database, info["sources"]["thanhhoa"], 20, misinformation=0.91, harm=0.08, explanation=EXPLANATION,
         title="Chia sẻ gấp: bí quyết của bác sĩ",
         text="Mọi người CHIA SE GAP nhé. Uống nước gừng mỗi sáng chữa khỏi Covid. Nguồn tin ngu xuẩn, Ngu thật.")
@@ -44,14 +38,13 @@ def setup(tmp_path):
         conn.execute("UPDATE items SET top_reason = 'Tin đồn uống là chữa khỏi bệnh' WHERE id = ?",
                      (info["items"]["reasons"],))
     database.conn.close()
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
+    app = helpers.make_app(path)
     return app, path, info
 
 
 def page_for(app, user: str, item_id: int, locale: str | None = None) -> str:
     client = app.test_client()
-    webtools.login(client, user)
+    helpers.login(client, user)
     if locale:
         client.post("/locale", data={"locale": locale})
     return client.get(f"/items/{item_id}").get_data(as_text=True)
@@ -119,7 +112,7 @@ def test_hostile_text_terms_and_rules_reach_the_page_escaped(setup):
         "kind": "comment", "thresholds": {"misinformation": 0.5},
     }
     database = db.connect(path)
-    item_id = webtools.make_item(
+    item_id = helpers.make_item(
         database, info["sources"]["thanhhoa"], 30, explanation=hostile, title='<script>alert(1)</script> <b',
         text='Xem <img src=x onerror=alert(1)"> và <b title="x">đậm</b> rồi </script> a <b>b</b> & "q"')
     database.conn.close()
@@ -147,7 +140,7 @@ def test_highlight_merges_overlaps_and_skips_empty_terms():
 def test_queue_row_shows_the_top_reason(setup):
     app, _, info = setup
     client = app.test_client()
-    webtools.login(client, "mod")
+    helpers.login(client, "mod")
     page = client.get("/queue").get_data(as_text=True)
     row = section(page, f'data-item-id="{info["items"]["reasons"]}"', "</tr>")
     assert '<span class="top-reason">Lý do: Tin đồn uống là chữa khỏi bệnh</span>' in row
@@ -189,7 +182,7 @@ def test_pipeline_stores_kind_thresholds_and_top_reason_for_queue_and_item_page(
     assert row["top_reason"] == "Kêu gọi chia sẻ gấp"
     assert '"kind": "article"' in row["explanation"] and '"thresholds": {"misinformation": 0.55' in row["explanation"]
     client = app.test_client()
-    webtools.login(client, "ana")
+    helpers.login(client, "ana")
     queue = client.get("/queue").get_data(as_text=True)
     assert '<span class="top-reason">Lý do: Kêu gọi chia sẻ gấp</span>' in queue
     page = client.get(f"/items/{result.new_ids[0]}").get_data(as_text=True)

@@ -5,34 +5,26 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import webtools  # noqa: E402
-
-import db  # noqa: E402
-import db.tokens  # noqa: E402
-import db.users  # noqa: E402
-from web import create_app  # noqa: E402
+import db
+import db.tokens
+import db.users
+from tests import helpers
 
 NEW_PASSWORD = "mật khẩu mới 2026"
 
 
 @pytest.fixture()
-def env(tmp_path):
-    path = tmp_path / "users.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "RATELIMIT_ENABLED": False})
-    return app, path, info
+def env(world):
+    path, info = world
+    return helpers.make_app(path), path, info
 
 
-def client_for(app, name, password=webtools.PASSWORD):
+def client_for(app, name, password=helpers.PASSWORD):
     client = app.test_client()
-    assert webtools.login(client, name, password).status_code in (302, 303)
+    assert helpers.login(client, name, password).status_code in (302, 303)
     return client
 
 
@@ -59,11 +51,11 @@ def test_list_is_linked_from_admin_navigation_and_shows_every_user(env):
     assert 'href="/admin/users"' in queue
     assert 'href="/admin/users"' not in client_for(app, "mod").get("/queue").get_data(as_text=True)
     page = adm.get("/admin/users").get_data(as_text=True)
-    assert page.count('class="user-row"') == len(webtools.USERS)
+    assert page.count('class="user-row"') == len(helpers.USERS)
     assert "<h1>Người dùng</h1>" in page
     rows = re.findall(r'<tr class="user-row" id="user-\d+"><td>([^<(]+?)(?: \([^)]*\))?</td><td>([^<]+)</td>', page)
     vietnamese_roles = {"moderator": "kiểm duyệt viên", "analyst": "phân tích viên", "admin": "quản trị viên"}
-    assert sorted(rows) == sorted((name, vietnamese_roles[role]) for name, role in webtools.USERS.items())
+    assert sorted(rows) == sorted((name, vietnamese_roles[role]) for name, role in helpers.USERS.items())
     assert "password_hash" not in page and "pbkdf2" not in page and "scrypt" not in page
 
 
@@ -139,7 +131,7 @@ def test_deactivated_user_loses_session_token_and_login_then_reactivation(env):
     stale = mod.get("/queue")
     assert stale.status_code == 302 and "/login" in stale.headers["Location"]
     assert app.test_client().get("/api/v1/queue", headers={"Authorization": f"Bearer {token}"}).status_code == 401
-    assert webtools.login(app.test_client(), "mod").status_code == 401
+    assert helpers.login(app.test_client(), "mod").status_code == 401
     assert "không (đã vô hiệu hóa)" in adm.get("/admin/users").get_data(as_text=True)
     assert adm.post(f"/admin/users/{info['users']['mod']}", data={"action": "reactivate"}).status_code == 303
     assert client_for(app, "mod").get("/queue").status_code == 200
@@ -154,12 +146,12 @@ def test_reset_password_replaces_the_old_one_and_is_not_recorded_in_clear(env):
     assert short.status_code == 400 and "ít nhất 8 ký tự" in short.get_data(as_text=True)
     differ = adm.post(target, data={"action": "password", "password": NEW_PASSWORD, "password2": "khác hẳn 123"})
     assert differ.status_code == 400 and "không khớp" in differ.get_data(as_text=True)
-    assert webtools.login(app.test_client(), "ana").status_code in (302, 303)  # unchanged so far
+    assert helpers.login(app.test_client(), "ana").status_code in (302, 303)  # unchanged so far
     ana_before = client_for(app, "ana")
     assert ana_before.get("/queue").status_code == 200
     assert adm.post(target, data={"action": "password", "password": NEW_PASSWORD,
                                   "password2": NEW_PASSWORD}).status_code == 303
-    assert webtools.login(app.test_client(), "ana").status_code == 401
+    assert helpers.login(app.test_client(), "ana").status_code == 401
     # the session opened with the old password has ended
     stale = ana_before.get("/queue")
     assert stale.status_code == 302 and "/login" in stale.headers["Location"]
@@ -232,20 +224,19 @@ def test_unknown_user_and_unknown_change(env):
     assert adm.post(f"/admin/users/{info['users']['ana']}", data={"action": "drop"}).status_code == 400
 
 
-def test_every_change_needs_a_csrf_token(tmp_path):
-    path = tmp_path / "csrf.db"
-    info = webtools.build(path)
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "test", "TESTING": True, "RATELIMIT_ENABLED": False})
+def test_every_change_needs_a_csrf_token(world):
+    path, info = world
+    app = helpers.make_app(path, WTF_CSRF_ENABLED=True)
     adm = app.test_client()
-    token = webtools.csrf_token(adm, "/login")
-    assert adm.post("/login", data={"name": "adm", "password": webtools.PASSWORD, "csrf_token": token}).status_code \
+    token = helpers.csrf_token(adm, "/login")
+    assert adm.post("/login", data={"name": "adm", "password": helpers.PASSWORD, "csrf_token": token}).status_code \
         in (302, 303)
     form = {"name": "moi", "role": "moderator", "password": NEW_PASSWORD, "password2": NEW_PASSWORD}
     assert adm.post("/admin/users", data=form).status_code == 400
     ana = f"/admin/users/{info['users']['ana']}"
     assert adm.post(ana, data={"action": "deactivate"}).status_code == 400
     assert user_row(path, "moi") is None and user_row(path, "ana")["active"] == 1
-    token = webtools.csrf_token(adm, "/admin/users")
+    token = helpers.csrf_token(adm, "/admin/users")
     assert adm.post("/admin/users", data={**form, "csrf_token": token}).status_code == 303
     assert adm.post(ana, data={"action": "deactivate", "csrf_token": token}).status_code == 303
     assert user_row(path, "moi") is not None and user_row(path, "ana")["active"] == 0
