@@ -38,6 +38,7 @@ EXTERNAL_OPTIONS = {
     "--system": "useradd --system (systemd set-up)",
     "--home": "useradd --home (systemd set-up)",
     "--now": "systemctl enable --now (systemd set-up)",
+    "--dist": "pytest --dist loadfile (how scripts/test.sh spreads test files over pytest-xdist workers)",
 }
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 MONITOR_VARIABLE = re.compile(r"\bMONITOR_[A-Z0-9_]+\b")
