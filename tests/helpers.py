@@ -105,6 +105,18 @@ def copy_database(source: Path, target_dir: Path, name: str | None = None) -> Pa
     return target_dir / name
 
 
+def app_after_one_decision(path: Path | str, ids: dict) -> Flask:
+    """An app on the world at `path` where moderator "mod" has dismissed the "high" item: one decision in the
+    log, for the tests that then tamper with the database and look at what the audit pages make of it."""
+    app = make_app(path)
+    moderator = app.test_client()
+    login(moderator, "mod")
+    answer = moderator.post(f"/items/{ids['items']['high']}/decide",
+                            data={"action": "dismiss", "version": "1", "note": "x"})
+    assert answer.status_code in (302, 303), answer.status_code
+    return app
+
+
 def login(client: FlaskClient, name: str, password: str = PASSWORD) -> TestResponse:
     """Post the login form (no CSRF token: for apps with WTF_CSRF_ENABLED off); the answer, not followed."""
     return client.post("/login", data={"name": name, "password": password}, follow_redirects=False)

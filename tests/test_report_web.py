@@ -130,11 +130,7 @@ def test_the_audit_verify_page_shows_account_names_without_bidi_controls(world):
     """issue 15 follow-up 12: a renamed account's name with U+202E (right-to-left override) was shown raw on
     /admin/audit/verify, so the problem's text read backwards from that point."""
     path, info = world
-    app = helpers.make_app(path)
-    mod = app.test_client()
-    helpers.login(mod, "mod")
-    assert mod.post(f"/items/{info['items']['high']}/decide",
-                    data={"action": "dismiss", "version": "1", "note": "x"}).status_code in (302, 303)
+    app = helpers.app_after_one_decision(path, info)
     database = db.connect(path)
     database.conn.execute("UPDATE users SET name = 'mod\u202egnp.exe' WHERE name = 'mod'")
     database.conn.close()
