@@ -209,6 +209,7 @@ def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: in
 @dataclass
 class BulkResult:
     done: list[int] = field(default_factory=list)
+    decisions: list[int] = field(default_factory=list)  # the decision ids of `done`, in the same order
     stale: list[StaleItemError] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
     claimed: list[ClaimError] = field(default_factory=list)
@@ -221,10 +222,11 @@ def bulk_decide(database: sqlite_utils.Database, versions: dict[int, int], *, us
     result = BulkResult()
     for item_id, version in versions.items():
         try:
-            apply_decision(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
-                           note=note, expected_version=version, target_role=target_role,
-                           target_user_id=target_user_id)
+            decision_id = apply_decision(database, item_id=item_id, user_id=user_id, action=action,
+                                         new_status=new_status, note=note, expected_version=version,
+                                         target_role=target_role, target_user_id=target_user_id)
             result.done.append(item_id)
+            result.decisions.append(decision_id)
         except StaleItemError as error:
             result.stale.append(error)
         except ClaimError as error:

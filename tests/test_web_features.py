@@ -26,7 +26,7 @@ EXPECTED = {
     "queue.index": {"moderator", "analyst", "admin"}, "queue.search": {"moderator", "analyst", "admin"},
     "items.show": {"moderator", "analyst", "admin"}, "dashboard.index": {"moderator", "analyst", "admin"},
     "report.form": {"moderator", "analyst", "admin"}, "report.submit": {"moderator", "analyst", "admin"},
-    "items.decide": {"moderator", "admin"}, "queue.bulk": {"moderator", "admin"},
+    "items.decide": {"moderator", "admin"}, "items.undo": {"moderator", "admin"}, "queue.bulk": {"moderator", "admin"},
     "queue.cluster_decide": {"moderator", "admin"}, "queue.claim": {"moderator", "admin"},
     "admin.audit": {"admin"}, "admin.audit_export": {"admin"}, "admin.audit_verify": {"admin"},
     "admin.tokens": {"admin"}, "admin.models": {"admin"}, "admin.create_token": {"admin"}, "admin.revoke_token": {"admin"},

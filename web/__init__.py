@@ -18,8 +18,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
 from db import keys
+from db.decisions import UNDO_SECONDS
 from monitor.domain import DEFAULT_TIMEZONE
-from web import access, params, render
+from web import access, keymap, params, render
 from web.access import login_manager
 
 csrf = CSRFProtect()
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
     "SESSION_IDLE_TIMEOUT": timedelta(hours=1),
     "CLAIM_MINUTES": 15,
+    "UNDO_SECONDS": UNDO_SECONDS,  # how long the "Undo" notice is offered (the server refuses later undos)
     "QUEUE_PAGE_SIZE": 50,
     # Failed logins only: per client address (one address guessing many names) and per user name (that
     # account waits, the others do not); see web/auth.py.
@@ -96,6 +98,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     render.init_app(app)
+    keymap.init_app(app)
 
     from web import admin, api, auth, dashboard, health, intake, items, queue, reports, sources_page
 

@@ -15,7 +15,7 @@ import db.queue
 import db.users
 from db.decisions import StaleItemError
 from db.queue import ClaimError
-from monitor.domain import Action, Role
+from monitor.domain import DECISIONS, Action, Role
 from web import get_db
 from web.access import MODERATE, READ, refuse_if_storage_failed, roles
 from web.params import INT64_MAX, int_arg
@@ -79,10 +79,11 @@ def decide(item_id: int):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return jsonify({"error": "bad_request", "message": "send a JSON object"}), 400
-    try:
-        action = Action(payload.get("action"))
-    except ValueError:
-        return jsonify({"error": "bad_request", "message": f"action must be one of {[a.value for a in Action]}"}), 400
+    action = payload.get("action")
+    # A list, not a set: the JSON value may be unhashable. An undo is offered only to the web session that decided.
+    if action not in [a.value for a in DECISIONS]:
+        return jsonify({"error": "bad_request", "message": f"action must be one of {[a.value for a in DECISIONS]}"}), 400
+    action = Action(action)
     version = payload.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= INT64_MAX:
         return jsonify({"error": "bad_request", "message": f"version (an integer from 0 to {INT64_MAX}) is required"}), 400

@@ -13,10 +13,17 @@ import db.search
 import db.sources
 from db.items import SearchError
 from db.queue import ClaimError
-from monitor.domain import Action, Status
+from monitor.domain import DECISIONS, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
-from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
+from web.decisions import (
+    claimed_message,
+    escalation_choices,
+    parse_decision_form,
+    remember_undo,
+    safe_return,
+    stale_message,
+)
 from web.params import id_list, int_arg
 from web.queue_filter import format_after, parse_after, parse_filters
 from web.render import localtime, safe_href
@@ -45,7 +52,7 @@ def index():
         row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
                            filters=filters, sources=sources, statuses=[s.value for s in Status],
-                           categories=db.queue.CATEGORIES, actions=list(Action),
+                           categories=db.queue.CATEGORIES, actions=list(DECISIONS),
                            escalation_choices=escalation_choices(database), return_to=request.full_path)
 
 
@@ -131,6 +138,7 @@ def _bulk(versions: dict[int, int]):
                                   target_role=form.target_role, target_user_id=form.target_user_id)
     if result.done:
         flash(_("%(n)s item(s): %(action)s.", n=len(result.done), action=_(form.action.value)), "ok")
+        remember_undo(result.decisions)
     refused = [stale_message(e) for e in result.stale] + [claimed_message(e) for e in result.claimed]
     for message in refused:
         flash(message, "error")
