@@ -132,6 +132,63 @@ def test_escalate_from_keyboard_asks_for_a_note(server, page):
     assert len(page.dialogs) == 1  # the note prompt, nothing else
 
 
+def _log(path) -> list[tuple]:
+    database = db.connect(path)
+    try:
+        return database.conn.execute("SELECT item_id, action, old_status, new_status FROM decisions ORDER BY id").fetchall()
+    finally:
+        database.conn.close()
+
+
+def test_undo_with_the_u_key(server, page):
+    from db.decisions import verify_chain
+
+    base, path, info = server
+    login(page, base)
+    first = row_ids(page)[0]
+    with page.expect_navigation():
+        page.keyboard.press("d")
+    page.wait_for_selector("#undo-form")
+    assert first not in row_ids(page)
+    assert "Hoàn tác" in page.inner_text("#undo-form")
+    with page.expect_navigation():
+        page.keyboard.press("u")
+    page.wait_for_selector("#queue")
+    assert first in row_ids(page)
+    assert not page.query_selector("#undo-form")  # offered once
+    assert _log(path) == [(first, "dismiss", "flagged", "dismissed"), (first, "undo", "dismissed", "flagged")]
+    database = db.connect(path)
+    assert verify_chain(database) == []
+    database.conn.close()
+    assert page.dialogs == []  # no note asked for
+
+
+def test_selection_keys_confirm_with_the_count_then_decide_the_selection(server, page):
+    base, path, info = server
+    login(page, base)
+    ids = row_ids(page)
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")  # the highlighted row is a third, unselected one
+    page.keyboard.press("d")  # the confirmation is dismissed: nothing is decided
+    assert len(page.dialogs) == 1 and "2" in page.dialogs[0] and "Không vi phạm" in page.dialogs[0]
+    assert _log(path) == []
+    page.answer = ""
+    with page.expect_navigation():
+        page.keyboard.press("d")
+    page.wait_for_selector("#queue")
+    assert len(page.dialogs) == 2
+    assert sorted(row[0] for row in _log(path)) == sorted(ids[:2])
+    assert {row[1] for row in _log(path)} == {"dismiss"}
+    assert ids[2] in row_ids(page) and not set(ids[:2]) & set(row_ids(page))
+    with page.expect_navigation():  # the whole selection is undone at once
+        page.keyboard.press("u")
+    page.wait_for_selector("#queue")
+    assert set(ids[:3]) <= set(row_ids(page))
+    assert [row[1] for row in _log(path)] == ["dismiss", "dismiss", "undo", "undo"]
+
+
 def test_hostile_item_executes_nothing(server, page):
     base, _, info = server
     login(page, base)
