@@ -117,19 +117,56 @@ def test_keyboard_triage_and_language_switch(server, page):
 
 
 def test_escalate_from_keyboard_asks_for_a_note(server, page):
+    """e asks whom (the admins preselected, never the sender's own role) and a note, in one dialog."""
     base, path, info = server
     login(page, base)
-    page.answer = "cần lãnh đạo xem"
     first = row_ids(page)[0]
+    page.keyboard.press("e")
+    page.wait_for_selector("#escalate-dialog[open]")
+    assert page.input_value("#escalate-target") == "role:admin"
+    page.click("#escalate-send")  # no note yet: the dialog stays open and nothing is sent
+    assert page.is_visible("#escalate-dialog")
+    page.fill("#escalate-note", "cần lãnh đạo xem")
     with page.expect_navigation():
-        page.keyboard.press("e")
+        page.click("#escalate-send")
     page.wait_for_selector("#queue")
     assert first not in row_ids(page)
     database = db.connect(path)
     row = database.conn.execute("SELECT action, note FROM decisions").fetchone()
+    target = database.conn.execute("SELECT target_role, target_user_id FROM escalations").fetchone()
     database.conn.close()
     assert row == ("escalate", "cần lãnh đạo xem")
-    assert len(page.dialogs) == 1  # the note prompt, nothing else
+    assert target == ("admin", None)
+    assert page.dialogs == []  # no browser prompt: the note is asked in the page
+
+
+def test_escalate_to_a_person_reaches_their_inbox(server, page):
+    base, path, info = server
+    login(page, base)
+    first = row_ids(page)[0]
+    page.keyboard.press("e")
+    page.wait_for_selector("#escalate-dialog[open]")
+    page.select_option("#escalate-target", f"user:{info['users']['mod2']}")
+    page.fill("#escalate-note", "anh xem giúp tin này")
+    with page.expect_navigation():
+        page.click("#escalate-send")
+    page.wait_for_selector("#queue")
+    assert not page.query_selector("#inbox-count")  # the sender's own badge does not count it
+    page.context.clear_cookies()
+    login(page, base, "mod2")
+    assert page.inner_text("#inbox-count") == "1"
+    with page.expect_navigation():
+        page.click("#nav-inbox")
+    assert page.inner_text("tr.inbox-row .note") == "anh xem giúp tin này"
+    assert page.inner_text("tr.inbox-row .sender") == "mod"
+    page.fill("tr.inbox-row input[name=reply]", "đã chuyển Sở TTTT")
+    with page.expect_navigation():
+        page.click("tr.inbox-row button[type=submit]")
+    assert page.is_visible("#inbox-empty") and not page.query_selector("#inbox-count")
+    database = db.connect(path)
+    assert database.conn.execute("SELECT reply FROM escalation_replies JOIN escalations USING (decision_id)"
+                                 " WHERE item_id = ?", (first,)).fetchone() == ("đã chuyển Sở TTTT",)
+    database.conn.close()
 
 
 def _log(path) -> list[tuple]:

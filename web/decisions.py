@@ -24,15 +24,28 @@ class DecisionForm:
     target_user_id: int | None = None
 
 
-def escalation_choices(database) -> list[tuple[str, str]]:
-    """(value, label) pairs: each role, then each active person."""
+def default_target(role: str) -> str | None:
+    """Whom an escalation goes to when the sender names nobody: the admins, never the sender's own role
+    (an admin escalating must say to whom)."""
+    return None if role == Role.ADMIN.value else f"role:{Role.ADMIN.value}"
+
+
+def escalation_choices(database, sender=None) -> list[tuple[str, str]]:
+    """(value, label) pairs: each role, then each active person but the sender; the sender's default first."""
     choices = [(f"role:{role.value}", _(role.value)) for role in Role]
-    choices += [(f"user:{row['id']}", row["name"]) for row in db.users.active_users(database)]
-    return choices
+    choices += [(f"user:{row['id']}", row["name"]) for row in db.users.active_users(database)
+                if sender is None or row["id"] != sender.id]
+    if sender is None:
+        return choices
+    default = default_target(sender.role)
+    if default is None:  # the sender must choose: the list starts with no choice made
+        return [("", _("— choose —")), *choices]
+    return sorted(choices, key=lambda choice: choice[0] != default)
 
 
-def parse_decision_form(form, database) -> DecisionForm | tuple:
-    """A validated DecisionForm, or a (page, status) error response."""
+def parse_decision_form(form, database, sender_role: str | None = None) -> DecisionForm | tuple:
+    """A validated DecisionForm, or a (page, status) error response; an escalation without a target goes
+    to default_target(sender_role)."""
     try:
         action = Action(form.get("action", ""))
     except ValueError:
@@ -44,7 +57,9 @@ def parse_decision_form(form, database) -> DecisionForm | tuple:
         return render_template("error.html", title="400", message=_("A note is required to escalate or reopen.")), 400
     decision = DecisionForm(action=action, note=note)
     if action == Action.ESCALATE:
-        target = form.get("target") or f"role:{Role.ADMIN.value}"
+        target = form.get("target") or default_target(sender_role or Role.MODERATOR.value)
+        if not target:
+            return render_template("error.html", title="400", message=_("Choose whom to escalate to.")), 400
         kind, _sep, value = target.partition(":")
         user_id = _user_id(value) if kind == "user" else None
         if kind == "role" and value in {r.value for r in Role}:

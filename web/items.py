@@ -44,7 +44,7 @@ def show(item_id: int):
         "item.html", item=item, reasons=item_reasons(item, admin=current_user.role in ADMIN),
         history=db.decisions.history(database, item_id), actions=list(DECISIONS),
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
-        cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database),
+        cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
         return_to=safe_return(request.args.get("next")))
 
 
@@ -57,7 +57,7 @@ def decide(item_id: int):
     version = int_arg(request.form, "version")
     if version is None:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
-    form = parse_decision_form(request.form, database)
+    form = parse_decision_form(request.form, database, current_user.role)
     if isinstance(form, tuple):
         return form
     try:

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+import db.escalations
 import db.queue
 import db.search
 import db.sources
@@ -50,10 +51,14 @@ def index():
         row["source_href"] = safe_href(row.get("url"))
         row["fetched_local"] = localtime(row["fetched_at"])
         row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
+    if filters.status == Status.ESCALATED:  # to whom each went, and why: what an escalated item waits on
+        escalations = db.escalations.latest_for_items(database, [row["id"] for row in page.items])
+        for row in page.items:
+            row["escalation"] = escalations.get(row["id"])
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
                            filters=filters, sources=sources, statuses=[s.value for s in Status],
                            categories=db.queue.CATEGORIES, actions=list(DECISIONS),
-                           escalation_choices=escalation_choices(database), return_to=request.full_path)
+                           escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
 
 
 @bp.get("/search")
@@ -130,7 +135,7 @@ def cluster_decide(cluster_id: int):
 
 
 def _bulk(versions: dict[int, int]):
-    form = parse_decision_form(request.form, get_db())
+    form = parse_decision_form(request.form, get_db(), current_user.role)
     if isinstance(form, tuple):
         return form
     result = db.queue.bulk_decide(get_db(), versions, user_id=current_user.id, action=form.action.value,

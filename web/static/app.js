@@ -39,9 +39,20 @@
     form.submit();
   }
 
-  function askNote(message) {
-    var note = window.prompt(message || "Note");
-    return note === null ? null : note.trim();
+  // The e key asks whom to escalate to (the sender's default preselected) and the note, in one dialog;
+  // done(target, note) runs only when both are given.
+  function askEscalation(done) {
+    var dialog = document.getElementById("escalate-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") { return; }
+    var note = document.getElementById("escalate-note");
+    var target = document.getElementById("escalate-target");
+    note.value = "";
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function () {
+      if (dialog.returnValue === "send" && note.value.trim() && target.value) { done(target.value, note.value.trim()); }
+    }, { once: true });
+    dialog.showModal();
+    note.focus();
   }
 
   // The undo notice: offered for the seconds the server still accepts, then removed.
@@ -71,45 +82,44 @@
     var row = function () { return current >= 0 ? rows[current] : null; };
     var checked = function () { return document.querySelectorAll("#queue input.select:checked"); };
     // With rows selected (x), a decision key decides the selection, after a confirmation naming the count.
-    var decideSelection = function (action, needsNote) {
+    var decideSelection = function (action) {
       var count = checked().length;
       var button = document.getElementById("bulk-" + action);
       if (!button) { return; }
       var question = (body.getAttribute("data-confirm-selection") || "{action}: {n}?")
         .replace("{action}", button.textContent.trim()).replace("{n}", String(count));
       if (!window.confirm(question)) { return; }
-      var bulkNote = document.getElementById("bulk-note");
-      if (needsNote && bulkNote && !bulkNote.value.trim()) {
-        var note = askNote(body.getAttribute("data-note-prompt"));
-        if (!note) { return; }
-        bulkNote.value = note;
+      if (action === "escalate") {
+        askEscalation(function (target, note) {
+          document.getElementById("bulk-target").value = target;
+          document.getElementById("bulk-note").value = note;
+          button.click();
+        });
+        return;
       }
       button.click();
     };
-    var decide = function (action, needsNote) {
-      if (checked().length) { decideSelection(action, needsNote); return; }
+    var decide = function (action) {
+      if (checked().length) { decideSelection(action); return; }
       var r = row();
       if (!r) { return; }
-      var note = "";
+      var send = function (target, note) {
+        post(r.getAttribute("data-decide"), {
+          action: action, version: r.getAttribute("data-version"), note: note, target: target, next: here()
+        });
+      };
+      if (action === "escalate") { askEscalation(send); return; }
       var bulkNote = document.getElementById("bulk-note");
-      if (needsNote) {
-        note = askNote(body.getAttribute("data-note-prompt"));
-        if (!note) { return; }
-      } else if (bulkNote) { note = bulkNote.value; }
-      var target = document.getElementById("bulk-target");
-      post(r.getAttribute("data-decide"), {
-        action: action, version: r.getAttribute("data-version"), note: note,
-        target: target ? target.value : "", next: here()
-      });
+      send("", bulkNote ? bulkNote.value : "");
     };
     commands.next = function () { select(current + 1); };
     commands.previous = function () { select(current - 1); };
     commands.open = function () { var r = row(); if (r) { window.location = r.getAttribute("data-href"); } };
     commands.select = function () { var r = row(); if (r) { var box = r.querySelector("input.select"); box.checked = !box.checked; } };
-    commands.confirm_misinformation = function () { decide("confirm_misinformation", false); };
-    commands.confirm_harm = function () { decide("confirm_harm", false); };
-    commands.dismiss = function () { decide("dismiss", false); };
-    commands.escalate = function () { decide("escalate", true); };
+    commands.confirm_misinformation = function () { decide("confirm_misinformation"); };
+    commands.confirm_harm = function () { decide("confirm_harm"); };
+    commands.dismiss = function () { decide("dismiss"); };
+    commands.escalate = function () { decide("escalate"); };
     commands.claim = function () {
       var r = row();
       var claimButton = document.getElementById("bulk-claim");
@@ -131,14 +141,20 @@
     commands.confirm_misinformation = function () { press("confirm_misinformation"); };
     commands.confirm_harm = function () { press("confirm_harm"); };
     commands.dismiss = function () { press("dismiss"); };
-    commands.escalate = function () { withNote("escalate"); };
+    commands.escalate = function () {
+      askEscalation(function (target, note) {
+        document.getElementById("target").value = target;
+        document.getElementById("note").value = note;
+        press("escalate");
+      });
+    };
     commands.reopen = function () { withNote("reopen"); };
     commands.source = function () { var link = document.getElementById("source-link"); if (link) { window.open(link.href, "_blank", "noopener,noreferrer"); } };
     commands.back = function () { var back = document.getElementById("back-to-queue"); if (back) { window.location = back.href; } };
   }
 
   document.addEventListener("keydown", function (event) {
-    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey || document.querySelector("dialog[open]")) { return; }
     var command = Object.prototype.hasOwnProperty.call(keymap, event.key) ? commands[keymap[event.key]] : null;
     if (!command) { return; }
     event.preventDefault();
