@@ -32,7 +32,7 @@ KEYMAP: tuple[Shortcut, ...] = (
              N_("confirm misinformation (the selection, if any, after a confirmation)")),
     Shortcut(("h",), "confirm_harm", (QUEUE, ITEM), N_("confirm harmful (the selection, if any)")),
     Shortcut(("d",), "dismiss", (QUEUE, ITEM), N_("not a violation (the selection, if any)")),
-    Shortcut(("e",), "escalate", (QUEUE, ITEM), N_("escalate (asks for a note)")),
+    Shortcut(("e",), "escalate", (QUEUE, ITEM), N_("escalate (asks to whom, and a note)")),
     Shortcut(("m",), "claim", (QUEUE,), N_("claim")),
     Shortcut(("r",), "reopen", (ITEM,), N_("reopen (needs a note)")),
     Shortcut(("u",), "undo", (EVERY_PAGE,), N_("undo the last decision (for 30 seconds)")),
