@@ -36,10 +36,14 @@ from typing import Any
 
 import sqlite_utils
 
-from db import checkpoints, transaction, utcnow
+from db import checkpoints, from_iso, transaction, utcnow
 from db.checkpoints import Checkpoint
 from db.keys import AUDIT_KEY_ENV, KeyFileError, audit_key, audit_key_source, key_id
 from vocab import Action
+
+ACTIONS = frozenset(a.value for a in Action)
+UNDO_SECONDS = 30  # how long a decision can be taken back without a note (the web offers it as long)
+UNDO_NOTE_PREFIX = "undoes decision "
 
 GENESIS = "0" * 64
 # The chain's head (last id and hash) is also kept outside the table; the signed checkpoints are what
@@ -227,29 +231,86 @@ def decide(database: sqlite_utils.Database, *, item_id: int, user_id: int, actio
     the log: one row is read (the head) and one hashed. The checkpoint is written after the commit;
     a caller that opened the transaction around this call calls anchor() after its own commit.
     """
+    if action not in ACTIONS or action == Action.UNDO:
+        raise DecisionError(f"unknown action {action!r:.40}" if action not in ACTIONS else "an undo goes through undo()")
     now = utcnow()
     with transaction(database) as conn:
         old_status = _apply_to_item(conn, item_id, new_status, expected_version)
-        row, follows_legacy = _signed_row(database, conn, {
+        decision = _record(database, conn, {
             "item_id": item_id, "item_version": expected_version + 1, "user_id": user_id, "action": action,
             "old_status": old_status, "new_status": new_status, "note": note, "created_at": now,
             "target_role": target_role, "target_user_id": target_user_id})
-        conn.execute(
-            "INSERT INTO decisions (id, item_id, user_id, action, old_status, new_status, note, created_at,"
-            " prev_hash, row_hash, hash_scheme, user_name, item_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row["id"], item_id, user_id, action, old_status, new_status, note, now, row["prev_hash"],
-             row["row_hash"], KEYED, row["user_name"], row["item_version"]))
-        if row["target_role"] is not None or row["target_user_id"] is not None:  # only escalations have targets
-            conn.execute("INSERT INTO escalations (decision_id, item_id, target_role, target_user_id,"
-                         " target_user_name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                         (row["id"], item_id, row["target_role"], row["target_user_id"], row["target_user_name"],
-                          now))
-        conn.execute(
-            "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (HEAD_KEY, f"{row['id']}:{row['row_hash']}", now))
-    decision = Decision(row["id"], item_id, user_id, action, old_status, new_status, note, now, row["row_hash"],
-                        follows_legacy)
+    anchor(database, decision)
+    return decision
+
+
+def _record(database: sqlite_utils.Database, conn, fields: dict[str, Any]) -> Decision:
+    """Append one signed row (and its escalation targets) and move the recorded head, inside the caller's
+    transaction; the item was already moved by the caller."""
+    row, follows_legacy = _signed_row(database, conn, fields)
+    conn.execute(
+        "INSERT INTO decisions (id, item_id, user_id, action, old_status, new_status, note, created_at,"
+        " prev_hash, row_hash, hash_scheme, user_name, item_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (row["id"], row["item_id"], row["user_id"], row["action"], row["old_status"], row["new_status"], row["note"],
+         row["created_at"], row["prev_hash"], row["row_hash"], KEYED, row["user_name"], row["item_version"]))
+    if row["target_role"] is not None or row["target_user_id"] is not None:  # only escalations have targets
+        conn.execute("INSERT INTO escalations (decision_id, item_id, target_role, target_user_id,"
+                     " target_user_name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                     (row["id"], row["item_id"], row["target_role"], row["target_user_id"], row["target_user_name"],
+                      row["created_at"]))
+    conn.execute(
+        "INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        (HEAD_KEY, f"{row['id']}:{row['row_hash']}", row["created_at"]))
+    return Decision(row["id"], row["item_id"], row["user_id"], row["action"], row["old_status"], row["new_status"],
+                    row["note"], row["created_at"], row["row_hash"], follows_legacy)
+
+
+class UndoRefused(Exception):
+    """An undo the log does not take; `reason` says which rule refused it (the web words each one):
+    missing, not_yours, is_undo, expired, superseded (the item was decided again since)."""
+
+    def __init__(self, decision_id: int, reason: str):
+        self.decision_id, self.reason = decision_id, reason
+        super().__init__(f"decision {decision_id} cannot be undone: {reason}")
+
+
+def undo_note(decision_id: int) -> str:
+    """The note an undo is signed with: which decision it takes back (verify checks the pair)."""
+    return f"{UNDO_NOTE_PREFIX}{decision_id}"
+
+
+def undo(database: sqlite_utils.Database, *, decision_id: int, user_id: int, may_undo_others: bool = False,
+         window_seconds: int = UNDO_SECONDS, now: str | None = None) -> Decision:
+    """Take back a decision within `window_seconds` of it: the item goes back to the status the decision
+    found, and the undo is appended to the signed log as its own row (nothing is erased from the log).
+
+    Only the decider may undo (or `may_undo_others`, for admins), only the item's latest decision (an
+    undo never overwrites what someone decided after), and never an undo itself. The window is checked
+    here, on the server's clock, so a page left open cannot undo late. No note is asked for: the row's
+    note names the decision undone.
+    """
+    now = now or utcnow()
+    with transaction(database) as conn:
+        found = conn.execute("SELECT item_id, user_id, action, old_status, new_status, created_at, item_version"
+                             " FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+        if found is None:
+            raise UndoRefused(decision_id, "missing")
+        item_id, decider, action, old_status, new_status, created_at, item_version = found
+        if decider != user_id and not may_undo_others:
+            raise UndoRefused(decision_id, "not_yours")
+        if action == Action.UNDO:
+            raise UndoRefused(decision_id, "is_undo")
+        if item_version is None or (from_iso(now) - from_iso(created_at)).total_seconds() >= window_seconds:
+            raise UndoRefused(decision_id, "expired")
+        latest = conn.execute("SELECT MAX(id) FROM decisions WHERE item_id = ?", (item_id,)).fetchone()[0]
+        if latest != decision_id:
+            raise UndoRefused(decision_id, "superseded")
+        current = _apply_to_item(conn, item_id, old_status, item_version)
+        decision = _record(database, conn, {
+            "item_id": item_id, "item_version": item_version + 1, "user_id": user_id, "action": Action.UNDO.value,
+            "old_status": current, "new_status": old_status, "note": undo_note(decision_id), "created_at": now,
+            "target_role": None, "target_user_id": None})
     anchor(database, decision)
     return decision
 
@@ -495,6 +556,24 @@ def status_contradictions(database: sqlite_utils.Database) -> list[str]:
     return problems
 
 
+def undo_problems(database: sqlite_utils.Database) -> list[str]:
+    """Undo rows that do not take back the item's decision just before them: an undo restores exactly the
+    status that decision found, names it in its note, and is never itself undone (undo() refuses all else,
+    so anything different was written by hand)."""
+    problems = []
+    for undo_id, item_id, old, new, note, prev_id, prev_action, prev_old, prev_new in database.conn.execute(
+            "SELECT u.id, u.item_id, u.old_status, u.new_status, u.note, p.id, p.action, p.old_status, p.new_status"
+            " FROM decisions u LEFT JOIN decisions p ON p.id = (SELECT MAX(id) FROM decisions"
+            " WHERE item_id = u.item_id AND id < u.id) WHERE u.action = ? ORDER BY u.id", (Action.UNDO.value,)):
+        if prev_id is None or prev_action == Action.UNDO:
+            problems.append(f"decision {undo_id} undoes nothing: item {item_id!r:.40} has no decision before it "
+                            "that can be undone")
+        elif (old, new, note) != (prev_new, prev_old, undo_note(prev_id)):
+            problems.append(f"decision {undo_id} does not take back decision {prev_id} (it should move item "
+                            f"{item_id} from '{prev_new}' back to '{prev_old}' and name it)")
+    return problems
+
+
 def verify(database: sqlite_utils.Database) -> AuditReport:
     """Everything that can be checked: the chain under the key, the signed checkpoints, the head record,
     names at the time, and items whose status contradicts the log."""
@@ -514,6 +593,7 @@ def verify(database: sqlite_utils.Database) -> AuditReport:
             problems += _anchor_problems(database, key, check.keyed, signed)
         problems += file_problems + _head_problems(database, check.last_id, check.prev)
         problems += escalation_problems(database) + renamed_users(database) + status_contradictions(database)
+        problems += undo_problems(database)
     if len(problems) > MAX_PROBLEMS:
         problems = problems[:MAX_PROBLEMS] + [f"… and {len(problems) - MAX_PROBLEMS} more problem(s)"]
     return AuditReport(check.last_id, check.keyed, check.legacy, len(signed), problems)

@@ -175,16 +175,19 @@ def cluster_items(database: sqlite_utils.Database, cluster_id: int | None, limit
 
 
 def escalation_targets(database: sqlite_utils.Database, item_id: int) -> dict[int, dict]:
-    """decision id → {target_role, target_user} for the item's escalations.
+    """decision id → {target_role, target_user, reply, replied_at, replied_by} for the item's escalations.
 
     Found through the decision's item, which its hash covers, not escalations.item_id, which it does not:
     an escalation record moved to another item in the database stays with its decision (and verify
     reports the move)."""
     return {row["decision_id"]: row for row in database.query(
         "SELECT escalations.decision_id, escalations.target_role,"
-        " COALESCE(escalations.target_user_name, users.name) AS target_user FROM escalations"
+        " COALESCE(escalations.target_user_name, users.name) AS target_user, replies.reply,"
+        " replies.created_at AS replied_at, replier.name AS replied_by FROM escalations"
         " JOIN decisions ON decisions.id = escalations.decision_id"
-        " LEFT JOIN users ON users.id = escalations.target_user_id WHERE decisions.item_id = ?", [item_id])}
+        " LEFT JOIN users ON users.id = escalations.target_user_id"
+        " LEFT JOIN escalation_replies AS replies ON replies.decision_id = escalations.decision_id"
+        " LEFT JOIN users AS replier ON replier.id = replies.user_id WHERE decisions.item_id = ?", [item_id])}
 
 
 def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: int, action: str, new_status: str,
@@ -209,6 +212,7 @@ def apply_decision(database: sqlite_utils.Database, *, item_id: int, user_id: in
 @dataclass
 class BulkResult:
     done: list[int] = field(default_factory=list)
+    decisions: list[int] = field(default_factory=list)  # the decision ids of `done`, in the same order
     stale: list[StaleItemError] = field(default_factory=list)
     missing: list[int] = field(default_factory=list)
     claimed: list[ClaimError] = field(default_factory=list)
@@ -221,10 +225,11 @@ def bulk_decide(database: sqlite_utils.Database, versions: dict[int, int], *, us
     result = BulkResult()
     for item_id, version in versions.items():
         try:
-            apply_decision(database, item_id=item_id, user_id=user_id, action=action, new_status=new_status,
-                           note=note, expected_version=version, target_role=target_role,
-                           target_user_id=target_user_id)
+            decision_id = apply_decision(database, item_id=item_id, user_id=user_id, action=action,
+                                         new_status=new_status, note=note, expected_version=version,
+                                         target_role=target_role, target_user_id=target_user_id)
             result.done.append(item_id)
+            result.decisions.append(decision_id)
         except StaleItemError as error:
             result.stale.append(error)
         except ClaimError as error:

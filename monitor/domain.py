@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vocab import CATEGORIES, CONFIRMED_CATEGORY, ROLES, STATUSES, Action, Category, Role, Status
+from vocab import CATEGORIES, CONFIRMED_CATEGORY, DECISIONS, ROLES, STATUSES, Action, Category, Role, Status
 
-__all__ = ["CATEGORIES", "CONFIRMED_CATEGORY", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
+__all__ = ["CATEGORIES", "CONFIRMED_CATEGORY", "DECISIONS", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
            "Role", "Status"]
 
 

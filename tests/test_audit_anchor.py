@@ -776,3 +776,24 @@ def test_an_audit_key_that_is_not_utf8_is_a_problem_not_a_crash(log_db, monkeypa
     capsys.readouterr()
     assert audit_command.cmd_checkpoint(args) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_undo_is_its_own_signed_entry_and_the_log_still_verifies(log_db, capsys):
+    """Issue 12 item 3: an undo appends a row (old and new status swapped back), is anchored like any
+    decision, and `monitor audit verify` passes; a forged undo (moving an item elsewhere) does not."""
+    import db.decisions
+
+    database = log_db.database
+    decision = db.queue.apply_decision(database, item_id=log_db.items["open"], user_id=log_db.users["lan"],
+                                       action="dismiss", new_status="dismissed", note="", expected_version=1)
+    undone = db.decisions.undo(database, decision_id=decision, user_id=log_db.users["lan"])
+    assert (undone.id, undone.old_status, undone.new_status) == (decision + 1, "dismissed", "flagged")
+    args = types.SimpleNamespace(db=str(log_db.path))
+    assert audit_command.cmd_verify(args) == 0
+    assert "undo" not in capsys.readouterr().err
+    _drop_guards(database.conn)
+    database.conn.execute("UPDATE decisions SET new_status = 'confirmed' WHERE id = ?", (undone.id,))
+    database.conn.execute("UPDATE items SET status = 'confirmed' WHERE id = ?", (log_db.items["open"],))
+    problems = verify_chain(database)
+    assert any(f"decision {undone.id}: content does not match its hash" in p for p in problems), problems
+    assert any(f"decision {undone.id} does not take back decision {decision}" in p for p in problems), problems

@@ -117,19 +117,113 @@ def test_keyboard_triage_and_language_switch(server, page):
 
 
 def test_escalate_from_keyboard_asks_for_a_note(server, page):
+    """e asks whom (the admins preselected, never the sender's own role) and a note, in one dialog."""
     base, path, info = server
     login(page, base)
-    page.answer = "cần lãnh đạo xem"
     first = row_ids(page)[0]
+    page.keyboard.press("e")
+    page.wait_for_selector("#escalate-dialog[open]")
+    assert page.input_value("#escalate-target") == "role:admin"
+    page.click("#escalate-send")  # no note yet: the dialog stays open and nothing is sent
+    assert page.is_visible("#escalate-dialog")
+    page.fill("#escalate-note", "cần lãnh đạo xem")
     with page.expect_navigation():
-        page.keyboard.press("e")
+        page.click("#escalate-send")
     page.wait_for_selector("#queue")
     assert first not in row_ids(page)
     database = db.connect(path)
     row = database.conn.execute("SELECT action, note FROM decisions").fetchone()
+    target = database.conn.execute("SELECT target_role, target_user_id FROM escalations").fetchone()
     database.conn.close()
     assert row == ("escalate", "cần lãnh đạo xem")
-    assert len(page.dialogs) == 1  # the note prompt, nothing else
+    assert target == ("admin", None)
+    assert page.dialogs == []  # no browser prompt: the note is asked in the page
+
+
+def test_escalate_to_a_person_reaches_their_inbox(server, page):
+    base, path, info = server
+    login(page, base)
+    first = row_ids(page)[0]
+    page.keyboard.press("e")
+    page.wait_for_selector("#escalate-dialog[open]")
+    page.select_option("#escalate-target", f"user:{info['users']['mod2']}")
+    page.fill("#escalate-note", "anh xem giúp tin này")
+    with page.expect_navigation():
+        page.click("#escalate-send")
+    page.wait_for_selector("#queue")
+    assert not page.query_selector("#inbox-count")  # the sender's own badge does not count it
+    page.context.clear_cookies()
+    login(page, base, "mod2")
+    assert page.inner_text("#inbox-count") == "1"
+    with page.expect_navigation():
+        page.click("#nav-inbox")
+    assert page.inner_text("tr.inbox-row .note") == "anh xem giúp tin này"
+    assert page.inner_text("tr.inbox-row .sender") == "mod"
+    page.fill("tr.inbox-row input[name=reply]", "đã chuyển Sở TTTT")
+    with page.expect_navigation():
+        page.click("tr.inbox-row button[type=submit]")
+    assert page.is_visible("#inbox-empty") and not page.query_selector("#inbox-count")
+    database = db.connect(path)
+    assert database.conn.execute("SELECT reply FROM escalation_replies JOIN escalations USING (decision_id)"
+                                 " WHERE item_id = ?", (first,)).fetchone() == ("đã chuyển Sở TTTT",)
+    database.conn.close()
+
+
+def _log(path) -> list[tuple]:
+    database = db.connect(path)
+    try:
+        return database.conn.execute("SELECT item_id, action, old_status, new_status FROM decisions ORDER BY id").fetchall()
+    finally:
+        database.conn.close()
+
+
+def test_undo_with_the_u_key(server, page):
+    from db.decisions import verify_chain
+
+    base, path, info = server
+    login(page, base)
+    first = row_ids(page)[0]
+    with page.expect_navigation():
+        page.keyboard.press("d")
+    page.wait_for_selector("#undo-form")
+    assert first not in row_ids(page)
+    assert "Hoàn tác" in page.inner_text("#undo-form")
+    with page.expect_navigation():
+        page.keyboard.press("u")
+    page.wait_for_selector("#queue")
+    assert first in row_ids(page)
+    assert not page.query_selector("#undo-form")  # offered once
+    assert _log(path) == [(first, "dismiss", "flagged", "dismissed"), (first, "undo", "dismissed", "flagged")]
+    database = db.connect(path)
+    assert verify_chain(database) == []
+    database.conn.close()
+    assert page.dialogs == []  # no note asked for
+
+
+def test_selection_keys_confirm_with_the_count_then_decide_the_selection(server, page):
+    base, path, info = server
+    login(page, base)
+    ids = row_ids(page)
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")  # the highlighted row is a third, unselected one
+    page.keyboard.press("d")  # the confirmation is dismissed: nothing is decided
+    assert len(page.dialogs) == 1 and "2" in page.dialogs[0] and "Không vi phạm" in page.dialogs[0]
+    assert _log(path) == []
+    page.answer = ""
+    with page.expect_navigation():
+        page.keyboard.press("d")
+    page.wait_for_selector("#queue")
+    assert len(page.dialogs) == 2
+    assert sorted(row[0] for row in _log(path)) == sorted(ids[:2])
+    assert {row[1] for row in _log(path)} == {"dismiss"}
+    assert ids[2] in row_ids(page) and not set(ids[:2]) & set(row_ids(page))
+    with page.expect_navigation():  # the whole selection is undone at once
+        page.keyboard.press("u")
+    page.wait_for_selector("#queue")
+    assert set(ids[:3]) <= set(row_ids(page))
+    assert [row[1] for row in _log(path)] == ["dismiss", "dismiss", "undo", "undo"]
 
 
 def test_hostile_item_executes_nothing(server, page):

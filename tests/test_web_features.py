@@ -26,13 +26,15 @@ EXPECTED = {
     "queue.index": {"moderator", "analyst", "admin"}, "queue.search": {"moderator", "analyst", "admin"},
     "items.show": {"moderator", "analyst", "admin"}, "dashboard.index": {"moderator", "analyst", "admin"},
     "report.form": {"moderator", "analyst", "admin"}, "report.submit": {"moderator", "analyst", "admin"},
-    "items.decide": {"moderator", "admin"}, "queue.bulk": {"moderator", "admin"},
+    "items.decide": {"moderator", "admin"}, "items.undo": {"moderator", "admin"}, "queue.bulk": {"moderator", "admin"},
     "queue.cluster_decide": {"moderator", "admin"}, "queue.claim": {"moderator", "admin"},
     "admin.audit": {"admin"}, "admin.audit_export": {"admin"}, "admin.audit_verify": {"admin"},
     "admin.tokens": {"admin"}, "admin.models": {"admin"}, "admin.create_token": {"admin"}, "admin.revoke_token": {"admin"},
     "admin.users": {"admin"}, "admin.create_user": {"admin"}, "admin.update_user": {"admin"},
     "api.queue": {"moderator", "analyst", "admin"}, "api.item": {"moderator", "analyst", "admin"},
     "api.decide": {"moderator", "admin"},
+    # The escalation inbox: anyone can be escalated to (a role or a person), so anyone has one.
+    "inbox.index": {"moderator", "analyst", "admin"}, "inbox.reply": {"moderator", "analyst", "admin"},
     # Blueprints of the reports and scheduler areas, registered by create_app.
     "reports.index": {"analyst", "admin"}, "reports.download": {"analyst", "admin"},
     "sources_page.index": {"admin"}, "sources_page.pause": {"admin"}, "sources_page.resume": {"admin"},
@@ -60,7 +62,8 @@ def _url(rule, info) -> str:
     values = {"item_id": info["items"]["high"], "cluster_id": 1, "token_id": 1}
     return rule.rule.replace("<int:item_id>", str(values["item_id"])).replace(
         "<int:cluster_id>", str(values["cluster_id"])).replace("<int:token_id>", "1").replace(
-        "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"]))
+        "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"])).replace(
+        "<int:decision_id>", "1")
 
 
 def test_every_route_declares_its_roles(shared_app):  # reads only

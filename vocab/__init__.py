@@ -45,9 +45,14 @@ class Action(StrEnum):
     DISMISS = "dismiss"
     ESCALATE = "escalate"
     REOPEN = "reopen"
+    # Takes back the decider's own decision within a short window (db.decisions.undo): its own signed
+    # entry in the log, restoring the status the undone decision found, so it has no fixed new_status.
+    UNDO = "undo"
 
     @property
     def new_status(self) -> Status:
+        if self is Action.UNDO:
+            raise ValueError("an undo restores the undone decision's old status; it has no status of its own")
         return {
             Action.CONFIRM_MISINFORMATION: Status.CONFIRMED,
             Action.CONFIRM_HARM: Status.CONFIRMED,
@@ -59,6 +64,11 @@ class Action(StrEnum):
     @property
     def needs_note(self) -> bool:
         return self in (Action.ESCALATE, Action.REOPEN)
+
+
+# The actions a moderator chooses on an item (buttons, keys, the API); an undo is not one of them:
+# it is offered only for a decision just made, by its own route.
+DECISIONS: tuple[Action, ...] = tuple(a for a in Action if a is not Action.UNDO)
 
 
 # The category each confirming action confirms (the other actions confirm none): what the dashboard

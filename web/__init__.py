@@ -18,8 +18,9 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 import db
 from db import keys
+from db.decisions import UNDO_SECONDS
 from monitor.domain import DEFAULT_TIMEZONE
-from web import access, params, render
+from web import access, keymap, params, render
 from web.access import login_manager
 
 csrf = CSRFProtect()
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": timedelta(hours=8),
     "SESSION_IDLE_TIMEOUT": timedelta(hours=1),
     "CLAIM_MINUTES": 15,
+    "UNDO_SECONDS": UNDO_SECONDS,  # how long the "Undo" notice is offered (the server refuses later undos)
     "QUEUE_PAGE_SIZE": 50,
     # Failed logins only: per client address (one address guessing many names) and per user name (that
     # account waits, the others do not); see web/auth.py.
@@ -96,8 +98,9 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     render.init_app(app)
+    keymap.init_app(app)
 
-    from web import admin, api, auth, dashboard, health, intake, items, queue, reports, sources_page
+    from web import admin, api, auth, dashboard, health, inbox, intake, items, queue, reports, sources_page
 
     auth.init_app(app)
     app.session_interface = _SessionInterface()
@@ -106,7 +109,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    for blueprint_module in (admin, api, dashboard, intake, reports, sources_page):
+    for blueprint_module in (admin, api, dashboard, inbox, intake, reports, sources_page):
         blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
     # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.
     app.jinja_env.globals.update(MODERATE=access.MODERATE, READ=access.READ, ANALYSE=access.ANALYSE,

@@ -15,9 +15,10 @@ import db.queue
 import db.users
 from db.decisions import StaleItemError
 from db.queue import ClaimError
-from monitor.domain import Action, Role
+from monitor.domain import DECISIONS, Action, Role
 from web import get_db
 from web.access import MODERATE, READ, refuse_if_storage_failed, roles
+from web.decisions import default_target
 from web.params import INT64_MAX, int_arg
 from web.queue_filter import format_after, parse_after, parse_filters
 
@@ -79,10 +80,11 @@ def decide(item_id: int):
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         return jsonify({"error": "bad_request", "message": "send a JSON object"}), 400
-    try:
-        action = Action(payload.get("action"))
-    except ValueError:
-        return jsonify({"error": "bad_request", "message": f"action must be one of {[a.value for a in Action]}"}), 400
+    action = payload.get("action")
+    # A list, not a set: the JSON value may be unhashable. An undo is offered only to the web session that decided.
+    if action not in [a.value for a in DECISIONS]:
+        return jsonify({"error": "bad_request", "message": f"action must be one of {[a.value for a in DECISIONS]}"}), 400
+    action = Action(action)
     version = payload.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= INT64_MAX:
         return jsonify({"error": "bad_request", "message": f"version (an integer from 0 to {INT64_MAX}) is required"}), 400
@@ -99,7 +101,9 @@ def decide(item_id: int):
                 return jsonify({"error": "bad_request", "message": f"unknown user '{target_user}'"}), 400
             target_user_id = user["id"]
         if not isinstance(target_role, str) or target_role not in {r.value for r in Role}:
-            target_role = None if target_user_id else Role.ADMIN.value
+            target_role = None if target_user_id else (default_target(current_user.role) or "").partition(":")[2]
+        if not target_role and not target_user_id:  # an admin names whom: the default is never one's own role
+            return jsonify({"error": "bad_request", "message": "target_role or target_user is required"}), 400
     if db.items.get_item(get_db(), item_id) is None:
         return jsonify({"error": "not_found", "message": f"item {item_id} does not exist"}), 404
     try:

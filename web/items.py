@@ -3,20 +3,30 @@ decision history; deciding on it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
 import db.decisions
 import db.items
 import db.queue
-from db.decisions import StaleItemError
+from db.decisions import StaleItemError, UndoRefused
 from db.queue import ClaimError
-from monitor.domain import Action
+from monitor.domain import DECISIONS
 from web import get_db
 from web.access import ADMIN, MODERATE, READ, roles
-from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
-from web.params import int_arg
+from web.decisions import (
+    claimed_message,
+    escalation_choices,
+    forget_undo,
+    parse_decision_form,
+    remember_undo,
+    safe_return,
+    stale_message,
+    undo_notice,
+    undo_refused_message,
+)
+from web.params import id_list, int_arg
 from web.reasons import item_reasons
 
 bp = Blueprint("items", __name__)
@@ -32,9 +42,9 @@ def show(item_id: int):
     cluster = db.queue.cluster_items(database, item.get("cluster_id"))
     return render_template(
         "item.html", item=item, reasons=item_reasons(item, admin=current_user.role in ADMIN),
-        history=db.decisions.history(database, item_id), actions=list(Action),
+        history=db.decisions.history(database, item_id), actions=list(DECISIONS),
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
-        cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database),
+        cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
         return_to=safe_return(request.args.get("next")))
 
 
@@ -47,11 +57,11 @@ def decide(item_id: int):
     version = int_arg(request.form, "version")
     if version is None:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
-    form = parse_decision_form(request.form, database)
+    form = parse_decision_form(request.form, database, current_user.role)
     if isinstance(form, tuple):
         return form
     try:
-        db.queue.apply_decision(database, item_id=item_id, user_id=current_user.id, action=form.action.value,
+        decision_id = db.queue.apply_decision(database, item_id=item_id, user_id=current_user.id, action=form.action.value,
                                 new_status=form.action.new_status.value, note=form.note, expected_version=version,
                                 target_role=form.target_role, target_user_id=form.target_user_id)
     except StaleItemError as error:
@@ -59,4 +69,34 @@ def decide(item_id: int):
     except ClaimError as error:
         return render_template("error.html", title="409", message=claimed_message(error), item_id=item_id), 409
     flash(_("Item %(id)s: %(action)s.", id=item_id, action=_(form.action.value)), "ok")
+    remember_undo([decision_id])
     return redirect(safe_return(request.form.get("next"))), 303
+
+
+@bp.post("/decisions/undo")
+@roles(*MODERATE)
+def undo():
+    """Take back decisions just made (the notice's "Undo", or the `u` key): no note, within the window,
+    only one's own (an admin may take back anyone's); each undo is its own signed entry in the log."""
+    ids = id_list(request.form, "decision_id")
+    if not ids:
+        return render_template("error.html", title="400", message=_("Nothing to undo.")), 400
+    database, done, refused = get_db(), [], []
+    for decision_id in ids:
+        try:
+            done.append(db.decisions.undo(database, decision_id=decision_id, user_id=current_user.id,
+                                          may_undo_others=current_user.role in ADMIN,
+                                          window_seconds=current_app.config["UNDO_SECONDS"]))
+        except (UndoRefused, StaleItemError) as error:
+            refused.append(undo_refused_message(error))
+    forget_undo()
+    if done:
+        flash(_("Undone: %(n)s decision(s); the item(s) are back as they were.", n=len(done)), "ok")
+    for message in refused:
+        flash(message, "error")
+    if refused and not done:
+        return render_template("error.html", title="409", message=" ".join(refused)), 409
+    return redirect(safe_return(request.form.get("next"))), 303
+
+
+bp.app_context_processor(undo_notice)

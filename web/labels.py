@@ -10,7 +10,7 @@ def N_(text: str) -> str:  # noqa: N802 - the conventional gettext no-op marker
 
 LABELS = [
     N_("new"), N_("flagged"), N_("confirmed"), N_("dismissed"), N_("escalated"),
-    N_("confirm_misinformation"), N_("confirm_harm"), N_("dismiss"), N_("escalate"), N_("reopen"),
+    N_("confirm_misinformation"), N_("confirm_harm"), N_("dismiss"), N_("escalate"), N_("reopen"), N_("undo"),
     N_("moderator"), N_("analyst"), N_("admin"),
     N_("misinformation"), N_("harm"),
     # what an item is (Scores.kind): scores are calibrated per kind

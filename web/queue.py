@@ -8,15 +8,23 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+import db.escalations
 import db.queue
 import db.search
 import db.sources
 from db.items import SearchError
 from db.queue import ClaimError
-from monitor.domain import Action, Status
+from monitor.domain import DECISIONS, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
-from web.decisions import claimed_message, escalation_choices, parse_decision_form, safe_return, stale_message
+from web.decisions import (
+    claimed_message,
+    escalation_choices,
+    parse_decision_form,
+    remember_undo,
+    safe_return,
+    stale_message,
+)
 from web.params import id_list, int_arg
 from web.queue_filter import format_after, parse_after, parse_filters
 from web.render import localtime, safe_href
@@ -43,10 +51,14 @@ def index():
         row["source_href"] = safe_href(row.get("url"))
         row["fetched_local"] = localtime(row["fetched_at"])
         row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
+    if filters.status == Status.ESCALATED:  # to whom each went, and why: what an escalated item waits on
+        escalations = db.escalations.latest_for_items(database, [row["id"] for row in page.items])
+        for row in page.items:
+            row["escalation"] = escalations.get(row["id"])
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
                            filters=filters, sources=sources, statuses=[s.value for s in Status],
-                           categories=db.queue.CATEGORIES, actions=list(Action),
-                           escalation_choices=escalation_choices(database), return_to=request.full_path)
+                           categories=db.queue.CATEGORIES, actions=list(DECISIONS),
+                           escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
 
 
 @bp.get("/search")
@@ -123,7 +135,7 @@ def cluster_decide(cluster_id: int):
 
 
 def _bulk(versions: dict[int, int]):
-    form = parse_decision_form(request.form, get_db())
+    form = parse_decision_form(request.form, get_db(), current_user.role)
     if isinstance(form, tuple):
         return form
     result = db.queue.bulk_decide(get_db(), versions, user_id=current_user.id, action=form.action.value,
@@ -131,6 +143,7 @@ def _bulk(versions: dict[int, int]):
                                   target_role=form.target_role, target_user_id=form.target_user_id)
     if result.done:
         flash(_("%(n)s item(s): %(action)s.", n=len(result.done), action=_(form.action.value)), "ok")
+        remember_undo(result.decisions)
     refused = [stale_message(e) for e in result.stale] + [claimed_message(e) for e in result.claimed]
     for message in refused:
         flash(message, "error")

@@ -187,6 +187,8 @@ def _count_decisions(conn, period: Period) -> DecisionCounts:
             out.waits[side].append((from_iso(created_at) - from_iso(fetched_at)).total_seconds() / 3600)
         if action in TERMINAL_ACTIONS:
             out.last_terminal[side][item_id] = (action, flag_reasons(reasons_text), model_version)
+        elif action == Action.UNDO:  # a decision taken back says nothing of the flag's precision
+            out.last_terminal[side].pop(item_id, None)
     return out
 
 

@@ -1,8 +1,13 @@
 // Keyboard-first triage. Plain JavaScript, no build step, no inline handlers (the CSP forbids them).
+// Which key runs which command comes from the page (body data-keymap, rendered from web/keymap.py, the
+// same map the help overlay lists); this file only has the commands, by name.
 (function () {
   "use strict";
-  var page = document.body.getAttribute("data-page");
+  var body = document.body;
+  var page = body.getAttribute("data-page");
   var help = document.getElementById("shortcut-help");
+  var keymap = {};
+  try { keymap = JSON.parse(body.getAttribute("data-keymap") || "{}"); } catch (e) { keymap = {}; }
 
   function toggleHelp() { if (help) { help.hidden = !help.hidden; } }
   var helpButton = document.getElementById("help-toggle");
@@ -34,81 +39,125 @@
     form.submit();
   }
 
-  function askNote(message) {
-    var note = window.prompt(message || "Note");
-    return note === null ? null : note.trim();
+  // The e key asks whom to escalate to (the sender's default preselected) and the note, in one dialog;
+  // done(target, note) runs only when both are given.
+  function askEscalation(done) {
+    var dialog = document.getElementById("escalate-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") { return; }
+    var note = document.getElementById("escalate-note");
+    var target = document.getElementById("escalate-target");
+    note.value = "";
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function () {
+      if (dialog.returnValue === "send" && note.value.trim() && target.value) { done(target.value, note.value.trim()); }
+    }, { once: true });
+    dialog.showModal();
+    note.focus();
   }
+
+  // The undo notice: offered for the seconds the server still accepts, then removed.
+  var undoForm = document.getElementById("undo-form");
+  if (undoForm) {
+    var left = parseInt(undoForm.getAttribute("data-left-ms"), 10) || 0;
+    window.setTimeout(function () { undoForm.hidden = true; }, Math.max(left, 0));
+  }
+  function undo() { if (undoForm && !undoForm.hidden) { undoForm.submit(); } }
+
+  var commands = { help: toggleHelp, undo: undo };
 
   if (page === "queue") {
     var rows = Array.prototype.slice.call(document.querySelectorAll("tr.queue-row"));
     var current = rows.length ? 0 : -1;
     var stored = sessionStorage.getItem("queue-pos");
     if (stored !== null && rows.length) { current = Math.min(parseInt(stored, 10) || 0, rows.length - 1); }
-    function select(index) {
+    var here = function () { return window.location.pathname + window.location.search; };
+    var select = function (index) {
       if (!rows.length) { return; }
       current = Math.max(0, Math.min(index, rows.length - 1));
       rows.forEach(function (row, i) { row.classList.toggle("selected", i === current); row.setAttribute("aria-selected", i === current ? "true" : "false"); });
       rows[current].scrollIntoView({ block: "nearest" });
       sessionStorage.setItem("queue-pos", String(current));
-    }
+    };
     select(current);
-    function decide(action, needsNote) {
-      if (current < 0) { return; }
-      var row = rows[current];
-      var note = "";
-      var bulkNote = document.getElementById("bulk-note");
-      if (needsNote) {
-        note = askNote(document.body.getAttribute("data-note-prompt"));
-        if (!note) { return; }
-      } else if (bulkNote) { note = bulkNote.value; }
-      var target = document.getElementById("bulk-target");
-      post(row.getAttribute("data-decide"), {
-        action: action, version: row.getAttribute("data-version"), note: note,
-        target: target ? target.value : "", next: window.location.pathname + window.location.search
-      });
-    }
-    document.addEventListener("keydown", function (event) {
-      if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) { return; }
-      var row = current >= 0 ? rows[current] : null;
-      switch (event.key) {
-        case "j": select(current + 1); break;
-        case "k": select(current - 1); break;
-        case "o": case "Enter": if (row) { window.location = row.getAttribute("data-href"); } break;
-        case "x": if (row) { var box = row.querySelector("input.select"); box.checked = !box.checked; } break;
-        case "c": decide("confirm_misinformation", false); break;
-        case "h": decide("confirm_harm", false); break;
-        case "d": decide("dismiss", false); break;
-        case "e": decide("escalate", true); break;
-        case "m": if (row) { post(document.getElementById("bulk-form").querySelector("#bulk-claim").getAttribute("formaction"), { item_id: row.getAttribute("data-item-id"), next: window.location.pathname + window.location.search }); } break;
-        case "s": if (row && row.getAttribute("data-source")) { window.open(row.getAttribute("data-source"), "_blank", "noopener,noreferrer"); } break;
-        case "?": toggleHelp(); break;
-        default: return;
+    var row = function () { return current >= 0 ? rows[current] : null; };
+    var checked = function () { return document.querySelectorAll("#queue input.select:checked"); };
+    // With rows selected (x), a decision key decides the selection, after a confirmation naming the count.
+    var decideSelection = function (action) {
+      var count = checked().length;
+      var button = document.getElementById("bulk-" + action);
+      if (!button) { return; }
+      var question = (body.getAttribute("data-confirm-selection") || "{action}: {n}?")
+        .replace("{action}", button.textContent.trim()).replace("{n}", String(count));
+      if (!window.confirm(question)) { return; }
+      if (action === "escalate") {
+        askEscalation(function (target, note) {
+          document.getElementById("bulk-target").value = target;
+          document.getElementById("bulk-note").value = note;
+          button.click();
+        });
+        return;
       }
-      event.preventDefault();
-    });
+      button.click();
+    };
+    var decide = function (action) {
+      if (checked().length) { decideSelection(action); return; }
+      var r = row();
+      if (!r) { return; }
+      var send = function (target, note) {
+        post(r.getAttribute("data-decide"), {
+          action: action, version: r.getAttribute("data-version"), note: note, target: target, next: here()
+        });
+      };
+      if (action === "escalate") { askEscalation(send); return; }
+      var bulkNote = document.getElementById("bulk-note");
+      send("", bulkNote ? bulkNote.value : "");
+    };
+    commands.next = function () { select(current + 1); };
+    commands.previous = function () { select(current - 1); };
+    commands.open = function () { var r = row(); if (r) { window.location = r.getAttribute("data-href"); } };
+    commands.select = function () { var r = row(); if (r) { var box = r.querySelector("input.select"); box.checked = !box.checked; } };
+    commands.confirm_misinformation = function () { decide("confirm_misinformation"); };
+    commands.confirm_harm = function () { decide("confirm_harm"); };
+    commands.dismiss = function () { decide("dismiss"); };
+    commands.escalate = function () { decide("escalate"); };
+    commands.claim = function () {
+      var r = row();
+      var claimButton = document.getElementById("bulk-claim");
+      if (r && claimButton) { post(claimButton.getAttribute("formaction"), { item_id: r.getAttribute("data-item-id"), next: here() }); }
+    };
+    commands.source = function () { var r = row(); if (r && r.getAttribute("data-source")) { window.open(r.getAttribute("data-source"), "_blank", "noopener,noreferrer"); } };
   }
 
   if (page === "item") {
-    document.addEventListener("keydown", function (event) {
-      if (typing(event) || event.ctrlKey || event.metaKey || event.altKey) { return; }
-      function press(action) {
-        var button = document.getElementById("action-" + action);
-        if (button) { button.click(); }
-      }
-      switch (event.key) {
-        case "c": press("confirm_misinformation"); break;
-        case "h": press("confirm_harm"); break;
-        case "d": press("dismiss"); break;
-        case "e": case "r":
-          var note = document.getElementById("note");
-          if (note && !note.value.trim()) { note.focus(); break; }
-          press(event.key === "e" ? "escalate" : "reopen"); break;
-        case "s": var link = document.getElementById("source-link"); if (link) { window.open(link.href, "_blank", "noopener,noreferrer"); } break;
-        case "u": case "Escape": var back = document.getElementById("back-to-queue"); if (back) { window.location = back.href; } break;
-        case "?": toggleHelp(); break;
-        default: return;
-      }
-      event.preventDefault();
-    });
+    var press = function (action) {
+      var button = document.getElementById("action-" + action);
+      if (button) { button.click(); }
+    };
+    var withNote = function (action) {
+      var note = document.getElementById("note");
+      if (note && !note.value.trim()) { note.focus(); return; }
+      press(action);
+    };
+    commands.confirm_misinformation = function () { press("confirm_misinformation"); };
+    commands.confirm_harm = function () { press("confirm_harm"); };
+    commands.dismiss = function () { press("dismiss"); };
+    commands.escalate = function () {
+      askEscalation(function (target, note) {
+        document.getElementById("target").value = target;
+        document.getElementById("note").value = note;
+        press("escalate");
+      });
+    };
+    commands.reopen = function () { withNote("reopen"); };
+    commands.source = function () { var link = document.getElementById("source-link"); if (link) { window.open(link.href, "_blank", "noopener,noreferrer"); } };
+    commands.back = function () { var back = document.getElementById("back-to-queue"); if (back) { window.location = back.href; } };
   }
+
+  document.addEventListener("keydown", function (event) {
+    if (typing(event) || event.ctrlKey || event.metaKey || event.altKey || document.querySelector("dialog[open]")) { return; }
+    var command = Object.prototype.hasOwnProperty.call(keymap, event.key) ? commands[keymap[event.key]] : null;
+    if (!command) { return; }
+    event.preventDefault();
+    command();
+  });
 }());
