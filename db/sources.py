@@ -176,6 +176,20 @@ def failing_names(database: sqlite_utils.Database) -> list[str]:
         "SELECT name FROM sources WHERE enabled = 1 AND paused = 0 AND consecutive_failures > 0 ORDER BY name")]
 
 
+def crawl_summary(database: sqlite_utils.Database) -> dict[str, Any]:
+    """What /health judges the crawling by, in one pass over the (small) sources table and one index
+    lookup on items: how many sources are enabled, how many of them failed their last run (paused ones
+    included: the crawler pauses a source after repeated failures), the shortest poll interval among the
+    enabled unpaused ones (the adaptive one where the scheduler recorded it), and when an item was last stored."""
+    row = database.conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(consecutive_failures > 0), 0),"
+        " MIN(CASE WHEN paused = 0 THEN COALESCE(effective_interval_seconds, interval_seconds) END)"
+        " FROM sources WHERE enabled = 1").fetchone()
+    last = database.conn.execute("SELECT MAX(fetched_at) FROM items").fetchone()
+    return {"enabled": int(row[0]), "failed": int(row[1]), "shortest_interval": row[2],
+            "last_stored_at": last[0] if last else None}
+
+
 def overview_rows(database: sqlite_utils.Database, *, day: str, week: str, month: str) -> list[dict]:
     """Each source with its item counts since `day` and `week`, its last item and its mean gap between
     items since `month`: enabled first, then by name (the sources overview's one query)."""

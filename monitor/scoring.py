@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,11 +47,16 @@ class ActiveScorer:
     promoted or rolled back, so the scheduler picks up the nightly retrain without a restart. A
     promoted file that cannot be loaded (damaged, refused by the allow-list, an older feature
     scheme) is logged once and the current model keeps scoring: a bad promotion never stops a crawl.
+    `on_refused` hears of it too, with {"model_path", "error", "current_version"}, and with None once the
+    active model loads, so the scheduler can record the refusal where /health reads it (db.state.scorer_problem).
     """
 
-    def __init__(self, registry_root: str | Path | None = None, recheck_seconds: float = RECHECK_SECONDS):
+    def __init__(self, registry_root: str | Path | None = None, recheck_seconds: float = RECHECK_SECONDS,
+                 on_refused: Callable[[dict | None], None] | None = None):
         self.registry_root = registry_root
         self.recheck_seconds = recheck_seconds
+        self._on_refused = on_refused
+        self._refusing = False
         self._lock = threading.Lock()
         self._path = active_model_path(registry_root)
         self._refused: tuple | None = None  # _stamp() of a load that failed: retried once a file changes
@@ -61,9 +67,26 @@ class ActiveScorer:
                 raise
             log.error("cannot load the promoted model (or the watchlist); scoring with the shipped one",
                       extra={"model_path": str(self._path), "error": f"{type(exc).__name__}: {exc}"})
+            refused_path = self._path
             self._refused, self._path = _stamp(self._path), DEFAULT_MODEL
             self._model = load_model(DEFAULT_MODEL, watchlist_path())
+            self._tell(refused_path, exc)
+        else:
+            self._tell(None, None)
         self._checked = time.monotonic()
+
+    def _tell(self, refused_path: Path | None, exc: BaseException | None) -> None:
+        """Pass a refusal (or, with None, its end) to `on_refused`; a failing listener never stops scoring."""
+        self._refusing = refused_path is not None
+        if self._on_refused is None:
+            return
+        detail = None if refused_path is None else {
+            "model_path": str(refused_path), "error": f"{type(exc).__name__}: {exc}"[:500],
+            "current_version": self._model.version}
+        try:
+            self._on_refused(detail)
+        except Exception:  # noqa: BLE001 - recording the refusal is secondary to scoring
+            log.exception("could not record the scorer's state")
 
     @property
     def model(self) -> Model:
@@ -80,6 +103,11 @@ class ActiveScorer:
                         log.error("cannot load the promoted model (or the watchlist); still scoring with the current one",
                                   extra={"model_path": str(path), "current_version": self._model.version,
                                          "error": f"{type(exc).__name__}: {exc}"})
+                        self._tell(path, exc)
+                    else:
+                        self._tell(None, None)
+                elif path == self._path and self._refusing:
+                    self._tell(None, None)  # rolled back to the model in use: nothing is refused any more
             return self._model
 
     @property

@@ -25,17 +25,21 @@ import sqlite_utils
 
 import db
 from db import keys
-from db.sources import failing_names, paused_names
+from db.sources import crawl_summary, failing_names, paused_names
 from db.state import delete_state, get_state
 from monitor import config as config_module
 from monitor.config import ConfigError
 from monitor.schedule.locks import AlreadyRunning, SchedulerLock
-from monitor.schedule.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY, STATUS_KEY, Scheduler
+from monitor.schedule.scheduler import CONFIG_ERROR_KEY, HEARTBEAT_KEY, STATUS_KEY, FirstPass, Scheduler
 
 log = logging.getLogger("monitor.service")
 
 SHUTDOWN_GRACE_SECONDS = 7.0
 HEARTBEAT_STALE_SECONDS = 60.0
+# /health says "nothing stored recently" after this many of the shortest enabled poll interval with no new item:
+# 3 tolerates a quiet spell (a source polled every 10 minutes may have nothing new for half an hour) and
+# adaptive intervals grow while sources are quiet, so the window widens with them.
+STORED_INTERVALS = 3
 EXIT_CONFIG = 2
 EXIT_LOCKED = 3
 
@@ -195,7 +199,8 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
 
     scheduler = None
     if start_scheduler:
-        scheduler = Scheduler(db_path, feeds_path, config=feeds, **scheduler_options)
+        scheduler = Scheduler(db_path, feeds_path, config=feeds, on_first_pass=warn_if_no_source_reached,
+                              **scheduler_options)
         scheduler.start()
 
     web_thread = threading.Thread(target=_run_server, args=(server,), name="waitress", daemon=True)
@@ -214,6 +219,16 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
     if not finished:
         _leave_stuck_workers()
     return 0
+
+
+def warn_if_no_source_reached(outcome: FirstPass) -> None:
+    """One line on stderr when the first crawl of every source failed: without it a machine with no network
+    looks healthy and the queue just says there is nothing to moderate. In Vietnamese, as the UI is by default."""
+    if not outcome.all_failed:
+        return
+    first = " ".join((outcome.first_error or "").split())[:200]
+    print(f"monitor: cảnh báo: không kết nối được nguồn nào: {outcome.failed} nguồn lỗi ({first})",
+          file=sys.stderr, flush=True)
 
 
 def _install_signal_handlers(stop: threading.Event, reload_requested: threading.Event) -> dict[int, Any]:
@@ -310,12 +325,18 @@ def heartbeat_age(database: sqlite_utils.Database, now: datetime | None = None) 
     return max(((now or datetime.now(UTC)) - moment).total_seconds(), 0.0)
 
 
-def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HEARTBEAT_STALE_SECONDS) -> dict:
-    """What `/health` adds about the scheduler: heartbeat age, queue depth, failing and paused sources.
+def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HEARTBEAT_STALE_SECONDS,
+                     now: datetime | None = None) -> dict:
+    """What `/health` adds about the scheduler: heartbeat age, queue depth, failing and paused sources,
+    whether every enabled source failed its last run, and whether anything was stored lately.
 
     `healthy` is False when the heartbeat is missing or older than `stale_after` seconds.
+    `nothing_stored` is True when no item was stored for STORED_INTERVALS times the shortest enabled
+    poll interval, counted from the later of the last stored item and the scheduler's start (a fresh
+    start gets that long to store its first item); /health reports it only while a scheduler is expected.
     """
-    age = heartbeat_age(database)
+    now = now or datetime.now(UTC)
+    age = heartbeat_age(database, now)
     raw_status = get_state(database, STATUS_KEY)
     try:
         status = json.loads(raw_status) if raw_status else {}
@@ -324,7 +345,11 @@ def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HE
     failing = failing_names(database)
     paused = paused_names(database, enabled_only=True)
     stopped = bool(status.get("stopped"))
+    crawling = crawl_summary(database)
     return {
+        **_stored_lately(crawling, status.get("started_at"), now),
+        "sources_enabled": crawling["enabled"],
+        "all_sources_failing": crawling["enabled"] > 0 and crawling["failed"] == crawling["enabled"],
         "healthy": age is not None and age <= stale_after and not stopped,
         "heartbeat_age": None if age is None else round(age, 1),
         "heartbeat_stale_after": stale_after,
@@ -334,3 +359,23 @@ def scheduler_health(database: sqlite_utils.Database, *, stale_after: float = HE
         "sources_paused": paused,
         "config_error": get_state(database, CONFIG_ERROR_KEY),
     }
+
+
+def _stored_lately(crawling: dict, started_at: str | None, now: datetime) -> dict:
+    """The "nothing stored for N intervals" part of scheduler_health (see there)."""
+    shortest = crawling.get("shortest_interval")
+    window = STORED_INTERVALS * int(shortest) if shortest else None
+    moments = [moment for moment in map(_moment, (crawling.get("last_stored_at"), started_at)) if moment]
+    quiet = max((now - max(moments)).total_seconds(), 0.0) if moments else None
+    return {"last_stored_at": crawling.get("last_stored_at"),
+            "nothing_stored_for": None if quiet is None else round(quiet),
+            "nothing_stored_after": window,
+            "nothing_stored": bool(window and quiet is not None and quiet > window)}
+
+
+def _moment(value: str | None) -> datetime | None:
+    """A stored UTC time, or None when there is none or it does not parse."""
+    try:
+        return db.from_iso(value) if value else None
+    except (TypeError, ValueError):
+        return None

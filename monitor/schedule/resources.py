@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 import db
-from db.state import delete_state, set_state
+from db.state import SCORER_ERROR_KEY, SCORER_REFUSED_KEY, delete_state, set_state
 from monitor.config import Settings
 
 if TYPE_CHECKING:
@@ -26,16 +27,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("monitor.scheduler")
 
-SCORER_ERROR_KEY = "scorer_error"
 SCORER_RETRY_SECONDS = 300
 
 
-def default_scorer() -> Any:
-    """The registry's active classifier, followed as versions are promoted; without one, items are stored unscored."""
+def default_scorer(on_refused: Callable[[dict | None], None] | None = None) -> Any:
+    """The registry's active classifier, followed as versions are promoted; without one, items are stored unscored.
+    `on_refused` hears when a promoted model is refused, and when that ends (see ActiveScorer)."""
     try:
         from monitor.scoring import ActiveScorer
 
-        return ActiveScorer()
+        return ActiveScorer(on_refused=on_refused)
     except (ImportError, OSError, ValueError) as exc:
         log.warning("classifier not available: items will be stored unscored (%s)", exc)
         return None
@@ -47,7 +48,7 @@ class WorkerResources:
     def __init__(self, db_path: str, *, scorer: Any = None, scorer_factory: Callable[[], Any] | None = None):
         self.db_path = db_path
         self._scorer = scorer
-        self._scorer_factory = scorer_factory or default_scorer
+        self._scorer_factory = scorer_factory or (lambda: default_scorer(on_refused=self._record_refusal))
         self._scorer_retry_at = 0.0
         self._lock = threading.Lock()  # the scorer and the fetcher
         self._fetcher: Fetcher | None = None
@@ -123,6 +124,15 @@ class WorkerResources:
                     self._scorer_factory = None
                     delete_state(self.database(), SCORER_ERROR_KEY)
             return self._scorer
+
+    def _record_refusal(self, detail: dict | None) -> None:
+        """Keep the scorer's refusal of a promoted model (or its end) in service_state, where /health
+        reads it (db.state.scorer_problem); called in whichever thread noticed it, on that thread's connection."""
+        if detail is None:
+            delete_state(self.database(), SCORER_REFUSED_KEY)
+        else:
+            set_state(self.database(), SCORER_REFUSED_KEY,
+                      json.dumps({**detail, "at": db.utcnow()}, ensure_ascii=False))
 
     def close(self) -> None:
         """Close the fetchers and every connection but those of threads still in a long job."""

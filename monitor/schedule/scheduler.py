@@ -81,6 +81,18 @@ def _default_crawl() -> CrawlFunction:
 
 
 @dataclass
+class FirstPass:
+    """How the first crawl of every source after start went: `monitor run` warns when none got through."""
+    total: int
+    failed: int
+    first_error: str | None = None
+
+    @property
+    def all_failed(self) -> bool:
+        return self.total > 0 and self.failed == self.total
+
+
+@dataclass
 class ReloadResult:
     ok: bool
     error: str | None = None
@@ -102,7 +114,7 @@ class Scheduler:
                  heartbeat_seconds: float = 5.0, reconcile_seconds: float = 5.0,
                  interval_scale: float = 1.0, housekeeping: bool = True,
                  housekeeping_jobs: dict[str, Callable[..., Any]] | None = None,
-                 first_run_spread: float = 10.0):
+                 first_run_spread: float = 10.0, on_first_pass: Callable[[FirstPass], None] | None = None):
         self.db_path = str(db_path)
         self.feeds_path = str(feeds_path) if feeds_path else None
         if config is None:
@@ -128,6 +140,10 @@ class Scheduler:
         self._config_error: str | None = None
         self.started_at: str | None = None
         self._aps: BackgroundScheduler | None = None
+        self._on_first_pass = on_first_pass
+        self._first_pass: dict[str, str | None] = {}  # source → its first crawl's error (None when it got through)
+        self._first_pass_waiting: set[str] = set()
+        self._first_pass_lock = threading.Lock()
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -179,6 +195,8 @@ class Scheduler:
         for source in self.config.sources:
             if source.enabled:
                 self._add_source_job(source, first=True)
+                if not (schedule_state(database, source.name) or {}).get("paused"):
+                    self._first_pass_waiting.add(source.name)
         self._aps.add_job(self.heartbeat, IntervalTrigger(seconds=self.heartbeat_seconds), id="heartbeat",
                           executor="housekeeping", misfire_grace_time=None, next_run_time=datetime.now(UTC))
         self._aps.add_job(self.reconcile, IntervalTrigger(seconds=self.reconcile_seconds), id="reconcile",
@@ -345,7 +363,10 @@ class Scheduler:
                                 fetcher=self.resources.fetcher(self.config.settings))
         except Exception as exc:
             self._storage.after(turn, storage.cannot_write(exc), False)
+            self._first_crawl_done(name, f"{type(exc).__name__}: {exc}")
             raise
+        ok = getattr(result, "status", "ok") in ("ok", "not_modified")
+        self._first_crawl_done(name, None if ok else str(getattr(result, "error", None) or getattr(result, "status", "")))
         self._storage.after(turn, bool(getattr(result, "storage_full", False)),
                             getattr(result, "status", "ok") in ("ok", "not_modified"))
         interval = self._reschedule(database, source, before, result)
@@ -378,6 +399,24 @@ class Scheduler:
                 self._aps.reschedule_job(self._job_id(source.name), trigger=IntervalTrigger(
                     seconds=job_interval, jitter=jitter_for(job_interval) or None))
         return interval
+
+    def _first_crawl_done(self, name: str, error: str | None) -> None:
+        """Note a source's first crawl since start; once every source expected has had one, tell
+        `on_first_pass` (once) how many failed and the first error, so `monitor run` can warn when the
+        machine reaches no source at all (no network) instead of looking healthy with an empty queue."""
+        with self._first_pass_lock:
+            if name not in self._first_pass_waiting:
+                return
+            self._first_pass_waiting.discard(name)
+            self._first_pass[name] = error
+            if self._first_pass_waiting or self._on_first_pass is None:
+                return
+            errors = [f"{source}: {text}" for source, text in self._first_pass.items() if text is not None]
+            outcome = FirstPass(len(self._first_pass), len(errors), errors[0] if errors else None)
+        try:
+            self._on_first_pass(outcome)
+        except Exception:  # noqa: BLE001 - a failing listener must not fail the crawl
+            log.exception("first-pass listener failed")
 
     def storage_backoff(self) -> float:
         """Seconds (unscaled) the crawls are currently held back for; 0 when the storage is fine."""
