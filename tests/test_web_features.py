@@ -38,6 +38,7 @@ EXPECTED = {
     # Blueprints of the reports and scheduler areas, registered by create_app.
     "reports.index": {"analyst", "admin"}, "reports.download": {"analyst", "admin"},
     "sources_page.index": {"admin"}, "sources_page.pause": {"admin"}, "sources_page.resume": {"admin"},
+    "apidocs.index": {"moderator", "analyst", "admin"},
 }
 USER_OF_ROLE = {"moderator": "mod", "analyst": "ana", "admin": "adm"}
 

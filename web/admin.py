@@ -92,8 +92,16 @@ def revoke_token(token_id: int):
 @bp.get("/models")
 @roles(*ADMIN)
 def models():
-    """Model versions with their cards; a card's formatting is shown through the nh3 allow-list."""
-    return render_template("admin_models.html", models=db.models.list_models(get_db()))
+    """Model versions with their cards (Markdown rendered, then through the nh3 allow-list) and metrics tables."""
+    from babel.numbers import get_decimal_symbol
+    from flask_babel import get_locale
+
+    from web.models_page import card_html, metrics_table
+
+    decimal = get_decimal_symbol(get_locale() or "vi")
+    shown = [{**row, "card_html": card_html(row["card"]), "metrics_table": metrics_table(row["metrics"], decimal)}
+             for row in db.models.list_models(get_db())]
+    return render_template("admin_models.html", models=shown)
 
 
 def register(app: Flask) -> None:
