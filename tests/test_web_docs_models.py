@@ -61,7 +61,8 @@ def test_api_docs_page_needs_a_login_and_lists_paths_parameters_responses_and_sc
     page = response.get_data(as_text=True)
     for text in ("<code>GET /queue</code>", "<code>POST /items/{item_id}/decisions</code>", "getQueue",
                  '<a href="#schema-Item">Item</a>', 'id="schema-Decision"', "<code>limit</code>",
-                 "<code>409</code>", "<code>confirm_harm</code>", "/api/v1", "<code>item_id</code>"):
+                 "<code>409</code>", "<code>confirm_harm</code>", "/api/v1", "<code>item_id</code>",
+                 "optimistic locking on <code>version</code>"):
         assert text in page, text
     assert 'id="openapi-yaml"' in page
 

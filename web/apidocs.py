@@ -15,8 +15,11 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Flask, render_template, request
+from markupsafe import Markup
 
+from web import markdown
 from web.access import READ, roles
+from web.render import sanitize
 
 bp = Blueprint("apidocs", __name__)
 
@@ -151,6 +154,19 @@ def yaml_mimetype(response: Any) -> Any:
     return response
 
 
+def markdown_inline(text: str | None) -> Markup:
+    """A summary or description from the spec with its `code` and links marked up: escaped by
+    web.markdown, then through the nh3 allow-list like every formatted text."""
+    return sanitize(markdown.inline(text or ""))
+
+
+def markdown_block(text: str | None) -> Markup:
+    """A multi-line description (paragraphs, lists) from the spec, likewise escaped and sanitised."""
+    return sanitize(markdown.to_html(text, heading_offset=2))
+
+
 def register(app: Flask) -> None:
     app.register_blueprint(bp)
     app.after_request(yaml_mimetype)
+    app.jinja_env.filters["md_inline"] = markdown_inline
+    app.jinja_env.filters["md_block"] = markdown_block
