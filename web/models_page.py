@@ -13,8 +13,9 @@ from web.render import sanitize
 
 
 def card_html(card: str | None) -> Markup:
-    """The card's Markdown as HTML through the nh3 allow-list; its `#` headings sit under the page's h2."""
-    return sanitize(markdown.to_html(card, heading_offset=2))
+    """The card's Markdown (HTML in it passing, as in CommonMark) through the nh3 allow-list; its `#`
+    headings sit under the page's h2."""
+    return sanitize(markdown.to_html(card, heading_offset=2, raw_html=True))
 
 
 def metrics_table(raw: str | None, decimal: str = ".") -> dict[str, Any]:
