@@ -77,7 +77,7 @@ def test_item_page_shows_metadata_in_local_time(shared_app):  # reads only
     page = client.get(f"/items/{info['items']['high']}").get_data(as_text=True)
     assert "Nội dung sai sự thật về vắc-xin." in page
     assert "Báo Thanh Hóa" in page
-    assert "2026-11-20 08:00 +07" in page  # 01:00Z shown in Asia/Ho_Chi_Minh
+    assert "20/11/2026 08:00" in page  # 01:00Z shown in Asia/Ho_Chi_Minh, day/month/year for a Vietnamese reader
     assert "<li><mark>tin giả</mark></li><li><mark>chia sẻ</mark></li>" in page  # old-format terms, no share
     assert "lời đồn" in page and "<b>uống nước muối</b>" not in page  # watchlist hit, escaped
     assert 'href="https://example.vn/bai/1"' in page
@@ -116,7 +116,7 @@ def test_stale_version_gets_409_and_overwrites_nothing(setup):
     assert response.status_code == 409
     body = response.get_data(as_text=True)
     # "already decided by mod at <local time>" — names the winner and when, in Asia/Ho_Chi_Minh.
-    assert re.search(r"\bmod\b\D+\d{4}-\d{2}-\d{2} \d{2}:\d{2} \+07", body), body
+    assert re.search(r"\bmod\b\D+\d{2}/\d{2}/\d{4} \d{2}:\d{2}", body), body
     assert len(decision_rows(path)) == 1
     assert item_row(path, item_id)["status"] == "dismissed"
 

@@ -37,6 +37,7 @@ EXPECTED = {
     "inbox.index": {"moderator", "analyst", "admin"}, "inbox.reply": {"moderator", "analyst", "admin"},
     # Blueprints of the reports and scheduler areas, registered by create_app.
     "reports.index": {"analyst", "admin"}, "reports.download": {"analyst", "admin"},
+    "reports.stylesheet": {"analyst", "admin"},
     "sources_page.index": {"admin"}, "sources_page.pause": {"admin"}, "sources_page.resume": {"admin"},
     "apidocs.index": {"moderator", "analyst", "admin"},
 }

@@ -37,16 +37,36 @@ def user_zone() -> ZoneInfo:
     return zone
 
 
-def localtime(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time shown in the user's zone (default DEFAULT_TIMEZONE), with the zone's offset."""
+# How a time reads in each UI language (Babel patterns), in the user's zone: a Vietnamese reader expects
+# day/month/year and a 24-hour clock, an English one "Dec 2, 2026, 4:25 AM". One place, so every page,
+# flash message and table agrees.
+DATETIME_PATTERNS = {"vi": "dd/MM/yyyy HH:mm", "en": "MMM d, yyyy, h:mm a"}
+SCORE_PATTERN = "0.00"  # two decimals, the locale's decimal symbol (0,87 in Vietnamese, 0.87 in English)
+
+
+def ui_locale() -> str:
+    """The UI language of this request (one of LOCALES), 'vi' outside a request."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    code = str(get_locale() or "vi") if has_request_context() else "vi"
+    return code if code in LOCALES else "vi"
+
+
+def localtime(value: str | datetime | None, pattern: str | None = None) -> str:
+    """A stored UTC time shown in the user's zone (default DEFAULT_TIMEZONE) in the UI language's format:
+    `02/12/2026 04:25` in Vietnamese, `Dec 2, 2026, 4:25 AM` in English. `pattern` overrides the Babel
+    pattern. A value that is not a time is shown as it is, so a bad row never breaks a page."""
+    from babel.dates import format_datetime
+
     if not value:
         return "—"
     try:
         moment = db.from_iso(value) if isinstance(value, str) else value
     except ValueError:
         return str(value)
-    local = moment.astimezone(user_zone())
-    return local.strftime(fmt) + " " + local.strftime("%z")[:3]
+    locale = ui_locale()
+    return format_datetime(moment.astimezone(user_zone()), pattern or DATETIME_PATTERNS[locale], locale=locale)
 
 
 def safe_href(url: str | None) -> str | None:
@@ -78,12 +98,20 @@ def sanitize(html: str | None) -> Markup:
 def score(value: float | None) -> str:
     """A score or threshold to two decimals in the UI language's number format: 0,95 in Vietnamese (a
     Vietnamese reader takes 0.95 for a thousands separator), 0.95 in English."""
+    from babel.numbers import format_decimal
+
     if value is None:
         return "—"
-    from babel.numbers import get_decimal_symbol
-    from flask_babel import get_locale
+    return format_decimal(value, SCORE_PATTERN, locale=ui_locale())
 
-    return f"{value:.2f}".replace(".", get_decimal_symbol(get_locale() or "vi"))
+
+def number(value: float | int | None) -> str:
+    """A count or other number with the UI language's grouping and decimal symbols (1.234 / 1,234)."""
+    from babel.numbers import format_decimal
+
+    if value is None:
+        return "—"
+    return format_decimal(value, locale=ui_locale())
 
 
 def label(word: str | None) -> str:
@@ -111,15 +139,65 @@ def select_timezone() -> str:
     return getattr(current_user, "timezone", None) or DEFAULT_TIMEZONE
 
 
+STATIC_MAX_AGE = 365 * 24 * 3600  # a versioned URL never changes content, so a browser may keep it a year
+
+
+def content_version(data: bytes) -> str:
+    """A short digest of a file's bytes: the `?v=` of its URL, so a changed file gets a new URL."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def static_version(app: Flask, filename: str) -> str | None:
+    """The content version of a file under the app's static folder, read once per file per process (files
+    change only with a deployment, which restarts the process); None when there is no such file."""
+    from werkzeug.security import safe_join
+
+    versions: dict[str, str | None] = app.extensions.setdefault("static_versions", {})
+    if filename not in versions:
+        path = safe_join(app.static_folder or "", filename)
+        try:
+            with open(path or "", "rb") as handle:
+                versions[filename] = content_version(handle.read())
+        except OSError:
+            versions[filename] = None
+    return versions[filename]
+
+
+def _init_static_versions(app: Flask) -> None:
+    """`url_for('static', ...)` adds `?v=<digest>`, and a request carrying the current digest may be cached
+    for a year (immutable): pages never wait on a stale stylesheet or script after an upgrade."""
+
+    @app.url_defaults
+    def add_version(endpoint: str, values: dict) -> None:
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            version = static_version(app, values["filename"])
+            if version:
+                values["v"] = version
+
+    @app.after_request
+    def cache_versioned(response):
+        if request.endpoint == "static" and response.status_code == 200:
+            filename = (request.view_args or {}).get("filename", "")
+            if request.args.get("v") and request.args.get("v") == static_version(app, filename):
+                response.cache_control.public = True
+                response.cache_control.max_age = STATIC_MAX_AGE
+                response.cache_control.immutable = True
+        return response
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["safe_href"] = safe_href
     app.jinja_env.filters["score"] = score
+    app.jinja_env.filters["number"] = number
     app.jinja_env.filters["sanitize"] = sanitize
     app.jinja_env.filters["label"] = label
     app.jinja_env.globals["LOCALES"] = LOCALES
+    _init_static_versions(app)
 
     @app.context_processor
     def inject() -> dict:

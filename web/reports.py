@@ -41,6 +41,18 @@ def _period() -> Period:
     return period
 
 
+def _stylesheet_version() -> str:
+    """The `?v=` of the report stylesheet's URL, computed once per process (it changes with a deployment)."""
+    from flask import current_app
+
+    from web.render import content_version
+
+    versions = current_app.extensions.setdefault("static_versions", {})
+    if "reports/report.css" not in versions:
+        versions["reports/report.css"] = content_version(report_css().encode("utf-8"))
+    return versions["reports/report.css"]
+
+
 def _link_args() -> dict[str, str]:
     return {key: value for key, value in request.args.items() if key in ("week", "quarter", "from", "to") and value}
 
@@ -67,12 +79,26 @@ def index():
         period = _period()
     except BadParameter as exc:
         return render_template("reports/index.html", error=exc.description, weeks=_recent_weeks(), period=None,
-                               body=None, css=report_css(), formats=FORMATS, args=request.args,
+                               body=None, css_version=_stylesheet_version(), formats=FORMATS, args=request.args,
                                link_args=_link_args()), 400
     report, is_admin = _report(period)
     return render_template("reports/index.html", error=None, weeks=_recent_weeks(), period=period,
-                           body=render_body(report, show_admin=is_admin), css=report_css(), formats=FORMATS,
+                           body=render_body(report, show_admin=is_admin), css_version=_stylesheet_version(), formats=FORMATS,
                            args=request.args, link_args=_link_args())
+
+
+@bp.get("/report.css")
+@roles(*ANALYSE)
+def stylesheet():
+    """The report's stylesheet (the one exported documents inline) as a file: the page's CSP allows
+    stylesheets from the app only, so an inline <style> would be blocked. Versioned, so cached a year."""
+    from web.render import STATIC_MAX_AGE
+
+    response = Response(report_css(), mimetype="text/css")
+    if request.args.get("v") == _stylesheet_version():
+        response.cache_control.private = True  # behind login: a shared cache must not keep it
+        response.cache_control.max_age = STATIC_MAX_AGE
+    return response
 
 
 @bp.get("/download")

@@ -12,6 +12,7 @@ cannot parse, issue 15 item 16).
 from __future__ import annotations
 
 import io
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -98,12 +99,37 @@ def _plain_text(**settings):
 
 
 def svg(report: Report, spec: ChartSpec) -> str:
-    """The chart as an inline <svg> element (text kept as text: small, selectable, printable)."""
+    """The chart as an inline <svg> element (text kept as text: small, selectable, printable), styled by
+    presentation attributes only (see `without_styles`)."""
     buffer = io.StringIO()
     with _plain_text(**{"svg.fonttype": "none", "svg.hashsalt": "report"}):
         _figure(report, spec).savefig(buffer, format="svg")
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return without_styles(text[text.index("<svg"):])
+
+
+_STYLE_SHEET = re.compile(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>\s*")
+_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
+_TAG = re.compile(r"<[^<>]+>")
+
+
+def _attributes(declarations: str) -> str:
+    """`fill: #fff; stroke-width: 0.8` as ` fill="#fff" stroke-width="0.8"` (matplotlib writes only properties
+    that are also SVG presentation attributes: fill, stroke*, opacity, font-size, font-family, text-anchor)."""
+    pairs = (part.split(":", 1) for part in declarations.split(";") if ":" in part)
+    return "".join(f' {name.strip()}="{value.strip().replace(chr(34), "&quot;")}"' for name, value in pairs)
+
+
+def without_styles(svg_text: str) -> str:
+    """matplotlib's SVG with its style attributes and its one `<style>` sheet turned into presentation
+    attributes: a page whose CSP says `style-src 'self'` blocks inline styles, which drew the charts as
+    black rectangles (issue 12). Only markup inside tags is rewritten, never the text of a label."""
+    sheet = _STYLE_SHEET.search(svg_text)
+    svg_text = _STYLE_SHEET.sub("", svg_text)
+    svg_text = _TAG.sub(lambda tag: _STYLE_ATTRIBUTE.sub(lambda m: _attributes(m.group(1)), tag.group(0)), svg_text)
+    if sheet:  # `* { stroke-linejoin: round; ... }`: inherited properties, so set once on the root element
+        svg_text = svg_text.replace("<svg", "<svg" + _attributes(sheet.group(1)), 1)
+    return svg_text
 
 
 def png(report: Report, spec: ChartSpec, dpi: int = 150) -> bytes:
