@@ -241,3 +241,45 @@ def test_hostile_item_executes_nothing(server, page):
     assert page.is_visible("body")  # the <style> payload did not hide the page
     page.goto(f"{base}/queue?status=flagged")
     assert page.evaluate("window.__pwned") is None and page.dialogs == []
+
+
+PAGES = ("/queue", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
+         "/admin/users", "/admin/tokens", "/admin/models", "/report")
+
+
+def test_every_page_fits_390_px_and_logs_no_console_error(server, page):
+    """Issue 12 item 7: usable on a 390 px phone (nothing wider than the screen: wide tables scroll inside
+    their wrapper) and nothing the CSP blocks (matplotlib's inline styles once drew the report charts black)."""
+    base, _, info = server
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(f"{page.url}: {message.text}") if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    login(page, base, "adm")
+    urls = [base + path.format(item=info["items"]["high"]) for path in PAGES]
+    for locale in ("vi", "en"):
+        with page.expect_navigation():
+            page.click(f"#locale-{locale}")
+        for width in (1366, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            for url in urls:
+                response = page.goto(url)
+                assert response is not None and response.status == 200, url
+                page.wait_for_load_state("networkidle")
+                scroll_width = page.evaluate("document.documentElement.scrollWidth")
+                assert scroll_width <= width, f"{url} at {width} px ({locale}) is {scroll_width} px wide"
+    assert errors == []
+    # The report charts draw in colour: the figure's background is white, not the black of a blocked style.
+    page.goto(f"{base}/reports/")
+    fills = page.eval_on_selector_all("figure.chart svg path", "paths => paths.slice(0, 3).map(p => getComputedStyle(p).fill)")
+    assert fills and "rgb(255, 255, 255)" in fills, fills
+
+
+def test_skip_link_is_the_first_tab_stop_and_moves_to_main(server, page):
+    base, _, _ = server
+    login(page, base)
+    page.goto(f"{base}/dashboard")  # the queue page moves focus to its first row itself
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"

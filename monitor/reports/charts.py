@@ -84,6 +84,7 @@ def _figure(report: Report, spec: ChartSpec):
         ax.legend(fontsize=8, loc="upper right", ncol=len(series), frameon=False)
     if not labels or not any(any(values) for values in series.values()):
         ax.text(0.5, 0.5, "no data in this period", transform=ax.transAxes, ha="center", va="center", color="#718096")
+        (ax.set_xlim if spec.kind == "barh" else ax.set_ylim)(0, 1)  # counts: no negative axis around nothing
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
