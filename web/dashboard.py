@@ -10,6 +10,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Flask, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 import db.activity
@@ -17,6 +18,7 @@ from monitor.domain import CONFIRMED_CATEGORY, Category, Status
 from web import get_db
 from web.access import READ, roles
 from web.params import int_arg
+from web.render import label
 
 bp = Blueprint("dashboard", __name__)
 
@@ -63,12 +65,12 @@ def bar_chart(days: list[str], counts: dict[str, dict[str, int]], title: str) ->
             value = counts.get(day, {}).get(series, 0)
             h = (height - 2 * pad) * value / peak
             parts.append(f'<rect x="{x0 + j * bar:.1f}" y="{height - pad - h:.1f}" width="{bar:.1f}" '
-                         f'height="{h:.1f}" fill="{colour}"><title>{escape(day)} {series}: {value}</title></rect>')
+                         f'height="{h:.1f}" fill="{colour}"><title>{escape(day)} {escape(label(series))}: {value}</title></rect>')
         if len(days) <= 16 or i % max(len(days) // 8, 1) == 0:
             parts.append(f'<text x="{x0:.1f}" y="{height - pad + 14}" font-size="10">{escape(day[5:])}</text>')
     for j, (series, colour) in enumerate(SERIES):
         parts.append(f'<rect x="{pad + j * 110}" y="{height - 12}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{pad + j * 110 + 14}" y="{height - 3}" font-size="11">{series}</text>')
+                     f'<text x="{pad + j * 110 + 14}" y="{height - 3}" font-size="11">{escape(label(series))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -82,7 +84,7 @@ def index():
     days = [(start + timedelta(days=i)).isoformat() for i in range(span)]
     data = daily_counts(get_db(), f"{start.isoformat()}T00:00:00Z",
                         f"{(today + timedelta(days=1)).isoformat()}T00:00:00Z")
-    chart = bar_chart(days, data["days"], f"per day, last {span} days")
+    chart = bar_chart(days, data["days"], _("per day, last %(n)s days", n=span))
     return render_template("dashboard.html", chart=chart, span=span, by_category=data["by_category"],
                            by_source=sorted(data["by_source"].items(), key=lambda kv: -sum(kv[1].values())),
                            totals={s: sum(d.get(s, 0) for d in data["days"].values()) for s, _c in SERIES})
