@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 
@@ -57,7 +58,9 @@ def test_analyst_sees_report_with_charts_but_not_moderator_throughput(client_for
     assert "Moderator throughput" not in html
     # Crawled titles are escaped, never markup.
     assert '=HYPERLINK(&#34;x&#34;)' in html or "=HYPERLINK(&quot;x&quot;)" in html
-    assert "@media print" in html
+    # The print layout comes with the report's stylesheet, linked (the page's CSP blocks an inline <style>).
+    sheet = re.search(r'<link rel="stylesheet" href="(/reports/report\.css\?v=\w+)"', html)
+    assert sheet and "@media print" in client_for("ana").get(sheet.group(1)).get_data(as_text=True)
 
 
 def test_admin_sees_moderator_throughput(client_for):
