@@ -76,3 +76,16 @@ def test_chart_svg_uses_presentation_attributes_only():
     assert "style=" not in svg and "<style" not in svg
     assert 'fill="#2b6cb0"' in svg and 'text-anchor="middle"' in svg
     assert 'stroke-linejoin="round"' in svg.split(">", 1)[0]  # the sheet's default, moved to the root element
+
+
+def test_numbers_follow_the_ui_language(shared_app):  # reads only
+    app, _, _ = shared_app
+    from web.render import localtime, number, score
+
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert (number(1234567), score(0.87), score(None)) == ("1,234,567", "0.87", "—")
+        assert localtime("2026-12-01T21:25:00Z") == "Dec 2, 2026, 4:25 AM"  # the service zone, UTC+7
+    with app.test_request_context(headers={"Accept-Language": "vi"}):
+        assert (number(1234567), score(0.87)) == ("1.234.567", "0,87")
+        assert localtime("2026-12-01T21:25:00Z") == "02/12/2026 04:25"
+        assert localtime("not a time") == "not a time" and localtime(None) == "—"
