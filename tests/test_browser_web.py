@@ -243,7 +243,7 @@ def test_hostile_item_executes_nothing(server, page):
     assert page.evaluate("window.__pwned") is None and page.dialogs == []
 
 
-PAGES = ("/queue", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
+PAGES = ("/queue", "/inbox", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
          "/admin/users", "/admin/tokens", "/admin/models", "/report")
 
 
