@@ -244,7 +244,7 @@ def test_hostile_item_executes_nothing(server, page):
 
 
 PAGES = ("/queue", "/inbox", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
-         "/admin/users", "/admin/tokens", "/admin/models", "/report")
+         "/admin/users", "/admin/tokens", "/admin/models", "/report", "/docs/api")
 
 
 def test_every_page_fits_390_px_and_logs_no_console_error(server, page):
