@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_MINUTES": 15,
     "UNDO_SECONDS": UNDO_SECONDS,  # how long the "Undo" notice is offered (the server refuses later undos)
     "QUEUE_PAGE_SIZE": 50,
+    # Capture the page of every confirmed or escalated item as evidence, in the background (web/evidence.py).
+    "EVIDENCE_ON_DECIDE": True,
     # Failed logins only: per client address (one address guessing many names) and per user name (that
     # account waits, the others do not); see web/auth.py.
     "RATELIMIT_LOGIN": "30 per minute;200 per hour",
@@ -100,7 +102,21 @@ def create_app(config: dict | None = None) -> Flask:
     render.init_app(app)
     keymap.init_app(app)
 
-    from web import admin, api, apidocs, auth, dashboard, health, inbox, intake, items, queue, reports, sources_page
+    from web import (
+        admin,
+        api,
+        apidocs,
+        auth,
+        dashboard,
+        evidence,
+        health,
+        inbox,
+        intake,
+        items,
+        queue,
+        reports,
+        sources_page,
+    )
 
     auth.init_app(app)
     app.session_interface = _SessionInterface()
@@ -109,7 +125,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    for blueprint_module in (admin, api, apidocs, dashboard, inbox, intake, reports, sources_page):
+    for blueprint_module in (admin, api, apidocs, dashboard, evidence, inbox, intake, reports, sources_page):
         blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
     # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.
     app.jinja_env.globals.update(MODERATE=access.MODERATE, READ=access.READ, ANALYSE=access.ANALYSE,

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 import db.decisions
+import db.evidence
 import db.items
 import db.queue
 from db.decisions import StaleItemError, UndoRefused
@@ -26,6 +27,7 @@ from web.decisions import (
     undo_notice,
     undo_refused_message,
 )
+from web.evidence import capture_after
 from web.params import id_list, int_arg
 from web.reasons import item_reasons
 
@@ -45,7 +47,7 @@ def show(item_id: int):
         history=db.decisions.history(database, item_id), actions=list(DECISIONS),
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
-        return_to=safe_return(request.args.get("next")))
+        return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id))
 
 
 @bp.post("/items/<int:item_id>/decide")
@@ -70,6 +72,7 @@ def decide(item_id: int):
         return render_template("error.html", title="409", message=claimed_message(error), item_id=item_id), 409
     flash(_("Item %(id)s: %(action)s.", id=item_id, action=_(form.action.value)), "ok")
     remember_undo([decision_id])
+    capture_after([item_id], form.action.value)
     return redirect(safe_return(request.form.get("next"))), 303
 
 
