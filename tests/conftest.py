@@ -23,7 +23,9 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import ipaddress
 import os
+import socket
 import sqlite3
 from pathlib import Path
 
@@ -43,6 +45,36 @@ CORPUS_RUN = pytest.StashKey[dict]()
 
 TEST_HASH_METHOD = "pbkdf2:sha256:1000"
 WORLD_DB = "world.db"  # not monitor.db, so a test may use `db_path` beside its world
+
+
+LOCAL_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_remote_hosts():
+    """Tests never reach a remote host: a host name other than localhost does not resolve in this process
+    (as on a machine without a network), so a test whose items carry https://example.vn/… links fails to
+    fetch them at once instead of asking a resolver. Address literals resolve as usual (no lookup), so the
+    fetcher's own address guard still sees and refuses 10.0.0.1 or 169.254.169.254."""
+    real = socket.getaddrinfo
+
+    def local_only(host, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name.lower() in LOCAL_NAMES or _literal(name):
+            return real(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_NONAME, f"tests reach no remote host ({name})")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", local_only)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -107,3 +107,13 @@ def test_redirect_to_a_refused_address_is_refused_without_connecting(address, re
                 with pytest.raises(FetchError, match="refused to connect to .*private networks are not allowed"):
                     fetcher.fetch(server.url(path))
                 assert server.requests_to(path)  # the first hop, allow-listed, was fetched
+
+
+def test_the_suite_reaches_no_remote_host():
+    """conftest's guard: a remote name does not resolve under test, localhost and address literals do."""
+    import socket
+
+    with pytest.raises(socket.gaierror, match="tests reach no remote host"):
+        socket.getaddrinfo("example.vn", 443)
+    assert socket.getaddrinfo("127.0.0.1", 80)
+    assert socket.getaddrinfo("localhost", 80)
