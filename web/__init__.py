@@ -100,7 +100,21 @@ def create_app(config: dict | None = None) -> Flask:
     render.init_app(app)
     keymap.init_app(app)
 
-    from web import admin, api, apidocs, auth, dashboard, health, inbox, intake, items, queue, reports, sources_page
+    from web import (
+        admin,
+        api,
+        apidocs,
+        auth,
+        dashboard,
+        followups,
+        health,
+        inbox,
+        intake,
+        items,
+        queue,
+        reports,
+        sources_page,
+    )
 
     auth.init_app(app)
     app.session_interface = _SessionInterface()
@@ -109,7 +123,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    for blueprint_module in (admin, api, apidocs, dashboard, inbox, intake, reports, sources_page):
+    for blueprint_module in (admin, api, apidocs, dashboard, followups, inbox, intake, reports, sources_page):
         blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
     # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.
     app.jinja_env.globals.update(MODERATE=access.MODERATE, READ=access.READ, ANALYSE=access.ANALYSE,
