@@ -38,6 +38,10 @@ CREATE TABLE followup_log (
     row_hash TEXT NOT NULL
 );
 CREATE INDEX followup_log_followup ON followup_log (followup_id, id);
+CREATE TRIGGER followup_log_no_update BEFORE UPDATE ON followup_log
+BEGIN SELECT RAISE(ABORT, 'the follow-up log is append-only'); END;
+CREATE TRIGGER followup_log_no_delete BEFORE DELETE ON followup_log
+BEGIN SELECT RAISE(ABORT, 'the follow-up log is append-only'); END;
 
 -- Comments: a thread of notes per story (the cluster, or the item alone), apart from decisions. An
 -- @name mention of an existing user puts the story in that user's inbox until they mark it read.
