@@ -33,7 +33,12 @@ MAX_TEXT = 2000
 
 
 class FollowUpError(ValueError):
-    """A follow-up the rules refuse: unknown kind or outcome, an item not confirmed, a bad date."""
+    """A follow-up the rules refuse: unknown kind or outcome, an item not confirmed, a bad date. `reason`
+    names the rule (date, kind, link, platform, agency, item, confirmed, outcome) so the web can word it."""
+
+    def __init__(self, message: str, reason: str):
+        self.reason = reason
+        super().__init__(message)
 
 
 def _key(database: sqlite_utils.Database) -> bytes:
@@ -74,7 +79,7 @@ def _valid_date(text: str | None, what: str) -> str | None:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        raise FollowUpError(f"{what} is not a date (YYYY-MM-DD)") from None
+        raise FollowUpError(f"{what} is not a date (YYYY-MM-DD)", "date") from None
 
 
 def _clean(value: Any) -> str | None:
@@ -85,25 +90,25 @@ def _clean(value: Any) -> str | None:
 def _fields_for(kind: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """The kind's own fields, checked: a rebuttal needs its link, a referral its agency (or a name)."""
     if kind not in FOLLOW_UP_KINDS:
-        raise FollowUpError(f"unknown follow-up kind {kind!r:.40}")
+        raise FollowUpError(f"unknown follow-up kind {kind!r:.40}", "kind")
     fields = {"link": None, "platform": None, "agency": None, "note": _clean(values.get("note")) or "",
               "acted_on": _valid_date(values.get("acted_on"), "the date"),
               "due_on": _valid_date(values.get("due_on"), "the due date")}
     if kind == FollowUpKind.REBUTTAL:
         fields["link"] = _clean(values.get("link"))
         if not fields["link"]:
-            raise FollowUpError("a rebuttal needs its link")
+            raise FollowUpError("a rebuttal needs its link", "link")
     elif kind == FollowUpKind.TAKEDOWN:
         fields["platform"] = _clean(values.get("platform"))
         if not fields["platform"]:
-            raise FollowUpError("a takedown request needs the platform")
+            raise FollowUpError("a takedown request needs the platform", "platform")
     elif kind == FollowUpKind.REFERRAL:
         agency = values.get("agency")
         if agency not in AGENCIES:
-            raise FollowUpError("a referral needs an agency")
+            raise FollowUpError("a referral needs an agency", "agency")
         fields["agency"] = _clean(values.get("agency_other")) if agency == Agency.OTHER else agency
         if not fields["agency"]:
-            raise FollowUpError("name the agency")
+            raise FollowUpError("name the agency", "agency")
     return fields
 
 
@@ -117,9 +122,9 @@ def add(database: sqlite_utils.Database, *, item_id: int, user_id: int, kind: st
     with transaction(database) as conn:
         item = conn.execute("SELECT status, cluster_id FROM items WHERE id = ?", (item_id,)).fetchone()
         if item is None:
-            raise FollowUpError(f"item {item_id} does not exist")
+            raise FollowUpError(f"item {item_id} does not exist", "item")
         if item[0] != Status.CONFIRMED:
-            raise FollowUpError("follow-ups are recorded on confirmed items only")
+            raise FollowUpError("follow-ups are recorded on confirmed items only", "confirmed")
         name = conn.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()[0]
         row = {"item_id": item_id, "cluster_id": item[1], "kind": kind, **fields, "user_id": user_id,
                "user_name": name, "created_at": now}
@@ -133,7 +138,7 @@ def add(database: sqlite_utils.Database, *, item_id: int, user_id: int, kind: st
 def record_outcome(database: sqlite_utils.Database, *, followup_id: int, user_id: int, outcome: str) -> bool:
     """Record how a follow-up ended (or correct it); False when there is no such follow-up."""
     if outcome not in FOLLOW_UP_OUTCOMES:
-        raise FollowUpError(f"unknown outcome {outcome!r:.40}")
+        raise FollowUpError(f"unknown outcome {outcome!r:.40}", "outcome")
     now = utcnow()
     with transaction(database) as conn:
         name = conn.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()[0]

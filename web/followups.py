@@ -41,6 +41,16 @@ def user_today() -> str:
         return datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date().isoformat()
 
 
+def refusal(reason: str) -> str:
+    """The rule a refused follow-up broke, in the user's language (db.followups.FollowUpError.reason)."""
+    return {
+        "date": _("a date is not a date."), "kind": _("choose an action."),
+        "link": _("a rebuttal needs its link."), "platform": _("a takedown request needs the platform."),
+        "agency": _("a referral needs the agency (or its name)."),
+        "confirmed": _("follow-ups are recorded on confirmed items only."),
+    }.get(reason, _("the form is not valid."))
+
+
 def _error(message: str, status: int = 400):
     return render_template("error.html", title=str(status), message=message), status
 
@@ -65,7 +75,7 @@ def add(item_id: int):
     try:
         db.followups.add(database, item_id=item_id, user_id=current_user.id, kind=kind, values=values)
     except FollowUpError as error:
-        return _error(_("The follow-up was not recorded: %(why)s", why=str(error)))
+        return _error(_("The follow-up was not recorded: %(why)s", why=refusal(error.reason)))
     flash(_("Follow-up recorded on item %(id)s.", id=item_id), "ok")
     return redirect(url_for("items.show", item_id=item_id) + "#followups"), 303
 
