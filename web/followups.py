@@ -21,7 +21,7 @@ import db.comments
 import db.followups
 import db.items
 from db.followups import FollowUpError
-from monitor.domain import DEFAULT_TIMEZONE, FOLLOW_UP_OUTCOMES
+from monitor.domain import AGENCIES, DEFAULT_TIMEZONE, FOLLOW_UP_OUTCOMES
 from web import get_db
 from web.access import MODERATE, READ, roles
 from web.decisions import safe_return
@@ -60,7 +60,8 @@ def _error(message: str, status: int = 400):
 def index():
     """The open follow-ups, overdue first."""
     rows = db.followups.open_list(get_db(), user_today())
-    return render_template("followups.html", rows=rows, outcomes=FOLLOW_UP_OUTCOMES, return_to=request.full_path)
+    return render_template("followups.html", rows=rows, outcomes=FOLLOW_UP_OUTCOMES, agencies=AGENCIES,
+                           return_to=request.full_path)
 
 
 @bp.post("/items/<int:item_id>/followups")
