@@ -34,6 +34,7 @@ SETTINGS_FIELDS = {
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
+    "evidence_max_bytes",
 }
 
 
@@ -92,6 +93,8 @@ class Settings:
     respect_robots: bool = True
     # Private networks (CIDR or IP) fetchable even when allow_private_networks is off: an intranet feed host.
     private_allowlist: list[str] = field(default_factory=list)
+    # The largest page kept as evidence (monitor.evidence), after decompression; a bigger one is a failed capture.
+    evidence_max_bytes: int = 10 * 1024 * 1024
 
 
 @dataclass
@@ -219,6 +222,15 @@ def _flag_budget(path: str, line: int | None, value: Any) -> int | None:
     return value
 
 
+def _evidence_max_bytes(path: str, line: int | None, value: Any) -> int:
+    """`evidence_max_bytes`: a whole number of bytes, at least 1 KB (a smaller cap would fail every capture)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1024:
+        raise ConfigError(path, line, "evidence_max_bytes",
+                          f"must be a whole number of bytes, at least 1024 (got {value!r}); the default is"
+                          f" {Settings.evidence_max_bytes} (10 MB)")
+    return value
+
+
 def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
     """`private_allowlist`, parsed now by the fetcher's own parser (monitor.crawl.fetch.parse_allowlist): a bad
     entry is a ConfigError on its line, not a failure of every fetch (and every report-a-link) later."""
@@ -252,6 +264,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             raise ConfigError(path, line, key, "unknown setting")
         if key == "flag_budget":
             settings.flag_budget = _flag_budget(path, line, value)
+            continue
+        if key == "evidence_max_bytes":
+            settings.evidence_max_bytes = _evidence_max_bytes(path, line, value)
             continue
         if key == "private_allowlist":
             settings.private_allowlist = _private_allowlist(path, nodes[key][1], value)

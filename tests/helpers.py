@@ -77,8 +77,10 @@ def build(path: Path) -> dict:
 
 # The app most tests want: no CSRF token to carry, no rate limits to trip over. A test about either turns it
 # back on by override, and says so at its call.
+# Nor a background evidence capture after every confirmation (it would fetch the items' made-up URLs): the
+# evidence tests turn EVIDENCE_ON_DECIDE back on against their local server.
 TEST_CONFIG: dict[str, Any] = {"SECRET_KEY": "test", "TESTING": True, "WTF_CSRF_ENABLED": False,
-                               "RATELIMIT_ENABLED": False}
+                               "RATELIMIT_ENABLED": False, "EVIDENCE_ON_DECIDE": False}
 
 
 def app_config(path: Path | str, *, as_deployed: bool = False, **overrides: Any) -> dict[str, Any]:

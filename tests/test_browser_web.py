@@ -331,3 +331,47 @@ def test_skip_link_is_the_first_tab_stop_and_moves_to_main(server, page):
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"
+
+
+def test_save_evidence_button_lists_the_capture(world, page, tmp_path):
+    """Issue 12 item 9: "Lưu bằng chứng" on the item page captures the post and the capture is listed, with
+    a download link; the page still fits 390 px with the evidence table (it scrolls in its wrapper)."""
+    from monitor import config as monitor_config
+    from tests.servers import TestServer
+
+    path, info = world
+    with TestServer() as site:
+        site.route("/post/7", b"<html><body><article><p>" + "Bài đăng sẽ bị xoá. ".encode() * 30
+                   + b"</p></article></body></html>", headers={"Content-Type": "text/html; charset=utf-8"})
+        database = db.connect(path)
+        item_id = helpers.make_item(database, info["sources"]["thanhhoa"], 907, title="Bài sắp bị xoá",
+                                    text="Nội dung", url=site.url("/post/7"))
+        database.conn.close()
+        settings = monitor_config.Settings(private_allowlist=[f"127.0.0.1:{site.port}"], host_delay=0)
+        app = helpers.make_app(path, as_deployed=True, SECRET_KEY="browser-test", RATELIMIT_ENABLED=False,
+                               SETTINGS=settings)
+        srv = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=srv.serve_forever, daemon=True)
+        thread.start()
+        try:
+            base = f"http://127.0.0.1:{srv.server_port}"
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            login(page, base)
+            page.goto(f"{base}/items/{item_id}")
+            assert page.inner_text("#capture-evidence") == "Lưu bằng chứng"
+            assert page.locator("#evidence-list").count() == 0
+            with page.expect_navigation():
+                page.click("#capture-evidence")
+            page.wait_for_selector("#evidence-list tr.capture-ok")
+            row = page.inner_text("#evidence-list tr.capture-ok")
+            assert "200" in row and "mod" in row and "bằng tay" in row
+            link = page.get_attribute("#evidence-list tr.capture-ok a", "href")
+            assert link and link.startswith("/evidence/")
+            page.set_viewport_size({"width": 390, "height": 900})
+            page.reload()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert errors == []
+        finally:
+            srv.shutdown()
+            thread.join(5)

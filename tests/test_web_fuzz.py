@@ -121,7 +121,7 @@ def _path(rule, info, value: str | None = None) -> list[str]:
     """The rule's URL with valid ids, then with `value` in each path parameter in turn."""
     valid = {"item_id": info["items"]["high"], "cluster_id": 1, "token_id": 1,
              "source_id": info["sources"]["thanhhoa"], "user_id": info["users"]["mod2"], "decision_id": 1,
-             "followup_id": 1, "comment_id": 1}
+             "followup_id": 1, "comment_id": 1, "capture_id": 1}
     names = list(rule.arguments)
 
     def build(override: str | None) -> str:

@@ -45,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_MINUTES": 15,
     "UNDO_SECONDS": UNDO_SECONDS,  # how long the "Undo" notice is offered (the server refuses later undos)
     "QUEUE_PAGE_SIZE": 50,
+    # Capture the page of every confirmed or escalated item as evidence, in the background (web/evidence.py).
+    "EVIDENCE_ON_DECIDE": True,
     # Failed logins only: per client address (one address guessing many names) and per user name (that
     # account waits, the others do not); see web/auth.py.
     "RATELIMIT_LOGIN": "30 per minute;200 per hour",
@@ -106,6 +108,7 @@ def create_app(config: dict | None = None) -> Flask:
         apidocs,
         auth,
         dashboard,
+        evidence,
         followups,
         health,
         inbox,
@@ -123,7 +126,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    for blueprint_module in (admin, api, apidocs, dashboard, followups, inbox, intake, reports, sources_page):
+    for blueprint_module in (admin, api, apidocs, dashboard, evidence, followups, inbox, intake, reports,
+                             sources_page):
         blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
     # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.
     app.jinja_env.globals.update(MODERATE=access.MODERATE, READ=access.READ, ANALYSE=access.ANALYSE,

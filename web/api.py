@@ -20,6 +20,7 @@ from monitor.domain import DECISIONS, Action, Role
 from web import get_db
 from web.access import MODERATE, READ, refuse_if_storage_failed, roles
 from web.decisions import default_target
+from web.evidence import capture_after
 from web.params import INT64_MAX, int_arg
 from web.queue_filter import format_after, parse_after, parse_filters
 
@@ -123,6 +124,7 @@ def decide(item_id: int):
     except ClaimError as error:
         return jsonify({"error": "claimed", "message": str(error), "claimed_by": error.holder,
                         "claimed_until": error.expires_at}), 409
+    capture_after([item_id], action.value)
     return jsonify({"decision_id": decision_id, "item_id": item_id, "status": action.new_status.value}), 201
 
 

@@ -23,7 +23,7 @@ bp = Blueprint("report", __name__)  # endpoint names (report.form, report.submit
 MAX_TEXT = 20_000
 
 
-def _settings() -> Any:
+def fetch_settings() -> Any:
     """Fetch settings: config SETTINGS, else feeds.yaml's, else defaults (+ MONITOR_ALLOW_PRIVATE_NETWORKS)."""
     cache = current_app.extensions.setdefault("monitor_intake", {})
     if "settings" not in cache:
@@ -79,7 +79,7 @@ def submit():
         flash(_("Only http and https links can be reported."), "error")
         return render_template("report.html", url=url, text=text or ""), 400
     try:
-        result = intake.submit_report(get_db(), _scorer(), _settings(), url=url, text=text,
+        result = intake.submit_report(get_db(), _scorer(), fetch_settings(), url=url, text=text,
                                       submitted_by=current_user.name).to_dict()
     except Exception as exc:  # noqa: BLE001 - the reporter gets the reason, the page does not 500
         current_app.logger.warning("report intake failed: %s", exc)

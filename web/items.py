@@ -9,6 +9,7 @@ from flask_login import current_user
 
 import db.comments
 import db.decisions
+import db.evidence
 import db.followups
 import db.items
 import db.queue
@@ -28,6 +29,7 @@ from web.decisions import (
     undo_notice,
     undo_refused_message,
 )
+from web.evidence import capture_after
 from web.followups import user_today
 from web.params import id_list, int_arg
 from web.reasons import item_reasons
@@ -48,7 +50,8 @@ def show(item_id: int):
         history=db.decisions.history(database, item_id), actions=list(DECISIONS),
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
-        return_to=safe_return(request.args.get("next")), **_case(database, item, cluster))
+        return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id),
+        **_case(database, item, cluster))
 
 
 def _case(database, item: dict, cluster: list[dict]) -> dict:
@@ -81,6 +84,7 @@ def decide(item_id: int):
         return render_template("error.html", title="409", message=claimed_message(error), item_id=item_id), 409
     flash(_("Item %(id)s: %(action)s.", id=item_id, action=_(form.action.value)), "ok")
     remember_undo([decision_id])
+    capture_after([item_id], form.action.value)
     return redirect(safe_return(request.form.get("next"))), 303
 
 

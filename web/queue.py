@@ -25,6 +25,7 @@ from web.decisions import (
     safe_return,
     stale_message,
 )
+from web.evidence import capture_after
 from web.params import id_list, int_arg
 from web.queue_filter import format_after, parse_after, parse_filters
 from web.render import localtime, safe_href
@@ -144,6 +145,7 @@ def _bulk(versions: dict[int, int]):
     if result.done:
         flash(_("%(n)s item(s): %(action)s.", n=len(result.done), action=_(form.action.value)), "ok")
         remember_undo(result.decisions)
+        capture_after(list(result.done), form.action.value)
     refused = [stale_message(e) for e in result.stale] + [claimed_message(e) for e in result.claimed]
     for message in refused:
         flash(message, "error")

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("verify", help="check the log against the audit key and the signed checkpoints",
                        description="Recompute every decision's keyed hash, check the signed checkpoints beside the "
                                    "database (rows deleted from the end, a wiped log), names at the time and items "
-                                   "whose status contradicts the log; exit 1 and list what is wrong.")
+                                   "whose status contradicts the log, and re-hash every evidence capture's WARC "
+                                   "file; exit 1 and list what is wrong.")
     p.set_defaults(func=cmd_verify)
     p = sub.add_parser("checkpoint", help="sign the log's current head now",
                        description="Append a signed checkpoint (count, head, time) to <database>.audit-checkpoints"
@@ -54,16 +55,26 @@ def _error(message: str) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from db.decisions import verify
+    from monitor import evidence
 
     database = _open(args.db)
     try:
         report = verify(database)
+        captures, evidence_problems = evidence.verify(database)
     finally:
         database.conn.close()
+    for problem in evidence_problems:
+        print(problem, file=sys.stderr)
+    if evidence_problems:
+        print(f"evidence BROKEN: {len(evidence_problems)} problem(s) in {captures} capture(s)")
+    elif captures:
+        print(f"evidence OK: {captures} capture(s) match their sha256")
     if report.problems:
         for problem in report.problems:
             print(problem, file=sys.stderr)
         print(f"audit log BROKEN: {len(report.problems)} problem(s) in {report.decisions} decision(s)")
+        return 1
+    if evidence_problems:
         return 1
     legacy = f", {report.legacy} from before the keyed log anchored by its re-key checkpoint" if report.legacy else ""
     print(f"audit log OK: {report.decisions} decision(s), hash chain intact{legacy}, "
