@@ -36,7 +36,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import checkpoints, from_iso, transaction, utcnow
+from db import checkpoints, followups, from_iso, transaction, utcnow
 from db.checkpoints import Checkpoint
 from db.keys import AUDIT_KEY_ENV, KeyFileError, audit_key, audit_key_source, key_id
 from vocab import Action
@@ -594,6 +594,7 @@ def verify(database: sqlite_utils.Database) -> AuditReport:
         problems += file_problems + _head_problems(database, check.last_id, check.prev)
         problems += escalation_problems(database) + renamed_users(database) + status_contradictions(database)
         problems += undo_problems(database)
+        problems += followups.verify(database)  # the follow-up log is signed under the same key
     if len(problems) > MAX_PROBLEMS:
         problems = problems[:MAX_PROBLEMS] + [f"… and {len(problems) - MAX_PROBLEMS} more problem(s)"]
     return AuditReport(check.last_id, check.keyed, check.legacy, len(signed), problems)

@@ -9,9 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vocab import CATEGORIES, CONFIRMED_CATEGORY, DECISIONS, ROLES, STATUSES, Action, Category, Role, Status
+from vocab import (
+    AGENCIES,
+    CATEGORIES,
+    CONFIRMED_CATEGORY,
+    DECISIONS,
+    FOLLOW_UP_KINDS,
+    FOLLOW_UP_OUTCOMES,
+    ROLES,
+    STATUSES,
+    Action,
+    Agency,
+    Category,
+    FollowUpKind,
+    FollowUpOutcome,
+    Role,
+    Status,
+)
 
-__all__ = ["CATEGORIES", "CONFIRMED_CATEGORY", "DECISIONS", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
+__all__ = ["AGENCIES", "FOLLOW_UP_KINDS", "FOLLOW_UP_OUTCOMES", "Agency", "FollowUpKind", "FollowUpOutcome",
+           "CATEGORIES", "CONFIRMED_CATEGORY", "DECISIONS", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
            "Role", "Status"]
 
 

@@ -11,6 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 import db
+import db.decisions
 from tests import helpers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -243,7 +244,54 @@ def test_hostile_item_executes_nothing(server, page):
     assert page.evaluate("window.__pwned") is None and page.dialogs == []
 
 
-PAGES = ("/queue", "/inbox", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
+def test_followup_action_reaches_the_followups_page_and_fits_390_px(server, page):
+    """Issue 12 items 4 and 6: after a confirmation a moderator records a takedown request with a due date in
+    the past; it is listed on /followups marked overdue, counted in the nav; a comment @-mentions a colleague."""
+    base, path, info = server
+    item = info["items"]["high"]
+    login(page, base)
+    page.goto(f"{base}/items/{item}")
+    with page.expect_navigation():
+        page.click("#action-confirm_misinformation")
+    page.goto(f"{base}/items/{item}")
+    page.select_option("#followup-kind", "takedown_requested")
+    page.fill("#followup-platform", "Facebook")
+    page.fill("#followup-due-on", "2020-01-31")
+    page.fill("#followup-note", "<b>gửi qua biểu mẫu</b>")
+    with page.expect_navigation():
+        page.click("#followup-submit")
+    assert "Facebook" in page.inner_text("#followup-table") and page.is_visible("#followup-table .overdue-mark")
+    assert page.inner_text("#overdue-count") == "1"
+    page.fill("#comment-body", "@mod2 xem giúp <i>nhé</i>")
+    with page.expect_navigation():
+        page.click("#comment-submit")
+    assert page.inner_text("#comment-thread .comment-body") == "@mod2 xem giúp <i>nhé</i>"
+    with page.expect_navigation():
+        page.click("#nav-followups")
+    row = page.query_selector("#followups tr.followup.overdue")
+    assert row is not None and "Facebook" in row.inner_text() and "<b>gửi qua biểu mẫu</b>" in row.inner_text()
+    for url in (f"{base}/followups", f"{base}/items/{item}"):
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.goto(url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide at 390 px"
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{base}/followups")
+    page.select_option("#followups tr.followup select[name=outcome]", "removed")
+    with page.expect_navigation():
+        page.click("#followups tr.followup .outcome-form button")
+    assert page.is_visible("#followups-empty") and not page.query_selector("#overdue-count")
+    page.context.clear_cookies()
+    login(page, base, "mod2")
+    assert page.inner_text("#inbox-count") == "1"
+    page.goto(f"{base}/inbox")
+    assert "@mod2 xem giúp <i>nhé</i>" in page.inner_text("tr.mention-row")
+    database = db.connect(path)
+    assert db.decisions.verify(database).problems == []
+    database.conn.close()
+
+
+PAGES = ("/queue", "/inbox", "/followups", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
          "/admin/users", "/admin/tokens", "/admin/models", "/report", "/docs/api")
 
 

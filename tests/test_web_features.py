@@ -35,6 +35,10 @@ EXPECTED = {
     "api.decide": {"moderator", "admin"},
     # The escalation inbox: anyone can be escalated to (a role or a person), so anyone has one.
     "inbox.index": {"moderator", "analyst", "admin"}, "inbox.reply": {"moderator", "analyst", "admin"},
+    # Follow-ups (case tracking): anyone reads the open list, moderators record them; anyone comments.
+    "inbox.mention_read": {"moderator", "analyst", "admin"},
+    "followups.index": {"moderator", "analyst", "admin"}, "followups.add": {"moderator", "admin"},
+    "followups.outcome": {"moderator", "admin"}, "followups.comment": {"moderator", "analyst", "admin"},
     # Evidence: moderators capture a page now; anyone signed in downloads a capture.
     "evidence.capture": {"moderator", "admin"}, "evidence.download": {"moderator", "analyst", "admin"},
     # Blueprints of the reports and scheduler areas, registered by create_app.
@@ -67,7 +71,8 @@ def _url(rule, info) -> str:
     return rule.rule.replace("<int:item_id>", str(values["item_id"])).replace(
         "<int:cluster_id>", str(values["cluster_id"])).replace("<int:token_id>", "1").replace(
         "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"])).replace(
-        "<int:decision_id>", "1").replace("<int:capture_id>", "1")
+        "<int:decision_id>", "1").replace("<int:followup_id>", "1").replace("<int:comment_id>", "1").replace(
+        "<int:capture_id>", "1")
 
 
 def test_every_route_declares_its_roles(shared_app):  # reads only

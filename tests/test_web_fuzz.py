@@ -19,6 +19,9 @@ from flask import Request
 from werkzeug.datastructures import ImmutableMultiDict
 
 import db
+import db.comments
+import db.decisions
+import db.followups
 import db.tokens
 import db.users
 from tests import helpers
@@ -49,7 +52,11 @@ BASE_FORM = {"action": "escalate", "note": "fuzz", "target": "role:admin", "vers
 MODES = {"admin.update_user": [{"action": "role"}, {"action": "password"}, {"action": "deactivate"}],
          "queue.claim": [{"release": "1"}],
          "items.decide": [{"action": "dismiss"}, {"target": "user:1"}],
-         "reports.index": [{"from": "2026-11-01", "to": "2026-11-10"}]}
+         "reports.index": [{"from": "2026-11-01", "to": "2026-11-10"}],
+         "followups.add": [{"kind": "rebuttal_published", "link": "https://x"}, {"kind": "takedown_requested",
+                           "platform": "p", "due_on": "2026-12-01", "acted_on": "2026-11-30"},
+                          {"kind": "referred_to_agency", "agency": "other", "agency_other": "x"}],
+         "followups.outcome": [{"outcome": "removed"}], "followups.comment": [{"body": "fuzz @mod2"}]}
 # A login with the created user's credentials would switch the session to that user.
 OVERRIDES = {"auth.login_post": {"name": "nobody"}}
 
@@ -86,6 +93,16 @@ def env(world):
     database = db.connect(path)
     for role, name in ROLES.items():  # logging out may end every session of a user: /logout gets its own
         db.users.add_user(database, f"out-{name}", helpers.PASSWORD, role)
+    # A follow-up (id 1) on a confirmed item and a comment mentioning mod2 (id 1), for their routes to read past
+    # the lookup; the "low" item, so that the baselines' version 1 of "high" still holds. Decision 1 is an
+    # escalation to the admins, so that /inbox/1/reply reads its reply.
+    low = info["items"]["low"]
+    db.decisions.decide(database, item_id=low, user_id=info["users"]["mod"], action="escalate",
+                        new_status="escalated", note="fuzz", expected_version=1, target_role="admin")
+    db.decisions.decide(database, item_id=low, user_id=info["users"]["mod"], action="confirm_harm",
+                        new_status="confirmed", note="", expected_version=2)
+    db.followups.add(database, item_id=low, user_id=info["users"]["mod"], kind="poster_contacted", values={})
+    db.comments.add(database, item_id=low, user_id=info["users"]["mod"], body="@mod2 fuzz")
     database.conn.close()
     app = helpers.make_app(path, WTF_CSRF_ENABLED=True, SCORER=None)
     app.request_class = RecordingRequest
@@ -104,7 +121,7 @@ def _path(rule, info, value: str | None = None) -> list[str]:
     """The rule's URL with valid ids, then with `value` in each path parameter in turn."""
     valid = {"item_id": info["items"]["high"], "cluster_id": 1, "token_id": 1,
              "source_id": info["sources"]["thanhhoa"], "user_id": info["users"]["mod2"], "decision_id": 1,
-             "capture_id": 1}
+             "followup_id": 1, "comment_id": 1, "capture_id": 1}
     names = list(rule.arguments)
 
     def build(override: str | None) -> str:

@@ -75,3 +75,35 @@ DECISIONS: tuple[Action, ...] = tuple(a for a in Action if a is not Action.UNDO)
 # counts per category, the retrain job learns as a positive example and the report scores precision on.
 CONFIRMED_CATEGORY: dict[Action, Category] = {Action.CONFIRM_MISINFORMATION: Category.MISINFORMATION,
                                               Action.CONFIRM_HARM: Category.HARM}
+
+
+class FollowUpKind(StrEnum):
+    """What was done about a confirmed item after the confirmation (issue 12 item 4: case tracking)."""
+
+    REBUTTAL = "rebuttal_published"  # a link to the published rebuttal
+    TAKEDOWN = "takedown_requested"  # the platform asked, and the date
+    REFERRAL = "referred_to_agency"  # police, the Department of Culture/Information, or another (free text)
+    CONTACT = "poster_contacted"  # the poster contacted or warned
+
+
+class FollowUpOutcome(StrEnum):
+    """How a follow-up ended; pending until someone records it."""
+
+    PENDING = "pending"
+    REMOVED = "removed"
+    STILL_ONLINE = "still_online"
+    CORRECTED = "corrected"
+    NO_RESPONSE = "no_response"
+
+
+class Agency(StrEnum):
+    """Whom an item is referred to; OTHER carries a free-text name."""
+
+    POLICE = "police"
+    CULTURE_INFORMATION = "culture_information"  # Sở Văn hóa/Thông tin
+    OTHER = "other"
+
+
+FOLLOW_UP_KINDS: tuple[str, ...] = tuple(k.value for k in FollowUpKind)
+FOLLOW_UP_OUTCOMES: tuple[str, ...] = tuple(o.value for o in FollowUpOutcome)
+AGENCIES: tuple[str, ...] = tuple(a.value for a in Agency)

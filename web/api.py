@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, g, jsonify, request
 from flask_login import current_user
 
 import db.decisions
+import db.followups
 import db.items
 import db.queue
 import db.users
@@ -27,6 +28,10 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ITEM_FIELDS = ("id", "title", "text", "url", "language", "status", "version", "fetched_at", "published_at",
                "score_misinformation", "score_harm", "flag_reasons", "source_name", "cluster_id", "priority")
+
+# A follow-up as the API shows it (db.followups; kinds and outcomes from vocab).
+FOLLOWUP_FIELDS = ("id", "kind", "link", "platform", "agency", "note", "acted_on", "due_on", "outcome", "user_name",
+                   "created_at", "outcome_user_name", "outcome_at")
 
 
 @bp.before_request
@@ -72,6 +77,7 @@ def item(item_id: int):
     body = _item(row)
     body["decisions"] = [{k: d[k] for k in ("id", "action", "old_status", "new_status", "note", "created_at",
                                             "user_name")} for d in db.decisions.history(get_db(), item_id)]
+    body["followups"] = [{k: f[k] for k in FOLLOWUP_FIELDS} for f in db.followups.for_items(get_db(), [item_id])]
     return jsonify(body)
 
 

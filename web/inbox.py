@@ -13,6 +13,7 @@ from flask import Blueprint, Flask, abort, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user
 
+import db.comments
 import db.escalations
 from web import get_db
 from web.access import ADMIN, READ, roles
@@ -24,8 +25,19 @@ MAX_REPLY = 2000
 @bp.get("/inbox")
 @roles(*READ)
 def index():
-    rows = db.escalations.open_for(get_db(), current_user.id, current_user.role)
-    return render_template("inbox.html", rows=rows, return_to=request.full_path)
+    database = get_db()
+    rows = db.escalations.open_for(database, current_user.id, current_user.role)
+    mentions = db.comments.open_mentions(database, current_user.id)
+    return render_template("inbox.html", rows=rows, mentions=mentions, return_to=request.full_path)
+
+
+@bp.post("/inbox/mentions/<int:comment_id>/read")
+@roles(*READ)
+def mention_read(comment_id: int):
+    """Take a mention out of my inbox (answering in the story's thread does too)."""
+    if not db.comments.mark_read(get_db(), comment_id, current_user.id):
+        flash(_("That mention was already read."), "error")
+    return redirect(url_for("inbox.index")), 303
 
 
 @bp.post("/inbox/<int:decision_id>/reply")
@@ -50,11 +62,13 @@ def reply(decision_id: int):
 
 
 def inbox_count() -> dict:
-    """Template context: the open escalations waiting for the signed-in user (the nav badge)."""
+    """Template context: the open escalations and unread mentions waiting for the signed-in user (the nav badge)."""
     if not current_user or not current_user.is_authenticated:
         return {"inbox_count": 0}
     try:
-        return {"inbox_count": db.escalations.open_count(get_db(), current_user.id, current_user.role)}
+        database = get_db()
+        return {"inbox_count": db.escalations.open_count(database, current_user.id, current_user.role)
+                + db.comments.open_mention_count(database, current_user.id)}
     except sqlite3.Error:  # the error page of a database that fails must still render
         return {"inbox_count": 0}
 

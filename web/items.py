@@ -7,13 +7,15 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 
+import db.comments
 import db.decisions
 import db.evidence
+import db.followups
 import db.items
 import db.queue
 from db.decisions import StaleItemError, UndoRefused
 from db.queue import ClaimError
-from monitor.domain import DECISIONS
+from monitor.domain import AGENCIES, DECISIONS, FOLLOW_UP_KINDS, FOLLOW_UP_OUTCOMES
 from web import get_db
 from web.access import ADMIN, MODERATE, READ, roles
 from web.decisions import (
@@ -28,6 +30,7 @@ from web.decisions import (
     undo_refused_message,
 )
 from web.evidence import capture_after
+from web.followups import user_today
 from web.params import id_list, int_arg
 from web.reasons import item_reasons
 
@@ -47,7 +50,16 @@ def show(item_id: int):
         history=db.decisions.history(database, item_id), actions=list(DECISIONS),
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
-        return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id))
+        return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id),
+        **_case(database, item, cluster))
+
+
+def _case(database, item: dict, cluster: list[dict]) -> dict:
+    """What the item page shows after the decisions: the story's follow-ups (on any copy) and its comments."""
+    item_ids = sorted({item["id"], *(c["id"] for c in cluster)})
+    return {"followups": db.followups.for_items(database, item_ids), "today": user_today(),
+            "comments": db.comments.thread(database, item["id"], item.get("cluster_id")),
+            "followup_kinds": FOLLOW_UP_KINDS, "agencies": AGENCIES, "outcomes": FOLLOW_UP_OUTCOMES}
 
 
 @bp.post("/items/<int:item_id>/decide")

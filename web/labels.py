@@ -16,5 +16,9 @@ LABELS = [
     # what an item is (Scores.kind): scores are calibrated per kind
     N_("post"), N_("article"), N_("comment"),
     # user_changes.change (the admin Users page's trail)
+    # follow-ups (vocab.FollowUpKind, FollowUpOutcome, Agency)
+    N_("rebuttal_published"), N_("takedown_requested"), N_("referred_to_agency"), N_("poster_contacted"),
+    N_("pending"), N_("removed"), N_("still_online"), N_("corrected"), N_("no_response"),
+    N_("police"), N_("culture_information"), N_("other"),
     N_("created"), N_("role"), N_("deactivated"), N_("reactivated"), N_("password_reset"),
 ]

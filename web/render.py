@@ -41,6 +41,7 @@ def user_zone() -> ZoneInfo:
 # day/month/year and a 24-hour clock, an English one "Dec 2, 2026, 4:25 AM". One place, so every page,
 # flash message and table agrees.
 DATETIME_PATTERNS = {"vi": "dd/MM/yyyy HH:mm", "en": "MMM d, yyyy, h:mm a"}
+DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "MMM d, yyyy"}
 SCORE_PATTERN = "0.00"  # two decimals, the locale's decimal symbol (0,87 in Vietnamese, 0.87 in English)
 
 
@@ -67,6 +68,21 @@ def localtime(value: str | datetime | None, pattern: str | None = None) -> str:
         return str(value)
     locale = ui_locale()
     return format_datetime(moment.astimezone(user_zone()), pattern or DATETIME_PATTERNS[locale], locale=locale)
+
+
+def localdate(value: str | None) -> str:
+    """A calendar date (YYYY-MM-DD, no zone: a follow-up's due date) in the UI language's short format:
+    `02/12/2026` in Vietnamese, `Dec 2, 2026` in English. Anything else is shown as it is."""
+    from babel.dates import format_date
+
+    if not value:
+        return "—"
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except (TypeError, ValueError):
+        return str(value)
+    locale = ui_locale()
+    return format_date(day, DATE_PATTERNS[locale], locale=locale)
 
 
 def safe_href(url: str | None) -> str | None:
@@ -191,6 +207,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = localtime
+    app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.filters["safe_href"] = safe_href
     app.jinja_env.filters["score"] = score
     app.jinja_env.filters["number"] = number
