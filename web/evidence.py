@@ -17,6 +17,7 @@ from monitor import evidence
 from web import get_db
 from web.access import MODERATE, READ, roles
 from web.intake import fetch_settings
+from web.params import item_or_404
 
 bp = Blueprint("evidence", __name__)
 MANUAL_DEADLINE = 30.0  # seconds a moderator waits for "Save evidence" at most (the crawler's own may be longer)
@@ -41,9 +42,7 @@ def capture_after(item_ids: list[int], action: str) -> None:
 def capture(item_id: int):
     """Capture the item's page now and come back to the item page, which lists the result (or its failure)."""
     database = get_db()
-    item = db.items.get_item(database, item_id)
-    if item is None:
-        abort(404)
+    item = item_or_404(database, item_id)
     if not item.get("url"):
         flash(_("This item has no link to capture."), "error")
         return redirect(url_for("items.show", item_id=item_id)), 303

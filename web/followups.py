@@ -25,6 +25,7 @@ from monitor.domain import AGENCIES, DEFAULT_TIMEZONE, FOLLOW_UP_OUTCOMES
 from web import get_db
 from web.access import MODERATE, READ, roles
 from web.decisions import safe_return
+from web.params import item_or_404
 
 bp = Blueprint("followups", __name__)
 
@@ -69,8 +70,7 @@ def index():
 def add(item_id: int):
     """Record a follow-up on a confirmed item (pending until its outcome is recorded)."""
     database = get_db()
-    if db.items.get_item(database, item_id) is None:
-        abort(404)
+    item_or_404(database, item_id)
     kind = str(request.form.get("kind") or "")
     values = {name: str(request.form.get(name) or "") for name in FORM_FIELDS}
     try:
@@ -104,8 +104,7 @@ def outcome(followup_id: int):
 def comment(item_id: int):
     """Add a note to the story's thread; @name mentions reach those users' inboxes."""
     database = get_db()
-    if db.items.get_item(database, item_id) is None:
-        abort(404)
+    item_or_404(database, item_id)
     body = str(request.form.get("body") or "")
     if not body.strip():
         return _error(_("Write a comment."))

@@ -3,7 +3,7 @@ decision history; deciding on it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request
+from flask import Blueprint, current_app, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -31,7 +31,7 @@ from web.decisions import (
 )
 from web.evidence import capture_after
 from web.followups import user_today
-from web.params import id_list, int_arg
+from web.params import id_list, int_arg, item_or_404
 from web.reasons import item_reasons
 
 bp = Blueprint("items", __name__)
@@ -41,9 +41,7 @@ bp = Blueprint("items", __name__)
 @roles(*READ)
 def show(item_id: int):
     database = get_db()
-    item = db.items.get_item(database, item_id)
-    if item is None:
-        abort(404)
+    item = item_or_404(database, item_id)
     cluster = db.queue.cluster_items(database, item.get("cluster_id"))
     return render_template(
         "item.html", item=item, reasons=item_reasons(item, admin=current_user.role in ADMIN),
@@ -66,8 +64,7 @@ def _case(database, item: dict, cluster: list[dict]) -> dict:
 @roles(*MODERATE)
 def decide(item_id: int):
     database = get_db()
-    if db.items.get_item(database, item_id) is None:
-        abort(404)
+    item_or_404(database, item_id)
     version = int_arg(request.form, "version")
     if version is None:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400

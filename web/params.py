@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
-from flask import Flask, render_template
+from flask import Flask, abort, render_template
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, Map
 
 import db
+import db.items
 from monitor.reports.period import MAX_DAY, MIN_DAY, Period, PeriodError, parse_day, parse_period
 from web.render import user_zone
 
@@ -157,3 +158,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(BadParameter)
     def bad_parameter(error: BadParameter):
         return render_template("error.html", title="400", message=error.description), 400
+
+
+def item_or_404(database, item_id: int) -> dict:
+    """The item an id in the URL names, or a 404: the one check every per-item route starts with."""
+    item = db.items.get_item(database, item_id)
+    if item is None:
+        abort(404)
+    return item
