@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -27,7 +28,7 @@ from web.decisions import (
 )
 from web.params import id_list, int_arg
 from web.queue_filter import format_after, parse_after, parse_filters
-from web.render import localtime, safe_href
+from web.render import localtime, number, safe_href
 
 bp = Blueprint("queue", __name__)
 
@@ -35,30 +36,52 @@ bp = Blueprint("queue", __name__)
 @bp.get("/queue")
 @roles(*READ)
 def index():
+    """The queue, one row per story (cluster) by default; `?view=items` shows one row per item, as before."""
     database = get_db()
     filters = parse_filters(request.args)
-    page = db.queue.queue(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
-                          after=parse_after(request.args.get("after")))
+    per_item = request.args.get("view") == "items"
+    fetch = db.queue.queue if per_item else db.queue.stories
+    page = fetch(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
+                 after=parse_after(request.args.get("after")))
     args = {k: v for k, v in request.args.items() if k != "after" and v}
-    sources = db.sources.source_choices(database)
-    # Per-row strings built here once, not by url_for/gettext/filters fifty times in the template.
-    item_base = url_for("items.show", item_id=0)[:-1]
-    back = "?" + urlencode({"next": request.full_path})
-    labels = {c: _(c) for c in db.queue.CATEGORIES}
-    for row in page.items:
-        row["href"] = f"{item_base}{row['id']}{back}"
-        row["decide_url"] = f"{item_base}{row['id']}/decide"
-        row["source_href"] = safe_href(row.get("url"))
-        row["fetched_local"] = localtime(row["fetched_at"])
-        row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
+    _decorate(page.items)
     if filters.status == Status.ESCALATED:  # to whom each went, and why: what an escalated item waits on
         escalations = db.escalations.latest_for_items(database, [row["id"] for row in page.items])
         for row in page.items:
             row["escalation"] = escalations.get(row["id"])
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
-                           filters=filters, sources=sources, statuses=[s.value for s in Status],
-                           categories=db.queue.CATEGORIES, actions=list(DECISIONS),
+                           filters=filters, sources=db.sources.source_choices(database),
+                           statuses=[s.value for s in Status], categories=db.queue.CATEGORIES,
+                           actions=list(DECISIONS), per_item=per_item,
                            escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
+
+
+def _decorate(rows: list[dict]) -> None:
+    """Per-row strings built here once, not by url_for/gettext/filters fifty times in the template.
+
+    A story row (one with more than one copy to decide) decides through its cluster's route, carrying the
+    version of each open copy (data-versions); a single copy decides through its item's route."""
+    item_base = url_for("items.show", item_id=0)[:-1]
+    cluster_base = url_for("queue.cluster_decide", cluster_id=0)[:-len("0/decide")]
+    back = "?" + urlencode({"next": request.full_path})
+    labels = {c: _(c) for c in db.queue.CATEGORIES}
+    for row in rows:
+        row["href"] = f"{item_base}{row['id']}{back}"
+        row["decide_url"] = f"{item_base}{row['id']}/decide"
+        row["source_href"] = safe_href(row.get("url"))
+        row["fetched_local"] = localtime(row["fetched_at"])
+        row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
+        versions = row.get("open_versions") or {}
+        if len(versions) > 1:
+            row["story_decide_url"] = f"{cluster_base}{row['cluster_id']}/decide"
+            row["versions_json"] = json.dumps({str(k): v for k, v in versions.items()}, separators=(",", ":"))
+        if row.get("cluster_first_seen"):
+            row["first_seen_local"] = localtime(row["cluster_first_seen"])
+        row["velocity_text"] = number(round(row.get("velocity") or 0, 1))
+        for copy in row.get("copies") or []:
+            copy["href"] = f"{item_base}{copy['id']}{back}"
+            copy["fetched_local"] = localtime(copy["fetched_at"])
+            copy["open"] = copy["id"] in versions
 
 
 @bp.get("/search")
@@ -83,8 +106,10 @@ def claim():
     unknown = sorted(set(ids) - set(db.queue.versions_of(database, ids)))
     if unknown:  # a claim row needs its item (foreign key)
         return render_template("error.html", title="404", message=_("Item %(id)s does not exist.", id=unknown[0])), 404
-    if cluster is not None:
-        ids += db.queue.open_in_cluster(database, cluster)
+    # A whole cluster (the item page's button, the m key on a story row) or the stories selected on the queue.
+    for cluster_id in ([cluster] if cluster is not None else []) + id_list(request.form, "cluster"):
+        ids += db.queue.open_in_cluster(database, cluster_id)
+    ids = sorted(set(ids))
     if not ids:
         abort(400)
     try:
@@ -104,13 +129,21 @@ def claim():
 @bp.post("/queue/bulk")
 @roles(*MODERATE)
 def bulk():
-    """Decide a selection; each item is decided at the version shown on the page (stale ones are skipped)."""
+    """Decide a selection; each item is decided at the version shown on the page (stale ones are skipped).
+
+    A selected story (`cluster`) stands for its open copies the page listed (their version_<id> fields);
+    a copy that joined the story after the page was drawn has no version there and is left for later."""
     ids = id_list(request.form, "item_id")
-    if not ids:
+    clusters = id_list(request.form, "cluster")
+    if not ids and not clusters:
         flash(_("Select at least one item."), "error")
         return redirect(safe_return(request.form.get("next"))), 303
     versions = _versions(ids)
     if len(versions) < len(ids):
+        return render_template("error.html", title="400", message=_("Missing item version.")), 400
+    for cluster_id in clusters:
+        versions.update(_versions(db.queue.open_in_cluster(get_db(), cluster_id)))
+    if not versions:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
     return _bulk(versions)
 
