@@ -125,7 +125,7 @@ def _page(database: sqlite_utils.Database, ids: list[int], limit: int, now: str)
 VELOCITY = ("(COALESCE(clusters.size, 1) / MAX(1.0, 24.0 * (julianday(clusters.last_seen_at)"
             " - julianday(clusters.first_seen_at))))")
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
-COPIES_SHOWN = 10  # copies listed when a story row is expanded (its item page lists them all)
+COPIES_SHOWN = 5  # copies listed when a story row is expanded (its item page lists them all)
 
 
 def stories(database: sqlite_utils.Database, filters: QueueFilter | None = None, *, limit: int = 50,

@@ -46,6 +46,12 @@ def _row(page: str, item_id: int) -> str:
     return match.group(0)
 
 
+def _listed(row: str) -> dict[str, str]:
+    """The story's open copies as the keys post them: version_<id> for each, from its versions_<cluster> field."""
+    text = re.search(r'name="versions_\d+" value="([^"]*)"', row).group(1)
+    return {f"version_{pair.split(':')[0]}": pair.split(":")[1] for pair in text.split(",")}
+
+
 def _statuses(path, ids) -> dict[int, str]:
     database = db.connect(path)
     rows = dict(database.conn.execute(
@@ -88,7 +94,7 @@ def test_the_row_expands_to_list_its_copies(story):
 def test_deciding_the_story_decides_its_open_copies(story):
     _app, client, path, info, cluster, copies = story
     row = _row(client.get("/queue").get_data(as_text=True), info["items"]["high"])
-    versions = dict(re.findall(r'name="(version_\d+)" value="(\d+)"', row))
+    versions = _listed(row)
     assert set(versions) == {f"version_{i}" for i in (info["items"]["high"], copies[0], copies[1])}
     response = client.post(f"/clusters/{cluster}/decide", data={"action": "confirm_misinformation", **versions})
     assert response.status_code == 303
@@ -101,8 +107,10 @@ def test_deciding_the_story_decides_its_open_copies(story):
 def test_a_selected_story_decides_its_copies_from_the_bulk_form(story):
     _app, client, path, info, cluster, copies = story
     row = _row(client.get("/queue").get_data(as_text=True), info["items"]["high"])
-    form = {"cluster": str(cluster), "action": "dismiss", **dict(re.findall(r'name="(version_\d+)" value="(\d+)"', row))}
-    form[f"version_{info['items']['mid']}"] = "1"  # another row's field, not selected: left alone
+    versions = re.search(r'name="(versions_\d+)" value="([^"]*)"', row).groups()
+    assert versions[0] == f"versions_{cluster}"
+    form = {"cluster": str(cluster), "action": "dismiss", versions[0]: versions[1],
+            f"version_{info['items']['mid']}": "1"}  # another row's field, not selected: left alone
     assert client.post("/queue/bulk", data=form).status_code == 303
     statuses = _statuses(path, [info["items"]["high"], copies[0], copies[1], info["items"]["mid"]])
     assert statuses == {info["items"]["high"]: "dismissed", copies[0]: "dismissed", copies[1]: "dismissed",
@@ -111,7 +119,9 @@ def test_a_selected_story_decides_its_copies_from_the_bulk_form(story):
 
 def test_a_copy_is_decided_apart_and_the_story_stays(story):
     _app, client, path, info, cluster, copies = story
-    form = {"item_id": str(copies[1]), f"version_{copies[1]}": "1", "action": "dismiss"}
+    row = _row(client.get("/queue").get_data(as_text=True), info["items"]["high"])
+    listed = re.search(r'name="(versions_\d+)" value="([^"]*)"', row).groups()
+    form = {"item_id": str(copies[1]), listed[0]: listed[1], "action": "dismiss"}  # the copy's box in the list
     assert client.post("/queue/bulk", data=form).status_code == 303
     assert _statuses(path, [copies[1], info["items"]["high"]]) == {copies[1]: "dismissed",
                                                                    info["items"]["high"]: "flagged"}
@@ -126,12 +136,13 @@ def test_a_copy_is_decided_apart_and_the_story_stays(story):
 def test_a_copy_that_joined_after_the_page_is_not_decided_blind(story):
     _app, client, path, info, cluster, copies = story
     row = _row(client.get("/queue").get_data(as_text=True), info["items"]["high"])
-    versions = dict(re.findall(r'name="(version_\d+)" value="(\d+)"', row))
+    listed = re.search(r'name="(versions_\d+)" value="([^"]*)"', row).groups()
     database = db.connect(path)
     late = helpers.make_item(database, info["sources"]["thanhhoa"], 504, title="Bản sao đến muộn", text="bản 5",
                              cluster_id=cluster)
     database.conn.close()
-    assert client.post("/queue/bulk", data={"cluster": str(cluster), "action": "dismiss", **versions}).status_code == 303
+    form = {"cluster": str(cluster), "action": "dismiss", listed[0]: listed[1]}
+    assert client.post("/queue/bulk", data=form).status_code == 303
     assert _statuses(path, [late, copies[0]]) == {late: "flagged", copies[0]: "dismissed"}
 
 
@@ -179,6 +190,14 @@ def test_filters_choose_the_best_matching_copy_and_pages_hold_each_story_once(st
         url = following.group(1).replace("&amp;", "&") if following else None
     items = info["items"]
     assert seen == [items["high"], items["mid"], items["english"], items["low"]]
+
+
+def test_a_malformed_versions_field_is_a_400(story):
+    _app, client, _path, info, cluster, _copies = story
+    for value in ("x:1", "1:y", "1:99999999999999999999999", ":"):
+        response = client.post("/queue/bulk", data={"cluster": str(cluster), "action": "dismiss",
+                                                    f"versions_{cluster}": value})
+        assert response.status_code == 400, value
 
 
 def test_the_story_query_uses_its_index(story):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+from functools import cache
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 import db.escalations
@@ -26,7 +27,7 @@ from web.decisions import (
     safe_return,
     stale_message,
 )
-from web.params import id_list, int_arg
+from web.params import BadParameter, id_list, int_arg, to_int
 from web.queue_filter import format_after, parse_after, parse_filters
 from web.render import localtime, number, safe_href
 
@@ -57,12 +58,8 @@ def index():
 
 
 def _decorate(rows: list[dict]) -> None:
-    """Per-row strings built here once, not by url_for/gettext/filters fifty times in the template.
-
-    A story row (one with more than one copy to decide) decides through its cluster's route, carrying the
-    version of each open copy (data-versions); a single copy decides through its item's route."""
+    """Per-row strings built here once, not by url_for/gettext/filters fifty times in the template."""
     item_base = url_for("items.show", item_id=0)[:-1]
-    cluster_base = url_for("queue.cluster_decide", cluster_id=0)[:-len("0/decide")]
     back = "?" + urlencode({"next": request.full_path})
     labels = {c: _(c) for c in db.queue.CATEGORIES}
     for row in rows:
@@ -71,16 +68,34 @@ def _decorate(rows: list[dict]) -> None:
         row["source_href"] = safe_href(row.get("url"))
         row["fetched_local"] = localtime(row["fetched_at"])
         row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
-        versions = row.get("open_versions") or {}
+    if rows and "copies" in rows[0]:
+        _decorate_stories(rows, item_base, back)
+
+
+def _decorate_stories(rows: list[dict], item_base: str, back: str) -> None:
+    """A story row's strings. One with more than one copy to decide decides through its cluster's route and
+    carries each open copy's version in one field, versions_<cluster> = "id:version,…" (read by the keys
+    and by the selection form); a lone copy decides through its item's route. Translated counts are looked up once
+    per distinct value: a page repeats the same few."""
+    cluster_base = url_for("queue.cluster_decide", cluster_id=0)[:-len("0/decide")]
+    statuses = {s.value: _(s.value) for s in Status}
+    sources_text = cache(lambda n: ngettext("%(num)s source", "%(num)s sources", n))
+    velocity_text = cache(lambda rate: _("%(v)s/h", v=number(rate)))
+    copies_text = cache(lambda n, undecided: ngettext("%(num)s copy, %(open)s to decide",
+                                                      "%(num)s copies, %(open)s to decide", n, open=undecided))
+    for row in rows:
+        versions = row["open_versions"]
+        size = row.get("cluster_size") or 1
         if len(versions) > 1:
             row["story_decide_url"] = f"{cluster_base}{row['cluster_id']}/decide"
-            row["versions_json"] = json.dumps({str(k): v for k, v in versions.items()}, separators=(",", ":"))
-        if row.get("cluster_first_seen"):
-            row["first_seen_local"] = localtime(row["cluster_first_seen"])
-        row["velocity_text"] = number(round(row.get("velocity") or 0, 1))
-        for copy in row.get("copies") or []:
+            row["versions_text"] = ",".join(f"{k}:{v}" for k, v in versions.items())
+        row["first_seen_local"] = localtime(row.get("cluster_first_seen") or row["fetched_at"])
+        row["sources_text"] = sources_text(row.get("cluster_sources") or 1)
+        row["velocity_text"] = velocity_text(round(row.get("velocity") or 0, 1)) if size > 1 else "—"
+        row["copies_text"] = copies_text(size, len(versions))
+        for copy in row["copies"]:
             copy["href"] = f"{item_base}{copy['id']}{back}"
-            copy["fetched_local"] = localtime(copy["fetched_at"])
+            copy["status_label"] = statuses.get(copy["status"], copy["status"])
             copy["open"] = copy["id"] in versions
 
 
@@ -139,13 +154,33 @@ def bulk():
         flash(_("Select at least one item."), "error")
         return redirect(safe_return(request.form.get("next"))), 303
     versions = _versions(ids)
+    versions.update({item_id: version for item_id, version in _story_versions(clusters).items()
+                     if item_id in ids and item_id not in versions})  # a copy selected in a story's list
     if len(versions) < len(ids):
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
     for cluster_id in clusters:
-        versions.update(_versions(db.queue.open_in_cluster(get_db(), cluster_id)))
+        listed = _story_versions([cluster_id])
+        versions.update({item_id: listed[item_id] for item_id in db.queue.open_in_cluster(get_db(), cluster_id)
+                         if item_id in listed})
     if not versions:
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
     return _bulk(versions)
+
+
+def _story_versions(clusters: list[int]) -> dict[int, int]:
+    """{item id: version} of the open copies the page listed for these stories: all of them in one field per
+    story, versions_<cluster> = "id:version,…" (a page of stories would otherwise carry a field per copy).
+    Without `clusters` (a copy selected alone), every story's field on the page is read."""
+    names = [f"versions_{c}" for c in clusters] if clusters else [n for n in request.form if n.startswith("versions_")]
+    found: dict[int, int] = {}
+    for name in names:
+        for pair in (request.form.get(name) or "").split(","):
+            item_text, _colon, version_text = pair.partition(":")
+            item_id, version = to_int(item_text, name, low=1), to_int(version_text, name)
+            if item_id is None or version is None:
+                raise BadParameter(name, _("Missing item version."))
+            found[item_id] = version
+    return found
 
 
 def _versions(ids) -> dict[int, int]:

@@ -103,13 +103,13 @@
       if (checked().length) { decideSelection(action); return; }
       var r = row();
       if (!r) { return; }
-      // A story row decides every open copy it lists, each at its version (data-versions); an item row, one.
+      // A story row decides every open copy it lists, each at its version; an item row, one.
       var send = function (target, note) {
         var fields = { action: action, note: note, target: target, next: here() };
-        var versions = {};
-        try { versions = JSON.parse(r.getAttribute("data-versions") || "{}"); } catch (e) { versions = {}; }
-        if (Object.keys(versions).length) {
-          Object.keys(versions).forEach(function (id) { fields["version_" + id] = versions[id]; });
+        var listed = r.querySelector('input[name^="versions_"]');  // a story's open copies: "id:version,…"
+        var versions = (listed ? listed.value : "").split(",").filter(Boolean);
+        if (versions.length) {
+          versions.forEach(function (pair) { var p = pair.split(":"); fields["version_" + p[0]] = p[1]; });
         } else {
           fields.version = r.getAttribute("data-version");
         }
