@@ -49,8 +49,9 @@ class QueueFilter:
         "items.id IN (SELECT item_id FROM claims WHERE user_id = ? AND expires_at > ?)", binds_now=True)
     cluster_id: int | None = _condition("items.cluster_id = ?")
 
-    def conditions(self, now: str) -> tuple[list[str], list[Any], bool]:
-        """(SQL conditions, their parameters, whether any is narrow) for the fields that are set."""
+    def conditions(self, now: str, alias: str = "items") -> tuple[list[str], list[Any], bool]:
+        """(SQL conditions, their parameters, whether any is narrow) for the fields that are set, on the
+        items table under `alias` (the story query asks the same of a second copy of the table)."""
         where: list[str] = []
         params: list[Any] = []
         narrow = False
@@ -58,7 +59,7 @@ class QueueFilter:
             value, choices = getattr(self, spec.name), spec.metadata["choices"]
             if value is None or value == "" or (choices and value not in choices):
                 continue
-            where.append(spec.metadata["sql"])
+            where.append(spec.metadata["sql"].replace("items.", f"{alias}."))
             params += [value, now] if spec.metadata["binds_now"] else [value]
             narrow = narrow or spec.metadata["narrow"]
         return where, params, narrow
@@ -87,6 +88,12 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
     pick = (f"SELECT items.id FROM items{'' if narrow else ' INDEXED BY items_queue'}"
             f" WHERE {' AND '.join(where)} ORDER BY items.priority DESC, items.id DESC LIMIT ?")
     ids = [row[0] for row in database.conn.execute(pick, [*params, limit + 1])]
+    return _page(database, ids, limit, now)
+
+
+def _page(database: sqlite_utils.Database, ids: list[int], limit: int, now: str) -> Page:
+    """The rows of `ids` (at most limit + 1 picked, in queue order) with their source, cluster and claim;
+    the extra one only says there is a next page."""
     if not ids:
         return Page(items=[], next_after=None)
     sql = (
@@ -96,6 +103,8 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
         " items.top_reason,"
         " MAX(COALESCE(items.score_misinformation, 0), COALESCE(items.score_harm, 0)) AS top_score,"
         " sources.name AS source_name, clusters.size AS cluster_size, clusters.source_count AS cluster_sources,"
+        " clusters.first_seen_at AS cluster_first_seen, clusters.last_seen_at AS cluster_last_seen,"
+        f" {VELOCITY} AS velocity,"
         " claims.user_id AS claim_user_id, users.name AS claim_user, claims.expires_at AS claim_expires"
         " FROM items JOIN sources ON sources.id = items.source_id"
         " LEFT JOIN clusters ON clusters.id = items.cluster_id"
@@ -107,6 +116,123 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
     rows = rows[:limit]
     next_after = (rows[-1]["priority"], rows[-1]["id"]) if more and rows else None
     return Page(items=rows, next_after=next_after)
+
+
+# --- stories: one row per cluster ---------------------------------------------------------------
+
+# A story's velocity: its copies per hour over its life so far (first to last copy seen), counting a life
+# shorter than an hour as one hour, so four copies in ten minutes are 4/h, not 24/h.
+VELOCITY = ("(COALESCE(clusters.size, 1) / MAX(1.0, 24.0 * (julianday(clusters.last_seen_at)"
+            " - julianday(clusters.first_seen_at))))")
+OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
+COPIES_SHOWN = 5  # copies listed when a story row is expanded (its item page lists them all)
+
+
+def stories(database: sqlite_utils.Database, filters: QueueFilter | None = None, *, limit: int = 50,
+            after: tuple[float, int] | None = None, now: str | None = None) -> Page:
+    """One page of the queue with one row per story (cluster): each story is shown by its best copy, the one
+    matching the filters with the highest (priority, id), at that copy's place in the queue order, so the
+    keyset cursor is the same (priority, id) as the per-item queue's and a story is on exactly one page.
+
+    The best copy is found by walking the queue order and keeping the items no better copy of the same
+    cluster (under the same filters) outranks: one seek per item on items_cluster_queue (migration 063).
+    Each row gets `copies`: the story's copies, open ones first (at most COPIES_SHOWN)."""
+    filters = filters or QueueFilter()
+    now = now or utcnow()
+    where, params, narrow = filters.conditions(now)
+    better_where, better_params, _narrow = filters.conditions(now, alias="better")
+    if after is not None:
+        where.append("(items.priority < ? OR (items.priority = ? AND items.id < ?))")
+        params += [after[0], after[0], after[1]]
+    better = (" AND NOT EXISTS (SELECT 1 FROM items AS better WHERE better.cluster_id = items.cluster_id"
+              " AND better.priority >= items.priority AND (better.priority > items.priority OR better.id > items.id)"
+              f" AND {' AND '.join(better_where)})")
+    if not narrow:  # the priority walk stops at the page's last story
+        pick = (f"SELECT items.id FROM items INDEXED BY items_queue WHERE {' AND '.join(where)}{better}"
+                " ORDER BY items.priority DESC, items.id DESC LIMIT ?")
+        ids = [row[0] for row in database.conn.execute(pick, [*params, *better_params, limit + 1])]
+    else:
+        ids = _narrow_leaders(database, where, params, better, better_params, limit + 1)
+    page = _page(database, ids, limit, now)
+    clusters = [row["cluster_id"] for row in page.items
+                if row["cluster_id"] is not None and (row["cluster_size"] or 1) > 1]
+    # What a decision on the story decides: its open copies (or, on a page of decided items, the copies in
+    # the status shown), each at the version listed here.
+    decided = OPEN_STATUSES if filters.status in OPEN_STATUSES else (filters.status,)
+    versions, copies = story_versions(database, clusters, decided), story_copies(database, clusters, now=now)
+    for row in page.items:
+        row["copies"] = copies.get(row["cluster_id"], [])
+        row["open_versions"] = versions.get(row["cluster_id"]) or (
+            {row["id"]: row["version"]} if row["status"] in decided else {})
+    return page
+
+
+def _narrow_leaders(database: sqlite_utils.Database, where: list[str], params: list[Any], better: str,
+                    better_params: list[Any], wanted: int) -> list[int]:
+    """The first `wanted` best copies under a narrow filter. Its index (a date range, say) yields the matching
+    items unordered, and checking every one for a better copy before sorting costs a seek each (8,000 for a
+    week at a million items); so the items are sorted first (as the per-item queue does), then checked a
+    chunk at a time in queue order until the page is full."""
+    chunk, found, after = wanted * 4, [], None
+    while len(found) < wanted:
+        keyset = " AND (items.priority < ? OR (items.priority = ? AND items.id < ?))" if after else ""
+        candidates = database.conn.execute(
+            f"SELECT items.id, items.priority FROM items WHERE {' AND '.join(where)}{keyset}"
+            " ORDER BY items.priority DESC, items.id DESC LIMIT ?",
+            [*params, *([after[0], after[0], after[1]] if after else []), chunk]).fetchall()
+        if not candidates:
+            break
+        marks = ",".join("?" * len(candidates))
+        found += [row[0] for row in database.conn.execute(
+            f"SELECT items.id FROM items WHERE items.id IN ({marks}){better}"
+            " ORDER BY items.priority DESC, items.id DESC", [*(c[0] for c in candidates), *better_params])]
+        if len(candidates) < chunk:
+            break
+        after = (candidates[-1][1], candidates[-1][0])
+    return found[:wanted]
+
+
+def story_versions(database: sqlite_utils.Database, cluster_ids: list[int],
+                   statuses: tuple[str, ...] = OPEN_STATUSES) -> dict[int, dict[int, int]]:
+    """cluster id → {item id: version} of its copies in `statuses`, read from items_cluster_queue alone."""
+    if not cluster_ids:
+        return {}
+    found: dict[int, dict[int, int]] = {}
+    rows = database.conn.execute(
+        "SELECT cluster_id, id, version FROM items INDEXED BY items_cluster_queue"
+        f" WHERE cluster_id IN ({','.join('?' * len(cluster_ids))})"
+        f" AND status IN ({','.join('?' * len(statuses))})", [*cluster_ids, *statuses])
+    for cluster_id, item_id, version in rows:
+        found.setdefault(cluster_id, {})[item_id] = version
+    return found
+
+
+def story_copies(database: sqlite_utils.Database, cluster_ids: list[int], *, per_story: int = COPIES_SHOWN,
+                 now: str | None = None) -> dict[int, list[dict]]:
+    """cluster id → its first `per_story` copies (id, title, url, source, status, fetched_at, claim holder),
+    the open ones first, then in queue order: what a story row lists when expanded (the item page has all).
+
+    Only the listed copies' rows are read: their ids come from items_cluster_queue, one short walk each."""
+    if not cluster_ids:
+        return {}
+    picked = [row[0] for cluster_id in cluster_ids for row in database.conn.execute(
+        "SELECT id FROM items INDEXED BY items_cluster_queue WHERE cluster_id = ?"
+        " ORDER BY status IN (?, ?) DESC, priority DESC, id DESC LIMIT ?",
+        (cluster_id, *OPEN_STATUSES, per_story))]
+    if not picked:
+        return {}
+    rows = database.query(
+        "SELECT items.id, items.cluster_id, items.title, items.url, items.status, items.version,"
+        " items.fetched_at, items.priority, sources.name AS source_name, users.name AS claim_user"
+        " FROM items JOIN sources ON sources.id = items.source_id"
+        " LEFT JOIN claims ON claims.item_id = items.id AND claims.expires_at > ?"
+        " LEFT JOIN users ON users.id = claims.user_id"
+        f" WHERE items.id IN ({','.join('?' * len(picked))})", [now or utcnow(), *picked])
+    order = {item_id: n for n, item_id in enumerate(picked)}
+    found: dict[int, list[dict]] = {}
+    for row in sorted(rows, key=lambda row: order[row["id"]]):
+        found.setdefault(row["cluster_id"], []).append(row)
+    return found
 
 
 # --- claims -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import db
+import db.clusters
 import db.users
 from classifiers.model import Scores
 from classifiers.text import content_hash
@@ -36,9 +37,7 @@ def make_item(database, source_id: int, n: int, *, title: str, text: str, status
         if cluster_id is None:
             cluster_id = conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at) VALUES (?, ?)",
                                       (fetched_at, fetched_at)).lastrowid
-        else:
-            conn.execute("UPDATE clusters SET size = size + 1 WHERE id = ?", (cluster_id,))
-        return insert_item(conn, {
+        item_id = insert_item(conn, {
             "source_id": source_id, "guid": f"g{n}", "url": url or f"https://example.vn/bai/{n}",
             "canonical_url": url or f"https://example.vn/bai/{n}", "title": title, "text": text,
             "author": "Tác giả", "published_at": fetched_at, "fetched_at": fetched_at, "language": language,
@@ -48,6 +47,10 @@ def make_item(database, source_id: int, n: int, *, title: str, text: str, status
             "model_version": "test-1", "status": status,
             "flag_reasons": ["misinformation"] if status == "flagged" else [],
         })
+        # The cluster's spread as the crawler keeps it: copies, sources, first and last seen.
+        db.clusters.note_source(conn, cluster_id, source_id, fetched_at)
+        db.clusters.refresh_after_item(conn, cluster_id, item_id, fetched_at)
+        return item_id
 
 
 def build(path: Path) -> dict:

@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 
 import db
 import db.decisions
+import db.sources
 from tests import helpers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -291,7 +292,7 @@ def test_followup_action_reaches_the_followups_page_and_fits_390_px(server, page
     database.conn.close()
 
 
-PAGES = ("/queue", "/inbox", "/followups", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
+PAGES = ("/queue", "/queue?view=items", "/inbox", "/followups", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
          "/admin/users", "/admin/tokens", "/admin/models", "/report", "/docs/api")
 
 
@@ -375,3 +376,67 @@ def test_save_evidence_button_lists_the_capture(world, page, tmp_path):
         finally:
             srv.shutdown()
             thread.join(5)
+
+
+def _add_story(path, info) -> tuple[int, list[int]]:
+    """Three more copies of the "high" item's story (on two other sources, with long titles); (cluster, copies)."""
+    database = db.connect(path)
+    high = info["items"]["high"]
+    cluster = database.conn.execute("SELECT cluster_id FROM items WHERE id = ?", (high,)).fetchone()[0]
+    zalo = db.sources.ensure_source(database, "Zalo OA Tin tức địa phương", "rss", "https://zalo.example/rss", "vi")
+    copies = [helpers.make_item(database, source, 700 + n, cluster_id=cluster, misinformation=0.5 + n / 10,
+                                title=f"Bản sao {n}: tin giả về vắc-xin được chia sẻ rộng rãi trên mạng xã hội",
+                                text=f"bản {n}")
+              for n, source in enumerate((info["sources"]["vnexpress"], zalo, zalo))]
+    database.conn.close()
+    return cluster, copies
+
+
+def test_keyboard_moves_between_stories_and_decides_one(server, page):
+    """Issue 12 item 1: j/k move between story rows (not between copies); l lists the copies; c decides
+    every open copy of the story at once, and u undoes them all."""
+    base, path, info = server
+    cluster, copies = _add_story(path, info)
+    login(page, base)
+    ids = row_ids(page)
+    assert ids[0] == info["items"]["high"] and not set(copies) & set(ids)
+    story = f'tr.queue-row[data-cluster-id="{cluster}"]'
+    assert not page.is_visible(f"{story} details.copies li")
+    page.keyboard.press("l")
+    assert page.is_visible(f"{story} details.copies li")
+    assert len(page.query_selector_all(f"{story} details.copies li")) == 4
+    page.keyboard.press("j")
+    assert page.get_attribute("tr.queue-row.selected", "data-item-id") == str(ids[1])
+    page.keyboard.press("k")
+    assert page.get_attribute("tr.queue-row.selected", "data-item-id") == str(ids[0])
+    with page.expect_navigation():
+        page.keyboard.press("c")
+    page.wait_for_selector("#queue")
+    log = _log(path)
+    assert sorted(row[0] for row in log) == sorted([info["items"]["high"], *copies])
+    assert {row[1] for row in log} == {"confirm_misinformation"}
+    assert info["items"]["high"] not in row_ids(page)
+    assert row_ids(page)[0] == ids[1]
+    with page.expect_navigation():
+        page.keyboard.press("u")
+    page.wait_for_selector("#queue")
+    assert row_ids(page)[0] == info["items"]["high"]
+    assert [row[1] for row in _log(path)].count("undo") == 4
+    assert page.dialogs == []
+
+
+def test_story_rows_fit_390_px_with_their_copies_listed(server, page):
+    base, path, info = server
+    cluster, _copies = _add_story(path, info)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    login(page, base)
+    page.set_viewport_size({"width": 390, "height": 900})
+    for locale in ("vi", "en"):
+        with page.expect_navigation():
+            page.click(f"#locale-{locale}")
+        page.click(f'tr.queue-row[data-cluster-id="{cluster}"] details.copies summary')
+        assert page.is_visible(f'tr.queue-row[data-cluster-id="{cluster}"] details.copies li')
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the story queue is {width} px wide ({locale})"
+    assert errors == []

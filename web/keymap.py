@@ -24,8 +24,9 @@ class Shortcut:
 
 
 KEYMAP: tuple[Shortcut, ...] = (
-    Shortcut(("j",), "next", (QUEUE,), N_("next item")),
-    Shortcut(("k",), "previous", (QUEUE,), N_("previous item")),
+    Shortcut(("j",), "next", (QUEUE,), N_("next story (or item)")),
+    Shortcut(("k",), "previous", (QUEUE,), N_("previous story (or item)")),
+    Shortcut(("l",), "expand", (QUEUE,), N_("show / hide the story's copies")),
     Shortcut(("Enter", "o"), "open", (QUEUE,), N_("open the item")),
     Shortcut(("x",), "select", (QUEUE,), N_("select / unselect")),
     Shortcut(("c",), "confirm_misinformation", (QUEUE, ITEM),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 import db.escalations
 import db.queue
@@ -26,9 +29,9 @@ from web.decisions import (
     stale_message,
 )
 from web.evidence import capture_after
-from web.params import id_list, int_arg
+from web.params import BadParameter, id_list, int_arg, to_int
 from web.queue_filter import format_after, parse_after, parse_filters
-from web.render import localtime, safe_href
+from web.render import localtime, number, safe_href
 
 bp = Blueprint("queue", __name__)
 
@@ -36,30 +39,77 @@ bp = Blueprint("queue", __name__)
 @bp.get("/queue")
 @roles(*READ)
 def index():
+    """The queue, one row per story (cluster) by default; `?view=items` shows one row per item, as before."""
     database = get_db()
     filters = parse_filters(request.args)
-    page = db.queue.queue(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
-                          after=parse_after(request.args.get("after")))
+    per_item = request.args.get("view") == "items"
+    fetch = db.queue.queue if per_item else db.queue.stories
+    page = fetch(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
+                 after=parse_after(request.args.get("after")))
     args = {k: v for k, v in request.args.items() if k != "after" and v}
-    sources = db.sources.source_choices(database)
-    # Per-row strings built here once, not by url_for/gettext/filters fifty times in the template.
-    item_base = url_for("items.show", item_id=0)[:-1]
-    back = "?" + urlencode({"next": request.full_path})
-    labels = {c: _(c) for c in db.queue.CATEGORIES}
-    for row in page.items:
-        row["href"] = f"{item_base}{row['id']}{back}"
-        row["decide_url"] = f"{item_base}{row['id']}/decide"
-        row["source_href"] = safe_href(row.get("url"))
-        row["fetched_local"] = localtime(row["fetched_at"])
-        row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
+    _decorate(page.items)
     if filters.status == Status.ESCALATED:  # to whom each went, and why: what an escalated item waits on
         escalations = db.escalations.latest_for_items(database, [row["id"] for row in page.items])
         for row in page.items:
             row["escalation"] = escalations.get(row["id"])
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
-                           filters=filters, sources=sources, statuses=[s.value for s in Status],
-                           categories=db.queue.CATEGORIES, actions=list(DECISIONS),
+                           filters=filters, sources=db.sources.source_choices(database),
+                           statuses=[s.value for s in Status], categories=db.queue.CATEGORIES,
+                           actions=list(DECISIONS), per_item=per_item,
                            escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
+
+
+def _decorate(rows: list[dict]) -> None:
+    """Per-row strings built here once, not by url_for/gettext/filters fifty times in the template."""
+    item_base = url_for("items.show", item_id=0)[:-1]
+    back = "?" + urlencode({"next": request.full_path})
+    labels = {c: _(c) for c in db.queue.CATEGORIES}
+    for row in rows:
+        row["href"] = f"{item_base}{row['id']}{back}"
+        row["decide_url"] = f"{item_base}{row['id']}/decide"
+        row["source_href"] = safe_href(row.get("url"))
+        row["fetched_local"] = localtime(row["fetched_at"]) if "copies" not in row else None
+        row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
+    if rows and "copies" in rows[0]:
+        _decorate_stories(rows, item_base, back)
+
+
+def _decorate_stories(rows: list[dict], item_base: str, back: str) -> None:
+    """A story row's strings. One with more than one copy to decide decides through its cluster's route and
+    carries each open copy's version in one field, versions_<cluster> = "id:version,…" (read by the keys
+    and by the selection form); a lone copy decides through its item's route. Translated counts are looked up once
+    per distinct value: a page repeats the same few."""
+    cluster_base = url_for("queue.cluster_decide", cluster_id=0)[:-len("0/decide")]
+    statuses, select = {s.value: _(s.value) for s in Status}, _("Select")
+    sources_text = cache(lambda n: ngettext("%(num)s source", "%(num)s sources", n))
+    velocity_text = cache(lambda rate: _("%(v)s/h", v=number(rate)))
+    copies_text = cache(lambda n, undecided: ngettext("%(num)s copy, %(open)s to decide",
+                                                      "%(num)s copies, %(open)s to decide", n, open=undecided))
+    for row in rows:
+        versions = row["open_versions"]
+        size = row.get("cluster_size") or 1
+        if len(versions) > 1:
+            row["story_decide_url"] = f"{cluster_base}{row['cluster_id']}/decide"
+            row["versions_text"] = ",".join(f"{k}:{v}" for k, v in versions.items())
+        row["first_seen_local"] = localtime(row.get("cluster_first_seen") or row["fetched_at"])
+        row["sources_text"] = sources_text(row.get("cluster_sources") or 1)
+        row["velocity_text"] = velocity_text(round(row.get("velocity") or 0, 1)) if size > 1 else "—"
+        row["copies_text"] = copies_text(size, len(versions))
+        row["copies_html"] = Markup("".join(_copy_html(copy, copy["id"] in versions, f"{item_base}{copy['id']}{back}",
+                                                        statuses, select) for copy in row["copies"]))
+
+
+def _copy_html(copy: dict, undecided: bool, href: str, statuses: dict[str, str], select: str) -> Markup:
+    """One copy in a story's list: its box when it can still be decided, its title linking to its page, then
+    its source, status and claim holder. Built here rather than in the template: a page lists up to 250
+    copies, and a template loop costs several times this (every value is escaped all the same)."""
+    box = (f'<input type="checkbox" name="item_id" value="{copy["id"]}" class="select copy-select"'
+           f' aria-label="{escape(select)}"> ') if undecided else ""
+    holder = f" · {escape(copy['claim_user'])}" if copy.get("claim_user") else ""
+    status = escape(statuses.get(copy["status"], copy["status"]))
+    return Markup(f'<li class="copy{"" if undecided else " decided"}" data-copy-id="{copy["id"]}">{box}'
+                  f'<a href="{escape(href)}">{escape(copy["title"] or "…")}</a>'
+                  f' <small>{escape(copy["source_name"])} · {status}{holder}</small></li>')
 
 
 @bp.get("/search")
@@ -84,8 +134,10 @@ def claim():
     unknown = sorted(set(ids) - set(db.queue.versions_of(database, ids)))
     if unknown:  # a claim row needs its item (foreign key)
         return render_template("error.html", title="404", message=_("Item %(id)s does not exist.", id=unknown[0])), 404
-    if cluster is not None:
-        ids += db.queue.open_in_cluster(database, cluster)
+    # A whole cluster (the item page's button, the m key on a story row) or the stories selected on the queue.
+    for cluster_id in ([cluster] if cluster is not None else []) + id_list(request.form, "cluster"):
+        ids += db.queue.open_in_cluster(database, cluster_id)
+    ids = sorted(set(ids))
     if not ids:
         abort(400)
     try:
@@ -105,15 +157,43 @@ def claim():
 @bp.post("/queue/bulk")
 @roles(*MODERATE)
 def bulk():
-    """Decide a selection; each item is decided at the version shown on the page (stale ones are skipped)."""
+    """Decide a selection; each item is decided at the version shown on the page (stale ones are skipped).
+
+    A selected story (`cluster`) stands for its open copies the page listed (their version_<id> fields);
+    a copy that joined the story after the page was drawn has no version there and is left for later."""
     ids = id_list(request.form, "item_id")
-    if not ids:
+    clusters = id_list(request.form, "cluster")
+    if not ids and not clusters:
         flash(_("Select at least one item."), "error")
         return redirect(safe_return(request.form.get("next"))), 303
     versions = _versions(ids)
+    versions.update({item_id: version for item_id, version in _story_versions(clusters).items()
+                     if item_id in ids and item_id not in versions})  # a copy selected in a story's list
     if len(versions) < len(ids):
         return render_template("error.html", title="400", message=_("Missing item version.")), 400
+    for cluster_id in clusters:
+        listed = _story_versions([cluster_id])
+        versions.update({item_id: listed[item_id] for item_id in db.queue.open_in_cluster(get_db(), cluster_id)
+                         if item_id in listed})
+    if not versions:
+        return render_template("error.html", title="400", message=_("Missing item version.")), 400
     return _bulk(versions)
+
+
+def _story_versions(clusters: list[int]) -> dict[int, int]:
+    """{item id: version} of the open copies the page listed for these stories: all of them in one field per
+    story, versions_<cluster> = "id:version,…" (a page of stories would otherwise carry a field per copy).
+    Without `clusters` (a copy selected alone), every story's field on the page is read."""
+    names = [f"versions_{c}" for c in clusters] if clusters else [n for n in request.form if n.startswith("versions_")]
+    found: dict[int, int] = {}
+    for name in names:
+        for pair in (request.form.get(name) or "").split(","):
+            item_text, _colon, version_text = pair.partition(":")
+            item_id, version = to_int(item_text, name, low=1), to_int(version_text, name)
+            if item_id is None or version is None:
+                raise BadParameter(name, _("Missing item version."))
+            found[item_id] = version
+    return found
 
 
 def _versions(ids) -> dict[int, int]:

@@ -103,10 +103,17 @@
       if (checked().length) { decideSelection(action); return; }
       var r = row();
       if (!r) { return; }
+      // A story row decides every open copy it lists, each at its version; an item row, one.
       var send = function (target, note) {
-        post(r.getAttribute("data-decide"), {
-          action: action, version: r.getAttribute("data-version"), note: note, target: target, next: here()
-        });
+        var fields = { action: action, note: note, target: target, next: here() };
+        var listed = r.querySelector('input[name^="versions_"]');  // a story's open copies: "id:version,…"
+        var versions = (listed ? listed.value : "").split(",").filter(Boolean);
+        if (versions.length) {
+          versions.forEach(function (pair) { var p = pair.split(":"); fields["version_" + p[0]] = p[1]; });
+        } else {
+          fields.version = r.getAttribute("data-version");
+        }
+        post(r.getAttribute("data-decide"), fields);
       };
       if (action === "escalate") { askEscalation(send); return; }
       var bulkNote = document.getElementById("bulk-note");
@@ -114,6 +121,7 @@
     };
     commands.next = function () { select(current + 1); };
     commands.previous = function () { select(current - 1); };
+    commands.expand = function () { var r = row(); var list = r ? r.querySelector("details.copies") : null; if (list) { list.open = !list.open; } };
     commands.open = function () { var r = row(); if (r) { window.location = r.getAttribute("data-href"); } };
     commands.select = function () { var r = row(); if (r) { var box = r.querySelector("input.select"); box.checked = !box.checked; } };
     commands.confirm_misinformation = function () { decide("confirm_misinformation"); };
@@ -123,7 +131,10 @@
     commands.claim = function () {
       var r = row();
       var claimButton = document.getElementById("bulk-claim");
-      if (r && claimButton) { post(claimButton.getAttribute("formaction"), { item_id: r.getAttribute("data-item-id"), next: here() }); }
+      if (!r || !claimButton) { return; }
+      var fields = { item_id: r.getAttribute("data-item-id"), next: here() };
+      if (r.getAttribute("data-cluster-id")) { fields.cluster_id = r.getAttribute("data-cluster-id"); }  // the story's open copies
+      post(claimButton.getAttribute("formaction"), fields);
     };
     commands.source = function () { var r = row(); if (r && r.getAttribute("data-source")) { window.open(r.getAttribute("data-source"), "_blank", "noopener,noreferrer"); } };
   }
