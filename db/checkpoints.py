@@ -6,6 +6,10 @@ to `<database>.audit-checkpoints.jsonl` (opened append-only, mode 0600) and as a
 what lets verification see rows deleted from the end, or the whole log wiped, even by someone who can
 rewrite the database and its own record of the head: those rows are below a checkpoint's count.
 
+Lines written since the follow-up log (db/followups.py) also sign its length and head ("fn", "fhead"),
+so follow-up entries deleted from its end are caught the same way; lines without them (written before)
+are signed over the other fields only, and verify as they did.
+
 Lines may arrive out of order (two processes deciding at once); each is checked on its own.
 """
 
@@ -43,10 +47,14 @@ class Checkpoint:
     key: str  # key_id() of the signing key
     mac: str
     line: int = 0  # line number in the file, when read from one
+    fn: int | None = None  # follow-up log entries 1..fn (None on lines written before it was signed)
+    fhead: str | None = None  # row_hash of follow-up log entry fn (GENESIS when fn is 0)
 
     def as_json(self) -> str:
-        return json.dumps({"kind": self.kind, "n": self.n, "head": self.head, "at": self.at, "key": self.key,
-                           "mac": self.mac}, separators=(",", ":"))
+        entry = {"kind": self.kind, "n": self.n, "head": self.head, "at": self.at, "key": self.key}
+        if self.fn is not None:
+            entry.update(fn=self.fn, fhead=self.fhead)
+        return json.dumps({**entry, "mac": self.mac}, separators=(",", ":"))
 
 
 def path_for(database: sqlite_utils.Database) -> Path | None:
@@ -54,33 +62,44 @@ def path_for(database: sqlite_utils.Database) -> Path | None:
     return None if file is None else Path(file + SUFFIX)
 
 
-def _mac(key: bytes, kind: str, n: int, head: str, at: str, signer: str) -> str:
-    payload = json.dumps(["audit-checkpoint", kind, n, head, at, signer], separators=(",", ":"))
+def _mac(key: bytes, kind: str, n: int, head: str, at: str, signer: str,
+         followups: tuple[int, str] | None = None) -> str:
+    """The signature; the follow-up fields are signed when present, so stripping them breaks it."""
+    fields = ["audit-checkpoint", kind, n, head, at, signer, *(followups or ())]
+    payload = json.dumps(fields, separators=(",", ":"))
     return hmac.new(key, payload.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def sign(key: bytes, kind: str, n: int, head: str, at: str | None = None) -> Checkpoint:
+def sign(key: bytes, kind: str, n: int, head: str, at: str | None = None,
+         followups: tuple[int, str] | None = None) -> Checkpoint:
+    """A checkpoint of decisions 1..n ending at `head`, and of the follow-up log's (length, head) if given."""
     at = at or utcnow()
     signer = key_id(key)
-    return Checkpoint(kind, n, head, at, signer, _mac(key, kind, n, head, at, signer))
+    fn, fhead = followups if followups is not None else (None, None)
+    return Checkpoint(kind, n, head, at, signer, _mac(key, kind, n, head, at, signer, followups), fn=fn, fhead=fhead)
 
 
 def is_signed_by(checkpoint: Checkpoint, key: bytes) -> bool:
     if not _is_hex(checkpoint.mac, 64):  # compare_digest refuses non-ASCII text: an edited line is just unsigned
         return False
-    expected = _mac(key, checkpoint.kind, checkpoint.n, checkpoint.head, checkpoint.at, checkpoint.key)
+    followups = None if checkpoint.fn is None else (checkpoint.fn, checkpoint.fhead)
+    expected = _mac(key, checkpoint.kind, checkpoint.n, checkpoint.head, checkpoint.at, checkpoint.key, followups)
     return hmac.compare_digest(expected, checkpoint.mac)
 
 
-def append(database: sqlite_utils.Database, key: bytes, kind: str, n: int, head: str) -> Checkpoint:
-    """Sign and write one checkpoint (one write() on an O_APPEND descriptor) and log it.
+def append(database: sqlite_utils.Database, key: bytes, kind: str, n: int, head: str,
+           followups: tuple[int, str] | None = None) -> Checkpoint:
+    """Sign and write one checkpoint (one write() on an O_APPEND descriptor) and log it; `followups` is
+    the follow-up log's (length, head), signed with it.
 
     Raises OSError when the file cannot be written; the log line is emitted first either way.
     """
-    checkpoint = sign(key, kind, n, head)
-    log.info("audit checkpoint", extra={"audit_kind": kind, "audit_n": n, "audit_head": head,
-                                        "audit_at": checkpoint.at, "audit_key": checkpoint.key,
-                                        "audit_mac": checkpoint.mac})
+    checkpoint = sign(key, kind, n, head, followups=followups)
+    extra = {"audit_kind": kind, "audit_n": n, "audit_head": head, "audit_at": checkpoint.at,
+             "audit_key": checkpoint.key, "audit_mac": checkpoint.mac}
+    if followups is not None:
+        extra.update(audit_fn=checkpoint.fn, audit_fhead=checkpoint.fhead)
+    log.info("audit checkpoint", extra=extra)
     path = path_for(database)
     if path is not None:
         descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -114,7 +133,20 @@ def _parse(text: str, number: int) -> Checkpoint:
     for field, value, length in (("head", head, 64), ("key", signer, 16), ("mac", mac, 64)):
         if not _is_hex(value, length):
             raise ValueError(f"field '{field}': not {length} lowercase hex digits")
-    return Checkpoint(kind, n, head, at, signer, mac, number)
+    fn, fhead = _followup_fields(entry)
+    return Checkpoint(kind, n, head, at, signer, mac, number, fn, fhead)
+
+
+def _followup_fields(entry: dict) -> tuple[int | None, str | None]:
+    """The optional follow-up log fields: both or neither (lines from before them have neither)."""
+    fn, fhead = entry.get("fn"), entry.get("fhead")
+    if fn is None and fhead is None:
+        return None, None
+    if not isinstance(fn, int) or isinstance(fn, bool) or fn < 0:
+        raise ValueError(f"field 'fn': not a count: {fn!r:.40}")
+    if not _is_hex(fhead, 64):
+        raise ValueError("field 'fhead': not 64 lowercase hex digits")
+    return fn, fhead
 
 
 def read(path: Path) -> tuple[list[Checkpoint], list[str]]:

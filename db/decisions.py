@@ -10,7 +10,9 @@ rewrite the log unnoticed:
   without the key nobody can recompute the chain or append a row;
 * after every decision a signed checkpoint (count, head, time) is appended to a file beside the
   database and logged (db/checkpoints.py), so rows deleted from the end, or a wiped log, are below
-  a checkpoint's count even when the head record in service_state was moved too.
+  a checkpoint's count even when the head record in service_state was moved too. Each checkpoint also
+  signs the follow-up log's length and head (db/followups.py), and adding a follow-up or an outcome
+  writes one too (anchor_now), so that log is anchored the same way.
 
 Rows written before migration 054 keep their plain SHA-256 hashes (hash_scheme 1). `rekey()` verifies
 them the old way once and anchors them with a signed "rekey" checkpoint; it refuses a chain that fails,
@@ -334,9 +336,27 @@ def anchor(database: sqlite_utils.Database, decision: Decision) -> None:
     except RekeyRefused as refused:
         log.error("decisions hashed the old way were not re-keyed: %s", "; ".join(refused.problems[:5]))
     try:
-        checkpoints.append(database, _key(database, create=False), "checkpoint", decision.id, decision.row_hash)
+        checkpoints.append(database, _key(database, create=False), "checkpoint", decision.id, decision.row_hash,
+                           followups.head(database))
     except (OSError, KeyFileError) as error:
         log.error("audit checkpoint for decision %s not written: %s", decision.id, error)
+
+
+def anchor_now(database: sqlite_utils.Database) -> None:
+    """After the commit of a follow-up or an outcome (db.followups): sign both logs' heads, re-keying the
+    old decisions first while nothing was signed, as `monitor audit checkpoint` does (a follow-up's own
+    checkpoint must not be what keeps them from being re-keyed by themselves). Logged, never raised: the
+    follow-up is recorded, and the next checkpoint covers it too."""
+    if database.conn.in_transaction:
+        return
+    try:
+        try:
+            rekey(database, automatic=True)
+        except RekeyRefused as refused:
+            log.error("decisions hashed the old way were not re-keyed: %s", "; ".join(refused.problems[:5]))
+        checkpoint(database)
+    except (OSError, KeyFileError, DecisionError) as error:
+        log.error("audit checkpoint after a follow-up not written: %s", error)
 
 
 def history(database: sqlite_utils.Database, item_id: int) -> list[dict]:
@@ -594,7 +614,7 @@ def verify(database: sqlite_utils.Database) -> AuditReport:
         problems += file_problems + _head_problems(database, check.last_id, check.prev)
         problems += escalation_problems(database) + renamed_users(database) + status_contradictions(database)
         problems += undo_problems(database)
-        problems += followups.verify(database)  # the follow-up log is signed under the same key
+        problems += followups.verify(database, signed)  # signed under the same key, anchored by the same checkpoints
     if len(problems) > MAX_PROBLEMS:
         problems = problems[:MAX_PROBLEMS] + [f"… and {len(problems) - MAX_PROBLEMS} more problem(s)"]
     return AuditReport(check.last_id, check.keyed, check.legacy, len(signed), problems)
@@ -653,21 +673,26 @@ def rekey(database: sqlite_utils.Database, *, automatic: bool = False) -> Checkp
                             f"but {checkpoints.path_for(database)} already holds checkpoints: they are re-keyed "
                             "only by hand; read `monitor audit verify`, then run `monitor audit rekey`"])
     head = conn.execute("SELECT row_hash FROM decisions WHERE id = ?", (last,)).fetchone()[0]
-    return checkpoints.append(database, key, "rekey", last, head)
+    return checkpoints.append(database, key, "rekey", last, head, followups.head(database))
 
 
 def checkpoint(database: sqlite_utils.Database) -> Checkpoint:
     """Sign the log's current head now (for the scheduler and `monitor audit checkpoint`).
 
     Refuses (DecisionError) a head row whose hash does not match its content (under the key, or the
-    old way for a row from before the keyed log): a checkpoint never signs a row known to be edited.
+    old way for a row from before the keyed log), and a follow-up log whose last entry does not: a
+    checkpoint never signs a row known to be edited. The follow-up log's length and head are signed with it.
     """
     with _tampered_text_readable(database):
         row = next(iter(database.query(f"{_ROWS} ORDER BY decisions.id DESC LIMIT 1")), None)
     key = _key(database, create=row is None or row["hash_scheme"] == LEGACY)
-    if row is None:
-        return checkpoints.append(database, key, "checkpoint", 0, GENESIS)
-    if not _hash_matches(row, key):
+    if row is not None and not _hash_matches(row, key):
         raise DecisionError(f"decision {row['id']} does not match its hash: not signing it "
                             "(run `monitor audit verify`)")
-    return checkpoints.append(database, key, "checkpoint", row["id"], row["row_hash"])
+    following = followups.head(database)
+    if following is None or not followups.head_matches(database, key):
+        raise DecisionError("the follow-up log's last entry does not match its hash: not signing it "
+                            "(run `monitor audit verify`)")
+    if row is None:
+        return checkpoints.append(database, key, "checkpoint", 0, GENESIS, following)
+    return checkpoints.append(database, key, "checkpoint", row["id"], row["row_hash"], following)

@@ -4,7 +4,9 @@
 append-only history (the creation, then each outcome recorded), every row an HMAC under the audit key
 over its content and the previous row's hash, like the decision log (db/decisions.py). verify() checks
 the chain, the recorded head, and that every follow-up row is exactly what its log entries say: a row
-edited, added or deleted in the database is reported by `monitor audit verify`.
+edited, added or deleted in the database is reported by `monitor audit verify`. The decision log's signed
+checkpoints (db/checkpoints.py) also sign this log's length and head, and every add or outcome writes
+one, so entries deleted from its end are caught even when the recorded head was moved back with them.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+import sqlite3
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
 import sqlite_utils
 
 from db import transaction, utcnow
+from db.checkpoints import Checkpoint
 from db.keys import KeyFileError, audit_key, audit_key_source
 from vocab import AGENCIES, FOLLOW_UP_KINDS, FOLLOW_UP_OUTCOMES, Agency, FollowUpKind, FollowUpOutcome, Status
 
@@ -71,6 +75,36 @@ def _append(database: sqlite_utils.Database, conn, followup_id: int, event: str,
     conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
                  " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                  (HEAD_KEY, f"{row['id']}:{row['row_hash']}", now))
+
+
+def head(database: sqlite_utils.Database) -> tuple[int, str] | None:
+    """The log's length and last hash, as a checkpoint signs them ((0, GENESIS) when empty); None when the
+    last entry is not one the service wrote (verify reports it; a checkpoint then leaves the log out)."""
+    last = database.conn.execute(  # as bytes: text that is not UTF-8 must not raise after a commit
+        "SELECT id, CAST(row_hash AS BLOB) FROM followup_log ORDER BY id DESC LIMIT 1").fetchone()
+    if last is None:
+        return 0, GENESIS
+    entry_id, stored = last
+    text = stored.decode("ascii", "replace") if isinstance(stored, bytes) else ""
+    good = isinstance(entry_id, int) and len(text) == 64 and set(text) <= set("0123456789abcdef")
+    return (entry_id, text) if good else None
+
+
+def head_matches(database: sqlite_utils.Database, key: bytes) -> bool:
+    """Whether the last log entry's hash is what its content gives (a checkpoint never signs an edited one)."""
+    try:
+        row = next(iter(database.query("SELECT * FROM followup_log ORDER BY id DESC LIMIT 1")), None)
+        return row is None or hmac.compare_digest(entry_hash(key, row), str(row["row_hash"]))
+    except (TypeError, ValueError, sqlite3.OperationalError):  # bytes, non-ASCII hash, text not UTF-8
+        return False
+
+
+def anchor(database: sqlite_utils.Database) -> None:
+    """After the commit of a follow-up or an outcome: a signed checkpoint of both logs' heads, as after a
+    decision (db.decisions.anchor_now; imported here, since db.decisions imports this module)."""
+    from db.decisions import anchor_now
+
+    anchor_now(database)
 
 
 def _valid_date(text: str | None, what: str) -> str | None:
@@ -132,6 +166,7 @@ def add(database: sqlite_utils.Database, *, item_id: int, user_id: int, kind: st
             f"INSERT INTO followups ({', '.join(CREATED_FIELDS)}) VALUES ({', '.join('?' * len(CREATED_FIELDS))})",
             [row[name] for name in CREATED_FIELDS]).lastrowid
         _append(database, conn, followup_id, CREATED, row, user_id, now)
+    anchor(database)
     return followup_id
 
 
@@ -148,6 +183,7 @@ def record_outcome(database: sqlite_utils.Database, *, followup_id: int, user_id
         if changed != 1:
             return False
         _append(database, conn, followup_id, OUTCOME, fields, user_id, now)
+    anchor(database)
     return True
 
 
@@ -193,11 +229,21 @@ def period_summary(database: sqlite_utils.Database, start: str, end: str) -> lis
 
 # --- verifying ------------------------------------------------------------------------------------
 
-def _chain_problems(database: sqlite_utils.Database, key: bytes) -> tuple[list[str], dict[int, dict]]:
-    """The chain's own problems, and each follow-up's state as its entries tell it."""
+def _chain_problems(database: sqlite_utils.Database, key: bytes,
+                    signed: Iterable[Checkpoint]) -> tuple[list[str], dict[int, dict]]:
+    """The chain's own problems (with the signed checkpoints'), and each follow-up's state as its entries
+    tell it."""
     problems, states, prev, last_id = [], {}, GENESIS, 0
+    at_count: dict[int, list[Checkpoint]] = {}
+    for checkpoint in signed:
+        if checkpoint.fn is not None:
+            at_count.setdefault(checkpoint.fn, []).append(checkpoint)
+    disagreeing = []
     for row in database.query("SELECT * FROM followup_log ORDER BY id"):
         where = f"follow-up log entry {row['id']}"
+        disagreeing += [f"{where} is not the one the checkpoint of {c.at} signed (line {c.line}): the follow-up "
+                        f"log was rewritten at or before entry {row['id']}"
+                        for c in at_count.get(row["id"], []) if c.fhead != row["row_hash"]]
         if row["id"] != last_id + 1:
             problems.append(f"{where}: entries before it are missing (expected {last_id + 1})")
         if row["prev_hash"] != prev:
@@ -219,19 +265,37 @@ def _chain_problems(database: sqlite_utils.Database, key: bytes) -> tuple[list[s
     head = database.conn.execute("SELECT value FROM service_state WHERE key = ?", (HEAD_KEY,)).fetchone()
     if (head[0] if head else "") != (f"{last_id}:{prev}" if last_id else ""):
         problems.append("the follow-up log does not end where its recorded head says: entries were deleted or added")
-    return problems, states
+    return problems + _signed_problems(at_count, disagreeing, last_id), states
 
 
-def verify(database: sqlite_utils.Database) -> list[str]:
-    """Problems in the follow-up log and rows (empty when intact): the HMAC chain and its head, and every
-    follow-up row compared with what its signed entries say (edited, added or deleted rows)."""
+def _signed_problems(at_count: dict[int, list[Checkpoint]], disagreeing: list[str], last_id: int) -> list[str]:
+    """The log against the checkpoints that sign it: a different entry at a signed length, or fewer
+    entries than signed (deleted from the end, even with the recorded head moved back)."""
+    problems = disagreeing[:1]
+    if len(disagreeing) > 1:
+        problems.append(f"{len(disagreeing) - 1} later checkpoint(s) disagree with the follow-up log too")
+    longest = max(at_count, default=0)
+    if longest > last_id:
+        beyond = at_count[longest][0]
+        what = ("the follow-up log is empty: it was wiped" if last_id == 0 else
+                f"the follow-up log ends at entry {last_id}: entries {last_id + 1}–{longest} were deleted")
+        problems.append(f"{what} (a checkpoint of {beyond.at}, line {beyond.line}, counted {longest})")
+    return problems
+
+
+def verify(database: sqlite_utils.Database, signed: Iterable[Checkpoint] = ()) -> list[str]:
+    """Problems in the follow-up log and rows (empty when intact): the HMAC chain and its head, the
+    length and heads the `signed` checkpoints (verified by the caller) give it, and every follow-up row
+    compared with what its signed entries say (edited, added or deleted rows)."""
+    signed = list(signed)
     if database.conn.execute("SELECT 1 FROM followup_log LIMIT 1").fetchone() is None and \
-            database.conn.execute("SELECT 1 FROM followups LIMIT 1").fetchone() is None:
+            database.conn.execute("SELECT 1 FROM followups LIMIT 1").fetchone() is None and \
+            not any(c.fn for c in signed):
         return []
     key = audit_key(database, cached=False)
     if key is None:
         return ["the audit key is missing: the follow-up log cannot be checked"]
-    problems, states = _chain_problems(database, key)
+    problems, states = _chain_problems(database, key, signed)
     seen = set()
     for row in database.query("SELECT * FROM followups ORDER BY id"):
         seen.add(row["id"])
