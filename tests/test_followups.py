@@ -3,6 +3,7 @@ that `monitor audit verify` checks, the pages, the inbox mentions and the API.""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 
 import db
+import db.checkpoints
 import db.comments
 import db.decisions
 import db.followups
+import db.keys
 from db.followups import FollowUpError
 from tests import helpers
 
@@ -180,6 +183,91 @@ def test_monitor_audit_verify_command_reports_a_tampered_followup(confirmed):
     broken = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert broken.returncode == 1
     assert "follow-up 1 differs from its signed log" in broken.stdout + broken.stderr
+
+
+# --- anchored by the signed checkpoints -------------------------------------------------------------
+
+def _checkpoint_lines(path) -> list[dict]:
+    return [json.loads(line) for line in Path(str(path) + db.checkpoints.SUFFIX).read_text().splitlines()]
+
+
+def _truncate_to_first_entry(database) -> None:
+    """What someone who can write the database does to take back an outcome: delete the newest log
+    entry, move the recorded head back to the one before, and put the row back as that entry says."""
+    conn = database.conn
+    conn.execute("DROP TRIGGER followup_log_no_delete")
+    conn.execute("DELETE FROM followup_log WHERE id = 2")
+    first_hash = conn.execute("SELECT row_hash FROM followup_log WHERE id = 1").fetchone()[0]
+    conn.execute("UPDATE service_state SET value = ? WHERE key = ?", (f"1:{first_hash}", db.followups.HEAD_KEY))
+    conn.execute("UPDATE followups SET outcome = 'pending', outcome_user_id = NULL, outcome_user_name = NULL,"
+                 " outcome_at = NULL WHERE id = 1")
+    conn.commit()
+
+
+def test_adding_a_followup_or_outcome_writes_a_checkpoint_signing_its_log(confirmed):
+    path, ids, database, item_id = confirmed
+    before = len(_checkpoint_lines(path))
+    followup_id = _add(database, ids, item_id)
+    db.followups.record_outcome(database, followup_id=followup_id, user_id=ids["users"]["mod"], outcome="removed")
+    lines = _checkpoint_lines(path)
+    assert len(lines) == before + 2
+    head = database.conn.execute("SELECT row_hash FROM followup_log WHERE id = 2").fetchone()[0]
+    assert (lines[-1]["fn"], lines[-1]["fhead"]) == (2, head)
+    assert db.decisions.checkpoint(database).fn == 2  # `monitor audit checkpoint` and hourly sign it too
+    assert db.decisions.verify(database).problems == []
+
+
+def test_followup_entries_deleted_from_the_end_with_the_head_moved_back_are_reported(confirmed):
+    path, ids, database, item_id = confirmed
+    followup_id = _add(database, ids, item_id)
+    db.followups.record_outcome(database, followup_id=followup_id, user_id=ids["users"]["mod"], outcome="removed")
+    _truncate_to_first_entry(database)
+    problems = db.decisions.verify(database).problems
+    assert len(problems) == 1, problems  # the chain and the rows agree with each other: only the checkpoint tells
+    assert "the follow-up log ends at entry 1: entries 2–2 were deleted" in problems[0]
+    database.conn.execute("DELETE FROM followup_log")
+    database.conn.execute("DELETE FROM service_state WHERE key = ?", (db.followups.HEAD_KEY,))
+    database.conn.execute("DELETE FROM followups")
+    database.conn.commit()
+    problems = db.decisions.verify(database).problems
+    assert any("the follow-up log is empty: it was wiped" in p for p in problems), problems
+    database.conn.close()
+    broken = subprocess.run([sys.executable, "-m", "monitor.cli", "--db", str(path), "audit", "verify"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert broken.returncode == 1
+    assert "the follow-up log is empty: it was wiped" in broken.stdout + broken.stderr
+
+
+def test_a_different_entry_at_a_signed_length_is_reported(confirmed):
+    _, ids, database, item_id = confirmed
+    _add(database, ids, item_id)
+    database.conn.execute("DROP TRIGGER followup_log_no_update")
+    database.conn.execute("UPDATE followup_log SET row_hash = ? WHERE id = 1", ("ab" * 32,))
+    database.conn.commit()
+    problems = db.decisions.verify(database).problems
+    assert any("follow-up log entry 1 is not the one the checkpoint of" in p for p in problems), problems
+    with pytest.raises(db.decisions.DecisionError, match="follow-up log's last entry"):
+        db.decisions.checkpoint(database)  # never signs an edited entry
+
+
+def test_old_format_checkpoint_lines_still_verify_and_stripped_fields_do_not(confirmed):
+    path, ids, database, item_id = confirmed
+    _add(database, ids, item_id)
+    key = db.keys.audit_key(database)
+    decision = database.conn.execute("SELECT id, row_hash FROM decisions ORDER BY id DESC").fetchone()
+    old = db.checkpoints.sign(key, "checkpoint", decision[0], decision[1])  # as written before follow-ups
+    assert "fn" not in json.loads(old.as_json())
+    file = Path(str(path) + db.checkpoints.SUFFIX)
+    with file.open("a") as handle:
+        handle.write(old.as_json() + "\n")
+    report = db.decisions.verify(database)
+    assert report.problems == []
+    assert report.checkpoints == len(_checkpoint_lines(path))
+    stripped = {k: v for k, v in _checkpoint_lines(path)[-2].items() if k not in ("fn", "fhead")}
+    with file.open("a") as handle:
+        handle.write(json.dumps(stripped) + "\n")
+    problems = db.decisions.verify(database).problems
+    assert any("do not match their signature" in p for p in problems), problems
 
 
 # --- comments -------------------------------------------------------------------------------------
