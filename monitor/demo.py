@@ -17,8 +17,9 @@ from urllib.parse import urlsplit
 
 import db
 from db.users import add_user, find_user
+from monitor.domain import Role
 
-DEMO_USERS = (("demo-admin", "admin"), ("demo-mod", "moderator"), ("demo-analyst", "analyst"))
+DEMO_USERS = (("demo-admin", Role.ADMIN.value), ("demo-mod", Role.MODERATOR.value), ("demo-analyst", Role.ANALYST.value))
 DEMO_PASSWORD = "demo-password"
 FEEDS = (
     ("Tin địa phương (demo)", "tin-dia-phuong.rss", "vi", ["demo", "provincial"]),

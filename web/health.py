@@ -20,6 +20,7 @@ from flask_login import current_user
 import db
 import db.items
 import db.state
+from monitor.domain import Role
 from monitor.schedule.scheduler import HEARTBEAT_KEY
 from web import get_db, storage_problem
 from web.access import public
@@ -147,13 +148,13 @@ def _is_admin() -> bool:
     """A logged-in admin, or an active admin's API token (only /api/ routes load tokens by themselves)."""
     try:
         if current_user.is_authenticated:
-            return current_user.role == "admin"
+            return current_user.role == Role.ADMIN
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return False
         from db import tokens
 
         row = tokens.user_for_token(get_db(), header[7:].strip())
-        return bool(row and row["role"] == "admin")
+        return bool(row and row["role"] == Role.ADMIN)
     except Exception:  # noqa: BLE001 - no database, no user: the anonymous answer
         return False
