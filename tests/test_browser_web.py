@@ -403,6 +403,7 @@ def test_keyboard_moves_between_stories_and_decides_one(server, page):
     story = f'tr.queue-row[data-cluster-id="{cluster}"]'
     assert not page.is_visible(f"{story} details.copies li")
     page.keyboard.press("l")
+    page.wait_for_selector(f"{story} details.copies li")  # the list is fetched when the row opens
     assert page.is_visible(f"{story} details.copies li")
     assert len(page.query_selector_all(f"{story} details.copies li")) == 4
     page.keyboard.press("j")
@@ -436,6 +437,7 @@ def test_story_rows_fit_390_px_with_their_copies_listed(server, page):
         with page.expect_navigation():
             page.click(f"#locale-{locale}")
         page.click(f'tr.queue-row[data-cluster-id="{cluster}"] details.copies summary')
+        page.wait_for_selector(f'tr.queue-row[data-cluster-id="{cluster}"] details.copies li')  # fetched on open
         assert page.is_visible(f'tr.queue-row[data-cluster-id="{cluster}"] details.copies li')
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the story queue is {width} px wide ({locale})"

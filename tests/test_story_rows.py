@@ -3,6 +3,7 @@ story decides its open copies, and a copy can still be decided apart."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -82,6 +83,11 @@ def test_the_row_expands_to_list_its_copies(story):
     row = _row(client.get("/queue").get_data(as_text=True), info["items"]["high"])
     details = re.search(r'<details class="copies">.*?</details>', row, re.S).group(0)
     assert "4 copies, 3 to decide" in details
+    # The list itself is fetched when the row is opened (app.js), from the URL the row carries.
+    url = html.unescape(re.search(r'data-copies-url="([^"]+)"', details).group(1))
+    listing = client.get(url)
+    assert listing.status_code == 200
+    details += listing.get_data(as_text=True)
     listed = [int(x) for x in re.findall(r'data-copy-id="(\d+)"', details)]
     assert sorted(listed) == sorted([info["items"]["high"], *copies])
     assert listed[-1] == copies[2], "the decided copy comes after the open ones"

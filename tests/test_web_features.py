@@ -28,6 +28,7 @@ EXPECTED = {
     "report.form": {"moderator", "analyst", "admin"}, "report.submit": {"moderator", "analyst", "admin"},
     "items.decide": {"moderator", "admin"}, "items.undo": {"moderator", "admin"}, "queue.bulk": {"moderator", "admin"},
     "queue.cluster_decide": {"moderator", "admin"}, "queue.claim": {"moderator", "admin"},
+    "queue.cluster_copies": {"moderator", "analyst", "admin"},
     "admin.audit": {"admin"}, "admin.audit_export": {"admin"}, "admin.audit_verify": {"admin"},
     "admin.tokens": {"admin"}, "admin.models": {"admin"}, "admin.create_token": {"admin"}, "admin.revoke_token": {"admin"},
     "admin.users": {"admin"}, "admin.create_user": {"admin"}, "admin.update_user": {"admin"},

@@ -31,7 +31,7 @@ from web.decisions import (
 from web.evidence import capture_after
 from web.params import BadParameter, id_list, int_arg, to_int
 from web.queue_filter import format_after, parse_after, parse_filters
-from web.render import localtime, number, safe_href
+from web.render import localtimes, number, safe_href, score
 
 bp = Blueprint("queue", __name__)
 
@@ -39,15 +39,18 @@ bp = Blueprint("queue", __name__)
 @bp.get("/queue")
 @roles(*READ)
 def index():
-    """The queue, one row per story (cluster) by default; `?view=items` shows one row per item, as before."""
+    """The queue, one row per story (cluster) by default; `?view=items` shows one row per item, as before.
+    A story's copy list is not built here: the page fetches it when the row is opened (cluster_copies)."""
     database = get_db()
     filters = parse_filters(request.args)
     per_item = request.args.get("view") == "items"
-    fetch = db.queue.queue if per_item else db.queue.stories
-    page = fetch(database, filters, limit=current_app.config["QUEUE_PAGE_SIZE"],
-                 after=parse_after(request.args.get("after")))
+    limit, after = current_app.config["QUEUE_PAGE_SIZE"], parse_after(request.args.get("after"))
+    if per_item:
+        page = db.queue.queue(database, filters, limit=limit, after=after)
+    else:
+        page = db.queue.stories(database, filters, limit=limit, after=after, with_copies=False)
     args = {k: v for k, v in request.args.items() if k != "after" and v}
-    _decorate(page.items)
+    _decorate(page.items, story=None if per_item else _story_text(request.args.get("status")))
     if filters.status == Status.ESCALATED:  # to whom each went, and why: what an escalated item waits on
         escalations = db.escalations.latest_for_items(database, [row["id"] for row in page.items])
         for row in page.items:
@@ -55,54 +58,83 @@ def index():
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
                            filters=filters, sources=db.sources.source_choices(database),
                            statuses=[s.value for s in Status], categories=db.queue.CATEGORIES,
-                           actions=list(DECISIONS), per_item=per_item,
+                           actions=list(DECISIONS), per_item=per_item, copies_shown=db.queue.COPIES_SHOWN,
                            escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
 
 
-def _decorate(rows: list[dict]) -> None:
-    """Per-row strings built here once, not by url_for/gettext/filters fifty times in the template."""
+def _decorate(rows: list[dict], story=None) -> None:
+    """Per-row strings built here once, in one pass, not by url_for/gettext/filters fifty times in the
+    template; `story` (from _story_text) adds a story row's strings."""
     item_base = url_for("items.show", item_id=0)[:-1]
     back = "?" + urlencode({"next": request.full_path})
     labels = {c: _(c) for c in db.queue.CATEGORIES}
+    times, decimal = localtimes(), score(0.5)[1]  # the UI language's decimal symbol
     for row in rows:
         row["href"] = f"{item_base}{row['id']}{back}"
         row["decide_url"] = f"{item_base}{row['id']}/decide"
         row["source_href"] = safe_href(row.get("url"))
-        row["fetched_local"] = localtime(row["fetched_at"]) if "copies" not in row else None
-        row["reason_labels"] = " ".join(labels.get(r, r) for r in row.get("flag_reasons") or [])
-    if rows and "copies" in rows[0]:
-        _decorate_stories(rows, item_base, back)
+        reasons = row.get("flag_reasons")
+        row["reason_labels"] = " ".join(labels.get(r, r) for r in reasons) if reasons else ""
+        top = row.get("top_score")
+        row["score_text"] = "—" if top is None else f"{top:.2f}".replace(".", decimal)
+        if story is None:
+            row["fetched_local"] = times(row["fetched_at"])
+        else:
+            row["fetched_local"] = None
+            story(row, times)
 
 
-def _decorate_stories(rows: list[dict], item_base: str, back: str) -> None:
-    """A story row's strings. One with more than one copy to decide decides through its cluster's route and
-    carries each open copy's version in one field, versions_<cluster> = "id:version,…" (read by the keys
-    and by the selection form); a lone copy decides through its item's route. Translated counts are looked up once
-    per distinct value: a page repeats the same few."""
+def _story_text(status: str | None):
+    """A function that adds a story row's strings. One with more than one copy to decide decides through its
+    cluster's route and carries each open copy's version in one field, versions_<cluster> = "id:version,…"
+    (read by the keys and by the selection form); a lone copy decides through its item's route. Its copy list
+    is fetched from `copies_url` when opened. Translated counts are looked up once per distinct value: a page
+    repeats the same few."""
     cluster_base = url_for("queue.cluster_decide", cluster_id=0)[:-len("0/decide")]
-    statuses, select = {s.value: _(s.value) for s in Status}, _("Select")
+    listed = "/copies?" + urlencode({**({"status": status} if status else {}), "next": request.full_path})
     sources_text = cache(lambda n: ngettext("%(num)s source", "%(num)s sources", n))
     velocity_text = cache(lambda rate: _("%(v)s/h", v=number(rate)))
     copies_text = cache(lambda n, undecided: ngettext("%(num)s copy, %(open)s to decide",
                                                       "%(num)s copies, %(open)s to decide", n, open=undecided))
-    for row in rows:
+
+    def add(row: dict, times) -> None:
         versions = row["open_versions"]
         size = row.get("cluster_size") or 1
         if len(versions) > 1:
             row["story_decide_url"] = f"{cluster_base}{row['cluster_id']}/decide"
             row["versions_text"] = ",".join(f"{k}:{v}" for k, v in versions.items())
-        row["first_seen_local"] = localtime(row.get("cluster_first_seen") or row["fetched_at"])
+        if size > 1:
+            row["copies_url"] = f"{cluster_base}{row['cluster_id']}{listed}"
+        row["first_seen_local"] = times(row.get("cluster_first_seen") or row["fetched_at"])
         row["sources_text"] = sources_text(row.get("cluster_sources") or 1)
         row["velocity_text"] = velocity_text(round(row.get("velocity") or 0, 1)) if size > 1 else "—"
         row["copies_text"] = copies_text(size, len(versions))
-        row["copies_html"] = Markup("".join(_copy_html(copy, copy["id"] in versions, f"{item_base}{copy['id']}{back}",
-                                                        statuses, select) for copy in row["copies"]))
+    return add
+
+
+@bp.get("/clusters/<int:cluster_id>/copies")
+@roles(*READ)
+def cluster_copies(cluster_id: int):
+    """A story's copy list (the <li>s of its queue row's <details>), fetched by app.js when the row is first
+    opened: building every row's list up front was most of a story page's cost. `status` is the queue page's
+    filter (which copies can still be selected); `next` the queue page the copies' links return to."""
+    database = get_db()
+    decided = db.queue.decided_statuses(parse_filters(request.args))
+    copies = db.queue.story_copies(database, [cluster_id]).get(cluster_id)
+    if not copies:
+        abort(404)
+    versions = db.queue.story_versions(database, [cluster_id], decided).get(cluster_id, {})
+    item_base = url_for("items.show", item_id=0)[:-1]
+    back = "?" + urlencode({"next": safe_return(request.args.get("next"))})
+    statuses, select = {s.value: _(s.value) for s in Status}, _("Select")
+    return Markup("".join(_copy_html(copy, copy["id"] in versions, f"{item_base}{copy['id']}{back}",
+                                     statuses, select) for copy in copies))
 
 
 def _copy_html(copy: dict, undecided: bool, href: str, statuses: dict[str, str], select: str) -> Markup:
     """One copy in a story's list: its box when it can still be decided, its title linking to its page, then
-    its source, status and claim holder. Built here rather than in the template: a page lists up to 250
-    copies, and a template loop costs several times this (every value is escaped all the same)."""
+    its source, status and claim holder. Built here rather than in a template: every value is escaped all the
+    same, and a template loop costs several times this."""
     box = (f'<input type="checkbox" name="item_id" value="{copy["id"]}" class="select copy-select"'
            f' aria-label="{escape(select)}"> ') if undecided else ""
     holder = f" · {escape(copy['claim_user'])}" if copy.get("claim_user") else ""

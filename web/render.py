@@ -70,6 +70,28 @@ def localtime(value: str | datetime | None, pattern: str | None = None) -> str:
     return format_datetime(moment.astimezone(user_zone()), pattern or DATETIME_PATTERNS[locale], locale=locale)
 
 
+def localtimes(pattern: str | None = None):
+    """localtime for many values on one page: the locale, zone and parsed pattern are looked up once, not per
+    value (a story page formats fifty times, and each lookup goes through Flask-Babel's request context).
+    Same output as localtime."""
+    from babel.core import Locale
+    from babel.dates import parse_pattern
+
+    locale = ui_locale()
+    zone, babel_locale = user_zone(), Locale.parse(locale)
+    compiled = parse_pattern(pattern or DATETIME_PATTERNS[locale])
+
+    def format_one(value: str | datetime | None) -> str:
+        if not value:
+            return "—"
+        try:
+            moment = db.from_iso(value) if isinstance(value, str) else value
+        except ValueError:
+            return str(value)
+        return compiled.apply(moment.astimezone(zone), babel_locale)
+    return format_one
+
+
 def localdate(value: str | None) -> str:
     """A calendar date (YYYY-MM-DD, no zone: a follow-up's due date) in the UI language's short format:
     `02/12/2026` in Vietnamese, `Dec 2, 2026` in English. Anything else is shown as it is."""

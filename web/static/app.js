@@ -66,6 +66,18 @@
   var commands = { help: toggleHelp, undo: undo };
 
   if (page === "queue") {
+    // A story's copy list is fetched the first time its row is opened (mouse or the l key): building every
+    // row's list into the page was most of the page's cost. toggle does not bubble, hence the capture.
+    document.addEventListener("toggle", function (event) {
+      var list = event.target.open ? event.target.querySelector("ul.copy-list[data-copies-url]") : null;
+      if (!list) { return; }
+      var url = list.getAttribute("data-copies-url");
+      list.removeAttribute("data-copies-url");
+      fetch(url, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok) { throw new Error(response.status); }
+        return response.text();
+      }).then(function (html) { list.innerHTML = html; }).catch(function () { list.setAttribute("data-copies-url", url); });
+    }, true);
     var rows = Array.prototype.slice.call(document.querySelectorAll("tr.queue-row"));
     var current = rows.length ? 0 : -1;
     var stored = sessionStorage.getItem("queue-pos");
