@@ -216,3 +216,25 @@ def test_the_story_query_uses_its_index(story):
         " AND better.priority >= 3"))
     database.conn.close()
     assert "items_cluster_queue" in plan
+
+
+def test_the_copy_list_is_fetched_when_the_row_opens(story):
+    """The page carries where to fetch the list (the copies' links lead back to this queue page, and on a page
+    of decided items the copies in the status shown are the selectable ones); the list is read-only, so an
+    analyst may read it too; an unknown story is a 404."""
+    _app, client, _path, info, cluster, copies = story
+    row = _row(client.get("/queue?language=vi").get_data(as_text=True), info["items"]["high"])
+    url = html.unescape(re.search(r'data-copies-url="([^"]+)"', row).group(1))
+    assert url.startswith(f"/clusters/{cluster}/copies?")
+    listing = client.get(url).get_data(as_text=True)
+    assert f'href="/items/{copies[0]}?next=%2Fqueue%3Flanguage%3Dvi"' in listing
+    dismissed = client.get(f"/clusters/{cluster}/copies?status=dismissed").get_data(as_text=True)
+    boxes = {int(x) for x in re.findall(r'name="item_id" value="(\d+)" class="select copy-select"', dismissed)}
+    assert boxes == {copies[2]}
+    assert 'next=%2Fqueue"' in dismissed  # no queue page given: back to the queue
+    assert client.get("/clusters/999999/copies").status_code == 404
+    analyst = _app.test_client()
+    helpers.login(analyst, "ana")
+    assert analyst.get(url).status_code == 200
+    hostile = client.get(f"/clusters/{cluster}/copies?next=https://evil.example/").get_data(as_text=True)
+    assert "evil.example" not in hostile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from urllib.parse import urlencode
 
@@ -62,7 +63,7 @@ def index():
                            escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
 
 
-def _decorate(rows: list[dict], story=None) -> None:
+def _decorate(rows: list[dict], story: Callable[[dict, Callable], None] | None = None) -> None:
     """Per-row strings built here once, in one pass, not by url_for/gettext/filters fifty times in the
     template; `story` (from _story_text) adds a story row's strings."""
     item_base = url_for("items.show", item_id=0)[:-1]
@@ -84,7 +85,7 @@ def _decorate(rows: list[dict], story=None) -> None:
             story(row, times)
 
 
-def _story_text(status: str | None):
+def _story_text(status: str | None) -> Callable[[dict, Callable], None]:
     """A function that adds a story row's strings. One with more than one copy to decide decides through its
     cluster's route and carries each open copy's version in one field, versions_<cluster> = "id:version,…"
     (read by the keys and by the selection form); a lone copy decides through its item's route. Its copy list
@@ -97,7 +98,7 @@ def _story_text(status: str | None):
     copies_text = cache(lambda n, undecided: ngettext("%(num)s copy, %(open)s to decide",
                                                       "%(num)s copies, %(open)s to decide", n, open=undecided))
 
-    def add(row: dict, times) -> None:
+    def add(row: dict, times: Callable[[str], str]) -> None:
         versions = row["open_versions"]
         size = row.get("cluster_size") or 1
         if len(versions) > 1:

@@ -7,6 +7,7 @@ their scheme is http or https, so a `javascript:` URL in a feed is shown as text
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -70,7 +71,7 @@ def localtime(value: str | datetime | None, pattern: str | None = None) -> str:
     return format_datetime(moment.astimezone(user_zone()), pattern or DATETIME_PATTERNS[locale], locale=locale)
 
 
-def localtimes(pattern: str | None = None):
+def localtimes(pattern: str | None = None) -> Callable[[str | datetime | None], str]:
     """localtime for many values on one page: the locale, zone and parsed pattern are looked up once, not per
     value (a story page formats fifty times, and each lookup goes through Flask-Babel's request context).
     Same output as localtime."""
