@@ -238,3 +238,13 @@ def test_the_copy_list_is_fetched_when_the_row_opens(story):
     assert analyst.get(url).status_code == 200
     hostile = client.get(f"/clusters/{cluster}/copies?next=https://evil.example/").get_data(as_text=True)
     assert "evil.example" not in hostile
+
+
+def test_a_story_longer_than_its_list_points_to_the_item_page(story, monkeypatch):
+    _app, client, _path, info, _cluster, _copies = story
+    monkeypatch.setattr(db.queue, "COPIES_SHOWN", 3)
+    row = _row(client.get("/queue").get_data(as_text=True), info["items"]["high"])
+    assert "All 4 copies are listed on the item page." in row
+    monkeypatch.setattr(db.queue, "COPIES_SHOWN", 4)
+    assert "copies are listed on the item page" not in _row(client.get("/queue").get_data(as_text=True),
+                                                            info["items"]["high"])

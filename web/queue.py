@@ -59,7 +59,7 @@ def index():
     return render_template("queue.html", items=page.items, next_token=format_after(page.next_after), args=args,
                            filters=filters, sources=db.sources.source_choices(database),
                            statuses=[s.value for s in Status], categories=db.queue.CATEGORIES,
-                           actions=list(DECISIONS), per_item=per_item, copies_shown=db.queue.COPIES_SHOWN,
+                           actions=list(DECISIONS), per_item=per_item,
                            escalation_choices=escalation_choices(database, current_user), return_to=request.full_path)
 
 
@@ -95,6 +95,7 @@ def _story_text(status: str | None) -> Callable[[dict, Callable], None]:
     listed = "/copies?" + urlencode({**({"status": status} if status else {}), "next": request.full_path})
     sources_text = cache(lambda n: ngettext("%(num)s source", "%(num)s sources", n))
     velocity_text = cache(lambda rate: _("%(v)s/h", v=number(rate)))
+    more_copies_text = cache(lambda n: _("All %(n)s copies are listed on the item page.", n=n))
     copies_text = cache(lambda n, undecided: ngettext("%(num)s copy, %(open)s to decide",
                                                       "%(num)s copies, %(open)s to decide", n, open=undecided))
 
@@ -106,6 +107,8 @@ def _story_text(status: str | None) -> Callable[[dict, Callable], None]:
             row["versions_text"] = ",".join(f"{k}:{v}" for k, v in versions.items())
         if size > 1:
             row["copies_url"] = f"{cluster_base}{row['cluster_id']}{listed}"
+            if size > db.queue.COPIES_SHOWN:  # the list shows the first few; the item page has them all
+                row["more_copies_text"] = more_copies_text(size)
         row["first_seen_local"] = times(row.get("cluster_first_seen") or row["fetched_at"])
         row["sources_text"] = sources_text(row.get("cluster_sources") or 1)
         row["velocity_text"] = velocity_text(round(row.get("velocity") or 0, 1)) if size > 1 else "—"
