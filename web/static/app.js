@@ -74,7 +74,7 @@
       var url = list.getAttribute("data-copies-url");
       list.removeAttribute("data-copies-url");
       fetch(url, { credentials: "same-origin" }).then(function (response) {
-        if (!response.ok) { throw new Error(response.status); }
+        if (!response.ok || response.redirected) { throw new Error(response.status); }  // e.g. signed out: the login page
         return response.text();
       }).then(function (html) { list.innerHTML = html; }).catch(function () { list.setAttribute("data-copies-url", url); });
     }, true);
