@@ -233,11 +233,9 @@ def verify(database: sqlite_utils.Database) -> tuple[int, list[str]]:
         if target is None or not target.is_file():
             problems.append(f"evidence {row['id']} (item {row['item_id']}): file {row['path']} is missing")
             continue
-        digest = hashlib.sha256()
         with target.open("rb") as handle:
-            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != row["sha256"]:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+        if digest != row["sha256"]:
             problems.append(f"evidence {row['id']} (item {row['item_id']}): file {row['path']} was changed"
-                            f" (sha256 {digest.hexdigest()[:16]}…, recorded {row['sha256'][:16]}…)")
+                            f" (sha256 {digest[:16]}…, recorded {row['sha256'][:16]}…)")
     return checked, problems

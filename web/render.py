@@ -59,22 +59,13 @@ def localtime(value: str | datetime | None, pattern: str | None = None) -> str:
     """A stored UTC time shown in the user's zone (default DEFAULT_TIMEZONE) in the UI language's format:
     `02/12/2026 04:25` in Vietnamese, `Dec 2, 2026, 4:25 AM` in English. `pattern` overrides the Babel
     pattern. A value that is not a time is shown as it is, so a bad row never breaks a page."""
-    from babel.dates import format_datetime
-
-    if not value:
-        return "—"
-    try:
-        moment = db.from_iso(value) if isinstance(value, str) else value
-    except ValueError:
-        return str(value)
-    locale = ui_locale()
-    return format_datetime(moment.astimezone(user_zone()), pattern or DATETIME_PATTERNS[locale], locale=locale)
+    return localtimes(pattern)(value)
 
 
 def localtimes(pattern: str | None = None) -> Callable[[str | datetime | None], str]:
-    """localtime for many values on one page: the locale, zone and parsed pattern are looked up once, not per
-    value (a story page formats fifty times, and each lookup goes through Flask-Babel's request context).
-    Same output as localtime."""
+    """The formatter behind localtime, for many values on one page: the locale, zone and parsed pattern are
+    looked up once, not per value (a story page formats fifty times, and each lookup goes through
+    Flask-Babel's request context)."""
     from babel.core import Locale
     from babel.dates import parse_pattern
 
