@@ -129,15 +129,15 @@ COPIES_SHOWN = 5  # copies listed when a story row is expanded (its item page li
 
 
 def stories(database: sqlite_utils.Database, filters: QueueFilter | None = None, *, limit: int = 50,
-            after: tuple[float, int] | None = None, now: str | None = None, with_copies: bool = True) -> Page:
+            after: tuple[float, int] | None = None, now: str | None = None) -> Page:
     """One page of the queue with one row per story (cluster): each story is shown by its best copy, the one
     matching the filters with the highest (priority, id), at that copy's place in the queue order, so the
     keyset cursor is the same (priority, id) as the per-item queue's and a story is on exactly one page.
 
     The best copy is found by walking the queue order and keeping the items no better copy of the same
     cluster (under the same filters) outranks: one seek per item on items_cluster_queue (migration 063).
-    Each row gets `copies`: the story's copies, open ones first (at most COPIES_SHOWN); with
-    `with_copies=False` that list stays empty (the web page fetches it when a row is opened: story_copies)."""
+    The copies themselves are not read here: the page fetches a story's list when its row is opened
+    (story_copies)."""
     filters = filters or QueueFilter()
     now = now or utcnow()
     where, params, narrow = filters.conditions(now)
@@ -161,9 +161,7 @@ def stories(database: sqlite_utils.Database, filters: QueueFilter | None = None,
     # the status shown), each at the version listed here.
     decided = decided_statuses(filters)
     versions = story_versions(database, clusters, decided)
-    copies = story_copies(database, clusters, now=now) if with_copies else {}
     for row in page.items:
-        row["copies"] = copies.get(row["cluster_id"], [])
         row["open_versions"] = versions.get(row["cluster_id"]) or (
             {row["id"]: row["version"]} if row["status"] in decided else {})
     return page

@@ -49,7 +49,7 @@ def index():
     if per_item:
         page = db.queue.queue(database, filters, limit=limit, after=after)
     else:
-        page = db.queue.stories(database, filters, limit=limit, after=after, with_copies=False)
+        page = db.queue.stories(database, filters, limit=limit, after=after)
     args = {k: v for k, v in request.args.items() if k != "after" and v}
     _decorate(page.items, story=None if per_item else _story_text(request.args.get("status")))
     if filters.status == Status.ESCALATED:  # to whom each went, and why: what an escalated item waits on
