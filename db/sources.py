@@ -119,14 +119,6 @@ def finish_run(database: sqlite_utils.Database, run_id: int, source_id: int, *, 
                     conn.execute(f"UPDATE sources SET {key} = ? WHERE id = ?", (value, source_id))
 
 
-def source_health(database: sqlite_utils.Database) -> list[dict]:
-    return list(database.query(
-        "SELECT id, name, kind, url, enabled, paused, last_success_at, last_error_at, last_error,"
-        " consecutive_failures, last_attempt_at, next_run_at,"
-        " (SELECT COUNT(*) FROM items WHERE items.source_id = sources.id) AS items"
-        " FROM sources ORDER BY name"))
-
-
 def set_paused(database: sqlite_utils.Database, source_id: int, paused: bool, reason: str | None = None) -> None:
     """Pause a failing source (the crawler, after N consecutive failures) or resume it (failures reset)."""
     with transaction(database) as conn:
