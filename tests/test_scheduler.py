@@ -200,6 +200,26 @@ def test_feeds_file_change_is_applied_and_an_invalid_edit_is_rejected(db_path, t
         scheduler.stop(timeout=5)
 
 
+def test_a_half_written_feeds_file_is_not_rejected_until_it_settles(db_path, tmp_path):
+    """An editor that truncates then writes must not flash a config error for the empty moment."""
+    feeds = tmp_path / "feeds.yaml"
+    _write(feeds, [{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a", "interval": "1h"}])
+    database = db.connect(db_path)  # migrated, as start() would leave it
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *a, **k: _result(), **FAST)
+    feeds.write_text("", encoding="utf-8")  # the truncated moment, seen by one tick
+    scheduler.reconcile()
+    assert get_state(database, CONFIG_ERROR_KEY) is None
+    _write(feeds, [{"name": "b", "kind": "rss", "url": "http://127.0.0.1:9/b", "interval": "1h"}])
+    scheduler.reconcile()
+    assert [s.name for s in scheduler.config.sources] == ["a"]  # not yet settled
+    scheduler.reconcile()
+    assert [s.name for s in scheduler.config.sources] == ["b"]
+    feeds.write_text("sources: nope\n", encoding="utf-8")  # a real mistake is still reported once it settles
+    scheduler.reconcile()
+    scheduler.reconcile()
+    assert "sources" in get_state(database, CONFIG_ERROR_KEY)
+
+
 def test_heartbeat_written_and_health_turns_unhealthy_when_stale(db_path, tmp_path):
     feeds = tmp_path / "feeds.yaml"
     _write(feeds, [{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a", "interval": "1h"}])

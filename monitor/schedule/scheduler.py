@@ -136,7 +136,7 @@ class Scheduler:
         self._paused_seen: dict[str, bool] = {}
         self._storage = StorageBackoff(self._scaled)
         self._source_ids: dict[str, int] = {}
-        self._config_signature = self._signature()
+        self._config_signature = self._seen_signature = self._signature()
         self._config_error: str | None = None
         self.started_at: str | None = None
         self._aps: BackgroundScheduler | None = None
@@ -498,8 +498,12 @@ class Scheduler:
                 self._reconcile()
 
     def _reconcile(self) -> None:
+        # An editor that rewrites in place leaves a truncated file for a moment: apply an edit only
+        # once two ticks in a row read the same bytes, so a half-written file is never "rejected".
         signature = self._signature()
-        if signature is not None and signature != self._config_signature:
+        settled = signature == self._seen_signature
+        self._seen_signature = signature
+        if signature is not None and settled and signature != self._config_signature:
             self.reload()
         database = self.database()
         for name, paused in enabled_paused(database).items():
