@@ -379,7 +379,7 @@ def test_catalogs_are_complete_and_compiled():
     from babel.messages.mofile import read_mo
     from babel.messages.pofile import read_po
 
-    base = ROOT / "web" / "translations"
+    base = ROOT / "vocab" / "translations"
     po = read_po((base / "vi" / "LC_MESSAGES" / "messages.po").open("rb"))
     def plain(value):  # a plural entry's id and strings are a tuple in the .po, a list in the .mo
         return tuple(value) if isinstance(value, (list, tuple)) else value
@@ -388,7 +388,7 @@ def test_catalogs_are_complete_and_compiled():
     assert untranslated == []
     mo = read_mo((base / "vi" / "LC_MESSAGES" / "messages.mo").open("rb"))
     assert {plain(m.id): plain(m.string) for m in po if m.id} == {plain(m.id): plain(m.string) for m in mo if m.id}, \
-        "run web/translations/build.py"
+        "run vocab/translations/build.py"
 
 
 def test_api_with_tokens_and_openapi_document(env):

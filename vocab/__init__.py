@@ -5,7 +5,7 @@ They live in this tiny package, which imports nothing first-party, because the l
 them and must not import each other: `db` validates categories and roles against them and signs
 actions into the decision log, `classifiers` trains one score per category, and `monitor` and `web`
 read them (through `monitor.domain`, which re-exports them next to the monitor-only words). Adding a
-category, a role or an action is one edit here (plus its catalog label in web/labels.py).
+category, a role or an action is one edit here (plus its catalog label in vocab/labels.py).
 """
 
 from __future__ import annotations

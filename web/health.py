@@ -24,7 +24,7 @@ from monitor.domain import Role
 from monitor.schedule.scheduler import HEARTBEAT_KEY
 from web import get_db, storage_problem
 from web.access import public
-from web.labels import N_
+from vocab.i18n import N_
 
 bp = Blueprint("health", __name__)
 

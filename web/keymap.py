@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from web.labels import N_
+from vocab.i18n import N_
 
 QUEUE, ITEM, EVERY_PAGE = "queue", "item", "*"
 

@@ -19,8 +19,9 @@ from markupsafe import Markup
 
 import db
 from monitor.domain import DEFAULT_TIMEZONE
+from vocab.i18n import LANGUAGES, TRANSLATIONS_DIR
 
-LOCALES = ("vi", "en")
+LOCALES = LANGUAGES
 
 
 def user_zone() -> ZoneInfo:
@@ -224,7 +225,7 @@ def _init_static_versions(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdate"] = localdate
