@@ -79,7 +79,7 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
     if previous.end_utc != period.start_utc:  # the single-scan queries below rely on adjacency
         raise ValueError("previous period must end where this one starts")
     conn = database.conn
-    sources = _sources(conn)
+    sources = _sources(conn, period)
     items = _count_items(conn, period, sources)
     decisions = _count_decisions(conn, period)
     precision_cat, precision_model = _precision(decisions.last_terminal)
@@ -104,12 +104,22 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
     return redact_report(report) if redact else report
 
 
-def _sources(conn) -> dict[int, dict]:
-    """Every source by id, with what the tables and the coverage section show of it."""
-    return {row[0]: {"name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4],
-                     "paused": row[5], "consecutive_failures": row[6], "last_success_at": row[7],
-                     "last_error": row[8], "last_error_at": row[9]}
-            for row in reports_db.report_sources(conn)}
+def _sources(conn, period: Period) -> dict[int, dict]:
+    """Every source by id, with what the tables and the coverage section show of it; "active" is whether
+    it existed and was enabled at some time in the period and in the one before (sections.enabled_during)."""
+    history = reports_db.source_enabled_history(conn)
+    created = reports_db.source_created_times(conn) if history is None else {}
+    previous = period.previous()
+    sources = {}
+    for row in reports_db.report_sources(conn):
+        # Without the log (a database older than it), a source counts from its creation as it is now.
+        events = history.get(row[0], []) if history is not None else [(created[row[0]], row[4])]
+        sources[row[0]] = {
+            "name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4], "paused": row[5],
+            "consecutive_failures": row[6], "last_success_at": row[7], "last_error": row[8], "last_error_at": row[9],
+            "active": (sections.enabled_during(events, period.start_utc, period.end_utc),
+                       sections.enabled_during(events, previous.start_utc, previous.end_utc))}
+    return sources
 
 
 def _sides() -> dict[str, Counter]:
@@ -254,10 +264,11 @@ def _daily_table(period: Period, items: ItemCounts) -> Table:
 
 
 def _volume_tables(items: ItemCounts, sources: dict[int, dict]) -> list[Table]:
-    """Items crawled by source (every enabled source listed, even with none), by kind and by language."""
+    """Items crawled by source (every source enabled in the period listed, even with none), by kind and by
+    language."""
     by_source = items.by_source
     source_keys = sorted(set(by_source["cur"]) | set(by_source["prev"])
-                         | {s["name"] for s in sources.values() if s["enabled"]},
+                         | {s["name"] for s in sources.values() if s["active"][0]},
                          key=lambda name: (-by_source["cur"][name], name))
     info = {s["name"]: s for s in sources.values()}
     table = Table("crawled_by_source", "Items crawled by source",
