@@ -167,6 +167,14 @@ def source_created_times(conn: sqlite3.Connection) -> dict[int, str]:
     return dict(conn.execute("SELECT id, created_at FROM sources").fetchall())
 
 
+def latest_activity_before(conn: sqlite3.Connection, moment: str) -> str | None:
+    """The latest time before `moment` at which an item was first seen or a decision made (None: none),
+    each one seek on its time index."""
+    item = conn.execute("SELECT MAX(fetched_at) FROM items WHERE fetched_at < ?", [moment]).fetchone()[0]
+    decision = conn.execute("SELECT MAX(created_at) FROM decisions WHERE created_at < ?", [moment]).fetchone()[0]
+    return max((time for time in (item, decision) if time), default=None)
+
+
 def item_groups(conn: sqlite3.Connection, day_sql: str, day_params: list, start: str, end: str) -> list[tuple]:
     """(source id, language or '', flag_reasons, day, count) of the items first seen in [start, end),
     in one scan of the fetched_at index; `day_sql` (with `day_params`) computes each item's day index."""

@@ -1,13 +1,19 @@
-"""Idle ("gone dark") sources are counted only for periods in which they existed and were enabled (issue 13
-item 4), on test_report_build's hand-built world.
+"""Idle ("gone dark") sources are counted only for periods in which they existed and were enabled, and
+/reports/ opens on the most recent week with data (issue 13 item 4), on test_report_build's hand-built world.
 """
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+
 from test_report_build import build_world
 
 import db
+import db.users
 from monitor.reports import build_report, iso_week
+from monitor.reports.period import current_week, latest_week_with_data, week_of
+from tests import helpers
 
 # ---- idle ("gone dark") sources: only while they existed and were enabled ----
 
@@ -78,3 +84,62 @@ def test_the_migration_backfills_from_the_oldest_of_creation_first_item_and_firs
                      4: "2026-11-10T03:00:00Z"}  # item 10; item 4; created (item 6 came later); item 8 (runs 11-12)
     assert {row[0] for row in build_report(tmp_db, iso_week("2026-W46")).table("crawled_by_source").rows} == {
         "VnExpress", "Old English"}  # Báo Thanh Hóa (first item 11-18) and Mastodon FR were not there yet
+
+
+# ---- the week /reports/ opens on ----
+
+def test_the_default_week_is_the_latest_with_data_else_this_week(tmp_db, tmp_path):
+    build_world(tmp_db)  # items from 11-09T00:00Z (W46) to 11-22T17:30Z (W48), the last decision 11-23T02:00Z (W48)
+    conn = tmp_db.conn
+    wednesday_w49 = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    assert latest_week_with_data(conn, wednesday_w49).label == "2026-W48"  # the previous week has data
+    assert latest_week_with_data(conn, datetime(2026, 12, 23, 3, 0, tzinfo=UTC)).label == "2026-W48"  # 3 weeks on
+    # Data only in this week (W46, on Tue 11-10): this week so far; and so with no data at all.
+    assert latest_week_with_data(conn, datetime(2026, 11, 10, 3, 0, tzinfo=UTC)).label == "2026-W46"
+    empty = db.connect(tmp_path / "empty.db")
+    assert latest_week_with_data(empty.conn, wednesday_w49).label == "2026-W49"
+    empty.conn.close()
+
+
+PASSWORD = "correct horse battery"
+
+
+def _app_with_data_days_ago(tmp_path, days: int | None):
+    """A database with an analyst and, unless `days` is None, one source and one item first seen `days` ago."""
+    path = tmp_path / "web.db"
+    database = db.connect(path)
+    db.users.add_user(database, "ana", PASSWORD, "analyst")
+    if days is not None:
+        seen = (datetime.now(UTC) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = (datetime.now(UTC) - timedelta(days=days + 30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        _add_source(database, 1, "Báo cũ", created, "vi")
+        _add_source(database, 2, "Nguồn hôm qua", (datetime.now(UTC) - timedelta(days=1)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"), "vi")
+        database.conn.execute("INSERT INTO items (id, source_id, guid, title, fetched_at, content_hash, language)"
+                              " VALUES (1, 1, 'g1', 'Tin cũ', ?, 'h1', 'vi')", (seen,))
+    database.conn.close()
+    client = helpers.make_app(path).test_client()
+    helpers.login(client, "ana", PASSWORD)
+    return client
+
+
+def test_reports_page_opens_on_the_week_of_data_three_weeks_old(tmp_path):
+    """Issue 13 item 4: /reports/ opened on the previous week, empty, listing sources that did not exist yet."""
+    from zoneinfo import ZoneInfo
+
+    client = _app_with_data_days_ago(tmp_path, 21)
+    local_day = (datetime.now(UTC) - timedelta(days=21)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    week = week_of(local_day).label
+    html = client.get("/reports/").get_data(as_text=True)
+    assert f'data-period="{week}"' in html and f'value="{week}" selected' in html
+    assert f"week={week}" in html  # the download links are that week's
+    assert "Nguồn hôm qua" not in html  # added yesterday: not idle three weeks ago
+    download = json.loads(client.get("/reports/download?format=json").data)
+    assert download["meta"]["period"] == week and download["tables"]["summary"]["rows"][0]["value"] == 1
+
+
+def test_reports_page_on_a_fresh_installation_opens_on_this_week_so_far(tmp_path):
+    client = _app_with_data_days_ago(tmp_path, None)
+    this_week = current_week().label  # in the service's zone, Asia/Ho_Chi_Minh, as the analyst's
+    html = client.get("/reports/").get_data(as_text=True)
+    assert f'data-period="{this_week}"' in html and f'value="{this_week}" selected' in html
