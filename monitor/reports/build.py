@@ -26,6 +26,7 @@ from db import from_iso, utcnow
 from db import reports as reports_db
 from monitor.domain import CONFIRMED_CATEGORY, Action, Category, Status
 from monitor.reports import sections
+from monitor.reports.display import wording
 from monitor.reports.figures import (
     change,
     day_index_sql,
@@ -38,6 +39,8 @@ from monitor.reports.figures import (
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
 from monitor.reports.redact import redact_report
+from monitor.reports.response import response_section
+from vocab.i18n import DEFAULT_LANGUAGE
 
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
 CONFIRM_ACTIONS = {action.value: category.value for action, category in CONFIRMED_CATEGORY.items()}
@@ -62,23 +65,26 @@ def _count_rows(current: Counter, previous: Counter, keys: Iterable) -> list[lis
              change(current[key], previous[key])] for key in keys]
 
 
-def build_report(database: sqlite_utils.Database, period: Period, *, redact: bool = False) -> Report:
-    """Every figure for `period` with the change from the period before it (one data object).
+def build_report(database: sqlite_utils.Database, period: Period, *, redact: bool = False,
+                 lang: str = DEFAULT_LANGUAGE) -> Report:
+    """Every figure for `period` with the change from the period before it (one data object), titles and
+    notes in `lang`.
 
     All queries run in one read transaction, so the figures come from one snapshot of the database
     even while the crawler and moderators keep writing (WAL readers never block writers).
     """
     with reports_db.read_snapshot(database.conn):
-        return _build(database, period, redact)
+        return _build(database, period, redact, lang)
 
 
-def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Report:
+def _build(database: sqlite_utils.Database, period: Period, redact: bool, lang: str) -> Report:
     """The report's steps: read the sources, count both periods' items and decisions, reconstruct the
     backlog, then lay the figures out as tables (sections add theirs to the summary as they go)."""
     previous = period.previous()
     if previous.end_utc != period.start_utc:  # the single-scan queries below rely on adjacency
         raise ValueError("previous period must end where this one starts")
     conn = database.conn
+    w, now = wording(lang), utcnow()
     sources = _sources(conn, period)
     items = _count_items(conn, period, sources)
     decisions = _count_decisions(conn, period)
@@ -93,13 +99,19 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
     tables += _decision_tables(items, decisions, backlog, categories)
     tables += _precision_tables(precision_cat, precision_model, categories)
     tables += [_time_to_decision_table(decisions), _throughput_table(decisions)]
+    response_tables, response_figures = response_section(conn, period, w, now)
+    for figure in response_figures:
+        _headline(summary, *figure)
+    tables += response_tables
     tables += _section_tables(conn, period, previous, sources, items, summary)
 
     notes = []
     if cur_empty:
         notes.append(f"No items were crawled and no decisions were made in {period.label}.")
+    if period.end_utc > now:
+        notes.append(w.gettext("%(period)s is not over yet: the figures are those so far.", period=period.label))
     rows = item_rows(conn, period, sources)
-    report = Report(period=period, previous_period=previous, generated_at=utcnow(), tables=tables, items=rows,
+    report = Report(period=period, previous_period=previous, generated_at=now, tables=tables, items=rows,
                     empty=cur_empty, notes=notes)
     return redact_report(report) if redact else report
 

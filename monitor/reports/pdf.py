@@ -86,8 +86,8 @@ def render(report: Report) -> bytes:
     _heading(pdf, f"Monitoring report {report.period.label}", 16)
     _para(pdf, f"{meta['first_day']} – {meta['last_day']} ({meta['zone']}) · compared with {meta['previous_period']}"
                f" · generated {meta['generated_at']} UTC" + (" · personal data redacted" if report.redacted else ""))
-    if report.empty:
-        _heading(pdf, report.notes[0], 11)
+    for note in report.notes:  # empty, or not over yet
+        _heading(pdf, note, 11)
 
     _heading(pdf, "At a glance", 12)
     summary = report.table("summary")

@@ -26,7 +26,9 @@ SHEET_TITLES = {
     "precision_by_model": "Precision by model", "time_to_decision": "Time to decision",
     "moderator_throughput": "Moderators (admin)", "top_clusters": "Top stories", "top_terms": "Top terms",
     "most_flagged_sources": "Most-flagged sources", "coverage_sources": "Coverage sources",
-    "coverage_by_language": "Coverage languages", "items": "Items",
+    "coverage_by_language": "Coverage languages", "response_actions": "Follow-ups",
+    "takedown_outcomes": "Takedown outcomes", "referrals_by_agency": "Referrals",
+    "time_to_action": "Time to action", "followups_open": "Open follow-ups", "items": "Items",
 }
 
 
@@ -72,8 +74,8 @@ def render(report: Report) -> bytes:
     for key, value in report.meta().items():
         overview.append([_cell(overview, label(key)), _cell(overview, " | ".join(value) if isinstance(value, list)
                                                             else value)])
-    if report.empty:
-        overview.append([_cell(overview, report.notes[0], bold=True)])
+    for note in report.notes:  # empty, or not over yet
+        overview.append([_cell(overview, note, bold=True)])
     overview.append([_cell(overview, "Each sheet is one table; the Charts sheet draws from them.")])
 
     for table in report.tables:
