@@ -5,8 +5,9 @@ published, takedown requests, referrals to an agency, posters contacted. Definit
 them by hand):
 - A follow-up belongs to the period in which it was *recorded* (`created_at` in [start, end)), as the
   workplace's own period summary counts it.
-- A takedown request's *outcome* is the one recorded by the end of the period (pending if none yet),
-  read from the follow-up log, so a report for an old week does not change when outcomes come in later.
+- A takedown request's *outcome* is the one recorded by the end of the period (or now, for a period not
+  over yet; pending if none), read from the follow-up log, so a report for an old week does not change
+  when outcomes come in later, and the previous-period column is what the previous period's report said.
 - *Time to first action* is from an item's first seen to its first-ever follow-up, for items whose first
   follow-up was recorded in the period: median, and 90th percentile by nearest rank (as time to decision).
 - *Open* follow-ups are those without an outcome at the end of the period (or now, for a period not over
@@ -17,6 +18,7 @@ report's language through a `Wording`; row and column names stay keys (translate
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -72,7 +74,7 @@ class Side:
     overdue: int
 
 
-def response_section(conn, period: Period, w: Wording, now: str) -> tuple[list[Table], list[tuple]]:
+def response_section(conn: sqlite3.Connection, period: Period, w: Wording, now: str) -> tuple[list[Table], list[tuple]]:
     """The section's tables and its headline rows ((figure, value, previous), for the summary).
 
     `now` (stored UTC format) bounds "at the end of the period" for a period not over yet.
@@ -106,7 +108,7 @@ class _OutcomesAt:
     """Each follow-up's outcome at a moment: the row's own when it was recorded before then (the row keeps
     the latest), else the last one the log recorded before the moment, else pending."""
 
-    def __init__(self, conn, rows: list[FollowUp], moments: list[str]):
+    def __init__(self, conn: sqlite3.Connection, rows: list[FollowUp], moments: list[str]):
         later = [row.id for row in rows if row.outcome_at and row.outcome_at >= min(moments)]
         self.history: dict[int, list[tuple[str, str]]] = {}
         for followup_id, created_at, outcome in followups_db.outcome_history(conn, later, max(moments)):
