@@ -49,10 +49,10 @@ def test_csv_has_every_item_and_decision(w47, tmp_db):
     assert len(rows) == 9
     first = next(r for r in rows if r["item_id"] == "1")
     assert first["source"] == "VnExpress" and first["action"] == "Xác nhận tin sai"  # coded values in words
-    assert first["decided_by"] == "lan" and first["old_status"] == "bị gắn cờ" and first["new_status"] == "đã xác nhận"
+    assert first["decided_by"] == "lan" and first["old_status"] == "Bị gắn cờ" and first["new_status"] == "Đã xác nhận"
     # numbers and times stay machine values
     assert first["note"] == "call 0987.654.321" and first["score_misinformation"] == "0.9"
-    assert first["first_seen_local"] == "2026-11-16 09:00" and first["flag_reasons"] == "tin sai lệch"
+    assert first["first_seen_local"] == "2026-11-16 09:00" and first["flag_reasons"] == "Tin sai lệch"
     # A crawled title starting with "=" cannot become a spreadsheet formula.
     seven = next(r for r in rows if r["item_id"] == "7")
     assert seven["title"].startswith("'=HYPERLINK")

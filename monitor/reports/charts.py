@@ -82,9 +82,9 @@ def _figure(report: Report, spec: ChartSpec):
     for index, (name, values) in enumerate(series.items()):
         offset = [p - 0.4 + width * (index + 0.5) for p in positions]
         if spec.kind == "barh":
-            ax.barh(offset, values, height=width, label=w.label(name), color=colours[index % 3])
+            ax.barh(offset, values, height=width, label=w.heading(name), color=colours[index % 3])
         else:
-            ax.bar(offset, values, width=width, label=w.label(name), color=colours[index % 3])
+            ax.bar(offset, values, width=width, label=w.heading(name), color=colours[index % 3])
     ticks = tick_labels(report, spec, labels)
     if spec.kind == "barh":
         ax.set_yticks(positions, ticks)
@@ -126,8 +126,11 @@ def svg(report: Report, spec: ChartSpec) -> str:
     buffer = io.StringIO()
     with _plain_text(**{"svg.fonttype": "none", "svg.hashsalt": "report"}):
         _figure(report, spec).savefig(buffer, format="svg")
-    text = buffer.getvalue()
+    text = _METADATA.sub("", buffer.getvalue())  # the RDF block: when and by what, not part of the chart
     return without_styles(text[text.index("<svg"):])
+
+
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
 _STYLE_SHEET = re.compile(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>\s*")

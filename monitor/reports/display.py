@@ -56,8 +56,14 @@ class Wording:
         """A figure, column or stored key as words: "items_crawled" → "Tin thu thập" / "Items crawled"."""
         return translations(self.lang).gettext(key) if key else ""
 
+    def heading(self, key: str) -> str:
+        """A key as a column heading: its words with a capital ("Bị gắn cờ")."""
+        text = self.label(key)
+        return text[:1].upper() + text[1:]
+
     def labels(self, keys: list[str]) -> list[str]:
-        return [self.label(key) for key in keys]
+        """Column headings (see `heading`)."""
+        return [self.heading(key) for key in keys]
 
     def number(self, value: int | float) -> str:
         """Grouped and with the language's decimal sign; at most four decimals (ratios, shares)."""
@@ -69,8 +75,15 @@ class Wording:
         if not isinstance(value, str) or column not in CODED_COLUMNS:
             return value
         if column in LIST_COLUMNS:
-            return ", ".join(self.label(part.strip()) for part in value.split(",") if part.strip())
-        return self.label(value)
+            words = ", ".join(self.label(part.strip()) for part in value.split(",") if part.strip())
+            return words[:1].upper() + words[1:]
+        return self._capitalised(value)
+
+    def _capitalised(self, key: str) -> str:
+        """A key's words with a capital, as a table cell reads ("Đã xác nhận"); text without a translation (a
+        model version such as "m1") is left exactly as stored."""
+        text = self.label(key)
+        return text[:1].upper() + text[1:] if text != key else text
 
     def cell(self, value: Cell, column: str = "", *, coded: bool | None = None) -> str:
         """One table cell as text: None → "—", numbers localised (a positive change gets "+"), a stored key
@@ -87,7 +100,7 @@ class Wording:
             text = "0" if text == "-0" else text
             return "+" + text if column == "change" and value > 0 else text
         if coded or (coded is None and column in CODED_COLUMNS):
-            return str(self.coded(value, column if column in CODED_COLUMNS else "figure"))
+            return str(self.coded(value, column if column in CODED_COLUMNS else "measure"))
         if value and column in DATE_COLUMNS:
             return self.date(date.fromisoformat(value))
         if value and column in TIME_COLUMNS:
