@@ -114,6 +114,7 @@ def test_every_format_reads_in_vietnamese_without_keys_or_english_words(world):
         assert sorted(set(ENGLISH_WORD.findall(text))) == [], fmt
     html = render(report, "html").decode("utf-8")
     assert '<html lang="vi">' in html
+    assert "<th>Bị gắn cờ</th>" in html  # a stored key as a heading reads with a capital
     visible = html_text(render(report, "html"))
     # Vietnamese numbers and dates (HTML, PDF and the charts' labels)
     assert "0,75" in visible and "-0,25" in visible and "16/11/2026" in visible and "16/11" in visible

@@ -74,7 +74,7 @@ def context(report: Report, *, show_admin: bool = True, with_charts: bool = True
     return {"report": report, "meta": report.meta(), "summary": report.table("summary"), "sections": sections,
             "charts": chart_svgs, "items": report.items, "item_rows": report.items.as_dicts()[:ITEM_ROWS_SHOWN],
             "item_columns": ITEM_COLUMNS_SHOWN, "items_note": items_note(report), "show_admin": show_admin,
-            "title": title, "subtitle": line, "_": w.gettext, "label": w.label, "cell": w.cell}
+            "title": title, "subtitle": line, "_": w.gettext, "heading": w.heading, "cell": w.cell}
 
 
 def render_body(report: Report, *, show_admin: bool = True, with_charts: bool = True) -> Markup:

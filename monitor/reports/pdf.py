@@ -94,7 +94,7 @@ def render(report: Report) -> bytes:
 
     summary = report.table("summary")
     _heading(pdf, summary.title, 12)
-    _table(pdf, [w.label("figure"), w.gettext("This period"), w.label("previous"), w.label("change")],
+    _table(pdf, [w.heading("figure"), w.gettext("This period"), w.heading("previous"), w.heading("change")],
            [[w.cell(row[0], "figure"), w.cell(row[1]), w.cell(row[2]), w.cell(row[3], "change")]
             for row in summary.rows])
     _charts(pdf, report)
