@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from monitor.domain import DEFAULT_TIMEZONE, SOURCE_KINDS
+from vocab.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 MIN_INTERVAL_SECONDS = 5
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -34,8 +35,10 @@ SETTINGS_FIELDS = {
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
-    "evidence_max_bytes",
+    "evidence_max_bytes", "report",
 }
+# Fields of `settings: report:` (the scheduler's weekly report).
+REPORT_FIELDS = {"lang"}
 
 
 class ConfigError(ValueError):
@@ -69,6 +72,13 @@ class SourceConfig:
 
 
 @dataclass
+class ReportSettings:
+    """`settings: report:` — how the scheduler's weekly report is written."""
+
+    lang: str = DEFAULT_LANGUAGE  # vocab.i18n.LANGUAGES
+
+
+@dataclass
 class Settings:
     user_agent: str = "ViMisinfoMonitor/0.1"
     contact_url: str = "https://github.com/vi-misinfo-monitor"
@@ -95,6 +105,7 @@ class Settings:
     private_allowlist: list[str] = field(default_factory=list)
     # The largest page kept as evidence (monitor.evidence), after decompression; a bigger one is a failed capture.
     evidence_max_bytes: int = 10 * 1024 * 1024
+    report: ReportSettings = field(default_factory=ReportSettings)
 
 
 @dataclass
@@ -251,6 +262,27 @@ def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
     return value
 
 
+def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
+    """`settings: report:`, each mistake a ConfigError on its own line (report.lang: vi or en)."""
+    report = ReportSettings()
+    if value is None:
+        return report
+    if not isinstance(value, dict):
+        raise ConfigError(path, _line(node), "report", "must be a mapping (e.g. report: {lang: vi})")
+    nodes = _mapping(node)
+    for key, entry in value.items():
+        line = _line(nodes[key][1])
+        if key not in REPORT_FIELDS:
+            raise ConfigError(path, line, f"report.{key}",
+                              f"unknown report setting (expected one of: {', '.join(sorted(REPORT_FIELDS))})")
+        if key == "lang":
+            if entry not in LANGUAGES:
+                raise ConfigError(path, line, "report.lang",
+                                  f"unknown language {entry!r} (expected one of: {', '.join(LANGUAGES)})")
+            report.lang = entry
+    return report
+
+
 def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
     settings = Settings()
     if node is None or data is None:
@@ -270,6 +302,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             continue
         if key == "private_allowlist":
             settings.private_allowlist = _private_allowlist(path, nodes[key][1], value)
+            continue
+        if key == "report":
+            settings.report = _report_settings(path, nodes[key][1], value)
             continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None

@@ -193,7 +193,7 @@ def test_the_response_section_is_in_every_format(w47):
     assert "What did we do about it?" in pdf_text and "Takedown requests, by outcome" in pdf_text
     sheets = openpyxl.load_workbook(io.BytesIO(render(w47, "xlsx"))).sheetnames
     for name in ("response_actions", "takedown_outcomes", "referrals_by_agency", "time_to_action", "followups_open"):
-        assert sheet_title(w47.table(name)) in sheets
+        assert sheet_title(w47.table(name), wording("en")) in sheets
         assert name in json.loads(render(w47, "json"))["tables"]
 
 
@@ -287,7 +287,7 @@ def test_a_report_on_the_week_so_far_says_so(tmp_db):
     build_world(tmp_db)
     this_week = current_week()
     report = build_report(tmp_db, this_week, lang="en")
-    assert f"{this_week.label} is not over yet: the figures are those so far." in report.notes
+    assert f"{wording('en').period(this_week)} is not over yet: the figures are those so far." in report.notes
     assert build_report(tmp_db, iso_week("2026-W47")).notes == []
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.reports.period import Period
+from vocab.i18n import DEFAULT_LANGUAGE
 
 Cell = str | int | float | None
 
@@ -44,7 +45,10 @@ class Table:
 
 @dataclass
 class Report:
-    """Everything a renderer needs: the period, headline figures, tables and the item/decision rows."""
+    """Everything a renderer needs: the period, headline figures, tables and the item/decision rows.
+
+    Titles and notes are already in `lang`; names, columns and stored keys stay keys, which each renderer
+    words with `monitor.reports.display.wording(report.lang)`."""
 
     period: Period
     previous_period: Period
@@ -54,6 +58,7 @@ class Report:
     empty: bool
     redacted: bool = False
     notes: list[str] = field(default_factory=list)
+    lang: str = DEFAULT_LANGUAGE  # the language of its titles and notes; renderers write every word in it
 
     def table(self, name: str) -> Table:
         for table in self.tables:
@@ -83,4 +88,5 @@ class Report:
             "empty": self.empty,
             "redacted": self.redacted,
             "notes": list(self.notes),
+            "lang": self.lang,
         }
