@@ -227,6 +227,35 @@ def period_summary(database: sqlite_utils.Database, start: str, end: str) -> lis
         [start, end]))
 
 
+def report_rows(conn: sqlite3.Connection, before: str) -> list[tuple]:
+    """(id, item id, kind, agency, due_on, created_at, outcome, outcome_at, the item's fetched_at) of every
+    follow-up recorded before `before`, oldest first, for the report's Response section (monitor/reports/
+    response.py; follow-ups are made by hand, so there are few). Takes the report's read connection."""
+    return conn.execute(
+        "SELECT f.id, f.item_id, f.kind, f.agency, f.due_on, f.created_at, f.outcome, f.outcome_at, i.fetched_at"
+        " FROM followups f JOIN items i ON i.id = f.item_id WHERE f.created_at < ? ORDER BY f.created_at, f.id",
+        [before]).fetchall()
+
+
+def outcome_history(conn: sqlite3.Connection, followup_ids: list[int], before: str) -> list[tuple[int, str, str]]:
+    """(follow-up id, created_at, outcome) of each outcome the log recorded for these follow-ups before
+    `before`, oldest first: what a follow-up's outcome was at an earlier moment (the row keeps the last)."""
+    history: list[tuple[int, str, str]] = []
+    for offset in range(0, len(followup_ids), 500):
+        chunk = followup_ids[offset:offset + 500]
+        for followup_id, created_at, payload in conn.execute(
+                f"SELECT followup_id, created_at, payload FROM followup_log WHERE event = ? AND created_at < ?"
+                f" AND followup_id IN ({','.join('?' * len(chunk))}) ORDER BY id", [OUTCOME, before, *chunk]):
+            try:
+                outcome = json.loads(payload).get("outcome")
+            except (TypeError, ValueError, AttributeError):
+                continue  # an entry that is not the service's; `monitor audit verify` reports it
+            if isinstance(outcome, str):
+                history.append((followup_id, created_at, outcome))
+    history.sort(key=lambda entry: entry[1])
+    return history
+
+
 # --- verifying ------------------------------------------------------------------------------------
 
 def _chain_problems(database: sqlite_utils.Database, key: bytes,

@@ -149,6 +149,32 @@ def report_sources(conn: sqlite3.Connection) -> list[tuple]:
         " last_error, last_error_at FROM sources").fetchall()
 
 
+def source_enabled_history(conn: sqlite3.Connection) -> dict[int, list[tuple[str, int]]] | None:
+    """source id → [(changed_at, enabled), …] oldest first (migration 065's log), or None in a database
+    older than that log (the caller then goes by the current flag and the creation time)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'source_enabled_log'").fetchone()
+    if not found:
+        return None
+    history: dict[int, list[tuple[str, int]]] = {}
+    for source_id, changed_at, enabled in conn.execute(
+            "SELECT source_id, changed_at, enabled FROM source_enabled_log ORDER BY source_id, changed_at, id"):
+        history.setdefault(source_id, []).append((changed_at, enabled))
+    return history
+
+
+def source_created_times(conn: sqlite3.Connection) -> dict[int, str]:
+    """source id → created_at (for a database without the enabled log)."""
+    return dict(conn.execute("SELECT id, created_at FROM sources").fetchall())
+
+
+def latest_activity_before(conn: sqlite3.Connection, moment: str) -> str | None:
+    """The latest time before `moment` at which an item was first seen or a decision made (None: none),
+    each one seek on its time index."""
+    item = conn.execute("SELECT MAX(fetched_at) FROM items WHERE fetched_at < ?", [moment]).fetchone()[0]
+    decision = conn.execute("SELECT MAX(created_at) FROM decisions WHERE created_at < ?", [moment]).fetchone()[0]
+    return max((time for time in (item, decision) if time), default=None)
+
+
 def item_groups(conn: sqlite3.Connection, day_sql: str, day_params: list, start: str, end: str) -> list[tuple]:
     """(source id, language or '', flag_reasons, day, count) of the items first seen in [start, end),
     in one scan of the fetched_at index; `day_sql` (with `day_params`) computes each item's day index."""

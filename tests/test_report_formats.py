@@ -10,6 +10,7 @@ from datetime import UTC
 
 import pytest
 from test_report_build import build_world
+from test_report_response import add_followups
 
 from monitor.cli import main
 from monitor.reports import build_report, iso_week, render
@@ -18,7 +19,9 @@ from monitor.reports.display import NONE, wording
 
 @pytest.fixture()
 def w47(tmp_db):
+    """The hand-built week with its follow-ups (the Response section's figures are compared too)."""
     build_world(tmp_db)
+    add_followups(tmp_db)
     return build_report(tmp_db, iso_week("2026-W47"))
 
 
@@ -166,7 +169,8 @@ def test_every_format_renders_the_same_figures(w47):
 
     from monitor.reports.csv import FIGURE_COLUMNS, render_figures
 
-    assert len(w47.tables) >= 17
+    assert len(w47.tables) >= 22
+    assert w47.table("takedown_outcomes").rows[0] == ["removed", 1, 1, 0]  # the Response section has figures
     w = wording(w47.lang)
     # JSON: the rows themselves.
     data = json.loads(render(w47, "json"))

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 
 import pytest
 from test_report_build import build_world
+from test_report_response import add_followups
 
 from monitor.cli import main
 from monitor.reports import build_report, iso_week, render
@@ -31,7 +32,8 @@ ENGLISH = ("report", "items", "item", "figure", "previous", "change", "top", "so
            "redacted", "confirmed", "dismissed", "escalated", "misinformation", "harm", "median", "unknown",
            "gone dark", "paused", "failing", "yes", "sheet", "glance", "percentile", "zone", "moderator",
            "kind", "language", "title", "note", "action", "decided", "terms", "stories", "spread", "phone",
-           "email")
+           "email", "follow-up", "follow-ups", "takedown", "rebuttal", "rebuttals", "referral", "referrals",
+           "agency", "police", "pending", "removed", "overdue", "open")
 ENGLISH_WORD = re.compile(r"\b(" + "|".join(re.escape(word) for word in ENGLISH) + r")\b", re.IGNORECASE)
 
 
@@ -103,7 +105,9 @@ def every_format(report) -> dict[str, str]:
 
 @pytest.fixture()
 def world(tmp_db):
+    """The hand-built week with its follow-ups (the Response section's rows in words too)."""
     build_world(tmp_db)
+    add_followups(tmp_db)
     return tmp_db
 
 
@@ -149,6 +153,9 @@ def test_the_english_report_still_reads_in_english(world):
         assert "Items crawled" in text or "Summary" in text, fmt
     assert "Monitoring report: week 47 of 2026 (2026-11-16 – 2026-11-22)" in texts["html"]
     assert "What did we watch?" in texts["pdf"] and "Report 2026-W47 · page 1" in texts["pdf"]
+    assert "What did we do about it?" in texts["html"] and "Takedown requested" in texts["html"]
+    assert "Department of Culture/Information" in texts["html"] and "Open follow-ups" in texts["xlsx"]
+    assert "Takedown requests, by outcome" in texts["pdf"]
     assert "Confirmed misinformation" in texts["xlsx"] and "Summary" in texts["xlsx"]
     assert "Confirm misinformation" in texts["csv"] and "Flagged" in texts["csv"]
     assert "0.75" in texts["html"] and "Vietnamese" in texts["html"]

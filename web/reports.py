@@ -15,7 +15,7 @@ from flask_login import current_user
 from monitor.domain import Role
 from monitor.reports import build_report
 from monitor.reports.html import render_body, report_css
-from monitor.reports.period import LONG_PERIOD_DAYS, Period, previous_full_week, week_of
+from monitor.reports.period import LONG_PERIOD_DAYS, Period, current_week, latest_week_with_data, week_of
 from monitor.reports.render import FORMATS, render
 from web.access import ANALYSE, roles
 from web.params import BadParameter, period_arg
@@ -24,6 +24,7 @@ from web.render import select_timezone, ui_locale
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 WEEKS_IN_PICKER = 26
+PERIOD_ARGS = ("week", "quarter", "from", "to")
 MIME = {
     "html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8", "json": "application/json",
     "pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -32,7 +33,14 @@ MIME = {
 
 def _period() -> Period:
     """The period asked for, at most LONG_PERIOD_DAYS long; a BadParameter says what is wrong with it, in the
-    user's language, naming the web field (week, quarter, from, to) and quoting the value shortened."""
+    user's language, naming the web field (week, quarter, from, to) and quoting the value shortened.
+
+    Nothing asked for: the most recent week with data, or this week so far on a fresh installation (the
+    previous week, where the weekly report is, may be empty)."""
+    if not any(request.args.get(name) for name in PERIOD_ARGS):
+        from web import get_db
+
+        return latest_week_with_data(get_db().conn, zone=select_timezone())
     period = period_arg(request.args, select_timezone())
     if period.day_count > LONG_PERIOD_DAYS:
         raise BadParameter("to", _("%(period)s is %(days)s days long; reports in the web interface cover at most "
@@ -53,14 +61,20 @@ def _stylesheet_version() -> str:
     return versions["reports/report.css"]
 
 
-def _link_args() -> dict[str, str]:
-    return {key: value for key, value in request.args.items() if key in ("week", "quarter", "from", "to") and value}
+def _link_args(period: Period | None = None) -> dict[str, str]:
+    """The period of the download links: as asked, or the week the page chose (so the files are that week's)."""
+    args = {key: value for key, value in request.args.items() if key in PERIOD_ARGS and value}
+    return args or ({"week": period.label} if period is not None else {})
 
 
-def _recent_weeks() -> list[str]:
+def _recent_weeks(shown: Period | None = None) -> list[str]:
+    """This week and the WEEKS_IN_PICKER before it, newest first; a week shown that is older is added."""
     zone = select_timezone()
-    last = previous_full_week(zone=zone)
-    return [week_of(last.first_day - timedelta(days=7 * n), zone).label for n in range(-1, WEEKS_IN_PICKER)]
+    this_week = current_week(zone=zone)
+    weeks = [week_of(this_week.first_day - timedelta(days=7 * n), zone).label for n in range(WEEKS_IN_PICKER + 1)]
+    if shown is not None and shown.kind == "week" and shown.label not in weeks:
+        weeks.append(shown.label)
+    return weeks
 
 
 def _report(period: Period):
@@ -75,7 +89,8 @@ def _report(period: Period):
 @bp.get("/")
 @roles(*ANALYSE)
 def index():
-    """The report for the chosen period (default: the previous full week) with charts and download links."""
+    """The report for the chosen period (default: the most recent week with data) with charts and download
+    links."""
     try:
         period = _period()
     except BadParameter as exc:
@@ -83,9 +98,9 @@ def index():
                                body=None, css_version=_stylesheet_version(), formats=FORMATS, args=request.args,
                                link_args=_link_args()), 400
     report, is_admin = _report(period)
-    return render_template("reports/index.html", error=None, weeks=_recent_weeks(), period=period,
+    return render_template("reports/index.html", error=None, weeks=_recent_weeks(period), period=period,
                            body=render_body(report, show_admin=is_admin), css_version=_stylesheet_version(), formats=FORMATS,
-                           args=request.args, link_args=_link_args())
+                           args=request.args, link_args=_link_args(period))
 
 
 @bp.get("/report.css")

@@ -39,6 +39,7 @@ from monitor.reports.figures import (
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
 from monitor.reports.redact import redact_report
+from monitor.reports.response import response_section
 from vocab.i18n import DEFAULT_LANGUAGE
 
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
@@ -84,7 +85,8 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool, w: Wor
     if previous.end_utc != period.start_utc:  # the single-scan queries below rely on adjacency
         raise ValueError("previous period must end where this one starts")
     conn = database.conn
-    sources = _sources(conn)
+    now = utcnow()
+    sources = _sources(conn, period)
     items = _count_items(conn, period, sources)
     decisions = _count_decisions(conn, period)
     precision_cat, precision_model = _precision(decisions.last_terminal)
@@ -98,24 +100,41 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool, w: Wor
     tables += _decision_tables(items, decisions, backlog, categories, w)
     tables += _precision_tables(precision_cat, precision_model, categories, w)
     tables += [_time_to_decision_table(decisions, w), _throughput_table(decisions, w)]
+    response_tables, response_figures = response_section(conn, period, w, now)
+    for figure in response_figures:
+        _headline(summary, *figure)
+    tables += response_tables
     tables += _section_tables(conn, period, previous, sources, items, summary, w)
 
     notes = []
     if cur_empty:
         notes.append(w.gettext("No items were crawled and no decisions were made in %(period)s.",
                                period=w.period(period)))
+    if period.end_utc > now:
+        notes.append(w.gettext("%(period)s is not over yet: the figures are those so far.",
+                               period=w.period(period)))
     rows = item_rows(conn, period, sources, w)
-    report = Report(period=period, previous_period=previous, generated_at=utcnow(), tables=tables, items=rows,
+    report = Report(period=period, previous_period=previous, generated_at=now, tables=tables, items=rows,
                     empty=cur_empty, notes=notes, lang=w.lang)
     return redact_report(report) if redact else report
 
 
-def _sources(conn) -> dict[int, dict]:
-    """Every source by id, with what the tables and the coverage section show of it."""
-    return {row[0]: {"name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4],
-                     "paused": row[5], "consecutive_failures": row[6], "last_success_at": row[7],
-                     "last_error": row[8], "last_error_at": row[9]}
-            for row in reports_db.report_sources(conn)}
+def _sources(conn, period: Period) -> dict[int, dict]:
+    """Every source by id, with what the tables and the coverage section show of it; "active" is whether
+    it existed and was enabled at some time in the period and in the one before (sections.enabled_during)."""
+    history = reports_db.source_enabled_history(conn)
+    created = reports_db.source_created_times(conn) if history is None else {}
+    previous = period.previous()
+    sources = {}
+    for row in reports_db.report_sources(conn):
+        # Without the log (a database older than it), a source counts from its creation as it is now.
+        events = history.get(row[0], []) if history is not None else [(created[row[0]], row[4])]
+        sources[row[0]] = {
+            "name": row[1], "kind": row[2], "language": row[3] or "", "enabled": row[4], "paused": row[5],
+            "consecutive_failures": row[6], "last_success_at": row[7], "last_error": row[8], "last_error_at": row[9],
+            "active": (sections.enabled_during(events, period.start_utc, period.end_utc),
+                       sections.enabled_during(events, previous.start_utc, previous.end_utc))}
+    return sources
 
 
 def _sides() -> dict[str, Counter]:
@@ -260,10 +279,11 @@ def _daily_table(period: Period, items: ItemCounts, w: Wording) -> Table:
 
 
 def _volume_tables(items: ItemCounts, sources: dict[int, dict], w: Wording) -> list[Table]:
-    """Items crawled by source (every enabled source listed, even with none), by kind and by language."""
+    """Items crawled by source (every source enabled in the period listed, even with none), by kind and by
+    language."""
     by_source = items.by_source
     source_keys = sorted(set(by_source["cur"]) | set(by_source["prev"])
-                         | {s["name"] for s in sources.values() if s["enabled"]},
+                         | {s["name"] for s in sources.values() if s["active"][0]},
                          key=lambda name: (-by_source["cur"][name], name))
     info = {s["name"]: s for s in sources.values()}
     table = Table("crawled_by_source", w.gettext("Items crawled by source"),

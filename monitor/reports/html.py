@@ -27,6 +27,8 @@ SECTIONS = (
     (N_("What was flagged and decided?"), ("flagged_by_category", "decisions", "backlog")),
     (N_("How well did the model do, and how fast did we act?"),
      ("precision_by_category", "precision_by_model", "time_to_decision")),
+    (N_("What did we do about it?"),
+     ("response_actions", "takedown_outcomes", "referrals_by_agency", "time_to_action", "followups_open")),
     (N_("What spread?"), ("top_clusters", "top_terms", "most_flagged_sources")),
     (N_("Where are we blind?"), ("coverage_sources", "coverage_by_language")),
     (N_("Who did the work?"), ("moderator_throughput",)),

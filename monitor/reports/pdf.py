@@ -89,8 +89,8 @@ def render(report: Report) -> bytes:
     pdf.add_page()
     _heading(pdf, title, 16)
     _para(pdf, line)
-    if report.empty:
-        _heading(pdf, report.notes[0], 11)
+    for note in report.notes:  # empty, or not over yet
+        _heading(pdf, note, 11)
 
     summary = report.table("summary")
     _heading(pdf, summary.title, 12)

@@ -9,10 +9,12 @@ and the half-open UTC interval [start_utc, end_utc) that queries compare stored 
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from db import reports as reports_db
 from monitor.domain import DEFAULT_TIMEZONE
 
 # The days a user may ask for: every stored time is from a crawl, so nothing predates 1970, and the bounds keep
@@ -141,6 +143,28 @@ def previous_full_week(now: datetime | None = None, zone: str = DEFAULT_TIMEZONE
         now = now.replace(tzinfo=UTC)
     today = now.astimezone(ZoneInfo(zone)).date()
     return week_of(today - timedelta(days=7), zone)
+
+
+def current_week(now: datetime | None = None, zone: str = DEFAULT_TIMEZONE) -> Period:
+    """The Monday–Sunday week containing `now` (default: the current time) in `zone`."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return week_of(now.astimezone(ZoneInfo(zone)).date(), zone)
+
+
+def latest_week_with_data(conn: sqlite3.Connection, now: datetime | None = None, zone: str = DEFAULT_TIMEZONE) -> Period:
+    """The week a reader is shown first: the most recent full week in which an item was first seen or a
+    decision made, or the current week so far when no earlier week has any (a fresh installation).
+
+    The previous full week is where the weekly report is, but on a new or paused installation it is empty,
+    and an empty report is no place to start (issue 13 item 4).
+    """
+    last_full = previous_full_week(now, zone)
+    latest = reports_db.latest_activity_before(conn, last_full.end_utc)
+    if latest is None:
+        return current_week(now, zone)
+    return week_of(last_full.local_day(latest), zone)
 
 
 def quarter(text: str, zone: str = DEFAULT_TIMEZONE) -> Period:

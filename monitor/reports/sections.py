@@ -28,6 +28,22 @@ STATUS_RANK = {status.value: rank for rank, status in enumerate(  # least conseq
 IDLE_LABEL = "gone dark"
 
 
+def enabled_during(events: list[tuple[str, int]], start: str, end: str) -> bool:
+    """Whether a source was enabled at some time in [start, end), from its enabled log ((changed_at,
+    enabled) oldest first, the first one its creation): enabled when the period began, or enabled during
+    it. A source created after the period, or disabled all through it, was not."""
+    enabled = False
+    for changed_at, value in events:
+        if changed_at >= end:
+            break
+        if changed_at > start and enabled:
+            return True  # enabled when the period began, changed later
+        enabled = bool(value)
+        if enabled and changed_at >= start:
+            return True
+    return enabled
+
+
 def spreading_clusters(conn, period: Period, w: Wording, limit: int = 10) -> tuple[Table, int]:
     """Top stories (clusters) active in the period, by number of distinct sources carrying them by its end.
 
@@ -96,7 +112,9 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
              by_language: dict[str, Counter], w: Wording) -> tuple[Table, Table, dict[str, tuple]]:
     """Sources idle, paused or failing, and item volume per language against configured sources.
 
-    idle = enabled, not paused, nothing first seen in the period (shown as IDLE_LABEL); paused = paused now;
+    Only sources that existed and were enabled at some time in a period count for it (`source["active"]`,
+    for the period and the one before): a source added since, or removed before, is not idle then.
+    idle = not paused, nothing first seen in the period (shown as IDLE_LABEL); paused = paused now;
     failing = a crawl error in the period or consecutive failures now. Returns (sources, languages, headline);
     the headline counts each problem in the period and the one before ("idle", "paused", "failing",
     "language_gaps").
@@ -109,24 +127,24 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
                    "last_success_local", "error_runs", "runs", "consecutive_failures", "last_error"])
     counts = {"idle": [0, 0], "paused": [0, None], "failing": [0, 0]}
     for source_id, source in sorted(sources.items(), key=lambda pair: pair[1]["name"]):
-        if not source["enabled"]:
-            continue
         name = source["name"]
+        active, active_before = source["active"]
         total_runs, errors, errors_before = runs.get(source_id, (0, 0, 0))
+        if active_before:
+            counts["idle"][1] += int(not source["paused"] and by_source["prev"][name] == 0)
+            counts["failing"][1] += int((errors_before or 0) > 0)
+        if not active:
+            continue
         problems = []
         if not source["paused"] and by_source["cur"][name] == 0:
             problems.append(IDLE_LABEL)
             counts["idle"][0] += 1
-        if not source["paused"] and by_source["prev"][name] == 0:
-            counts["idle"][1] += 1
         if source["paused"]:
             problems.append("paused")
             counts["paused"][0] += 1
         if (errors or 0) > 0 or source["consecutive_failures"] > 0:
             problems.append("failing")
             counts["failing"][0] += 1
-        if (errors_before or 0) > 0:
-            counts["failing"][1] += 1
         if not problems:
             continue
         last_item = reports_db.last_item_before(conn, source_id, end)
@@ -141,7 +159,7 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
     configured: Counter = Counter()
     active: Counter = Counter()
     for source in sources.values():
-        if source["enabled"] and not source["paused"]:
+        if source["active"][0] and not source["paused"]:
             configured[source["language"] or "unknown"] += 1
             if by_source["cur"][source["name"]]:
                 active[source["language"] or "unknown"] += 1

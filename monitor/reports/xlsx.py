@@ -33,7 +33,9 @@ SHEET_TITLES = {
     "time_to_decision": N_("Time to decision"), "moderator_throughput": N_("Moderators (admin)"),
     "top_clusters": N_("Stories that spread"), "top_terms": N_("Frequent terms"),
     "most_flagged_sources": N_("Most-flagged sources"), "coverage_sources": N_("Coverage by source"),
-    "coverage_by_language": N_("Coverage by language"), "items": N_("Items"),
+    "coverage_by_language": N_("Coverage by language"), "response_actions": N_("Follow-ups"),
+    "takedown_outcomes": N_("Takedown outcomes"), "referrals_by_agency": N_("Referrals"),
+    "time_to_action": N_("Time to action"), "followups_open": N_("Open follow-ups"), "items": N_("Items"),
 }
 OVERVIEW_SHEET, CHARTS_SHEET = N_("Report"), N_("Charts")
 
@@ -94,8 +96,8 @@ def _overview(wb: Workbook, report: Report, w: Wording) -> None:
                        ("generated_at", meta["generated_at"]), ("redacted", w.cell(report.redacted)),
                        ("lang", w.label(report.lang))):
         overview.append([_cell(overview, w.label(key)), _cell(overview, value)])
-    if report.empty:
-        overview.append([_cell(overview, report.notes[0], bold=True)])
+    for note in report.notes:  # empty, or not over yet
+        overview.append([_cell(overview, note, bold=True)])
     overview.append([_cell(overview, w.gettext("Each sheet is one table; the sheet “%(charts)s” draws from them.",
                                                charts=w.gettext(CHARTS_SHEET)))])
 
