@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.reports.period import Period
+from vocab.i18n import DEFAULT_LANGUAGE
 
 Cell = str | int | float | None
 
@@ -54,6 +55,7 @@ class Report:
     empty: bool
     redacted: bool = False
     notes: list[str] = field(default_factory=list)
+    lang: str = DEFAULT_LANGUAGE  # the language of its titles and notes; renderers write every word in it
 
     def table(self, name: str) -> Table:
         for table in self.tables:
