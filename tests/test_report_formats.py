@@ -177,6 +177,40 @@ def test_every_format_renders_the_same_figures(w47):
     assert len(_csv_rows(render(w47, "csv"))) == len(w47.items.rows) == len(data["items"]["rows"])
     assert [list(r) for r in workbook["Items"].iter_rows(min_row=HEADER_ROW + 1, values_only=True)] == \
         _blank_is_none(w47.items.rows)
+    _assert_docx_figures(w47, data)
+
+
+def _parse_number(text: str, lang: str) -> float | None:
+    """A number as a format wrote it in `lang` ("1.234,5" in Vietnamese, "+3", "—" for none) back to a number."""
+    from babel.numbers import parse_decimal
+
+    return None if text == "—" else float(parse_decimal(text.lstrip("+"), locale=lang, strict=False))
+
+
+def _assert_docx_figures(report, data: dict) -> None:
+    """The DOCX's tables (those docx.TABLES lists, in its order) hold the JSON's figures: each cell is the
+    report's value as Wording writes it, and each number reads back as the JSON's number."""
+    from docx import Document
+
+    from monitor.reports.display import wording
+    from monitor.reports.docx import TABLES
+
+    w = wording(report.lang)
+    document = Document(io.BytesIO(render(report, "docx")))
+    figure_tables = document.tables[1:-1]  # between the header block and the signature block
+    assert len(figure_tables) == len(TABLES)
+    for docx_table, (name, spec) in zip(figure_tables, TABLES.items(), strict=True):
+        columns = list(spec.columns or report.table(name).columns)
+        rows = [[cell.text for cell in row.cells] for row in docx_table.rows]
+        assert rows[0] == [w.label(column) for column in columns], name
+        json_rows = data["tables"][name]["rows"]
+        assert len(rows) - 1 == len(json_rows) > 0, name
+        for cells, figures in zip(rows[1:], json_rows, strict=True):
+            for text, column in zip(cells, columns, strict=True):
+                value = figures[column]
+                assert text == (w.label(value) if column == "figure" else w.cell(value, column)), (name, column)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    assert _parse_number(text, report.lang) == pytest.approx(value), (name, column, text)
 
 
 def test_empty_week_renders_in_every_format_saying_so(tmp_db):
