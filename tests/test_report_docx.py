@@ -192,7 +192,7 @@ def test_an_empty_week_renders_saying_so(tmp_db):
     texts = _body_texts(document)
     assert "Trong kỳ báo cáo không thu thập được tin, bài nào và không có quyết định xử lý nào." in texts
     assert all(heading in texts for heading in HEADINGS)
-    assert "Không có số liệu trong kỳ." in texts  # the spreading stories' table has no rows
+    assert "Không có dữ liệu trong kỳ này." in texts  # the spreading stories' table has no rows
 
 
 def test_generated_day_is_the_day_in_the_reports_zone(w47):

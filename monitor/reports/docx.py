@@ -370,7 +370,7 @@ def _fixed_times(data: bytes) -> bytes:
 # ---- the body: sections I–V ----
 
 ROMAN = ("I", "II", "III", "IV", "V")
-SECTIONS = (N_("Overall situation"), N_("Detection and handling results"), N_("Stories that spread"),
+SECTIONS = (N_("Overall situation"), N_("Detection and handling results"), N_("Items and stories that spread"),
             N_("Assessment"), N_("Proposals and recommendations"))
 
 
