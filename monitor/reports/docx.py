@@ -431,7 +431,7 @@ class _Body:
         for row, values in zip(rows[1:], source.rows, strict=True):
             for position, (cell, index) in enumerate(zip(row.cells, indexes, strict=True)):
                 value, column = values[index], columns[position]
-                text = self.w.label(value) if column == "figure" else self.w.cell(value, column)
+                text = self.w.cell(value, column, coded=_coded(column))
                 align = WD_ALIGN_PARAGRAPH.LEFT if position == 0 else WD_ALIGN_PARAGRAPH.CENTER
                 _first_paragraph(cell, text=clean(text), size=TABLE_PT, align=align)
         _paragraph(self.document, "", size=6, after=0)
@@ -544,6 +544,12 @@ class _Body:
             indent=True)
         for run in paragraph.runs:
             run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+
+
+def _coded(column: str) -> bool | None:
+    """Whether a column's text cells are stored keys to word: the summary's figure names always; the rest as
+    Wording decides for the column (None)."""
+    return True if column == "figure" else None
 
 
 def _repeat_header(row) -> None:
