@@ -29,10 +29,22 @@ HEADINGS = ["I. TÌNH HÌNH CHUNG", "II. KẾT QUẢ PHÁT HIỆN VÀ XỬ LÝ",
             "V. ĐỀ XUẤT, KIẾN NGHỊ"]
 
 
-@pytest.fixture()
-def w47(tmp_db):
-    build_world(tmp_db)
-    return build_report(tmp_db, iso_week("2026-W47"))
+@pytest.fixture(scope="module")
+def w47(tmp_path_factory):
+    """The hand-built world's week (test_report_build), built once: the tests only read the Report."""
+    import db
+
+    database = db.connect(tmp_path_factory.mktemp("docx-world") / "world.db")
+    build_world(database)
+    report = build_report(database, iso_week("2026-W47"))
+    database.conn.close()
+    return report
+
+
+@pytest.fixture(scope="module")
+def w47_docx(w47) -> bytes:
+    """w47 as a DOCX with SETTINGS, rendered once (a render draws three charts)."""
+    return render(w47, "docx", settings=SETTINGS)
 
 
 def _open(data: bytes):
@@ -52,8 +64,8 @@ def _date_line(report, place: str) -> str:
     return f"{place}, ngày {day:%d} tháng {day:%m} năm {day:%Y}"
 
 
-def test_the_docx_has_the_decrees_parts_in_order(w47):
-    document = _open(render(w47, "docx", settings=SETTINGS))
+def test_the_docx_has_the_decrees_parts_in_order(w47, w47_docx):
+    document = _open(w47_docx)
     header, closing = document.tables[0], document.tables[-1]
     # Top left: the parent body, then the issuing body in capitals, then the number and symbol line.
     assert _cell_lines(header.cell(0, 0)) == ["TỈNH ỦY THANH HÓA", "BAN CHỈ ĐẠO 35 TỈNH THANH HÓA"]
@@ -96,8 +108,8 @@ def test_without_settings_the_document_has_the_decrees_placeholders(w47):
     assert _cell_lines(closing.cell(0, 1))[0] == "QUYỀN HẠN, CHỨC VỤ CỦA NGƯỜI KÝ"
 
 
-def test_the_docx_is_typeset_as_the_decree_asks(w47):
-    data = render(w47, "docx", settings=SETTINGS)
+def test_the_docx_is_typeset_as_the_decree_asks(w47_docx):
+    data = w47_docx
     document = _open(data)
     section = document.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)  # A4 (stored in twips)
@@ -151,8 +163,8 @@ def test_the_docx_in_english(w47):
     assert language.get(qn("w:val")) == "en-GB"  # Word's spelling and hyphenation
 
 
-def test_the_same_report_gives_the_same_bytes(w47):
-    assert render(w47, "docx", settings=SETTINGS) == render(w47, "docx", settings=SETTINGS)
+def test_the_same_report_gives_the_same_bytes(w47, w47_docx):
+    assert render(w47, "docx", settings=SETTINGS) == w47_docx
     with zipfile.ZipFile(io.BytesIO(render(w47, "docx"))) as package:
         assert {info.date_time for info in package.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert "docProps/thumbnail.jpeg" not in package.namelist()  # not python-docx's template picture
@@ -202,13 +214,15 @@ def test_generated_day_is_the_day_in_the_reports_zone(w47):
         "Địa danh, ngày 07 tháng 12 năm 2026"
 
 
-def test_quarter_and_custom_periods_are_named_in_the_title(tmp_db):
+def test_quarter_and_custom_periods_are_named_in_the_title(w47):
+    from monitor.reports.display import wording
+    from monitor.reports.docx import period_words
     from monitor.reports.period import custom, quarter
 
     for period, words in ((quarter("2026-Q4"), "quý IV/2026 (từ ngày 01/10/2026 đến ngày 31/12/2026)"),
                           (custom("2026-11-01", "2026-11-10"), "từ ngày 01/11/2026 đến ngày 10/11/2026")):
-        texts = _body_texts(_open(render(build_report(tmp_db, period), "docx")))
-        assert texts[texts.index("BÁO CÁO") + 1].endswith(words)
+        assert period_words(dataclasses.replace(w47, period=period), wording("vi")) == words
+    assert period_words(w47, wording("en")) == "week 47/2026 (from 2026-11-16 to 2026-11-22)"
 
 
 # ---- settings: report ----
