@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from monitor.domain import DEFAULT_TIMEZONE, SOURCE_KINDS
+from vocab.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 MIN_INTERVAL_SECONDS = 5
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -39,7 +40,7 @@ SETTINGS_FIELDS = {
 # `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
 # header, date line and "Nơi nhận" block; each left out prints a placeholder to fill in before signing.
 REPORT_TEXT_FIELDS = ("agency", "parent_agency", "place")
-REPORT_FIELDS = {*REPORT_TEXT_FIELDS, "signer_title", "recipients"}
+REPORT_FIELDS = {*REPORT_TEXT_FIELDS, "signer_title", "recipients", "lang"}
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
@@ -83,7 +84,10 @@ class Recipient:
 
 @dataclass
 class ReportSettings:
-    """`settings: report:`; None (or an empty list) where the document shows a placeholder instead."""
+    """`settings: report:` — the scheduler's weekly report's language, and what the DOCX prints; None (or an
+    empty list) where the document shows a placeholder instead."""
+
+    lang: str = DEFAULT_LANGUAGE  # vocab.i18n.LANGUAGES
 
     agency: str | None = None  # the issuing body, e.g. "BAN CHỈ ĐẠO 35 TỈNH THANH HÓA"
     parent_agency: str | None = None  # the body above it, e.g. "TỈNH ỦY THANH HÓA"
@@ -324,7 +328,7 @@ def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
     if value is None:
         return report
     if not isinstance(value, dict):
-        raise ConfigError(path, _line(node), "report", "must be a mapping (agency, parent_agency, place, "
+        raise ConfigError(path, _line(node), "report", "must be a mapping (lang, agency, parent_agency, place, "
                                                       "signer_title, recipients)")
     nodes = _mapping(node)
     for key, entry in value.items():
@@ -332,7 +336,12 @@ def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
         if key not in REPORT_FIELDS:
             raise ConfigError(path, _line(key_node), f"report.{key}",
                               f"unknown setting (expected one of: {', '.join(sorted(REPORT_FIELDS))})")
-        if key in REPORT_TEXT_FIELDS:
+        if key == "lang":
+            if entry not in LANGUAGES:
+                raise ConfigError(path, _line(entry_node), "report.lang",
+                                  f"unknown language {entry!r} (expected one of: {', '.join(LANGUAGES)})")
+            report.lang = entry
+        elif key in REPORT_TEXT_FIELDS:
             setattr(report, key, _report_text(path, entry_node, key, entry))
         elif key == "signer_title":
             report.signer_title = _signer_title(path, entry_node, entry)

@@ -442,3 +442,52 @@ def test_story_rows_fit_390_px_with_their_copies_listed(server, page):
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the story queue is {width} px wide ({locale})"
     assert errors == []
+
+
+def test_report_page_draws_its_charts_under_the_csp_in_vietnamese(page, tmp_path):
+    """Issue 13 §1 and §4: the /reports/ page in Vietnamese with its charts in colour under the page's CSP
+    (no inline style: the SVGs carry presentation attributes), at 1366 and 390 px. The screenshots go to
+    $MONITOR_SCREENSHOTS when set, for a person to look at."""
+    import os
+
+    import db.users
+    from tests.test_report_build import build_world
+
+    path = tmp_path / "report.db"
+    database = db.connect(path)
+    build_world(database)
+    db.users.add_user(database, "ana", helpers.PASSWORD, "analyst")
+    database.conn.close()
+    app = helpers.make_app(path, as_deployed=True, SECRET_KEY="browser-test", RATELIMIT_ENABLED=False)
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_port}"
+    shots = Path(os.environ.get("MONITOR_SCREENSHOTS") or tmp_path)
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    try:
+        page.goto(f"{base}/login")
+        page.fill("#name", "ana")
+        page.fill("#password", helpers.PASSWORD)
+        with page.expect_navigation():
+            page.click("#login-submit")
+        for width in (1366, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            response = page.goto(f"{base}/reports/?week=2026-W47")
+            assert response is not None and response.status == 200
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate("document.documentElement.lang") == "vi"
+            assert "Báo cáo giám sát" in page.inner_text("h1")
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            charts = page.eval_on_selector_all("figure.chart svg", "svgs => svgs.map(s => s.getBoundingClientRect().width)")
+            assert len(charts) == 4 and all(0 < chart <= width for chart in charts), charts
+            # Bars in the report's blue, red and grey; the text of the axes in Vietnamese (days as 16/11).
+            fills = set(page.eval_on_selector_all("figure.chart svg path", "ps => ps.map(p => getComputedStyle(p).fill)"))
+            assert {"rgb(43, 108, 176)", "rgb(197, 48, 48)", "rgb(255, 255, 255)"} <= fills, fills
+            labels = page.eval_on_selector_all("figure.chart svg text", "ts => ts.map(t => t.textContent)")
+            assert "16/11" in labels and "Kỳ trước" in labels
+            page.locator("section.charts").screenshot(path=str(shots / f"report-charts-{width}.png"))
+            page.screenshot(path=str(shots / f"report-page-{width}.png"), full_page=False)
+        assert errors == []
+    finally:
+        srv.shutdown()

@@ -268,7 +268,8 @@ def test_item_rows_one_per_decision(w47):
 def test_empty_week_is_a_valid_report_saying_so(world):
     report = build_report(world, iso_week("2026-W30"))
     assert report.empty is True
-    assert "No items" in report.notes[0]
+    assert "Không thu thập tin nào" in report.notes[0]  # Vietnamese by default
+    assert "No items" in build_report(world, iso_week("2026-W30"), lang="en").notes[0]
     assert report.headline("items_crawled") == 0
     assert report.items.rows == []
     assert report.headline("precision_all_flags") is None

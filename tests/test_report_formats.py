@@ -13,6 +13,7 @@ from test_report_build import build_world
 
 from monitor.cli import main
 from monitor.reports import build_report, iso_week, render
+from monitor.reports.display import NONE, wording
 
 
 @pytest.fixture()
@@ -21,22 +22,43 @@ def w47(tmp_db):
     return build_report(tmp_db, iso_week("2026-W47"))
 
 
-def _csv_rows(data: bytes) -> list[dict]:
+def _csv_rows(data: bytes, keys: list[str] | None = None, lang: str = "vi") -> list[dict]:
+    """The rows of a CSV file; with `keys`, keyed by those column keys instead of their translated headers."""
     text = data.decode("utf-8")
     assert text.startswith("\ufeff")
-    return list(csv.DictReader(io.StringIO(text[1:])))
+    rows = list(csv.DictReader(io.StringIO(text[1:])))
+    if keys is None:
+        return rows
+    headers = dict(zip(wording(lang).labels(keys), keys, strict=True))
+    return [{headers[heading]: value for heading, value in row.items()} for row in rows]
 
 
-def test_csv_has_every_item_and_decision(w47):
-    rows = _csv_rows(render(w47, "csv"))
+def localised_number(text: str, lang: str) -> float | None:
+    """A number as a format writes it for people ("1.234,5", "+3", "—") read back; None for "—"."""
+    from babel.numbers import parse_decimal
+
+    return None if text == NONE else float(parse_decimal(text.lstrip("+"), locale=lang, strict=True))
+
+
+def test_csv_has_every_item_and_decision(w47, tmp_db):
+    from monitor.reports.build import ITEM_COLUMNS
+
+    raw = _csv_rows(render(w47, "csv"))
+    assert list(raw[0])[:3] == ["Mã tin", "Phát hiện lúc", "Phát hiện lúc (UTC)"]  # headers in Vietnamese
+    rows = _csv_rows(render(w47, "csv"), ITEM_COLUMNS)
     assert len(rows) == 9
     first = next(r for r in rows if r["item_id"] == "1")
-    assert first["source"] == "VnExpress" and first["action"] == "confirm_misinformation"
-    assert first["decided_by"] == "lan" and first["old_status"] == "flagged" and first["new_status"] == "confirmed"
+    assert first["source"] == "VnExpress" and first["action"] == "Xác nhận tin sai"  # coded values in words
+    assert first["decided_by"] == "lan" and first["old_status"] == "Bị gắn cờ" and first["new_status"] == "Đã xác nhận"
+    # numbers and times stay machine values
     assert first["note"] == "call 0987.654.321" and first["score_misinformation"] == "0.9"
+    assert first["first_seen_local"] == "2026-11-16 09:00" and first["flag_reasons"] == "Tin sai lệch"
     # A crawled title starting with "=" cannot become a spreadsheet formula.
     seven = next(r for r in rows if r["item_id"] == "7")
     assert seven["title"].startswith("'=HYPERLINK")
+    english = _csv_rows(render(build_report(tmp_db, iso_week("2026-W47"), lang="en"), "csv"), ITEM_COLUMNS, "en")
+    assert next(r for r in english if r["item_id"] == "1")["action"] == "Confirm misinformation"
+
 
 
 def test_json_has_every_figure(w47):
@@ -65,8 +87,8 @@ def test_cli_report_writes_csv_and_json(tmp_path, db_path, tmp_db, capsys):
     out = tmp_path / "w47.csv"
     assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "csv", "--out", str(out)]) == 0
     assert len(_csv_rows(out.read_bytes())) == 9
-    figures = _csv_rows((tmp_path / "w47.figures.csv").read_bytes())
-    assert {"table": "summary", "row": "items_crawled", "column": "value", "value": "6"} in figures
+    figures = _csv_rows((tmp_path / "w47.figures.csv").read_bytes(), ["table", "row", "column", "value"])
+    assert {"table": "Tóm tắt nhanh", "row": "Tin thu thập", "column": "Giá trị", "value": "6"} in figures
     out_json = tmp_path / "w47.json"
     assert main(["--db", str(db_path), "report", "--week", "2026-W47", "--format", "json",
                  "--out", str(out_json)]) == 0
@@ -139,15 +161,16 @@ def test_every_format_renders_the_same_figures(w47):
     import openpyxl
     from pypdf import PdfReader
 
-    from monitor.reports.csv import render_figures
-    from monitor.reports.display import display, label
+    from monitor.reports.csv import FIGURE_COLUMNS, render_figures
 
     assert len(w47.tables) >= 17
+    w = wording(w47.lang)
     # JSON: the rows themselves.
     data = json.loads(render(w47, "json"))
-    # CSV: one line per figure cell.
-    figures = {(r["table"], r["row"], r["column"]): r["value"] for r in _csv_rows(render_figures(w47))}
-    # XLSX: one sheet per table, data from row 4.
+    # CSV: one line per figure cell (table title, row and column in words, the value a plain number).
+    figures = {(r["table"], r["row"], r["column"]): r["value"]
+               for r in _csv_rows(render_figures(w47), list(FIGURE_COLUMNS))}
+    # XLSX: one sheet per table, data from row 4; numbers numeric, keys in words.
     from monitor.reports.xlsx import HEADER_ROW, sheet_title
     workbook = openpyxl.load_workbook(io.BytesIO(render(w47, "xlsx")))
     # HTML: cells of each data-table.
@@ -156,35 +179,37 @@ def test_every_format_renders_the_same_figures(w47):
     # PDF: the text, whitespace removed (cells wrap across lines).
     pdf_text = "".join("".join(page.extract_text() for page in PdfReader(io.BytesIO(render(w47, "pdf"))).pages).split())
 
+    def coded(table, row):
+        return [w.coded(cell, column) for column, cell in zip(table.columns, row, strict=True)]
+
     for table in w47.tables:
         assert data["tables"][table.name]["rows"] == table.as_dicts(), table.name
-        sheet = workbook[sheet_title(table)]
+        assert data["tables"][table.name]["labels"] == w.labels(table.columns), table.name
+        sheet = workbook[sheet_title(table, w)]
+        assert [cell.value for cell in sheet[HEADER_ROW]] == w.labels(table.columns), table.name
         sheet_rows = [list(row) for row in sheet.iter_rows(min_row=HEADER_ROW + 1, values_only=True)]
-        assert sheet_rows == _blank_is_none(table.rows), table.name  # a spreadsheet has no empty string
+        # a spreadsheet has no empty string
+        assert sheet_rows == _blank_is_none([coded(table, row) for row in table.rows]), table.name
         html_rows = parser.tables[table.name][1:]
-        if table.name == "summary":
-            expected = [[label(row[0]), display(row[1]), display(row[2]), display(row[3], "change")] for row in table.rows]
-        else:
-            expected = [[display(cell, column) for column, cell in zip(table.columns, row, strict=True)]
-                        for row in table.rows]
-        assert html_rows == expected, table.name
+        columns = ["figure", "value", "previous", "change"] if table.name == "summary" else table.columns
+        for html_row, row in zip(html_rows, table.rows, strict=True):
+            for column, text, cell in zip(columns, html_row, row, strict=True):
+                if isinstance(cell, int | float) and column not in ("item_id", "cluster_id", "decision_id"):
+                    assert localised_number(text, w.lang) == cell, (table.name, column, text, cell)
+                else:
+                    assert text == w.cell(cell, column), (table.name, column, text, cell)
         for row in table.rows:
+            row_key = _csv_text(w.coded(row[0], table.columns[0]))
             for column, cell in zip(table.columns[1:], row[1:], strict=True):
-                assert figures[(table.name, _csv_text(row[0]).lstrip("'"), column)].lstrip("'") == _csv_text(cell)
-            for cell_text in expected[table.rows.index(row)]:
+                value = figures[(table.title, row_key, w.label(column))].lstrip("'")
+                assert value == _csv_text(w.coded(cell, column)), (table.name, row_key, column)
+            for cell_text in html_rows[table.rows.index(row)]:
                 assert "".join(cell_text.split()) in pdf_text, (table.name, cell_text)
     # The items are in CSV, JSON and XLSX in full.
     assert len(_csv_rows(render(w47, "csv"))) == len(w47.items.rows) == len(data["items"]["rows"])
-    assert [list(r) for r in workbook["Items"].iter_rows(min_row=HEADER_ROW + 1, values_only=True)] == \
-        _blank_is_none(w47.items.rows)
+    assert [list(r) for r in workbook[sheet_title("items", w)].iter_rows(min_row=HEADER_ROW + 1, values_only=True)] == \
+        _blank_is_none([coded(w47.items, row) for row in w47.items.rows])
     _assert_docx_figures(w47, data)
-
-
-def _parse_number(text: str, lang: str) -> float | None:
-    """A number as a format wrote it in `lang` ("1.234,5" in Vietnamese, "+3", "—" for none) back to a number."""
-    from babel.numbers import parse_decimal
-
-    return None if text == "—" else float(parse_decimal(text.lstrip("+"), locale=lang, strict=False))
 
 
 def _assert_docx_figures(report, data: dict) -> None:
@@ -210,21 +235,26 @@ def _assert_docx_figures(report, data: dict) -> None:
                 value = figures[column]
                 assert text == w.cell(value, column, coded=True if column == "figure" else None), (name, column)
                 if isinstance(value, int | float) and not isinstance(value, bool):
-                    assert _parse_number(text, report.lang) == pytest.approx(value), (name, column, text)
+                    assert localised_number(text, report.lang) == pytest.approx(value), (name, column, text)
 
 
 def test_empty_week_renders_in_every_format_saying_so(tmp_db):
-    from pypdf import PdfReader
-    report = build_report(tmp_db, iso_week("2026-W30"))
-    message = "No items were crawled and no decisions were made in 2026-W30."
-    assert message in render(report, "html").decode("utf-8")
-    assert json.loads(render(report, "json"))["meta"]["notes"] == [message]
-    assert _csv_rows(render(report, "csv")) == []
     import openpyxl
-    overview = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx")))["Report"]
-    assert message in [row[0] for row in overview.iter_rows(values_only=True)]
-    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(render(report, "pdf"))).pages).split())
-    assert message in text
+    from pypdf import PdfReader
+
+    for lang, message, sheet in (
+            ("vi", "Không thu thập tin nào và không có quyết định nào trong tuần 30 năm 2026 (20/07/2026 – 26/07/2026).",
+             "Báo cáo"),
+            ("en", "No items were crawled and no decisions were made in week 30 of 2026 (2026-07-20 – 2026-07-26).",
+             "Report")):
+        report = build_report(tmp_db, iso_week("2026-W30"), lang=lang)
+        assert message in render(report, "html").decode("utf-8")
+        assert json.loads(render(report, "json"))["meta"]["notes"] == [message]
+        assert _csv_rows(render(report, "csv")) == []
+        overview = openpyxl.load_workbook(io.BytesIO(render(report, "xlsx")))[sheet]
+        assert message in [row[0] for row in overview.iter_rows(values_only=True)]
+        text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(render(report, "pdf"))).pages).split())
+        assert message in text
 
 
 def test_cli_writes_every_format(tmp_path, db_path, tmp_db):

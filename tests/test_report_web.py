@@ -52,10 +52,11 @@ def test_analyst_sees_report_with_charts_but_not_moderator_throughput(client_for
     page = client_for("ana").get("/reports/?week=2026-W47")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Monitoring report 2026-W47" in html and "<svg" in html
+    # In the user's language, Vietnamese by default (issue 13 §1).
+    assert "Báo cáo giám sát: tuần 47 năm 2026 (16/11/2026 – 22/11/2026)" in html and "<svg" in html
     assert 'data-table="crawled_by_source"' in html and "Báo Thanh Hóa" in html
     assert 'value="2026-W47" selected' in html  # the week picker shows the chosen week
-    assert "Moderator throughput" not in html
+    assert "Khối lượng xử lý của kiểm duyệt viên" not in html and "Moderator throughput" not in html
     # Crawled titles are escaped, never markup.
     assert '=HYPERLINK(&#34;x&#34;)' in html or "=HYPERLINK(&quot;x&quot;)" in html
     # The print layout comes with the report's stylesheet, linked (the page's CSP blocks an inline <style>).
@@ -64,7 +65,12 @@ def test_analyst_sees_report_with_charts_but_not_moderator_throughput(client_for
 
 
 def test_admin_sees_moderator_throughput(client_for):
-    html = client_for("adm").get("/reports/?week=2026-W47").get_data(as_text=True)
+    client = client_for("adm")
+    html = client.get("/reports/?week=2026-W47").get_data(as_text=True)
+    assert "Khối lượng xử lý của kiểm duyệt viên" in html and "mức quản trị" in html
+    client.post("/locale", data={"locale": "en"})
+    html = client.get("/reports/?week=2026-W47").get_data(as_text=True)
+    assert "Monitoring report: week 47 of 2026" in html
     assert "Moderator throughput" in html and "admin-level" in html
 
 
@@ -78,8 +84,14 @@ def test_downloads_in_every_format(client_for):
     assert "0912 345 678" not in csv_response.get_data(as_text=True)
     import openpyxl
     workbook = openpyxl.load_workbook(io.BytesIO(client.get("/reports/download?week=2026-W47&format=xlsx").data))
-    assert "Summary" in workbook.sheetnames
+    assert "Tóm tắt" in workbook.sheetnames  # the user's language: Vietnamese by default
+    assert data["meta"]["lang"] == "vi" and data["tables"]["summary"]["labels"][0] == "Chỉ số"
     assert client.get("/reports/download?week=2026-W47&format=pdf").data.startswith(b"%PDF")
+    client.post("/locale", data={"locale": "en"})
+    workbook = openpyxl.load_workbook(io.BytesIO(client.get("/reports/download?week=2026-W47&format=xlsx").data))
+    assert "Summary" in workbook.sheetnames
+    assert "Monitoring report: week 47 of 2026" in client.get("/reports/download?week=2026-W47&format=html").get_data(
+        as_text=True)
     assert client.get("/reports/download?week=2026-W47&format=exe").status_code == 404
 
 

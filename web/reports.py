@@ -20,7 +20,7 @@ from monitor.reports.render import FORMATS, render
 from web.access import ANALYSE, roles
 from web.intake import fetch_settings
 from web.params import BadParameter, period_arg
-from web.render import select_timezone
+from web.render import select_timezone, ui_locale
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -68,7 +68,8 @@ def _recent_weeks() -> list[str]:
 def _report(period: Period):
     from web import get_db
 
-    report = build_report(get_db(), period, redact=request.args.get("redact") == "1")
+    # In the reader's UI language (their account's, else the session's or browser's), downloads included.
+    report = build_report(get_db(), period, redact=request.args.get("redact") == "1", lang=ui_locale())
     is_admin = current_user.role == Role.ADMIN
     return (report if is_admin else report.without_admin_tables()), is_admin
 

@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redact", action="store_true",
                    help="replace phone numbers, e-mail addresses and citizen ID numbers (CCCD/CMND) in the output")
     p.add_argument("--zone", default=None, help="time zone of the calendar days (default Asia/Ho_Chi_Minh)")
+    p.add_argument("--lang", default="vi", metavar="LANG",
+                   help="language of the report's words, numbers and dates: vi (default) or en")
     p.set_defaults(func=cmd_report)
 
 
@@ -48,9 +50,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     from monitor.reports.build import build_report
     from monitor.reports.period import LONG_PERIOD_DAYS, PeriodError, parse_period
     from monitor.reports.render import FORMATS, output_problem, write_report
+    from vocab.i18n import LANGUAGES
 
     if args.format not in FORMATS:
         print(f"error: unknown format '{args.format}' (expected one of: {', '.join(FORMATS)})", file=sys.stderr)
+        return 2
+    if args.lang not in LANGUAGES:
+        print(f"error: --lang: unknown language '{args.lang}' (expected one of: {', '.join(LANGUAGES)})",
+              file=sys.stderr)
         return 2
     try:
         period = parse_period(args.week, args.quarter, args.date_from, args.date_to, zone=args.zone or DEFAULT_TIMEZONE)
@@ -70,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     long = period.day_count > LONG_PERIOD_DAYS
     if long:
         print(_long_period_note(database, period, args.format), file=sys.stderr)
-    report = build_report(database, period, redact=args.redact)
+    report = build_report(database, period, redact=args.redact, lang=args.lang)
     for path in write_report(report, args.format, out, settings=settings):
         print(f"wrote {path}")
     if long:

@@ -26,6 +26,7 @@ from db import from_iso, utcnow
 from db import reports as reports_db
 from monitor.domain import CONFIRMED_CATEGORY, Action, Category, Status
 from monitor.reports import sections
+from monitor.reports.display import Wording, wording
 from monitor.reports.figures import (
     change,
     day_index_sql,
@@ -38,6 +39,7 @@ from monitor.reports.figures import (
 from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
 from monitor.reports.redact import redact_report
+from vocab.i18n import DEFAULT_LANGUAGE
 
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
 CONFIRM_ACTIONS = {action.value: category.value for action, category in CONFIRMED_CATEGORY.items()}
@@ -62,17 +64,20 @@ def _count_rows(current: Counter, previous: Counter, keys: Iterable) -> list[lis
              change(current[key], previous[key])] for key in keys]
 
 
-def build_report(database: sqlite_utils.Database, period: Period, *, redact: bool = False) -> Report:
-    """Every figure for `period` with the change from the period before it (one data object).
+def build_report(database: sqlite_utils.Database, period: Period, *, redact: bool = False,
+                 lang: str = DEFAULT_LANGUAGE) -> Report:
+    """Every figure for `period` with the change from the period before it (one data object), its titles
+    and notes in `lang` (a LanguageError for a language the service does not speak).
 
     All queries run in one read transaction, so the figures come from one snapshot of the database
     even while the crawler and moderators keep writing (WAL readers never block writers).
     """
+    w = wording(lang)
     with reports_db.read_snapshot(database.conn):
-        return _build(database, period, redact)
+        return _build(database, period, redact, w)
 
 
-def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Report:
+def _build(database: sqlite_utils.Database, period: Period, redact: bool, w: Wording) -> Report:
     """The report's steps: read the sources, count both periods' items and decisions, reconstruct the
     backlog, then lay the figures out as tables (sections add theirs to the summary as they go)."""
     previous = period.previous()
@@ -86,21 +91,22 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool) -> Rep
     backlog = dict(zip(("cur", "prev"), backlog_at(conn, period.end_utc, period.start_utc), strict=True))
 
     cur_empty = items.crawled["cur"]["all"] == 0 and decisions.outcomes["cur"]["all"] == 0
-    summary = _summary_table(items, decisions, backlog, precision_cat)
-    tables = [summary, _daily_table(period, items), *_volume_tables(items, sources)]
+    summary = _summary_table(items, decisions, backlog, precision_cat, w)
+    tables = [summary, _daily_table(period, items, w), *_volume_tables(items, sources, w)]
     categories = [c.value for c in Category] + sorted(
         (set(items.flagged["cur"]) | set(items.flagged["prev"])) - {c.value for c in Category} - {"all"})
-    tables += _decision_tables(items, decisions, backlog, categories)
-    tables += _precision_tables(precision_cat, precision_model, categories)
-    tables += [_time_to_decision_table(decisions), _throughput_table(decisions)]
-    tables += _section_tables(conn, period, previous, sources, items, summary)
+    tables += _decision_tables(items, decisions, backlog, categories, w)
+    tables += _precision_tables(precision_cat, precision_model, categories, w)
+    tables += [_time_to_decision_table(decisions, w), _throughput_table(decisions, w)]
+    tables += _section_tables(conn, period, previous, sources, items, summary, w)
 
     notes = []
     if cur_empty:
-        notes.append(f"No items were crawled and no decisions were made in {period.label}.")
-    rows = item_rows(conn, period, sources)
+        notes.append(w.gettext("No items were crawled and no decisions were made in %(period)s.",
+                               period=w.period(period)))
+    rows = item_rows(conn, period, sources, w)
     report = Report(period=period, previous_period=previous, generated_at=utcnow(), tables=tables, items=rows,
-                    empty=cur_empty, notes=notes)
+                    empty=cur_empty, notes=notes, lang=w.lang)
     return redact_report(report) if redact else report
 
 
@@ -226,9 +232,9 @@ def _wait_figures(decisions: DecisionCounts) -> tuple[dict, dict]:
 
 
 def _summary_table(items: ItemCounts, decisions: DecisionCounts, backlog: dict[str, Counter],
-                   precision_cat: dict) -> Table:
+                   precision_cat: dict, w: Wording) -> Table:
     """The headline figures; the sections append theirs later (see _section_tables)."""
-    summary = Table("summary", "Summary", ["figure", "value", "previous", "change"])
+    summary = Table("summary", w.gettext("At a glance"), ["figure", "value", "previous", "change"])
     outcomes = decisions.outcomes
     _headline(summary, "items_crawled", items.crawled["cur"]["all"], items.crawled["prev"]["all"])
     _headline(summary, "items_flagged", items.flagged["cur"]["all"], items.flagged["prev"]["all"])
@@ -245,22 +251,22 @@ def _summary_table(items: ItemCounts, decisions: DecisionCounts, backlog: dict[s
     return summary
 
 
-def _daily_table(period: Period, items: ItemCounts) -> Table:
+def _daily_table(period: Period, items: ItemCounts, w: Wording) -> Table:
     """Items crawled and flagged per local day of the period."""
-    daily = Table("daily", "Daily volumes (local days)", ["day", "crawled", "flagged"])
+    daily = Table("daily", w.gettext("Daily volumes (local days)"), ["day", "crawled", "flagged"])
     for index, day in enumerate(period.days):
         daily.rows.append([day.isoformat(), items.daily_crawled[index], items.daily_flagged[index]])
     return daily
 
 
-def _volume_tables(items: ItemCounts, sources: dict[int, dict]) -> list[Table]:
+def _volume_tables(items: ItemCounts, sources: dict[int, dict], w: Wording) -> list[Table]:
     """Items crawled by source (every enabled source listed, even with none), by kind and by language."""
     by_source = items.by_source
     source_keys = sorted(set(by_source["cur"]) | set(by_source["prev"])
                          | {s["name"] for s in sources.values() if s["enabled"]},
                          key=lambda name: (-by_source["cur"][name], name))
     info = {s["name"]: s for s in sources.values()}
-    table = Table("crawled_by_source", "Items crawled by source",
+    table = Table("crawled_by_source", w.gettext("Items crawled by source"),
                   ["source", "kind", "language", "items", "previous", "change"])
     for name in source_keys:
         source = info.get(name, {"kind": "", "language": ""})
@@ -268,8 +274,8 @@ def _volume_tables(items: ItemCounts, sources: dict[int, dict]) -> list[Table]:
                            by_source["prev"][name], change(by_source["cur"][name], by_source["prev"][name])])
     tables = [table]
     for name, title, counts, label in (
-            ("crawled_by_kind", "Items crawled by source kind", items.by_kind, "kind"),
-            ("crawled_by_language", "Items crawled by language", items.by_language, "language")):
+            ("crawled_by_kind", w.gettext("Items crawled by source kind"), items.by_kind, "kind"),
+            ("crawled_by_language", w.gettext("Items crawled by language"), items.by_language, "language")):
         keys = sorted(set(counts["cur"]) | set(counts["prev"]), key=lambda key: (-counts["cur"][key], key))
         tables.append(Table(name, title, [label, "items", "previous", "change"],
                             _count_rows(counts["cur"], counts["prev"], keys)))
@@ -277,18 +283,18 @@ def _volume_tables(items: ItemCounts, sources: dict[int, dict]) -> list[Table]:
 
 
 def _decision_tables(items: ItemCounts, decisions: DecisionCounts, backlog: dict[str, Counter],
-                     categories: list[str]) -> list[Table]:
+                     categories: list[str], w: Wording) -> list[Table]:
     """Items flagged by category, decisions by outcome, and the backlog by open status."""
     flagged, outcomes = items.flagged, decisions.outcomes
     return [
-        Table("flagged_by_category", "Items flagged, by category", ["category", "items", "previous", "change"],
-              _count_rows(flagged["cur"], flagged["prev"], categories),
-              note="An item flagged in two categories counts once in each."),
-        Table("decisions", "Decisions, by outcome", ["outcome", "decisions", "previous", "change"],
+        Table("flagged_by_category", w.gettext("Items flagged, by category"),
+              ["category", "items", "previous", "change"], _count_rows(flagged["cur"], flagged["prev"], categories),
+              note=w.gettext("An item flagged in two categories counts once in each.")),
+        Table("decisions", w.gettext("Decisions, by outcome"), ["outcome", "decisions", "previous", "change"],
               [[label, outcomes["cur"][action], outcomes["prev"][action],
                 change(outcomes["cur"][action], outcomes["prev"][action])]
                for label, action in DECISION_OUTCOMES]),
-        Table("backlog", "Backlog: items still open at the end of the period",
+        Table("backlog", w.gettext("Backlog: items still open at the end of the period"),
               ["status", "items", "previous", "change"],
               [[status, backlog["cur"][status], backlog["prev"][status],
                 change(backlog["cur"][status], backlog["prev"][status])] for status in OPEN_STATUSES]),
@@ -304,37 +310,38 @@ def _precision_rows(table: Table, precision: dict, keys: Iterable[str]) -> Table
     return table
 
 
-def _precision_tables(precision_cat: dict, precision_model: dict, categories: list[str]) -> list[Table]:
+def _precision_tables(precision_cat: dict, precision_model: dict, categories: list[str], w: Wording) -> list[Table]:
     """Precision of flags by category (with "all flags" first) and by model version."""
-    by_category = Table("precision_by_category", "Precision of flags (confirmed ÷ decided), by category",
+    by_category = Table("precision_by_category", w.gettext("Precision of flags (confirmed ÷ decided), by category"),
                         ["category", "decided", "confirmed", "precision", "previous_precision", "change"],
-                        note="Confirmed as the flagged category; 'all flags' counts any confirmation.")
-    by_model = Table("precision_by_model", "Precision of flags (confirmed ÷ decided), by model version",
+                        note=w.gettext("Confirmed as the flagged category; '%(all)s' counts any confirmation.",
+                                       all=w.label("all flags")))
+    by_model = Table("precision_by_model", w.gettext("Precision of flags (confirmed ÷ decided), by model version"),
                      ["model_version", "decided", "confirmed", "precision", "previous_precision", "change"])
     return [_precision_rows(by_category, precision_cat, ["all flags"] + [c for c in categories if c != "all"]),
             _precision_rows(by_model, precision_model,
                             sorted(set(precision_model["cur"]) | set(precision_model["prev"])))]
 
 
-def _time_to_decision_table(decisions: DecisionCounts) -> Table:
+def _time_to_decision_table(decisions: DecisionCounts, w: Wording) -> Table:
     """How many items got a first decision, and the median and p90 hours it took."""
     waits = decisions.waits
     med, p90 = _wait_figures(decisions)
-    return Table("time_to_decision", "Time from first seen to first decision (hours)",
+    return Table("time_to_decision", w.gettext("Time from first seen to first decision (hours)"),
                  ["measure", "hours", "previous", "change"],
                  [["decided items", len(waits["cur"]), len(waits["prev"]),
                    change(len(waits["cur"]), len(waits["prev"]))],
                   ["median", med["cur"], med["prev"], change(med["cur"], med["prev"])],
                   ["p90", p90["cur"], p90["prev"], change(p90["cur"], p90["prev"])]],
-                 note="90th percentile by nearest rank.")
+                 note=w.gettext("90th percentile by nearest rank."))
 
 
-def _throughput_table(decisions: DecisionCounts) -> Table:
+def _throughput_table(decisions: DecisionCounts, w: Wording) -> Table:
     """Decisions per moderator by outcome (admin-only), busiest first."""
     throughput = decisions.throughput
-    table = Table("moderator_throughput", "Moderator throughput (decisions per person)",
+    table = Table("moderator_throughput", w.gettext("Moderator throughput (decisions per person)"),
                   ["moderator", "role", "decisions", *[label for label, _ in DECISION_OUTCOMES], "previous", "change"],
-                  admin_only=True, note="Admin-level: shown to admins only in the web UI.")
+                  admin_only=True, note=w.gettext("Admin-level: shown to admins only in the web UI."))
     people = sorted(set(throughput["cur"]) | set(throughput["prev"]),
                     key=lambda name: (-throughput["cur"][name]["all"], name))
     for person in people:
@@ -346,16 +353,16 @@ def _throughput_table(decisions: DecisionCounts) -> Table:
 
 
 def _section_tables(conn, period: Period, previous: Period, sources: dict[int, dict], items: ItemCounts,
-                    summary: Table) -> list[Table]:
+                    summary: Table, w: Wording) -> list[Table]:
     """The sections' tables (spreading stories, confirmed terms, most-flagged sources, coverage); their
     headline figures are appended to `summary`."""
-    clusters, spreading = sections.spreading_clusters(conn, period)
-    _, spreading_before = sections.spreading_clusters(conn, previous, limit=0)
+    clusters, spreading = sections.spreading_clusters(conn, period, w)
+    _, spreading_before = sections.spreading_clusters(conn, previous, w, limit=0)
     _headline(summary, "stories_multi_source", spreading, spreading_before)
-    tables = [clusters, sections.confirmed_terms(conn, period, previous),
-              sections.most_flagged_sources(items.flagged_by_source, items.by_source)]
+    tables = [clusters, sections.confirmed_terms(conn, period, previous, w),
+              sections.most_flagged_sources(items.flagged_by_source, items.by_source, w)]
     coverage_sources, coverage_languages, health = sections.coverage(conn, period, sources, items.by_source,
-                                                                      items.by_language)
+                                                                      items.by_language, w)
     # Idle sources keep the headline name reports have always had (see sections.IDLE_LABEL).
     for key, name in (("idle", "sources_gone_dark"), ("paused", "sources_paused"), ("failing", "sources_failing")):
         _headline(summary, name, *health[key])
@@ -404,11 +411,12 @@ def backlog_at(conn, *moments: str) -> list[Counter]:
     return results
 
 
-def item_rows(conn, period: Period, sources: dict[int, dict]) -> Table:
+def item_rows(conn, period: Period, sources: dict[int, dict], w: Wording) -> Table:
     """One row per item crawled or decided in the period, repeated per decision made in the period."""
     start, end = period.start_utc, period.end_utc
-    table = Table("items", "Items and decisions in the period", list(ITEM_COLUMNS),
-                  note="One row per decision in the period; items with none have one row with empty decision fields.")
+    table = Table("items", w.gettext("Items and decisions in the period"), list(ITEM_COLUMNS),
+                  note=w.gettext("One row per decision in the period; items with none have one row with empty "
+                                 "decision fields."))
     decided: dict[int, list[tuple]] = defaultdict(list)
     for row in reports_db.decisions_for_rows(conn, start, end, local_time_sql(period, "d.created_at")):
         decided[row[0]].append(row[1:])

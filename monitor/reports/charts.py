@@ -15,15 +15,17 @@ import io
 import re
 import textwrap
 from dataclasses import dataclass
+from datetime import date
 
-from monitor.reports.display import label as heading
+from monitor.reports.display import Wording, wording
 from monitor.reports.model import Report, Table
+from vocab.i18n import N_
 
 
 @dataclass(frozen=True)
 class ChartSpec:
     name: str
-    title: str
+    title: str  # an English msgid, written in the report's language by `title()`
     table: str  # source table name
     series: tuple[str, ...]  # numeric columns drawn
     kind: str = "bar"  # "bar" (vertical) | "barh" (horizontal)
@@ -31,11 +33,28 @@ class ChartSpec:
 
 
 CHARTS = (
-    ChartSpec("daily", "Daily volumes: crawled and flagged", "daily", ("crawled", "flagged")),
-    ChartSpec("categories", "Flagged items by category", "flagged_by_category", ("items", "previous")),
-    ChartSpec("decisions", "Decisions by outcome", "decisions", ("decisions", "previous")),
-    ChartSpec("top_sources", "Top sources by items crawled", "crawled_by_source", ("items",), "barh", 10),
+    ChartSpec("daily", N_("Daily volumes: crawled and flagged"), "daily", ("crawled", "flagged")),
+    ChartSpec("categories", N_("Flagged items by category"), "flagged_by_category", ("items", "previous")),
+    ChartSpec("decisions", N_("Decisions by outcome"), "decisions", ("decisions", "previous")),
+    ChartSpec("top_sources", N_("The ten sources with the most items crawled"), "crawled_by_source", ("items",),
+              "barh", 10),
 )
+
+
+def title(spec: ChartSpec, w: Wording) -> str:
+    return w.gettext(spec.title)
+
+
+def tick_labels(report: Report, spec: ChartSpec, labels: list[str]) -> list[str]:
+    """The category axis in the report's language: days as day/month, keys ("confirmed_misinformation") as
+    wrapped words so neighbours never overlap, names (sources) as they are."""
+    w = wording(report.lang)
+    if spec.table == "daily":
+        return [w.day_month(date.fromisoformat(label)) for label in labels]
+    first_column = report.table(spec.table).columns[0]
+    if spec.kind == "barh":
+        return [w.cell(label, first_column) for label in labels]
+    return [textwrap.fill(w.cell(label, first_column), 14) for label in labels]
 
 
 def chart_data(report: Report, spec: ChartSpec) -> tuple[list[str], dict[str, list[float]]]:
@@ -53,6 +72,7 @@ def _figure(report: Report, spec: ChartSpec):
     from matplotlib.figure import Figure
 
     labels, series = chart_data(report, spec)
+    w = wording(report.lang)
     height = 3.0 if spec.kind == "bar" else max(2.2, 0.32 * len(labels) + 1.0)
     fig = Figure(figsize=(7.0, height), dpi=100)
     ax = fig.add_subplot()
@@ -62,28 +82,29 @@ def _figure(report: Report, spec: ChartSpec):
     for index, (name, values) in enumerate(series.items()):
         offset = [p - 0.4 + width * (index + 0.5) for p in positions]
         if spec.kind == "barh":
-            ax.barh(offset, values, height=width, label=name, color=colours[index % 3])
+            ax.barh(offset, values, height=width, label=w.heading(name), color=colours[index % 3])
         else:
-            ax.bar(offset, values, width=width, label=name, color=colours[index % 3])
+            ax.bar(offset, values, width=width, label=w.heading(name), color=colours[index % 3])
+    ticks = tick_labels(report, spec, labels)
     if spec.kind == "barh":
-        ax.set_yticks(positions, labels)
+        ax.set_yticks(positions, ticks)
         ax.invert_yaxis()
     else:
-        # days as MM-DD; keys such as "confirmed_misinformation" as wrapped words, so neighbours never overlap
-        short = [label[5:] if spec.table == "daily" else textwrap.fill(heading(label), 14) for label in labels]
-        ax.set_xticks(positions, short, rotation=0 if len(labels) <= 8 else 45)
-    ax.set_title(spec.title, fontsize=10)
+        ax.set_xticks(positions, ticks, rotation=0 if len(labels) <= 8 else 45)
+    ax.set_title(title(spec, w), fontsize=10)
     ax.tick_params(labelsize=8)
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-    (ax.xaxis if spec.kind == "barh" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))  # counts
+    counts = ax.xaxis if spec.kind == "barh" else ax.yaxis
+    counts.set_major_locator(MaxNLocator(integer=True))
+    counts.set_major_formatter(FuncFormatter(lambda value, _pos: w.number(value)))  # 1.234 in Vietnamese
     if len(series) > 1:
         top = max((max(values) for values in series.values() if values), default=0)
         if top > 0 and spec.kind == "bar":
             ax.set_ylim(0, top * 1.3)  # headroom: the legend sits above the bars, not on them
         ax.legend(fontsize=8, loc="upper right", ncol=len(series), frameon=False)
     if not labels or not any(any(values) for values in series.values()):
-        ax.text(0.5, 0.5, "no data in this period", transform=ax.transAxes, ha="center", va="center", color="#718096")
+        ax.text(0.5, 0.5, w.gettext("Nothing in this period."), transform=ax.transAxes, ha="center", va="center", color="#718096")
         (ax.set_xlim if spec.kind == "barh" else ax.set_ylim)(0, 1)  # counts: no negative axis around nothing
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -105,8 +126,11 @@ def svg(report: Report, spec: ChartSpec) -> str:
     buffer = io.StringIO()
     with _plain_text(**{"svg.fonttype": "none", "svg.hashsalt": "report"}):
         _figure(report, spec).savefig(buffer, format="svg")
-    text = buffer.getvalue()
+    text = _METADATA.sub("", buffer.getvalue())  # the RDF block: when and by what, not part of the chart
     return without_styles(text[text.index("<svg"):])
+
+
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
 
 
 _STYLE_SHEET = re.compile(r"<style[^>]*>\s*\*\s*\{([^}]*)\}\s*</style>\s*")

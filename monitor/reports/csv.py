@@ -3,6 +3,9 @@
 Analysts open CSV in spreadsheet software, so the file is UTF-8 with a BOM (Excel then reads
 Vietnamese correctly) and cells starting with = + - @ are prefixed with ' to defuse formula injection
 from crawled titles.
+
+Headers and coded values (statuses, actions, categories) are in the report's language; numbers and times
+stay plain machine values (0.25, 2026-11-16 09:00), which spreadsheet software reads as numbers and times.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
+from monitor.reports.display import Wording, wording
 from monitor.reports.model import Report, Table
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -21,29 +25,40 @@ def _safe(value) -> object:
     return "" if value is None else value
 
 
-def table_csv(table: Table) -> str:
+def table_csv(table: Table, w: Wording) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.columns)
+    writer.writerow(w.labels(table.columns))
     for row in table.rows:
-        writer.writerow([_safe(cell) for cell in row])
+        writer.writerow([_safe(w.coded(cell, column)) for column, cell in zip(table.columns, row, strict=False)])
     return buffer.getvalue()
 
 
 def render_items(report: Report) -> bytes:
     """The per-item/decision CSV (the "weekly export")."""
-    return ("\ufeff" + table_csv(report.items)).encode("utf-8")
+    return ("\ufeff" + table_csv(report.items, wording(report.lang))).encode("utf-8")
+
+
+FIGURE_COLUMNS = ("table", "row", "column", "value")
 
 
 def render_figures(report: Report) -> bytes:
-    """Every figure in long format: table, row key, column, value — one line per cell."""
+    """Every figure in long format: table (its title), row, column, value — one line per cell."""
+    w = wording(report.lang)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["table", "row", "column", "value"])
+    writer.writerow(w.labels(list(FIGURE_COLUMNS)))
+    about = w.gettext("About this report")
     for key, value in report.meta().items():
-        writer.writerow(["meta", "", key, _safe(value if not isinstance(value, list) else " | ".join(value))])
+        if key in ("kind", "lang"):
+            value = w.label(value)
+        elif isinstance(value, bool):
+            value = w.cell(value)
+        writer.writerow([about, "", w.label(key), _safe(value if not isinstance(value, list) else " | ".join(value))])
     for table in report.tables:
+        first = table.columns[0] if table.columns else ""
         for row in table.rows:
             for column, cell in zip(table.columns[1:], row[1:], strict=False):
-                writer.writerow([table.name, _safe(row[0]), column, _safe(cell)])
+                writer.writerow([table.title, _safe(w.coded(row[0], first)), w.label(column),
+                                 _safe(w.coded(cell, column))])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -45,7 +45,10 @@ class Table:
 
 @dataclass
 class Report:
-    """Everything a renderer needs: the period, headline figures, tables and the item/decision rows."""
+    """Everything a renderer needs: the period, headline figures, tables and the item/decision rows.
+
+    Titles and notes are already in `lang`; names, columns and stored keys stay keys, which each renderer
+    words with `monitor.reports.display.wording(report.lang)`."""
 
     period: Period
     previous_period: Period
@@ -85,4 +88,5 @@ class Report:
             "empty": self.empty,
             "redacted": self.redacted,
             "notes": list(self.notes),
+            "lang": self.lang,
         }

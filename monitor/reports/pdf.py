@@ -13,8 +13,8 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from monitor.reports import charts
-from monitor.reports.display import display, label
-from monitor.reports.html import ITEM_ROWS_SHOWN, SECTIONS
+from monitor.reports.display import Wording, wording
+from monitor.reports.html import ITEM_ROWS_SHOWN, SECTIONS, heading_lines, items_note
 from monitor.reports.model import Report, Table
 
 ITEM_COLUMNS = ("item_id", "first_seen_local", "source", "title", "status_now", "decided_by", "action", "note")
@@ -29,6 +29,7 @@ class _Pdf(FPDF):
     def __init__(self, report: Report):
         super().__init__(orientation="landscape", format="A4")
         self.report = report
+        self.words = wording(report.lang)
         fonts = _font_dir()
         self.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
         self.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
@@ -39,7 +40,8 @@ class _Pdf(FPDF):
         self.set_y(-9)
         self.set_font("DejaVu", "", 7)
         self.set_text_color(110)
-        self.cell(0, 5, f"Report {self.report.period.label} · page {self.page_no()}", align="R")
+        self.cell(0, 5, self.words.gettext("Report %(period)s · page %(page)s", period=self.report.period.label,
+                                       page=self.page_no()), align="R")
         self.set_text_color(0)
 
 
@@ -55,47 +57,56 @@ def _para(pdf: _Pdf, text: str, size: float = 8) -> None:
     pdf.ln(1)
 
 
-def _table(pdf: _Pdf, columns: list[str], rows: list[list[str]], size: float = 7) -> None:
+def _table(pdf: _Pdf, headings: list[str], rows: list[list[str]], size: float = 7) -> None:
     pdf.set_font("DejaVu", "", size)
     heading = FontFace(emphasis="BOLD", fill_color=(237, 242, 247))
     with pdf.table(line_height=size * 0.5, headings_style=heading, text_align="LEFT",
-                   width=min(pdf.epw, max(70, 34 * len(columns)))) as table:
-        table.row([label(column) for column in columns])
+                   width=min(pdf.epw, max(70, 34 * len(headings)))) as table:
+        table.row(headings)
         for row in rows:
             table.row(row)
     pdf.ln(2)
 
 
-def _figure_table(pdf: _Pdf, table: Table) -> None:
-    title = table.title + ("  [admin-level]" if table.admin_only else "")
+def _figure_table(pdf: _Pdf, table: Table, w: Wording) -> None:
+    title = table.title + (f"  [{w.gettext('admin-level')}]" if table.admin_only else "")
     _heading(pdf, title, 10)
     if table.note:
         _para(pdf, table.note, 7)
     if not table.rows:
-        _para(pdf, "Nothing in this period.")
+        _para(pdf, w.gettext("Nothing in this period."))
         return
-    _table(pdf, table.columns, [[display(cell, column) for column, cell in zip(table.columns, row, strict=False)]
-                                for row in table.rows])
+    _table(pdf, w.labels(table.columns), [[w.cell(cell, column) for column, cell in zip(table.columns, row, strict=False)]
+                                          for row in table.rows])
 
 
 def render(report: Report) -> bytes:
     pdf = _Pdf(report)
-    pdf.set_title(f"Monitoring report {report.period.label}")
+    w = pdf.words
+    title, line = heading_lines(report)
+    pdf.set_title(title)
+    pdf.set_lang(report.lang)
     pdf.add_page()
-    meta = report.meta()
-    _heading(pdf, f"Monitoring report {report.period.label}", 16)
-    _para(pdf, f"{meta['first_day']} – {meta['last_day']} ({meta['zone']}) · compared with {meta['previous_period']}"
-               f" · generated {meta['generated_at']} UTC" + (" · personal data redacted" if report.redacted else ""))
+    _heading(pdf, title, 16)
+    _para(pdf, line)
     if report.empty:
         _heading(pdf, report.notes[0], 11)
 
-    _heading(pdf, "At a glance", 12)
     summary = report.table("summary")
-    _table(pdf, ["figure", "this period", "previous", "change"],
-           [[label(str(row[0])), display(row[1]), display(row[2]), display(row[3], "change")] for row in summary.rows])
+    _heading(pdf, summary.title, 12)
+    _table(pdf, [w.heading("figure"), w.gettext("This period"), w.heading("previous"), w.heading("change")],
+           [[w.cell(row[0], "figure"), w.cell(row[1]), w.cell(row[2]), w.cell(row[3], "change")]
+            for row in summary.rows])
+    _charts(pdf, report)
+    _sections(pdf, report)
+    _items(pdf, report)
+    return bytes(pdf.output())
 
+
+def _charts(pdf: _Pdf, report: Report) -> None:
+    """The charts two to a row, a row never split across pages."""
     pdf.add_page()
-    _heading(pdf, "Charts", 12)
+    _heading(pdf, pdf.words.gettext("Charts"), 12)
     x_left, width = pdf.l_margin, (pdf.epw - 6) / 2
     row_height = 0.0
     for index, spec in enumerate(charts.CHARTS):
@@ -112,22 +123,27 @@ def render(report: Report) -> bytes:
         if column == 1 or index == len(charts.CHARTS) - 1:
             pdf.set_y(row_top + row_height + 4)
 
+
+
+def _sections(pdf: _Pdf, report: Report) -> None:
     tables = {table.name: table for table in report.tables}
     for title, names in SECTIONS:
         present = [tables[name] for name in names if name in tables]
         if not present:
             continue
         pdf.add_page()
-        _heading(pdf, title, 13)
+        _heading(pdf, pdf.words.gettext(title), 13)
         for table in present:
-            _figure_table(pdf, table)
+            _figure_table(pdf, table, pdf.words)
 
+
+def _items(pdf: _Pdf, report: Report) -> None:
+    w = pdf.words
     pdf.add_page()
-    _heading(pdf, "Items and decisions", 13)
+    _heading(pdf, report.items.title, 13)
     rows = report.items.as_dicts()
-    _para(pdf, f"{len(rows)} rows" + (f"; the first {ITEM_ROWS_SHOWN} are shown — the CSV and XLSX exports hold them all"
-                                      if len(rows) > ITEM_ROWS_SHOWN else "") + ". " + report.items.note)
+    _para(pdf, items_note(report))
     if rows:
-        _table(pdf, list(ITEM_COLUMNS), [[display(row[column]) if row[column] not in ("", None) else ""
-                                          for column in ITEM_COLUMNS] for row in rows[:ITEM_ROWS_SHOWN]], size=6.5)
-    return bytes(pdf.output())
+        _table(pdf, w.labels(list(ITEM_COLUMNS)),
+               [[w.cell(row[column], column) if row[column] not in ("", None) else "" for column in ITEM_COLUMNS]
+                for row in rows[:ITEM_ROWS_SHOWN]], size=6.5)

@@ -14,6 +14,7 @@ from monitor.domain import DEFAULT_TIMEZONE
 from monitor.reports.build import build_report
 from monitor.reports.model import Report
 from monitor.reports.period import Period, iso_week, previous_full_week
+from vocab.i18n import DEFAULT_LANGUAGE
 
 FORMATS = ("html", "xlsx", "csv", "json", "pdf", "docx")
 # What a report costs beyond its items: a table row per local day everywhere, and a chart bar per day in
@@ -127,10 +128,11 @@ def write_report(report: Report, fmt: str, out: str | Path, *, settings: ReportS
 def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week: str | Period | None = None,
                  formats: tuple[str, ...] = FORMATS, *,
                  now: datetime | None = None, zone: str = DEFAULT_TIMEZONE, redact: bool = False,
-                 settings: ReportSettings | None = None) -> list[Path]:
-    """Build one week's report (default: the previous full week) and write it in `formats` under reports_dir.
+                 lang: str = DEFAULT_LANGUAGE, settings: ReportSettings | None = None) -> list[Path]:
+    """Build one week's report (default: the previous full week) in `lang` and write it in `formats` under
+    reports_dir.
 
-    Files are named report-<week>.<ext>; for the scheduler's weekly job.
+    Files are named report-<week>.<ext>; for the scheduler's weekly job (settings.report.lang).
     """
     if isinstance(week, Period):
         period = week
@@ -138,7 +140,7 @@ def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week:
         period = iso_week(week, zone)
     else:
         period = previous_full_week(now, zone)
-    report = build_report(database, period, redact=redact)
+    report = build_report(database, period, redact=redact, lang=lang)
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)  # the scheduler's own folder, from settings
     written: list[Path] = []

@@ -10,6 +10,7 @@ from collections import Counter
 
 from db import reports as reports_db
 from monitor.domain import Status
+from monitor.reports.display import Wording
 from monitor.reports.figures import change, local_time
 from monitor.reports.model import Table
 from monitor.reports.period import Period
@@ -27,7 +28,7 @@ STATUS_RANK = {status.value: rank for rank, status in enumerate(  # least conseq
 IDLE_LABEL = "gone dark"
 
 
-def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, int]:
+def spreading_clusters(conn, period: Period, w: Wording, limit: int = 10) -> tuple[Table, int]:
     """Top stories (clusters) active in the period, by number of distinct sources carrying them by its end.
 
     A source carries a story when it has an item in the cluster or, where the crawler records them in
@@ -41,11 +42,13 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
     stats = reports_db.cluster_spread(conn, start, end, reposts=reposts)
     spreading = sum(1 for entry in stats.values() if entry["sources"] >= 2)
     top = sorted(stats.items(), key=lambda pair: (-pair[1]["sources"], -pair[1]["items"], pair[1]["first"], pair[0]))
-    table = Table("top_clusters", "Top spreading stories (clusters), by number of sources",
+    table = Table("top_clusters", w.gettext("Stories that spread most (clusters), by number of sources"),
                   ["cluster_id", "title", "sources", "new_sources", "items", "first_seen_local", "status",
                    "source_names"],
-                  note="Stories seen in the period; sources (incl. exact reposts) counted up to the period's end; "
-                       "new_sources = sources added during the period; status = most consequential of its items now.")
+                  note=w.gettext("Stories seen in the period; sources (incl. exact reposts) counted up to the period's "
+                                 "end; '%(new)s' = sources added during the period; '%(status)s' = the most "
+                                 "consequential status of its items now.",
+                                 new=w.label("new_sources"), status=w.label("status")))
     for cluster_id, entry in top[:limit]:
         members = reports_db.cluster_members(conn, cluster_id, end)
         title = members[0][1] if members else ""
@@ -60,7 +63,7 @@ def spreading_clusters(conn, period: Period, limit: int = 10) -> tuple[Table, in
     return table, spreading
 
 
-def confirmed_terms(conn, period: Period, previous: Period, limit: int = 20) -> Table:
+def confirmed_terms(conn, period: Period, previous: Period, w: Wording, limit: int = 20) -> Table:
     """Terms in items confirmed (a decision to 'confirmed') in the period, with the previous period's count."""
     def texts(p: Period) -> list[str]:
         return [f"{title}\n{(text or '')[:4000]}"
@@ -69,17 +72,18 @@ def confirmed_terms(conn, period: Period, previous: Period, limit: int = 20) -> 
     current_texts = texts(period)
     current = top_terms(current_texts, limit)
     before = dict(top_terms(texts(previous), 10_000))
-    table = Table("top_terms", "Top terms in confirmed items", ["term", "items", "previous", "change"],
-                  note=f"Document frequency over {len(current_texts)} items confirmed in the period.")
+    table = Table("top_terms", w.gettext("Most frequent terms in confirmed items"), ["term", "items", "previous", "change"],
+                  note=w.gettext("Number of items containing each term, out of %(count)s items confirmed in the period.",
+                                 count=w.number(len(current_texts))))
     for term, count in current:
         table.rows.append([term, count, before.get(term, 0), count - before.get(term, 0)])
     return table
 
 
 def most_flagged_sources(flagged_by_source: dict[str, Counter], crawled_by_source: dict[str, Counter],
-                         limit: int = 10) -> Table:
+                         w: Wording, limit: int = 10) -> Table:
     cur, prev = flagged_by_source["cur"], flagged_by_source["prev"]
-    table = Table("most_flagged_sources", "Most-flagged sources",
+    table = Table("most_flagged_sources", w.gettext("Most-flagged sources"),
                   ["source", "flagged", "crawled", "flagged_share", "previous", "change"])
     for name in sorted(cur, key=lambda n: (-cur[n], n))[:limit]:
         crawled = crawled_by_source["cur"][name]
@@ -89,7 +93,7 @@ def most_flagged_sources(flagged_by_source: dict[str, Counter], crawled_by_sourc
 
 
 def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str, Counter],
-             by_language: dict[str, Counter]) -> tuple[Table, Table, dict[str, tuple]]:
+             by_language: dict[str, Counter], w: Wording) -> tuple[Table, Table, dict[str, tuple]]:
     """Sources idle, paused or failing, and item volume per language against configured sources.
 
     idle = enabled, not paused, nothing first seen in the period (shown as IDLE_LABEL); paused = paused now;
@@ -100,7 +104,7 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
     start, end = period.start_utc, period.end_utc
     prev_start = period.previous().start_utc
     runs = reports_db.crawl_runs_by_source(conn, prev_start, start, end)
-    table = Table("coverage_sources", f"Coverage health: sources {IDLE_LABEL}, paused or failing",
+    table = Table("coverage_sources", w.gettext("Coverage health: sources gone dark, paused or failing"),
                   ["source", "kind", "language", "problems", "items", "previous", "last_item_local",
                    "last_success_local", "error_runs", "runs", "consecutive_failures", "last_error"])
     counts = {"idle": [0, 0], "paused": [0, None], "failing": [0, 0]}
@@ -130,9 +134,10 @@ def coverage(conn, period: Period, sources: dict[int, dict], by_source: dict[str
                            by_source["prev"][name], local_time(period, last_item), local_time(period, source["last_success_at"]),
                            errors or 0, total_runs or 0, source["consecutive_failures"], source["last_error"] or ""])
 
-    languages = Table("coverage_by_language", "Coverage by language: gaps",
+    languages = Table("coverage_by_language", w.gettext("Coverage by language: gaps"),
                       ["language", "sources", "sources_with_items", "items", "previous", "change", "gap"],
-                      note="gap = configured sources but no items, or items fell by more than half.")
+                      note=w.gettext("'%(gap)s' = configured sources but no items, or items fell by more than half.",
+                                     gap=w.label("gap")))
     configured: Counter = Counter()
     active: Counter = Counter()
     for source in sources.values():

@@ -3,6 +3,9 @@ native Excel charts drawn over those sheets' cells.
 
 Written in openpyxl's write-only mode so a week of a million-item database stays fast. Cells from
 crawled text that start with "=" are forced to text, so a title can never become a formula.
+
+Sheet names, headings and coded cells (statuses, actions, categories) are in the report's language;
+numbers stay numeric cells, which Excel shows in the reader's own number format.
 """
 
 from __future__ import annotations
@@ -16,22 +19,29 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
 from monitor.reports.charts import CHARTS
-from monitor.reports.display import label
+from monitor.reports.charts import title as chart_title
+from monitor.reports.display import CODED_COLUMNS, Wording, wording
 from monitor.reports.model import Report, Table
+from vocab.i18n import N_
 
+# Sheet names (English msgids, at most 31 characters in every language, none of []:*?/\).
 SHEET_TITLES = {
-    "summary": "Summary", "daily": "Daily", "crawled_by_source": "By source", "crawled_by_kind": "By kind",
-    "crawled_by_language": "By language", "flagged_by_category": "Flagged", "decisions": "Decisions",
-    "backlog": "Backlog", "precision_by_category": "Precision by category",
-    "precision_by_model": "Precision by model", "time_to_decision": "Time to decision",
-    "moderator_throughput": "Moderators (admin)", "top_clusters": "Top stories", "top_terms": "Top terms",
-    "most_flagged_sources": "Most-flagged sources", "coverage_sources": "Coverage sources",
-    "coverage_by_language": "Coverage languages", "items": "Items",
+    "summary": N_("Summary"), "daily": N_("Daily"), "crawled_by_source": N_("By source"),
+    "crawled_by_kind": N_("By source kind"), "crawled_by_language": N_("By language"),
+    "flagged_by_category": N_("Flagged"), "decisions": N_("Decisions"), "backlog": N_("Backlog"),
+    "precision_by_category": N_("Precision by category"), "precision_by_model": N_("Precision by model"),
+    "time_to_decision": N_("Time to decision"), "moderator_throughput": N_("Moderators (admin)"),
+    "top_clusters": N_("Stories that spread"), "top_terms": N_("Frequent terms"),
+    "most_flagged_sources": N_("Most-flagged sources"), "coverage_sources": N_("Coverage by source"),
+    "coverage_by_language": N_("Coverage by language"), "items": N_("Items"),
 }
+OVERVIEW_SHEET, CHARTS_SHEET = N_("Report"), N_("Charts")
 
 
-def sheet_title(table: Table) -> str:
-    return SHEET_TITLES.get(table.name, table.name)[:31]
+def sheet_title(table: Table | str, w: Wording) -> str:
+    """A table's sheet name in `w`'s language (a table or a name from SHEET_TITLES)."""
+    name = table if isinstance(table, str) else table.name
+    return w.gettext(SHEET_TITLES[name])[:31] if name in SHEET_TITLES else name[:31]
 
 
 def _cell(ws, value, bold: bool = False):
@@ -53,46 +63,64 @@ def _cell(ws, value, bold: bool = False):
     return value
 
 
-def _write_table(wb: Workbook, table: Table) -> None:
-    ws = wb.create_sheet(sheet_title(table))
+def _admin_note(table: Table, w: Wording) -> str:
+    return (w.gettext("admin-level") + ". " if table.admin_only else "") + table.note
+
+
+def _write_table(wb: Workbook, table: Table, w: Wording) -> None:
+    ws = wb.create_sheet(sheet_title(table, w))
     ws.append([_cell(ws, table.title, bold=True)])
-    ws.append([_cell(ws, ("ADMIN-LEVEL. " if table.admin_only else "") + table.note)])
-    ws.append([_cell(ws, column, bold=True) for column in table.columns])  # header on row 3
+    ws.append([_cell(ws, _admin_note(table, w))])
+    ws.append([_cell(ws, heading, bold=True) for heading in w.labels(table.columns)])  # header on row 3
     for row in table.rows:
-        ws.append([_cell(ws, value) for value in row])
+        ws.append([_cell(ws, w.coded(value, column)) for column, value in zip(table.columns, row, strict=False)])
 
 
 HEADER_ROW = 3  # table sheets: title, note, header, then data from row 4
 
 
-def render(report: Report) -> bytes:
-    wb = Workbook(write_only=True)
-    overview = wb.create_sheet("Report")
-    overview.append([_cell(overview, f"Monitoring report {report.period.label}", bold=True)])
-    for key, value in report.meta().items():
-        overview.append([_cell(overview, label(key)), _cell(overview, " | ".join(value) if isinstance(value, list)
-                                                            else value)])
+def _overview(wb: Workbook, report: Report, w: Wording) -> None:
+    """The first sheet: the title, the period and provenance in words, and what the other sheets hold."""
+    from monitor.reports.html import heading_lines
+
+    overview = wb.create_sheet(w.gettext(OVERVIEW_SHEET))
+    title, line = heading_lines(report)
+    overview.append([_cell(overview, title, bold=True)])
+    overview.append([_cell(overview, line)])
+    meta = report.meta()
+    for key, value in (("period", meta["period"]), ("first_day", report.period.first_day),
+                       ("last_day", report.period.last_day), ("zone", meta["zone"]), ("start_utc", meta["start_utc"]),
+                       ("end_utc", meta["end_utc"]), ("previous_period", meta["previous_period"]),
+                       ("generated_at", meta["generated_at"]), ("redacted", w.cell(report.redacted)),
+                       ("lang", w.label(report.lang))):
+        overview.append([_cell(overview, w.label(key)), _cell(overview, value)])
     if report.empty:
         overview.append([_cell(overview, report.notes[0], bold=True)])
-    overview.append([_cell(overview, "Each sheet is one table; the Charts sheet draws from them.")])
+    overview.append([_cell(overview, w.gettext("Each sheet is one table; the sheet “%(charts)s” draws from them.",
+                                               charts=w.gettext(CHARTS_SHEET)))])
 
+
+def render(report: Report) -> bytes:
+    w = wording(report.lang)
+    wb = Workbook(write_only=True)
+    _overview(wb, report, w)
     for table in report.tables:
-        _write_table(wb, table)
+        _write_table(wb, table, w)
     # The items sheet can hold tens of thousands of rows; openpyxl writes ~40k cells/s, so it gets a
     # placeholder here and its XML is streamed directly into the saved file (see _fast_sheet).
-    items_sheet = wb.create_sheet(sheet_title(report.items))
+    items_sheet = wb.create_sheet(sheet_title(report.items, w))
     items_sheet.append([PLACEHOLDER])
 
-    sheet = wb.create_sheet("Charts")
+    sheet = wb.create_sheet(w.gettext(CHARTS_SHEET))
     row = 1
     for spec in CHARTS:
         table = report.table(spec.table)
         count = min(len(table.rows), spec.limit or len(table.rows))
         chart = BarChart()
         chart.type = "bar" if spec.kind == "barh" else "col"
-        chart.title = spec.title
+        chart.title = chart_title(spec, w)
         chart.height, chart.width = (7.5, 16) if spec.kind == "bar" else (max(6.0, 0.6 * count + 3), 16)
-        source_title = sheet_title(table)
+        source_title = sheet_title(table, w)
         if count:
             # Reference by sheet title: write-only sheets are not readable back, only addressable.
             for name in spec.series:
@@ -110,7 +138,7 @@ def render(report: Report) -> bytes:
 
     buffer = io.BytesIO()
     wb.save(buffer)
-    return _replace_placeholder(buffer.getvalue(), _fast_sheet(report.items))
+    return _replace_placeholder(buffer.getvalue(), _fast_sheet(report.items, w))
 
 
 PLACEHOLDER = "__items_sheet_placeholder_7f3a__"
@@ -124,7 +152,7 @@ def _column_letters(count: int) -> list[str]:
     return [get_column_letter(index + 1) for index in range(count)]
 
 
-def _fast_sheet(table: Table) -> bytes:
+def _fast_sheet(table: Table, w: Wording) -> bytes:
     """Worksheet XML for a large table: inline strings (never formulas), numbers as values, blanks omitted."""
     from xml.sax.saxutils import escape
 
@@ -136,9 +164,13 @@ def _fast_sheet(table: Table) -> bytes:
             value = ILLEGAL_CHARACTERS_RE.sub("", value)
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
-    header = [[table.title], [("ADMIN-LEVEL. " if table.admin_only else "") + table.note], table.columns]
+    header = [[table.title], [_admin_note(table, w)], w.labels(table.columns)]
+    coded = [column in CODED_COLUMNS for column in table.columns]
     for number, row in enumerate([*header, *table.rows], start=1):
         cells = []
+        if number > len(header):
+            row = [w.coded(value, column) if is_coded else value
+                   for column, value, is_coded in zip(table.columns, row, coded, strict=False)]
         for letter, value in zip(letters, row, strict=False):
             if value is None or value == "":
                 continue
