@@ -218,7 +218,7 @@ def _assert_docx_figures(report, data: dict) -> None:
     from docx import Document
 
     from monitor.reports.display import wording
-    from monitor.reports.docx import TABLES
+    from monitor.reports.docx import TABLES, heading
 
     w = wording(report.lang)
     document = Document(io.BytesIO(render(report, "docx")))
@@ -227,7 +227,7 @@ def _assert_docx_figures(report, data: dict) -> None:
     for docx_table, (name, spec) in zip(figure_tables, TABLES.items(), strict=True):
         columns = list(spec.columns or report.table(name).columns)
         rows = [[cell.text for cell in row.cells] for row in docx_table.rows]
-        assert rows[0] == [w.label(column) for column in columns], name
+        assert rows[0] == [heading(spec, column, w) for column in columns], name
         json_rows = data["tables"][name]["rows"]
         assert len(rows) - 1 == len(json_rows) > 0, name
         for cells, figures in zip(rows[1:], json_rows, strict=True):

@@ -58,12 +58,14 @@ class DocTable:
     caption: str  # msgid
     columns: tuple[str, ...] | None = None  # None: all of them
     widths_cm: tuple[float, ...] | None = None  # None: the first column takes what the others leave
+    headings: tuple[tuple[str, str], ...] = ()  # (column, msgid) where the column's own label reads wrong here
 
 
 # The Report tables the document shows, in order (the same-figures test reads them back in this order).
 TABLES = {
     "summary": DocTable("summary", N_("Key figures compared with the previous period"),
-                        ("figure", "value", "previous", "change"), (8.1, 2.8, 2.8, 2.8)),
+                        ("figure", "value", "previous", "change"), (8.1, 2.8, 2.8, 2.8),
+                        (("value", N_("This period")),)),
     "flagged_by_category": DocTable("flagged_by_category", N_("Items showing signs of violations, by category")),
     "decisions": DocTable("decisions", N_("Handling results, by outcome")),
     "top_clusters": DocTable("top_clusters", N_("The most widely spread stories"),
@@ -427,7 +429,7 @@ class _Body:
         rows = table.rows
         _repeat_header(rows[0])
         for cell, column in zip(rows[0].cells, columns, strict=True):
-            _first_paragraph(cell, text=self.w.label(column), size=TABLE_PT, bold=True)
+            _first_paragraph(cell, text=heading(spec, column, self.w), size=TABLE_PT, bold=True)
         for row, values in zip(rows[1:], source.rows, strict=True):
             for position, (cell, index) in enumerate(zip(row.cells, indexes, strict=True)):
                 value, column = values[index], columns[position]
@@ -544,6 +546,12 @@ class _Body:
             indent=True)
         for run in paragraph.runs:
             run.font.highlight_color = WD_COLOR_INDEX.YELLOW
+
+
+def heading(spec: DocTable, column: str, w: Wording) -> str:
+    """A table's column heading: the column's label, or the table's own wording for it."""
+    own = dict(spec.headings).get(column)
+    return w.gettext(own) if own else w.label(column)
 
 
 def _coded(column: str) -> bool | None:
