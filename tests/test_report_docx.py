@@ -313,3 +313,30 @@ def test_web_download_is_the_same_docx(tmp_path, monkeypatch):
     assert response.status_code == 200 and response.data == expected
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
     assert 'filename="report-2026-W47.docx"' in response.headers["Content-Disposition"]
+
+
+def test_property_elements_are_in_the_order_word_requires(w47_docx):
+    """Word refuses ("unreadable content") a w:pPr, w:rPr, w:trPr or w:tblPr whose children are out of the
+    schema's order; python-docx keeps its own in order, and the rules, fonts and header rows added here too."""
+    from lxml import etree
+
+    from monitor.reports.docx import PPR_ORDER, RPR_ORDER, TRPR_ORDER
+
+    tblpr = ("w:tblStyle", "w:tblpPr", "w:tblOverlap", "w:bidiVisual", "w:tblStyleRowBandSize",
+             "w:tblStyleColBandSize", "w:tblW", "w:jc", "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd",
+             "w:tblLayout", "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription")
+    orders = {"rPr": RPR_ORDER, "pPr": PPR_ORDER, "trPr": TRPR_ORDER, "tblPr": tblpr}
+    namespace = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    wrong = []
+    with zipfile.ZipFile(io.BytesIO(w47_docx)) as package:
+        for name in package.namelist():
+            if not re.fullmatch(r"word/(document|styles|header\d+)\.xml", name):
+                continue
+            tree = etree.fromstring(package.read(name))
+            for tag, order in orders.items():
+                for element in tree.iter(namespace + tag):
+                    children = ["w:" + child.tag.split("}")[1] for child in element if child.tag.startswith(namespace)]
+                    positions = [order.index(child) if child in order else -1 for child in children]
+                    if -1 in positions or positions != sorted(set(positions)):
+                        wrong.append((name, tag, children))
+    assert wrong == []

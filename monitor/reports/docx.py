@@ -114,28 +114,45 @@ def render(report: Report, settings: ReportSettings | None = None) -> bytes:
 
 # ---- page, fonts and low-level helpers ----
 
+# The order WordprocessingML requires of the children of w:rPr, w:pPr and w:trPr (ECMA-376 §17.3.2.28,
+# §17.3.1.26, §17.4.82): Word refuses a document ("unreadable content") whose elements are out of order, so
+# an element is inserted before its successors rather than appended.
+RPR_ORDER = ("w:rStyle", "w:rFonts", "w:b", "w:bCs", "w:i", "w:iCs", "w:caps", "w:smallCaps", "w:strike",
+             "w:dstrike", "w:outline", "w:shadow", "w:emboss", "w:imprint", "w:noProof", "w:snapToGrid", "w:vanish",
+             "w:webHidden", "w:color", "w:spacing", "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight",
+             "w:u", "w:effect", "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em", "w:lang",
+             "w:eastAsianLayout", "w:specVanish", "w:oMath")
+PPR_ORDER = ("w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr", "w:widowControl",
+             "w:numPr", "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku",
+             "w:wordWrap", "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
+             "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+             "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment", "w:textboxTightWrap",
+             "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+TRPR_ORDER = ("w:cnfStyle", "w:divId", "w:gridBefore", "w:gridAfter", "w:wBefore", "w:wAfter", "w:cantSplit",
+              "w:trHeight", "w:tblHeader", "w:tblCellSpacing", "w:jc", "w:hidden", "w:ins", "w:del", "w:trPrChange")
+
+
+def _child(parent, tag: str, order: tuple[str, ...]):
+    """`parent`'s `tag` child, created in its place in `order` when missing."""
+    element = parent.find(qn(tag))
+    if element is None:
+        element = OxmlElement(tag)
+        parent.insert_element_before(element, *order[order.index(tag) + 1:])
+    return element
+
+
 def _fonts(rpr, size_pt: float | None = None, lang: str | None = None) -> None:
     """Times New Roman for every script of a run properties element (w:rPr), theme fonts removed."""
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+    fonts = _child(rpr, "w:rFonts", RPR_ORDER)
     for attribute in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
         fonts.attrib.pop(qn(attribute), None)
     for attribute in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
         fonts.set(qn(attribute), FONT)
     if size_pt is not None:
         for tag in ("w:sz", "w:szCs"):
-            element = rpr.find(qn(tag))
-            if element is None:
-                element = OxmlElement(tag)
-                rpr.append(element)
-            element.set(qn("w:val"), str(int(size_pt * 2)))
+            _child(rpr, tag, RPR_ORDER).set(qn("w:val"), str(int(size_pt * 2)))
     if lang is not None:
-        element = rpr.find(qn("w:lang"))
-        if element is None:
-            element = OxmlElement("w:lang")
-            rpr.append(element)
+        element = _child(rpr, "w:lang", RPR_ORDER)
         code = {"vi": "vi-VN", "en": "en-GB"}.get(lang, lang)
         for attribute in ("w:val", "w:eastAsia", "w:bidi"):
             element.set(qn(attribute), code)
@@ -218,12 +235,11 @@ def _rule(paragraph, width_cm: float, column_cm: float) -> None:
     side = max(0.0, (column_cm - width_cm) / 2)
     paragraph.paragraph_format.left_indent = Cm(side)
     paragraph.paragraph_format.right_indent = Cm(side)
-    borders = OxmlElement("w:pBdr")
+    borders = _child(paragraph._p.get_or_add_pPr(), "w:pBdr", PPR_ORDER)
     bottom = OxmlElement("w:bottom")
     for attribute, value in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
         bottom.set(qn(attribute), value)
     borders.append(bottom)
-    paragraph._p.get_or_add_pPr().append(borders)
 
 
 def _text_width_cm(text: str, size_pt: float, bold: bool = False) -> float:
@@ -245,9 +261,6 @@ def _widths(table, widths_cm: tuple[float, ...]) -> None:
     for row in table.rows:
         for cell, width in zip(row.cells, widths_cm, strict=False):
             cell.width = Cm(width)
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    table._tbl.tblPr.append(layout)
 
 
 def _first_paragraph(cell, **kwargs):
@@ -562,7 +575,4 @@ def _coded(column: str) -> bool | None:
 
 def _repeat_header(row) -> None:
     """Mark a table row as the header repeated at the top of every page the table runs onto."""
-    properties = row._tr.get_or_add_trPr()
-    header = OxmlElement("w:tblHeader")
-    header.set(qn("w:val"), "true")
-    properties.append(header)
+    _child(row._tr.get_or_add_trPr(), "w:tblHeader", TRPR_ORDER).set(qn("w:val"), "true")
