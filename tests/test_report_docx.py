@@ -191,6 +191,43 @@ def test_untrusted_titles_with_control_characters_do_not_break_the_file(tmp_db):
     assert not any(ch in body for ch in "\x00\x01\x07\x0b\x0c\x1b\x1f\x85\ufffe")
 
 
+def _with_measures(report):
+    """`report` with the follow-up measures' tables and headline rows as the Response section adds them."""
+    from monitor.reports.model import Table
+
+    summary = report.table("summary")
+    rows = [["rebuttals_published", 2, 1, 1], ["takedown_requests", 3, 0, 3], ["takedowns_removed", 1, 0, 1],
+            ["referrals", 1, 1, 0], ["hours_to_first_action_median", 5.5, None, None],
+            ["hours_to_first_action_p90", 9, None, None], ["followups_open", 4, 1, 3], ["followups_overdue", 1, 0, 1]]
+    measures = [
+        Table("response_actions", "", ["kind", "followups", "previous", "change"],
+              [["rebuttal_published", 2, 1, 1], ["takedown_requested", 3, 0, 3], ["referred_to_agency", 1, 1, 0]]),
+        Table("takedown_outcomes", "", ["outcome", "requests", "previous", "change"],
+              [["removed", 1, 0, 1], ["pending", 2, 0, 2]]),
+        Table("referrals_by_agency", "", ["agency", "referrals", "previous", "change"], [["police", 1, 1, 0]]),
+    ]
+    tables = [dataclasses.replace(summary, rows=summary.rows + rows) if t is summary else t for t in report.tables]
+    return dataclasses.replace(report, tables=tables + measures)
+
+
+def test_the_follow_up_measures_are_section_ii_3_when_the_report_has_them(w47):
+    from monitor.reports.docx import shown_tables
+
+    assert [spec.name for spec in shown_tables(w47)] == ["summary", "flagged_by_category", "decisions", "top_clusters"]
+    report = _with_measures(w47)
+    document = _open(render(report, "docx"))
+    texts = _body_texts(document)
+    start = texts.index("3. Các biện pháp đã thực hiện")
+    assert texts.index("II. KẾT QUẢ PHÁT HIỆN VÀ XỬ LÝ") < start < texts.index("III. CÁC TIN, BÀI LAN TRUYỀN")
+    assert texts[start + 1] == ("Đã đăng 2 tin cải chính, phản bác; gửi 3 yêu cầu gỡ bỏ (đã gỡ 1); chuyển 1 vụ việc "
+                                "đến cơ quan chức năng (kỳ trước lần lượt: 1, 0 và 1).")
+    assert "trung vị 5,5 giờ (phân vị 90: 9 giờ)" in texts[start + 2]
+    assert texts[start + 3] == "Đến cuối kỳ còn 4 biện pháp chưa có kết quả, trong đó 1 biện pháp quá hạn."
+    assert len(document.tables) == 2 + 7  # the three measures' tables between decisions and the stories
+    assert [cell.text for cell in document.tables[4].rows[1].cells][1:] == ["2", "1", "+1"]
+    assert [cell.text for cell in document.tables[6].rows[1].cells][1:] == ["1", "1", "0"]
+
+
 def test_clean_drops_what_xml_cannot_hold():
     from monitor.reports.docx import clean
 

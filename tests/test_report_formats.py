@@ -213,18 +213,19 @@ def test_every_format_renders_the_same_figures(w47):
 
 
 def _assert_docx_figures(report, data: dict) -> None:
-    """The DOCX's tables (those docx.TABLES lists, in its order) hold the JSON's figures: each cell is the
+    """The DOCX's tables (docx.shown_tables, in its order) hold the JSON's figures: each cell is the
     report's value as Wording writes it, and each number reads back as the JSON's number."""
     from docx import Document
 
     from monitor.reports.display import wording
-    from monitor.reports.docx import TABLES, heading
+    from monitor.reports.docx import heading, shown_tables
 
     w = wording(report.lang)
     document = Document(io.BytesIO(render(report, "docx")))
     figure_tables = document.tables[1:-1]  # between the header block and the signature block
-    assert len(figure_tables) == len(TABLES)
-    for docx_table, (name, spec) in zip(figure_tables, TABLES.items(), strict=True):
+    assert len(figure_tables) == len(shown_tables(report))
+    for docx_table, spec in zip(figure_tables, shown_tables(report), strict=True):
+        name = spec.name
         columns = list(spec.columns or report.table(name).columns)
         rows = [[cell.text for cell in row.cells] for row in docx_table.rows]
         assert rows[0] == [heading(spec, column, w) for column in columns], name

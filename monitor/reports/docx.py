@@ -59,6 +59,13 @@ class DocTable:
     columns: tuple[str, ...] | None = None  # None: all of them
     widths_cm: tuple[float, ...] | None = None  # None: the first column takes what the others leave
     headings: tuple[tuple[str, str], ...] = ()  # (column, msgid) where the column's own label reads wrong here
+    optional: bool = False  # shown only when the Report has the table (the follow-up measures)
+
+
+def shown_tables(report: Report) -> list[DocTable]:
+    """The tables the document shows for `report`, in the order it shows them."""
+    names = {table.name for table in report.tables}
+    return [spec for spec in TABLES.values() if not spec.optional or spec.name in names]
 
 
 # The Report tables the document shows, in order (the same-figures test reads them back in this order).
@@ -68,6 +75,12 @@ TABLES = {
                         (("value", N_("This period")),)),
     "flagged_by_category": DocTable("flagged_by_category", N_("Items showing signs of violations, by category")),
     "decisions": DocTable("decisions", N_("Handling results, by outcome")),
+    # The follow-up measures (rebuttals, takedown requests, referrals): shown when the report has them.
+    "response_actions": DocTable("response_actions", N_("Measures taken, by kind"), optional=True),
+    "takedown_outcomes": DocTable("takedown_outcomes", N_("Requests to take content down, by outcome"),
+                                  optional=True),
+    "referrals_by_agency": DocTable("referrals_by_agency", N_("Referrals to the competent agencies"),
+                                    optional=True),
     "top_clusters": DocTable("top_clusters", N_("The most widely spread stories"),
                              ("title", "sources", "new_sources", "items", "first_seen_local", "status"),
                              (5.4, 1.7, 1.9, 1.5, 3.2, 2.8)),
@@ -425,7 +438,10 @@ class _Body:
 
     def table(self, name: str) -> None:
         """A Report table as a bordered table with a numbered caption; its header row repeats on a new page."""
-        spec, source = TABLES[name], self.report.table(name)
+        spec = TABLES[name]
+        if spec not in shown_tables(self.report):
+            return
+        source = self.report.table(name)
         self.tables += 1
         caption = self.w.gettext("Table %(number)s. %(title)s", number=self.tables, title=self.w.gettext(spec.caption))
         _paragraph(self.document, caption, size=13, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER, before=6,
@@ -517,6 +533,30 @@ class _Body:
                       median=self.number(median), p90=self.number(p90))
         self.table("decisions")
         self.chart("decisions", N_("Decisions by outcome, this period and the previous one"))
+        if any(table.name == "response_actions" for table in self.report.tables):
+            self.measures()
+
+    def measures(self) -> None:
+        """II.3: rebuttals, takedown requests and referrals, and how soon the first one came (the follow-ups)."""
+        self.subheading(3, N_("Measures taken"))
+        figure, number = self.figure, self.number
+        self.text(N_("%(rebuttals)s rebuttals were published, %(takedowns)s takedown requests were made (%(removed)s "
+                     "taken down) and %(referrals)s items were referred to the competent agencies (previous period: "
+                     "%(rebuttals_before)s, %(takedowns_before)s and %(referrals_before)s)."),
+                  rebuttals=number(figure("rebuttals_published")), takedowns=number(figure("takedown_requests")),
+                  removed=number(figure("takedowns_removed")), referrals=number(figure("referrals")),
+                  rebuttals_before=number(figure("rebuttals_published", "previous")),
+                  takedowns_before=number(figure("takedown_requests", "previous")),
+                  referrals_before=number(figure("referrals", "previous")))
+        if figure("hours_to_first_action_median") is not None:
+            self.text(N_("The first measure came %(median)s hours after the item was first seen at the median "
+                         "(90th percentile: %(p90)s hours)."),
+                      median=number(figure("hours_to_first_action_median")),
+                      p90=number(figure("hours_to_first_action_p90")))
+        self.text(N_("At the end of the period %(open)s measures were awaiting a result, %(overdue)s of them "
+                     "overdue."), open=number(figure("followups_open")), overdue=number(figure("followups_overdue")))
+        for name in ("response_actions", "takedown_outcomes", "referrals_by_agency"):
+            self.table(name)
 
     def spreading(self) -> None:
         """III: how many stories several sources carried, and the most widely spread."""
