@@ -77,7 +77,10 @@ def test_redaction_removes_phones_emails_and_ids(tmp_db):
     text = render(report, "csv").decode("utf-8") + render(report, "json").decode("utf-8")
     for secret in ("0912 345 678", "0987.654.321", "tuyen@example.vn", "001203004567"):
         assert secret not in text
-    assert "[phone]" in text and "[email]" in text and "[id]" in text
+    # the markers in the report's language
+    assert "[số điện thoại]" in text and "[thư điện tử]" in text and "[số định danh]" in text
+    english = render(build_report(tmp_db, iso_week("2026-W47"), redact=True, lang="en"), "csv").decode("utf-8")
+    assert "[phone]" in english and "[email]" in english and "[id]" in english
     assert "2026-11-16T02:00:00Z" in text  # times survive
     assert json.loads(render(report, "json"))["meta"]["redacted"] is True
 

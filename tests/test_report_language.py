@@ -23,13 +23,15 @@ from monitor.reports.csv import render_figures
 
 SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 # Words of the English report (headings, labels, coded values, page furniture) that must not be left in the
-# Vietnamese one. The test world's own data (source "Old English", notes such as "new evidence") is not here.
+# Vietnamese one (not "web": Vietnamese says "trang web"). The test world's own data (source "Old English", notes
+# such as "new evidence") is not here.
 ENGLISH = ("report", "items", "item", "figure", "previous", "change", "top", "source", "sources", "summary",
            "daily", "decisions", "backlog", "precision", "charts", "coverage", "crawled", "flagged", "page",
            "period", "category", "outcome", "status", "nothing", "admin", "rows", "week", "generated", "compared",
            "redacted", "confirmed", "dismissed", "escalated", "misinformation", "harm", "median", "unknown",
            "gone dark", "paused", "failing", "yes", "sheet", "glance", "percentile", "zone", "moderator",
-           "kind", "language", "title", "note", "action", "decided", "terms", "stories", "spread")  # "web" is Vietnamese too ("trang web")
+           "kind", "language", "title", "note", "action", "decided", "terms", "stories", "spread", "phone",
+           "email")
 ENGLISH_WORD = re.compile(r"\b(" + "|".join(re.escape(word) for word in ENGLISH) + r")\b", re.IGNORECASE)
 
 
@@ -119,6 +121,15 @@ def test_every_format_reads_in_vietnamese_without_keys_or_english_words(world):
     # Vietnamese numbers and dates (HTML, PDF and the charts' labels)
     assert "0,75" in visible and "-0,25" in visible and "16/11/2026" in visible and "16/11" in visible
     assert "Báo cáo 2026-W47 · trang 1" in pdf_text(render(report, "pdf"))
+
+
+def test_a_redacted_report_reads_in_vietnamese_too(world):
+    report = build_report(world, iso_week("2026-W47"), redact=True)
+    for fmt, text in every_format(report).items():
+        assert SNAKE_CASE.findall(text) == [], fmt
+        assert sorted(set(ENGLISH_WORD.findall(text))) == [], fmt
+        assert fmt == "json" or "[số điện thoại]" in text, fmt
+    assert "đã ẩn dữ liệu cá nhân" in html_text(render(report, "html"))
 
 
 def test_an_empty_report_reads_in_vietnamese_too(tmp_db):

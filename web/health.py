@@ -22,9 +22,9 @@ import db.items
 import db.state
 from monitor.domain import Role
 from monitor.schedule.scheduler import HEARTBEAT_KEY
+from vocab.i18n import N_
 from web import get_db, storage_problem
 from web.access import public
-from vocab.i18n import N_
 
 bp = Blueprint("health", __name__)
 

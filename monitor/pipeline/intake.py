@@ -93,9 +93,9 @@ def _by_kind(raws: list[RawItem]) -> dict[str | None, list[RawItem]]:
 
 
 def _title_of(html: str) -> str:
-    from bs4 import BeautifulSoup
+    from monitor.text.html import parse_html
 
-    soup = BeautifulSoup(html[:200_000], "html.parser")
+    soup = parse_html(html[:200_000])
     for selector, attribute in (('meta[property="og:title"]', "content"), ("title", None), ("h1", None)):
         node = soup.select_one(selector)
         if node is not None:

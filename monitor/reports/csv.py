@@ -29,8 +29,9 @@ def table_csv(table: Table, w: Wording) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(w.labels(table.columns))
+    words = w.coder(table.columns)
     for row in table.rows:
-        writer.writerow([_safe(w.coded(cell, column)) for column, cell in zip(table.columns, row, strict=False)])
+        writer.writerow([_safe(cell) for cell in words(row)])
     return buffer.getvalue()
 
 

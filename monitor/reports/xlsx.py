@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 
 from monitor.reports.charts import CHARTS
 from monitor.reports.charts import title as chart_title
-from monitor.reports.display import CODED_COLUMNS, Wording, wording
+from monitor.reports.display import Wording, wording
 from monitor.reports.model import Report, Table
 from vocab.i18n import N_
 
@@ -165,12 +165,11 @@ def _fast_sheet(table: Table, w: Wording) -> bytes:
         return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
 
     header = [[table.title], [_admin_note(table, w)], w.labels(table.columns)]
-    coded = [column in CODED_COLUMNS for column in table.columns]
+    words = w.coder(table.columns)
     for number, row in enumerate([*header, *table.rows], start=1):
         cells = []
         if number > len(header):
-            row = [w.coded(value, column) if is_coded else value
-                   for column, value, is_coded in zip(table.columns, row, coded, strict=False)]
+            row = words(row)
         for letter, value in zip(letters, row, strict=False):
             if value is None or value == "":
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -59,9 +59,11 @@ def html_to_text(markup: str | None) -> str:
 
 def parse_html(markup: str | bytes) -> BeautifulSoup:
     """BeautifulSoup with the stdlib parser (tolerant of anything a hostile page sends), without bs4's
-    warning for short markup that looks like a URL or a file name (a title often does)."""
+    warnings for short markup that looks like a URL or a file name (a title often does) and for XML
+    read as HTML (a reported link that turns out to be a feed: its text is still what we want)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         return BeautifulSoup(markup, "html.parser")
 
 
