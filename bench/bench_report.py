@@ -1,4 +1,4 @@
-"""Weekly report over a 1,000,000-item database: JSON/CSV ≤ 5 s, XLSX with charts ≤ 15 s (issue 7).
+"""Weekly report over a 1,000,000-item database: JSON/CSV ≤ 5 s, XLSX with charts and DOCX ≤ 15 s (issues 7, 13).
 
 Builds (once, cached) a database of 1,000,000 items spread over 26 weeks from 120 sources in three
 languages, ~8 % flagged, decisions on most flagged items by 10 moderators, clusters with reposts and
@@ -137,7 +137,7 @@ def main() -> int:
     database = db.connect(path)
     total = database.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0]
     period = iso_week(WEEK)
-    targets = {"json": 5.0, "csv": 5.0, "xlsx": 15.0}
+    targets = {"json": 5.0, "csv": 5.0, "xlsx": 15.0, "docx": 15.0}
     ok = True
     for fmt, target in targets.items():
         started = time.perf_counter()
@@ -149,7 +149,7 @@ def main() -> int:
         print(f"   {fmt}: build {built:.2f} s, render {elapsed - built:.2f} s, {len(data) / 1e6:.1f} MB, "
               f"{report.headline('items_crawled')} items crawled in {WEEK}, {len(report.items.rows)} item rows",
               flush=True)
-        label = {"json": "JSON", "csv": "CSV", "xlsx": "XLSX with charts"}[fmt]
+        label = {"json": "JSON", "csv": "CSV", "xlsx": "XLSX with charts", "docx": "DOCX (administrative format)"}[fmt]
         print(f"FIGURE weekly report {label} ({total:,} items): {elapsed:.2f} s (target: ≤ {target:g} s)", flush=True)
     return 0 if ok else 1
 

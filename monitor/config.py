@@ -37,8 +37,11 @@ SETTINGS_FIELDS = {
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
     "evidence_max_bytes", "report",
 }
-# Fields of `settings: report:` (the scheduler's weekly report).
-REPORT_FIELDS = {"lang"}
+# `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
+# header, date line and "Nơi nhận" block; each left out prints a placeholder to fill in before signing.
+REPORT_TEXT_FIELDS = ("agency", "parent_agency", "place")
+REPORT_FIELDS = {*REPORT_TEXT_FIELDS, "signer_title", "recipients", "lang"}
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
 class ConfigError(ValueError):
@@ -72,10 +75,25 @@ class SourceConfig:
 
 
 @dataclass
+class Recipient:
+    """Someone the report goes to: a name for the "Nơi nhận" block, an e-mail address to send it to, or both."""
+
+    name: str | None = None
+    email: str | None = None
+
+
+@dataclass
 class ReportSettings:
-    """`settings: report:` — how the scheduler's weekly report is written."""
+    """`settings: report:` — the scheduler's weekly report's language, and what the DOCX prints; None (or an
+    empty list) where the document shows a placeholder instead."""
 
     lang: str = DEFAULT_LANGUAGE  # vocab.i18n.LANGUAGES
+
+    agency: str | None = None  # the issuing body, e.g. "BAN CHỈ ĐẠO 35 TỈNH THANH HÓA"
+    parent_agency: str | None = None  # the body above it, e.g. "TỈNH ỦY THANH HÓA"
+    place: str | None = None  # the place of the date line, e.g. "Thanh Hóa"
+    signer_title: list[str] = field(default_factory=list)  # lines, e.g. ["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"]
+    recipients: list[Recipient] = field(default_factory=list)
 
 
 @dataclass
@@ -262,24 +280,75 @@ def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
     return value
 
 
+def _report_text(path: str, node: yaml.Node, key: str, value: Any, limit: int = 200) -> str | None:
+    """One line of the document's header: text, at most `limit` characters, no line breaks; null → placeholder."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or any(c in value for c in "\r\n"):
+        raise ConfigError(path, _line(node), f"report.{key}",
+                          f"must be one line of text of at most {limit} characters (got {value!r:.60})")
+    return value.strip()
+
+
+def _signer_title(path: str, node: yaml.Node, value: Any) -> list[str]:
+    """`signer_title`: one line ("GIÁM ĐỐC") or a list of lines (["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"])."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [_report_text(path, node, "signer_title", value)]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(path, _line(node), "report.signer_title",
+                          'must be a line of text or a list of lines, e.g. ["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"]')
+    return [_report_text(path, entry_node, "signer_title", entry) for entry_node, entry in zip(node.value, value,
+                                                                                           strict=True)]
+
+
+def _recipient(path: str, node: yaml.Node, value: Any) -> Recipient:
+    """A recipient: "a@b.vn" (an address), "Thường trực Tỉnh ủy" (a name) or {name: …, email: …}."""
+    fail = ConfigError(path, _line(node), "report.recipients",
+                       "each recipient must be a name, an e-mail address or {name: …, email: …}")
+    if isinstance(value, str):
+        value = {"email": value} if "@" in value else {"name": value}
+    if not isinstance(value, dict) or not value or set(value) - {"name", "email"}:
+        raise fail
+    nodes = _mapping(node) if isinstance(node, yaml.MappingNode) else {}
+    name = value.get("name")
+    if name is not None:
+        name = _report_text(path, nodes.get("name", (node, node))[1], "recipients", name)
+    email = value.get("email")
+    if email is not None and (not isinstance(email, str) or not _EMAIL.match(email.strip())):
+        raise ConfigError(path, _line(nodes.get("email", (node, node))[1]), "report.recipients",
+                          f"{email!r:.80} is not an e-mail address like van.thu@thanhhoa.gov.vn")
+    return Recipient(name=name, email=email.strip() if email else None)
+
+
 def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
-    """`settings: report:`, each mistake a ConfigError on its own line (report.lang: vi or en)."""
+    """`settings: report:`, every field checked now with its line, so the weekly job never fails on it later."""
     report = ReportSettings()
     if value is None:
         return report
     if not isinstance(value, dict):
-        raise ConfigError(path, _line(node), "report", "must be a mapping (e.g. report: {lang: vi})")
+        raise ConfigError(path, _line(node), "report", "must be a mapping (lang, agency, parent_agency, place, "
+                                                      "signer_title, recipients)")
     nodes = _mapping(node)
     for key, entry in value.items():
-        line = _line(nodes[key][1])
+        key_node, entry_node = nodes[key]
         if key not in REPORT_FIELDS:
-            raise ConfigError(path, line, f"report.{key}",
-                              f"unknown report setting (expected one of: {', '.join(sorted(REPORT_FIELDS))})")
+            raise ConfigError(path, _line(key_node), f"report.{key}",
+                              f"unknown setting (expected one of: {', '.join(sorted(REPORT_FIELDS))})")
         if key == "lang":
             if entry not in LANGUAGES:
-                raise ConfigError(path, line, "report.lang",
+                raise ConfigError(path, _line(entry_node), "report.lang",
                                   f"unknown language {entry!r} (expected one of: {', '.join(LANGUAGES)})")
             report.lang = entry
+        elif key in REPORT_TEXT_FIELDS:
+            setattr(report, key, _report_text(path, entry_node, key, entry))
+        elif key == "signer_title":
+            report.signer_title = _signer_title(path, entry_node, entry)
+        elif entry is not None:
+            if not isinstance(entry, list):
+                raise ConfigError(path, _line(entry_node), "report.recipients", "must be a list of recipients")
+            report.recipients = [_recipient(path, n, v) for n, v in zip(entry_node.value, entry, strict=True)]
     return report
 
 

@@ -104,15 +104,21 @@ def test_retention_forgets_old_crawl_runs_but_never_items(tmp_db):
 
 
 def test_housekeeping_backup_and_weekly_report_jobs_write_their_files(tmp_db, db_path, tmp_path):
-    from monitor.config import Settings
+    from monitor.config import ReportSettings, Settings
     from monitor.schedule.housekeeping import daily_backup, weekly_report
 
-    settings = Settings(reports_dir=str(tmp_path / "reports"), backups_dir=str(tmp_path / "bk"), backups_keep=2)
+    settings = Settings(reports_dir=str(tmp_path / "reports"), backups_dir=str(tmp_path / "bk"), backups_keep=2,
+                        report=ReportSettings(agency="Ban Chỉ đạo 35 tỉnh Thanh Hóa"))
     paths = [daily_backup(tmp_db, settings, str(db_path)) for _ in range(1)]
     assert [p.name for p in list_backups(tmp_path / "bk")] == [paths[0].rsplit("/", 1)[1]]
     written = weekly_report(tmp_db, settings, str(db_path))
     assert written and all(str(tmp_path / "reports") in p for p in written)
     assert any(p.endswith(".csv") for p in written)
+    # The DOCX is written too, with feeds.yaml's `settings: report:`.
+    from docx import Document
+
+    docx_path = next(p for p in written if p.endswith(".docx"))
+    assert "BAN CHỈ ĐẠO 35 TỈNH THANH HÓA" in Document(docx_path).tables[0].cell(0, 0).text
 
 
 def test_backup_into_the_databases_own_folder_never_prunes_the_live_file(tmp_path, capsys):

@@ -216,6 +216,34 @@ def test_every_format_renders_the_same_figures(w47):
     assert len(_csv_rows(render(w47, "csv"))) == len(w47.items.rows) == len(data["items"]["rows"])
     assert [list(r) for r in workbook[sheet_title("items", w)].iter_rows(min_row=HEADER_ROW + 1, values_only=True)] == \
         _blank_is_none([coded(w47.items, row) for row in w47.items.rows])
+    _assert_docx_figures(w47, data)
+
+
+def _assert_docx_figures(report, data: dict) -> None:
+    """The DOCX's tables (docx.shown_tables, in its order) hold the JSON's figures: each cell is the
+    report's value as Wording writes it, and each number reads back as the JSON's number."""
+    from docx import Document
+
+    from monitor.reports.display import wording
+    from monitor.reports.docx import heading, shown_tables
+
+    w = wording(report.lang)
+    document = Document(io.BytesIO(render(report, "docx")))
+    figure_tables = document.tables[1:-1]  # between the header block and the signature block
+    assert len(figure_tables) == len(shown_tables(report))
+    for docx_table, spec in zip(figure_tables, shown_tables(report), strict=True):
+        name = spec.name
+        columns = list(spec.columns or report.table(name).columns)
+        rows = [[cell.text for cell in row.cells] for row in docx_table.rows]
+        assert rows[0] == [heading(spec, column, w) for column in columns], name
+        json_rows = data["tables"][name]["rows"]
+        assert len(rows) - 1 == len(json_rows) > 0, name
+        for cells, figures in zip(rows[1:], json_rows, strict=True):
+            for text, column in zip(cells, columns, strict=True):
+                value = figures[column]
+                assert text == w.cell(value, column, coded=True if column == "figure" else None), (name, column)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    assert localised_number(text, report.lang) == pytest.approx(value), (name, column, text)
 
 
 def test_empty_week_renders_in_every_format_saying_so(tmp_db):

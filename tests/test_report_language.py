@@ -207,3 +207,27 @@ def test_a_bad_report_setting_names_its_line_and_field(text, line, field):
     with pytest.raises(ConfigError) as caught:
         load_text(text, "feeds.yaml")
     assert caught.value.line == line and f"{field}" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def docx_text(data: bytes) -> str:
+    """The DOCX's paragraphs and the cells of its tables (the header block, the figures, the signature)."""
+    from docx import Document
+
+    document = Document(io.BytesIO(data))
+    parts = [paragraph.text for paragraph in document.paragraphs]
+    for table in document.tables:
+        parts += [cell.text for row in table.rows for cell in row.cells]
+    return "\n".join(part for part in parts if part)
+
+
+def test_the_docx_reads_in_vietnamese_and_in_english_with_lang(world, tmp_path, db_path):
+    text = docx_text(render(build_report(world, iso_week("2026-W47")), "docx"))
+    assert "BÁO CÁO" in text and "Tin thu thập" in text
+    assert SNAKE_CASE.findall(text) == []
+    assert sorted(set(ENGLISH_WORD.findall(text))) == []
+    out = tmp_path / "w47-en.docx"
+    assert main(["--db", str(db_path), "--feeds", str(tmp_path / "none.yaml"), "report", "--week", "2026-W47",
+                 "--format", "docx", "--lang", "en", "--out", str(out)]) == 0
+    english = docx_text(out.read_bytes())
+    assert "REPORT" in english and "I. OVERALL SITUATION" in english and "Items crawled" in english
+    assert SNAKE_CASE.findall(english) == [] and len(set(ENGLISH_WORD.findall(english))) > 10

@@ -18,6 +18,7 @@ from monitor.reports.html import render_body, report_css
 from monitor.reports.period import LONG_PERIOD_DAYS, Period, current_week, latest_week_with_data, week_of
 from monitor.reports.render import FORMATS, render
 from web.access import ANALYSE, roles
+from web.intake import fetch_settings
 from web.params import BadParameter, period_arg
 from web.render import select_timezone, ui_locale
 
@@ -28,6 +29,7 @@ PERIOD_ARGS = ("week", "quarter", "from", "to")
 MIME = {
     "html": "text/html; charset=utf-8", "csv": "text/csv; charset=utf-8", "json": "application/json",
     "pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
 
 
@@ -120,7 +122,8 @@ def stylesheet():
 @bp.get("/download")
 @roles(*ANALYSE)
 def download():
-    """The same report as a file: html, xlsx, csv (items and decisions), json or pdf."""
+    """The same report as a file: html, xlsx, csv (items and decisions), json, pdf or docx (the administrative
+    document, with feeds.yaml's `settings: report:` as the CLI and the weekly job write it: the same bytes)."""
     fmt = request.args.get("format", "html")
     if fmt not in FORMATS:
         abort(404)
@@ -129,7 +132,7 @@ def download():
     except BadParameter as exc:
         return Response(exc.description, status=400, mimetype="text/plain")
     report, _ = _report(period)
-    data = render(report, fmt)
+    data = render(report, fmt, settings=fetch_settings().report if fmt == "docx" else None)
     name = f"report-{period.label.replace('..', '_')}{'-redacted' if report.redacted else ''}.{fmt}"
     return Response(data, mimetype=MIME[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"})

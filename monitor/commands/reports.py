@@ -9,21 +9,28 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.config import ReportSettings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "report", help="write the weekly/quarterly report (html, xlsx, csv, json, pdf)",
+        "report", help="write the weekly/quarterly report (html, xlsx, csv, json, pdf, docx)",
         description="Build the report for one period and write it. Periods are local calendar days in "
                     "the report zone (default Asia/Ho_Chi_Minh). Without a period, the previous full ISO week. "
-                    "CSV writes the items and decisions of the period, plus <stem>.figures.csv with every figure.")
+                    "CSV writes the items and decisions of the period, plus <stem>.figures.csv with every figure. "
+                    "DOCX is the administrative document (Nghị định 30/2020/NĐ-CP) to number, sign and send "
+                    "upward; its issuing body, place, signer and recipients come from feeds.yaml's "
+                    "settings: report: (placeholders where absent).")
     period = p.add_argument_group("period (one of)")
     period.add_argument("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W47 (Monday–Sunday)")
     period.add_argument("--quarter", metavar="YYYY-Qn", help="calendar quarter, e.g. 2026-Q4")
     period.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day of a custom range")
     period.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day of a custom range (inclusive)")
     p.add_argument("--format", default="html", metavar="FORMAT",
-                   help="output format: html (default), xlsx, csv, json or pdf")
+                   help="output format: html (default), xlsx, csv, json, pdf or docx")
     p.add_argument("--out", metavar="PATH",
                    help="output file (default report-<period>.<format> in the current directory)")
     p.add_argument("--redact", action="store_true",
@@ -61,6 +68,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     problem = output_problem(out, args.format, args.db)
     if problem:
         raise CliError(f"--out {out}: {problem}")
+    settings = _report_settings(args.feeds) if args.format == "docx" else None
     if not Path(args.db).exists():
         print(f"error: database {args.db} does not exist (run `monitor init` first)", file=sys.stderr)
         return 2
@@ -70,13 +78,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     if long:
         print(_long_period_note(database, period, args.format), file=sys.stderr)
     report = build_report(database, period, redact=args.redact, lang=args.lang)
-    for path in write_report(report, args.format, out):
+    for path in write_report(report, args.format, out, settings=settings):
         print(f"wrote {path}")
     if long:
         print(f"took {_duration(time.monotonic() - started)}", file=sys.stderr)
     if report.empty:
         print(f"note: {report.notes[0]}")
     return 0
+
+
+def _report_settings(feeds: str | None) -> ReportSettings:
+    """feeds.yaml's `settings: report:` for the DOCX (defaults, i.e. placeholders, without a feeds file). A feeds
+    file that does not validate is a one-line error naming its line, not a document with placeholders."""
+    from monitor.cli import CliError
+    from monitor.config import ConfigError, ReportSettings, load
+
+    if not feeds or not Path(feeds).exists():
+        return ReportSettings()
+    try:
+        return load(feeds).settings.report
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _long_period_note(database, period, fmt: str) -> str:
@@ -87,7 +109,7 @@ def _long_period_note(database, period, fmt: str) -> str:
     items = items_scanned(database, period)
     seconds = estimate_seconds(items, period.day_count, fmt)
     return (f"note: {period.label} is {period.day_count:,} days with {items:,} items to read (this period and the "
-            f"one before); the {fmt} report has a row{' and a chart bar' if fmt in ('html', 'pdf') else ''} per "
+            f"one before); the {fmt} report has a row{' and a chart bar' if fmt in ('html', 'pdf', 'docx') else ''} per "
             f"day and takes roughly {_duration(seconds)} to write")
 
 

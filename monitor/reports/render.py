@@ -9,23 +9,26 @@ from pathlib import Path
 
 import sqlite_utils
 
+from monitor.config import ReportSettings
 from monitor.domain import DEFAULT_TIMEZONE
 from monitor.reports.build import build_report
 from monitor.reports.model import Report
 from monitor.reports.period import Period, iso_week, previous_full_week
 from vocab.i18n import DEFAULT_LANGUAGE
 
-FORMATS = ("html", "xlsx", "csv", "json", "pdf")
+FORMATS = ("html", "xlsx", "csv", "json", "pdf", "docx")
 # What a report costs beyond its items: a table row per local day everywhere, and a chart bar per day in
 # html and pdf (matplotlib). Seconds per day, and per item scanned (build + item rows), measured on the
 # 2-core reference machine under load: 10 years / 20,000 items took 0.7 s to build, then html 17 s, pdf 20 s,
 # xlsx 0.7 s, json 0.3 s, csv 0.2 s (issue 15 item 12). Used for an estimate, so rounded up.
-SECONDS_PER_DAY = {"html": 0.005, "pdf": 0.006, "xlsx": 0.0002, "json": 0.0001, "csv": 0.0001}
+# docx: one chart bar per day in its daily chart (matplotlib PNG), measured like pdf.
+SECONDS_PER_DAY = {"html": 0.005, "pdf": 0.006, "xlsx": 0.0002, "json": 0.0001, "csv": 0.0001, "docx": 0.006}
 SECONDS_PER_ITEM = 0.0001
 
 
-def render(report: Report, fmt: str) -> bytes:
-    """The report as bytes in one format (csv gives the items/decisions file)."""
+def render(report: Report, fmt: str, *, settings: ReportSettings | None = None) -> bytes:
+    """The report as bytes in one format (csv gives the items/decisions file). `settings` (feeds.yaml
+    `settings: report:`) is the DOCX's issuing body, place, signer and recipients; the other formats ignore it."""
     if fmt == "csv":
         from monitor.reports import csv
         return csv.render_items(report)
@@ -41,6 +44,9 @@ def render(report: Report, fmt: str) -> bytes:
     if fmt == "pdf":
         from monitor.reports import pdf
         return pdf.render(report)
+    if fmt == "docx":
+        from monitor.reports import docx
+        return docx.render(report, settings)
     raise ValueError(f"unknown report format '{fmt}' (expected one of: {', '.join(FORMATS)})")
 
 
@@ -97,11 +103,11 @@ def _is_database_file(path: Path, database: Path) -> bool:
         return False
 
 
-def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
+def write_report(report: Report, fmt: str, out: str | Path, *, settings: ReportSettings | None = None) -> list[Path]:
     """Write the report to `out` (its folder must exist); CSV also writes `<stem>.figures.csv` with every
     figure. Returns the paths. A write that fails leaves no temporary file and names `out`."""
     out = Path(out)
-    data = render(report, fmt)
+    data = render(report, fmt, settings=settings)
     tmp = _temporary(out)
     try:
         tmp.write_bytes(data)
@@ -122,7 +128,7 @@ def write_report(report: Report, fmt: str, out: str | Path) -> list[Path]:
 def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week: str | Period | None = None,
                  formats: tuple[str, ...] = FORMATS, *,
                  now: datetime | None = None, zone: str = DEFAULT_TIMEZONE, redact: bool = False,
-                 lang: str = DEFAULT_LANGUAGE) -> list[Path]:
+                 lang: str = DEFAULT_LANGUAGE, settings: ReportSettings | None = None) -> list[Path]:
     """Build one week's report (default: the previous full week) in `lang` and write it in `formats` under
     reports_dir.
 
@@ -139,5 +145,5 @@ def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week:
     reports_dir.mkdir(parents=True, exist_ok=True)  # the scheduler's own folder, from settings
     written: list[Path] = []
     for fmt in formats:
-        written += write_report(report, fmt, reports_dir / f"report-{period.label}.{fmt}")
+        written += write_report(report, fmt, reports_dir / f"report-{period.label}.{fmt}", settings=settings)
     return written

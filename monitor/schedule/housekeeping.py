@@ -41,7 +41,8 @@ def weekly_report(database: sqlite_utils.Database, settings: Settings, db_path: 
     """Monday 07:00 Asia/Ho_Chi_Minh: last week's report files for analysts."""
     from monitor.reports import write_weekly
 
-    return [str(p) for p in write_weekly(database, reports_dir(settings, db_path), lang=settings.report.lang)]
+    return [str(p) for p in write_weekly(database, reports_dir(settings, db_path), lang=settings.report.lang,
+                                         settings=settings.report)]
 
 
 def daily_backup(database: sqlite_utils.Database, settings: Settings, db_path: str) -> str:
