@@ -3,7 +3,7 @@
 The row for (week, recipient) is created once and is the only licence to send: a sender claims it with a
 conditional UPDATE (pending → sending) committed before it talks to the mail server, so two senders, a
 retry and a restart can never send the same week to the same address twice. See
-db/migrations/065_report_deliveries.sql for the states.
+db/migrations/066_report_deliveries.sql for the states.
 """
 
 from __future__ import annotations

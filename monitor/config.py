@@ -79,25 +79,20 @@ class SourceConfig:
     content_kind: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Recipient:
-    """One addressee of the report: `email` receives it by e-mail (None: named in the DOCX's "Nơi nhận" only)."""
+    """Someone the report goes to: a name for the DOCX's "Nơi nhận" block, an e-mail address to send it to
+    (monitor.reports.delivery), or both."""
+
     name: str | None = None
     email: str | None = None
 
 
 @dataclass
 class ReportSettings:
-    recipients: list[Recipient] = field(default_factory=list)
+    """`settings: report:` — who the weekly report goes to."""
 
-    @property
-    def email_recipients(self) -> list[Recipient]:
-        """The recipients with an e-mail address, each address once (the first entry's name wins)."""
-        seen: dict[str, Recipient] = {}
-        for recipient in self.recipients:
-            if recipient.email and recipient.email.lower() not in seen:
-                seen[recipient.email.lower()] = recipient
-        return list(seen.values())
+    recipients: list[Recipient] = field(default_factory=list)
 
 
 @dataclass
@@ -474,7 +469,7 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
         if expected in (int, float) and value < 0:
             raise ConfigError(path, line, key, "must not be negative")
         setattr(settings, key, expected(value) if expected in (int, float) else value)
-    if settings.report.email_recipients and settings.smtp is None:
+    if any(recipient.email for recipient in settings.report.recipients) and settings.smtp is None:
         raise ConfigError(path, _line(nodes["report"][1]), "report.recipients",
                           "e-mail addresses are listed but there is no 'smtp:' setting to send the report through"
                           " (add settings: smtp: host, from)")

@@ -90,9 +90,9 @@ def server(inbox):
 def settings_for(port: int, recipients: list[Recipient] | None = None, **smtp) -> Settings:
     options = {"host": "127.0.0.1", "sender": "Ban chỉ đạo <bcd@thanhhoa.example.vn>", "port": port,
                "starttls": False, "timeout": 5.0, **smtp}
-    return Settings(report=ReportSettings(recipients or [Recipient("Trưởng ban", "truongban@thanhhoa.example.vn"),
-                                                         Recipient(None, "vanphong@thanhhoa.example.vn")]),
-                    smtp=SmtpSettings(**options))
+    recipients = recipients or [Recipient("Trưởng ban", "truongban@thanhhoa.example.vn"),
+                                Recipient(None, "vanphong@thanhhoa.example.vn")]
+    return Settings(report=ReportSettings(recipients=recipients), smtp=SmtpSettings(**options))
 
 
 @pytest.fixture()
@@ -154,7 +154,7 @@ def test_english_wording_when_the_report_language_is_english(tmp_db, server, inb
 
 
 def test_nothing_is_queued_without_smtp_settings_or_e_mail_recipients(tmp_db, files):
-    settings = Settings(report=ReportSettings([Recipient("UBND tỉnh Thanh Hóa", None)]))
+    settings = Settings(report=ReportSettings(recipients=[Recipient("UBND tỉnh Thanh Hóa", None)]))
     assert delivery.deliver_week(tmp_db, settings, iso_week(WEEK), files) is None
     assert delivery.deliver_week(tmp_db, Settings(), iso_week(WEEK), files) is None
     assert deliveries.deliveries(tmp_db) == []
@@ -418,7 +418,7 @@ def test_recipients_and_smtp_settings_load():
     assert settings.report.recipients == [Recipient(None, "truongban@thanhhoa.example.vn"),
                                           Recipient("Văn phòng UBND tỉnh", "vanphong@thanhhoa.example.vn"),
                                           Recipient("Như trên", None)]
-    assert [r.email for r in settings.report.email_recipients] == ["truongban@thanhhoa.example.vn",
+    assert [r.email for r in delivery.email_recipients(settings.report.recipients)] == ["truongban@thanhhoa.example.vn",
                                                                    "vanphong@thanhhoa.example.vn"]
     smtp = settings.smtp
     assert (smtp.host, smtp.port, smtp.security, smtp.username, smtp.password_env, smtp.timeout, smtp.max_attempts) \

@@ -31,7 +31,7 @@ import sqlite_utils
 
 import db
 from db import deliveries
-from monitor.config import Settings, SmtpSettings
+from monitor.config import Recipient, Settings, SmtpSettings
 from monitor.reports.display import Wording, wording
 from monitor.reports.period import Period, iso_week
 from vocab.i18n import DEFAULT_LANGUAGE
@@ -78,6 +78,15 @@ def attachments(files: list[str] | list[Path]) -> list[Path]:
     return [by_format[fmt] for fmt in ATTACHED_FORMATS if fmt in by_format]
 
 
+def email_recipients(recipients: list[Recipient]) -> list[Recipient]:
+    """The recipients with an e-mail address, each address once whatever its case (the first entry's name wins)."""
+    seen: dict[str, Recipient] = {}
+    for recipient in recipients:
+        if recipient.email and recipient.email.lower() not in seen:
+            seen[recipient.email.lower()] = recipient
+    return list(seen.values())
+
+
 def retry_delay(attempts: int) -> timedelta:
     """How long to wait after the `attempts`-th failed attempt."""
     return min(FIRST_RETRY * 3 ** max(attempts - 1, 0), LONGEST_RETRY)
@@ -93,7 +102,7 @@ def deliver_week(database: sqlite_utils.Database, settings: Settings, period: Pe
     """Queue `period`'s report for every e-mail recipient (once per week and address) and send what is due.
 
     None when there is nothing to do: no recipient with an address, no SMTP settings, or no DOCX/PDF written."""
-    recipients = settings.report.email_recipients
+    recipients = email_recipients(settings.report.recipients)
     attached = attachments(files)
     if not recipients or settings.smtp is None or not attached:
         if recipients:
