@@ -469,10 +469,6 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
         if expected in (int, float) and value < 0:
             raise ConfigError(path, line, key, "must not be negative")
         setattr(settings, key, expected(value) if expected in (int, float) else value)
-    if any(recipient.email for recipient in settings.report.recipients) and settings.smtp is None:
-        raise ConfigError(path, _line(nodes["report"][1]), "report.recipients",
-                          "e-mail addresses are listed but there is no 'smtp:' setting to send the report through"
-                          " (add settings: smtp: host, from)")
     return settings
 
 
