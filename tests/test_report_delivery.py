@@ -293,6 +293,38 @@ def test_a_recipient_refused_for_good_fails_at_once_and_the_others_still_get_it(
     assert refused["status"] == "failed" and refused["attempts"] == 1 and "550" in refused["last_error"]
 
 
+class RefuseOnce(Inbox):
+    """Answers the first message with `reply`: 451 as a greylisting or overloaded server does, 554 as spam."""
+
+    def __init__(self, reply: str):
+        super().__init__()
+        self.reply, self.refused = reply, 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if not self.refused:
+            self.refused += 1
+            return self.reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize(("reply", "then"), [("451 4.3.0 try again later", "sent"),
+                                             ("554 5.7.1 rejected as spam", "failed")])
+def test_a_message_the_server_refuses_is_retried_or_failed_never_counted_sent(tmp_db, files, reply, then):
+    """smtplib returns (not raises) the server's answer to the message: a 451 or 554 there is no delivery."""
+    inbox = RefuseOnce(reply)
+    server = Server(free_port(), inbox).start()
+    try:
+        settings = settings_for(server.port, [Recipient(None, "truongban@thanhhoa.example.vn")])
+        first = delivery.deliver_week(tmp_db, settings, iso_week(WEEK), files, now=MONDAY)
+        assert first.sent == [] and inbox.messages == []
+        assert reply[:3] in rows(tmp_db)["truongban@thanhhoa.example.vn"]["last_error"]
+        delivery.send_due(tmp_db, settings, now=MONDAY + timedelta(minutes=5))
+    finally:
+        server.stop()
+    assert rows(tmp_db)["truongban@thanhhoa.example.vn"]["status"] == then
+    assert len(inbox.messages) == (then == "sent")
+
+
 # --------------------------------------------------------------------------- the password, TLS
 
 

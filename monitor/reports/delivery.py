@@ -254,8 +254,9 @@ def open_connection(smtp: SmtpSettings) -> smtplib.SMTP:
 def transmit(smtp: SmtpSettings, message: EmailMessage, *, password: str | None) -> None:
     """Hand `message` to the server. Every failure before DATA is certain not to have delivered; a broken
     connection during DATA is `uncertain` (the server may have taken the message)."""
-    client = open_connection(smtp)
+    payload = message.as_bytes(policy=SMTP_POLICY)  # CRLF lines; smtplib dot-stuffs them
     recipients = [address.addr_spec for address in message["To"].addresses]
+    client = open_connection(smtp)
     try:
         try:
             if smtp.username:
@@ -270,13 +271,15 @@ def transmit(smtp: SmtpSettings, message: EmailMessage, *, password: str | None)
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(f"{smtp.host}:{smtp.port}: {_reason(exc)}") from None
         try:
-            client.data(message.as_bytes(policy=SMTP_POLICY))
+            # smtplib raises on a refused DATA command but *returns* the reply to the message itself
+            code, reply = client.data(payload)
         except smtplib.SMTPDataError as exc:  # the server answered: not accepted
-            raise SendError(f"message refused: {exc.smtp_code} {_text(exc.smtp_error)}",
-                            permanent=exc.smtp_code >= 500) from None
-        except (OSError, smtplib.SMTPException) as exc:
+            code, reply = exc.smtp_code, exc.smtp_error
+        except Exception as exc:  # anything else during DATA: the server may hold the message already
             raise SendError(f"connection lost while sending the message, it may have arrived: {_reason(exc)}",
                             uncertain=True) from None
+        if code != 250:
+            raise SendError(f"message refused: {code} {_text(reply)}", permanent=code >= 500)
     finally:
         try:
             client.quit()
