@@ -7,9 +7,11 @@ that does not start.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,13 +37,19 @@ SETTINGS_FIELDS = {
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
-    "evidence_max_bytes", "report",
+    "evidence_max_bytes", "report", "smtp",
 }
 # `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
 # header, date line and "Nơi nhận" block; each left out prints a placeholder to fill in before signing.
 REPORT_TEXT_FIELDS = ("agency", "parent_agency", "place")
 REPORT_FIELDS = {*REPORT_TEXT_FIELDS, "signer_title", "recipients", "lang"}
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+SMTP_FIELDS = {"host", "port", "starttls", "username", "password_env", "from", "timeout", "max_attempts", "ca_file"}
+# An address the mail is sent to or from: ASCII local part and a dotted host name. Stricter than RFC 5321 on
+# purpose: a typo ("a@b", "a@@b.vn", "a b@c.vn") is a config error now, not a bounce on Monday morning, and
+# no comma, angle bracket or line break can reach a header.
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
+                    r"[A-Za-z]{2,63}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ConfigError(ValueError):
@@ -76,7 +84,8 @@ class SourceConfig:
 
 @dataclass
 class Recipient:
-    """Someone the report goes to: a name for the "Nơi nhận" block, an e-mail address to send it to, or both."""
+    """Someone the report goes to: a name for the DOCX's "Nơi nhận" block, an e-mail address to send it to
+    (monitor.reports.delivery), or both."""
 
     name: str | None = None
     email: str | None = None
@@ -94,6 +103,28 @@ class ReportSettings:
     place: str | None = None  # the place of the date line, e.g. "Thanh Hóa"
     signer_title: list[str] = field(default_factory=list)  # lines, e.g. ["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"]
     recipients: list[Recipient] = field(default_factory=list)
+
+
+@dataclass
+class SmtpSettings:
+    """The mail server the report is sent through. The password is never stored here, nor in feeds.yaml or the
+    database: `password_env` names the environment variable that holds it, read when a message is sent."""
+    host: str
+    sender: str  # `from:` in feeds.yaml: "bcd@example.vn" or "Ban chỉ đạo <bcd@example.vn>"
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    timeout: float = 30.0  # seconds, for each connect, read and write
+    max_attempts: int = 8  # per week and recipient, 5 min apart at first, then x3 up to 6 h
+    ca_file: str | None = None  # a PEM file of CA certificates to trust besides the system's (an in-house CA)
+
+    @property
+    def security(self) -> str:
+        """"ssl" (TLS from the first byte: port 465), "starttls" (upgrade after EHLO) or "none"."""
+        if self.port == 465:
+            return "ssl"
+        return "starttls" if self.starttls else "none"
 
 
 @dataclass
@@ -124,6 +155,7 @@ class Settings:
     # The largest page kept as evidence (monitor.evidence), after decompression; a bigger one is a failed capture.
     evidence_max_bytes: int = 10 * 1024 * 1024
     report: ReportSettings = field(default_factory=ReportSettings)
+    smtp: SmtpSettings | None = None
 
 
 @dataclass
@@ -280,6 +312,37 @@ def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
     return value
 
 
+def _sub_mapping(path: str, node: yaml.Node, value: Any, name: str, fields: set[str]) -> dict[str, yaml.Node]:
+    """The value nodes of a nested settings mapping (`report:`, `smtp:`), every key checked against `fields`."""
+    if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(path, _line(node), name, "must be a mapping")
+    nodes = {key: item for key, (_, item) in _mapping(node).items()}
+    for key in value:
+        if key not in fields:
+            raise ConfigError(path, _line(nodes[key]), f"{name}.{key}",
+                              f"unknown setting (expected one of: {', '.join(sorted(fields))})")
+    return nodes
+
+
+def check_email(value: Any) -> str:
+    """`value` as an e-mail address, or ValueError saying what is wrong with it."""
+    if not isinstance(value, str) or not _EMAIL.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not an e-mail address like ten@example.vn")
+    return value.strip()
+
+
+def _text(value: Any) -> str | None:
+    """A name for a header or a list: one line of text, None when empty; ValueError otherwise."""
+    if value is None:
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError("must be text")
+    text = str(value).strip()
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("must be one line of text (no line breaks or control characters)")
+    return text or None
+
+
 def _report_text(path: str, node: yaml.Node, key: str, value: Any, limit: int = 200) -> str | None:
     """One line of the document's header: text, at most `limit` characters, no line breaks; null → placeholder."""
     if value is None:
@@ -316,10 +379,13 @@ def _recipient(path: str, node: yaml.Node, value: Any) -> Recipient:
     if name is not None:
         name = _report_text(path, nodes.get("name", (node, node))[1], "recipients", name)
     email = value.get("email")
-    if email is not None and (not isinstance(email, str) or not _EMAIL.match(email.strip())):
-        raise ConfigError(path, _line(nodes.get("email", (node, node))[1]), "report.recipients",
-                          f"{email!r:.80} is not an e-mail address like van.thu@thanhhoa.gov.vn")
-    return Recipient(name=name, email=email.strip() if email else None)
+    if email is not None:
+        try:
+            email = check_email(email)
+        except ValueError as exc:
+            raise ConfigError(path, _line(nodes.get("email", (node, node))[1]), "report.recipients",
+                              str(exc)[:120]) from None
+    return Recipient(name=name, email=email)
 
 
 def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
@@ -352,6 +418,74 @@ def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
     return report
 
 
+def _smtp_settings(path: str, node: yaml.Node, value: Any) -> SmtpSettings:
+    """`settings: smtp:` checked field by field; the password itself is only ever named (`password_env`)."""
+    nodes = _sub_mapping(path, node, value, "smtp", SMTP_FIELDS)
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(path, _line(nodes.get(key, node)), f"smtp.{key}", message)
+
+    for required in ("host", "from"):
+        if not value.get(required):
+            raise fail(required, "is required")
+    host = value["host"]
+    if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", host.strip()):
+        raise fail("host", f"{host!r} is not a host name or address")
+    sender = value["from"]
+    display, address = parseaddr(sender) if isinstance(sender, str) else ("", "")
+    try:
+        check_email(address)
+        _text(display)
+    except ValueError:
+        raise fail("from", f'{sender!r} is not an address like bcd@example.vn or "Ban chỉ đạo <bcd@example.vn>"') from None
+    smtp = SmtpSettings(host=host.strip().strip("[]"), sender=sender.strip())
+    port = value.get("port", 587)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise fail("port", f"must be a port number (587 for STARTTLS, 465 for TLS), got {port!r}")
+    smtp.port = port
+    starttls = value.get("starttls", port != 465)
+    if not isinstance(starttls, bool):
+        raise fail("starttls", "must be true or false")
+    if port == 465 and starttls:
+        raise fail("starttls", "port 465 speaks TLS from the start (SSL); leave starttls out or use port 587")
+    smtp.starttls = starttls
+    for key in ("timeout", "max_attempts"):
+        if key in value:
+            number = value[key]
+            whole = key == "max_attempts"
+            if isinstance(number, bool) or not isinstance(number, int if whole else int | float) or number < 1:
+                raise fail(key, "must be a whole number, at least 1" if whole else "must be a number of seconds, at least 1")
+            setattr(smtp, key, int(number) if whole else float(number))
+    ca_file = value.get("ca_file")
+    if ca_file is not None:
+        if not isinstance(ca_file, str) or not Path(ca_file).is_file():
+            raise fail("ca_file", f"{ca_file!r} is not a file (a PEM file of CA certificates)")
+        smtp.ca_file = ca_file
+    username, password_env = value.get("username"), value.get("password_env")
+    if username is not None:
+        if not isinstance(username, str | int) or isinstance(username, bool) or not str(username).strip():
+            raise fail("username", "must be text")
+        smtp.username = str(username).strip()
+    if password_env is not None:
+        if not isinstance(password_env, str) or not _ENV_NAME.fullmatch(password_env):
+            raise fail("password_env", "must be the NAME of an environment variable holding the password, e.g. "
+                                       "REPORT_SMTP_PASSWORD (never the password itself)")
+        smtp.password_env = password_env
+    if (smtp.username is None) != (smtp.password_env is None):
+        present, missing = ("username", "password_env") if smtp.username else ("password_env", "username")
+        raise ConfigError(path, _line(nodes[present]), f"smtp.{missing}", "username and password_env go together")
+    if smtp.username and smtp.security == "none" and not _loopback(smtp.host):
+        raise fail("starttls", f"would send the password unencrypted to {smtp.host}; use starttls: true or port 465")
+    return smtp
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
     settings = Settings()
     if node is None or data is None:
@@ -374,6 +508,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             continue
         if key == "report":
             settings.report = _report_settings(path, nodes[key][1], value)
+            continue
+        if key == "smtp":
+            settings.smtp = _smtp_settings(path, nodes[key][1], value) if value is not None else None
             continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None

@@ -1,9 +1,11 @@
-"""What `monitor status` prints: item counts, scheduler health, each source's health and a full disk, as plain data."""
+"""What `monitor status` prints: item counts, scheduler health, each source's health, a full disk and the last
+report e-mail, as plain data."""
 
 from __future__ import annotations
 
 import sqlite_utils
 
+from db.deliveries import latest_summary
 from db.items import counts_by_category, counts_by_status
 
 
@@ -21,4 +23,5 @@ def status_report(database: sqlite_utils.Database) -> dict:
         "flagged_by_category": categories,
         "scheduler": scheduler_health(database),
         "sources": sources_overview(database),
+        "report_delivery": latest_summary(database),  # None until a weekly report was queued for e-mail
     }

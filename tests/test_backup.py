@@ -100,7 +100,7 @@ def test_retention_forgets_old_crawl_runs_but_never_items(tmp_db):
     assert removed == {"crawl_runs": 1}
     left = {r[0] for r in tmp_db.conn.execute("SELECT started_at FROM crawl_runs")}
     assert left == {"2026-11-20T00:00:00Z", "2026-01-02T00:00:00Z"}
-    assert set(default_jobs()) == {"weekly_report", "backup", "retention", "retrain_proposal"}
+    assert set(default_jobs()) == {"weekly_report", "report_delivery", "backup", "retention", "retrain_proposal"}
 
 
 def test_housekeeping_backup_and_weekly_report_jobs_write_their_files(tmp_db, db_path, tmp_path):

@@ -94,8 +94,8 @@ def test_the_docx_has_the_decrees_parts_in_order(w47, w47_docx):
     assert _cell_lines(closing.cell(0, 0))[1:] == ["- Thường trực Tỉnh ủy;", "- UBND tỉnh;", "- Lưu: VT."]
     signature = _cell_lines(closing.cell(0, 1))
     assert signature[:2] == ["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"] and signature[-1] == "Họ và tên"
-    # Figures and charts: the key tables and three charts as images.
-    assert len(document.tables) == 2 + 4
+    # Figures and charts: the key tables (the follow-up measures' three among them) and three charts as images.
+    assert len(document.tables) == 2 + 7
     assert len(document.inline_shapes) == 3
 
 
@@ -206,14 +206,18 @@ def _with_measures(report):
               [["removed", 1, 0, 1], ["pending", 2, 0, 2]]),
         Table("referrals_by_agency", "", ["agency", "referrals", "previous", "change"], [["police", 1, 1, 0]]),
     ]
-    tables = [dataclasses.replace(summary, rows=summary.rows + rows) if t is summary else t for t in report.tables]
-    return dataclasses.replace(report, tables=tables + measures)
+    replaced = {table.name: table for table in measures}
+    keys = {row[0] for row in rows}
+    summary = dataclasses.replace(summary, rows=[r for r in summary.rows if r[0] not in keys] + rows)
+    tables = [summary if t.name == "summary" else replaced.pop(t.name, t) for t in report.tables]
+    return dataclasses.replace(report, tables=tables + list(replaced.values()))
 
 
 def test_the_follow_up_measures_are_section_ii_3_when_the_report_has_them(w47):
     from monitor.reports.docx import shown_tables
 
-    assert [spec.name for spec in shown_tables(w47)] == ["summary", "flagged_by_category", "decisions", "top_clusters"]
+    assert [spec.name for spec in shown_tables(w47)] == ["summary", "flagged_by_category", "decisions", "response_actions",
+                                                         "takedown_outcomes", "referrals_by_agency", "top_clusters"]
     report = _with_measures(w47)
     document = _open(render(report, "docx"))
     texts = _body_texts(document)

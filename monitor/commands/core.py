@@ -206,6 +206,20 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return 0
 
 
+def delivery_line(summary: dict) -> str:
+    """The last week's report e-mail in one line: "2026-W49: 3 sent, 1 retrying (next …); last error: …"."""
+    counts = {status: n for status, n in summary["counts"].items() if n}
+    text = f"{summary['week']}: " + ", ".join(f"{n} {'retrying' if status == 'pending' else status}"
+                                              for status, n in counts.items())
+    if summary.get("next_attempt_at"):
+        text += f" (next attempt {summary['next_attempt_at']})"
+    if summary.get("last_error") and set(counts) - {"sent"}:
+        text += f"; last error: {summary['last_error'][:120]}"
+    if counts.get("failed") or counts.get("uncertain"):
+        text += "; see `monitor deliveries`"
+    return text
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     import db
     from monitor.status import status_report
@@ -224,6 +238,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                            f"stopped or stalled: last heartbeat {age:.0f} s ago"))
     if report["storage"]:
         print(f"Storage: {report['storage']['error']}; crawling backs off until writes succeed again")
+    if report["report_delivery"]:
+        print("Report e-mail: " + delivery_line(report["report_delivery"]))
     print()
     print(f"{'source':<32} {'state':<9} {'items':>6} {'24h':>5} {'last success':<21} {'fails':>5}  last error")
     for s in report["sources"]:

@@ -40,6 +40,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="language of the report's words, numbers and dates: vi (default) or en")
     p.set_defaults(func=cmd_report)
 
+    p = subparsers.add_parser(
+        "deliveries", help="the weekly report's e-mails: who got which week, what failed; --retry ID",
+        description="The weekly report's e-mail deliveries (settings: report: recipients, smtp:), newest week "
+                    "first. A week goes to each address at most once; a failure the server reported is retried "
+                    "by the scheduler with a growing delay, up to smtp.max_attempts. 'failed' (attempts used up, "
+                    "or refused for good) and 'uncertain' (the connection broke while the message was handed "
+                    "over, so it may have arrived) are only sent again with --retry.")
+    p.add_argument("--week", metavar="YYYY-Www", help="only this ISO week")
+    p.add_argument("--retry", type=int, metavar="ID",
+                   help="send this failed or uncertain delivery again (the running scheduler sends it within "
+                        "5 minutes)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_deliveries)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     import time
@@ -117,3 +131,31 @@ def _duration(seconds: float) -> str:
     if seconds < 1:
         return "under a second"
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    import db
+    from db.deliveries import deliveries, retry
+    from monitor.cli import CliError, print_json
+
+    database = db.connect(args.db)
+    if args.retry is not None:
+        if not retry(database, args.retry):
+            raise CliError(f"--retry {args.retry}: no failed or uncertain delivery with that id "
+                           "(see `monitor deliveries`)")
+        print(f"delivery {args.retry} queued again; the scheduler sends it within 5 minutes")
+        return 0
+    rows = deliveries(database, args.week)
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no report e-mails yet" + (f" for {args.week}" if args.week else ""))
+        return 0
+    print(f"{'id':>5} {'week':<9} {'recipient':<36} {'status':<9} {'tries':>5}  sent at / next attempt / last error")
+    for row in rows:
+        detail = row["sent_at"] if row["status"] == "sent" else " ".join(
+            filter(None, [row["next_attempt_at"] and f"next {row['next_attempt_at']}", row["last_error"]]))
+        print(f"{row['id']:>5} {row['week']:<9} {row['recipient'][:36]:<36} {row['status']:<9} {row['attempts']:>5}"
+              f"  {(detail or '')[:100]}")
+    return 0

@@ -1,4 +1,5 @@
-"""Housekeeping jobs the scheduler runs unattended: weekly report, retrain proposal, backup, retention.
+"""Housekeeping jobs the scheduler runs unattended: weekly report (and its e-mail), retrain proposal, backup,
+retention.
 
 Each job is `job(database, settings, db_path) -> result` so the scheduler can run it, record its
 outcome in service_state, and tests can swap any of them for a fake.
@@ -18,6 +19,7 @@ import sqlite_utils
 import db
 from db.sources import forget_old_raw_bodies, forget_old_runs
 from monitor.config import Settings
+from monitor.domain import DEFAULT_TIMEZONE
 from monitor.schedule.retrain import propose_retrain
 
 log = logging.getLogger("monitor.housekeeping")
@@ -38,11 +40,24 @@ def backups_dir(settings: Settings, db_path: str) -> Path:
 
 
 def weekly_report(database: sqlite_utils.Database, settings: Settings, db_path: str) -> list[str]:
-    """Monday 07:00 Asia/Ho_Chi_Minh: last week's report files for analysts."""
-    from monitor.reports import write_weekly
+    """Monday 07:00 Asia/Ho_Chi_Minh: last week's report files for analysts, then the DOCX and PDF e-mailed to
+    settings.report.recipients (what fails to send is retried by `report_delivery`)."""
+    from monitor.reports import previous_full_week, write_weekly
+    from monitor.reports.delivery import deliver_week
 
-    return [str(p) for p in write_weekly(database, reports_dir(settings, db_path), lang=settings.report.lang,
-                                         settings=settings.report)]
+    period = previous_full_week(None, DEFAULT_TIMEZONE)
+    written = write_weekly(database, reports_dir(settings, db_path), period, lang=settings.report.lang,
+                           settings=settings.report)
+    deliver_week(database, settings, period, written)
+    return [str(p) for p in written]
+
+
+def report_delivery(database: sqlite_utils.Database, settings: Settings, db_path: str) -> dict[str, object] | None:
+    """Every few minutes: send the report e-mails whose retry is due (none due: nothing contacts the server)."""
+    from monitor.reports.delivery import send_due
+
+    outcome = send_due(database, settings)
+    return outcome.as_dict() if outcome.sent or outcome.retrying or outcome.failed or outcome.uncertain else None
 
 
 def daily_backup(database: sqlite_utils.Database, settings: Settings, db_path: str) -> str:
@@ -75,5 +90,5 @@ def retention(database: sqlite_utils.Database, settings: Settings, db_path: str,
 
 def default_jobs() -> dict[str, Job]:
     """The scheduler's daily and weekly jobs by name (each job's time is set in monitor/schedule/scheduler.py)."""
-    return {"weekly_report": weekly_report, "backup": daily_backup, "retention": retention,
-            "retrain_proposal": propose_retrain}
+    return {"weekly_report": weekly_report, "report_delivery": report_delivery, "backup": daily_backup,
+            "retention": retention, "retrain_proposal": propose_retrain}

@@ -65,6 +65,7 @@ HEARTBEAT_KEY = "scheduler_heartbeat"
 STATUS_KEY = "scheduler_status"
 AUDIT_CHECKPOINT_SECONDS = 3600  # a signed checkpoint of the decision log (db.decisions.checkpoint)
 CONFIG_ERROR_KEY = "config_error"
+REPORT_DELIVERY_SECONDS = 300
 SOURCE_JOB_PREFIX = "source:"
 
 
@@ -288,6 +289,8 @@ class Scheduler:
         self.housekeeping_jobs = jobs
         triggers = {
             "weekly_report": CronTrigger(day_of_week="mon", hour=7, minute=0, timezone=DEFAULT_TIMEZONE),
+            # retries of the report e-mails (monitor.reports.delivery: each row waits its own back-off)
+            "report_delivery": IntervalTrigger(seconds=REPORT_DELIVERY_SECONDS),
             "retrain_proposal": CronTrigger(hour=2, minute=30, timezone=DEFAULT_TIMEZONE),
             "backup": CronTrigger(hour=3, minute=15, timezone=DEFAULT_TIMEZONE),
             "retention": CronTrigger(hour=4, minute=0, timezone=DEFAULT_TIMEZONE),
