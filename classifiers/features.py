@@ -279,8 +279,31 @@ class Featurizer:
             self._buckets: list[np.ndarray] = []
             self._wkey: list[int] = []
             self._fkey: list[int] = []
+            self._tables = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+            self._n_tabled = 0
 
     MAX_CACHE = 2_000_000
+
+    def _id_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per vocabulary id: the toned and folded unigram buckets and 64-bit keys, as numpy arrays that
+        mirror the per-token cache (grown as tokens are met, amortised like a list). A batch then gathers
+        its tokens' values by id (no np.unique over the batch, no Python list per batch)."""
+        n, have = len(self._buckets), self._n_tabled
+        if have < n:
+            if n > len(self._tables[0]):
+                size = max(n, 2 * len(self._tables[0]))
+                grown = tuple(np.zeros(size, t.dtype) for t in self._tables)
+                for new, old in zip(grown, self._tables, strict=True):
+                    new[:have] = old[:have]
+                self._tables = grown
+            wb, fb, wk, fk = self._tables
+            fresh = self._buckets[have:n]
+            wb[have:n] = [int(a[0]) for a in fresh]
+            fb[have:n] = [int(a[1]) for a in fresh]
+            wk[have:n] = np.asarray(self._wkey[have:n], dtype=np.uint64)
+            fk[have:n] = np.asarray(self._fkey[have:n], dtype=np.uint64)
+            self._n_tabled = n
+        return tuple(t[:n] for t in self._tables)  # type: ignore[return-value]
 
     def _id(self, raw: str) -> int:
         cfg = self.config
@@ -320,6 +343,17 @@ class Featurizer:
             lengths.append(len(doc_ids))
         return ids, lengths, ws_docs, read
 
+    def _token_char_grams(self, tid: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, buckets) of the char grams of every token, gathered per distinct id from the per-token cache."""
+        uniq, inv = np.unique(tid, return_inverse=True)
+        per_token = [self._buckets[u][2:] for u in uniq.tolist()]
+        lens = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
+        flat = np.concatenate(per_token)
+        offsets = np.cumsum(lens) - lens
+        pc = lens[inv]
+        out_start = np.cumsum(pc) - pc
+        return np.repeat(doc, pc), flat[np.arange(pc.sum(), dtype=np.int64) - np.repeat(out_start - offsets[inv], pc)]
+
     def counts(self, texts: Iterable[str], with_terms: bool = False):
         """Raw hashed counts (CSR, float32) of a batch; with_terms=True also returns term data
         for explanations (see ``Model._explain_batch``).
@@ -344,23 +378,16 @@ class Featurizer:
         col_parts: list[np.ndarray] = []
         terms = None
         if len(tid):
-            uniq, inv = np.unique(tid, return_inverse=True)
-            ulist = uniq.tolist()
-            lens = np.fromiter((len(self._buckets[u]) for u in ulist), dtype=np.int64, count=len(ulist))
-            flat = np.concatenate([self._buckets[u] for u in ulist])
-            offsets = np.cumsum(lens) - lens
-            pc = lens[inv]
-            out_start = np.cumsum(pc) - pc
-            gather = np.arange(pc.sum(), dtype=np.int64) - np.repeat(out_start - offsets[inv], pc)
-            col_parts.append(flat[gather])
-            row_parts.append(np.repeat(doc, pc))
-            wk = np.asarray([self._wkey[u] for u in ulist], dtype=np.uint64)[inv]
-            fk = np.asarray([self._fkey[u] for u in ulist], dtype=np.uint64)[inv]
-            grams = []
-            if with_terms:
-                uni_w = flat[offsets[inv]]
-                uni_f = flat[offsets[inv] + 1]
-                grams.append((1, np.arange(len(tid)), uni_w, uni_f))
+            wb_of, fb_of, wk_of, fk_of = self._id_tables()
+            uni_w, uni_f = wb_of[tid], fb_of[tid]
+            col_parts.extend((uni_w, uni_f))
+            row_parts.extend((doc, doc))
+            if cfg["char_max"] >= cfg["char_min"] > 0:  # char grams inside folded tokens (off in shipped configs)
+                rows, cols = self._token_char_grams(tid, doc)
+                row_parts.append(rows)
+                col_parts.append(cols)
+            wk, fk = wk_of[tid], fk_of[tid]
+            grams = [(1, np.arange(len(tid)), uni_w, uni_f)] if with_terms else []
             for order in range(2, cfg["word_ngrams"] + 1):
                 valid = np.flatnonzero(pid + order - 1 < L[doc])
                 if not len(valid):
