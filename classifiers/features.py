@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import os
 import re
 from collections.abc import Iterable, Sequence
 
@@ -91,16 +92,14 @@ def _key(feature: str) -> int:
 
 
 @functools.lru_cache(maxsize=1 << 18)
-def _token_info(token: str, n_features: int, lo: int, hi: int) -> tuple[np.ndarray, int, int]:
-    """Per-token buckets (toned 'w' unigram, folded 'f' unigram, folded char grams) as an int64
-    array, and the 64-bit keys of the toned and folded token."""
+def _token_info(token: str, n_features: int, lo: int, hi: int) -> tuple[tuple[int, ...], int, int]:
+    """Per-token buckets (toned 'w' unigram, folded 'f' unigram, folded char grams), and the 64-bit keys
+    of the toned and folded token. (A tuple: a numpy array per new token cost more than its hashing.)"""
     folded = _fold(token)
     out = [_bucket("w" + token, n_features), _bucket("f" + folded, n_features)]
     if hi >= lo > 0:
         out.extend(_bucket(g, n_features) for g in _char_grams(folded, lo, hi))
-    arr = np.asarray(out, dtype=np.int64)
-    arr.setflags(write=False)
-    return arr, _key("w" + token), _key("f" + folded)
+    return tuple(out), _key("w" + token), _key("f" + folded)
 
 
 def _ws_gram_buckets(docs: list[str], lo: int, hi: int, n_features: np.uint64) -> tuple[np.ndarray, np.ndarray]:
@@ -119,11 +118,21 @@ def _ws_gram_parts(docs: list[str], lo: int, hi: int, n_features: np.uint64) -> 
     " word " (as sklearn's char_wb). Grams are hashed from their code points like word n-grams
     from unigram keys (``_combine``): no gram strings are built, one numpy pass per order.
     """
+    return _layout_gram_parts(*_ws_layout_of_docs(docs), lo, hi, n_features)
+
+
+def _ws_layout_of_docs(docs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The batch " doc0  doc1 ..." as code points (uint64) and each position's doc index."""
     s = "".join(f" {d} " for d in docs)
-    codes = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    return codes, np.repeat(np.arange(len(docs), dtype=np.int64), [len(d) + 2 for d in docs])
+
+
+def _layout_gram_parts(codes: np.ndarray, doc_of: np.ndarray, lo: int, hi: int,
+                       n_features: np.uint64) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``_ws_gram_parts`` of a batch already laid out as code points (uint64) with each position's doc."""
     space = codes == 32
     spaces_before = np.concatenate(([0], np.cumsum(space, dtype=np.int64)))
-    doc_of = np.repeat(np.arange(len(docs), dtype=np.int64), [len(d) + 2 for d in docs])
     doc_parts, bucket_parts = [], []
     for n in range(lo, hi + 1):
         p = np.arange(max(len(codes) - n + 1, 0), dtype=np.int64)
@@ -182,7 +191,8 @@ def _sum_rows(row_parts: list[np.ndarray], col_parts: list[np.ndarray],
 
 def _combine(keys: np.ndarray, starts: np.ndarray, order: int, prefix: str, n_features: np.uint64) -> np.ndarray:
     """Buckets of the n-grams of one order starting at `starts`, from unigram keys (vectorised,
-    uint64 wrap-around; a splitmix-style finaliser spreads the bits before the modulo)."""
+    uint64 wrap-around; a splitmix-style finaliser spreads the bits before the modulo, a mask when
+    n_features is a power of two: the same value, without a 64-bit division per gram)."""
     with np.errstate(over="ignore"):
         h = keys[starts].copy()
         for j in range(1, order):
@@ -191,6 +201,10 @@ def _combine(keys: np.ndarray, starts: np.ndarray, order: int, prefix: str, n_fe
         h ^= h >> np.uint64(31)
         h *= _MUL
         h ^= h >> np.uint64(29)
+    n = int(n_features)
+    if n & (n - 1) == 0:
+        h &= np.uint64(n - 1)
+        return h.view(np.int64)
     return (h % n_features).astype(np.int64)
 
 
@@ -230,7 +244,7 @@ class TokenTexts(Sequence[str]):
     """The canonical text of each token of a batch, looked up only when read: an explanation reads a few
     dozen tokens of a batch of ~50,000 (building the whole list was ~2 % of explained scoring)."""
 
-    def __init__(self, ids: list[int], vocab: list[str]) -> None:
+    def __init__(self, ids: np.ndarray, vocab: list[str]) -> None:
         self._ids, self._vocab = ids, vocab
 
     def __len__(self) -> int:
@@ -239,8 +253,95 @@ class TokenTexts(Sequence[str]):
     def __getitem__(self, i):  # type: ignore[override]  # int -> str, slice -> list[str]
         if isinstance(i, slice):
             vocab = self._vocab
-            return [vocab[j] for j in self._ids[i]]
-        return self._vocab[self._ids[i]]
+            return [vocab[j] for j in self._ids[i].tolist()]
+        return self._vocab[int(self._ids[i])]
+
+
+# -- the batch reader: tokens and whitespace words of a whole batch found with numpy ---------------
+_SEP = "\x1e"  # between texts: not a token character, and whitespace to str.split
+_LONG_TOKEN = 32  # longer tokens are looked up by their text, not by their 64-bit key
+_KEY_BASE = (int.from_bytes(os.urandom(8), "little") | 1) & ((1 << 64) - 1)  # secret per process: keys can't be aimed at
+
+
+@functools.lru_cache(maxsize=1)
+def _char_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per BMP code point: is it a token character (TOKEN's class), is it whitespace to str.split.
+    Taken from the regex and str.isspace themselves, so the batch reader splits exactly as they do
+    (no whitespace lies above U+3000)."""
+    bmp = "".join(map(chr, range(0x10000)))
+    token = np.zeros(0x10000, dtype=bool)
+    for m in TOKEN.finditer(bmp):
+        token[m.start() : m.end()] = True
+    space = np.zeros(0x10000, dtype=bool)
+    space[[i for i in range(0x3001) if chr(i).isspace()]] = True
+    return token, space
+
+
+def _token_mask(codes: np.ndarray) -> np.ndarray:
+    """TOKEN's character class over code points (astral ones, emoji mostly, asked of the regex once each)."""
+    token, _ = _char_tables()
+    mask = token[np.minimum(codes, 0xFFFF)]
+    astral = codes > 0xFFFF
+    if astral.any():
+        cps = np.unique(codes[astral])
+        ok = np.array([TOKEN.fullmatch(chr(c)) is not None for c in cps.tolist()], dtype=bool)
+        mask[astral] = ok[np.searchsorted(cps, codes[astral])]
+    return mask
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every maximal run of True in `mask`."""
+    edges = np.flatnonzero(np.diff(mask.astype(np.int8), prepend=0, append=0))
+    return edges[0::2], edges[1::2]
+
+
+def _first_per_doc(starts: np.ndarray, ends: np.ndarray, seps: np.ndarray, n_docs: int,
+                   limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of each text (texts end at `seps`), at most `limit` per text: (start, end, text index)."""
+    doc = np.searchsorted(seps, starts)
+    rank = np.arange(len(doc)) - np.searchsorted(doc, np.arange(n_docs))[doc]
+    keep = rank < limit
+    return starts[keep], ends[keep], doc[keep]
+
+
+def _run_keys(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 64-bit key of each run's code points: a polynomial hash from prefix sums (mod 2^64, secret odd
+    base) with its length mixed in. Only short runs use it (see _LONG_TOKEN): for them no structured
+    collision reaches 64 bits, and the base is unknown to whoever writes the text."""
+    with np.errstate(over="ignore"):
+        base = np.full(len(codes) + 1, _KEY_BASE, dtype=np.uint64)
+        base[0] = 1
+        power = np.cumprod(base)
+        inv = np.full(len(codes) + 1, pow(_KEY_BASE, -1, 1 << 64), dtype=np.uint64)
+        inv[0] = 1
+        inv_power = np.cumprod(inv)
+        prefix = np.zeros(len(codes) + 1, dtype=np.uint64)
+        np.cumsum(codes.astype(np.uint64) * power[:-1], out=prefix[1:])
+        h = (prefix[ends] - prefix[starts]) * inv_power[starts]
+        h ^= (ends - starts).astype(np.uint64) * _MUL
+    return h
+
+
+def _ws_layout(low: str, n_docs: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The char-gram layout of a batch, from the lower-cased texts joined by _SEP: what
+    ``_ws_gram_parts`` builds from " ".join(w[:40] for w in text.lower().split()[:limit]) per text,
+    without a Python pass per word. Returns (code points as uint64, each position's text index)."""
+    _, space = _char_tables()
+    codes = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    starts, ends = _runs(~(space[np.minimum(codes, 0xFFFF)] & (codes <= 0xFFFF)))
+    seps = np.flatnonzero(codes == ord(_SEP))
+    starts, ends, doc = _first_per_doc(starts, ends, seps, n_docs, limit)
+    size = np.minimum(ends - starts, 40)
+    slot = size + 1  # the word and the space after it
+    before = np.cumsum(slot) - slot
+    first = np.searchsorted(doc, np.arange(n_docs))
+    doc_len = np.maximum(np.bincount(doc, weights=slot, minlength=n_docs).astype(np.int64) + 1, 2)
+    doc_start = np.cumsum(doc_len) - doc_len
+    out_start = doc_start[doc] + 1 + before - before[first[doc]]
+    out = np.full(int(doc_len.sum()), 32, dtype=np.uint64)
+    j = np.arange(int(size.sum())) - np.repeat(np.cumsum(size) - size, size)
+    out[np.repeat(out_start, size) + j] = codes[np.repeat(starts, size) + j]
+    return out, np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
 
 
 class Featurizer:
@@ -276,11 +377,13 @@ class Featurizer:
         if getattr(self, "_vocab", None) is None or len(self._vocab) > self.MAX_CACHE:
             self._vocab: dict[str, int] = {}
             self._canon_of: list[str] = []
-            self._buckets: list[np.ndarray] = []
+            self._buckets: list[tuple[int, ...]] = []
             self._wkey: list[int] = []
             self._fkey: list[int] = []
             self._tables = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.uint64))
             self._n_tabled = 0
+            empty_keys, empty_ids = np.zeros(0, np.uint64), np.zeros(0, np.int64)
+            self._key_table = [(empty_keys, empty_ids), (empty_keys, empty_ids)]  # (main, recent): sorted keys, ids
 
     MAX_CACHE = 2_000_000
 
@@ -298,8 +401,8 @@ class Featurizer:
                 self._tables = grown
             wb, fb, wk, fk = self._tables
             fresh = self._buckets[have:n]
-            wb[have:n] = [int(a[0]) for a in fresh]
-            fb[have:n] = [int(a[1]) for a in fresh]
+            wb[have:n] = [a[0] for a in fresh]
+            fb[have:n] = [a[1] for a in fresh]
             wk[have:n] = np.asarray(self._wkey[have:n], dtype=np.uint64)
             fk[have:n] = np.asarray(self._fkey[have:n], dtype=np.uint64)
             self._n_tabled = n
@@ -318,35 +421,109 @@ class Featurizer:
         return i
 
     def _read_batch(self, texts: Iterable[str], with_terms: bool,
-                    with_ws: bool) -> tuple[list[int], list[int], list[str], list[str]]:
-        """The Python part of `counts`, one pass over the texts: each token's vocabulary id (the one dict
-        lookup per token), each text's token count, the lower-cased word list the char grams read, and
-        (for explanations) what the model read, with a break where a link stood."""
-        vocab, max_tok = self._vocab, self.config["max_tokens"]
-        get = vocab.get
-        ids: list[int] = []
-        lengths: list[int] = []
-        ws_docs: list[str] = []
+                    with_ws: bool) -> tuple[np.ndarray, np.ndarray, tuple | None, list[str]]:
+        """The text part of `counts`: each token's vocabulary id, each text's token count, the char-gram
+        layout of the lower-cased words (``_ws_layout``), and (for explanations) what the model read, with
+        a break where a link stood. Python runs once per text (``model_text``); tokens and words are found
+        with numpy over the whole batch and known tokens are matched by a 64-bit key (``_ids_of_runs``),
+        so no string is built per token (findall, lower/split/join and a dict look-up per token were half
+        of the scoring time)."""
+        max_tok = self.config["max_tokens"]
         read: list[str] = []  # what the model read, kept for explanations (phrases never cross punctuation)
+        model_texts: list[str] = []
         for raw_text in texts:
             text = model_text(raw_text)  # trivial perturbations undone: zero-width, look-alikes, URLs, teencode
+            model_texts.append(text)
             if with_terms:  # the same tokens, with a break where a link stood (see breaks_after)
                 linked = raw_text and ("://" in raw_text or "www." in raw_text.lower() or "<URL>" in raw_text)
                 read.append(model_text(url_breaks(raw_text)) if linked else text)
+        n_docs = len(model_texts)
+        joined = _SEP.join(model_texts)
+        if joined.count(_SEP) != max(n_docs - 1, 0):  # a text holds the separator itself: read text by text
+            ids, lengths, ws_docs = self._read_plain(model_texts, with_ws)
+            layout = _ws_layout_of_docs(ws_docs) if with_ws else None
+            return np.asarray(ids, dtype=np.int64), np.asarray(lengths, dtype=np.int64), layout, read
+        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        starts, ends = _runs(_token_mask(codes))
+        starts, ends, doc = _first_per_doc(starts, ends, np.flatnonzero(codes == ord(_SEP)), n_docs, max_tok)
+        tid = self._ids_of_runs(joined, codes, starts, ends)
+        layout = _ws_layout(joined.lower(), n_docs, max_tok) if with_ws else None
+        return tid, np.bincount(doc, minlength=n_docs).astype(np.int64), layout, read
+
+    def _read_plain(self, texts: list[str], with_ws: bool) -> tuple[list[int], list[int], list[str]]:
+        """The definition ``_read_batch`` follows, one text at a time: TOKEN.findall, a dict look-up per
+        token, and each text's words lower-cased, cut to 40 characters and joined by single spaces."""
+        max_tok = self.config["max_tokens"]
+        ids: list[int] = []
+        lengths: list[int] = []
+        ws_docs: list[str] = []
+        for text in texts:
             if with_ws:
                 ws_docs.append(" ".join([w[:40] for w in text.lower().split()[:max_tok]]))
-            raw = TOKEN.findall(text)[:max_tok]
-            doc_ids = [get(t) for t in raw]
-            if None in doc_ids:
-                doc_ids = [i if i is not None else (get(t) if t in vocab else self._id(t)) for i, t in zip(doc_ids, raw, strict=True)]
+            doc_ids = [self._text_id(t) for t in TOKEN.findall(text)[:max_tok]]
             ids.extend(doc_ids)
             lengths.append(len(doc_ids))
-        return ids, lengths, ws_docs, read
+        return ids, lengths, ws_docs
+
+    def _text_id(self, raw: str) -> int:
+        i = self._vocab.get(raw)
+        return i if i is not None else self._id(raw)
+
+    def _ids_of_runs(self, joined: str, codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Vocabulary id of each token joined[start:end]: short tokens by their 64-bit key in a sorted key
+        table (one searchsorted for the batch; a token's text is cut out only the first time it is seen),
+        long ones by their text."""
+        tid = np.empty(len(starts), dtype=np.int64)
+        short = (ends - starts) <= _LONG_TOKEN
+        s, e = starts[short], ends[short]
+        keys = _run_keys(codes, s, e)
+        found = self._key_lookup(keys)
+        miss = np.flatnonzero(found < 0)
+        if len(miss):
+            new_keys, first = np.unique(keys[miss], return_index=True)
+            new_ids = np.array([self._text_id(joined[a:b]) for a, b in
+                                zip(s[miss[first]].tolist(), e[miss[first]].tolist(), strict=True)], dtype=np.int64)
+            self._key_insert(new_keys, new_ids)
+            found[miss] = new_ids[np.searchsorted(new_keys, keys[miss])]
+        tid[short] = found
+        long_ = np.flatnonzero(~short)
+        if len(long_):
+            tid[long_] = [self._text_id(joined[a:b]) for a, b in zip(starts[long_].tolist(), ends[long_].tolist(), strict=True)]
+        return tid
+
+    def _key_lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Ids of `keys` in the key table (-1 where unknown)."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        todo = np.arange(len(keys))
+        for table_keys, table_ids in self._key_table:
+            if not len(table_keys) or not len(todo):
+                continue
+            q = keys[todo]
+            pos = np.minimum(np.searchsorted(table_keys, q), len(table_keys) - 1)
+            hit = table_keys[pos] == q
+            out[todo[hit]] = table_ids[pos[hit]]
+            todo = todo[~hit]
+        return out
+
+    def _key_insert(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Add (key, id) pairs: into the small recent table, merged into the main one once it holds an
+        eighth as many (so a batch never re-sorts the whole table)."""
+        (main_k, main_i), (new_k, new_i) = self._key_table
+        new_k, new_i = np.concatenate([new_k, keys]), np.concatenate([new_i, ids])
+        if len(new_k) > max(1 << 14, len(main_k) // 8):
+            main_k, main_i = np.concatenate([main_k, new_k]), np.concatenate([main_i, new_i])
+            new_k, new_i = new_k[:0], new_i[:0]
+            order = np.argsort(main_k, kind="stable")
+            main_k, main_i = main_k[order], main_i[order]
+        else:
+            order = np.argsort(new_k, kind="stable")
+            new_k, new_i = new_k[order], new_i[order]
+        self._key_table = [(main_k, main_i), (new_k, new_i)]
 
     def _token_char_grams(self, tid: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, buckets) of the char grams of every token, gathered per distinct id from the per-token cache."""
         uniq, inv = np.unique(tid, return_inverse=True)
-        per_token = [self._buckets[u][2:] for u in uniq.tolist()]
+        per_token = [np.asarray(self._buckets[u][2:], dtype=np.int64) for u in uniq.tolist()]
         lens = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
         flat = np.concatenate(per_token)
         offsets = np.cumsum(lens) - lens
@@ -367,10 +544,8 @@ class Featurizer:
         n = np.uint64(cfg["n_features"])
         ws_lo, ws_hi = cfg.get("ws_char_min", 0), cfg.get("ws_char_max", 0)
         with_ws = ws_hi >= ws_lo > 0
-        ids, lengths, ws_docs, read = self._read_batch(texts, with_terms, with_ws)
-        n_docs = len(lengths)
-        L = np.asarray(lengths, dtype=np.int64)
-        tid = np.asarray(ids, dtype=np.int64)
+        tid, L, layout, read = self._read_batch(texts, with_terms, with_ws)
+        n_docs = len(L)
         doc = np.repeat(np.arange(n_docs, dtype=np.int64), L)
         doc_start = np.cumsum(L) - L
         pid = np.arange(len(tid), dtype=np.int64) - doc_start[doc] if len(tid) else np.zeros(0, np.int64)
@@ -399,13 +574,13 @@ class Featurizer:
                 if with_terms:
                     grams.append((order, valid, wb, fb))
             if with_terms:
-                terms = {"canon": TokenTexts(ids, self._canon_of), "ids": tid, "vocab": self._canon_of,
+                terms = {"canon": TokenTexts(tid, self._canon_of), "ids": tid, "vocab": self._canon_of,
                          "doc": doc, "grams": grams, "n_docs": n_docs, "texts": read}
         elif with_terms:
-            terms = {"canon": TokenTexts([], []), "ids": tid, "vocab": self._canon_of, "doc": doc, "grams": [],
+            terms = {"canon": TokenTexts(tid, []), "ids": tid, "vocab": self._canon_of, "doc": doc, "grams": [],
                      "n_docs": n_docs, "texts": read}
-        if with_ws and n_docs:
-            ws_rows, ws_cols = _ws_gram_parts(ws_docs, ws_lo, ws_hi, n)
+        if layout is not None and n_docs:
+            ws_rows, ws_cols = _layout_gram_parts(*layout, ws_lo, ws_hi, n)
             shift = self.n_features if cfg.get("split_blocks") else 0
             col_parts.extend(c + shift for c in ws_cols)
             row_parts.extend(ws_rows)
@@ -419,6 +594,10 @@ class Featurizer:
         sorted_in = X.has_sorted_indices
         X = X.astype(np.float32, copy=True)
         X.has_sorted_indices = sorted_in
+        return self._weigh(X)
+
+    def _weigh(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """``weight`` in place, for a count matrix nobody else holds (``transform``'s own)."""
         np.log1p(X.data, out=X.data)
         if self.idf is not None:
             X.data *= self.idf[X.indices]
@@ -438,8 +617,8 @@ class Featurizer:
         """Weighted features; with_terms=True also returns the explanation term data."""
         if with_terms:
             X, terms = self.counts(texts, with_terms=True)
-            return self.weight(X), terms
-        return self.weight(self.counts(texts))
+            return self._weigh(X), terms
+        return self._weigh(self.counts(texts))
 
     def fit_idf(self, X_counts: sp.csr_matrix, min_df: int = 2) -> np.ndarray:
         """Smooth IDF; features seen in fewer than `min_df` docs get weight 0 (drops noise, shrinks the model)."""
