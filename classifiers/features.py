@@ -311,13 +311,28 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return edges[0::2], edges[1::2]
 
 
-def _first_per_doc(starts: np.ndarray, ends: np.ndarray, seps: np.ndarray, n_docs: int,
-                   limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The runs of each text (texts end at `seps`), at most `limit` per text: (start, end, text index)."""
+def _first_per_doc(starts: np.ndarray, seps: np.ndarray, n_docs: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's text index (texts end at `seps`) and whether it is among its text's first `limit`."""
     doc = np.searchsorted(seps, starts)
     rank = np.arange(len(doc)) - np.searchsorted(doc, np.arange(n_docs))[doc]
-    keep = rank < limit
-    return starts[keep], ends[keep], doc[keep]
+    return doc, rank < limit
+
+
+def _space_mask(codes: np.ndarray) -> np.ndarray:
+    """str.isspace over code points."""
+    _, space = _char_tables()
+    return space[np.minimum(codes, 0xFFFF)] & (codes <= 0xFFFF)
+
+
+def _followed_by_punctuation(codes: np.ndarray, token: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                             doc: np.ndarray) -> np.ndarray:
+    """``breaks_after`` of every token run at once: the gap to the next token of the same text holds
+    something other than whitespace (a text's last token never breaks)."""
+    other = np.concatenate(([0], np.cumsum(~token & ~_space_mask(codes), dtype=np.int64)))
+    out = np.zeros(len(starts), dtype=bool)
+    if len(starts) > 1:
+        out[:-1] = (other[starts[1:]] > other[ends[:-1]]) & (doc[1:] == doc[:-1])
+    return out
 
 
 def _run_keys(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -342,11 +357,10 @@ def _ws_layout(low: str, n_docs: int, limit: int) -> tuple[np.ndarray, np.ndarra
     """The char-gram layout of a batch, from the lower-cased texts joined by _SEP: what
     ``_ws_gram_parts`` builds from " ".join(w[:40] for w in text.lower().split()[:limit]) per text,
     without a Python pass per word. Returns (code points as uint64, each position's text index)."""
-    _, space = _char_tables()
     codes = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    starts, ends = _runs(~(space[np.minimum(codes, 0xFFFF)] & (codes <= 0xFFFF)))
-    seps = np.flatnonzero(codes == ord(_SEP))
-    starts, ends, doc = _first_per_doc(starts, ends, seps, n_docs, limit)
+    starts, ends = _runs(~_space_mask(codes))
+    doc, keep = _first_per_doc(starts, np.flatnonzero(codes == ord(_SEP)), n_docs, limit)
+    starts, ends, doc = starts[keep], ends[keep], doc[keep]
     size = np.minimum(ends - starts, 40)
     slot = size + 1  # the word and the space after it
     before = np.cumsum(slot) - slot
@@ -436,14 +450,15 @@ class Featurizer:
         self._fkey.append(fk)
         return i
 
-    def _read_batch(self, texts: Iterable[str], with_terms: bool,
-                    with_ws: bool) -> tuple[np.ndarray, np.ndarray, tuple | None, list[str]]:
-        """The text part of `counts`: each token's vocabulary id, each text's token count, the char-gram
-        layout of the lower-cased words (``_ws_layout``), and (for explanations) what the model read, with
-        a break where a link stood. Python runs once per text (``model_text``); tokens and words are found
-        with numpy over the whole batch and known tokens are matched by a 64-bit key (``_ids_of_runs``),
-        so no string is built per token (findall, lower/split/join and a dict look-up per token were half
-        of the scoring time)."""
+    def _read_batch(self, texts: Iterable[str], with_terms: bool, with_ws: bool) -> dict:
+        """The text part of `counts`: "ids" (each token's vocabulary id), "lengths" (each text's token
+        count), "layout" (the char-gram layout of the lower-cased words, ``_ws_layout``), and for
+        explanations "read" (what the model read, with a break where a link stood) and "breaks" (per token:
+        followed by punctuation in "read", where "exact" says it was computed, else None).
+
+        Python runs once per text (``model_text``); tokens and words are found with numpy over the whole
+        batch and known tokens are matched by a 64-bit key (``_ids_of_runs``), so no string is built per
+        token (findall, lower/split/join and a dict look-up per token were half of the scoring time)."""
         max_tok = self.config["max_tokens"]
         read: list[str] = []  # what the model read, kept for explanations (phrases never cross punctuation)
         model_texts: list[str] = []
@@ -454,17 +469,24 @@ class Featurizer:
                 linked = raw_text and ("://" in raw_text or "www." in raw_text.lower() or "<URL>" in raw_text)
                 read.append(model_text(url_breaks(raw_text)) if linked else text)
         n_docs = len(model_texts)
+        out: dict = {"read": read, "breaks": None, "exact": None}
         joined = _SEP.join(model_texts)
         if joined.count(_SEP) != max(n_docs - 1, 0):  # a text holds the separator itself: read text by text
             ids, lengths, ws_docs = self._read_plain(model_texts, with_ws)
-            layout = _ws_layout_of_docs(ws_docs) if with_ws else None
-            return np.asarray(ids, dtype=np.int64), np.asarray(lengths, dtype=np.int64), layout, read
+            out.update(ids=np.asarray(ids, dtype=np.int64), lengths=np.asarray(lengths, dtype=np.int64),
+                       layout=_ws_layout_of_docs(ws_docs) if with_ws else None)
+            return out
         codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        starts, ends = _runs(_token_mask(codes))
-        starts, ends, doc = _first_per_doc(starts, ends, np.flatnonzero(codes == ord(_SEP)), n_docs, max_tok)
-        tid = self._ids_of_runs(joined, codes, starts, ends)
-        layout = _ws_layout(joined.lower(), n_docs, max_tok) if with_ws else None
-        return tid, np.bincount(doc, minlength=n_docs).astype(np.int64), layout, read
+        token = _token_mask(codes)
+        starts, ends = _runs(token)
+        doc, keep = _first_per_doc(starts, np.flatnonzero(codes == ord(_SEP)), n_docs, max_tok)
+        if with_terms:
+            out["breaks"] = _followed_by_punctuation(codes, token, starts, ends, doc)[keep]
+            out["exact"] = np.fromiter((r is t for r, t in zip(read, model_texts, strict=True)), dtype=bool, count=n_docs)
+        starts, ends, doc = starts[keep], ends[keep], doc[keep]
+        out.update(ids=self._ids_of_runs(joined, codes, starts, ends), lengths=np.bincount(doc, minlength=n_docs),
+                   layout=_ws_layout(joined.lower(), n_docs, max_tok) if with_ws else None)
+        return out
 
     def _read_plain(self, texts: list[str], with_ws: bool) -> tuple[list[int], list[int], list[str]]:
         """The definition ``_read_batch`` follows, one text at a time: TOKEN.findall, a dict look-up per
@@ -560,7 +582,8 @@ class Featurizer:
         n = np.uint64(cfg["n_features"])
         ws_lo, ws_hi = cfg.get("ws_char_min", 0), cfg.get("ws_char_max", 0)
         with_ws = ws_hi >= ws_lo > 0
-        tid, L, layout, read = self._read_batch(texts, with_terms, with_ws)
+        batch = self._read_batch(texts, with_terms, with_ws)
+        tid, L, layout, read = batch["ids"], batch["lengths"].astype(np.int64), batch["layout"], batch["read"]
         n_docs = len(L)
         doc = np.repeat(np.arange(n_docs, dtype=np.int64), L)
         doc_start = np.cumsum(L) - L
@@ -591,10 +614,11 @@ class Featurizer:
                     grams.append((order, valid, wb, fb))
             if with_terms:
                 terms = {"canon": TokenTexts(tid, self._canon_of), "ids": tid, "vocab": self._canon_of,
-                         "doc": doc, "grams": grams, "n_docs": n_docs, "texts": read}
+                         "doc": doc, "grams": grams, "n_docs": n_docs, "texts": read,
+                         "breaks": batch["breaks"], "breaks_exact": batch["exact"]}
         elif with_terms:
             terms = {"canon": TokenTexts(tid, []), "ids": tid, "vocab": self._canon_of, "doc": doc, "grams": [],
-                     "n_docs": n_docs, "texts": read}
+                     "n_docs": n_docs, "texts": read, "breaks": None, "breaks_exact": None}
         if layout is not None and n_docs:
             ws_rows, ws_cols = _layout_gram_parts(*layout, ws_lo, ws_hi, n)
             shift = self.n_features if cfg.get("split_blocks") else 0

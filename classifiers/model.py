@@ -384,12 +384,21 @@ class Model:
 
     # -- scoring ------------------------------------------------------------------------
     def _punctuation_breaks(self, terms: dict, shown: np.ndarray) -> np.ndarray:
-        """Per token of the batch: is it followed by punctuation (computed for shown items only)."""
+        """Per token of the batch: is it followed by punctuation (for shown items only). The featurizer's
+        batch reader found them with the tokens where the text read is the text scored ("breaks_exact");
+        the others (a link stood in them) are split again here."""
         tok_doc = terms["doc"]
         brk = np.zeros(len(tok_doc), dtype=bool)
+        known, exact = terms.get("breaks"), terms.get("breaks_exact")
+        if known is not None:
+            on = (shown & exact)[tok_doc]
+            brk[on] = known[on]
+            shown = shown & ~exact
         docs = np.flatnonzero(shown)
+        if not len(docs):
+            return brk
         flags, counts = breaks_many([terms["texts"][i] for i in docs.tolist()], int(self.featurizer.config["max_tokens"]))
-        starts = np.searchsorted(tok_doc, docs)  # each shown item's first token
+        starts = np.searchsorted(tok_doc, docs)  # each such item's first token
         pos = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(len(flags))
         brk[pos] = flags
         return brk

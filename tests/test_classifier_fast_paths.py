@@ -82,6 +82,15 @@ def test_batch_reader_equals_per_text_definition():
     assert list(terms["canon"]) == list(ref["canon"])[:n] and np.array_equal(terms["doc"], ref["doc"][:n])
     lengths = [len(F.TOKEN.findall(F.model_text(t))[:400]) for t in texts]
     assert np.bincount(terms["doc"], minlength=len(texts)).tolist() == lengths
+    # punctuation after each token, found with the tokens, where the text read for reasons is the text scored
+    starts = np.cumsum(lengths) - lengths
+    checked = 0
+    for i in np.flatnonzero(terms["breaks_exact"]).tolist():
+        flags = F.breaks_after(terms["texts"][i], 400)
+        got = terms["breaks"][starts[i] : starts[i] + lengths[i]].tolist()
+        assert got == flags + [False] * (lengths[i] - len(flags)), texts[i]
+        checked += 1
+    assert checked >= 300 and not terms["breaks_exact"].all()  # links are read the other way
 
 
 def _reference_stop_flags(self, terms):
