@@ -137,3 +137,20 @@ def test_scores_and_reasons_equal_the_plain_path(model, monkeypatch):
         assert a.explanations == b.explanations
         shown += bool(a.explanations)
     assert shown >= 20  # the comparison did cover reasons
+
+
+def test_key_table_finds_what_was_added_and_nothing_else():
+    rng = np.random.default_rng(0)
+    table, ref = F.KeyTable(16), {}
+    for _ in range(30):  # grows from 16 slots through several doublings
+        keys = np.unique(rng.integers(0, 1 << 63, int(rng.integers(0, 3000)), dtype=np.uint64))
+        keys = keys[[k not in ref for k in keys.tolist()]]
+        ids = rng.integers(0, 1 << 40, len(keys))
+        table.add(keys, ids)
+        ref.update(zip(keys.tolist(), ids.tolist(), strict=True))
+        query = np.concatenate([keys, rng.integers(0, 1 << 63, 100, dtype=np.uint64), np.array(list(ref)[:500], np.uint64)])
+        assert table.get(query).tolist() == [ref.get(k, -1) for k in query.tolist()]
+    same_home = np.arange(1, 9, dtype=np.uint64) << np.uint64(60)  # all probe from one slot
+    table = F.KeyTable(16)
+    table.add(same_home, np.arange(8))
+    assert table.get(same_home).tolist() == list(range(8))
