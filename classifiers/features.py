@@ -472,6 +472,7 @@ class Featurizer:
             self._key_table = KeyTable()
 
     MAX_CACHE = 2_000_000
+    CHUNK = 2000
 
     def _id_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per vocabulary id: the toned and folded unigram buckets and 64-bit keys, as numpy arrays that
@@ -600,10 +601,19 @@ class Featurizer:
         """Raw hashed counts (CSR, float32) of a batch; with_terms=True also returns term data
         for explanations (see ``Model._explain_batch``).
 
-        Vectorised over the batch: Python work is one tokenisation and one dict lookup per
-        token; unigram/char buckets are gathered from a per-token cache and word 2-3-grams are
-        hashed from unigram keys with numpy across all documents at once.
+        Vectorised over the batch: Python work is one ``model_text`` per text; tokens are found and
+        matched to the per-token cache with numpy (``_read_batch``), unigram buckets gathered by id, word
+        2-3-grams hashed from unigram keys and char grams from code points across all documents at once.
+        A large batch without terms (training reads whole splits) is read in chunks of CHUNK texts: the
+        batch-wide arrays cost ~60 bytes per character.
         """
+        if not with_terms:
+            texts = texts if isinstance(texts, list) else list(texts)
+            if len(texts) > self.CHUNK:
+                parts = [self.counts(texts[i : i + self.CHUNK]) for i in range(0, len(texts), self.CHUNK)]
+                X = sp.vstack(parts, format="csr")
+                X.has_canonical_format = True  # each part's rows are
+                return X
         self._ensure_cache()
         cfg = self.config
         n = np.uint64(cfg["n_features"])

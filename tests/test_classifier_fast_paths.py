@@ -150,7 +150,17 @@ def test_key_table_finds_what_was_added_and_nothing_else():
         ref.update(zip(keys.tolist(), ids.tolist(), strict=True))
         query = np.concatenate([keys, rng.integers(0, 1 << 63, 100, dtype=np.uint64), np.array(list(ref)[:500], np.uint64)])
         assert table.get(query).tolist() == [ref.get(k, -1) for k in query.tolist()]
-    same_home = np.arange(1, 9, dtype=np.uint64) << np.uint64(60)  # all probe from one slot
+    high_bits = np.arange(1, 9, dtype=np.uint64) << np.uint64(60)  # keys differing only in their top bits
     table = F.KeyTable(16)
-    table.add(same_home, np.arange(8))
-    assert table.get(same_home).tolist() == list(range(8))
+    table.add(high_bits, np.arange(8))
+    assert table.get(high_bits).tolist() == list(range(8))
+
+
+def test_large_batches_are_read_in_chunks_with_the_same_result(monkeypatch):
+    texts = _texts(130, seed=3)
+    whole = F.Featurizer().counts(texts)
+    monkeypatch.setattr(F.Featurizer, "CHUNK", 32)
+    chunked = F.Featurizer().counts(iter(texts))
+    assert chunked.shape == whole.shape and chunked.has_sorted_indices
+    assert np.array_equal(chunked.indptr, whole.indptr) and np.array_equal(chunked.indices, whole.indices)
+    assert np.array_equal(chunked.data, whole.data)
