@@ -678,13 +678,14 @@ class Featurizer:
         np.log1p(X.data, out=X.data)
         if self.idf is not None:
             X.data *= self.idf[X.indices]
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        if self.config.get("split_blocks"):
-            block = (X.indices >= self.n_features).astype(np.int64)
-            key = rows * 2 + block
+        if self.config.get("split_blocks"):  # each row's word block, then its char block
+            key = np.repeat(np.arange(0, 2 * X.shape[0], 2), np.diff(X.indptr))
+            key += X.indices >= self.n_features
         else:
-            key = rows
-        sq = np.bincount(key, weights=X.data.astype(np.float64) ** 2, minlength=2 * X.shape[0])
+            key = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        sq = X.data.astype(np.float64)
+        np.square(sq, out=sq)
+        sq = np.bincount(key, weights=sq, minlength=2 * X.shape[0])
         norms = np.sqrt(sq).astype(np.float32)
         norms[norms == 0] = 1.0
         X.data /= norms[key]
