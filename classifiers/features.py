@@ -20,6 +20,7 @@ import functools
 import operator
 import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -374,6 +375,19 @@ def _ws_layout(low: str, n_docs: int, limit: int) -> tuple[np.ndarray, np.ndarra
     return out, np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
 
 
+def _token_char_grams(buckets: list[tuple[int, ...]], tid: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, buckets) of the char grams of every token, gathered per distinct id from the per-token cache."""
+    uniq, inv = np.unique(tid, return_inverse=True)
+    per_token = [np.asarray(buckets[u][2:], dtype=np.int64) for u in uniq.tolist()]
+    lens = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
+    flat = np.concatenate(per_token)
+    offsets = np.cumsum(lens) - lens
+    pc = lens[inv]
+    out_start = np.cumsum(pc) - pc
+    return np.repeat(doc, pc), flat[np.arange(pc.sum(), dtype=np.int64) - np.repeat(out_start - offsets[inv], pc)]
+
+
+
 class KeyTable:
     """64-bit key -> vocabulary id, an open-addressing hash table in numpy arrays (linear probing, at most
     half full): a batch's ~50,000 look-ups are a few vectorised probe rounds, one cache miss each, where
@@ -443,6 +457,9 @@ class Featurizer:
     def __init__(self, config: dict | None = None, idf: np.ndarray | None = None) -> None:
         self.config = dict(DEFAULT_CONFIG if config is None else config)
         self.idf = idf
+        # the token caches grow (and the key table is rebuilt) while a batch is read: one batch at a time
+        # (the scheduler's workers may score concurrently)
+        self._cache_lock = threading.Lock()
         ws_hi = int(self.config.get("ws_char_max", 0))
         if ws_hi > 0 and (self.config.get("ws_scheme") != 2 or ws_hi > 7):
             raise ValueError(
@@ -586,17 +603,6 @@ class Featurizer:
             tid[long_] = [self._text_id(joined[a:b]) for a, b in zip(starts[long_].tolist(), ends[long_].tolist(), strict=True)]
         return tid
 
-    def _token_char_grams(self, tid: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, buckets) of the char grams of every token, gathered per distinct id from the per-token cache."""
-        uniq, inv = np.unique(tid, return_inverse=True)
-        per_token = [np.asarray(self._buckets[u][2:], dtype=np.int64) for u in uniq.tolist()]
-        lens = np.fromiter(map(len, per_token), dtype=np.int64, count=len(per_token))
-        flat = np.concatenate(per_token)
-        offsets = np.cumsum(lens) - lens
-        pc = lens[inv]
-        out_start = np.cumsum(pc) - pc
-        return np.repeat(doc, pc), flat[np.arange(pc.sum(), dtype=np.int64) - np.repeat(out_start - offsets[inv], pc)]
-
     def counts(self, texts: Iterable[str], with_terms: bool = False):
         """Raw hashed counts (CSR, float32) of a batch; with_terms=True also returns term data
         for explanations (see ``Model._explain_batch``).
@@ -614,12 +620,14 @@ class Featurizer:
                 X = sp.vstack(parts, format="csr")
                 X.has_canonical_format = True  # each part's rows are
                 return X
-        self._ensure_cache()
         cfg = self.config
         n = np.uint64(cfg["n_features"])
         ws_lo, ws_hi = cfg.get("ws_char_min", 0), cfg.get("ws_char_max", 0)
         with_ws = ws_hi >= ws_lo > 0
-        batch = self._read_batch(texts, with_terms, with_ws)
+        with self._cache_lock:
+            self._ensure_cache()
+            batch = self._read_batch(texts, with_terms, with_ws)
+            tables, vocab, buckets = self._id_tables(), self._canon_of, self._buckets
         tid, L, layout, read = batch["ids"], batch["lengths"].astype(np.int64), batch["layout"], batch["read"]
         n_docs = len(L)
         doc = np.repeat(np.arange(n_docs, dtype=np.int64), L)
@@ -629,12 +637,12 @@ class Featurizer:
         col_parts: list[np.ndarray] = []
         terms = None
         if len(tid):
-            wb_of, fb_of, wk_of, fk_of = self._id_tables()
+            wb_of, fb_of, wk_of, fk_of = tables
             uni_w, uni_f = wb_of[tid], fb_of[tid]
             col_parts.extend((uni_w, uni_f))
             row_parts.extend((doc, doc))
             if cfg["char_max"] >= cfg["char_min"] > 0:  # char grams inside folded tokens (off in shipped configs)
-                rows, cols = self._token_char_grams(tid, doc)
+                rows, cols = _token_char_grams(buckets, tid, doc)
                 row_parts.append(rows)
                 col_parts.append(cols)
             wk, fk = wk_of[tid], fk_of[tid]
@@ -650,11 +658,11 @@ class Featurizer:
                 if with_terms:
                     grams.append((order, valid, wb, fb))
             if with_terms:
-                terms = {"canon": TokenTexts(tid, self._canon_of), "ids": tid, "vocab": self._canon_of,
+                terms = {"canon": TokenTexts(tid, vocab), "ids": tid, "vocab": vocab,
                          "doc": doc, "grams": grams, "n_docs": n_docs, "texts": read,
                          "breaks": batch["breaks"], "breaks_exact": batch["exact"]}
         elif with_terms:
-            terms = {"canon": TokenTexts(tid, []), "ids": tid, "vocab": self._canon_of, "doc": doc, "grams": [],
+            terms = {"canon": TokenTexts(tid, []), "ids": tid, "vocab": vocab, "doc": doc, "grams": [],
                      "n_docs": n_docs, "texts": read, "breaks": None, "breaks_exact": None}
         if layout is not None and n_docs:
             ws_rows, ws_cols = _layout_gram_parts(*layout, ws_lo, ws_hi, n)

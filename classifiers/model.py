@@ -20,6 +20,7 @@ Design (why):
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -47,6 +48,7 @@ ALLOWED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
 # below that, "why it scored 0.05 for harm" is noise.
 EXPLAIN_FRACTION = 0.5
 NEVER_LOGIT = 12.0  # the threshold of an item no head can judge: no score reaches it
+_STOP_LOCK = threading.Lock()
 
 
 class UntrustedModelError(ValueError):
@@ -418,18 +420,21 @@ class Model:
         """Per token of the batch: is it a stop word (``explain.is_stop``), read from a flag kept per
         vocabulary id: a token's flag is computed once, when the featurizer first meets it, instead of once
         per occurrence (a Python pass over every shown token was a seventh of the explanation time)."""
-        vocab = terms["vocab"]
+        with _STOP_LOCK:  # the flags grow with the vocabulary; concurrent batches must not see them half-filled
+            return self._grown_stop_flags(terms["vocab"])[terms["ids"]]
+
+    def _grown_stop_flags(self, vocab: list[str]) -> np.ndarray:
         if getattr(self, "_stop_vocab", None) is not vocab:  # a new (or reset) vocabulary cache
             self._stop_vocab, self._stop_of, self._stop_n = vocab, np.zeros(1024, dtype=bool), 0
-        known = self._stop_n
-        if known < len(vocab):
-            if len(vocab) > len(self._stop_of):  # amortised growth, like a list's
-                grown = np.zeros(max(len(vocab), 2 * len(self._stop_of)), dtype=bool)
+        known, n = self._stop_n, len(vocab)  # (the vocabulary may grow meanwhile: read up to n)
+        if known < n:
+            if n > len(self._stop_of):  # amortised growth, like a list's
+                grown = np.zeros(max(n, 2 * len(self._stop_of)), dtype=bool)
                 grown[:known] = self._stop_of[:known]
                 self._stop_of = grown
-            self._stop_of[known : len(vocab)] = [is_stop(t) for t in vocab[known:]]
-            self._stop_n = len(vocab)
-        return self._stop_of[terms["ids"]]
+            self._stop_of[known:n] = [is_stop(t) for t in vocab[known:n]]
+            self._stop_n = n
+        return self._stop_of
 
     def _explain_batch(self, terms: dict, X: sp.csr_matrix, M: np.ndarray, show: np.ndarray) -> list[dict[str, list[dict]]]:
         """Per item and shown category (`show`, (n, C)): readable reasons (``classifiers.explain``) with

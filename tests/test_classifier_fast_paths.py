@@ -164,3 +164,18 @@ def test_large_batches_are_read_in_chunks_with_the_same_result(monkeypatch):
     assert chunked.shape == whole.shape and chunked.has_sorted_indices
     assert np.array_equal(chunked.indptr, whole.indptr) and np.array_equal(chunked.indices, whole.indices)
     assert np.array_equal(chunked.data, whole.data)
+
+
+def test_concurrent_batches_read_like_sequential_ones():
+    """The scheduler's workers may score at once: the growing token caches must give every batch its own
+    tokens' features."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [_texts(60, seed=10 + i) for i in range(8)]
+    expected = [F.Featurizer().counts(b) for b in batches]
+    shared = F.Featurizer()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(shared.counts, batches))
+    for X, Y in zip(got, expected, strict=True):
+        assert np.array_equal(X.indptr, Y.indptr) and np.array_equal(X.indices, Y.indices)
+        assert np.array_equal(X.data, Y.data)
