@@ -436,6 +436,17 @@ class Model:
             self._stop_n = n
         return self._stop_of
 
+    def _weighed_grams(self, grams: list[tuple], tok_doc: np.ndarray, shown: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The n-grams of shown items that carry an expert weight (toned or folded): (start token, order,
+        toned bucket, folded bucket, item), items not shown dropped before any weight is looked up."""
+        parts = []
+        for k, pos, w, f in grams:
+            d = tok_doc[pos]
+            idx = np.flatnonzero(shown[d])
+            idx = idx[self._any_weight[w[idx]] | self._any_weight[f[idx]]]
+            parts.append((pos[idx], np.full(len(idx), k, dtype=np.int64), w[idx], f[idx], d[idx]))
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
     def _explain_batch(self, terms: dict, X: sp.csr_matrix, M: np.ndarray, show: np.ndarray) -> list[dict[str, list[dict]]]:
         """Per item and shown category (`show`, (n, C)): readable reasons (``classifiers.explain``) with
         what each adds to the category's log-odds.
@@ -451,14 +462,8 @@ class Model:
         if not grams or X.nnz == 0 or not show.any():
             return out
         tok_doc = terms["doc"]
-        start = np.concatenate([g[1] for g in grams])  # global token position of the n-gram start
-        order = np.concatenate([np.full(len(g[1]), g[0], dtype=np.int64) for g in grams])
-        wb = np.concatenate([g[2] for g in grams])
-        fb = np.concatenate([g[3] for g in grams])
-        doc = tok_doc[start]
         shown = show.any(axis=1)
-        keep = (self._any_weight[wb] | self._any_weight[fb]) & shown[doc]
-        start, order, wb, fb, doc = start[keep], order[keep], wb[keep], fb[keep], doc[keep]
+        start, order, wb, fb, doc = self._weighed_grams(grams, tok_doc, shown)
         keys = _row_keys(X, shown, self.featurizer.n_features)  # n-grams sit in the word block
         vw, vf = _values_at(X, keys, doc, wb), _values_at(X, keys, doc, fb)
         stop = self._stop_flags(terms)  # (tokens of items not shown are never read)
@@ -502,11 +507,14 @@ class Model:
         explanations = (self._explain_batch(terms, X, M, P >= EXPLAIN_FRACTION * limits) if explain
                         else [{} for _ in texts])
         out: list[Scores] = []
+        cats = self.categories
+        # plain Python floats and bools, converted once per batch (not one numpy scalar per item and category)
+        p_rows, limit_rows, over_rows = P.tolist(), limits.tolist(), (Z >= T).tolist()
         for i, hits in enumerate(self.watchlist.match_many(texts)):
-            probs = {c: float(P[i, ci]) for ci, c in enumerate(self.categories)}
+            probs = dict(zip(cats, p_rows[i], strict=True))
             hit_cats = {h["category"] for h in hits}
-            thresholds = {c: float(limits[i, ci]) for ci, c in enumerate(self.categories)}
-            flagged = [c for ci, c in enumerate(self.categories) if Z[i, ci] >= T[i, ci] or c in hit_cats]
+            thresholds = dict(zip(cats, limit_rows[i], strict=True))
+            flagged = [c for c, over in zip(cats, over_rows[i], strict=True) if over or c in hit_cats]
             out.append(Scores(misinformation=probs.get("misinformation", 0.0), harm=probs.get("harm", 0.0),
                               flagged=flagged, explanations=explanations[i], rule_hits=hits,
                               model_version=self.version, kind=kinds[i], thresholds=thresholds))
