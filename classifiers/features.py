@@ -387,7 +387,6 @@ def _token_char_grams(buckets: list[tuple[int, ...]], tid: np.ndarray, doc: np.n
     return np.repeat(doc, pc), flat[np.arange(pc.sum(), dtype=np.int64) - np.repeat(out_start - offsets[inv], pc)]
 
 
-
 class KeyTable:
     """64-bit key -> vocabulary id, an open-addressing hash table in numpy arrays (linear probing, at most
     half full): a batch's ~50,000 look-ups are a few vectorised probe rounds, one cache miss each, where
@@ -618,7 +617,7 @@ class Featurizer:
             if len(texts) > self.CHUNK:
                 parts = [self.counts(texts[i : i + self.CHUNK]) for i in range(0, len(texts), self.CHUNK)]
                 X = sp.vstack(parts, format="csr")
-                X.has_canonical_format = True  # each part's rows are
+                X.has_canonical_format = True  # (every part is: sorted rows, no duplicates)
                 return X
         cfg = self.config
         n = np.uint64(cfg["n_features"])
