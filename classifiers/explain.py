@@ -12,6 +12,7 @@ phrase "tế bào" over its fragment whenever the phrase carries more.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 from classifiers.text import fold_diacritics
 
@@ -62,7 +63,7 @@ def is_stop(token: str) -> bool:
     return token in STOP_WORDS_TONELESS and fold_diacritics(token) == token
 
 
-def readable_terms(tokens: list[str], candidates: list[tuple[int, int, float]], limit: int = MAX_TERMS) -> list[dict]:
+def readable_terms(tokens: Sequence[str], candidates: list[tuple[int, int, float]], limit: int = MAX_TERMS) -> list[dict]:
     """The strongest non-overlapping stretches of `tokens` as reasons.
 
     candidates: (start, n_syllables, contribution), strongest first, already restricted to stretches

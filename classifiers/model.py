@@ -20,6 +20,7 @@ Design (why):
 from __future__ import annotations
 
 import json
+import threading
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from classifiers.explain import is_stop, readable_terms
-from classifiers.features import Featurizer, breaks_after
+from classifiers.features import Featurizer, breaks_many
 from classifiers.watchlist import Watchlist
 from vocab import CATEGORIES  # noqa: F401 - the model scores one head per category; importers read it here
 
@@ -47,6 +48,7 @@ ALLOWED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
 # below that, "why it scored 0.05 for harm" is noise.
 EXPLAIN_FRACTION = 0.5
 NEVER_LOGIT = 12.0  # the threshold of an item no head can judge: no score reaches it
+_STOP_LOCK = threading.Lock()
 
 
 class UntrustedModelError(ValueError):
@@ -133,20 +135,31 @@ def _order_by_doc_then_desc(doc: np.ndarray, value: np.ndarray, tie: np.ndarray,
     return np.argsort(key, kind="stable")
 
 
-def _row_keys(X: sp.csr_matrix) -> np.ndarray:
-    """row * width + column of every stored entry of X: sorted when X's rows have sorted indices."""
+def _row_keys(X: sp.csr_matrix, rows_wanted: np.ndarray | None = None,
+              below: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """row * width + column of stored entries of X (sorted when X's rows have sorted indices), and their
+    positions in X.data: all of them, or only those of `rows_wanted` (bool per row) in columns < `below`
+    (explanations look up word n-grams of shown items only: a sixth of the entries, a haystack that
+    stays in cache)."""
     rows = np.repeat(np.arange(X.shape[0], dtype=np.int64), np.diff(X.indptr))
-    return rows * np.int64(X.shape[1]) + X.indices.astype(np.int64)
+    if rows_wanted is None:
+        return rows * np.int64(X.shape[1]) + X.indices.astype(np.int64), np.arange(X.nnz)
+    pos = np.flatnonzero(rows_wanted[rows] & (X.indices < below))
+    return rows[pos] * np.int64(X.shape[1]) + X.indices[pos].astype(np.int64), pos
 
 
-def _values_at(X: sp.csr_matrix, keys: np.ndarray, doc: np.ndarray, buckets: np.ndarray) -> np.ndarray:
-    """X[doc[j], buckets[j]] for every j (0 where absent); keys = _row_keys(X), X's indices sorted."""
+def _values_at(X: sp.csr_matrix, keys: tuple[np.ndarray, np.ndarray], doc: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """X[doc[j], buckets[j]] for every j (0 where absent); keys = _row_keys(X, ...) covering every
+    (doc, bucket) asked, X's indices sorted."""
+    keys, where = keys
     q = doc * np.int64(X.shape[1]) + buckets
+    if not len(keys):
+        return np.zeros(len(q), dtype=np.float32)
     perm = np.argsort(q, kind="stable")  # sorted queries keep the binary searches cache-friendly
     qs = q[perm]
     pos = np.minimum(np.searchsorted(keys, qs), len(keys) - 1)
     out = np.empty(len(q), dtype=np.float32)
-    out[perm] = np.where(keys[pos] == qs, X.data[pos], 0.0)
+    out[perm] = np.where(keys[pos] == qs, X.data[where[pos]], 0.0)
     return out
 
 
@@ -192,6 +205,19 @@ def _top_stretches(total: np.ndarray, valid: np.ndarray, tok_doc: np.ndarray, sh
     rank = np.arange(len(sel)) - np.searchsorted(d, d, side="left")
     sel = sel[rank < per_doc]
     return doc[sel].tolist(), start[sel].tolist(), (idx[sel] // n + 1).tolist(), value[sel].tolist()
+
+
+def _token_texts(terms: dict, starts: list[list[int]], lengths: list[list[int]]) -> list[str | None]:
+    """The batch's token list as ``readable_terms`` reads it, with only the tokens of candidate stretches
+    filled in (a reason reads a few dozen tokens of a batch's ~50,000)."""
+    pos = np.concatenate([np.zeros(0, np.int64)] + [np.repeat(s, k) + (np.arange(sum(k)) - np.repeat(np.cumsum(k) - k, k))
+                                                    for s, k in zip(starts, lengths, strict=True) if s])
+    pos = np.unique(pos)
+    tokens: list[str | None] = [None] * len(terms["doc"])
+    vocab = terms["vocab"]
+    for p, i in zip(pos.tolist(), terms["ids"][pos].tolist(), strict=True):
+        tokens[p] = vocab[i]
+    return tokens
 
 
 def meta_matrix(fields: list[str], metas: list[dict | None]) -> np.ndarray:
@@ -371,14 +397,55 @@ class Model:
 
     # -- scoring ------------------------------------------------------------------------
     def _punctuation_breaks(self, terms: dict, shown: np.ndarray) -> np.ndarray:
-        """Per token of the batch: is it followed by punctuation (computed for shown items only)."""
+        """Per token of the batch: is it followed by punctuation (for shown items only). The featurizer's
+        batch reader found them with the tokens where the text read is the text scored ("breaks_exact");
+        the others (a link stood in them) are split again here."""
         tok_doc = terms["doc"]
         brk = np.zeros(len(tok_doc), dtype=bool)
-        starts = np.searchsorted(tok_doc, np.arange(terms["n_docs"]))
-        for i in np.flatnonzero(shown).tolist():
-            flags = breaks_after(terms["texts"][i], int(self.featurizer.config["max_tokens"]))
-            brk[starts[i] : starts[i] + len(flags)] = flags
+        known, exact = terms.get("breaks"), terms.get("breaks_exact")
+        if known is not None:
+            on = (shown & exact)[tok_doc]
+            brk[on] = known[on]
+            shown = shown & ~exact
+        docs = np.flatnonzero(shown)
+        if not len(docs):
+            return brk
+        flags, counts = breaks_many([terms["texts"][i] for i in docs.tolist()], int(self.featurizer.config["max_tokens"]))
+        starts = np.searchsorted(tok_doc, docs)  # each such item's first token
+        pos = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(len(flags))
+        brk[pos] = flags
         return brk
+
+    def _stop_flags(self, terms: dict) -> np.ndarray:
+        """Per token of the batch: is it a stop word (``explain.is_stop``), read from a flag kept per
+        vocabulary id: a token's flag is computed once, when the featurizer first meets it, instead of once
+        per occurrence (a Python pass over every shown token was a seventh of the explanation time)."""
+        with _STOP_LOCK:  # the flags grow with the vocabulary; concurrent batches must not see them half-filled
+            return self._grown_stop_flags(terms["vocab"])[terms["ids"]]
+
+    def _grown_stop_flags(self, vocab: list[str]) -> np.ndarray:
+        if getattr(self, "_stop_vocab", None) is not vocab:  # a new (or reset) vocabulary cache
+            self._stop_vocab, self._stop_of, self._stop_n = vocab, np.zeros(1024, dtype=bool), 0
+        known, n = self._stop_n, len(vocab)  # (the vocabulary may grow meanwhile: read up to n)
+        if known < n:
+            if n > len(self._stop_of):  # amortised growth, like a list's
+                grown = np.zeros(max(n, 2 * len(self._stop_of)), dtype=bool)
+                grown[:known] = self._stop_of[:known]
+                self._stop_of = grown
+            self._stop_of[known:n] = [is_stop(t) for t in vocab[known:n]]
+            self._stop_n = n
+        return self._stop_of
+
+    def _weighed_grams(self, grams: list[tuple], tok_doc: np.ndarray, shown: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The n-grams of shown items that carry an expert weight (toned or folded): (start token, order,
+        toned bucket, folded bucket, item), items not shown dropped before any weight is looked up."""
+        parts = []
+        for k, pos, w, f in grams:
+            d = tok_doc[pos]
+            idx = np.flatnonzero(shown[d])
+            idx = idx[self._any_weight[w[idx]] | self._any_weight[f[idx]]]
+            parts.append((pos[idx], np.full(len(idx), k, dtype=np.int64), w[idx], f[idx], d[idx]))
+        return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
     def _explain_batch(self, terms: dict, X: sp.csr_matrix, M: np.ndarray, show: np.ndarray) -> list[dict[str, list[dict]]]:
         """Per item and shown category (`show`, (n, C)): readable reasons (``classifiers.explain``) with
@@ -394,24 +461,17 @@ class Model:
         grams = terms["grams"]
         if not grams or X.nnz == 0 or not show.any():
             return out
-        tok_doc, canon = terms["doc"], terms["canon"]
-        start = np.concatenate([g[1] for g in grams])  # global token position of the n-gram start
-        order = np.concatenate([np.full(len(g[1]), g[0], dtype=np.int64) for g in grams])
-        wb = np.concatenate([g[2] for g in grams])
-        fb = np.concatenate([g[3] for g in grams])
-        doc = tok_doc[start]
+        tok_doc = terms["doc"]
         shown = show.any(axis=1)
-        keep = (self._any_weight[wb] | self._any_weight[fb]) & shown[doc]
-        start, order, wb, fb, doc = start[keep], order[keep], wb[keep], fb[keep], doc[keep]
-        keys = _row_keys(X)
+        start, order, wb, fb, doc = self._weighed_grams(grams, tok_doc, shown)
+        keys = _row_keys(X, shown, self.featurizer.n_features)  # n-grams sit in the word block
         vw, vf = _values_at(X, keys, doc, wb), _values_at(X, keys, doc, fb)
-        shown_tok = shown[tok_doc]
-        stop = np.ones(len(tok_doc), dtype=bool)
-        stop[shown_tok] = [is_stop(t) for t, s in zip(canon, shown_tok.tolist(), strict=True) if s]
+        stop = self._stop_flags(terms)  # (tokens of items not shown are never read)
         brk = self._punctuation_breaks(terms, shown)
         K = self._n_experts
         gram_w = self._W_allT[wb, :K] * vw[:, None] + self._W_allT[fb, :K] * vf[:, None]  # (m, K)
         n_tok = len(tok_doc)
+        found = []
         for ci, cat in enumerate(self.categories):
             if not show[:, ci].any():
                 continue
@@ -419,11 +479,13 @@ class Model:
             # per[k, s]: the k-gram starting at token s (bincount: ~10x faster than np.add.at)
             per = np.bincount(order * (n_tok + 2) + start, weights=contrib, minlength=4 * (n_tok + 2)).reshape(4, -1)
             total, valid = _stretch_totals(per, tok_doc, stop, brk)
-            cand_doc, cand_start, cand_n, cand_val = _top_stretches(total, valid, tok_doc, show[:, ci], n_docs)
+            found.append((cat, _top_stretches(total, valid, tok_doc, show[:, ci], n_docs)))
+        tokens = _token_texts(terms, [c[1] for _, c in found], [c[2] for _, c in found])
+        for cat, (cand_doc, cand_start, cand_n, cand_val) in found:
             for i, s0, k, v in zip(cand_doc, cand_start, cand_n, cand_val, strict=True):
                 out[i].setdefault(cat, []).append((s0, k, v))
             for i in set(cand_doc):
-                out[i][cat] = readable_terms(canon, out[i][cat])
+                out[i][cat] = readable_terms(tokens, out[i][cat])
         return out
 
     def score(self, texts: list[str], explain: bool = True, kinds: list[str] | None = None) -> list[Scores]:
@@ -445,11 +507,14 @@ class Model:
         explanations = (self._explain_batch(terms, X, M, P >= EXPLAIN_FRACTION * limits) if explain
                         else [{} for _ in texts])
         out: list[Scores] = []
+        cats = self.categories
+        # plain Python floats and bools, converted once per batch (not one numpy scalar per item and category)
+        p_rows, limit_rows, over_rows = P.tolist(), limits.tolist(), (Z >= T).tolist()
         for i, hits in enumerate(self.watchlist.match_many(texts)):
-            probs = {c: float(P[i, ci]) for ci, c in enumerate(self.categories)}
+            probs = dict(zip(cats, p_rows[i], strict=True))
             hit_cats = {h["category"] for h in hits}
-            thresholds = {c: float(limits[i, ci]) for ci, c in enumerate(self.categories)}
-            flagged = [c for ci, c in enumerate(self.categories) if Z[i, ci] >= T[i, ci] or c in hit_cats]
+            thresholds = dict(zip(cats, limit_rows[i], strict=True))
+            flagged = [c for c, over in zip(cats, over_rows[i], strict=True) if over or c in hit_cats]
             out.append(Scores(misinformation=probs.get("misinformation", 0.0), harm=probs.get("harm", 0.0),
                               flagged=flagged, explanations=explanations[i], rule_hits=hits,
                               model_version=self.version, kind=kinds[i], thresholds=thresholds))
