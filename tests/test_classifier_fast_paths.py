@@ -179,3 +179,32 @@ def test_concurrent_batches_read_like_sequential_ones():
     for X, Y in zip(got, expected, strict=True):
         assert np.array_equal(X.indptr, Y.indptr) and np.array_equal(X.indices, Y.indices)
         assert np.array_equal(X.data, Y.data)
+
+
+def test_compact_weights_hold_every_weight_of_the_full_matrix(model):
+    """The scoring weights keep a row only for buckets some expert or gate weighs (issue 17 §3): each such
+    bucket's row is its column of W, every other bucket reads the zero row, and the product over a batch is
+    the same floats as the product with the full (width, experts + gates) matrix the model used to hold."""
+    rows = [model.head(n)["row_start"] for n in model.expert_names]
+    rows += [r for cat in model.categories for gate in [(model.state.get("gates") or {}).get(cat)] if gate
+             for r in range(gate["row_start"], gate["row_end"])]
+    weights = model.W[rows]
+    assert not model._W_allT[0].any()
+    weighed = np.unique(weights.tocoo().col)
+    assert np.array_equal(np.flatnonzero(model._row_of), weighed)
+    X = model.features(_texts(300, seed=5))
+    used = np.unique(X.indices)
+    full_used = weights[:, used].T.toarray()  # the full matrix's rows for the buckets this batch touches
+    assert np.array_equal(model._W_allT[model._row_of[used]], full_used)
+    plain = sp.csr_matrix((X.data, np.searchsorted(used, X.indices), X.indptr), shape=(X.shape[0], len(used)))
+    assert np.array_equal(model._weighed_features(X) @ model._W_allT, plain @ full_used)
+
+
+def test_a_loaded_model_holds_no_full_weight_matrix():
+    """Every process that scores holds the model: its weights stay compact (the full dense matrix was 151 MB)
+    and the CSR copy of all heads is built only for evaluation."""
+    fresh = load_model()
+    fresh.score(["chia sẻ gấp tin giả"])
+    held = sum(v.nbytes for v in vars(fresh).values() if isinstance(v, np.ndarray))
+    assert held < 80e6, f"{held / 1e6:.0f} MB of arrays held by the model"
+    assert "W" not in vars(fresh)
