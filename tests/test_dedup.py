@@ -85,3 +85,43 @@ def test_unrelated_stories_below_threshold(texts):
     base, other = texts
     a, b = signature(base), signature(other)
     assert a.jaccard(b) < THRESHOLD
+
+
+def test_signatures_are_datasketchs_bit_for_bit():
+    """Stored signatures were made by datasketch's MinHash (64 permutations, seed 7, crc32, its affine32
+    scheme); the numpy version that replaced it (issue 17 §3: datasketch imports scipy.integrate and more)
+    must give the same values, or new items would stop clustering with stored ones."""
+    import random
+    import zlib
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from monitor.pipeline.dedup import NUM_PERM, signature_of_shingles
+
+    template = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32)
+    rng = random.Random(3)
+    words = "chia sẻ gấp tin giả thanh hóa nghệ an lũ lụt giá xăng dầu bão mưa".split()
+    for n in range(500):
+        grams = {f"{' '.join(rng.choices(words, k=3))} {rng.randrange(10 ** (n % 7 + 1))}".encode()
+                 for _ in range(rng.randrange(1, 80))}
+        reference = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32, permutations=template.permutations,
+                            scheme=template.scheme)
+        reference.update_batch(list(grams))
+        ours = signature_of_shingles(grams).hashvalues
+        assert ours.dtype == np.uint64 and np.array_equal(ours, np.asarray(reference.hashvalues, dtype=np.uint64))
+    assert signature_of_shingles(set()) is None
+
+
+def test_clustering_imports_neither_datasketch_nor_scipy():
+    """The pipeline is imported by `monitor serve` (the intake form) and `monitor run`: clustering must not pull
+    in datasketch, whose package imports scipy.integrate, scipy.special and scipy.optimize (~34 MB resident)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import monitor.pipeline.dedup; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('datasketch', 'scipy')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=corpus.REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

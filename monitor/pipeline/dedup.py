@@ -18,7 +18,6 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from datasketch import MinHash
 
 from classifiers.text import search_key
 from db import clusters
@@ -32,9 +31,17 @@ SHINGLE_WORDS = 3
 MIN_WORDS = 8  # shorter texts ("Breaking!", a bare link) would cluster by accident
 MAX_CANDIDATES = 200
 _WORD = re.compile(r"\w+", re.UNICODE)
-# crc32 (C, stable across processes) instead of datasketch's default sha1: the shingle hash is a
-# third of clustering time, and MinHash needs only a well-mixed 32-bit hash, not a cryptographic one.
-_TEMPLATE = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32)
+# The permutations of datasketch's MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32) (its default
+# "affine32" scheme), which made every stored signature: h -> a * fmix32(h) + b mod 2^32, a odd. Computed here
+# with the same generator because importing datasketch imports scipy.integrate, scipy.special and the rest
+# (~34 MB resident in `monitor serve` and `monitor run`) for a few lines of numpy; tests check that the
+# signatures are bit for bit datasketch's. crc32 (C, stable across processes) instead of datasketch's default
+# sha1: the shingle hash is a third of clustering time, and MinHash needs only a well-mixed 32-bit hash.
+_SEED = 7
+_generator = np.random.RandomState(_SEED)
+_PERM_A = _generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+_PERM_B = _generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+del _generator
 
 
 @dataclass
@@ -84,10 +91,17 @@ def signature_of_shingles(grams: set[bytes]) -> Signature | None:
     """MinHash signature of a shingle set, or None when it is empty (too short to cluster safely)."""
     if not grams:
         return None
-    minhash = MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32, permutations=_TEMPLATE.permutations,
-                      scheme=_TEMPLATE.scheme)
-    minhash.update_batch(list(grams))
-    return Signature(np.array(minhash.hashvalues, dtype=np.uint64))
+    hashes = _fmix32(np.fromiter((zlib.crc32(gram) for gram in grams), dtype=np.uint32, count=len(grams)))
+    return Signature((hashes[:, None] * _PERM_A + _PERM_B).min(axis=0).astype(np.uint64))
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser (a bijection that spreads crc32's structure), wrapping mod 2^32."""
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
 
 
 def signature(text: str) -> Signature | None:
