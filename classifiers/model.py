@@ -301,18 +301,23 @@ class Model:
         index. The products are the same floats: a bucket without weights adds 0 * x to a sum, which
         leaves it unchanged, whether it is read from its own zero row or from the shared one."""
         rows = expert_rows + gate_rows
-        part = _weights(self.state)[rows].tocoo()
-        width = int(self.state["W_shape"][1])
-        weighed = np.unique(part.col)
+        state = self.state
+        width = int(state["W_shape"][1])
+        indptr, indices, data = state["W_indptr"], state["W_indices"], state["W_data"]
+        spans = [(int(indptr[r]), int(indptr[r + 1])) for r in rows]  # each row read in place: no copy of W
+        weighed = np.zeros(width, dtype=bool)
+        self._any_weight = np.zeros(width, dtype=bool)
+        for k, (lo, hi) in enumerate(spans):
+            weighed[indices[lo:hi]] = True
+            if k < len(expert_rows):
+                self._any_weight[indices[lo:hi][data[lo:hi] != 0]] = True
         self._row_of = np.zeros(width, dtype=np.int32)
-        self._row_of[weighed] = np.arange(1, len(weighed) + 1, dtype=np.int32)
-        self._W_allT = np.zeros((len(weighed) + 1, len(rows)), dtype=np.float32)
-        self._W_allT[self._row_of[part.col], part.row] = part.data
+        self._row_of[weighed] = np.arange(1, np.count_nonzero(weighed) + 1, dtype=np.int32)
+        self._W_allT = np.zeros((np.count_nonzero(weighed) + 1, len(rows)), dtype=np.float32)
+        for k, (lo, hi) in enumerate(spans):
+            self._W_allT[self._row_of[indices[lo:hi]], k] = np.asarray(data[lo:hi], np.float32)
         self._b_all = self.b[rows]
         self._n_experts = len(expert_rows)
-        experts = part.row < len(expert_rows)
-        self._any_weight = np.zeros(width, dtype=bool)
-        self._any_weight[part.col[experts & (part.data != 0)]] = True
 
     def _weighed_features(self, X: sp.csr_matrix) -> sp.csr_matrix:
         """X with each bucket renumbered to its row of the compact weights (`_load_weights`)."""
