@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from classifiers.model import DEFAULT_MODEL, Model, load_model
 from classifiers.registry import Registry, default_root
+from monitor.memory import release_free_memory
 
 if TYPE_CHECKING:  # the database layer is imported where it is used: `monitor classify` needs none of it
     import sqlite_utils
@@ -73,6 +74,7 @@ class ActiveScorer:
             self._tell(refused_path, exc)
         else:
             self._tell(None, None)
+        release_free_memory()  # loading freed several times what the model keeps (see monitor.memory)
         self._checked = time.monotonic()
 
     def _tell(self, refused_path: Path | None, exc: BaseException | None) -> None:
@@ -106,6 +108,7 @@ class ActiveScorer:
                         self._tell(path, exc)
                     else:
                         self._tell(None, None)
+                        release_free_memory()  # the loading's temporaries, and the model replaced
                 elif path == self._path and self._refusing:
                     self._tell(None, None)  # rolled back to the model in use: nothing is refused any more
             return self._model
