@@ -33,11 +33,10 @@ import scipy.sparse as sp
 
 from classifiers.explain import is_stop, readable_terms
 from classifiers.features import Featurizer, breaks_many
+from classifiers.paths import DEFAULT_MODEL, MODELS_DIR  # noqa: F401 - importers read them here too
 from classifiers.watchlist import Watchlist
 from vocab import CATEGORIES  # noqa: F401 - the model scores one head per category; importers read it here
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "default.skops"
 # What an item is: scores are calibrated per kind (a social post, a news article and a comment are
 # different populations). `post` is the default for text whose kind nobody knows.
 KINDS = ("post", "article", "comment")
