@@ -208,3 +208,23 @@ def test_a_loaded_model_holds_no_full_weight_matrix():
     held = sum(v.nbytes for v in vars(fresh).values() if isinstance(v, np.ndarray))
     assert held < 80e6, f"{held / 1e6:.0f} MB of arrays held by the model"
     assert "W" not in vars(fresh)
+
+
+def test_token_caches_start_afresh_at_their_bound_without_changing_scores(monkeypatch):
+    """The token caches of a long-running service are bounded (issue 17 §3: they grew by ~1.8 KB per new token,
+    without a useful bound): past Featurizer.MAX_CACHE tokens the vocabulary starts afresh, and the scores and
+    reasons are those of a model that never reset."""
+    texts = _texts(300, seed=9) + [f"mã số {n} chia sẻ gấp tin giả {n * 7919}" for n in range(300)]
+    fresh = load_model()
+    expected = [s.to_dict() for i in range(0, len(texts), 50) for s in fresh.score(texts[i : i + 50])]
+    bounded = load_model()
+    monkeypatch.setattr(F.Featurizer, "MAX_CACHE", 200)
+    got, sizes = [], []
+    for i in range(0, len(texts), 50):
+        got += [s.to_dict() for s in bounded.score(texts[i : i + 50])]
+        sizes.append(len(bounded.featurizer._vocab))
+    assert got == expected
+    assert max(sizes) < 200 + 50 * 160  # never more than the bound and one batch's new tokens
+    assert min(sizes[2:]) < max(sizes)  # it did start afresh
+    for cache in (F._fold, F._bucket, F._key, F._token_info, F._canon, F._char_grams):
+        assert cache.cache_info().maxsize <= F.TOKEN_CACHE
