@@ -33,6 +33,7 @@ import scipy.sparse as sp
 
 from classifiers.explain import is_stop, readable_terms
 from classifiers.features import Featurizer, breaks_many
+from classifiers.heap import keep_batch_arrays_in_heap
 from classifiers.paths import DEFAULT_MODEL, MODELS_DIR  # noqa: F401 - importers read them here too
 from classifiers.watchlist import Watchlist
 from vocab import CATEGORIES  # noqa: F401 - the model scores one head per category; importers read it here
@@ -719,6 +720,7 @@ def load_model(path: str | Path | None = None, watchlist: str | Path | None = No
     """Load a model (default: the shipped classifiers/models/default.skops) and a watchlist
     (default: classifiers/watchlist.yaml). Uses skops with an allow-listed trusted-types list."""
     path = Path(path) if path is not None else DEFAULT_MODEL
+    keep_batch_arrays_in_heap()  # scoring's batch arrays reused, not mapped afresh each batch (classifiers.heap)
     state = load_state(path)
     state["_card_path"] = path.with_suffix(".card.md") if path.with_suffix(".card.md").exists() else None
     return Model(state, Watchlist.load(watchlist))

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifiers.heap import release_free_memory
 from classifiers.paths import DEFAULT_MODEL
 from classifiers.registry import Registry, default_root
-from monitor.memory import release_free_memory
 
 if TYPE_CHECKING:  # the database layer is imported where it is used: `monitor classify` needs none of it
     import sqlite_utils
@@ -84,7 +84,7 @@ class ActiveScorer:
             self._tell(refused_path, exc)
         else:
             self._tell(None, None)
-        release_free_memory()  # loading freed several times what the model keeps (see monitor.memory)
+        release_free_memory()  # loading freed several times what the model keeps (see classifiers.heap)
         self._checked = time.monotonic()
 
     def _tell(self, refused_path: Path | None, exc: BaseException | None) -> None:

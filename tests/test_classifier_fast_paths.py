@@ -228,3 +228,20 @@ def test_token_caches_start_afresh_at_their_bound_without_changing_scores(monkey
     assert min(sizes[2:]) < max(sizes)  # it did start afresh
     for cache in (F._fold, F._bucket, F._key, F._token_info, F._canon, F._char_grams):
         assert cache.cache_info().maxsize <= F.TOKEN_CACHE
+
+
+def test_loading_a_model_keeps_batch_arrays_in_the_heap_on_glibc():
+    """Scoring's batch arrays are reused from the C heap rather than mapped afresh per batch (~30 % of scoring
+    time when they were not, issue 17 §3), and idle processes can hand free pages back; elsewhere both are no-ops."""
+    import platform
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    code = ("from classifiers import heap; from classifiers.model import load_model; load_model(); "
+            "print(heap._tuned, heap.release_free_memory())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert result.stdout.split() == [str(glibc), str(glibc)]

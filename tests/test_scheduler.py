@@ -396,13 +396,3 @@ def test_freed_memory_is_handed_back_once_crawls_have_ended_and_none_runs(db_pat
         assert released == []
     assert scheduler.release_memory() is True and len(released) == 1
     assert scheduler.release_memory() is False and len(released) == 1  # no crawl ended since
-
-
-def test_release_free_memory_asks_the_c_library():
-    """On glibc (Linux, the target servers) the C heap's free pages can be handed back; elsewhere it is a no-op."""
-    import platform
-
-    from monitor.memory import release_free_memory
-
-    expected = platform.libc_ver()[0] == "glibc"
-    assert release_free_memory() is expected

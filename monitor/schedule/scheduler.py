@@ -41,13 +41,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import db
+from classifiers.heap import release_free_memory
 from db.sources import enabled_paused, record_next_poll, schedule_state, sync_sources
 from db.state import delete_state, set_state
 from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
-from monitor.memory import release_free_memory
 from monitor.schedule.inflight import InFlight
 from monitor.schedule.locks import (
     recover_interrupted_runs,
@@ -451,7 +451,7 @@ class Scheduler:
     # -- heartbeat, status, reload ------------------------------------------------------------
 
     def release_memory(self) -> bool:
-        """Hand the memory freed by finished crawls back to the operating system (monitor.memory), when
+        """Hand the memory freed by finished crawls back to the operating system (classifiers.heap), when
         crawls have ended since the last time and none is running; True when it did. Between passes
         an idle `monitor run` otherwise keeps every worker's freed feeds and score matrices resident."""
         finished = self._inflight.finished()
