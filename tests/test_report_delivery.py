@@ -337,6 +337,7 @@ def authenticated_server(inbox: Inbox) -> Server:
     return Server(free_port(), inbox, authenticator=check, auth_required=True, auth_require_tls=False).start()
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # on purpose: a loopback test server
 def test_the_password_is_read_from_the_environment_variable_named(tmp_db, inbox, files, monkeypatch):
     server = authenticated_server(inbox)
     try:
