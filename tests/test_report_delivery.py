@@ -557,3 +557,16 @@ def test_status_shows_the_last_delivery(db_path, tmp_db, files, capsys):
 def test_period_dates_of_the_subject_come_from_the_iso_week():
     period = iso_week(WEEK)
     assert (period.first_day, period.last_day) == (date(2026, 11, 30), date(2026, 12, 6))
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--retry", "99999999999999999999999"], "--retry 99999999999999999999999"),
+    (["--retry", "0"], "--retry 0"),
+    (["--week", "2026-W99"], "--week"),
+    (["--week", "<b>"], "--week")])
+def test_deliveries_bad_id_or_week_is_one_line_naming_the_option(db_path, tmp_db, capsys, args, words):
+    """An id beyond SQLite's integers was an OverflowError traceback; a week that cannot exist listed nothing,
+    as if that week had simply not been sent."""
+    assert main(["--db", str(db_path), "deliveries", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and words in err, err
