@@ -79,6 +79,15 @@ def mark_failed(database: sqlite_utils.Database, delivery_id: int, error: str, n
                      (status, error[:1000], None if uncertain else next_attempt_at, now, delivery_id))
 
 
+def withdraw(database: sqlite_utils.Database, delivery_id: int, reason: str, now: str) -> bool:
+    """A pending row that must not be sent (its address was taken off the recipients): 'failed' with `reason`,
+    so it is listed, never attempted, and `--retry` can still send it once the address is back."""
+    with transaction(database) as conn:
+        return conn.execute(
+            "UPDATE report_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, updated_at = ?"
+            " WHERE id = ? AND status = 'pending'", (reason[:1000], now, delivery_id)).rowcount == 1
+
+
 def expire_claims(database: sqlite_utils.Database, claimed_before: str, now: str) -> int:
     """Rows left 'sending' by a process that died mid-send become 'uncertain' (the message may have gone)."""
     with transaction(database) as conn:

@@ -570,3 +570,23 @@ def test_deliveries_bad_id_or_week_is_one_line_naming_the_option(db_path, tmp_db
     assert main(["--db", str(db_path), "deliveries", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err and words in err, err
+
+
+def test_a_recipient_taken_off_the_list_is_not_sent_the_pending_retries(tmp_db, inbox, files):
+    """Hostile review: an address removed from settings.report.recipients (a typo fixed, someone who left the
+    committee) kept its pending row and was still sent the week's report on the next retry, hours later."""
+    port = free_port()  # down: both deliveries are pending
+    delivery.deliver_week(tmp_db, settings_for(port), iso_week(WEEK), files, now=MONDAY)
+    assert {row["status"] for row in rows(tmp_db).values()} == {"pending"}
+
+    kept = settings_for(port, [Recipient("Trưởng ban", "TruongBan@thanhhoa.example.vn")])  # the other one removed
+    server = Server(port, inbox).start()
+    try:
+        outcome = delivery.send_due(tmp_db, kept, now=MONDAY + timedelta(minutes=5))
+    finally:
+        server.stop()
+    assert outcome.sent == ["truongban@thanhhoa.example.vn"]
+    assert [rcpts for rcpts, _ in inbox.messages] == [["truongban@thanhhoa.example.vn"]]
+    dropped = rows(tmp_db)["vanphong@thanhhoa.example.vn"]
+    assert dropped["status"] == "failed" and "no longer" in dropped["last_error"]
+    assert dropped["next_attempt_at"] is None

@@ -128,6 +128,7 @@ def send_due(database: sqlite_utils.Database, settings: Settings, *, now: dateti
     rows = deliveries.due(database, stamp)
     if not rows or settings.smtp is None:
         return outcome
+    rows = _still_listed(database, settings, rows, stamp)
     weeks: dict[str, DeliveryOutcome] = {}
     for row in rows:
         week = weeks.setdefault(row["week"], DeliveryOutcome())
@@ -143,6 +144,18 @@ def send_due(database: sqlite_utils.Database, settings: Settings, *, now: dateti
         for name in ("sent", "retrying", "failed", "uncertain"):
             getattr(outcome, name).extend(getattr(result, name))
     return outcome
+
+
+def _still_listed(database: sqlite_utils.Database, settings: Settings, rows: list[dict], stamp: str) -> list[dict]:
+    """The due rows whose address is still among settings.report.recipients; the others are withdrawn (a typo
+    fixed, someone who left the committee must not get the retries of a week queued before the change)."""
+    listed = {recipient.email.lower() for recipient in email_recipients(settings.report.recipients)}
+    for row in rows:
+        if row["recipient"] not in listed:
+            deliveries.withdraw(database, row["id"], "no longer a recipient (settings.report.recipients)", stamp)
+            log.warning("report e-mail withdrawn: address no longer a recipient",
+                        extra={"week": row["week"], "recipient": row["recipient"]})
+    return [row for row in rows if row["recipient"] in listed]
 
 
 def _attempt(database: sqlite_utils.Database, settings: Settings, row: dict, moment: datetime,
