@@ -246,6 +246,12 @@ def test_an_empty_week_renders_saying_so(tmp_db):
     assert "Trong kỳ báo cáo không thu thập được tin, bài nào và không có quyết định xử lý nào." in texts
     assert all(heading in texts for heading in HEADINGS)
     assert "Không có dữ liệu trong kỳ này." in texts  # the spreading stories' table has no rows
+    # Nothing collected is not "every source delivered new items" nor "monitored without gaps" (hostile review:
+    # a document sent upward claimed both for a week in which nothing at all was collected).
+    assert not any("đều có tin mới" in text or "không có khoảng trống" in text for text in texts), texts
+    nothing = ("Trong kỳ không thu thập được tin, bài nào từ các nguồn đang theo dõi; cần kiểm tra việc thu thập "
+               "để không bỏ sót thông tin.")
+    assert nothing in texts and "- " + nothing in texts  # I.2 and the assessment (IV)
 
 
 def test_generated_day_is_the_day_in_the_reports_zone(w47):

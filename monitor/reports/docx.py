@@ -62,6 +62,11 @@ class DocTable:
     optional: bool = False  # shown only when the Report has the table (the follow-up measures)
 
 
+# A period in which nothing was collected (a fresh installation, collection stopped): said, not "no gaps".
+NOTHING_COLLECTED = N_("No items were collected from the monitored sources in the period; collection needs checking "
+                       "so that no information is missed.")
+
+
 def shown_tables(report: Report) -> list[DocTable]:
     """The tables the document shows for `report`, in the order it shows them."""
     names = {table.name for table in report.tables}
@@ -499,7 +504,9 @@ class _Body:
         dark, failing, paused = (self.figure(name) or 0 for name in
                                  ("sources_gone_dark", "sources_failing", "sources_paused"))
         gaps = self.figure("language_gaps") or 0
-        if dark or failing or paused or gaps:
+        if not self.figure("items_crawled"):  # not "every source delivered": nothing at all came in
+            self.text(NOTHING_COLLECTED)
+        elif dark or failing or paused or gaps:
             self.text(N_("Of the sources monitored, %(dark)s sent nothing new in the period, %(failing)s had "
                          "collection errors and %(paused)s are paused; %(gaps)s languages show coverage gaps."),
                       dark=self.number(dark), failing=self.number(failing), paused=self.number(paused),
@@ -585,7 +592,9 @@ class _Body:
                            "%(before)s)."), precision=self.share(precision),
                         before=self.share(self.figure("precision_all_flags", "previous")))
         problems = sum(self.figure(name) or 0 for name in ("sources_gone_dark", "sources_failing"))
-        if problems:
+        if not self.figure("items_crawled"):
+            self.bullet(NOTHING_COLLECTED)
+        elif problems:
             self.bullet(N_("%(problems)s sources sent nothing new or failed to be collected; they need checking so "
                            "that no information is missed."), problems=self.number(problems))
         else:
