@@ -387,3 +387,26 @@ def test_property_elements_are_in_the_order_word_requires(w47_docx):
                     if -1 in positions or positions != sorted(set(positions)):
                         wrong.append((name, tag, children))
     assert wrong == []
+
+
+def test_web_docx_download_with_a_broken_feeds_file_is_one_line_not_a_500(tmp_path):
+    """Hostile review: the web app reads feeds.yaml's settings at the first DOCX download; a file that does not
+    validate (edited since the app started) raised ConfigError — a 500 with nothing for the analyst to go on."""
+    import db
+    import db.users
+    from tests import helpers
+
+    path = tmp_path / "web.db"
+    database = db.connect(path)
+    build_world(database)
+    db.users.add_user(database, "ana", "correct horse battery", "analyst")
+    database.conn.close()
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("settings:\n  report:\n    agency: 5\nsources: []\n", "utf-8")
+    client = helpers.make_app(path, FEEDS=str(feeds)).test_client()
+    helpers.login(client, "ana", "correct horse battery")
+    response = client.get("/reports/download?week=2026-W47&format=docx")
+    assert response.status_code == 503 and response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert len(text.strip().splitlines()) == 1 and "report.agency" in text and "feeds.yaml:3" in text
+    assert client.get("/reports/download?week=2026-W47&format=pdf").status_code == 200  # the others still work
