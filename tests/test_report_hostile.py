@@ -47,3 +47,17 @@ def test_xml_noncharacters_in_a_title_leave_the_xlsx_and_docx_well_formed(tmp_db
                 etree.fromstring(archive.read(name))  # raises on a character XML does not allow
             assert any("Tin  giả  lan truyền" in archive.read(name).decode("utf-8") or
                        "Tin giả lan truyền" in archive.read(name).decode("utf-8") for name in parts), fmt
+
+
+def test_a_very_long_crawled_title_is_clipped_in_the_docx_table(tmp_db):
+    """The stories table of the document sent upward: a 5,000-character title was one row several pages long
+    (Word breaks an unbroken word letter by letter in a 5 cm column)."""
+    from docx import Document
+
+    build_world(tmp_db)
+    _titled(tmp_db, LONG_WORD)
+    report = build_report(tmp_db, iso_week("2026-W47"))
+    document = Document(io.BytesIO(render(report, "docx")))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells
+             if cell.text.startswith("ẠẠẠ")]
+    assert cells and all(len(text) <= 300 and text.endswith("…") for text in cells)

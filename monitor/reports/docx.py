@@ -105,6 +105,15 @@ def clean(text: object, *, one_line: bool = True) -> str:
     return _SPACE.sub(" ", text).strip() if one_line else text
 
 
+# A table cell's text at most this long: a crawled title can be any length, and one of 5,000 characters in a
+# narrow column is a row pages long in the document that goes upward. The XLSX, CSV and JSON keep the whole text.
+CELL_CHARS = 300
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 1].rstrip() + "…"
+
+
 def render(report: Report, settings: ReportSettings | None = None) -> bytes:
     """The report as a .docx file; `settings` (feeds.yaml `settings: report:`) fills the header, date line,
     recipients and signer, and what it leaves out is a placeholder to fill in before signing.
@@ -469,7 +478,7 @@ class _Body:
                 value, column = values[index], columns[position]
                 text = self.w.cell(value, column, coded=_coded(column))
                 align = WD_ALIGN_PARAGRAPH.LEFT if position == 0 else WD_ALIGN_PARAGRAPH.CENTER
-                _first_paragraph(cell, text=clean(text), size=TABLE_PT, align=align)
+                _first_paragraph(cell, text=_clipped(clean(text)), size=TABLE_PT, align=align)
         _paragraph(self.document, "", size=6, after=0)
 
     def chart(self, name: str, caption: str) -> None:
