@@ -61,3 +61,15 @@ def test_a_very_long_crawled_title_is_clipped_in_the_docx_table(tmp_db):
     cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells
              if cell.text.startswith("ẠẠẠ")]
     assert cells and all(len(text) <= 300 and text.endswith("…") for text in cells)
+
+
+def test_control_characters_in_a_title_leave_no_missing_glyph_in_the_pdf(tmp_db, caplog):
+    """fpdf2 warned "Font … is missing the following glyphs: '\\t', '\\x01' …" for every such title: the
+    characters were printed as empty boxes where a viewer shows them at all."""
+    build_world(tmp_db)
+    _titled(tmp_db, "\tTin\x01 giả\x1f lan \x7ftruyền")
+    report = build_report(tmp_db, iso_week("2026-W47"))
+    with caplog.at_level("WARNING", logger="fpdf"):
+        text = pdf_text(render(report, "pdf"))
+    assert "Tin giả lan truyền" in text
+    assert not [record for record in caplog.records if "missing" in record.getMessage()]

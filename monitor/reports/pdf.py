@@ -26,8 +26,8 @@ _UNSHOWN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")  # no
 
 
 def _shown(text: str) -> str:
-    """A cell as printed: control characters dropped, clipped to CELL_CHARS with an ellipsis."""
-    text = _UNSHOWN.sub("", text)
+    """A cell as printed: control characters dropped (tabs as spaces), clipped to CELL_CHARS with an ellipsis."""
+    text = _UNSHOWN.sub("", text).replace("\t", " ")  # DejaVu has no glyph for a tab either
     return text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 1].rstrip() + "…"
 
 
