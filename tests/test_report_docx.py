@@ -410,3 +410,14 @@ def test_web_docx_download_with_a_broken_feeds_file_is_one_line_not_a_500(tmp_pa
     text = response.get_data(as_text=True)
     assert len(text.strip().splitlines()) == 1 and "report.agency" in text and "feeds.yaml:3" in text
     assert client.get("/reports/download?week=2026-W47&format=pdf").status_code == 200  # the others still work
+
+
+def test_a_period_not_over_yet_says_so_in_the_docx(tmp_db):
+    """Hostile review: /reports/ opens on this week so far, and its DOCX link gave a document that read as a
+    complete week's report (the other formats carry the report's "not over yet" note; the DOCX dropped it)."""
+    build_world(tmp_db)
+    report = dataclasses.replace(build_report(tmp_db, iso_week("2026-W47")), generated_at="2026-11-20T03:00:00Z")
+    texts = _body_texts(_open(render(report, "docx")))
+    assert "Tuần 47 năm 2026 (16/11/2026 – 22/11/2026) chưa kết thúc: đây là số liệu tính đến nay." in texts
+    finished = _body_texts(_open(render(build_report(tmp_db, iso_week("2026-W47")), "docx")))
+    assert not any("chưa kết thúc" in text for text in finished)

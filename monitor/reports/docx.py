@@ -498,6 +498,10 @@ class _Body:
         self.heading(0)
         if self.report.empty:
             self.text(N_("No items were collected and no decisions were made in the reporting period."))
+        if self.report.period.end_utc > self.report.generated_at:  # this week so far: not a complete report
+            note = self.w.gettext(N_("%(period)s is not over yet: the figures are those so far."),
+                                  period=self.w.period(self.report.period))
+            _paragraph(self.document, note[:1].upper() + note[1:], italic=True, indent=True)
         self.subheading(1, N_("Information collected"))
         sources = sum(1 for row in self.report.table("crawled_by_source").rows if row[3])
         self.text(N_("In the reporting period the system collected %(crawled)s items from %(sources)s sources "
