@@ -590,3 +590,27 @@ def test_a_recipient_taken_off_the_list_is_not_sent_the_pending_retries(tmp_db, 
     dropped = rows(tmp_db)["vanphong@thanhhoa.example.vn"]
     assert dropped["status"] == "failed" and "no longer" in dropped["last_error"]
     assert dropped["next_attempt_at"] is None
+
+
+def test_one_format_failing_still_mails_the_others_and_the_job_fails(db_path, tmp_db, tmp_path, server, inbox,
+                                                                     monkeypatch):
+    """Hostile review: write_weekly wrote the formats one after another and stopped at the first exception (a
+    crawled title fpdf2 could not lay out), so the committee got no e-mail at all that week, the DOCX included.
+    Now every format that can be written is, the DOCX goes out, and the job still records the failure."""
+    from monitor.reports import pdf
+    from monitor.schedule import housekeeping
+
+    def broken(report):
+        raise ValueError("The row with index 3 is too high and cannot be rendered on a single page")
+
+    monkeypatch.setattr(pdf, "render", broken)
+    settings = settings_for(server.port)
+    settings.reports_dir = str(tmp_path / "reports")
+    with pytest.raises(housekeeping.WeeklyReportError) as caught:
+        housekeeping.weekly_report(tmp_db, settings, str(db_path))
+    assert "pdf" in str(caught.value) and "too high" in str(caught.value)
+    written = sorted(path.suffix for path in (tmp_path / "reports").iterdir())
+    assert ".docx" in written and ".pdf" not in written and ".html" in written
+    assert len(inbox.messages) == 2
+    assert [[part.get_filename().rsplit(".", 1)[1] for part in message.iter_attachments()]
+            for _, message in inbox.messages] == [["docx"], ["docx"]]
