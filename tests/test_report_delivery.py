@@ -614,3 +614,21 @@ def test_one_format_failing_still_mails_the_others_and_the_job_fails(db_path, tm
     assert len(inbox.messages) == 2
     assert [[part.get_filename().rsplit(".", 1)[1] for part in message.iter_attachments()]
             for _, message in inbox.messages] == [["docx"], ["docx"]]
+
+
+def test_a_multi_line_refusal_is_recorded_on_one_line(db_path, tmp_db, files, capsys):
+    """Hostile review: smtplib joins a multi-line reply ("550-5.7.1 …" / "550 5.7.1 …", as large providers
+    send) with a newline; stored as it came, it split `monitor status`'s "Report e-mail:" line in two."""
+    inbox = RefuseOnce("554-5.7.1 The message was rejected\r\n554-5.7.1 see https://example.vn/policy\r\n"
+                       "554 5.7.1 for details")
+    server = Server(free_port(), inbox).start()
+    try:
+        settings = settings_for(server.port, [Recipient(None, "truongban@thanhhoa.example.vn")])
+        delivery.deliver_week(tmp_db, settings, iso_week(WEEK), files, now=MONDAY)
+    finally:
+        server.stop()
+    error = rows(tmp_db)["truongban@thanhhoa.example.vn"]["last_error"]
+    assert "554" in error and "for details" in error and "\n" not in error and "\r" not in error
+    assert main(["--db", str(db_path), "status"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Report e-mail:"))
+    assert "see `monitor deliveries`" in line
