@@ -5,7 +5,7 @@ at once; `send_due` (a scheduler job every few minutes) sends whatever is still 
 row for (week, recipient) is claimed before the server is contacted (db/deliveries.py), so a retry, a second
 process or a restart never mails the same week to the same address twice. When the connection breaks after
 the message was handed over, the server may have accepted it: that row is marked `uncertain` and left for a
-person to decide (`monitor report deliveries --retry ID`) rather than risk a duplicate in a committee's inbox.
+person to decide (`monitor deliveries --retry ID`) rather than risk a duplicate in a committee's inbox.
 
 Standard library only (smtplib, ssl, email): TLS with certificate and host-name checks (STARTTLS on 587, TLS
 from the first byte on 465), a timeout on every socket operation, and the password read from the environment
