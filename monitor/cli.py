@@ -268,4 +268,8 @@ def console() -> None:
 
 
 if __name__ == "__main__":
-    console()
+    # `python -m monitor.cli` runs this file as __main__, a second copy of the module: the commands raise
+    # monitor.cli.CliError, which this copy's main() would not catch (a traceback for every usage error).
+    from monitor.cli import console as _console
+
+    _console()
