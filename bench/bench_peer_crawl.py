@@ -15,7 +15,11 @@ Each client runs as its own process; its wall time covers start-up to exit and i
 child's ru_maxrss from wait4 (neither client starts helper processes). The feed server runs in this
 process, so it counts in neither. `monitor init` is done before the timed pass and not counted.
 
-Usage: python bench/bench_peer_crawl.py [--feeds N] [--items K] [--repeat R] [--workers W]
+The items are distinct stories by default (bench.feedserver.feed with varied=True); --templated serves
+bench_crawl_1000's one-sentence template items instead, where every item is a near-duplicate of hundreds
+of others and clustering compares each new item with 200 candidates (its worst case).
+
+Usage: python bench/bench_peer_crawl.py [--feeds N] [--items K] [--repeat R] [--workers W] [--templated]
 Installs newsboat with apt-get when it is missing (needs root).
 """
 
@@ -192,12 +196,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per response")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--workers", type=int, default=32, help="concurrent fetches, for both clients")
+    parser.add_argument("--templated", action="store_true",
+                        help="one-sentence template items (every item a near-duplicate of hundreds: clustering's"
+                             " worst case) instead of distinct items")
     args = parser.parse_args(argv)
     binary = ensure_newsboat()
     server = TestServer().start()
     try:
-        urls = route_feeds(server, 1, args.feeds, items=args.items, latency=args.latency)
-        print(f"{args.feeds} feeds x {args.items} items on {server.url('/')}, {args.latency * 1000:.0f} ms latency,"
+        urls = route_feeds(server, 1, args.feeds, items=args.items, latency=args.latency, varied=not args.templated)
+        print(f"{args.feeds} feeds x {args.items} {'templated' if args.templated else 'distinct'} items on"
+              f" {server.url('/')}, {args.latency * 1000:.0f} ms latency,"
               f" {args.workers} concurrent fetches each; load average {os.getloadavg()[0]:.2f}", flush=True)
         with tempfile.TemporaryDirectory(prefix="peer-bench-") as tmp:
             ours = Monitor(Path(tmp) / "monitor", urls, args.workers)
