@@ -13,12 +13,11 @@ import sys
 import zlib
 from pathlib import Path
 
+import datasketch
 import numpy as np
-import pytest
 
 from monitor.pipeline import dedup
 
-datasketch = pytest.importorskip("datasketch")
 ROOT = Path(__file__).resolve().parents[1]
 
 
