@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
 
 import db  # noqa: E402
+from bench.feedserver import route_feeds  # noqa: E402
 from monitor.config import load_text  # noqa: E402
 from monitor.crawl.crawler import crawl_sources  # noqa: E402
 from tests.servers import TestServer  # noqa: E402
@@ -34,23 +35,6 @@ LATENCY = 0.2
 WORKERS = 32
 HOST_DELAY = 0.5
 HOST_CONCURRENCY = 2
-TOPICS = ["bão lũ miền Trung", "giá xăng dầu", "tuyển sinh đại học", "dịch sốt xuất huyết", "giao thông Hà Nội",
-          "chuyển đổi số Thanh Hóa", "nông sản Nghệ An", "thời tiết nắng nóng", "an toàn thực phẩm", "lừa đảo qua mạng"]
-
-
-def feed(host: int, number: int, first: int = 0) -> bytes:
-    items = []
-    for i in range(first, first + ITEMS):
-        topic = TOPICS[(host + number + i) % len(TOPICS)]
-        items.append(
-            f"<item><title>Tin {host}-{number}-{i}: {topic}</title>"
-            f"<link>https://bao{host}.example.vn/tin/{number}/{i}.html</link>"
-            f"<guid>https://bao{host}.example.vn/tin/{number}/{i}.html</guid>"
-            f"<pubDate>Mon, 23 Nov 2026 0{i}:00:00 +0700</pubDate>"
-            f"<description>Bài số {i} của chuyên mục {number} trên báo {host} nói về {topic}; "
-            f"mã bài {host * 1000 + number * 10 + i} để nội dung của mỗi bài là khác nhau.</description></item>")
-    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Báo {host}</title>'
-            + "".join(items) + "</channel></rss>").encode("utf-8")
 
 
 def main() -> int:
@@ -63,9 +47,7 @@ def main() -> int:
     servers = []
     for host in range(1, HOSTS + 1):
         server = TestServer(host=f"127.0.1.{host}").start()
-        for number in range(PER_HOST):
-            server.route(f"/rss/{number}.rss", feed(host, number), content_type="application/rss+xml",
-                         etag=f'"{host}-{number}"', delay=LATENCY)
+        route_feeds(server, host, PER_HOST, items=ITEMS, latency=LATENCY)
         servers.append(server)
     lines = ["settings:", "  allow_private_networks: true", f"  workers: {WORKERS}", f"  host_delay: {HOST_DELAY}",
              f"  host_concurrency: {HOST_CONCURRENCY}", "  deadline: 20", "sources:"]
@@ -89,9 +71,7 @@ def main() -> int:
             unchanged = sum(r.status == "not_modified" for r in again)
             for server in servers:  # the usual pass: every feed has one new item on top
                 host = int(server.host.rsplit(".", 1)[1])
-                for number in range(PER_HOST):
-                    server.route(f"/rss/{number}.rss", feed(host, number, first=1),
-                                 content_type="application/rss+xml", etag=f'"{host}-{number}-v2"', delay=LATENCY)
+                route_feeds(server, host, PER_HOST, items=ITEMS, latency=LATENCY, first=1, version="-v2")
             started = time.monotonic()
             usual = crawl_sources(database, config, scorer)
             typical = time.monotonic() - started

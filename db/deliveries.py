@@ -27,6 +27,12 @@ def _row(cursor_row: tuple) -> dict[str, Any]:
     return row
 
 
+def one_line(text: str) -> str:
+    """An error as stored and shown: a server's multi-line reply (smtplib joins its lines with a newline) and
+    any control character become single spaces, so `monitor status` and `monitor deliveries` keep one line."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
 def enqueue(database: sqlite_utils.Database, week: str, recipients: Iterable[tuple[str, str | None]],
             files: list[str], *, now: str | None = None) -> int:
     """A pending row for each (address, name) not yet known for `week`; returns how many were added.
@@ -73,10 +79,20 @@ def mark_failed(database: sqlite_utils.Database, delivery_id: int, error: str, n
     """After an attempt that did not send: back to pending until `next_attempt_at`, or `failed` when None;
     `uncertain` when the message may have arrived (never retried by itself)."""
     status = "uncertain" if uncertain else ("pending" if next_attempt_at else "failed")
+    error = one_line(error)
     with transaction(database) as conn:
         conn.execute("UPDATE report_deliveries SET status = ?, last_error = ?, next_attempt_at = ?, updated_at = ?"
                      " WHERE id = ? AND status = 'sending'",
                      (status, error[:1000], None if uncertain else next_attempt_at, now, delivery_id))
+
+
+def withdraw(database: sqlite_utils.Database, delivery_id: int, reason: str, now: str) -> bool:
+    """A pending row that must not be sent (its address was taken off the recipients): 'failed' with `reason`,
+    so it is listed, never attempted, and `--retry` can still send it once the address is back."""
+    with transaction(database) as conn:
+        return conn.execute(
+            "UPDATE report_deliveries SET status = 'failed', last_error = ?, next_attempt_at = NULL, updated_at = ?"
+            " WHERE id = ? AND status = 'pending'", (reason[:1000], now, delivery_id)).rowcount == 1
 
 
 def expire_claims(database: sqlite_utils.Database, claimed_before: str, now: str) -> int:

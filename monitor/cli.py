@@ -261,11 +261,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def console() -> None:
-    """The `monitor` console script: like a Unix tool, end quietly when the reader of a pipe goes away."""
+    """The `monitor` console script: like a Unix tool, end quietly when the reader of a pipe goes away.
+    Process-wide settings go here, not in main() (which tests call in-process): the pipe signal, and
+    the malloc arena cap (monitor.malloc), set before any thread starts."""
+    from monitor.malloc import limit_arenas
+
+    limit_arenas()
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `monitor status | head`
     sys.exit(main())
 
 
 if __name__ == "__main__":
-    console()
+    # `python -m monitor.cli` runs this file as __main__, a second copy of the module: the commands raise
+    # monitor.cli.CliError, which this copy's main() would not catch (a traceback for every usage error).
+    from monitor.cli import console as _console
+
+    _console()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -50,6 +51,9 @@ SMTP_FIELDS = {"host", "port", "starttls", "username", "password_env", "from", "
 _EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+"
                     r"[A-Za-z]{2,63}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Unicode categories refused in the DOCX's header and the recipients' names: controls (NUL, ESC, tab), format
+# characters (bidi overrides such as U+202E, zero-width ones) and line/paragraph separators.
+_INVISIBLE = {"Cc", "Cf", "Zl", "Zp"}
 
 
 class ConfigError(ValueError):
@@ -350,6 +354,9 @@ def _report_text(path: str, node: yaml.Node, key: str, value: Any, limit: int = 
     if not isinstance(value, str) or not value.strip() or len(value) > limit or any(c in value for c in "\r\n"):
         raise ConfigError(path, _line(node), f"report.{key}",
                           f"must be one line of text of at most {limit} characters (got {value!r:.60})")
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in value):
+        raise ConfigError(path, _line(node), f"report.{key}",
+                          f"must be plain text, without control or formatting characters (got {value!r:.60})")
     return value.strip()
 
 
@@ -362,6 +369,8 @@ def _signer_title(path: str, node: yaml.Node, value: Any) -> list[str]:
     if not isinstance(value, list) or not value:
         raise ConfigError(path, _line(node), "report.signer_title",
                           'must be a line of text or a list of lines, e.g. ["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"]')
+    if any(entry is None for entry in value):  # a null line would print "NONE" above the signature
+        raise ConfigError(path, _line(node), "report.signer_title", "each line must be text, not empty")
     return [_report_text(path, entry_node, "signer_title", entry) for entry_node, entry in zip(node.value, value,
                                                                                            strict=True)]
 

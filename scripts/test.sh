@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs everything the tests need (a virtual environment with the package and its test extra,
-# Debian's chromium for the browser tests) and runs the whole suite. `.ci/run` calls this.
+# Debian's chromium and openssl) and runs the whole suite. `.ci/run` calls this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${VENV:-.venv}"
 
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "== installing Debian's chromium for the browser tests"
+# Debian packages the tests use: chromium (browser tests) and openssl (a certificate for the SMTP TLS tests).
+MISSING=""
+command -v chromium >/dev/null 2>&1 || MISSING="$MISSING chromium"
+command -v openssl >/dev/null 2>&1 || MISSING="$MISSING openssl"
+if [ -n "$MISSING" ]; then
+    echo "== installing Debian's$MISSING for the tests"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $MISSING >/dev/null
 fi
 
 echo "== virtual environment in $VENV"

@@ -395,3 +395,16 @@ def test_an_error_line_stays_one_line_whatever_the_path_holds(env, ready_db, tmp
     assert main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "json", "--out", str(out)]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert "tuần\\n47" in line
+
+
+def test_python_dash_m_monitor_cli_prints_a_usage_error_as_one_line(tmp_path, db_path):
+    """`python -m monitor.cli` (how the benches and helpers run it) runs cli.py as __main__, a second copy of
+    the module: a command's `from monitor.cli import CliError` is another class than the one main() catches,
+    so every usage error ended in a traceback (`monitor deliveries --retry 999999`)."""
+    db.connect(db_path).conn.close()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MONITOR_")}
+    done = subprocess.run([sys.executable, "-m", "monitor.cli", "--db", str(db_path), "deliveries", "--retry",
+                           "999999"], cwd=REPO, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    line = one_error_line(done.stderr.decode("utf-8"))
+    assert "--retry 999999" in line

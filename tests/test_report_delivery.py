@@ -337,6 +337,7 @@ def authenticated_server(inbox: Inbox) -> Server:
     return Server(free_port(), inbox, authenticator=check, auth_required=True, auth_require_tls=False).start()
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # on purpose: a loopback test server
 def test_the_password_is_read_from_the_environment_variable_named(tmp_db, inbox, files, monkeypatch):
     server = authenticated_server(inbox)
     try:
@@ -556,3 +557,78 @@ def test_status_shows_the_last_delivery(db_path, tmp_db, files, capsys):
 def test_period_dates_of_the_subject_come_from_the_iso_week():
     period = iso_week(WEEK)
     assert (period.first_day, period.last_day) == (date(2026, 11, 30), date(2026, 12, 6))
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--retry", "99999999999999999999999"], "--retry 99999999999999999999999"),
+    (["--retry", "0"], "--retry 0"),
+    (["--week", "2026-W99"], "--week"),
+    (["--week", "<b>"], "--week")])
+def test_deliveries_bad_id_or_week_is_one_line_naming_the_option(db_path, tmp_db, capsys, args, words):
+    """An id beyond SQLite's integers was an OverflowError traceback; a week that cannot exist listed nothing,
+    as if that week had simply not been sent."""
+    assert main(["--db", str(db_path), "deliveries", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and words in err, err
+
+
+def test_a_recipient_taken_off_the_list_is_not_sent_the_pending_retries(tmp_db, inbox, files):
+    """Hostile review: an address removed from settings.report.recipients (a typo fixed, someone who left the
+    committee) kept its pending row and was still sent the week's report on the next retry, hours later."""
+    port = free_port()  # down: both deliveries are pending
+    delivery.deliver_week(tmp_db, settings_for(port), iso_week(WEEK), files, now=MONDAY)
+    assert {row["status"] for row in rows(tmp_db).values()} == {"pending"}
+
+    kept = settings_for(port, [Recipient("Trưởng ban", "TruongBan@thanhhoa.example.vn")])  # the other one removed
+    server = Server(port, inbox).start()
+    try:
+        outcome = delivery.send_due(tmp_db, kept, now=MONDAY + timedelta(minutes=5))
+    finally:
+        server.stop()
+    assert outcome.sent == ["truongban@thanhhoa.example.vn"]
+    assert [rcpts for rcpts, _ in inbox.messages] == [["truongban@thanhhoa.example.vn"]]
+    dropped = rows(tmp_db)["vanphong@thanhhoa.example.vn"]
+    assert dropped["status"] == "failed" and "no longer" in dropped["last_error"]
+    assert dropped["next_attempt_at"] is None
+
+
+def test_one_format_failing_still_mails_the_others_and_the_job_fails(db_path, tmp_db, tmp_path, server, inbox,
+                                                                     monkeypatch):
+    """Hostile review: write_weekly wrote the formats one after another and stopped at the first exception (a
+    crawled title fpdf2 could not lay out), so the committee got no e-mail at all that week, the DOCX included.
+    Now every format that can be written is, the DOCX goes out, and the job still records the failure."""
+    from monitor.reports import pdf
+    from monitor.schedule import housekeeping
+
+    def broken(report):
+        raise ValueError("The row with index 3 is too high and cannot be rendered on a single page")
+
+    monkeypatch.setattr(pdf, "render", broken)
+    settings = settings_for(server.port)
+    settings.reports_dir = str(tmp_path / "reports")
+    with pytest.raises(housekeeping.WeeklyReportError) as caught:
+        housekeeping.weekly_report(tmp_db, settings, str(db_path))
+    assert "pdf" in str(caught.value) and "too high" in str(caught.value)
+    written = sorted(path.suffix for path in (tmp_path / "reports").iterdir())
+    assert ".docx" in written and ".pdf" not in written and ".html" in written
+    assert len(inbox.messages) == 2
+    assert [[part.get_filename().rsplit(".", 1)[1] for part in message.iter_attachments()]
+            for _, message in inbox.messages] == [["docx"], ["docx"]]
+
+
+def test_a_multi_line_refusal_is_recorded_on_one_line(db_path, tmp_db, files, capsys):
+    """Hostile review: smtplib joins a multi-line reply ("550-5.7.1 …" / "550 5.7.1 …", as large providers
+    send) with a newline; stored as it came, it split `monitor status`'s "Report e-mail:" line in two."""
+    inbox = RefuseOnce("554-5.7.1 The message was rejected\r\n554-5.7.1 see https://example.vn/policy\r\n"
+                       "554 5.7.1 for details")
+    server = Server(free_port(), inbox).start()
+    try:
+        settings = settings_for(server.port, [Recipient(None, "truongban@thanhhoa.example.vn")])
+        delivery.deliver_week(tmp_db, settings, iso_week(WEEK), files, now=MONDAY)
+    finally:
+        server.stop()
+    error = rows(tmp_db)["truongban@thanhhoa.example.vn"]["last_error"]
+    assert "554" in error and "for details" in error and "\n" not in error and "\r" not in error
+    assert main(["--db", str(db_path), "status"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Report e-mail:"))
+    assert "see `monitor deliveries`" in line

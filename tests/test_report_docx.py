@@ -246,6 +246,12 @@ def test_an_empty_week_renders_saying_so(tmp_db):
     assert "Trong kỳ báo cáo không thu thập được tin, bài nào và không có quyết định xử lý nào." in texts
     assert all(heading in texts for heading in HEADINGS)
     assert "Không có dữ liệu trong kỳ này." in texts  # the spreading stories' table has no rows
+    # Nothing collected is not "every source delivered new items" nor "monitored without gaps" (hostile review:
+    # a document sent upward claimed both for a week in which nothing at all was collected).
+    assert not any("đều có tin mới" in text or "không có khoảng trống" in text for text in texts), texts
+    nothing = ("Trong kỳ không thu thập được tin, bài nào từ các nguồn đang theo dõi; cần kiểm tra việc thu thập "
+               "để không bỏ sót thông tin.")
+    assert nothing in texts and "- " + nothing in texts  # I.2 and the assessment (IV)
 
 
 def test_generated_day_is_the_day_in_the_reports_zone(w47):
@@ -381,3 +387,37 @@ def test_property_elements_are_in_the_order_word_requires(w47_docx):
                     if -1 in positions or positions != sorted(set(positions)):
                         wrong.append((name, tag, children))
     assert wrong == []
+
+
+def test_web_docx_download_with_a_broken_feeds_file_is_one_line_not_a_500(tmp_path):
+    """Hostile review: the web app reads feeds.yaml's settings at the first DOCX download; a file that does not
+    validate (edited since the app started) raised ConfigError — a 500 with nothing for the analyst to go on."""
+    import db
+    import db.users
+    from tests import helpers
+
+    path = tmp_path / "web.db"
+    database = db.connect(path)
+    build_world(database)
+    db.users.add_user(database, "ana", "correct horse battery", "analyst")
+    database.conn.close()
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("settings:\n  report:\n    agency: 5\nsources: []\n", "utf-8")
+    client = helpers.make_app(path, FEEDS=str(feeds)).test_client()
+    helpers.login(client, "ana", "correct horse battery")
+    response = client.get("/reports/download?week=2026-W47&format=docx")
+    assert response.status_code == 503 and response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert len(text.strip().splitlines()) == 1 and "report.agency" in text and "feeds.yaml:3" in text
+    assert client.get("/reports/download?week=2026-W47&format=pdf").status_code == 200  # the others still work
+
+
+def test_a_period_not_over_yet_says_so_in_the_docx(tmp_db):
+    """Hostile review: /reports/ opens on this week so far, and its DOCX link gave a document that read as a
+    complete week's report (the other formats carry the report's "not over yet" note; the DOCX dropped it)."""
+    build_world(tmp_db)
+    report = dataclasses.replace(build_report(tmp_db, iso_week("2026-W47")), generated_at="2026-11-20T03:00:00Z")
+    texts = _body_texts(_open(render(report, "docx")))
+    assert "Tuần 47 năm 2026 (16/11/2026 – 22/11/2026) chưa kết thúc: đây là số liệu tính đến nay." in texts
+    finished = _body_texts(_open(render(build_report(tmp_db, iso_week("2026-W47")), "docx")))
+    assert not any("chưa kết thúc" in text for text in finished)

@@ -200,6 +200,13 @@ def test_the_weekly_job_writes_in_the_settings_language(tmp_db, tmp_path):
     ("settings:\n  report:\n    lang: de\nsources: []\n", 3, "report.lang"),
     ("settings:\n  report:\n    langue: vi\nsources: []\n", 3, "report.langue"),
     ("settings:\n  report: vi\nsources: []\n", 2, "report"),
+    # hostile review: a null line printed "NONE" above the signature; control characters (NUL, ESC, a bidi
+    # override) went into the document's header and the e-mail's To: name
+    ("settings:\n  report:\n    signer_title: [null, TRƯỞNG BAN]\nsources: []\n", 3, "report.signer_title"),
+    ('settings:\n  report:\n    agency: "BAN\\x00CHỈ ĐẠO"\nsources: []\n', 3, "report.agency"),
+    ('settings:\n  report:\n    place: "\\u202eThanh Hóa"\nsources: []\n', 3, "report.place"),
+    ('settings:\n  report:\n    recipients: [{name: "Ông A\\x1b[31m", email: a@b.vn}]\nsources: []\n', 3,
+     "report.recipients"),
 ])
 def test_a_bad_report_setting_names_its_line_and_field(text, line, field):
     from monitor.config import ConfigError, load_text

@@ -71,7 +71,7 @@ def test_chart_svg_uses_presentation_attributes_only():
     from monitor.reports.model import Table
 
     daily = Table("daily", "Daily", ["day", "crawled", "flagged"], [["2026-11-20", 5, 2], ["2026-11-21", 3, 1]])
-    report = SimpleNamespace(table=lambda name: daily)  # a chart reads its one table only
+    report = SimpleNamespace(table=lambda name: daily, lang="en")  # a chart reads its one table and its language
     svg = charts.svg(report, charts.CHARTS[0])  # type: ignore[arg-type]
     assert "style=" not in svg and "<style" not in svg
     assert 'fill="#2b6cb0"' in svg and 'text-anchor="middle"' in svg

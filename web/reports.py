@@ -131,8 +131,17 @@ def download():
         period = _period()
     except BadParameter as exc:
         return Response(exc.description, status=400, mimetype="text/plain")
-    report, _ = _report(period)
-    data = render(report, fmt, settings=fetch_settings().report if fmt == "docx" else None)
+    settings = None
+    if fmt == "docx":
+        from monitor.config import ConfigError
+
+        try:
+            settings = fetch_settings().report
+        except ConfigError as exc:  # feeds.yaml edited into an invalid state since the app started
+            return Response(_("The report settings cannot be read, ask an administrator: %(error)s",
+                              error=str(exc)) + "\n", status=503, mimetype="text/plain")
+    report, _is_admin = _report(period)
+    data = render(report, fmt, settings=settings)
     name = f"report-{period.label.replace('..', '_')}{'-redacted' if report.redacted else ''}.{fmt}"
     return Response(data, mimetype=MIME[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}"', "X-Content-Type-Options": "nosniff"})

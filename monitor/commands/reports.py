@@ -138,6 +138,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
     from db.deliveries import deliveries, retry
     from monitor.cli import CliError, print_json
 
+    week = _delivery_week(args.week)
+    if args.retry is not None and not 0 < args.retry < 2**63:  # beyond SQLite's integers: no such row
+        raise CliError(f"--retry {args.retry}: not a delivery id (see `monitor deliveries`)")
     database = db.connect(args.db)
     if args.retry is not None:
         if not retry(database, args.retry):
@@ -145,12 +148,12 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
                            "(see `monitor deliveries`)")
         print(f"delivery {args.retry} queued again; the scheduler sends it within 5 minutes")
         return 0
-    rows = deliveries(database, args.week)
+    rows = deliveries(database, week)
     if args.json:
         print_json(rows)
         return 0
     if not rows:
-        print("no report e-mails yet" + (f" for {args.week}" if args.week else ""))
+        print("no report e-mails yet" + (f" for {week}" if week else ""))
         return 0
     print(f"{'id':>5} {'week':<9} {'recipient':<36} {'status':<9} {'tries':>5}  sent at / next attempt / last error")
     for row in rows:
@@ -159,3 +162,17 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         print(f"{row['id']:>5} {row['week']:<9} {row['recipient'][:36]:<36} {row['status']:<9} {row['attempts']:>5}"
               f"  {(detail or '')[:100]}")
     return 0
+
+
+def _delivery_week(text: str | None) -> str | None:
+    """--week as the label the deliveries are stored under ("2026-w9" → "2026-W09"); a week that cannot exist is
+    a one-line error, not an empty listing that reads as "nothing was sent that week"."""
+    from monitor.cli import CliError
+    from monitor.reports.period import PeriodError, iso_week
+
+    if text is None:
+        return None
+    try:
+        return iso_week(text).label
+    except PeriodError as exc:
+        raise CliError(f"--week: {exc}") from None

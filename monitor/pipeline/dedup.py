@@ -31,17 +31,25 @@ SHINGLE_WORDS = 3
 MIN_WORDS = 8  # shorter texts ("Breaking!", a bare link) would cluster by accident
 MAX_CANDIDATES = 200
 _WORD = re.compile(r"\w+", re.UNICODE)
-# The permutations of datasketch's MinHash(num_perm=NUM_PERM, seed=7, hashfunc=zlib.crc32) (its default
-# "affine32" scheme), which made every stored signature: h -> a * fmix32(h) + b mod 2^32, a odd. Computed here
-# with the same generator because importing datasketch imports scipy.integrate, scipy.special and the rest
-# (~34 MB resident in `monitor serve` and `monitor run`) for a few lines of numpy; tests check that the
-# signatures are bit for bit datasketch's. crc32 (C, stable across processes) instead of datasketch's default
-# sha1: the shingle hash is a third of clustering time, and MinHash needs only a well-mixed 32-bit hash.
-_SEED = 7
-_generator = np.random.RandomState(_SEED)
-_PERM_A = _generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
-_PERM_B = _generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
-del _generator
+SEED = 7
+# The MinHash is datasketch 2.0's `MinHash(num_perm=64, seed=7, hashfunc=zlib.crc32)` (scheme "affine32"),
+# computed here bit for bit (tests/test_dedup_minhash.py checks it against datasketch): importing datasketch
+# imports scipy.integrate for its LSH classes, which cost every crawl ~0.9 s of start-up and ~55 MB of memory
+# for the twenty lines used here, and a MinHash object per item was a tenth of the signature time.
+# crc32 (C, stable across processes) instead of datasketch's default sha1: the shingle hash is a
+# third of clustering time, and MinHash needs only a well-mixed 32-bit hash, not a cryptographic one.
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _affine32_permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's affine32 permutations h -> a*h + b mod 2^32 (a odd), drawn as datasketch draws them."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _affine32_permutations(NUM_PERM, SEED)
 
 
 @dataclass
@@ -91,17 +99,15 @@ def signature_of_shingles(grams: set[bytes]) -> Signature | None:
     """MinHash signature of a shingle set, or None when it is empty (too short to cluster safely)."""
     if not grams:
         return None
-    hashes = _fmix32(np.fromiter((zlib.crc32(gram) for gram in grams), dtype=np.uint32, count=len(grams)))
-    return Signature((hashes[:, None] * _PERM_A + _PERM_B).min(axis=0).astype(np.uint64))
-
-
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser (a bijection that spreads crc32's structure), wrapping mod 2^32."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
+    hashes = np.fromiter((zlib.crc32(gram) for gram in grams), dtype=np.uint32, count=len(grams)).reshape(-1, 1)
+    shift1, mult1, shift2, mult2, shift3 = _FMIX32  # MurmurHash3's finalizer, as datasketch pre-mixes
+    hashes ^= hashes >> shift1
+    hashes *= mult1
+    hashes ^= hashes >> shift2
+    hashes *= mult2
+    hashes ^= hashes >> shift3
+    permuted = hashes * _PERM_A + _PERM_B  # uint32 arithmetic: the wraparound is the modulo 2^32
+    return Signature(permuted.min(axis=0).astype(np.uint64))
 
 
 def signature(text: str) -> Signature | None:

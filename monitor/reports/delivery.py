@@ -5,7 +5,7 @@ at once; `send_due` (a scheduler job every few minutes) sends whatever is still 
 row for (week, recipient) is claimed before the server is contacted (db/deliveries.py), so a retry, a second
 process or a restart never mails the same week to the same address twice. When the connection breaks after
 the message was handed over, the server may have accepted it: that row is marked `uncertain` and left for a
-person to decide (`monitor report deliveries --retry ID`) rather than risk a duplicate in a committee's inbox.
+person to decide (`monitor deliveries --retry ID`) rather than risk a duplicate in a committee's inbox.
 
 Standard library only (smtplib, ssl, email): TLS with certificate and host-name checks (STARTTLS on 587, TLS
 from the first byte on 465), a timeout on every socket operation, and the password read from the environment
@@ -128,6 +128,7 @@ def send_due(database: sqlite_utils.Database, settings: Settings, *, now: dateti
     rows = deliveries.due(database, stamp)
     if not rows or settings.smtp is None:
         return outcome
+    rows = _still_listed(database, settings, rows, stamp)
     weeks: dict[str, DeliveryOutcome] = {}
     for row in rows:
         week = weeks.setdefault(row["week"], DeliveryOutcome())
@@ -143,6 +144,18 @@ def send_due(database: sqlite_utils.Database, settings: Settings, *, now: dateti
         for name in ("sent", "retrying", "failed", "uncertain"):
             getattr(outcome, name).extend(getattr(result, name))
     return outcome
+
+
+def _still_listed(database: sqlite_utils.Database, settings: Settings, rows: list[dict], stamp: str) -> list[dict]:
+    """The due rows whose address is still among settings.report.recipients; the others are withdrawn (a typo
+    fixed, someone who left the committee must not get the retries of a week queued before the change)."""
+    listed = {recipient.email.lower() for recipient in email_recipients(settings.report.recipients)}
+    for row in rows:
+        if row["recipient"] not in listed:
+            deliveries.withdraw(database, row["id"], "no longer a recipient (settings.report.recipients)", stamp)
+            log.warning("report e-mail withdrawn: address no longer a recipient",
+                        extra={"week": row["week"], "recipient": row["recipient"]})
+    return [row for row in rows if row["recipient"] in listed]
 
 
 def _attempt(database: sqlite_utils.Database, settings: Settings, row: dict, moment: datetime,

@@ -62,6 +62,11 @@ class DocTable:
     optional: bool = False  # shown only when the Report has the table (the follow-up measures)
 
 
+# A period in which nothing was collected (a fresh installation, collection stopped): said, not "no gaps".
+NOTHING_COLLECTED = N_("No items were collected from the monitored sources in the period; collection needs checking "
+                       "so that no information is missed.")
+
+
 def shown_tables(report: Report) -> list[DocTable]:
     """The tables the document shows for `report`, in the order it shows them."""
     names = {table.name for table in report.tables}
@@ -98,6 +103,15 @@ def clean(text: object, *, one_line: bool = True) -> str:
     or a header line, line breaks and tabs folded into single spaces."""
     text = _UNSAFE.sub("", str(text))
     return _SPACE.sub(" ", text).strip() if one_line else text
+
+
+# A table cell's text at most this long: a crawled title can be any length, and one of 5,000 characters in a
+# narrow column is a row pages long in the document that goes upward. The XLSX, CSV and JSON keep the whole text.
+CELL_CHARS = 300
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 1].rstrip() + "…"
 
 
 def render(report: Report, settings: ReportSettings | None = None) -> bytes:
@@ -464,7 +478,7 @@ class _Body:
                 value, column = values[index], columns[position]
                 text = self.w.cell(value, column, coded=_coded(column))
                 align = WD_ALIGN_PARAGRAPH.LEFT if position == 0 else WD_ALIGN_PARAGRAPH.CENTER
-                _first_paragraph(cell, text=clean(text), size=TABLE_PT, align=align)
+                _first_paragraph(cell, text=_clipped(clean(text)), size=TABLE_PT, align=align)
         _paragraph(self.document, "", size=6, after=0)
 
     def chart(self, name: str, caption: str) -> None:
@@ -484,6 +498,10 @@ class _Body:
         self.heading(0)
         if self.report.empty:
             self.text(N_("No items were collected and no decisions were made in the reporting period."))
+        if self.report.period.end_utc > self.report.generated_at:  # this week so far: not a complete report
+            note = self.w.gettext(N_("%(period)s is not over yet: the figures are those so far."),
+                                  period=self.w.period(self.report.period))
+            _paragraph(self.document, note[:1].upper() + note[1:], italic=True, indent=True)
         self.subheading(1, N_("Information collected"))
         sources = sum(1 for row in self.report.table("crawled_by_source").rows if row[3])
         self.text(N_("In the reporting period the system collected %(crawled)s items from %(sources)s sources "
@@ -499,7 +517,9 @@ class _Body:
         dark, failing, paused = (self.figure(name) or 0 for name in
                                  ("sources_gone_dark", "sources_failing", "sources_paused"))
         gaps = self.figure("language_gaps") or 0
-        if dark or failing or paused or gaps:
+        if not self.figure("items_crawled"):  # not "every source delivered": nothing at all came in
+            self.text(NOTHING_COLLECTED)
+        elif dark or failing or paused or gaps:
             self.text(N_("Of the sources monitored, %(dark)s sent nothing new in the period, %(failing)s had "
                          "collection errors and %(paused)s are paused; %(gaps)s languages show coverage gaps."),
                       dark=self.number(dark), failing=self.number(failing), paused=self.number(paused),
@@ -585,7 +605,9 @@ class _Body:
                            "%(before)s)."), precision=self.share(precision),
                         before=self.share(self.figure("precision_all_flags", "previous")))
         problems = sum(self.figure(name) or 0 for name in ("sources_gone_dark", "sources_failing"))
-        if problems:
+        if not self.figure("items_crawled"):
+            self.bullet(NOTHING_COLLECTED)
+        elif problems:
             self.bullet(N_("%(problems)s sources sent nothing new or failed to be collected; they need checking so "
                            "that no information is missed."), problems=self.number(problems))
         else:

@@ -7,6 +7,7 @@ Works offline with no system libraries: text is set in the DejaVu Sans font matp
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from fpdf import FPDF
@@ -18,6 +19,16 @@ from monitor.reports.html import ITEM_ROWS_SHOWN, SECTIONS, heading_lines, items
 from monitor.reports.model import Report, Table
 
 ITEM_COLUMNS = ("item_id", "first_seen_local", "source", "title", "status_now", "decided_by", "action", "note")
+# A table cell's text at most this long: fpdf2 refuses a row taller than a page, and a crawled title can be any
+# length (5,000 characters, one unbroken word). The HTML, XLSX, CSV and JSON keep the whole text.
+CELL_CHARS = 300
+_UNSHOWN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")  # no glyph in any font
+
+
+def _shown(text: str) -> str:
+    """A cell as printed: control characters dropped (tabs as spaces), clipped to CELL_CHARS with an ellipsis."""
+    text = _UNSHOWN.sub("", text).replace("\t", " ")  # DejaVu has no glyph for a tab either
+    return text if len(text) <= CELL_CHARS else text[:CELL_CHARS - 1].rstrip() + "…"
 
 
 def _font_dir() -> Path:
@@ -64,7 +75,7 @@ def _table(pdf: _Pdf, headings: list[str], rows: list[list[str]], size: float = 
                    width=min(pdf.epw, max(70, 34 * len(headings)))) as table:
         table.row(headings)
         for row in rows:
-            table.row(row)
+            table.row([_shown(cell) for cell in row])
     pdf.ln(2)
 
 

@@ -128,11 +128,14 @@ def write_report(report: Report, fmt: str, out: str | Path, *, settings: ReportS
 def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week: str | Period | None = None,
                  formats: tuple[str, ...] = FORMATS, *,
                  now: datetime | None = None, zone: str = DEFAULT_TIMEZONE, redact: bool = False,
-                 lang: str = DEFAULT_LANGUAGE, settings: ReportSettings | None = None) -> list[Path]:
+                 lang: str = DEFAULT_LANGUAGE, settings: ReportSettings | None = None,
+                 failures: dict[str, Exception] | None = None) -> list[Path]:
     """Build one week's report (default: the previous full week) in `lang` and write it in `formats` under
     reports_dir.
 
-    Files are named report-<week>.<ext>; for the scheduler's weekly job (settings.report.lang).
+    Files are named report-<week>.<ext>; for the scheduler's weekly job (settings.report.lang). With
+    `failures` (the weekly job's), a format that raises is put there and the others are still written, so one
+    format's bug does not leave the committee without the DOCX; without it, the first error propagates.
     """
     if isinstance(week, Period):
         period = week
@@ -145,5 +148,10 @@ def write_weekly(database: sqlite_utils.Database, reports_dir: str | Path, week:
     reports_dir.mkdir(parents=True, exist_ok=True)  # the scheduler's own folder, from settings
     written: list[Path] = []
     for fmt in formats:
-        written += write_report(report, fmt, reports_dir / f"report-{period.label}.{fmt}", settings=settings)
+        try:
+            written += write_report(report, fmt, reports_dir / f"report-{period.label}.{fmt}", settings=settings)
+        except Exception as exc:
+            if failures is None:
+                raise
+            failures[fmt] = exc
     return written

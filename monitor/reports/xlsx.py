@@ -11,10 +11,10 @@ numbers stay numeric cells, which Excel shows in the reader's own number format.
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
@@ -38,6 +38,9 @@ SHEET_TITLES = {
     "time_to_action": N_("Time to action"), "followups_open": N_("Open follow-ups"), "items": N_("Items"),
 }
 OVERVIEW_SHEET, CHARTS_SHEET = N_("Report"), N_("Charts")
+# Characters XML does not allow: openpyxl's ILLEGAL_CHARACTERS_RE (C0 controls) leaves out the noncharacters
+# U+FFFE and U+FFFF, which a crawled title can hold; lxml then raises, or the items sheet is XML Excel refuses.
+ILLEGAL_CHARACTERS_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def sheet_title(table: Table | str, w: Wording) -> str:

@@ -39,16 +39,28 @@ def backups_dir(settings: Settings, db_path: str) -> Path:
     return Path(settings.backups_dir) if settings.backups_dir else data_dir(db_path) / "backups"
 
 
+class WeeklyReportError(Exception):
+    """Some of the week's formats could not be written; the others were, and were e-mailed."""
+
+
 def weekly_report(database: sqlite_utils.Database, settings: Settings, db_path: str) -> list[str]:
     """Monday 07:00 Asia/Ho_Chi_Minh: last week's report files for analysts, then the DOCX and PDF e-mailed to
-    settings.report.recipients (what fails to send is retried by `report_delivery`)."""
+    settings.report.recipients (what fails to send is retried by `report_delivery`).
+
+    A format that fails (a bug, a crawled title no renderer foresaw) does not stop the others nor the e-mail
+    of what was written; the job then fails with WeeklyReportError, so the failure is recorded and seen."""
     from monitor.reports import previous_full_week, write_weekly
     from monitor.reports.delivery import deliver_week
 
     period = previous_full_week(None, DEFAULT_TIMEZONE)
+    failures: dict[str, Exception] = {}
     written = write_weekly(database, reports_dir(settings, db_path), period, lang=settings.report.lang,
-                           settings=settings.report)
+                           settings=settings.report, failures=failures)
+    for fmt, exc in failures.items():
+        log.error("weekly report format not written", exc_info=exc, extra={"week": period.label, "format": fmt})
     deliver_week(database, settings, period, written)
+    if failures:
+        raise WeeklyReportError("; ".join(f"{fmt}: {type(exc).__name__}: {exc}" for fmt, exc in failures.items()))
     return [str(p) for p in written]
 
 
