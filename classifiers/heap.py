@@ -4,7 +4,7 @@ Why: scoring a batch allocates numpy arrays of a few MB each, many times per bat
 mmap threshold (128 KB to start) with a fresh mmap and unmaps them on free, so every batch pays page faults and
 zeroing again; it raises the threshold on its own only after freeing a large mmapped block. Loading the model used
 to do that by accident (temporaries of tens of MB): once loading stopped making them (issue 17 §3), features and
-scores were ~30 % slower (`bench/bench_memory.py` notes, RESULTS.md). `keep_batch_arrays_in_heap` sets the
+scores were ~30 % slower (bench/RESULTS.md, "Memory and start-up"). `keep_batch_arrays_in_heap` sets the
 thresholds glibc would have reached (mmap 32 MiB, its maximum; trim 64 MiB), so those blocks are reused.
 
 The other side: CPython frees large arrays with free(), and glibc keeps what was freed inside its heaps. After the
