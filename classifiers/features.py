@@ -53,13 +53,20 @@ DEFAULT_CONFIG: dict = {
     "split_blocks": True,
 }
 
+# Entries of each per-token cache below. They sit behind the featurizer's vocabulary cache (Featurizer.MAX_CACHE):
+# called only for a token it has not met since its last reset, so they need to hold a working set, not every token
+# ever read. Each distinct token costs ~1 KB across the caches, and a service meets new ones for as long as it runs
+# (numbers, names, links): at 2^18-2^20 entries and 2,000,000 vocabulary tokens they grew without a useful bound
+# (~1.8 KB per new token, +290 MB after 160,000; issue 17 §3). A day of Vietnamese news has ~10-20k distinct tokens.
+TOKEN_CACHE = 1 << 16
 
-@functools.lru_cache(maxsize=1 << 18)
+
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _fold(token: str) -> str:
     return fold_diacritics(token)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _char_grams(token: str, lo: int, hi: int) -> tuple[str, ...]:
     s = f" {token} "
     out = []
@@ -79,20 +86,20 @@ _SALT = {
 }
 
 
-@functools.lru_cache(maxsize=1 << 20)
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _bucket(feature: str, n_features: int) -> int:
     """Hash bucket of one feature string (MurmurHash3 x86 32-bit, as sklearn's FeatureHasher; mmh3 gives the
     same values without importing scikit-learn, which was 0.9 s of `monitor classify`'s start-up)."""
     return abs(_mmh3(feature, 0)) % n_features
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _key(feature: str) -> int:
     """64-bit key of a unigram, combined arithmetically into n-gram buckets (no strings built)."""
     return (_mmh3(feature, 1, signed=False) << 32) | _mmh3(feature, 2, signed=False)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _token_info(token: str, n_features: int, lo: int, hi: int) -> tuple[tuple[int, ...], int, int]:
     """Per-token buckets (toned 'w' unigram, folded 'f' unigram, folded char grams), and the 64-bit keys
     of the toned and folded token. (A tuple: a numpy array per new token cost more than its hashing.)"""
@@ -225,7 +232,7 @@ def _finish(h: np.ndarray, prefix: str, order: int, n_features: np.uint64) -> np
     return (h % n_features).astype(np.int64)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=TOKEN_CACHE)
 def _canon(token: str) -> str:
     return normalize_tones(token).lower()
 
@@ -487,7 +494,9 @@ class Featurizer:
             self._n_tabled = 0
             self._key_table = KeyTable()
 
-    MAX_CACHE = 2_000_000
+    # Tokens kept before the vocabulary cache starts afresh (~1 KB each; see TOKEN_CACHE). A reset costs one
+    # look-up of each token as it is met again (~1 s for 50,000); scores do not change.
+    MAX_CACHE = 50_000
     CHUNK = 2000
 
     def _id_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ Design (why):
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import zipfile
@@ -32,11 +33,11 @@ import scipy.sparse as sp
 
 from classifiers.explain import is_stop, readable_terms
 from classifiers.features import Featurizer, breaks_many
+from classifiers.heap import keep_batch_arrays_in_heap
+from classifiers.paths import DEFAULT_MODEL, MODELS_DIR  # noqa: F401 - importers read them here too
 from classifiers.watchlist import Watchlist
 from vocab import CATEGORIES  # noqa: F401 - the model scores one head per category; importers read it here
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "default.skops"
 # What an item is: scores are calibrated per kind (a social post, a news article and a comment are
 # different populations). `post` is the default for text whose kind nobody knows.
 KINDS = ("post", "article", "comment")
@@ -220,6 +221,12 @@ def _token_texts(terms: dict, starts: list[list[int]], lengths: list[list[int]])
     return tokens
 
 
+def _weights(state: dict) -> sp.csr_matrix:
+    """The model file's weights of every head as a (heads, width) float32 CSR matrix."""
+    return sp.csr_matrix((np.asarray(state["W_data"], np.float32), state["W_indices"], state["W_indptr"]),
+                         shape=tuple(state["W_shape"]))
+
+
 def meta_matrix(fields: list[str], metas: list[dict | None]) -> np.ndarray:
     """log1p of engagement counts (missing / unparsable -> 0), one row per item."""
     def num(v: object) -> float:
@@ -239,10 +246,6 @@ class Model:
         idf = state.get("idf")
         self.featurizer = Featurizer(state["feature_config"], None if idf is None else np.asarray(idf, np.float32))
         self.heads: list[dict] = list(state["heads"])
-        self.W = sp.csr_matrix(
-            (np.asarray(state["W_data"], np.float32), state["W_indices"], state["W_indptr"]),
-            shape=tuple(state["W_shape"]),
-        )
         self.b = np.asarray(state["b"], dtype=np.float64)
         self.categories: list[str] = list(state["categories"])
         if "experts" not in state or any("threshold" not in e for e in state["experts"].values()):
@@ -281,20 +284,45 @@ class Model:
                 }
         return gate_rows
 
+    @functools.cached_property
+    def W(self) -> sp.csr_matrix:
+        """Every head's weights, (heads, width) float32 CSR, built when first asked for (evaluation's
+        `head_proba`): scoring reads the compact copy made at load, so a service does not hold this one."""
+        return _weights(self.state)
+
     def _load_weights(self, expert_rows: list[int], gate_rows: list[int]) -> None:
-        """The experts' and gates' weights as one dense (width, K + R) float32 matrix: X @ dense is a cheap
-        sparse-dense product (the gates as a sparse-sparse product were a third of the scoring time), and
-        explanations look an n-gram's expert weights up by its bucket. Scattered straight into that layout
-        from W's rows (no dense transpose copy)."""
+        """The experts' and gates' weights as one dense float32 matrix with a row per feature bucket that
+        any of them weighs (row 0 is all zeros, for every other bucket) and `_row_of` mapping a bucket to
+        its row: X @ dense is a cheap sparse-dense product (the gates as a sparse-sparse product were a
+        third of the scoring time), and explanations look an n-gram's expert weights up by its bucket.
+
+        Why compact: the shipped model weighs ~800,000 of its 2,097,152 buckets, so a row for every bucket
+        was 151 MB, most of it zeros, resident in every process that scores; this is ~57 MB plus an 8 MB
+        index. The products are the same floats: a bucket without weights adds 0 * x to a sum, which
+        leaves it unchanged, whether it is read from its own zero row or from the shared one."""
         rows = expert_rows + gate_rows
-        part = self.W[rows].tocoo()
-        self._W_allT = np.zeros((self.W.shape[1], len(rows)), dtype=np.float32)
-        self._W_allT[part.col, part.row] = part.data
+        state = self.state
+        width = int(state["W_shape"][1])
+        indptr, indices, data = state["W_indptr"], state["W_indices"], state["W_data"]
+        spans = [(int(indptr[r]), int(indptr[r + 1])) for r in rows]  # each row read in place: no copy of W
+        weighed = np.zeros(width, dtype=bool)
+        self._any_weight = np.zeros(width, dtype=bool)
+        for k, (lo, hi) in enumerate(spans):
+            weighed[indices[lo:hi]] = True
+            if k < len(expert_rows):
+                self._any_weight[indices[lo:hi][data[lo:hi] != 0]] = True
+        self._row_of = np.zeros(width, dtype=np.int32)
+        self._row_of[weighed] = np.arange(1, np.count_nonzero(weighed) + 1, dtype=np.int32)
+        self._W_allT = np.zeros((np.count_nonzero(weighed) + 1, len(rows)), dtype=np.float32)
+        for k, (lo, hi) in enumerate(spans):
+            self._W_allT[self._row_of[indices[lo:hi]], k] = np.asarray(data[lo:hi], np.float32)
         self._b_all = self.b[rows]
         self._n_experts = len(expert_rows)
-        experts = part.row < len(expert_rows)
-        self._any_weight = np.zeros(self.W.shape[1], dtype=bool)
-        self._any_weight[part.col[experts & (part.data != 0)]] = True
+
+    def _weighed_features(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """X with each bucket renumbered to its row of the compact weights (`_load_weights`)."""
+        return sp.csr_matrix((X.data, self._row_of[X.indices], X.indptr),
+                             shape=(X.shape[0], self._W_allT.shape[0]))
 
     # -- features -----------------------------------------------------------------------
     def features(self, texts: list[str]) -> sp.csr_matrix:
@@ -328,7 +356,7 @@ class Model:
         item's flag threshold in log-odds, its heads' own thresholds mixed with the same weights (an
         item like ReINTEL's posts is held to ReINTEL's threshold, one like nothing we can judge to none)."""
         n, K = X.shape[0], len(self.expert_names)
-        H = np.asarray(X @ self._W_allT, dtype=np.float64) + self._b_all
+        H = np.asarray(self._weighed_features(X) @ self._W_allT, dtype=np.float64) + self._b_all
         L, G = H[:, :K] * self._a + self._c, H[:, K:]
         Z = np.full((n, len(self.categories)), -10.0)
         T = np.full((n, len(self.categories)), NEVER_LOGIT)
@@ -469,7 +497,8 @@ class Model:
         stop = self._stop_flags(terms)  # (tokens of items not shown are never read)
         brk = self._punctuation_breaks(terms, shown)
         K = self._n_experts
-        gram_w = self._W_allT[wb, :K] * vw[:, None] + self._W_allT[fb, :K] * vf[:, None]  # (m, K)
+        gram_w = (self._W_allT[self._row_of[wb], :K] * vw[:, None]
+                  + self._W_allT[self._row_of[fb], :K] * vf[:, None])  # (m, K)
         n_tok = len(tok_doc)
         found = []
         for ci, cat in enumerate(self.categories):
@@ -691,6 +720,7 @@ def load_model(path: str | Path | None = None, watchlist: str | Path | None = No
     """Load a model (default: the shipped classifiers/models/default.skops) and a watchlist
     (default: classifiers/watchlist.yaml). Uses skops with an allow-listed trusted-types list."""
     path = Path(path) if path is not None else DEFAULT_MODEL
+    keep_batch_arrays_in_heap()  # scoring's batch arrays reused, not mapped afresh each batch (classifiers.heap)
     state = load_state(path)
     state["_card_path"] = path.with_suffix(".card.md") if path.with_suffix(".card.md").exists() else None
     return Model(state, Watchlist.load(watchlist))

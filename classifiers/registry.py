@@ -29,9 +29,14 @@ import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from classifiers.card import write_card
-from classifiers.model import CATEGORIES, DEFAULT_MODEL, Model, load_model, save_state
+from classifiers.paths import DEFAULT_MODEL
+from vocab import CATEGORIES
+
+if TYPE_CHECKING:  # classifiers.model (numpy, scipy) is imported where a model is loaded, built or saved:
+    from classifiers.model import Model  # listing versions (`monitor serve` at start) needs none of it
 
 DEFAULT_TOLERANCE = 0.01
 # Metrics compared when gating a research retrain on dev (per dataset key of classifiers.evaluate).
@@ -145,6 +150,8 @@ class Registry:
         path = self.model_path(version)
         if path.exists():
             raise FileExistsError(f"version {version} already registered")
+        from classifiers.model import save_state
+
         save_state(state, path)
         card, meta_path = write_card(state, path, test_metrics)
         if gate is not None:
@@ -214,6 +221,8 @@ class Registry:
         return self.model_path(v) if v else DEFAULT_MODEL
 
     def load_active(self, watchlist: str | Path | None = None) -> Model:
+        from classifiers.model import load_model
+
         return load_model(self.active_model_path(), watchlist)
 
 
@@ -229,6 +238,7 @@ def register_candidate(state: dict, registry_root: str | Path | None = None,
 
     Returns the candidate dict consumed by :func:`propose`."""
     from classifiers.evaluate import evaluate
+    from classifiers.model import Model
 
     reg = Registry(registry_root or default_root())
     metrics = evaluate(Model(state), datasets=datasets, root=data_root, split="dev")
@@ -251,6 +261,7 @@ def adapt_candidate(decisions: list[dict], progress: Callable[[str, float], None
     enough decisions yet, else the candidate dict consumed by :func:`propose` (its ``gate`` holds
     the held-out comparison, the flag rates and the reasons to refuse it, if any)."""
     from classifiers import adapt
+    from classifiers.model import Model
 
     reg = Registry(registry_root or default_root())
     ready, why = adapt.readiness(decisions, list(CATEGORIES))

@@ -85,7 +85,7 @@ def _place_tone(letters: list[list[str]], tone: str) -> None:
     letters[target].append(tone)
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)  # a working set: each entry costs ~200 B for as long as the service runs
 def _canonical_word(word: str) -> str:
     # Cached: a language has a few thousand distinct syllables, so memoising makes
     # normalize_tones ~6x faster on real text (the classifier scores thousands of items/s).
@@ -108,7 +108,7 @@ def _canonical_word(word: str) -> str:
     return unicodedata.normalize("NFC", "".join("".join(group) for group in letters))
 
 
-@functools.lru_cache(maxsize=1 << 18)
+@functools.lru_cache(maxsize=1 << 16)
 def _canonical_token(token: str) -> str:
     return _WORD.sub(lambda m: _canonical_word(m.group(0)), token)
 

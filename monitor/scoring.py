@@ -16,11 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifiers.model import DEFAULT_MODEL, Model, load_model
+from classifiers.heap import release_free_memory
+from classifiers.paths import DEFAULT_MODEL
 from classifiers.registry import Registry, default_root
 
 if TYPE_CHECKING:  # the database layer is imported where it is used: `monitor classify` needs none of it
     import sqlite_utils
+
+    from classifiers.model import Model
 
 RECHECK_SECONDS = 30.0
 log = logging.getLogger(__name__)
@@ -33,6 +36,14 @@ def active_model_path(registry_root: str | Path | None = None) -> Path:
 def watchlist_path() -> str | None:
     """$MONITOR_WATCHLIST: the committee's own watchlist file (default: classifiers/watchlist.yaml)."""
     return os.environ.get("MONITOR_WATCHLIST") or None
+
+
+def load_model(path: str | Path, watchlist: str | Path | None = None) -> Model:
+    """classifiers.model.load_model, imported on the first load: `monitor serve` lists the model versions at
+    start (sync_models_table) without ever scoring, and the model module costs it scipy.sparse (~15 MB)."""
+    from classifiers import model
+
+    return model.load_model(path, watchlist)
 
 
 def load_scorer(model_path: str | Path | None = None, registry_root: str | Path | None = None) -> Model:
@@ -73,6 +84,7 @@ class ActiveScorer:
             self._tell(refused_path, exc)
         else:
             self._tell(None, None)
+        release_free_memory()  # loading freed several times what the model keeps (see classifiers.heap)
         self._checked = time.monotonic()
 
     def _tell(self, refused_path: Path | None, exc: BaseException | None) -> None:
@@ -106,6 +118,7 @@ class ActiveScorer:
                         self._tell(path, exc)
                     else:
                         self._tell(None, None)
+                        release_free_memory()  # the loading's temporaries, and the model replaced
                 elif path == self._path and self._refusing:
                     self._tell(None, None)  # rolled back to the model in use: nothing is refused any more
             return self._model

@@ -179,3 +179,69 @@ def test_concurrent_batches_read_like_sequential_ones():
     for X, Y in zip(got, expected, strict=True):
         assert np.array_equal(X.indptr, Y.indptr) and np.array_equal(X.indices, Y.indices)
         assert np.array_equal(X.data, Y.data)
+
+
+def test_compact_weights_hold_every_weight_of_the_full_matrix(model):
+    """The scoring weights keep a row only for buckets some expert or gate weighs (issue 17 §3): each such
+    bucket's row is its column of W, every other bucket reads the zero row, and the product over a batch is
+    the same floats as the product with the full (width, experts + gates) matrix the model used to hold."""
+    rows = [model.head(n)["row_start"] for n in model.expert_names]
+    rows += [r for cat in model.categories for gate in [(model.state.get("gates") or {}).get(cat)] if gate
+             for r in range(gate["row_start"], gate["row_end"])]
+    weights = model.W[rows]
+    assert not model._W_allT[0].any()
+    weighed = np.unique(weights.tocoo().col)
+    assert np.array_equal(np.flatnonzero(model._row_of), weighed)
+    X = model.features(_texts(300, seed=5))
+    used = np.unique(X.indices)
+    full_used = weights[:, used].T.toarray()  # the full matrix's rows for the buckets this batch touches
+    assert np.array_equal(model._W_allT[model._row_of[used]], full_used)
+    plain = sp.csr_matrix((X.data, np.searchsorted(used, X.indices), X.indptr), shape=(X.shape[0], len(used)))
+    assert np.array_equal(model._weighed_features(X) @ model._W_allT, plain @ full_used)
+
+
+def test_a_loaded_model_holds_no_full_weight_matrix():
+    """Every process that scores holds the model: its weights stay compact (the full dense matrix was 151 MB)
+    and the CSR copy of all heads is built only for evaluation."""
+    fresh = load_model()
+    fresh.score(["chia sẻ gấp tin giả"])
+    held = sum(v.nbytes for v in vars(fresh).values() if isinstance(v, np.ndarray))
+    assert held < 80e6, f"{held / 1e6:.0f} MB of arrays held by the model"
+    assert "W" not in vars(fresh)
+
+
+def test_token_caches_start_afresh_at_their_bound_without_changing_scores(monkeypatch):
+    """The token caches of a long-running service are bounded (issue 17 §3: they grew by ~1.8 KB per new token,
+    without a useful bound): past Featurizer.MAX_CACHE tokens the vocabulary starts afresh, and the scores and
+    reasons are those of a model that never reset."""
+    texts = _texts(300, seed=9) + [f"mã số {n} chia sẻ gấp tin giả {n * 7919}" for n in range(300)]
+    fresh = load_model()
+    expected = [s.to_dict() for i in range(0, len(texts), 50) for s in fresh.score(texts[i : i + 50])]
+    bounded = load_model()
+    monkeypatch.setattr(F.Featurizer, "MAX_CACHE", 200)
+    got, sizes = [], []
+    for i in range(0, len(texts), 50):
+        got += [s.to_dict() for s in bounded.score(texts[i : i + 50])]
+        sizes.append(len(bounded.featurizer._vocab))
+    assert got == expected
+    assert max(sizes) < 200 + 50 * 160  # never more than the bound and one batch's new tokens
+    assert min(sizes[2:]) < max(sizes)  # it did start afresh
+    for cache in (F._fold, F._bucket, F._key, F._token_info, F._canon, F._char_grams):
+        assert cache.cache_info().maxsize <= F.TOKEN_CACHE
+
+
+def test_loading_a_model_keeps_batch_arrays_in_the_heap_on_glibc():
+    """Scoring's batch arrays are reused from the C heap rather than mapped afresh per batch (~30 % of scoring
+    time when they were not, issue 17 §3), and idle processes can hand free pages back; elsewhere both are no-ops."""
+    import platform
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    code = ("from classifiers import heap; from classifiers.model import load_model; load_model(); "
+            "print(heap._tuned, heap.release_free_memory())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert result.stdout.split() == [str(glibc), str(glibc)]

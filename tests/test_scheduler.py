@@ -376,3 +376,23 @@ def test_a_restart_keeps_each_sources_next_run_instead_of_polling_everything_at_
         assert (jobs["never"] - datetime.now(UTC)).total_seconds() < 1
     finally:
         second.stop(timeout=5)
+
+
+def test_freed_memory_is_handed_back_once_crawls_have_ended_and_none_runs(db_path, tmp_path, monkeypatch):
+    """An idle `monitor run` gives the memory its finished crawls freed back to the system (issue 17 §3):
+    not while a crawl runs (it is still using it), and not again until another crawl has ended."""
+    import monitor.schedule.scheduler as scheduler_module
+
+    released: list[int] = []
+    monkeypatch.setattr(scheduler_module, "release_free_memory", lambda: released.append(1) or True)
+    feeds = tmp_path / "feeds.yaml"
+    _write(feeds, [{"name": "s0", "kind": "rss", "url": "http://127.0.0.1:9/0", "interval": "5s"}])
+    scheduler = Scheduler(db_path, feeds, crawl=lambda *args, **kwargs: _result(), **FAST)
+    assert scheduler.release_memory() is False and released == []  # nothing crawled yet
+    with scheduler._inflight.running():
+        pass
+    with scheduler._inflight.running():
+        assert scheduler.release_memory() is False  # a crawl is running
+        assert released == []
+    assert scheduler.release_memory() is True and len(released) == 1
+    assert scheduler.release_memory() is False and len(released) == 1  # no crawl ended since

@@ -105,3 +105,19 @@ def test_a_restart_with_an_unloadable_promoted_model_scores_with_the_shipped_one
     scorer = ActiveScorer(registry_root=tmp_path, recheck_seconds=0)
     assert scorer.version == load_model().version
     assert "scoring with the shipped one" in caplog.text
+
+
+def test_listing_model_versions_imports_no_model_code(tmp_path):
+    """`monitor serve` records the model versions at start (sync_models_table) and never scores: that must not
+    import classifiers.model, whose numpy and scipy.sparse cost the web process ~15 MB (issue 17 §3)."""
+    import subprocess
+    import sys
+
+    from tests.corpus import REPO
+
+    code = ("import sys, db; from monitor.scoring import sync_models_table; "
+            f"n = sync_models_table(db.connect({str(tmp_path / 'm.db')!r}), {str(tmp_path / 'registry')!r}); "
+            "print(n, sorted(m for m in ('classifiers.model', 'scipy', 'sklearn') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "[]"]

@@ -18,6 +18,7 @@ class InFlight:
         self._idle = threading.Condition(threading.Lock())
         self._waiting = 0
         self._running = 0
+        self._finished = 0
 
     def submitted(self) -> None:
         """APScheduler handed a crawl to the pool."""
@@ -37,12 +38,18 @@ class InFlight:
         finally:
             with self._idle:
                 self._running -= 1
+                self._finished += 1
                 self._idle.notify_all()
 
     def counts(self) -> tuple[int, int]:
         """(running, waiting) now; waiting never below zero."""
         with self._idle:
             return self._running, max(self._waiting, 0)
+
+    def finished(self) -> int:
+        """Crawls that have ended since start (however they ended)."""
+        with self._idle:
+            return self._finished
 
     def wait(self, timeout: float, *, queued_too: bool = False) -> bool:
         """Wait up to `timeout` s until no crawl is running (and, with `queued_too`, none is waiting);

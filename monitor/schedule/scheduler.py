@@ -41,6 +41,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 import db
+from classifiers.heap import release_free_memory
 from db.sources import enabled_paused, record_next_poll, schedule_state, sync_sources
 from db.state import delete_state, set_state
 from monitor import config as config_module
@@ -66,6 +67,8 @@ STATUS_KEY = "scheduler_status"
 AUDIT_CHECKPOINT_SECONDS = 3600  # a signed checkpoint of the decision log (db.decisions.checkpoint)
 CONFIG_ERROR_KEY = "config_error"
 REPORT_DELIVERY_SECONDS = 300
+# How often an idle scheduler checks whether crawls have ended and hands their freed memory back (release_memory).
+RELEASE_MEMORY_SECONDS = 15.0
 SOURCE_JOB_PREFIX = "source:"
 
 
@@ -145,6 +148,7 @@ class Scheduler:
         self._first_pass: dict[str, str | None] = {}  # source → its first crawl's error (None when it got through)
         self._first_pass_waiting: set[str] = set()
         self._first_pass_lock = threading.Lock()
+        self._released_after = 0  # crawls finished when freed memory was last handed back (release_memory)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -202,6 +206,9 @@ class Scheduler:
                           executor="housekeeping", misfire_grace_time=None, next_run_time=datetime.now(UTC))
         self._aps.add_job(self.reconcile, IntervalTrigger(seconds=self.reconcile_seconds), id="reconcile",
                           executor="housekeeping", misfire_grace_time=None)
+        self._aps.add_job(self.release_memory, IntervalTrigger(seconds=max(self.heartbeat_seconds,
+                                                                           RELEASE_MEMORY_SECONDS)),
+                          id="release_memory", executor="housekeeping", misfire_grace_time=None)
         if self.housekeeping:
             self._add_housekeeping_jobs()
             self._aps.add_job(self.audit_checkpoint, kwargs={"rekey": True}, id="audit_checkpoint_start",
@@ -442,6 +449,16 @@ class Scheduler:
             log.info("crawl still running; this run skipped", extra={"source": name})
 
     # -- heartbeat, status, reload ------------------------------------------------------------
+
+    def release_memory(self) -> bool:
+        """Hand the memory freed by finished crawls back to the operating system (classifiers.heap), when
+        crawls have ended since the last time and none is running; True when it did. Between passes
+        an idle `monitor run` otherwise keeps every worker's freed feeds and score matrices resident."""
+        finished = self._inflight.finished()
+        if finished == self._released_after or self._inflight.counts()[0]:
+            return False
+        self._released_after = finished
+        return release_free_memory()
 
     def queue_depth(self) -> int:
         """Crawls due but not yet started (submitted to a busy pool, or overdue in the job store)."""
