@@ -12,7 +12,14 @@ model is loaded and after a crawl pass, tens of megabytes stay resident though n
 loading the shipped model with the old loader, ~37 MB after a first pass over 200 sources). `release_free_memory`
 (glibc's malloc_trim(0)) returns the free pages of every heap; long-running processes call it when idle.
 
-glibc only: with another C library (musl, macOS) both do nothing, and those allocators behave differently anyway.
+Fewer arenas (`limit_arenas`, set by the `monitor` console script before any thread starts): glibc gives each
+thread that allocates its own arena, up to 8 per core, and memory freed in one arena is not reused by the others.
+A crawl pass runs 32 fetch threads (and `monitor run` a web server's threads beside the scheduler's); each arena
+keeps the high-water mark of what its threads once parsed, so a 1,000-feed cold pass peaked at ~715 MB where two
+arenas give ~386 MB, in the same time (bench/RESULTS.md, "Lean and fast"). The threads mostly wait on the network
+and on the GIL, so they gain nothing from arenas of their own.
+
+glibc only: with another C library (musl, macOS) all three do nothing, and those allocators behave differently.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import threading
 
 log = logging.getLogger(__name__)
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters (malloc.h)
+ARENAS = 2
 MMAP_THRESHOLD = 32 << 20  # glibc's ceiling for its own dynamic threshold on 64-bit
 TRIM_THRESHOLD = 64 << 20  # twice that, as glibc sets it when it raises the mmap threshold
 
@@ -76,3 +85,15 @@ def release_free_memory() -> bool:
         log.debug("malloc_trim failed", exc_info=True)
         return False
     return True
+
+
+def limit_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process; whether the cap was set.
+
+    Call before the process starts threads (an arena, once made, stays). Does nothing when the
+    operator set MALLOC_ARENA_MAX (theirs wins) or on a C library other than glibc.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    libc = _glibc()
+    return bool(libc.mallopt(M_ARENA_MAX, arenas)) if libc is not None else False

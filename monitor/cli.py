@@ -263,8 +263,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def console() -> None:
     """The `monitor` console script: like a Unix tool, end quietly when the reader of a pipe goes away.
     Process-wide settings go here, not in main() (which tests call in-process): the pipe signal, and
-    the malloc arena cap (monitor.malloc), set before any thread starts."""
-    from monitor.malloc import limit_arenas
+    the malloc arena cap (classifiers.heap), set before any thread starts."""
+    from classifiers.heap import limit_arenas
 
     limit_arenas()
     if hasattr(signal, "SIGPIPE"):

@@ -1,4 +1,4 @@
-"""The malloc arena cap (monitor.malloc): a process with many allocating threads keeps to two arenas."""
+"""The malloc arena cap (classifiers.heap.limit_arenas): a process with many allocating threads keeps to two arenas."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import ctypes, sys, tempfile, threading
 if sys.argv[1] == "cap":
-    from monitor.malloc import limit_arenas
+    from classifiers.heap import limit_arenas
     assert limit_arenas()
 ready = threading.Barrier(12)
 def work():
@@ -48,7 +48,7 @@ def arenas(mode: str) -> int:
 def test_capped_process_keeps_two_arenas_where_an_uncapped_one_makes_many():
     uncapped, capped = arenas("none"), arenas("cap")
     if uncapped == -1:  # a C library without malloc_info (not glibc): the cap is not set there either
-        from monitor.malloc import limit_arenas
+        from classifiers.heap import limit_arenas
 
         assert capped == -1 and not limit_arenas()
         return
@@ -57,7 +57,7 @@ def test_capped_process_keeps_two_arenas_where_an_uncapped_one_makes_many():
 
 
 def test_operators_setting_wins(monkeypatch):
-    from monitor.malloc import limit_arenas
+    from classifiers.heap import limit_arenas
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_arenas() is False
@@ -68,7 +68,7 @@ def test_console_script_sets_the_cap_before_any_command(monkeypatch):
 
     called = []
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
-    monkeypatch.setattr("monitor.malloc.limit_arenas", lambda: called.append(True) or True)
+    monkeypatch.setattr("classifiers.heap.limit_arenas", lambda: called.append(True) or True)
     monkeypatch.setattr(cli, "main", lambda: called.append("main") or 0)
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # keep this test process's SIGPIPE handling
     try:
