@@ -14,12 +14,12 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Pt
-from test_report_build import build_world
 
 from monitor.cli import main
 from monitor.config import ConfigError, Recipient, ReportSettings, load_text
 from monitor.reports import build_report, iso_week, render
 from monitor.reports.docx import generated_day
+from tests.test_report_build import build_world
 
 SETTINGS = ReportSettings(agency="Ban Chỉ đạo 35 tỉnh Thanh Hóa", parent_agency="Tỉnh ủy Thanh Hóa", place="Thanh Hóa",
                           signer_title=["TM. BAN CHỈ ĐẠO", "Trưởng ban"],

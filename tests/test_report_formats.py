@@ -9,12 +9,12 @@ import re
 from datetime import UTC
 
 import pytest
-from test_report_build import build_world
-from test_report_response import add_followups
 
 from monitor.cli import main
 from monitor.reports import build_report, iso_week, render
 from monitor.reports.display import NONE, wording
+from tests.test_report_build import build_world
+from tests.test_report_response import add_followups
 
 
 @pytest.fixture()

@@ -9,10 +9,10 @@ import zipfile
 
 import pytest
 from lxml import etree
-from test_report_build import build_world
-from test_report_language import pdf_text
 
 from monitor.reports import build_report, iso_week, render
+from tests.test_report_build import build_world
+from tests.test_report_language import pdf_text
 
 LONG_WORD = "Ạ" * 5000  # no space to break at
 NONCHARACTERS = "Tin \ufffe giả \uffff lan truyền"

@@ -15,12 +15,12 @@ import zipfile
 from html.parser import HTMLParser
 
 import pytest
-from test_report_build import build_world
-from test_report_response import add_followups
 
 from monitor.cli import main
 from monitor.reports import build_report, iso_week, render
 from monitor.reports.csv import render_figures
+from tests.test_report_build import build_world
+from tests.test_report_response import add_followups
 
 SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
 # Words of the English report (headings, labels, coded values, page furniture) that must not be left in the

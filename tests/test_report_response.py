@@ -32,7 +32,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from test_report_build import build_world
 
 import db
 import db.users
@@ -41,6 +40,7 @@ from monitor.reports.display import wording
 from monitor.reports.period import current_week, latest_week_with_data, week_of
 from monitor.reports.response import response_section
 from tests import helpers
+from tests.test_report_build import build_world
 
 FOLLOWUPS = [
     # id, item, kind, agency, due_on, created_at, outcomes [(outcome, at)]
