@@ -337,6 +337,18 @@ def test_an_empty_file_is_not_taken_for_a_database(env, tmp_path, capsys):
     assert f"created the database {empty}" in capsys.readouterr().out
 
 
+def test_report_out_whose_ending_says_another_format_is_one_line(env, ready_db, tmp_path, capsys):
+    """A DOCX written as w47.pdf opens in a PDF reader as a broken file (issue 13 review)."""
+    code = main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "docx",
+                 "--out", str(tmp_path / "w47.PDF")])
+    assert code == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "ends in .pdf but the format is docx" in line and "w47.docx" in line
+    assert not (tmp_path / "w47.PDF").exists()
+    assert main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "csv",
+                 "--out", str(tmp_path / "w47.txt")]) == 0  # an ending that names no format is the user's choice
+
+
 def test_report_out_with_a_name_too_long_or_in_proc_is_one_line(env, ready_db, tmp_path, capsys):
     long = tmp_path / ("r" * 300 + ".json")
     assert main(["--db", str(ready_db), "report", "--week", "2026-W47", "--format", "json", "--out", str(long)]) == 2

@@ -3,6 +3,7 @@
 - Dependencies point one way: web → monitor → (classifiers, db) → vocab. A lower package importing a higher
   one (even lazily, inside a function) would let a change in the web app break the crawler.
 - SQL lives in db/ only: monitor/ and web/ call named query functions, so the storage issue has one seam.
+- No function is over 80 lines, tests and benches included (the style rule issue 16 applied everywhere).
 """
 
 from __future__ import annotations
@@ -82,3 +83,32 @@ def test_the_sql_scanner_finds_the_statements_in_db():
     count = sum(1 for path in _modules("db") for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and SQL.match(node.value))
     assert count > 100, count
+
+
+MAX_FUNCTION_LINES = 80  # the style rule: functions that read top to bottom on one screen or so
+CHECKED_FOR_LENGTH = ("monitor", "web", "db", "classifiers", "vocab", "bench", "tests", "scripts")
+
+
+def long_functions(root: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Every function or method under `root` longer than `limit` lines, as "path:line name (n lines)"."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                if length > limit:
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno} {node.name} ({length} lines)")
+    return found
+
+
+@pytest.mark.parametrize("folder", CHECKED_FOR_LENGTH)
+def test_no_function_is_longer_than_80_lines(folder):
+    assert long_functions(REPO / folder) == []
+
+
+def test_the_length_check_would_catch_a_long_function(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    (package / "long.py").write_text(f"def short():\n    return 1\n\n\ndef long():\n{body}\n", encoding="utf-8")
+    assert long_functions(package) == ["pkg/long.py:5 long (81 lines)"]

@@ -59,9 +59,14 @@ def estimate_seconds(items: int, days: int, fmt: str) -> float:
     return items * SECONDS_PER_ITEM + days * SECONDS_PER_DAY[fmt]
 
 
+# File name endings that say which format a file is; an --out with one of them must match the format asked for.
+_FORMAT_SUFFIXES = {".html", ".htm", ".xlsx", ".csv", ".json", ".jsonl", ".pdf", ".docx"}
+
+
 def output_problem(out: Path, fmt: str, database: str | Path | None = None, *, example: str = "report") -> str | None:
     """Why a file cannot be written at `out`, checked before the work starts; None when it can.
 
+    A name whose ending says another format is refused: the file would open in the wrong program.
     A mistyped folder is an error rather than created: the committee would look for the report where
     they meant it to go (issue 15 item 4). The database and its own files are never replaced, nor is
     anything that is not a regular file (a device, a pipe): the file is written under a temporary name
@@ -69,6 +74,9 @@ def output_problem(out: Path, fmt: str, database: str | Path | None = None, *, e
     """
     if out.is_dir():
         return f"is a folder; give a file name, e.g. {out / f'{example}.{fmt}'}"
+    suffix = out.suffix.lower()
+    if suffix in _FORMAT_SUFFIXES and suffix != f".{fmt}":  # a DOCX named .pdf opens as a broken PDF
+        return f"ends in {suffix} but the format is {fmt}; name it {out.with_suffix('.' + fmt).name}"
     if not out.parent.is_dir():
         return f"the folder {out.parent} does not exist (create it first, or fix the path)"
     for path in _written_paths(out, fmt):
