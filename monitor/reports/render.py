@@ -66,17 +66,14 @@ _FORMAT_SUFFIXES = {".html", ".htm", ".xlsx", ".csv", ".json", ".jsonl", ".pdf",
 def output_problem(out: Path, fmt: str, database: str | Path | None = None, *, example: str = "report") -> str | None:
     """Why a file cannot be written at `out`, checked before the work starts; None when it can.
 
-    A name whose ending says another format is refused: the file would open in the wrong program.
     A mistyped folder is an error rather than created: the committee would look for the report where
     they meant it to go (issue 15 item 4). The database and its own files are never replaced, nor is
     anything that is not a regular file (a device, a pipe): the file is written under a temporary name
-    and renamed over `out`, which would replace the live database or a device node (hostile review item 3).
+    and renamed over `out`, which would replace the live database or a device node (hostile review item 3). Last, a name whose
+    ending says another format is refused: the file would open in the wrong program.
     """
     if out.is_dir():
         return f"is a folder; give a file name, e.g. {out / f'{example}.{fmt}'}"
-    suffix = out.suffix.lower()
-    if suffix in _FORMAT_SUFFIXES and suffix != f".{fmt}":  # a DOCX named .pdf opens as a broken PDF
-        return f"ends in {suffix} but the format is {fmt}; name it {out.with_suffix('.' + fmt).name}"
     if not out.parent.is_dir():
         return f"the folder {out.parent} does not exist (create it first, or fix the path)"
     for path in _written_paths(out, fmt):
@@ -85,6 +82,9 @@ def output_problem(out: Path, fmt: str, database: str | Path | None = None, *, e
                     f"{Path(database).name!r} are kept for them); choose another name")
         if path.exists() and not path.is_file():
             return f"{path} exists and is not a regular file (a device, a pipe or a socket); choose a file name"
+    suffix = out.suffix.lower()
+    if suffix in _FORMAT_SUFFIXES and suffix != f".{fmt}":  # a DOCX named .pdf opens as a broken PDF
+        return f"ends in {suffix} but the format is {fmt}; name it {out.with_suffix('.' + fmt).name}"
     return None
 
 
