@@ -25,7 +25,6 @@ glibc only: with another C library (musl, macOS) all three do nothing, and those
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import threading
@@ -50,7 +49,7 @@ def _glibc() -> ctypes.CDLL | None:
         if not _looked_up:
             _looked_up = True
             try:
-                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                libc = ctypes.CDLL(None)  # the process's own symbols: glibc's, without find_library's ~15 ms subprocess
                 libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
                 libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
                 _libc = libc
