@@ -317,15 +317,17 @@ def _private_allowlist(path: str, node: yaml.Node, value: Any) -> list[str]:
 
 
 def _sub_mapping(path: str, node: yaml.Node, value: Any, name: str, fields: set[str]) -> dict[str, yaml.Node]:
-    """The value nodes of a nested settings mapping (`report:`, `smtp:`), every key checked against `fields`."""
+    """The value nodes of a nested settings mapping (`report:`, `smtp:`), every key checked against `fields`;
+    an unknown key is reported on its own line."""
+    expected = ", ".join(sorted(fields))
     if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
-        raise ConfigError(path, _line(node), name, "must be a mapping")
-    nodes = {key: item for key, (_, item) in _mapping(node).items()}
+        raise ConfigError(path, _line(node), name, f"must be a mapping ({expected})")
+    pairs = _mapping(node)
     for key in value:
         if key not in fields:
-            raise ConfigError(path, _line(nodes[key]), f"{name}.{key}",
-                              f"unknown setting (expected one of: {', '.join(sorted(fields))})")
-    return nodes
+            raise ConfigError(path, _line(pairs[key][0]), f"{name}.{key}",
+                              f"unknown setting (expected one of: {expected})")
+    return {key: item for key, (_, item) in pairs.items()}
 
 
 def check_email(value: Any) -> str:
@@ -402,15 +404,9 @@ def _report_settings(path: str, node: yaml.Node, value: Any) -> ReportSettings:
     report = ReportSettings()
     if value is None:
         return report
-    if not isinstance(value, dict):
-        raise ConfigError(path, _line(node), "report", "must be a mapping (lang, agency, parent_agency, place, "
-                                                      "signer_title, recipients)")
-    nodes = _mapping(node)
+    nodes = _sub_mapping(path, node, value, "report", REPORT_FIELDS)
     for key, entry in value.items():
-        key_node, entry_node = nodes[key]
-        if key not in REPORT_FIELDS:
-            raise ConfigError(path, _line(key_node), f"report.{key}",
-                              f"unknown setting (expected one of: {', '.join(sorted(REPORT_FIELDS))})")
+        entry_node = nodes[key]
         if key == "lang":
             if entry not in LANGUAGES:
                 raise ConfigError(path, _line(entry_node), "report.lang",
