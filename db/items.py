@@ -13,7 +13,7 @@ from classifiers.text import search_key
 ITEM_COLUMNS = (
     "source_id", "guid", "url", "canonical_url", "title", "text", "author", "published_at", "fetched_at",
     "language", "content_hash", "cluster_id", "score_misinformation", "score_harm", "explanation",
-    "model_version", "status", "flag_reasons", "top_reason",
+    "model_version", "status", "flag_reasons", "top_reason", "about_jurisdiction",
 )
 
 # The queue's priority (see migration 030): the same formula as trigger items_priority_rescore,
@@ -49,6 +49,7 @@ def insert_item(conn, item: dict[str, Any], search_keys: tuple[str, str] | None 
         if not isinstance(values[column], str):
             values[column] = json.dumps(values[column] or empty, ensure_ascii=False)
     values["top_reason"] = values["top_reason"] or ""  # the queue row's reason (migration 052); none yet is ""
+    values["about_jurisdiction"] = int(bool(values["about_jurisdiction"]))  # migration 067
     cursor = conn.execute(_INSERT_SQL, values)
     item_id = int(cursor.lastrowid)
     if search_keys is None:

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # commands import their dependencies when run: `monitor --help` stays fast
-    from monitor.pipeline.flag_budget import FlagBudget
+    from monitor.config import Settings
 
 
 def register(subparsers) -> None:
@@ -27,38 +27,40 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_import)
 
 
-def _flag_budget(feeds: str | None) -> FlagBudget | None:
-    """feeds.yaml's daily flag budget, so imported posts are flagged like crawled ones; none when there is
-    no feeds file (an import needs none). A feeds file that does not validate is an error, not "no budget":
-    flags decided under the wrong rule would go unnoticed."""
+def _feeds_settings(feeds: str | None) -> Settings | None:
+    """feeds.yaml's settings, so imported posts are flagged (daily budget) and placed (jurisdiction) like
+    crawled ones; none when there is no feeds file (an import needs none). A feeds file that does not
+    validate is an error, not "no settings": flags decided under the wrong rule would go unnoticed."""
     from pathlib import Path
 
     from monitor.config import load
-    from monitor.pipeline.flag_budget import from_settings
 
     if not feeds or not Path(feeds).exists():
         return None
-    return from_settings(load(feeds).settings)
+    return load(feeds).settings
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     import db
     from monitor.config import ConfigError
+    from monitor.pipeline.flag_budget import from_settings
     from monitor.pipeline.intake import import_file
+    from monitor.pipeline.signals import jurisdiction_of
 
-    scorer, flag_budget = None, None
+    scorer, settings = None, None
     if not args.no_score:
         from monitor.scoring import load_scorer
 
         try:
-            flag_budget = _flag_budget(args.feeds)
+            settings = _feeds_settings(args.feeds)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         scorer = load_scorer()
     try:
         result = import_file(db.connect(args.db), args.file, scorer, default_source=args.source,
-                             timezone=args.timezone, flag_budget=flag_budget)
+                             timezone=args.timezone, flag_budget=from_settings(settings),
+                             jurisdiction=jurisdiction_of(settings))
     except FileNotFoundError:
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 2

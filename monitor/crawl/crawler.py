@@ -27,6 +27,7 @@ from monitor.crawl.fetch import Fetcher, FetchError, FetchResult
 from monitor.crawl.sources import Parsed, ParseError, article, parser_for
 from monitor.pipeline import IngestResult, ingest, ingest_many
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
+from monitor.pipeline.signals import jurisdiction_of
 from monitor.schedule.locks import claim_run, recover_interrupted_runs, release_run
 from monitor.text.charset import decode_bytes
 from monitor.text.html import html_to_text
@@ -64,9 +65,11 @@ class GroupIngester:
     ingester must go to the same database file.
     """
 
-    def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS, flag_budget: FlagBudget | None = None) -> None:
+    def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS, flag_budget: FlagBudget | None = None,
+                 jurisdiction: frozenset[str] = frozenset()) -> None:
         self.scorer = scorer
         self.flag_budget = flag_budget
+        self.jurisdiction = jurisdiction
         self.max_items = max_items
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
@@ -83,7 +86,7 @@ class GroupIngester:
                 group = self._take()
                 try:
                     results: list = ingest_many(database, [(p.row, p.raws) for p in group], self.scorer,
-                                                flag_budget=self.flag_budget)
+                                                flag_budget=self.flag_budget, jurisdiction=self.jurisdiction)
                 except BaseException as exc:  # never leave a queued feed waiting for a result
                     results = [exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
                                for _ in group]
@@ -235,7 +238,8 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
                 ingested = ingester.ingest(database, row, raws)
             else:
                 with _INGEST_LOCK:
-                    ingested = ingest(database, row, raws, scorer, from_settings(settings))
+                    ingested = ingest(database, row, raws, scorer, from_settings(settings),
+                                      jurisdiction=jurisdiction_of(settings))
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
             result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
@@ -364,7 +368,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     chosen = interleave_hosts(chosen)
     own_fetcher = fetcher is None
     fetcher = fetcher or Fetcher(settings)
-    ingester = GroupIngester(scorer, flag_budget=from_settings(settings))
+    ingester = GroupIngester(scorer, flag_budget=from_settings(settings), jurisdiction=jurisdiction_of(settings))
     local = threading.local()
     connections: list[sqlite_utils.Database] = []
     lock = threading.Lock()

@@ -21,7 +21,7 @@ from classifiers.text import content_hash, nfc, search_key
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
 from monitor.domain import DEFAULT_TIMEZONE, RawItem, Status
-from monitor.pipeline import dedup
+from monitor.pipeline import dedup, signals
 from monitor.pipeline.flag_budget import FlagBudget, apply_budget
 from monitor.text.html import clean_text, html_to_text
 from monitor.text.language import detect_language
@@ -100,6 +100,7 @@ class _Prepared:
     reposts: list[int]  # exact copies already stored (maybe from another source): they widen a cluster
     seen: int
     scores: list[Any] = field(default_factory=list)
+    signals: list[signals.ItemSignals] = field(default_factory=list)
 
 
 def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem]) -> _Prepared:
@@ -199,13 +200,19 @@ def _score(prepared: list[_Prepared], scorer: Scorer | None) -> None:
         at += len(batch.fresh)
 
 
+def _annotate(database: sqlite_utils.Database, prepared: list[_Prepared], jurisdiction: frozenset[str]) -> None:
+    """Each fresh item's signals (places, claims), outside the write transaction like scoring."""
+    for batch in prepared:
+        batch.signals = signals.annotate(database, [score_text(item) for item in batch.fresh], jurisdiction)
+
+
 def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
     """Write one prepared batch (call inside a transaction); returns its counts."""
     source = batch.source
     result = IngestResult(seen=batch.seen)
     for existing in batch.reposts:
         dedup.record_repost(conn, existing, source["id"], fetched_at)
-    for item, score in zip(batch.fresh, batch.scores, strict=True):
+    for item, score, found in zip(batch.fresh, batch.scores, batch.signals, strict=True):
         # Re-check inside the transaction: another writer may have stored it meanwhile.
         existing = find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash)
         if existing is not None:
@@ -215,7 +222,8 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
         # Fold title and text once: the same keys feed the search index and the near-duplicate shingles.
         title_key, text_key = search_key(item.title), search_key(item.text)
         sig = dedup.signature_of_shingles(dedup.shingles_of_keys(title_key, text_key))
-        flagged = bool(score and score.flagged)
+        reasons = list(score.flagged) if score else []
+        flagged = bool(reasons)
         cluster_id = dedup.assign_cluster(conn, sig, fetched_at)
         item_id = insert_item(conn, {
             "source_id": source["id"], "guid": item.guid, "url": item.url, "canonical_url": item.canonical_url,
@@ -228,9 +236,11 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
             "top_reason": _top_reason(score),
             "model_version": score.model_version if score else None,
             "status": Status.FLAGGED if flagged else Status.NEW,
-            "flag_reasons": list(score.flagged) if score else [],
+            "flag_reasons": reasons,
+            "about_jurisdiction": int(found.about_jurisdiction),
         }, search_keys=(title_key, text_key))
         dedup.record_item(conn, item_id, cluster_id, source["id"], sig, fetched_at)
+        signals.record(conn, item_id, fetched_at, found, score)
         result.new += 1
         result.flagged += int(flagged)
         result.new_ids.append(item_id)
@@ -258,14 +268,16 @@ def _top_reason(score: Any) -> str:
 
 
 def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None,
-           flag_budget: FlagBudget | None = None) -> IngestResult:
+           flag_budget: FlagBudget | None = None, *, jurisdiction: frozenset[str] = frozenset()) -> IngestResult:
     """Store the items not seen before, scored and flagged; return counts.
 
     `source` is a sources row (id, name, and optionally language and timezone). With a `flag_budget`
     (settings.flag_budget) the daily budget replaces the model's score thresholds (monitor.pipeline.flag_budget).
+    `jurisdiction` holds the unit codes of settings.jurisdiction (signals.jurisdiction_of).
     """
     batch = _prepare(database, source, raws)
     _score([batch], scorer)  # outside the write transaction: the model is the slow part
+    _annotate(database, [batch], jurisdiction)
     with transaction(database) as conn:
         fetched_at = utcnow()
         apply_budget(conn, batch.scores, flag_budget, fetched_at)
@@ -273,7 +285,8 @@ def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], s
 
 
 def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[RawItem]]],
-                scorer: Scorer | None, flag_budget: FlagBudget | None = None) -> list[IngestResult | Exception]:
+                scorer: Scorer | None, flag_budget: FlagBudget | None = None, *,
+                jurisdiction: frozenset[str] = frozenset()) -> list[IngestResult | Exception]:
     """`ingest` for several sources at once: one scorer call and one transaction for all of them.
 
     What a crawl pass does with the feeds that arrived while the previous batch was being written:
@@ -300,6 +313,7 @@ def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[
             except Exception as exc:  # noqa: BLE001
                 results[index] = exc
         prepared = scored
+    _annotate(database, [batch for _, batch in prepared], jurisdiction)
     fetched_at = utcnow()
     try:
         with transaction(database) as conn:

@@ -23,6 +23,7 @@ from monitor.crawl.sources import article, files
 from monitor.domain import RawItem
 from monitor.pipeline import ingest, normalise
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
+from monitor.pipeline.signals import jurisdiction_of
 from monitor.text.charset import decode_bytes
 
 REPORT_SOURCE = "web-report"
@@ -61,12 +62,13 @@ def _source_row(database: sqlite_utils.Database, name: str, kind: str, url: str)
 
 def import_file(database: sqlite_utils.Database, path: str | Path, scorer: Any, *,
                 default_source: str = IMPORT_SOURCE, timezone: str | None = None,
-                flag_budget: FlagBudget | None = None) -> ImportResult:
+                flag_budget: FlagBudget | None = None, jurisdiction: frozenset[str] = frozenset()) -> ImportResult:
     """Import a CSV/JSONL file: each `source` value becomes (or reuses) a source of kind 'import'.
 
     Rows that name their item kind (`kind`: post, article or comment, carried in RawItem.extra) are
     scored with that kind's calibration; the others as posts, like every imported source.
-    `flag_budget` (settings.flag_budget) flags them under the same daily budget as crawled items."""
+    `flag_budget` (settings.flag_budget) flags them under the same daily budget as crawled items, and
+    `jurisdiction` (signals.jurisdiction_of) marks those about the committee's province as crawled ones are."""
     rows = files.read_rows(path, default_source)
     result = ImportResult(rows=rows.rows, errors=list(rows.errors))
     for name, raws in rows.items.items():
@@ -75,7 +77,8 @@ def import_file(database: sqlite_utils.Database, path: str | Path, scorer: Any, 
             row["timezone"] = timezone
         result.by_source[name] = 0
         for kind, group in _by_kind(raws).items():
-            ingested = ingest(database, {**row, "content_kind": kind}, group, scorer, flag_budget)
+            ingested = ingest(database, {**row, "content_kind": kind}, group, scorer, flag_budget,
+                              jurisdiction=jurisdiction)
             result.new += ingested.new
             result.seen += ingested.seen
             result.flagged += ingested.flagged
@@ -143,7 +146,7 @@ def submit_report(database: sqlite_utils.Database, scorer: Any, settings: Settin
     guid = url or "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
     raw = RawItem(guid=guid, title=title, text=body, url=url, author=submitted_by, published=published)
     row = _source_row(database, REPORT_SOURCE, "report", "web:report")
-    ingested = ingest(database, row, [raw], scorer, from_settings(settings))
+    ingested = ingest(database, row, [raw], scorer, from_settings(settings), jurisdiction=jurisdiction_of(settings))
     if ingested.new_ids:
         return ReportResult(item_id=ingested.new_ids[0], new=True, flagged=bool(ingested.flagged), error=error)
     item = normalise(raw, zone=settings.timezone)

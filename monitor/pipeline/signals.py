@@ -1,0 +1,37 @@
+"""What ingest learns about an item beside its scores (issue 11): the places it mentions, whether one of
+them is in the committee's jurisdiction, the debunked claims it repeats, and the watchlist rules it hit.
+
+Two halves, so the write transaction stays short: `annotate` runs outside it (tagging and matching are
+the slow part, like scoring), and `record` writes an item's rows right after the item itself, inside the
+batch's transaction, so an item and its signals are stored together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.config import Settings
+
+
+@dataclass
+class ItemSignals:
+    """One item's signals, between `annotate` and `record`."""
+
+    places: list[Any] = field(default_factory=list)
+    about_jurisdiction: bool = False
+    claim_matches: list[Any] = field(default_factory=list)
+
+
+def jurisdiction_of(settings: Settings | None) -> frozenset[str]:
+    """The unit codes of settings.jurisdiction (empty: no jurisdiction configured, nothing is "about us")."""
+    return frozenset(getattr(settings, "jurisdiction", None) or ())
+
+
+def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> list[ItemSignals]:
+    """The signals of each text (an item's title and text), outside the write transaction."""
+    return [ItemSignals() for _ in texts]
+
+
+def record(conn: Any, item_id: int, fetched_at: str, signals: ItemSignals, score: Any) -> None:
+    """Store an item's signals (inside the transaction that stored the item)."""
