@@ -38,12 +38,21 @@ SETTINGS_FIELDS = {
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
-    "evidence_max_bytes", "report", "smtp",
+    "evidence_max_bytes", "report", "smtp", "alerts",
 }
 # `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
 # header, date line and "Nơi nhận" block; each left out prints a placeholder to fill in before signing.
 REPORT_TEXT_FIELDS = ("agency", "parent_agency", "place")
 REPORT_FIELDS = {*REPORT_TEXT_FIELDS, "signer_title", "recipients", "lang"}
+# `settings: alerts:` (issue 11 item 4; monitor/alerts) and the fields of each channel in the top-level `alerts:` list.
+ALERT_SETTINGS_FIELDS = {"cooldown", "quiet_hours", "digest_at", "high_score", "public_url", "telegram_api",
+                         "telegram_token", "max_attempts", "lang"}
+ALERT_CHANNEL_FIELDS = {"name", "url", "when"}
+ALERT_EVENTS = ("flagged_high", "claim_match", "jurisdiction", "spike")
+# The Apprise URL schemes an alert channel may use: e-mail, Telegram and generic webhooks (JSON or form POST).
+ALERT_SCHEMES = ("mailto", "mailtos", "tgram", "json", "jsons", "form", "forms")
+_ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 SMTP_FIELDS = {"host", "port", "starttls", "username", "password_env", "from", "timeout", "max_attempts", "ca_file"}
 # An address the mail is sent to or from: ASCII local part and a dotted host name. Stricter than RFC 5321 on
 # purpose: a typo ("a@b", "a@@b.vn", "a b@c.vn") is a config error now, not a bounce on Monday morning, and
@@ -132,6 +141,42 @@ class SmtpSettings:
 
 
 @dataclass
+class AlertChannel:
+    """A channel of the top-level `alerts:` list: its name (what the database and the logs record), the Apprise
+    URL with its `${VAR}` references expanded (a secret: never stored, logged or shown; see `redacted`), and
+    the events it receives."""
+
+    name: str
+    url: str = field(repr=False)
+    when: tuple[str, ...] = ALERT_EVENTS
+    line: int | None = None
+
+    @property
+    def redacted(self) -> str:
+        """The URL as a log line may show it: the scheme and nothing else ("tgram://…")."""
+        return self.url.split("://", 1)[0] + "://…"
+
+
+@dataclass
+class AlertSettings:
+    """`settings: alerts:` — how alerts behave (monitor/alerts): one per story per `cooldown` seconds and
+    recipient; inside `quiet_hours` (local "HH:MM-HH:MM", settings.timezone) they are held for one digest per
+    recipient at `digest_at`; an item is "flagged with high priority" when it is flagged and its highest score
+    reaches `high_score` (or a watchlist rule hit it)."""
+
+    channels: list[AlertChannel] = field(default_factory=list)
+    cooldown: int = 6 * 3600
+    quiet_hours: tuple[tuple[int, int], tuple[int, int]] | None = None  # ((h, m), (h, m)) local, start-end
+    digest_at: tuple[int, int] = (6, 30)
+    high_score: float = 0.9
+    public_url: str | None = None  # the web app's address, for the link to the item page
+    telegram_api: str | None = None  # a self-hosted Telegram Bot API server (default: api.telegram.org)
+    telegram_token: str | None = field(default=None, repr=False)  # the bot users' Telegram subscriptions use
+    max_attempts: int = 8
+    lang: str = DEFAULT_LANGUAGE
+
+
+@dataclass
 class Settings:
     user_agent: str = "ViMisinfoMonitor/0.1"
     contact_url: str = "https://github.com/vi-misinfo-monitor"
@@ -160,6 +205,7 @@ class Settings:
     evidence_max_bytes: int = 10 * 1024 * 1024
     report: ReportSettings = field(default_factory=ReportSettings)
     smtp: SmtpSettings | None = None
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 @dataclass
@@ -484,6 +530,127 @@ def _smtp_settings(path: str, node: yaml.Node, value: Any) -> SmtpSettings:
     return smtp
 
 
+def expand_environment(path: str, node: yaml.Node, field_name: str, text: str) -> str:
+    """`text` with every `${VAR}` replaced by the environment variable's value; a variable that is not set (or
+    empty) is a ConfigError naming it, never an alert sent to a half-expanded address. Only the variable's
+    NAME ever appears in an error."""
+    def value_of(match: re.Match) -> str:
+        name = match.group(1)
+        if not _ENV_NAME.fullmatch(name):
+            raise ConfigError(path, _line(node), field_name, f"${{{name}}} is not an environment variable name")
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(path, _line(node), field_name, f"the environment variable {name} is not set")
+        return value
+
+    return _ENV_REFERENCE.sub(value_of, text)
+
+
+def _alert_channel(path: str, node: yaml.Node, value: Any) -> AlertChannel:
+    """One `{name, url, when}` entry of the top-level `alerts:` list."""
+    if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(path, _line(node), "alerts", "each alert channel must be a mapping {name, url, when}")
+    nodes = _sub_mapping(path, node, value, "alerts", ALERT_CHANNEL_FIELDS)
+    for required in ("name", "url"):
+        if not value.get(required) or not isinstance(value[required], str):
+            raise ConfigError(path, _line(nodes.get(required, node)), f"alerts.{required}", "is required (text)")
+    name = value["name"].strip()
+    if not re.fullmatch(r"[\w.-]{1,60}", name):
+        raise ConfigError(path, _line(nodes["name"]), "alerts.name",
+                          "must be a short name of letters, digits, '-', '_' or '.' (it is what the log shows)")
+    url = expand_environment(path, nodes["url"], "alerts.url", value["url"].strip())
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ALERT_SCHEMES:  # the message names the scheme only: the rest may hold a secret
+        raise ConfigError(path, _line(nodes["url"]), "alerts.url",
+                          f"must be an Apprise URL starting with one of {', '.join(s + '://' for s in ALERT_SCHEMES)}"
+                          f" (got {scheme + '://…' if scheme else 'no scheme'})")
+    when = value.get("when", list(ALERT_EVENTS))
+    if isinstance(when, str):
+        when = [when]
+    if not isinstance(when, list) or not when or any(event not in ALERT_EVENTS for event in when):
+        raise ConfigError(path, _line(nodes.get("when", node)), "alerts.when",
+                          f"must be a list of events among: {', '.join(ALERT_EVENTS)}")
+    return AlertChannel(name=name, url=url, when=tuple(dict.fromkeys(when)), line=_line(node))
+
+
+def _alert_channels(path: str, node: yaml.Node, value: Any) -> list[AlertChannel]:
+    """The top-level `alerts:` list; names unique (the database records the name)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(path, _line(node), "alerts", "must be a list of channels {name, url, when}")
+    channels: list[AlertChannel] = []
+    for entry_node, entry in zip(node.value, value, strict=True):
+        channel = _alert_channel(path, entry_node, entry)
+        if any(other.name == channel.name for other in channels):
+            raise ConfigError(path, channel.line, "alerts.name", f"duplicate alert channel name '{channel.name}'")
+        channels.append(channel)
+    return channels
+
+
+def _clock(text: Any) -> tuple[int, int]:
+    match = _CLOCK.fullmatch(str(text).strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"{text!r} is not a time of day like 06:30")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _alert_value(key: str, value: Any) -> Any:
+    """One `settings: alerts:` value checked; ValueError says what is expected."""
+    if key == "cooldown":
+        seconds = parse_interval(value)
+        if seconds < 60:
+            raise ValueError("must be at least 1m")
+        return seconds
+    if key == "quiet_hours":
+        if value is None:
+            return None
+        start, sep, end = str(value).partition("-") if isinstance(value, str) else ("", "", "")
+        if not sep:
+            raise ValueError(f"{value!r} is not a span like \"22:00-06:30\" (local time)")
+        first, last = _clock(start), _clock(end)
+        if first == last:
+            raise ValueError("start and end are the same time")
+        return first, last
+    if key == "digest_at":
+        return _clock(value)
+    if key == "high_score":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+            raise ValueError("must be a score between 0 and 1, e.g. 0.9")
+        return float(value)
+    if key in ("public_url", "telegram_api"):
+        return _check_url(value).rstrip("/")
+    if key == "max_attempts":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be a whole number, at least 1")
+        return value
+    if key == "lang":
+        if value not in LANGUAGES:
+            raise ValueError(f"unknown language {value!r} (expected one of: {', '.join(LANGUAGES)})")
+        return value
+    raise AssertionError(key)
+
+
+def _alert_settings(path: str, node: yaml.Node, value: Any) -> AlertSettings:
+    """`settings: alerts:`, each field checked now with its line."""
+    alerts = AlertSettings()
+    if value is None:
+        return alerts
+    nodes = _sub_mapping(path, node, value, "alerts", ALERT_SETTINGS_FIELDS)
+    for key, entry in value.items():
+        if key == "telegram_token":
+            if not isinstance(entry, str) or not entry.strip():
+                raise ConfigError(path, _line(nodes[key]), "alerts.telegram_token",
+                                  'must be "${VARIABLE}" naming the environment variable that holds the bot token')
+            alerts.telegram_token = expand_environment(path, nodes[key], "alerts.telegram_token", entry.strip())
+            continue
+        try:
+            setattr(alerts, key, _alert_value(key, entry))
+        except ValueError as exc:
+            raise ConfigError(path, _line(nodes[key]), f"alerts.{key}", str(exc)) from None
+    return alerts
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -517,6 +684,11 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
         if key == "smtp":
             settings.smtp = _smtp_settings(path, nodes[key][1], value) if value is not None else None
             continue
+        if key == "alerts":
+            channels = settings.alerts.channels
+            settings.alerts = _alert_settings(path, nodes[key][1], value)
+            settings.alerts.channels = channels
+            continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None
         if expected is bool and not isinstance(value, bool):
@@ -543,10 +715,13 @@ def load_text(text: str, path: str | Path = "<feeds.yaml>") -> FeedsConfig:
         raise ConfigError(path, 1, None, "must be a mapping with a 'sources' list")
     nodes = _mapping(root)
     for key in data:
-        if key not in ("settings", "sources"):
-            raise ConfigError(path, _line(nodes[key][0]), key, "unknown top-level key (expected settings, sources)")
+        if key not in ("settings", "sources", "alerts"):
+            raise ConfigError(path, _line(nodes[key][0]), key,
+                              "unknown top-level key (expected settings, sources, alerts)")
     settings_node = nodes.get("settings", (None, None))[1]
     settings = _load_settings(path, settings_node, data.get("settings"))
+    if "alerts" in nodes:
+        settings.alerts.channels = _alert_channels(path, nodes["alerts"][1], data["alerts"])
     env_private = _env_flag("MONITOR_ALLOW_PRIVATE_NETWORKS")
     if env_private is not None:
         settings.allow_private_networks = env_private

@@ -55,6 +55,7 @@ class RequestLog:
     path: str
     headers: dict[str, str]
     host: str
+    body: bytes = b""
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -90,6 +91,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if route.last_modified:
             extra["Last-Modified"] = route.last_modified
         self._send(Response(route.status, extra, route.body))
+
+    def do_POST(self):  # noqa: N802 - a webhook or a Telegram-Bot-API-shaped call: the body is kept in the log
+        owner = self.server.owner
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        body = self.rfile.read(int(headers.get("content-length") or 0))
+        owner.requests.append(RequestLog("POST", self.path, headers, self.server.server_address[0], body))
+        route = owner.find(self.path, self.server.server_address[0])
+        if route is None:
+            self._send(Response(404, {"Content-Type": "text/plain"}, b"not found"))
+        elif route.handler is not None:
+            response = route.handler(self)
+            if response is not None:
+                self._send(response)
+        else:
+            self._send(Response(route.status, dict(route.headers), route.body))
 
     def _send(self, response: Response) -> None:
         try:

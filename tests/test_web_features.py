@@ -47,6 +47,9 @@ EXPECTED = {
     "reports.stylesheet": {"analyst", "admin"},
     "sources_page.index": {"admin"}, "sources_page.pause": {"admin"}, "sources_page.resume": {"admin"},
     "apidocs.index": {"moderator", "analyst", "admin"},
+    # Alerts (issue 11): anyone reads the log and keeps their own subscription; moderators re-send a failed one.
+    "alerts.log": {"moderator", "analyst", "admin"}, "alerts.subscriptions": {"moderator", "analyst", "admin"},
+    "alerts.save": {"moderator", "analyst", "admin"}, "alerts.retry": {"moderator", "admin"},
 }
 USER_OF_ROLE = {"moderator": "mod", "analyst": "ana", "admin": "adm"}
 
@@ -73,7 +76,7 @@ def _url(rule, info) -> str:
         "<int:cluster_id>", str(values["cluster_id"])).replace("<int:token_id>", "1").replace(
         "<int:source_id>", str(info["sources"]["thanhhoa"])).replace("<int:user_id>", str(info["users"]["mod2"])).replace(
         "<int:decision_id>", "1").replace("<int:followup_id>", "1").replace("<int:comment_id>", "1").replace(
-        "<int:capture_id>", "1")
+        "<int:capture_id>", "1").replace("<int:alert_id>", "1")
 
 
 def test_every_route_declares_its_roles(shared_app):  # reads only

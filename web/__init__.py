@@ -104,6 +104,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from web import (
         admin,
+        alerts,
         api,
         apidocs,
         auth,
@@ -126,7 +127,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(items.bp)
-    for blueprint_module in (admin, api, apidocs, dashboard, evidence, followups, inbox, intake, reports,
+    for blueprint_module in (admin, alerts, api, apidocs, dashboard, evidence, followups, inbox, intake, reports,
                              sources_page):
         blueprint_module.register(app)  # each adds its blueprint and what goes with it (error handlers, sub-pages)
     # Templates show a link or a button to the roles its route allows (web/access.py), by the same names.

@@ -118,7 +118,8 @@ class Scheduler:
                  heartbeat_seconds: float = 5.0, reconcile_seconds: float = 5.0,
                  interval_scale: float = 1.0, housekeeping: bool = True,
                  housekeeping_jobs: dict[str, Callable[..., Any]] | None = None,
-                 first_run_spread: float = 10.0, on_first_pass: Callable[[FirstPass], None] | None = None):
+                 first_run_spread: float = 10.0, on_first_pass: Callable[[FirstPass], None] | None = None,
+                 alerts_seconds: float | None = None):
         self.db_path = str(db_path)
         self.feeds_path = str(feeds_path) if feeds_path else None
         if config is None:
@@ -149,6 +150,8 @@ class Scheduler:
         self._first_pass_waiting: set[str] = set()
         self._first_pass_lock = threading.Lock()
         self._released_after = 0  # crawls finished when freed memory was last handed back (release_memory)
+        # How often the alert scan and sender run (monitor.alerts); None: monitor.alerts.ALERT_SECONDS.
+        self.alerts_seconds = alerts_seconds
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -191,6 +194,7 @@ class Scheduler:
                 "default": ThreadPoolExecutor(workers),
                 "housekeeping": ThreadPoolExecutor(2),
                 "long": ThreadPoolExecutor(1),
+                "alerts": ThreadPoolExecutor(2),  # the alert scan and sender: never behind a crawl or a report
             },
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
@@ -209,6 +213,7 @@ class Scheduler:
         self._aps.add_job(self.release_memory, IntervalTrigger(seconds=max(self.heartbeat_seconds,
                                                                            RELEASE_MEMORY_SECONDS)),
                           id="release_memory", executor="housekeeping", misfire_grace_time=None)
+        self._add_alert_jobs()
         if self.housekeeping:
             self._add_housekeeping_jobs()
             self._aps.add_job(self.audit_checkpoint, kwargs={"rekey": True}, id="audit_checkpoint_start",
@@ -285,6 +290,31 @@ class Scheduler:
             self.run_source, IntervalTrigger(seconds=scaled, jitter=jitter_for(scaled) or None),
             args=[source.name], id=self._job_id(source.name), name=source.name, replace_existing=True,
             next_run_time=next_run, misfire_grace_time=max(int(scaled), 1), coalesce=True, max_instances=1)
+
+    def _add_alert_jobs(self) -> None:
+        """The alert scan and sender (monitor.alerts), every few seconds each in its own thread."""
+        from monitor import alerts
+
+        assert self._aps is not None
+        seconds = self.alerts_seconds or alerts.ALERT_SECONDS
+        for name, function in (("alerts_scan", alerts.scan_job), ("alerts_send", alerts.send_job)):
+            self._aps.add_job(self._alert_job, IntervalTrigger(seconds=seconds), args=[name, function], id=name,
+                              name=name, executor="alerts", misfire_grace_time=None, coalesce=True, max_instances=1)
+
+    def _alert_job(self, name: str, function: Callable[..., Any]) -> Any:
+        """One pass of an alert job; a failure is logged (and the next pass tries again), never raised into
+        the scheduler's own jobs."""
+        if self._stopping.is_set():
+            return None
+        with self.resources.long_running():
+            try:
+                outcome = function(self.database(), self.config.settings)
+            except Exception:  # noqa: BLE001 - logged; the next pass retries
+                log.exception("alert job failed", extra={"job": name})
+                return None
+        if outcome:
+            log.info("alert job done", extra={"job": name, "outcome": outcome})
+        return outcome
 
     def _add_housekeeping_jobs(self) -> None:
         assert self._aps is not None
