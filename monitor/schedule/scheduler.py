@@ -294,8 +294,12 @@ class Scheduler:
     def _add_alert_jobs(self) -> None:
         """The alert scan and sender (monitor.alerts), every few seconds each in its own thread."""
         from monitor import alerts
+        from monitor.alerts.rules import start_cursors
 
         assert self._aps is not None
+        # The first start ever begins the alert scan here, before any crawl: what is stored from now on is
+        # alerted, the history before it is not.
+        start_cursors(self.database())
         seconds = self.alerts_seconds or alerts.ALERT_SECONDS
         for name, function in (("alerts_scan", alerts.scan_job), ("alerts_send", alerts.send_job)):
             self._aps.add_job(self._alert_job, IntervalTrigger(seconds=seconds), args=[name, function], id=name,
