@@ -95,7 +95,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - a webhook or a Telegram-Bot-API-shaped call: the body is kept in the log
         owner = self.server.owner
         headers = {k.lower(): v for k, v in self.headers.items()}
-        body = self.rfile.read(int(headers.get("content-length") or 0))
+        body = self.posted = self.rfile.read(int(headers.get("content-length") or 0))
         owner.requests.append(RequestLog("POST", self.path, headers, self.server.server_address[0], body))
         route = owner.find(self.path, self.server.server_address[0])
         if route is None:
