@@ -56,7 +56,9 @@ MODES = {"admin.update_user": [{"action": "role"}, {"action": "password"}, {"act
          "followups.add": [{"kind": "rebuttal_published", "link": "https://x"}, {"kind": "takedown_requested",
                            "platform": "p", "due_on": "2026-12-01", "acted_on": "2026-11-30"},
                           {"kind": "referred_to_agency", "agency": "other", "agency_other": "x"}],
-         "followups.outcome": [{"outcome": "removed"}], "followups.comment": [{"body": "fuzz @mod2"}]}
+         "followups.outcome": [{"outcome": "removed"}], "followups.comment": [{"body": "fuzz @mod2"}],
+         "alerts.save": [{"kind": "webhook", "address": "https://hooks.example.vn/x", "events": "spike",
+                          "places": "p:38", "enabled": "1"}, {"action": "delete"}]}
 # A login with the created user's credentials would switch the session to that user.
 OVERRIDES = {"auth.login_post": {"name": "nobody"}}
 
@@ -121,7 +123,7 @@ def _path(rule, info, value: str | None = None) -> list[str]:
     """The rule's URL with valid ids, then with `value` in each path parameter in turn."""
     valid = {"item_id": info["items"]["high"], "cluster_id": 1, "token_id": 1,
              "source_id": info["sources"]["thanhhoa"], "user_id": info["users"]["mod2"], "decision_id": 1,
-             "followup_id": 1, "comment_id": 1, "capture_id": 1}
+             "followup_id": 1, "comment_id": 1, "capture_id": 1, "alert_id": 1}
     names = list(rule.arguments)
 
     def build(override: str | None) -> str:
