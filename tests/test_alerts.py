@@ -286,3 +286,19 @@ def test_a_removed_channel_fails_its_waiting_alerts(world):
     settings.alerts.channels = []
     assert send.send_due(world.database, settings).failed == 1
     assert "no longer configured" in store.all_alerts(world.database)[0]["last_error"]
+
+
+def test_a_long_digest_reaches_telegram_in_several_messages(world):
+    with receiver() as server:
+        settings = settings_for(server, None, quiet_hours=((22, 0), (6, 30)), when_telegram=("flagged_high",))
+        settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "nhom-telegram"]
+        rules.scan(world.database, settings)
+        for n in range(30):
+            world.item(score=0.95, title=f"Tin số {n}: " + "người dân hoang mang vì tin đồn " * 4)
+        night = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+        assert rules.scan(world.database, settings, now=night).added == 30
+        assert send.send_due(world.database, settings, now=datetime(2026, 12, 2, 23, 30, tzinfo=UTC)).sent == 30
+        messages = posts(server, f"/bot{TOKEN}/sendMessage")
+    assert len(messages) > 1 and all(len(m["text"]) <= 4096 for m in messages)
+    joined = "".join(m["text"] for m in messages)
+    assert "Tin số 0:" in joined and "Tin số 29:" in joined

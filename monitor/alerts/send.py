@@ -117,6 +117,8 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
     if type(notifier).__name__ == "NotifyTelegram":
         # A self-hosted Bot API server (and the tests' local one): the plugin's class attribute, set per instance.
         notifier.notify_url = f"{settings.alerts.telegram_api or TELEGRAM_API}/bot"
+        # A digest can pass Telegram's 4,096 characters: sent as several messages rather than refused.
+        notifier.overflow_mode = apprise.common.OverflowMode.SPLIT
     with apprise.LogCapture(level=logging.WARNING) as captured:
         ok = notifier.notify(body=body, title=subject, body_format=apprise.NotifyFormat.TEXT)
     if not ok:
