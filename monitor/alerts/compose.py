@@ -31,8 +31,15 @@ def item_link(settings: Settings, item_id: int) -> str:
 
 
 def place_label(code: str) -> str:
-    """A place as the message shows it: the unit's code as item_places stores it ('p:38', 'c:15904')."""
-    return code
+    """A place as the message shows it: the unit's name from the place gazetteer (classifiers.places, issue 11
+    item 1), else the code item_places stores ('p:38', 'c:15904')."""
+    try:
+        from classifiers.places import gazetteer
+
+        unit = gazetteer().units.get(code)
+    except ImportError:  # the place tagging (or its gazetteer package) is not installed: the code
+        return code
+    return f"{unit.name} ({code})" if unit is not None else code
 
 
 def _reason_lines(alert: dict[str, Any], words: Wording, places: list[tuple[str, str]]) -> list[str]:
