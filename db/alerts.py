@@ -220,11 +220,13 @@ def delete_subscription(database: sqlite_utils.Database, user_id: int) -> bool:
 
 def recent_alert(conn: sqlite3.Connection, story: int, channel: str | None, user_id: int | None,
                  since: str) -> dict[str, Any] | None:
-    """The latest alert about `story` to this recipient created at or after `since` (the cooldown's start),
-    not counting one that failed for good."""
+    """The latest alert about `story` to this recipient still waiting to go (a digest held overnight may be
+    older than the cooldown), or else created at or after `since` (the cooldown's start), not counting one
+    that failed for good."""
     row = conn.execute(
         f"SELECT {_SELECT} FROM alerts a WHERE a.story = ? AND a.channel IS ? AND a.user_id IS ?"
-        " AND a.created_at >= ? AND a.status != 'failed' ORDER BY a.id DESC LIMIT 1",
+        " AND (a.created_at >= ? OR a.status = 'pending') AND a.status != 'failed'"
+        " ORDER BY a.status = 'pending' DESC, a.id DESC LIMIT 1",
         (story, channel, user_id, since)).fetchone()
     return _alert(row) if row else None
 

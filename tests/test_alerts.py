@@ -178,6 +178,9 @@ def test_quiet_hours_hold_alerts_for_one_morning_digest(world):
         rows = store.all_alerts(world.database)
         assert all(r["digest"] and r["next_attempt_at"] == "2026-12-02T23:30:00Z" for r in rows)
         assert send.send_due(world.database, settings, now=night + timedelta(hours=1)).sent == 0
+        # Past the cooldown (6 h) but before the digest: the story's new copy joins its held alert.
+        world.item(score=0.97, cluster=rows[0]["story"])
+        assert rules.scan(world.database, settings, now=night + timedelta(hours=7)).merged == 1
         assert send.send_due(world.database, settings, now=datetime(2026, 12, 2, 23, 30, tzinfo=UTC)).sent == 2
         (digest,) = posts(server, "/hook")
         assert "Tin thứ nhất" in digest["message"] and "Tin thứ hai" in digest["message"]
