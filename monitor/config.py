@@ -143,18 +143,13 @@ class SmtpSettings:
 @dataclass
 class AlertChannel:
     """A channel of the top-level `alerts:` list: its name (what the database and the logs record), the Apprise
-    URL with its `${VAR}` references expanded (a secret: never stored, logged or shown; see `redacted`), and
-    the events it receives."""
+    URL with its `${VAR}` references expanded (a secret: never stored, logged or shown), and the events it
+    receives."""
 
     name: str
     url: str = field(repr=False)
     when: tuple[str, ...] = ALERT_EVENTS
     line: int | None = None
-
-    @property
-    def redacted(self) -> str:
-        """The URL as a log line may show it: the scheme and nothing else ("tgram://…")."""
-        return self.url.split("://", 1)[0] + "://…"
 
 
 @dataclass
