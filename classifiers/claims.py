@@ -160,3 +160,24 @@ class ClaimIndex:
             return []
         best = scored[0].similarity
         return [m for m in scored if m.similarity >= best - AMBIGUOUS_MARGIN]
+
+
+# How an official rebuttal column titles its items: the claim, wrapped in words that say it is false.
+# Stripped so the claim is what the library matches ("Thông tin X là sai sự thật" → "X"); a title that
+# is all wrapping keeps its text.
+_REBUTTAL_PREFIX = re.compile(
+    r"^\s*(?:\[[^\]]{1,30}\]\s*)?(?:(?:tin giả|tin sai|sai sự thật|fake news|false|faux)\s*[:\-–—]\s*)?"
+    r"(?:bác bỏ|bác tin|phủ nhận|sự thật về|cảnh giác với|cảnh báo|không có chuyện|không phải|thực hư)?\s*"
+    r"(?:(?:các |những )?(?:thông tin|tin đồn|tin|clip|video|hình ảnh|bài viết)\s+(?:cho rằng|về việc|về)?\s*)?",
+    re.IGNORECASE)
+_REBUTTAL_SUFFIX = re.compile(
+    r"\s*(?:[:\-–—,]\s*|\s+(?:là|đều là)\s+)(?:thông tin |tin )?"
+    r"(?:sai sự thật|không đúng sự thật|bịa đặt|tin giả|giả mạo|không chính xác|sai|xuyên tạc|"
+    r"fake|false|faux)\W*$", re.IGNORECASE)
+
+
+def claim_of_rebuttal_title(title: str) -> str:
+    """The claim a rebuttal's title states, without the words that call it false (see above)."""
+    text = " ".join((title or "").split())
+    stripped = _REBUTTAL_SUFFIX.sub("", _REBUTTAL_PREFIX.sub("", text, count=1), count=1).strip(" :-–—,.\"'“”")
+    return stripped[:1].upper() + stripped[1:] if len(stripped) >= 12 else text

@@ -32,7 +32,11 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SOURCE_FIELDS = {
     "name", "kind", "url", "language", "interval", "tags", "enabled", "timezone",
     "selectors", "full_text", "max_pages", "adaptive", "min_interval", "max_interval", "content_kind",
+    "role",
 }
+# What a source is for, beside being watched (issue 11): `rebuttal` = its items are rebuttals (an official
+# "tin sai sự thật" column), each of which becomes a claim of the library of debunked claims.
+SOURCE_ROLES = ("rebuttal",)
 SETTINGS_FIELDS = {
     "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
@@ -84,6 +88,7 @@ class SourceConfig:
     # post | article | comment: what the source publishes, which picks the model's calibration;
     # None = derived from the kind, tags and URL (monitor.pipeline.item_kind)
     content_kind: str | None = None
+    role: str | None = None  # None or one of SOURCE_ROLES
 
 
 @dataclass
@@ -268,11 +273,21 @@ def _load_source(path: str, node: yaml.Node, data: dict, settings: Settings) -> 
 
         if content_kind not in KINDS:
             raise fail("content_kind", f"unknown content kind '{content_kind}' (expected one of: {', '.join(KINDS)})")
+    role = _source_role(data.get("role"), fail)
     options = {k: v for k, v in data.items() if k not in
-               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone", "content_kind"}}
+               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone", "content_kind", "role"}}
     return SourceConfig(name=name, kind=kind, url=url, language=language, interval_seconds=interval,
                         tags=[str(t) for t in tags], enabled=enabled, timezone=zone,
-                        options=options, line=_line(node), content_kind=content_kind)
+                        options=options, line=_line(node), content_kind=content_kind, role=role)
+
+
+def _source_role(value: Any, fail: Any) -> str | None:
+    """A source's `role`: absent, or one of SOURCE_ROLES (an error on its own line otherwise)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip() not in SOURCE_ROLES:
+        raise fail("role", f"unknown role {str(value)[:40]!r} (expected: {', '.join(SOURCE_ROLES)}, or no role)")
+    return value.strip()
 
 
 def _flag_budget(path: str, line: int | None, value: Any) -> int | None:

@@ -12,6 +12,7 @@ import db.decisions
 import db.evidence
 import db.followups
 import db.items
+import db.known_claims
 import db.queue
 from db.decisions import StaleItemError, UndoRefused
 from db.queue import ClaimError
@@ -49,7 +50,7 @@ def show(item_id: int):
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
         return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id),
-        **_case(database, item, cluster))
+        claim_matches=db.known_claims.matches_for_item(database, item_id), **_case(database, item, cluster))
 
 
 def _case(database, item: dict, cluster: list[dict]) -> dict:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config import Settings
+from monitor.pipeline import claim_signals
 
 
 @dataclass
@@ -30,8 +31,10 @@ def jurisdiction_of(settings: Settings | None) -> frozenset[str]:
 
 def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> list[ItemSignals]:
     """The signals of each text (an item's title and text), outside the write transaction."""
-    return [ItemSignals() for _ in texts]
+    claims = claim_signals.match_texts(database, texts)
+    return [ItemSignals(claim_matches=claims[i]) for i in range(len(texts))]
 
 
 def record(conn: Any, item_id: int, fetched_at: str, signals: ItemSignals, score: Any) -> None:
     """Store an item's signals (inside the transaction that stored the item)."""
+    claim_signals.record(conn, item_id, fetched_at, signals.claim_matches)
