@@ -13,6 +13,8 @@ LABELS = [
     N_("misinformation"), N_("harm"),
     # a flag reason beside the categories (vocab.CLAIM_MATCH)
     N_("claim_match"),
+    # the verdict of a claim from a `role: rebuttal` source (monitor.known_claims.harvest)
+    N_("rebutted"),
     # what an item is (Scores.kind): scores are calibrated per kind
     N_("post"), N_("article"), N_("comment"),
     # user_changes.change (the admin Users page's trail)
