@@ -21,7 +21,7 @@ MIN_SHARED shared features; of the claims above it, those within AMBIGUOUS_MARGI
 returned (one rumour is often in the library twice, from two fact-checkers).
 
 Cost: an inverted index from feature to the claims that carry it (numpy arrays), one bincount per item:
-~0.1-0.3 ms per 100-word item against 10,000 claims (bench/bench_claims.py).
+~0.3-0.5 ms per 100-word item against 10,000 claims, most of it folding the text (bench/bench_claims.py).
 """
 
 from __future__ import annotations
@@ -131,35 +131,44 @@ class ClaimIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def scores(self, text: str) -> list[ClaimMatch]:
-        """Every claim sharing at least MIN_SHARED features with `text`, best first (no threshold)."""
+    def _similarities(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, similarity) of the claims sharing at least MIN_SHARED features with `text`."""
+        none = np.empty(0, dtype=np.int64), np.empty(0)
         if not len(self.ids):
-            return []
+            return none
         found = features(text)
-        hits = [(self._postings[f], self._weights[f]) for f in found if f in self._postings]
+        hits = [f for f in found if f in self._postings]
         if not hits:
-            return []
+            return none
         item_weight = sum(self._weights.get(f, self._rare_weight) for f in found)
-        rows = np.concatenate([p for p, _ in hits])
-        weights = np.concatenate([np.full(len(p), w) for p, w in hits])
-        shared = np.bincount(rows, weights=weights, minlength=len(self.ids))
+        postings = [self._postings[f] for f in hits]
+        rows = np.concatenate(postings)
+        weights = np.repeat([self._weights[f] for f in hits], [len(p) for p in postings])
         count = np.bincount(rows, minlength=len(self.ids))
         candidates = np.flatnonzero(count >= MIN_SHARED)
         if not len(candidates):
-            return []
-        claim_weight = self._claim_weight[candidates]
-        denominator = np.minimum(claim_weight, max(item_weight, self._floor))
-        similarity = np.minimum(shared[candidates] / np.maximum(denominator, 1e-9), 1.0)
+            return none
+        shared = np.bincount(rows, weights=weights, minlength=len(self.ids))[candidates]
+        denominator = np.minimum(self._claim_weight[candidates], max(item_weight, self._floor))
+        return candidates, np.minimum(shared / np.maximum(denominator, 1e-9), 1.0)
+
+    def _matches(self, rows: np.ndarray, similarity: np.ndarray) -> list[ClaimMatch]:
         order = np.argsort(-similarity, kind="stable")
-        return [ClaimMatch(int(self.ids[candidates[i]]), round(float(similarity[i]), 4)) for i in order]
+        return [ClaimMatch(int(self.ids[rows[i]]), round(float(similarity[i]), 4)) for i in order]
+
+    def scores(self, text: str) -> list[ClaimMatch]:
+        """Every claim sharing at least MIN_SHARED features with `text`, best first (no threshold)."""
+        return self._matches(*self._similarities(text))
 
     def match(self, text: str) -> list[ClaimMatch]:
         """The claims `text` repeats: similarity ≥ the threshold, within AMBIGUOUS_MARGIN of the best."""
-        scored = [m for m in self.scores(text) if m.similarity >= self.threshold]
-        if not scored:
+        rows, similarity = self._similarities(text)
+        above = similarity >= self.threshold
+        if not above.any():
             return []
-        best = scored[0].similarity
-        return [m for m in scored if m.similarity >= best - AMBIGUOUS_MARGIN]
+        rows, similarity = rows[above], similarity[above]
+        keep = similarity >= similarity.max() - AMBIGUOUS_MARGIN
+        return self._matches(rows[keep], similarity[keep])
 
 
 # How an official rebuttal column titles its items: the claim, wrapped in words that say it is false.

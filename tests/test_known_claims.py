@@ -339,3 +339,20 @@ def test_a_dismissed_claim_match_teaches_the_model_categories_only(tmp_db):
     user = db.users.add_user(tmp_db, "mod", helpers.PASSWORD, "moderator")
     _decide(tmp_db, result.new_ids[0], user, "dismiss")
     assert {e["category"] for e in collect_examples(tmp_db)} == {"misinformation", "harm"}
+
+
+def test_claimreview_in_an_article_page_read_for_full_text_is_harvested(tmp_db):
+    with TestServer() as server:
+        page = server.serve_file("/kiem-chung/doi-tien", FIXTURES / "claimreview.html", content_type="text/html")
+        feed = f"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Kiểm chứng</title>
+<link>{server.url('/')}</link><description>x</description><item><title>Kiểm chứng: chuyện đổi tiền</title>
+<link>{page}</link><description>Tóm tắt bài kiểm chứng.</description></item></channel></rss>"""
+        server.route("/feed.rss", feed, content_type="application/rss+xml")
+        server.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
+        lines = ["settings:", "  allow_private_networks: true", "  host_delay: 0", "  deadline: 10", "sources:",
+                 "  - name: Kiểm chứng", "    kind: rss", f"    url: {server.url('/feed.rss')}", "    full_text: true"]
+        [result] = crawl_sources(tmp_db, load_text("\n".join(lines) + "\n", "feeds.yaml"), scorer=None)
+    assert result.status == "ok"
+    claims = db.known_claims.list_claims(tmp_db, origin="claimreview")
+    assert {c["url"] for c in claims} == {"https://kiemchung.example.vn/doi-tien", page}  # page: the review had no url
+    assert {c["verdict"] for c in claims} == {"Sai sự thật", "2/5"}
