@@ -13,6 +13,7 @@ import db.decisions
 import db.followups
 import db.items
 import db.queue
+import db.spread
 import db.users
 from db.decisions import StaleItemError
 from db.queue import ClaimError
@@ -78,6 +79,7 @@ def item(item_id: int):
     body["decisions"] = [{k: d[k] for k in ("id", "action", "old_status", "new_status", "note", "created_at",
                                             "user_name")} for d in db.decisions.history(get_db(), item_id)]
     body["followups"] = [{k: f[k] for k in FOLLOWUP_FIELDS} for f in db.followups.for_items(get_db(), [item_id])]
+    body["spread"] = db.spread.story_spread(get_db().conn, row.get("cluster_id"))
     return jsonify(body)
 
 
