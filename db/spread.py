@@ -5,8 +5,8 @@ A story is a cluster (monitor/pipeline/dedup.py). Its copies are its stored item
 pipeline did not store again; those are counted only in `cluster_sources.copies` (dedup.record_repost), so a
 source's copies beyond its stored items are reposts, dated when the source first carried the story. Its
 sources are its `cluster_sources` rows, each dated by `first_seen_at` (the reports count sources the same way,
-db/reports.py). Two indexed reads per story — the cluster's items (items_cluster) and its source rows
-(the cluster_sources primary key) — so a story with thousands of copies is still a few milliseconds.
+db/reports.py). Two index-only reads per story (a third, of the item rows, only for a story with exact
+reposts), so one with thousands of copies takes a few milliseconds (bench/bench_spread.py).
 """
 
 from __future__ import annotations
@@ -23,16 +23,13 @@ def hour_of(stamp: str) -> str:
     return stamp[:13] + ":00:00Z"
 
 
-# (source id, hour, stored copies, first fetch) of a story's items; (source id, first seen, copies) of its sources.
-STORY_ITEMS_SQL = ("SELECT source_id, substr(fetched_at, 1, 13) AS hour, COUNT(*), MIN(fetched_at) FROM items"
-                   " WHERE cluster_id = ? GROUP BY source_id, hour")
+# A story's stored copies per UTC hour (read from the covering index items_cluster_queue, which ends in
+# fetched_at: no item row is read), and its sources' rows (the cluster_sources primary key).
+STORY_HOURS_SQL = ("SELECT substr(fetched_at, 1, 13) AS hour, COUNT(*), MIN(fetched_at) FROM items"
+                   " WHERE cluster_id = ? GROUP BY hour")
 STORY_SOURCES_SQL = "SELECT source_id, first_seen_at, copies FROM cluster_sources WHERE cluster_id = ?"
-
-
-def _story_rows(conn: sqlite3.Connection, cluster_id: int) -> tuple[list[tuple], list[tuple]]:
-    """A story's item rows and source rows (STORY_ITEMS_SQL, STORY_SOURCES_SQL)."""
-    return (conn.execute(STORY_ITEMS_SQL, (cluster_id,)).fetchall(),
-            conn.execute(STORY_SOURCES_SQL, (cluster_id,)).fetchall())
+# Stored copies per source: read only when the story has exact reposts (it reads the item rows).
+STORED_BY_SOURCE_SQL = "SELECT source_id, COUNT(*) FROM items WHERE cluster_id = ? GROUP BY source_id"
 
 
 def story_spread(conn: sqlite3.Connection, cluster_id: int | None, now: datetime | None = None) -> dict | None:
@@ -45,30 +42,39 @@ def story_spread(conn: sqlite3.Connection, cluster_id: int | None, now: datetime
     """
     if cluster_id is None:
         return None
-    items, sources = _story_rows(conn, cluster_id)
-    if not items and not sources:
+    hours = conn.execute(STORY_HOURS_SQL, (cluster_id,)).fetchall()
+    sources = conn.execute(STORY_SOURCES_SQL, (cluster_id,)).fetchall()
+    if not hours and not sources:
         return None
-    copies_per_hour: Counter[str] = Counter()
-    stored_by_source: Counter[int] = Counter()
-    for source_id, hour, count, _first in items:
-        copies_per_hour[hour + ":00:00Z"] += count
-        stored_by_source[source_id] += count
-    sources_per_hour: Counter[str] = Counter()
-    for source_id, first_seen_at, copies in sources:
-        sources_per_hour[hour_of(first_seen_at)] += 1
-        reposts = copies - stored_by_source.get(source_id, 0)
-        if reposts > 0:  # exact reposts are not stored again: dated by the source's first sighting
-            copies_per_hour[hour_of(first_seen_at)] += reposts
+    copies_per_hour: Counter[str] = Counter({hour + ":00:00Z": count for hour, count, _first in hours})
+    sources_per_hour: Counter[str] = Counter(hour_of(first) for _source, first, _copies in sources)
+    for hour, reposts in _repost_hours(conn, cluster_id, sources, sum(copies_per_hour.values())).items():
+        copies_per_hour[hour] += reposts
+    firsts = sorted(first for _source, first, _copies in sources)
     now = now or datetime.now(UTC)
-    firsts = sorted(first for _, first, _ in sources)
+    last_hour, last_six = to_iso(now - timedelta(hours=1)), to_iso(now - timedelta(hours=6))
     return {
         "copies": sum(copies_per_hour.values()),
         "sources": len(sources),
-        "new_sources_1h": sum(1 for first in firsts if first > to_iso(now - timedelta(hours=1))),
-        "new_sources_6h": sum(1 for first in firsts if first > to_iso(now - timedelta(hours=6))),
-        "first_seen_at": min([*firsts[:1], *(row[3] for row in items)]),
+        "new_sources_1h": sum(1 for first in firsts if first > last_hour),
+        "new_sources_6h": sum(1 for first in firsts if first > last_six),
+        "first_seen_at": min([*firsts[:1], *(first for _hour, _count, first in hours)]),
         "timeline": _timeline(copies_per_hour, sources_per_hour),
     }
+
+
+def _repost_hours(conn: sqlite3.Connection, cluster_id: int, sources: list[tuple], stored: int) -> Counter[str]:
+    """Exact reposts per hour: a source's copies beyond its stored items, dated when it first carried the story.
+    Most stories have none (their sources' copies add up to the items stored), and skip the per-source count."""
+    if sum(copies for _source, _first, copies in sources) <= stored:
+        return Counter()
+    stored_by_source = dict(conn.execute(STORED_BY_SOURCE_SQL, (cluster_id,)).fetchall())
+    reposts: Counter[str] = Counter()
+    for source_id, first_seen_at, copies in sources:
+        extra = copies - stored_by_source.get(source_id, 0)
+        if extra > 0:
+            reposts[hour_of(first_seen_at)] += extra
+    return reposts
 
 
 def _timeline(copies: Counter[str], sources: Counter[str]) -> list[dict]:

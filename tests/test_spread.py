@@ -131,8 +131,9 @@ def _big_story(database, copies: int, sources: int) -> int:
 def test_a_story_with_thousands_of_copies_is_read_through_indexes(tmp_db):
     cluster = _big_story(tmp_db, 3000, 600)
     plans = [" ".join(row[3] for row in tmp_db.conn.execute("EXPLAIN QUERY PLAN " + sql, (cluster,)))
-             for sql in (db.spread.STORY_ITEMS_SQL, db.spread.STORY_SOURCES_SQL)]
-    assert "USING INDEX items_cluster" in plans[0] and "SCAN items" not in plans[0]
+             for sql in (db.spread.STORY_HOURS_SQL, db.spread.STORY_SOURCES_SQL, db.spread.STORED_BY_SOURCE_SQL)]
+    assert "USING COVERING INDEX items_cluster_queue" in plans[0] and "SCAN items" not in plans[0]
+    assert "USING INDEX items_cluster" in plans[2] and "SCAN items" not in plans[2]
     assert "USING INDEX sqlite_autoindex_cluster_sources_1" in plans[1] and "SCAN cluster_sources" not in plans[1]
     started = time.perf_counter()
     spread = db.spread.story_spread(tmp_db.conn, cluster, NOW)

@@ -1,0 +1,125 @@
+"""Spikes (issue 11 item 3): the counts the spike rules compare, and the spikes they fired.
+
+monitor/spikes.py decides when a rule fires; the statements it runs are here. Windows are half-open on the
+left, (since, until], in stored UTC times. Recent counts start from the items fetched in the window
+(items_fetched_at) and join to their rule hits or places by item id; a subject's 7-day baseline is one
+range count on its own index (item_rule_hits_rule; item_places_code joined to items).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+
+def record_rule_hits(conn: sqlite3.Connection, item_id: int, fetched_at: str, rules: Iterable[str]) -> None:
+    """Store which watchlist rules (by human name) an item hit; called beside the item's insert."""
+    conn.executemany("INSERT OR IGNORE INTO item_rule_hits (item_id, rule, fetched_at) VALUES (?, ?, ?)",
+                     [(item_id, rule, fetched_at) for rule in rules])
+
+
+def earliest_fetch(conn: sqlite3.Connection) -> str | None:
+    """When the first stored item was fetched (None on an empty database): how much history a baseline has."""
+    return conn.execute("SELECT MIN(fetched_at) FROM items").fetchone()[0]
+
+
+def stories_with_new_sources(conn: sqlite3.Connection, since: str, until: str, minimum: int) -> list[tuple[int, int]]:
+    """(cluster id, sources) of the stories at least `minimum` sources first carried in (since, until]."""
+    return conn.execute(
+        "SELECT cluster_id, COUNT(*) AS n FROM cluster_sources WHERE first_seen_at > ? AND first_seen_at <= ?"
+        " GROUP BY cluster_id HAVING n >= ? ORDER BY cluster_id", (since, until, minimum)).fetchall()
+
+
+def rule_hit_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, int]:
+    """Watchlist rule → hits by the items fetched in (since, until]."""
+    return dict(conn.execute(
+        "SELECT h.rule, COUNT(*) FROM items i JOIN item_rule_hits h ON h.item_id = i.id"
+        " WHERE i.fetched_at > ? AND i.fetched_at <= ? GROUP BY h.rule", (since, until)).fetchall())
+
+
+def rule_hit_count(conn: sqlite3.Connection, rule: str, since: str, until: str) -> int:
+    """One rule's hits in (since, until] (its baseline)."""
+    return int(conn.execute("SELECT COUNT(*) FROM item_rule_hits WHERE rule = ? AND fetched_at > ?"
+                            " AND fetched_at <= ?", (rule, since, until)).fetchone()[0])
+
+
+def place_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, int]:
+    """Place code → items fetched in (since, until] that mention it."""
+    return dict(conn.execute(
+        "SELECT p.code, COUNT(*) FROM items i JOIN item_places p ON p.item_id = i.id"
+        " WHERE i.fetched_at > ? AND i.fetched_at <= ? GROUP BY p.code", (since, until)).fetchall())
+
+
+def place_count(conn: sqlite3.Connection, code: str, since: str, until: str) -> int:
+    """Items fetched in (since, until] that mention one place (its baseline)."""
+    return int(conn.execute(
+        "SELECT COUNT(*) FROM item_places p JOIN items i ON i.id = p.item_id WHERE p.code = ?"
+        " AND i.fetched_at > ? AND i.fetched_at <= ?", (code, since, until)).fetchone()[0])
+
+
+def story_items(conn: sqlite3.Connection, cluster_id: int, since: str, until: str, limit: int) -> list[tuple]:
+    """(item id, cluster id) of a story's copies fetched in (since, until], oldest first; its representative
+    when none was (the window's sources were exact reposts, never stored again)."""
+    rows = conn.execute("SELECT id, cluster_id FROM items WHERE cluster_id = ? AND fetched_at > ? AND fetched_at <= ?"
+                        " ORDER BY fetched_at, id LIMIT ?", (cluster_id, since, until, limit)).fetchall()
+    return rows or conn.execute("SELECT representative_item_id, id FROM clusters WHERE id = ?"
+                                " AND representative_item_id IS NOT NULL", (cluster_id,)).fetchall()
+
+
+def rule_items(conn: sqlite3.Connection, rule: str, since: str, until: str, limit: int) -> list[tuple]:
+    """(item id, cluster id) of the items fetched in (since, until] that hit a rule, oldest first."""
+    return conn.execute(
+        "SELECT i.id, i.cluster_id FROM item_rule_hits h JOIN items i ON i.id = h.item_id WHERE h.rule = ?"
+        " AND h.fetched_at > ? AND h.fetched_at <= ? ORDER BY h.fetched_at, i.id LIMIT ?",
+        (rule, since, until, limit)).fetchall()
+
+
+def place_items(conn: sqlite3.Connection, code: str, since: str, until: str, limit: int) -> list[tuple]:
+    """(item id, cluster id) of the items fetched in (since, until] that mention a place, oldest first."""
+    return conn.execute(
+        "SELECT i.id, i.cluster_id FROM item_places p JOIN items i ON i.id = p.item_id WHERE p.code = ?"
+        " AND i.fetched_at > ? AND i.fetched_at <= ? ORDER BY i.fetched_at, i.id LIMIT ?",
+        (code, since, until, limit)).fetchall()
+
+
+def fired_since(conn: sqlite3.Connection, rule: str, subject: str, since: str) -> bool:
+    """Whether the rule already fired for this subject after `since` (one spike per window)."""
+    return conn.execute("SELECT 1 FROM spikes WHERE rule = ? AND subject = ? AND fired_at > ? LIMIT 1",
+                        (rule, subject, since)).fetchone() is not None
+
+
+def insert_spike(conn: sqlite3.Connection, spike: dict, items: list[tuple]) -> int | None:
+    """Record a fired spike ({rule, kind, subject, window_start, fired_at, observed, expected}) and the
+    (item id, cluster id) pairs that made it; None when that rule, subject and window is already recorded."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO spikes (rule, kind, subject, window_start, fired_at, observed, expected)"
+        " VALUES (:rule, :kind, :subject, :window_start, :fired_at, :observed, :expected)", spike)
+    if not cursor.rowcount:
+        return None
+    spike_id = int(cursor.lastrowid)
+    conn.executemany("INSERT OR IGNORE INTO spike_items (spike_id, item_id, cluster_id) VALUES (?, ?, ?)",
+                     [(spike_id, item_id, cluster_id) for item_id, cluster_id in items])
+    return spike_id
+
+
+def recent_spikes(conn: sqlite3.Connection, since: str, limit: int = 100) -> list[dict]:
+    """Spikes fired after `since`, newest first, each with its item count, first item and that item's title."""
+    conn_rows = conn.execute(
+        "SELECT s.id, s.rule, s.kind, s.subject, s.window_start, s.fired_at, s.observed, s.expected,"
+        " (SELECT COUNT(*) FROM spike_items si WHERE si.spike_id = s.id) AS items,"
+        " (SELECT MIN(si.item_id) FROM spike_items si WHERE si.spike_id = s.id) AS first_item_id"
+        " FROM spikes s WHERE s.fired_at > ? ORDER BY s.fired_at DESC, s.id DESC LIMIT ?", (since, limit))
+    columns = [d[0] for d in conn_rows.description]
+    rows = [dict(zip(columns, row, strict=True)) for row in conn_rows.fetchall()]
+    titles = dict(conn.execute(
+        f"SELECT id, title FROM items WHERE id IN ({','.join('?' * len(rows))})",
+        [row["first_item_id"] for row in rows]).fetchall()) if rows else {}
+    for row in rows:
+        row["title"] = titles.get(row["first_item_id"])
+    return rows
+
+
+def spike_item_ids(conn: sqlite3.Connection, spike_id: int) -> list[int]:
+    """The items that made a spike, by id."""
+    return [row[0] for row in conn.execute("SELECT item_id FROM spike_items WHERE spike_id = ? ORDER BY item_id",
+                                           (spike_id,))]
