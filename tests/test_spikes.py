@@ -269,3 +269,32 @@ def test_monitor_spikes_check_and_list(db_path, tmp_path, capsys):
     assert main(["--db", str(db_path), "--feeds", str(feeds), "spikes", "check"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "feeds.yaml:3: field 'spikes[0].kind'" in err and "Traceback" not in err
+
+
+def test_the_dashboard_lists_recent_spikes_escaped(world):
+    from tests import helpers
+
+    path, _ids = world
+    database = db.connect(path)
+    story = _spreading_story(database)
+    with db.transaction(database) as conn:
+        conn.execute("UPDATE items SET title = '<script>alert(1)</script> Tin đồn' WHERE cluster_id = ?", (story,))
+    src = _sources(database, 1)[0]
+    _items(database, src, [db.to_iso(datetime.now(UTC) - timedelta(days=3))])  # history for the rate rule
+    _items(database, src, [db.to_iso(datetime.now(UTC) - timedelta(minutes=m)) for m in range(1, 7)],
+           rule="<b>Kêu gọi</b>")
+    fired = spikes.check(database, default_spike_rules())
+    assert {f["kind"] for f in fired} == {"story_sources", "rule_rate"}
+    client = helpers.make_app(path).test_client()
+    helpers.login(client, "ana")
+    page = client.get("/dashboard").get_data(as_text=True)
+    table = page[page.index('id="spikes"'):page.index("</table>", page.index('id="spikes"'))]
+    assert "Tin lan truyền nhanh" in table and "Từ khóa theo dõi tăng vọt" in table
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Tin đồn" in table and "<script>" not in table
+    assert "&lt;b&gt;Kêu gọi&lt;/b&gt;" in table and "<b>" not in table
+    first = min(db.spikes.spike_item_ids(database.conn, fired[0]["id"]))
+    assert f'href="/items/{first}"' in table
+    with db.transaction(database) as conn:
+        conn.execute("DELETE FROM spike_items")
+        conn.execute("DELETE FROM spikes")
+    assert 'id="no-spikes"' in client.get("/dashboard").get_data(as_text=True)
