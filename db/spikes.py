@@ -11,6 +11,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+PROVINCE_PREFIX = "p:"  # item_places codes: 'p:<code>' a province, 'c:<code>' a commune or ward (067_places.sql)
+
 
 def record_rule_hits(conn: sqlite3.Connection, item_id: int, fetched_at: str, rules: Iterable[str]) -> None:
     """Store which watchlist rules (by human name) an item hit; called beside the item's insert."""
@@ -44,17 +46,28 @@ def rule_hit_count(conn: sqlite3.Connection, rule: str, since: str, until: str) 
 
 
 def place_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, int]:
-    """Place code → items fetched in (since, until] that mention it."""
+    """Place code → items fetched in (since, until] that mention it: a commune or ward by its own code, a
+    province by the items naming it or any unit in it (counted once per item)."""
     return dict(conn.execute(
         "SELECT p.code, COUNT(*) FROM items i JOIN item_places p ON p.item_id = i.id"
-        " WHERE i.fetched_at > ? AND i.fetched_at <= ? GROUP BY p.code", (since, until)).fetchall())
+        " WHERE i.fetched_at > :since AND i.fetched_at <= :until AND p.level = 'commune' GROUP BY p.code"
+        " UNION ALL SELECT p.province_code, COUNT(DISTINCT p.item_id) FROM items i"
+        " JOIN item_places p ON p.item_id = i.id WHERE i.fetched_at > :since AND i.fetched_at <= :until"
+        " GROUP BY p.province_code", {"since": since, "until": until}).fetchall())
+
+
+def _place_column(code: str) -> str:
+    """The item_places column a place is looked up by: a province ('p:…') by province_code, so it counts the
+    items about any of its units; a commune or ward by its own code."""
+    return "province_code" if code.startswith(PROVINCE_PREFIX) else "code"
 
 
 def place_count(conn: sqlite3.Connection, code: str, since: str, until: str) -> int:
-    """Items fetched in (since, until] that mention one place (its baseline)."""
+    """Items fetched in (since, until] that mention one place (its baseline), each once."""
     return int(conn.execute(
-        "SELECT COUNT(*) FROM item_places p JOIN items i ON i.id = p.item_id WHERE p.code = ?"
-        " AND i.fetched_at > ? AND i.fetched_at <= ?", (code, since, until)).fetchone()[0])
+        f"SELECT COUNT(DISTINCT p.item_id) FROM item_places p JOIN items i ON i.id = p.item_id"
+        f" WHERE p.{_place_column(code)} = ? AND i.fetched_at > ? AND i.fetched_at <= ?",
+        (code, since, until)).fetchone()[0])
 
 
 def story_items(conn: sqlite3.Connection, cluster_id: int, since: str, until: str, limit: int) -> list[tuple]:
@@ -77,9 +90,9 @@ def rule_items(conn: sqlite3.Connection, rule: str, since: str, until: str, limi
 def place_items(conn: sqlite3.Connection, code: str, since: str, until: str, limit: int) -> list[tuple]:
     """(item id, cluster id) of the items fetched in (since, until] that mention a place, oldest first."""
     return conn.execute(
-        "SELECT i.id, i.cluster_id FROM item_places p JOIN items i ON i.id = p.item_id WHERE p.code = ?"
-        " AND i.fetched_at > ? AND i.fetched_at <= ? ORDER BY i.fetched_at, i.id LIMIT ?",
-        (code, since, until, limit)).fetchall()
+        f"SELECT i.id, i.cluster_id FROM item_places p JOIN items i ON i.id = p.item_id"
+        f" WHERE p.{_place_column(code)} = ? AND i.fetched_at > ? AND i.fetched_at <= ?"
+        f" GROUP BY i.id ORDER BY MIN(i.fetched_at), i.id LIMIT ?", (code, since, until, limit)).fetchall()
 
 
 def fired_since(conn: sqlite3.Connection, rule: str, subject: str, since: str) -> bool:

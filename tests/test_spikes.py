@@ -37,9 +37,9 @@ def _sources(database, count: int) -> list[int]:
 
 
 def _items(database, source_id: int, times: list[str], *, cluster: int | None = None, rule: str | None = None,
-           place: str | None = None) -> list[int]:
+           place: str | None = None, province: str = "p:38") -> list[int]:
     """Items stored at `times` as the pipeline stores them: in a cluster (counted on its source), with a rule hit
-    (item_rule_hits) or a place (item_places) when given."""
+    (item_rule_hits) or a commune or ward of `province` (item_places) when given."""
     ids = []
     with db.transaction(database) as conn:
         for fetched_at in times:
@@ -54,7 +54,7 @@ def _items(database, source_id: int, times: list[str], *, cluster: int | None = 
                 db.spikes.record_rule_hits(conn, item_id, fetched_at, [rule])
             if place:
                 conn.execute("INSERT INTO item_places (item_id, code, level, province_code) VALUES (?, ?, ?, ?)",
-                             (item_id, place, "commune", "p:38"))
+                             (item_id, place, "commune", province))
             ids.append(item_id)
     return ids
 
@@ -140,23 +140,40 @@ def _history(database, source_id: int, **subject: str) -> None:
     _items(database, source_id, [_ago(hours=1 + 6 * k) for k in range(1, 29)], **subject)
 
 
-@pytest.mark.parametrize(("rule", "subject", "other"), [(RULE, {"rule": "Kêu gọi chia sẻ gấp"}, {"rule": "Khác"}),
-                                                        (PLACE, {"place": "c:26734"}, {"place": "c:11111"})])
-def test_a_rate_fires_at_factor_times_its_hourly_mean_and_min_count(tmp_db, rule, subject, other):
+@pytest.mark.parametrize(("rule", "subject", "other", "fires"), [
+    (RULE, {"rule": "Kêu gọi chia sẻ gấp"}, {"rule": "Khác"}, ["Kêu gọi chia sẻ gấp"]),
+    # a province counts the items about any of its communes: p:38 fires with its commune, p:40 stays under
+    (PLACE, {"place": "c:26734", "province": "p:38"}, {"place": "c:11111", "province": "p:40"}, ["c:26734", "p:38"]),
+])
+def test_a_rate_fires_at_factor_times_its_hourly_mean_and_min_count(tmp_db, rule, subject, other, fires):
     src = _sources(tmp_db, 1)[0]
     _history(tmp_db, src, **subject)
     _history(tmp_db, src, **other)
     _items(tmp_db, src, [_ago(minutes=m) for m in (55, 40, 30, 20, 5)], **subject)  # five in the last hour
     _items(tmp_db, src, [_ago(minutes=m) for m in (50, 30, 20, 5)], **other)  # four: under min_count
     fired = spikes.check(tmp_db, [rule], now=NOW)
-    name = next(iter(subject.values()))
-    assert [(f["kind"], f["subject"], f["observed"], f["items"]) for f in fired] == [(rule.kind, name, 5.0, 5)]
-    assert _spikes(tmp_db)[0]["expected"] == pytest.approx(27 / 168, abs=1e-4)
+    assert [(f["kind"], f["subject"], f["observed"], f["items"]) for f in fired] == \
+        [(rule.kind, subject, 5.0, 5) for subject in fires]
+    assert [s["expected"] for s in _spikes(tmp_db)] == [pytest.approx(27 / 168, abs=1e-4)] * len(fires)
     assert _spikes(tmp_db)[0]["window_start"] == _ago(hours=1)
     # The same counts against a higher bar: 5 >= 30 x 0.16 fires, 5 < 40 x 0.16 does not.
-    assert len(spikes.check(tmp_db, [SpikeRule("x30", rule.kind, factor=30, min_count=5)], now=NOW)) == 1
+    assert len(spikes.check(tmp_db, [SpikeRule("x30", rule.kind, factor=30, min_count=5)], now=NOW)) == len(fires)
     assert spikes.check(tmp_db, [SpikeRule("x40", rule.kind, factor=40, min_count=5)], now=NOW) == []
     assert spikes.check(tmp_db, [rule], now=NOW + timedelta(minutes=20)) == []  # once per hour
+
+
+def test_a_province_counts_each_item_once_however_many_of_its_units_it_names(tmp_db):
+    src = _sources(tmp_db, 1)[0]
+    _items(tmp_db, src, [_ago(days=2)])
+    ids = _items(tmp_db, src, [_ago(minutes=m) for m in (50, 40, 30, 20)], place="c:1")
+    with db.transaction(tmp_db) as conn:  # each also names a second commune and the province itself
+        conn.executemany("INSERT INTO item_places VALUES (?, 'c:2', 'commune', 'p:38')", [(i,) for i in ids])
+        conn.executemany("INSERT INTO item_places VALUES (?, 'p:38', 'province', 'p:38')", [(i,) for i in ids])
+    assert db.spikes.place_counts(tmp_db.conn, _ago(hours=1), _ago(hours=0)) == {"c:1": 4, "c:2": 4, "p:38": 4}
+    assert spikes.check(tmp_db, [PLACE], now=NOW) == []  # four items, not twelve mentions
+    _items(tmp_db, src, [_ago(minutes=10)], place="c:3")
+    fired = spikes.check(tmp_db, [PLACE], now=NOW)
+    assert [(f["subject"], f["observed"], f["items"]) for f in fired] == [("p:38", 5.0, 5)]
 
 
 def test_rates_wait_for_a_day_of_history(tmp_db):
@@ -167,7 +184,7 @@ def test_rates_wait_for_a_day_of_history(tmp_db):
     assert {f["kind"] for f in spikes.check(tmp_db, [RULE, PLACE], now=NOW + timedelta(hours=5, minutes=30))} == set()
     _items(tmp_db, src, [_ago(days=3)])  # older history arrives (an import): a mean over 3 days, here 1/71
     assert {(f["kind"], f["subject"]) for f in spikes.check(tmp_db, [RULE, PLACE], now=NOW)} == \
-        {("rule_rate", "Tin đồn"), ("place_rate", "c:1")}
+        {("rule_rate", "Tin đồn"), ("place_rate", "c:1"), ("place_rate", "p:38")}
 
 
 def test_ingest_records_the_watchlist_rules_an_item_hit(tmp_db):
