@@ -7,8 +7,9 @@ stored copies on 1,000 sources and 200 exact reposts on 200 more (the slower pat
 reaching 8 sources. Built once under /tmp (`--rebuild` to build it again).
 
 Figures: the story's spread (db.spread.story_spread) and the item page's spread part (web.spread.item_spread,
-chart included), median of 30 reads; the spike check with the default rules (monitor.spikes.check), the run
-that records the spikes and a steady-state run that finds them recorded, median of 10.
+chart included), median of 30 reads; the spike check with the default rules (monitor.spikes.check): the first
+of an hour, which reads the week's counts for the rate rules' baseline and records the three spikes, and the
+checks of the other minutes, which find them recorded (median of 10).
 Run: python bench/bench_spread.py [--rebuild]
 """
 
@@ -136,8 +137,9 @@ def main() -> int:
     first = time.perf_counter() - started
     print("fired:", ", ".join(f"{s['rule']}:{s['subject']} ({s['observed']:g}, {s['items']} items)" for s in fired))
     steady = timed(lambda: check(database, rules, now=NOW + timedelta(seconds=30)), 10)
-    print(f"FIGURE spike check, a week of 105,000 items, firing run: {first * 1000:.0f} ms (target: <= 1000 ms)")
-    print(f"FIGURE spike check, a week of 105,000 items, steady state: {steady * 1000:.0f} ms (target: <= 250 ms)")
+    print(f"FIGURE spike check, first of the hour (reads the week, records 3 spikes): {first * 1000:.0f} ms"
+          " (target: <= 1000 ms)")
+    print(f"FIGURE spike check, every other minute: {steady * 1000:.0f} ms (target: <= 250 ms)")
     return 0 if {s["kind"] for s in fired} == {"story_sources", "rule_rate", "place_rate"} else 1
 
 

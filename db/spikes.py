@@ -1,9 +1,8 @@
 """Spikes (issue 11 item 3): the counts the spike rules compare, and the spikes they fired.
 
 monitor/spikes.py decides when a rule fires; the statements it runs are here. Windows are half-open on the
-left, (since, until], in stored UTC times. Recent counts start from the items fetched in the window
-(items_fetched_at) and join to their rule hits or places by item id; a subject's 7-day baseline is one
-range count on its own index (item_rule_hits_rule; item_places_code joined to items).
+left, (since, until], in stored UTC times. Every count reads the items fetched in its window and no other
+(see rule_hit_counts), so a check costs what the last hour, or once an hour the last week, holds.
 """
 
 from __future__ import annotations
@@ -32,42 +31,31 @@ def stories_with_new_sources(conn: sqlite3.Connection, since: str, until: str, m
         " GROUP BY cluster_id HAVING n >= ? ORDER BY cluster_id", (since, until, minimum)).fetchall()
 
 
+# Both counts are driven by the items fetched in the window (items_fetched_at, a covering range), each joined to
+# its own rule hits or places by item id: CROSS JOIN keeps SQLite from walking a rule's or a place's rows of all
+# time instead, so the cost follows the window's items, not the database's age.
 def rule_hit_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, int]:
     """Watchlist rule → hits by the items fetched in (since, until]."""
     return dict(conn.execute(
-        "SELECT h.rule, COUNT(*) FROM items i JOIN item_rule_hits h ON h.item_id = i.id"
+        "SELECT h.rule, COUNT(*) FROM items i CROSS JOIN item_rule_hits h ON h.item_id = i.id"
         " WHERE i.fetched_at > ? AND i.fetched_at <= ? GROUP BY h.rule", (since, until)).fetchall())
-
-
-def rule_hit_count(conn: sqlite3.Connection, rule: str, since: str, until: str) -> int:
-    """One rule's hits in (since, until] (its baseline)."""
-    return int(conn.execute("SELECT COUNT(*) FROM item_rule_hits WHERE rule = ? AND fetched_at > ?"
-                            " AND fetched_at <= ?", (rule, since, until)).fetchone()[0])
 
 
 def place_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, int]:
     """Place code → items fetched in (since, until] that mention it: a commune or ward by its own code, a
-    province by the items naming it or any unit in it (counted once per item)."""
+    province by the items naming it or any unit in it (each item once)."""
     return dict(conn.execute(
-        "SELECT p.code, COUNT(*) FROM items i JOIN item_places p ON p.item_id = i.id"
-        " WHERE i.fetched_at > :since AND i.fetched_at <= :until AND p.level = 'commune' GROUP BY p.code"
-        " UNION ALL SELECT p.province_code, COUNT(DISTINCT p.item_id) FROM items i"
-        " JOIN item_places p ON p.item_id = i.id WHERE i.fetched_at > :since AND i.fetched_at <= :until"
-        " GROUP BY p.province_code", {"since": since, "until": until}).fetchall())
+        "WITH hits AS MATERIALIZED (SELECT p.item_id, p.code, p.level, p.province_code FROM items i"
+        "  CROSS JOIN item_places p ON p.item_id = i.id WHERE i.fetched_at > ? AND i.fetched_at <= ?)"
+        " SELECT code, COUNT(*) FROM hits WHERE level = 'commune' GROUP BY code"
+        " UNION ALL SELECT province_code, COUNT(DISTINCT item_id) FROM hits GROUP BY province_code",
+        (since, until)).fetchall())
 
 
 def _place_column(code: str) -> str:
     """The item_places column a place is looked up by: a province ('p:…') by province_code, so it counts the
     items about any of its units; a commune or ward by its own code."""
     return "province_code" if code.startswith(PROVINCE_PREFIX) else "code"
-
-
-def place_count(conn: sqlite3.Connection, code: str, since: str, until: str) -> int:
-    """Items fetched in (since, until] that mention one place (its baseline), each once."""
-    return int(conn.execute(
-        f"SELECT COUNT(DISTINCT p.item_id) FROM item_places p JOIN items i ON i.id = p.item_id"
-        f" WHERE p.{_place_column(code)} = ? AND i.fetched_at > ? AND i.fetched_at <= ?",
-        (code, since, until)).fetchone()[0])
 
 
 def story_items(conn: sqlite3.Connection, cluster_id: int, since: str, until: str, limit: int) -> list[tuple]:
@@ -90,9 +78,9 @@ def rule_items(conn: sqlite3.Connection, rule: str, since: str, until: str, limi
 def place_items(conn: sqlite3.Connection, code: str, since: str, until: str, limit: int) -> list[tuple]:
     """(item id, cluster id) of the items fetched in (since, until] that mention a place, oldest first."""
     return conn.execute(
-        f"SELECT i.id, i.cluster_id FROM item_places p JOIN items i ON i.id = p.item_id"
-        f" WHERE p.{_place_column(code)} = ? AND i.fetched_at > ? AND i.fetched_at <= ?"
-        f" GROUP BY i.id ORDER BY MIN(i.fetched_at), i.id LIMIT ?", (code, since, until, limit)).fetchall()
+        f"SELECT i.id, i.cluster_id FROM items i WHERE i.fetched_at > ? AND i.fetched_at <= ? AND EXISTS"
+        f" (SELECT 1 FROM item_places p WHERE p.item_id = i.id AND p.{_place_column(code)} = ?)"
+        f" ORDER BY i.fetched_at, i.id LIMIT ?", (since, until, code, limit)).fetchall()
 
 
 def fired_since(conn: sqlite3.Connection, rule: str, subject: str, since: str) -> bool:

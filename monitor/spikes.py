@@ -5,7 +5,8 @@ Three kinds of rule (`settings: spikes:` in feeds.yaml, monitor.config.SpikeRule
 
 - `story_sources`: a story (cluster) gained at least `sources` new sources in the last `hours` hours;
 - `rule_rate`: a watchlist rule was hit by at least `min_count` items fetched in the last hour, and by at
-  least `factor` times its hourly mean of the 7 days before that hour;
+  least `factor` times its hourly mean of the 7 days before that hour (before the top of the hour it began
+  in: the week's counts are read once an hour);
 - `place_rate`: the same for a place the items mention (item_places).
 
 The hourly mean divides the 7 days' count by the hours of history the database really has (a database a
@@ -71,30 +72,51 @@ def _story_candidates(conn, rule: SpikeRule, now: datetime) -> list[Candidate]:
             for cluster_id, count in store.stories_with_new_sources(conn, since, until, rule.sources)]
 
 
-def history_hours(conn, window_start: datetime) -> float | None:
-    """Hours of history before `window_start` the baseline can use (at most 7 days); None below MIN_HISTORY."""
+def history_hours(conn, baseline_end: datetime) -> float | None:
+    """Hours of history before `baseline_end` the baseline can use (at most 7 days); None below MIN_HISTORY."""
     earliest = store.earliest_fetch(conn)
     if earliest is None:
         return None
-    available = min(window_start - db.from_iso(earliest), BASELINE)
+    available = min(baseline_end - db.from_iso(earliest), BASELINE)
     return available.total_seconds() / 3600 if available >= MIN_HISTORY else None
 
 
-def _rate_candidates(conn, rule: SpikeRule, now: datetime) -> list[Candidate]:
+def baseline_end(now: datetime) -> datetime:
+    """Where the 7-day baseline ends: the top of the hour at or before the last hour's start. Whole hours, so
+    it changes once an hour and its counts are read once an hour (_baseline), not every minute."""
+    return (now - RATE_WINDOW).replace(minute=0, second=0, microsecond=0)
+
+
+# (database file, rule kind) → (baseline end, {subject: count}): the week's counts, read once an hour. A
+# week of a busy province is 100,000 items to read; their counts before a whole hour do not change.
+_baselines: dict[tuple, tuple[str, dict[str, int]]] = {}
+
+
+def _baseline(database: sqlite_utils.Database, kind: str, end: datetime) -> dict[str, int]:
+    """Every subject's count of `kind` in the 7 days before `end`."""
+    key, end_iso = (db.file_path(database) or id(database.conn), kind), db.to_iso(end)
+    cached = _baselines.get(key)
+    if cached is None or cached[0] != end_iso:
+        count = store.rule_hit_counts if kind == "rule_rate" else store.place_counts
+        cached = _baselines[key] = (end_iso, count(database.conn, db.to_iso(end - BASELINE), end_iso))
+    return cached[1]
+
+
+def _rate_candidates(database: sqlite_utils.Database, rule: SpikeRule, now: datetime) -> list[Candidate]:
     """Subjects with at least min_count items in the last hour and factor x their hourly mean."""
-    start = now - RATE_WINDOW
-    since, until, base_start = db.to_iso(start), db.to_iso(now), db.to_iso(start - BASELINE)
-    if rule.kind == "rule_rate":
-        recent, baseline, items = store.rule_hit_counts, store.rule_hit_count, store.rule_items
-    else:
-        recent, baseline, items = store.place_counts, store.place_count, store.place_items
+    conn = database.conn
+    since, until = db.to_iso(now - RATE_WINDOW), db.to_iso(now)
+    recent, items = ((store.rule_hit_counts, store.rule_items) if rule.kind == "rule_rate"
+                     else (store.place_counts, store.place_items))
     counts = {subject: n for subject, n in recent(conn, since, until).items() if n >= rule.min_count}
-    hours = history_hours(conn, start) if counts else None
+    end = baseline_end(now)
+    hours = history_hours(conn, end) if counts else None
     if hours is None:
         return []
+    week = _baseline(database, rule.kind, end)
     found = []
     for subject, count in sorted(counts.items()):
-        mean = baseline(conn, subject, base_start, since) / hours
+        mean = week.get(subject, 0) / hours
         if count >= rule.factor * mean:
             found.append(Candidate(rule, subject, float(count), round(mean, 4), since,
                                    lambda c, s=subject: items(c, s, since, until, ITEMS_PER_SPIKE)))
@@ -106,7 +128,8 @@ def candidates(database: sqlite_utils.Database, rules: list[SpikeRule], now: dat
     conn = database.conn
     found: list[Candidate] = []
     for rule in rules:
-        over = _story_candidates(conn, rule, now) if rule.kind == "story_sources" else _rate_candidates(conn, rule, now)
+        over = (_story_candidates(conn, rule, now) if rule.kind == "story_sources"
+                else _rate_candidates(database, rule, now))
         quiet_since = db.to_iso(now - window_of(rule))
         found += [c for c in over if not store.fired_since(conn, rule.name, c.subject, quiet_since)]
     return found

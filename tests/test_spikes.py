@@ -315,3 +315,25 @@ def test_the_dashboard_lists_recent_spikes_escaped(world):
         conn.execute("DELETE FROM spike_items")
         conn.execute("DELETE FROM spikes")
     assert 'id="no-spikes"' in client.get("/dashboard").get_data(as_text=True)
+
+
+def test_every_spike_query_reads_its_window_through_an_index(tmp_db):
+    """The check runs every minute for years: no statement of it may walk a table or a subject's rows of all
+    time (a full SCAN), only the window's range of an index."""
+    src = _sources(tmp_db, 6)
+    _items(tmp_db, src[0], [_ago(days=3)], rule="R", place="c:1")
+    story = _cluster(tmp_db, _ago(minutes=50))
+    for n in range(6):
+        _items(tmp_db, src[n], [_ago(minutes=40 - n)], cluster=story, rule="R", place="c:1")
+    statements: list[str] = []
+    tmp_db.conn.set_trace_callback(statements.append)
+    spikes._baselines.clear()
+    fired = spikes.check(tmp_db, [STORY, RULE, PLACE], now=NOW)
+    tmp_db.conn.set_trace_callback(None)
+    assert {f["kind"] for f in fired} == {"story_sources", "rule_rate", "place_rate"}
+    reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert len(reads) >= 8
+    for statement in reads:
+        plan = [row[3] for row in tmp_db.conn.execute("EXPLAIN QUERY PLAN " + statement)]
+        scans = [step for step in plan if step.startswith("SCAN") and step != "SCAN hits"]
+        assert not scans, (statement, plan)
