@@ -337,3 +337,43 @@ def test_every_spike_query_reads_its_window_through_an_index(tmp_db):
         plan = [row[3] for row in tmp_db.conn.execute("EXPLAIN QUERY PLAN " + statement)]
         scans = [step for step in plan if step.startswith("SCAN") and step != "SCAN hits"]
         assert not scans, (statement, plan)
+
+
+STORY_TEXT = ("Tin đồn: từ tối nay toàn tỉnh sẽ mất điện ba ngày liền để sửa chữa đường dây cao thế, người dân cần"
+              " tích trữ nước uống, lương thực và nến, chia sẻ ngay cho người thân biết")
+
+
+def test_a_story_crawled_from_five_feeds_by_the_scheduler_fires_once(db_path, tmp_path):
+    """The real path: the scheduler crawls five local feeds carrying one story, the pipeline clusters it, and
+    the minutely check (here every 0.2 s) records one spike with the five stored copies."""
+    from monitor.crawl.crawler import crawl_source
+    from monitor.schedule.scheduler import Scheduler
+    from tests.scheduler_fixtures import wait_for
+    from tests.servers import TestServer
+
+    feeds = tmp_path / "feeds.yaml"
+    with TestServer() as server:
+        sources = []
+        for n in range(5):
+            body = (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Trang {n}</title>"
+                    f"<link>http://example.org/{n}</link><description>t</description><item><guid>tin-{n}</guid>"
+                    f"<title>Mất điện ba ngày? (trang {n})</title><link>http://example.org/{n}/tin</link>"
+                    f"<description>{STORY_TEXT} (bài của trang {n}).</description></item></channel></rss>")
+            url = server.route(f"/{n}.xml", body.encode(), content_type="application/rss+xml")
+            sources.append({"name": f"trang-{n}", "kind": "rss", "url": url, "interval": "1h"})
+        feeds.write_text(feeds_yaml(sources))
+        scheduler = Scheduler(db_path, feeds, crawl=crawl_source, interval_scale=0.02, heartbeat_seconds=0.1,
+                              reconcile_seconds=0.1, housekeeping=False, first_run_spread=0.05,
+                              scorer_factory=lambda: None, spike_check_seconds=0.2)
+        scheduler.start()
+        try:
+            database = db.connect(db_path, migrate_schema=False)
+            wait_for(lambda: _spikes(database), timeout=20)
+            time.sleep(0.5)
+        finally:
+            scheduler.stop(timeout=5)
+    items = database.conn.execute("SELECT id, cluster_id FROM items ORDER BY id").fetchall()
+    assert len(items) == 5 and len({cluster for _, cluster in items}) == 1
+    [spike] = _spikes(database)
+    assert (spike["rule"], spike["subject"], spike["observed"]) == ("lan-nhanh", str(items[0][1]), 5.0)
+    assert db.spikes.spike_item_ids(database.conn, spike["id"]) == [item_id for item_id, _ in items]
