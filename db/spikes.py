@@ -120,6 +120,16 @@ def recent_spikes(conn: sqlite3.Connection, since: str, limit: int = 100) -> lis
     return rows
 
 
+def story_spikes(conn: sqlite3.Connection, cluster_id: int, limit: int = 20) -> list[dict]:
+    """The spikes a story's copies made (its own, or a rule's or a place's they counted in), newest first."""
+    cursor = conn.execute(
+        "SELECT id, rule, kind, subject, window_start, fired_at, observed, expected FROM spikes WHERE id IN"
+        " (SELECT spike_id FROM spike_items WHERE cluster_id = ?) ORDER BY fired_at DESC, id DESC LIMIT ?",
+        (cluster_id, limit))
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
 def spike_item_ids(conn: sqlite3.Connection, spike_id: int) -> list[int]:
     """The items that made a spike, by id."""
     return [row[0] for row in conn.execute("SELECT item_id FROM spike_items WHERE spike_id = ? ORDER BY item_id",

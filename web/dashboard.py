@@ -17,19 +17,16 @@ import db
 import db.activity
 import db.spikes
 from monitor.domain import CONFIRMED_CATEGORY, Category, Status
-from vocab.i18n import N_
 from web import get_db
 from web.access import READ, roles
 from web.params import int_arg
 from web.render import label
+from web.spread import SPIKE_KINDS
 
 bp = Blueprint("dashboard", __name__)
 
 SERIES = ((Status.FLAGGED, "#c98a00"), (Status.CONFIRMED, "#7a1010"), (Status.DISMISSED, "#2f6f3e"))
 SPIKE_DAYS = 7  # the recent spikes listed (monitor/spikes.py records them)
-SPIKE_KINDS = {"story_sources": N_("A story spreading fast"),
-               "rule_rate": N_("A watchlist rule far above its usual rate"),
-               "place_rate": N_("A place far above its usual rate")}
 
 
 def _zero_counts() -> dict[str, int]:

@@ -12,12 +12,18 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 import db
+import db.spikes
 import db.spread
+from vocab.i18n import N_
 from web.render import localtimes
 
 CHART_HOURS = 48  # the chart's span: two days of hours, the life of most stories that spread
 TABLE_HOURS = 48  # the newest active hours listed under the chart
 COPIES_COLOUR, SOURCES_COLOUR = "#8a9bb0", "#7a1010"
+# What each kind of spike means to a reader (monitor/spikes.py), on the item page and the dashboard.
+SPIKE_KINDS = {"story_sources": N_("A story spreading fast"),
+               "rule_rate": N_("A watchlist rule far above its usual rate"),
+               "place_rate": N_("A place far above its usual rate")}
 
 
 def hourly_series(timeline: list[dict], end: datetime, hours: int = CHART_HOURS) -> list[dict]:
@@ -74,12 +80,13 @@ def spread_chart(series: list[dict], title: str) -> Markup:
 
 
 def item_spread(database, cluster_id: int | None, now: datetime | None = None) -> dict | None:
-    """What `_item_spread.html` shows for an item's story: the figures, the chart and the newest active
-    hours; None when the item has no story (no cluster)."""
+    """What `_item_spread.html` shows for an item's story: the figures, the chart, the newest active hours and
+    the spikes its copies made; None when the item has no story (no cluster)."""
     now = now or datetime.now(UTC)
     spread = db.spread.story_spread(database.conn, cluster_id, now)
     if spread is None:
         return None
     series = hourly_series(spread["timeline"], chart_end(spread["timeline"], now))
     chart = spread_chart(series, _("Copies and new sources per hour, last %(n)s hours", n=CHART_HOURS))
-    return {**spread, "chart": chart, "recent_hours": list(reversed(spread["timeline"][-TABLE_HOURS:]))}
+    return {**spread, "chart": chart, "recent_hours": list(reversed(spread["timeline"][-TABLE_HOURS:])),
+            "spikes": db.spikes.story_spikes(database.conn, cluster_id), "spike_kinds": SPIKE_KINDS}
