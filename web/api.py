@@ -14,6 +14,7 @@ import db.followups
 import db.items
 import db.known_claims
 import db.queue
+import db.spread
 import db.users
 from db.decisions import StaleItemError
 from db.queue import ClaimError
@@ -81,6 +82,7 @@ def item(item_id: int):
     body["followups"] = [{k: f[k] for k in FOLLOWUP_FIELDS} for f in db.followups.for_items(get_db(), [item_id])]
     body["claim_matches"] = [{"claim_id": m["claim_id"], "url": m["url"], "similarity": m["similarity"]}
                              for m in db.known_claims.matches_for_item(get_db(), item_id)]
+    body["spread"] = db.spread.story_spread(get_db().conn, row.get("cluster_id"))
     return jsonify(body)
 
 

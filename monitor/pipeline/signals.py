@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.spikes import record_rule_hits
 from monitor.config import Settings
 from monitor.pipeline import claim_signals
 
@@ -38,3 +39,18 @@ def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> l
 def record(conn: Any, item_id: int, fetched_at: str, signals: ItemSignals, score: Any) -> None:
     """Store an item's signals (inside the transaction that stored the item)."""
     claim_signals.record(conn, item_id, fetched_at, signals.claim_matches)
+    _record_rule_hits(conn, item_id, fetched_at, score)
+
+
+def rule_names(score: Any) -> list[str]:
+    """The human names of the watchlist rules a score hit (its pattern when it has none), each once."""
+    names = (str(hit.get("name") or hit.get("rule") or "").strip()
+             for hit in getattr(score, "rule_hits", None) or () if isinstance(hit, dict))
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def _record_rule_hits(conn: Any, item_id: int, fetched_at: str, score: Any) -> None:
+    """item_rule_hits, which the rule_rate spike counts (monitor/spikes.py)."""
+    names = rule_names(score)
+    if names:
+        record_rule_hits(conn, item_id, fetched_at, names)
