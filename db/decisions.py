@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import checkpoints, followups, from_iso, transaction, utcnow
+from db import checkpoints, followups, from_iso, known_claims, transaction, utcnow
 from db.checkpoints import Checkpoint
 from db.keys import AUDIT_KEY_ENV, KeyFileError, audit_key, audit_key_source, key_id
 from vocab import Action
@@ -242,8 +242,29 @@ def decide(database: sqlite_utils.Database, *, item_id: int, user_id: int, actio
             "item_id": item_id, "item_version": expected_version + 1, "user_id": user_id, "action": action,
             "old_status": old_status, "new_status": new_status, "note": note, "created_at": now,
             "target_role": target_role, "target_user_id": target_user_id})
+        _sync_claim(conn, item_id, action, now)
     anchor(database, decision)
     return decision
+
+
+def _sync_claim(conn, item_id: int, action: str, now: str) -> None:
+    """The library of debunked claims holds an item of ours while its standing decision confirms it as
+    misinformation (issue 11): added with the confirmation, in its transaction; taken out by any later
+    decision (dismiss, reopen, escalate, confirm as harm) or by the confirmation's undo."""
+    if action == Action.CONFIRM_MISINFORMATION:
+        known_claims.add_from_decision(conn, item_id, now)
+    else:
+        known_claims.remove_decision_claim(conn, item_id)
+
+
+def _standing_action(conn, item_id: int, restored_status: str, undone_id: int) -> str:
+    """After an undo: the action that stands again (the newest decision before the undone one that left
+    the item at the restored status), or "" when none does."""
+    row = conn.execute("SELECT action FROM decisions WHERE item_id = ? AND id < ? AND action != ?"
+                       " ORDER BY id DESC LIMIT 1", (item_id, undone_id, Action.UNDO.value)).fetchone()
+    if row is None or Action(row[0]).new_status != restored_status:
+        return ""
+    return row[0]
 
 
 def _record(database: sqlite_utils.Database, conn, fields: dict[str, Any]) -> Decision:
@@ -313,6 +334,7 @@ def undo(database: sqlite_utils.Database, *, decision_id: int, user_id: int, may
             "item_id": item_id, "item_version": item_version + 1, "user_id": user_id, "action": Action.UNDO.value,
             "old_status": current, "new_status": old_status, "note": undo_note(decision_id), "created_at": now,
             "target_role": None, "target_user_id": None})
+        _sync_claim(conn, item_id, _standing_action(conn, item_id, old_status, decision_id), now)
     anchor(database, decision)
     return decision
 

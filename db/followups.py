@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import transaction, utcnow
+from db import known_claims, transaction, utcnow
 from db.checkpoints import Checkpoint
 from db.keys import KeyFileError, audit_key, audit_key_source
 from vocab import AGENCIES, FOLLOW_UP_KINDS, FOLLOW_UP_OUTCOMES, Agency, FollowUpKind, FollowUpOutcome, Status
@@ -166,6 +166,8 @@ def add(database: sqlite_utils.Database, *, item_id: int, user_id: int, kind: st
             f"INSERT INTO followups ({', '.join(CREATED_FIELDS)}) VALUES ({', '.join('?' * len(CREATED_FIELDS))})",
             [row[name] for name in CREATED_FIELDS]).lastrowid
         _append(database, conn, followup_id, CREATED, row, user_id, now)
+        if kind == FollowUpKind.REBUTTAL:  # the story's claim in the library now links to its rebuttal
+            known_claims.rebuttal_published(conn, item_id, item[1], fields["link"])
     anchor(database)
     return followup_id
 

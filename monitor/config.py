@@ -32,13 +32,18 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 SOURCE_FIELDS = {
     "name", "kind", "url", "language", "interval", "tags", "enabled", "timezone",
     "selectors", "full_text", "max_pages", "adaptive", "min_interval", "max_interval", "content_kind",
+    "role",
 }
+# What a source is for, beside being watched (issue 11): `rebuttal` = its items are rebuttals (an official
+# "tin sai sự thật" column), each of which becomes a claim of the library of debunked claims.
+SOURCE_ROLES = ("rebuttal",)
 SETTINGS_FIELDS = {
     "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
-    "evidence_max_bytes", "report", "smtp", "alerts",
+    "evidence_max_bytes", "report", "smtp",
+    "spikes", "alerts",
 }
 # `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
 # header, date line and "Nơi nhận" block; each left out prints a placeholder to fill in before signing.
@@ -93,6 +98,7 @@ class SourceConfig:
     # post | article | comment: what the source publishes, which picks the model's calibration;
     # None = derived from the kind, tags and URL (monitor.pipeline.item_kind)
     content_kind: str | None = None
+    role: str | None = None  # None or one of SOURCE_ROLES
 
 
 @dataclass
@@ -138,6 +144,32 @@ class SmtpSettings:
         if self.port == 465:
             return "ssl"
         return "starttls" if self.starttls else "none"
+
+
+# `settings: spikes:` — a kind's own fields besides name and kind (monitor/spikes.py says what they mean).
+SPIKE_KIND_FIELDS = {"story_sources": ("sources", "hours"), "rule_rate": ("factor", "min_count"),
+                     "place_rate": ("factor", "min_count")}
+
+
+@dataclass(frozen=True)
+class SpikeRule:
+    """One spike rule: `story_sources` fires when a story gains `sources` new sources within `hours`;
+    `rule_rate` and `place_rate` when a watchlist rule or a place has, in the last hour, at least `min_count`
+    items and at least `factor` times its hourly mean of the 7 days before."""
+
+    name: str
+    kind: str
+    sources: int = 5
+    hours: float = 2.0
+    factor: float = 3.0
+    min_count: int = 5
+
+
+def default_spike_rules() -> list[SpikeRule]:
+    """The rules used when feeds.yaml has no `spikes:` (README: "Spread and spikes")."""
+    return [SpikeRule("lan-nhanh", "story_sources", sources=5, hours=2),
+            SpikeRule("tu-khoa-tang-vot", "rule_rate", factor=3, min_count=5),
+            SpikeRule("dia-ban-tang-vot", "place_rate", factor=3, min_count=5)]
 
 
 @dataclass
@@ -201,6 +233,8 @@ class Settings:
     report: ReportSettings = field(default_factory=ReportSettings)
     smtp: SmtpSettings | None = None
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # The spike rules monitor/spikes.py evaluates every minute (`settings: spikes:`); [] = none.
+    spikes: list[SpikeRule] = field(default_factory=default_spike_rules)
 
 
 @dataclass
@@ -309,11 +343,21 @@ def _load_source(path: str, node: yaml.Node, data: dict, settings: Settings) -> 
 
         if content_kind not in KINDS:
             raise fail("content_kind", f"unknown content kind '{content_kind}' (expected one of: {', '.join(KINDS)})")
+    role = _source_role(data.get("role"), fail)
     options = {k: v for k, v in data.items() if k not in
-               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone", "content_kind"}}
+               {"name", "kind", "url", "language", "interval", "tags", "enabled", "timezone", "content_kind", "role"}}
     return SourceConfig(name=name, kind=kind, url=url, language=language, interval_seconds=interval,
                         tags=[str(t) for t in tags], enabled=enabled, timezone=zone,
-                        options=options, line=_line(node), content_kind=content_kind)
+                        options=options, line=_line(node), content_kind=content_kind, role=role)
+
+
+def _source_role(value: Any, fail: Any) -> str | None:
+    """A source's `role`: absent, or one of SOURCE_ROLES (an error on its own line otherwise)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip() not in SOURCE_ROLES:
+        raise fail("role", f"unknown role {str(value)[:40]!r} (expected: {', '.join(SOURCE_ROLES)}, or no role)")
+    return value.strip()
 
 
 def _flag_budget(path: str, line: int | None, value: Any) -> int | None:
@@ -646,6 +690,57 @@ def _alert_settings(path: str, node: yaml.Node, value: Any) -> AlertSettings:
     return alerts
 
 
+def _spike_rules(path: str, node: yaml.Node, value: Any) -> list[SpikeRule]:
+    """`settings: spikes:`, a list of rules checked now, each error on its own line; null or [] turns spikes off."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not isinstance(node, yaml.SequenceNode):
+        raise ConfigError(path, _line(node), "spikes", "must be a list of rules like {name: lan-nhanh, kind: "
+                                                       "story_sources, sources: 5, hours: 2}")
+    rules: list[SpikeRule] = []
+    for index, (entry_node, entry) in enumerate(zip(node.value, value, strict=True)):
+        rule = _spike_rule(path, entry_node, entry, f"spikes[{index}]")
+        if any(other.name == rule.name for other in rules):
+            raise ConfigError(path, _line(entry_node), f"spikes[{index}].name", f"duplicate rule name '{rule.name}'")
+        rules.append(rule)
+    return rules
+
+
+def _spike_rule(path: str, node: yaml.Node, value: Any, where: str) -> SpikeRule:
+    """One spike rule: a name, a known kind, and that kind's numbers within sensible bounds."""
+    kinds = ", ".join(SPIKE_KIND_FIELDS)
+    if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+        raise ConfigError(path, _line(node), where, f"must be a mapping with name, kind ({kinds}) and its numbers")
+    pairs = _mapping(node)
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(path, _line(pairs[key][1] if key in pairs else node), f"{where}.{key}", message)
+
+    name, kind = value.get("name"), value.get("kind")
+    if not isinstance(name, str) or not re.fullmatch(r"[\w.-]{1,60}", name.strip()):
+        raise fail("name", "is required: a short name of letters, digits, '-', '_' or '.' (at most 60)")
+    if kind not in SPIKE_KIND_FIELDS:
+        raise fail("kind", f"must be one of {kinds}")
+    allowed = {"name", "kind", *SPIKE_KIND_FIELDS[kind]}
+    for key in value:
+        if key not in allowed:
+            raise ConfigError(path, _line(pairs[key][0]), f"{where}.{key}",
+                              f"not a setting of a {kind} rule (expected: {', '.join(sorted(allowed))})")
+    numbers: dict[str, Any] = {}
+    bounds = {"sources": (2, 10_000, True), "hours": (0.25, 168, False), "factor": (1, 1000, False),
+              "min_count": (1, 1_000_000, True)}
+    for key in SPIKE_KIND_FIELDS[kind]:
+        if key not in value:
+            continue
+        low, high, whole = bounds[key]
+        number = value[key]
+        if isinstance(number, bool) or not isinstance(number, int if whole else int | float) or not low <= number <= high:
+            kind_of = "a whole number" if whole else "a number"
+            raise fail(key, f"must be {kind_of} from {low} to {high}, got {number!r}")
+        numbers[key] = number
+    return SpikeRule(name.strip(), kind, **numbers)
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -683,6 +778,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             channels = settings.alerts.channels
             settings.alerts = _alert_settings(path, nodes[key][1], value)
             settings.alerts.channels = channels
+            continue
+        if key == "spikes":
+            settings.spikes = _spike_rules(path, nodes[key][1], value)
             continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None

@@ -12,6 +12,7 @@ from datetime import datetime
 from vocab import (
     AGENCIES,
     CATEGORIES,
+    CLAIM_MATCH,
     CONFIRMED_CATEGORY,
     DECISIONS,
     FOLLOW_UP_KINDS,
@@ -27,7 +28,7 @@ from vocab import (
     Status,
 )
 
-__all__ = ["AGENCIES", "FOLLOW_UP_KINDS", "FOLLOW_UP_OUTCOMES", "Agency", "FollowUpKind", "FollowUpOutcome",
+__all__ = ["AGENCIES", "CLAIM_MATCH", "FOLLOW_UP_KINDS", "FOLLOW_UP_OUTCOMES", "Agency", "FollowUpKind", "FollowUpOutcome",
            "CATEGORIES", "CONFIRMED_CATEGORY", "DECISIONS", "DEFAULT_TIMEZONE", "ROLES", "SOURCE_KINDS", "STATUSES", "Action", "Category", "RawItem",
            "Role", "Status"]
 

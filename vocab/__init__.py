@@ -34,6 +34,9 @@ class Role(StrEnum):
 
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
 CATEGORIES: tuple[str, ...] = tuple(c.value for c in Category)
+# A flag reason beside the categories (items.flag_reasons): the item repeats a claim of the library of
+# debunked claims (issue 11). Not a category: the model is never trained or scored on it.
+CLAIM_MATCH = "claim_match"
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
 

@@ -11,6 +11,10 @@ LABELS = [
     N_("confirm_misinformation"), N_("confirm_harm"), N_("dismiss"), N_("escalate"), N_("reopen"), N_("undo"),
     N_("moderator"), N_("analyst"), N_("admin"),
     N_("misinformation"), N_("harm"),
+    # a flag reason beside the categories (vocab.CLAIM_MATCH)
+    N_("claim_match"),
+    # the verdict of a claim from a `role: rebuttal` source (monitor.known_claims.harvest)
+    N_("rebutted"),
     # what an item is (Scores.kind): scores are calibrated per kind
     N_("post"), N_("article"), N_("comment"),
     # user_changes.change (the admin Users page's trail)

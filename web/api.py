@@ -12,7 +12,9 @@ from flask_login import current_user
 import db.decisions
 import db.followups
 import db.items
+import db.known_claims
 import db.queue
+import db.spread
 import db.users
 from db.decisions import StaleItemError
 from db.queue import ClaimError
@@ -78,6 +80,9 @@ def item(item_id: int):
     body["decisions"] = [{k: d[k] for k in ("id", "action", "old_status", "new_status", "note", "created_at",
                                             "user_name")} for d in db.decisions.history(get_db(), item_id)]
     body["followups"] = [{k: f[k] for k in FOLLOWUP_FIELDS} for f in db.followups.for_items(get_db(), [item_id])]
+    body["claim_matches"] = [{"claim_id": m["claim_id"], "url": m["url"], "similarity": m["similarity"]}
+                             for m in db.known_claims.matches_for_item(get_db(), item_id)]
+    body["spread"] = db.spread.story_spread(get_db().conn, row.get("cluster_id"))
     return jsonify(body)
 
 

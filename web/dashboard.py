@@ -13,16 +13,20 @@ from flask import Blueprint, Flask, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+import db
 import db.activity
+import db.spikes
 from monitor.domain import CONFIRMED_CATEGORY, Category, Status
 from web import get_db
 from web.access import READ, roles
 from web.params import int_arg
 from web.render import label
+from web.spread import SPIKE_KINDS
 
 bp = Blueprint("dashboard", __name__)
 
 SERIES = ((Status.FLAGGED, "#c98a00"), (Status.CONFIRMED, "#7a1010"), (Status.DISMISSED, "#2f6f3e"))
+SPIKE_DAYS = 7  # the recent spikes listed (monitor/spikes.py records them)
 
 
 def _zero_counts() -> dict[str, int]:
@@ -85,7 +89,9 @@ def index():
     data = daily_counts(get_db(), f"{start.isoformat()}T00:00:00Z",
                         f"{(today + timedelta(days=1)).isoformat()}T00:00:00Z")
     chart = bar_chart(days, data["days"], _("per day, last %(n)s days", n=span))
+    spikes = db.spikes.recent_spikes(get_db().conn, db.to_iso(datetime.now(UTC) - timedelta(days=SPIKE_DAYS)), 20)
     return render_template("dashboard.html", chart=chart, span=span, by_category=data["by_category"],
+                           spikes=spikes, spike_kinds=SPIKE_KINDS, spike_days=SPIKE_DAYS,
                            by_source=sorted(data["by_source"].items(), key=lambda kv: -sum(kv[1].values())),
                            totals={s: sum(d.get(s, 0) for d in data["days"].values()) for s, _c in SERIES})
 

@@ -12,6 +12,7 @@ import db.decisions
 import db.evidence
 import db.followups
 import db.items
+import db.known_claims
 import db.queue
 from db.decisions import StaleItemError, UndoRefused
 from db.queue import ClaimError
@@ -33,6 +34,7 @@ from web.evidence import capture_after
 from web.followups import user_today
 from web.params import id_list, int_arg, item_or_404
 from web.reasons import item_reasons
+from web.spread import item_spread
 
 bp = Blueprint("items", __name__)
 
@@ -49,6 +51,8 @@ def show(item_id: int):
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
         return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id),
+        claim_matches=db.known_claims.matches_for_item(database, item_id),
+        spread=item_spread(database, item.get("cluster_id")),
         **_case(database, item, cluster))
 
 

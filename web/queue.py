@@ -18,7 +18,7 @@ import db.search
 import db.sources
 from db.items import SearchError
 from db.queue import ClaimError
-from monitor.domain import DECISIONS, Status
+from monitor.domain import CLAIM_MATCH, DECISIONS, Status
 from web import get_db
 from web.access import MODERATE, READ, roles
 from web.decisions import (
@@ -68,7 +68,7 @@ def _decorate(rows: list[dict], story: Callable[[dict, Callable], None] | None =
     template; `story` (from _story_text) adds a story row's strings."""
     item_base = url_for("items.show", item_id=0)[:-1]
     back = "?" + urlencode({"next": request.full_path})
-    labels = {c: _(c) for c in db.queue.CATEGORIES}
+    labels = {c: _(c) for c in (*db.queue.CATEGORIES, CLAIM_MATCH)}
     times, decimal = localtimes(), score(0.5)[1]  # the UI language's decimal symbol
     for row in rows:
         row["href"] = f"{item_base}{row['id']}{back}"

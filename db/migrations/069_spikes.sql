@@ -20,6 +20,8 @@ CREATE TABLE spike_items (
     cluster_id INTEGER,
     PRIMARY KEY (spike_id, item_id)
 ) WITHOUT ROWID;
+-- A story's spikes, for its item page (any spike one of its copies made: its own, or a rule's or a place's).
+CREATE INDEX spike_items_cluster ON spike_items (cluster_id, spike_id);
 -- Watchlist rule hits per item, for the rule_rate spike (the explanation JSON holds them too, but a rate
 -- over 7 days must not parse a week of explanations).
 CREATE TABLE item_rule_hits (

@@ -25,6 +25,8 @@ from monitor import storage
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.crawl.fetch import Fetcher, FetchError, FetchResult
 from monitor.crawl.sources import Parsed, ParseError, article, parser_for
+from monitor.known_claims.claimreview import review_markup
+from monitor.known_claims.harvest import harvest
 from monitor.pipeline import IngestResult, ingest, ingest_many
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
 from monitor.pipeline.signals import jurisdiction_of
@@ -192,7 +194,10 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
             raw.extra["full_text_error"] = exc.reason
             failed.append(exc.reason)
             continue
-        text, published = article.extract(decode_bytes(page.body, page.charset), page.final_url)
+        page_html = decode_bytes(page.body, page.charset)
+        text, published = article.extract(page_html, page.final_url)
+        if markup := review_markup(page_html):  # a fact-check's ClaimReview, for the library (harvest)
+            raw.extra["claim_review_html"] = markup
         used += 1
         if len(text) > len(html_to_text(raw.text)):
             raw.extra.setdefault("summary", raw.text)
@@ -234,6 +239,7 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             result.found = len(raws)
             if source.options.get("full_text"):
                 enrich_full_text(database, fetcher, row, raws)
+            harvest(database, raws, source_name=source.name, role=getattr(source, "role", None), language=source.language)
             if ingester is not None:
                 ingested = ingester.ingest(database, row, raws)
             else:

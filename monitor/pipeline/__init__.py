@@ -21,7 +21,7 @@ from classifiers.text import content_hash, nfc, search_key
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
 from monitor.domain import DEFAULT_TIMEZONE, RawItem, Status
-from monitor.pipeline import dedup, signals
+from monitor.pipeline import claim_signals, dedup, signals
 from monitor.pipeline.flag_budget import FlagBudget, apply_budget
 from monitor.text.html import clean_text, html_to_text
 from monitor.text.language import detect_language
@@ -223,6 +223,8 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
         title_key, text_key = search_key(item.title), search_key(item.text)
         sig = dedup.signature_of_shingles(dedup.shingles_of_keys(title_key, text_key))
         reasons = list(score.flagged) if score else []
+        found.claim_matches = claim_signals.not_own(found.claim_matches, item.url, item.canonical_url)
+        reasons, top_reason = claim_signals.flag(reasons, _top_reason(score), found.claim_matches)
         flagged = bool(reasons)
         cluster_id = dedup.assign_cluster(conn, sig, fetched_at)
         item_id = insert_item(conn, {
@@ -233,7 +235,7 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
             "score_misinformation": score.misinformation if score else None,
             "score_harm": score.harm if score else None,
             "explanation": _explanation(score),
-            "top_reason": _top_reason(score),
+            "top_reason": top_reason,
             "model_version": score.model_version if score else None,
             "status": Status.FLAGGED if flagged else Status.NEW,
             "flag_reasons": reasons,

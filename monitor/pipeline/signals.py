@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.spikes import record_rule_hits
 from monitor.config import Settings
+from monitor.pipeline import claim_signals
 
 
 @dataclass
@@ -30,8 +32,25 @@ def jurisdiction_of(settings: Settings | None) -> frozenset[str]:
 
 def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> list[ItemSignals]:
     """The signals of each text (an item's title and text), outside the write transaction."""
-    return [ItemSignals() for _ in texts]
+    claims = claim_signals.match_texts(database, texts)
+    return [ItemSignals(claim_matches=claims[i]) for i in range(len(texts))]
 
 
 def record(conn: Any, item_id: int, fetched_at: str, signals: ItemSignals, score: Any) -> None:
     """Store an item's signals (inside the transaction that stored the item)."""
+    claim_signals.record(conn, item_id, fetched_at, signals.claim_matches)
+    _record_rule_hits(conn, item_id, fetched_at, score)
+
+
+def rule_names(score: Any) -> list[str]:
+    """The human names of the watchlist rules a score hit (its pattern when it has none), each once."""
+    names = (str(hit.get("name") or hit.get("rule") or "").strip()
+             for hit in getattr(score, "rule_hits", None) or () if isinstance(hit, dict))
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def _record_rule_hits(conn: Any, item_id: int, fetched_at: str, score: Any) -> None:
+    """item_rule_hits, which the rule_rate spike counts (monitor/spikes.py)."""
+    names = rule_names(score)
+    if names:
+        record_rule_hits(conn, item_id, fetched_at, names)

@@ -1,5 +1,5 @@
 """Housekeeping jobs the scheduler runs unattended: weekly report (and its e-mail), retrain proposal, backup,
-retention.
+retention, and the minutely spike check.
 
 Each job is `job(database, settings, db_path) -> result` so the scheduler can run it, record its
 outcome in service_state, and tests can swap any of them for a fake.
@@ -98,6 +98,15 @@ def retention(database: sqlite_utils.Database, settings: Settings, db_path: str,
         if raw_bodies is not None:
             removed["raw_bodies"] = raw_bodies
     return removed
+
+
+def spike_check(database: sqlite_utils.Database, settings: Settings, db_path: str) -> dict[str, object] | None:
+    """Every minute: evaluate the spike rules (monitor.spikes) and record the spikes that fire. Scheduled on its
+    own (Scheduler.spike_check_seconds), with or without the daily jobs: it is monitoring, not upkeep."""
+    from monitor.spikes import check
+
+    fired = check(database, settings.spikes) if settings.spikes else []
+    return {"fired": [f"{s['rule']}:{s['subject']}" for s in fired]} if fired else None
 
 
 def default_jobs() -> dict[str, Job]:

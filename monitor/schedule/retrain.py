@@ -58,7 +58,9 @@ def collect_examples(database: sqlite_utils.Database) -> list[dict]:
         if action in CONFIRMED_CATEGORY:
             examples.append({**common, "category": CONFIRMED_CATEGORY[action].value, "label": 1})
         elif action == Action.DISMISS:
-            reasons = json.loads(row["flag_reasons"] or "[]") or list(CATEGORIES)
+            # A dismissed flag is a negative for each category it was flagged for (not for a claim match,
+            # which no model scores); one flagged for no category is a negative for every category.
+            reasons = [r for r in json.loads(row["flag_reasons"] or "[]") if r in CATEGORIES] or list(CATEGORIES)
             examples.extend({**common, "category": reason, "label": 0} for reason in reasons)
     return examples
 

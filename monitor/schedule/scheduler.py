@@ -67,6 +67,7 @@ STATUS_KEY = "scheduler_status"
 AUDIT_CHECKPOINT_SECONDS = 3600  # a signed checkpoint of the decision log (db.decisions.checkpoint)
 CONFIG_ERROR_KEY = "config_error"
 REPORT_DELIVERY_SECONDS = 300
+SPIKE_CHECK_SECONDS = 60.0  # monitor.spikes: how often the spike rules are evaluated
 # How often an idle scheduler checks whether crawls have ended and hands their freed memory back (release_memory).
 RELEASE_MEMORY_SECONDS = 15.0
 SOURCE_JOB_PREFIX = "source:"
@@ -119,7 +120,7 @@ class Scheduler:
                  interval_scale: float = 1.0, housekeeping: bool = True,
                  housekeeping_jobs: dict[str, Callable[..., Any]] | None = None,
                  first_run_spread: float = 10.0, on_first_pass: Callable[[FirstPass], None] | None = None,
-                 alerts_seconds: float | None = None):
+                 spike_check_seconds: float | None = SPIKE_CHECK_SECONDS, alerts_seconds: float | None = None):
         self.db_path = str(db_path)
         self.feeds_path = str(feeds_path) if feeds_path else None
         if config is None:
@@ -135,6 +136,7 @@ class Scheduler:
         self.housekeeping = housekeeping
         self.housekeeping_jobs = housekeeping_jobs
         self.first_run_spread = first_run_spread
+        self.spike_check_seconds = spike_check_seconds  # None or 0: no spike check
         self._inflight = InFlight()
         self._stopping = threading.Event()
         self._service_lock = threading.RLock()
@@ -195,6 +197,7 @@ class Scheduler:
                 "housekeeping": ThreadPoolExecutor(2),
                 "long": ThreadPoolExecutor(1),
                 "alerts": ThreadPoolExecutor(2),  # the alert scan and sender: never behind a crawl or a report
+                "spikes": ThreadPoolExecutor(1),  # never queued behind a report, a backup or a retrain
             },
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone=UTC,
@@ -214,6 +217,9 @@ class Scheduler:
                                                                            RELEASE_MEMORY_SECONDS)),
                           id="release_memory", executor="housekeeping", misfire_grace_time=None)
         self._add_alert_jobs()
+        if self.spike_check_seconds:
+            self._aps.add_job(self._spike_check, IntervalTrigger(seconds=self.spike_check_seconds), id="spike_check",
+                              executor="spikes", misfire_grace_time=None)
         if self.housekeeping:
             self._add_housekeeping_jobs()
             self._aps.add_job(self.audit_checkpoint, kwargs={"rekey": True}, id="audit_checkpoint_start",
@@ -352,9 +358,20 @@ class Scheduler:
         with self.resources.long_running():
             return self._run_housekeeping(name)
 
-    def _run_housekeeping(self, name: str) -> Any:
-        assert self.housekeeping_jobs is not None
-        function = self.housekeeping_jobs[name]
+    def _spike_check(self) -> Any:
+        """The spike rules' minutely check (monitor.spikes), recorded like a housekeeping job; a test may swap it
+        through housekeeping_jobs["spike_check"]."""
+        from monitor.schedule.housekeeping import spike_check
+
+        if self._stopping.is_set():
+            return None
+        with self.resources.long_running():
+            return self._run_housekeeping("spike_check", (self.housekeeping_jobs or {}).get("spike_check", spike_check))
+
+    def _run_housekeeping(self, name: str, function: Callable[..., Any] | None = None) -> Any:
+        if function is None:
+            assert self.housekeeping_jobs is not None
+            function = self.housekeeping_jobs[name]
         started = time.monotonic()
         try:
             outcome = function(self.database(), self.config.settings, self.db_path)
