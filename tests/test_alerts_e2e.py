@@ -1,14 +1,14 @@
-"""End to end (issue 11 item 5), with real components on 127.0.0.1: the scheduler crawls a story spreading
-across 5 local RSS sources (the real crawler, dedup and pipeline; a fake scorer that flags it), and the alert
-jobs deliver it through Apprise to a local SMTP server (aiosmtpd), a webhook receiver and a Telegram-Bot-API-
-shaped server: exactly one alert per channel for the story, with its links, within 60 s of the first copy
-being stored; another copy within the cooldown sends nothing, one after it sends the second alert.
+"""End to end (issue 11 item 5), with real components on 127.0.0.1: a debunked claim imported with
+`monitor claims import`, then the scheduler crawls a story spreading across 5 local RSS sources that repeats
+it (the real crawler, dedup, claim matching that flags it whatever the model says, the spike job), and the
+alert jobs deliver it through Apprise to a local SMTP server (aiosmtpd), a webhook receiver and a
+Telegram-Bot-API-shaped server: exactly one alert per channel for the story, with its links and the
+rebuttal's, within 60 s of the first copy being stored; another copy within the cooldown sends nothing, one
+after it sends the second alert.
 
-Left for when the place tagging (helper A) and the claim library (helper B) are merged: the story below
-already mentions a commune of the configured province and repeats a claim; the test must then also set
-settings.jurisdiction, import the debunked claim (`monitor claims import`) and assert the 'jurisdiction'
-and 'claim_match' reasons and the rebuttal link in each message. Until then the alert fires on
-'flagged_high' (the fake scorer's 0.95)."""
+Left for when the place tagging (helper A) is merged: the story already mentions a commune of Thanh Hóa;
+the test must then set settings.jurisdiction to the province and assert the 'jurisdiction' reason (with the
+commune's name) in the e-mail and the webhook's messages."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import time
 
 import db
 from db import alerts as store
+from monitor.cli import main
 from monitor.config import FeedsConfig, SourceConfig
 from monitor.crawl.crawler import crawl_source
 from monitor.schedule.scheduler import Scheduler
@@ -25,7 +26,9 @@ from tests.scheduler_fixtures import rss, wait_for
 
 STORY = "Xã Đông Tiến (Thanh Hóa) có dịch lạ, người dân hoang mang"
 BODY = ("Tin đồn xã Đông Tiến, huyện Đông Sơn, tỉnh Thanh Hóa xuất hiện dịch bệnh lạ khiến nhiều người tử vong, "
-        "chính quyền giấu thông tin, m=0.95 người dân cần chia sẻ gấp để mọi người biết")
+        "chính quyền giấu thông tin, người dân cần chia sẻ gấp để mọi người biết")
+CLAIM = "Xã Đông Tiến, Thanh Hóa xuất hiện dịch bệnh lạ khiến nhiều người tử vong, chính quyền giấu thông tin"
+REBUTTAL = "https://thanhhoa.gov.vn/bac-bo/dich-la-dong-tien"
 
 
 def story_feed(n: int, extra: int = 0) -> bytes:
@@ -44,16 +47,25 @@ def rules_cooled(database) -> bool:
         row[0] for row in database.conn.execute("SELECT id FROM items"))
 
 
-def test_a_story_across_five_sources_gives_one_alert_per_channel_then_one_after_the_cooldown(db_path):
+def import_claim(db_path, tmp_path) -> None:
+    claims = tmp_path / "bac-bo.csv"
+    claims.write_text(f'claim,url,verdict,language,publisher\n"{CLAIM}",{REBUTTAL},Sai sự thật,vi,'
+                      "Cổng TTĐT tỉnh Thanh Hóa\n", encoding="utf-8")
+    db.connect(db_path).conn.close()  # the service's database, created as `monitor init` does
+    assert main(["--db", str(db_path), "claims", "import", str(claims)]) == 0
+
+
+def test_a_story_across_five_sources_gives_one_alert_per_channel_then_one_after_the_cooldown(db_path, tmp_path):
+    import_claim(db_path, tmp_path)
     with Smtp() as smtp, receiver() as server:
         urls = [server.route(f"/s{n}.xml", story_feed(n), content_type="application/rss+xml") for n in range(1, 6)]
-        settings = settings_for(server, smtp, cooldown=12, when_telegram=("flagged_high", "claim_match", "spike"))
+        settings = settings_for(server, smtp, cooldown=12)  # Telegram: claim_match and spike only
         settings.allow_private_networks, settings.respect_robots, settings.host_delay = True, False, 0
         sources = [SourceConfig(name=f"nguon{n}", kind="rss", url=url, interval_seconds=3600)
                    for n, url in enumerate(urls, 1)]
         scheduler = Scheduler(db_path, config=FeedsConfig("feeds.yaml", settings, sources), crawl=crawl_source,
                               scorer=FakeScorer(), heartbeat_seconds=0.5, reconcile_seconds=0.5, housekeeping=False,
-                              first_run_spread=0.3, alerts_seconds=1.0)
+                              first_run_spread=0.3, alerts_seconds=1.0, spike_check_seconds=0.5)
         scheduler.start()
         try:
             database = db.connect(db_path, migrate_schema=False)
@@ -72,6 +84,7 @@ def test_a_story_across_five_sources_gives_one_alert_per_channel_then_one_after_
             assert len(texts) == 3
             for text in texts:
                 assert STORY in text and "https://canhbao.example.gov.vn/items/" in text
+                assert "Trùng với tin đã được bác bỏ" in text and REBUTTAL in text
                 assert sum(url in text for _, url, _ in copies) >= 1
             assert {r["channel"] for r in store.all_alerts(database)} == {"truc-ban-email", "nhom-telegram",
                                                                           "webhook"}
