@@ -152,8 +152,8 @@ class Gazetteer:
         self.trie: dict = {}
         self.units: dict[str, Place] = {}
         self.provinces: dict[int, Place] = {}
-        self.province_names: dict[str, int] = {}  # folded name → code, for configuration look-ups
-        self.commune_types: dict[str, str] = {}
+        self.province_names: dict[str, int] = {}  # folded name (today's, pre-2025, alias) → today's code
+        self.current: dict[str, int] = {}  # folded name of today's province → its code
 
     def add(self, name: str, candidate: _Candidate) -> None:
         words = tokens(name)
@@ -206,10 +206,10 @@ def gazetteer() -> Gazetteer:
         code = province["code"]
         _, short = _short(province["name"])
         g.provinces[code] = g.units[f"p:{code}"] = Place(f"p:{code}", "province", f"p:{code}", short)
-        g.province_names[" ".join(_fold(tokens(short)))] = code
+        g.current[" ".join(_fold(tokens(short)))] = code
         for ward in province["wards"]:
-            unit_type, ward_short = _short(ward["name"])
-            place = Place(f"c:{ward['code']}", "commune", f"p:{code}", ward["name"])
+            unit_type, ward_short = _short(" ".join(ward["name"].split()))
+            place = Place(f"c:{ward['code']}", "commune", f"p:{code}", " ".join(ward["name"].split()))
             g.units[place.code] = place
             g.add(ward_short, _Candidate(place, "commune", unit_type, _marks(tokens(ward_short)), code))
     legacy = json.loads(_LEGACY.read_text(encoding="utf-8"))
@@ -440,6 +440,63 @@ def tag_many(texts: Iterable[str], prefer: Iterable[str] = ()) -> list[list[Plac
 def unit(code: str) -> Place | None:
     """The unit of a code ('p:38', 'c:15913'), or None."""
     return gazetteer().units.get(code)
+
+
+def find_units(name: str) -> list[Place]:
+    """Today's units a configured name means: "Thanh Hóa", "tỉnh Thanh Hóa", "phường Hạc Thành",
+    "Hạc Thành", "xã Quảng Phú, Đắk Lắk" (the province after a comma picks among same-named communes), or
+    a code ("p:38", "c:14797"). A province name means the province; otherwise every commune of that name
+    (of that type, when the type is written). Empty: no such unit (see `close_names`)."""
+    g = gazetteer()
+    name = " ".join(nfc(name).split())
+    if name in g.units:
+        return [g.units[name]]
+    name, _, within = name.partition(",")
+    within_code = g.current.get(" ".join(_fold(tokens(within.removeprefix("tỉnh ").strip()))))
+    if within.strip() and within_code is None:
+        return []
+    words = _fold(tokens(name))
+    unit_type = None
+    if words[:1] == ["tp"] and len(words) > 1:
+        words = words[2:] if words[1] == "." else words[1:]
+        unit_type = "city"
+    for prefix, (_, kind) in _PREFIXES.items():
+        if tuple(words[:len(prefix)]) == prefix and len(words) > len(prefix):
+            unit_type, words = kind, words[len(prefix):]
+            break
+    if unit_type in (None, "province", "city") and not within.strip() and " ".join(words) in g.current:
+        return [g.provinces[g.current[" ".join(words)]]]
+    node: dict | None = g.trie
+    for word in words:
+        node = node.get(word) if node is not None else None
+    found = [c for c in (node or {}).get(None, []) if c.kind == "commune"
+             and (within_code is None or c.province == within_code)
+             and (unit_type in (None, "commune") or c.unit_type == unit_type)]
+    return list(dict.fromkeys(c.place for c in found))
+
+
+def former_province(name: str) -> Place | None:
+    """The province a pre-2025 province name became part of ("Hà Giang" → Tuyên Quang), or None."""
+    g = gazetteer()
+    code = g.province_names.get(" ".join(_fold(tokens(name.removeprefix("tỉnh ").strip()))))
+    return g.provinces[code] if code is not None else None
+
+
+def close_names(name: str, limit: int = 3) -> list[str]:
+    """Names of today's units that look like `name` (a typo, a missing or wrong tone mark)."""
+    import difflib
+
+    g = gazetteer()
+    words = tokens(name)
+    if len(words) > 1 and tuple(_fold(words[:1])) in _PREFIXES | {("tp",): 1}:  # the type may be what is wrong
+        untyped = [p.name for p in find_units(" ".join(words[1:]).lstrip(". "))]
+        if untyped:
+            return untyped[:limit]
+    communes = [p for p in g.units.values() if p.level == "commune"]
+    names = {" ".join(_fold(tokens(_short(p.name)[1]))): p.name for p in communes}
+    names.update({" ".join(_fold(tokens(p.name))): p.name for p in g.units.values()})  # provinces win a tie
+    key = " ".join(_fold(tokens(name)))
+    return list(dict.fromkeys(names[k] for k in difflib.get_close_matches(key, list(names), n=limit, cutoff=0.75)))
 
 
 def in_jurisdiction(places: Iterable[Place], jurisdiction: Iterable[str]) -> bool:
