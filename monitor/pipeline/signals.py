@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.config import Settings
+from monitor.pipeline import places as item_places
 
 
 @dataclass
@@ -30,8 +31,12 @@ def jurisdiction_of(settings: Settings | None) -> frozenset[str]:
 
 def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> list[ItemSignals]:
     """The signals of each text (an item's title and text), outside the write transaction."""
-    return [ItemSignals() for _ in texts]
+    signals = [ItemSignals() for _ in texts]
+    for found, (places, about) in zip(signals, item_places.tag_texts(texts, jurisdiction), strict=True):
+        found.places, found.about_jurisdiction = places, about
+    return signals
 
 
 def record(conn: Any, item_id: int, fetched_at: str, signals: ItemSignals, score: Any) -> None:
     """Store an item's signals (inside the transaction that stored the item)."""
+    item_places.record(conn, item_id, signals.places)
