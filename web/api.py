@@ -22,12 +22,14 @@ from web.access import MODERATE, READ, refuse_if_storage_failed, roles
 from web.decisions import default_target
 from web.evidence import capture_after
 from web.params import INT64_MAX, int_arg
+from web.places import places_of
 from web.queue_filter import format_after, parse_after, parse_filters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ITEM_FIELDS = ("id", "title", "text", "url", "language", "status", "version", "fetched_at", "published_at",
-               "score_misinformation", "score_harm", "flag_reasons", "source_name", "cluster_id", "priority")
+               "score_misinformation", "score_harm", "flag_reasons", "source_name", "cluster_id", "priority",
+               "about_jurisdiction")
 
 # A follow-up as the API shows it (db.followups; kinds and outcomes from vocab).
 FOLLOWUP_FIELDS = ("id", "kind", "link", "platform", "agency", "note", "acted_on", "due_on", "outcome", "user_name",
@@ -56,7 +58,9 @@ def json_error(error):
 
 
 def _item(row: dict) -> dict:
-    return {field: row.get(field) for field in ITEM_FIELDS}
+    body = {field: row.get(field) for field in ITEM_FIELDS}
+    body["about_jurisdiction"] = bool(body["about_jurisdiction"])  # 0/1 in SQLite
+    return body
 
 
 @bp.get("/queue")
@@ -78,6 +82,7 @@ def item(item_id: int):
     body["decisions"] = [{k: d[k] for k in ("id", "action", "old_status", "new_status", "note", "created_at",
                                             "user_name")} for d in db.decisions.history(get_db(), item_id)]
     body["followups"] = [{k: f[k] for k in FOLLOWUP_FIELDS} for f in db.followups.for_items(get_db(), [item_id])]
+    body["places"] = [{k: p[k] for k in ("name", "code", "level")} for p in places_of(get_db(), item_id)]
     return jsonify(body)
 
 

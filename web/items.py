@@ -32,6 +32,7 @@ from web.decisions import (
 from web.evidence import capture_after
 from web.followups import user_today
 from web.params import id_list, int_arg, item_or_404
+from web.places import places_of
 from web.reasons import item_reasons
 
 bp = Blueprint("items", __name__)
@@ -49,6 +50,7 @@ def show(item_id: int):
         escalations=db.queue.escalation_targets(database, item_id), claim=db.queue.claim_of(database, item_id),
         cluster=cluster if len(cluster) > 1 else [], escalation_choices=escalation_choices(database, current_user),
         return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id),
+        places=places_of(database, item_id),
         **_case(database, item, cluster))
 
 
