@@ -145,6 +145,11 @@ def _marks(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(normalize_tones(w.lower()) for w in words)
 
 
+def _canonical(lowered: list[str]) -> tuple[str, ...]:
+    """Lower-cased words with their tone marks where the dictionary puts them ("hoà" → "hòa")."""
+    return tuple(normalize_tones(w) for w in lowered)
+
+
 class Gazetteer:
     """Every name → its candidate units, as a trie over folded tokens."""
 
@@ -242,9 +247,10 @@ class _Scan:
         self.words = tokens(text)
         self.folded = _fold(self.words)
         self.mentions: list[_Mention] = []
-        # Each token lower-cased with its tone normalised: equal to its folded form when it has no mark.
-        lowered = normalize_tones(" ".join(self.words).lower()).split(" ")
-        self.low = lowered if len(lowered) == len(self.words) else [normalize_tones(w.lower()) for w in self.words]
+        # Each token lower-cased (equal to its folded form when it has no mark). Tone placement ("hoà" for
+        # "hòa") is normalised only when a name does not agree as written (_canonical): it rarely differs.
+        lowered = " ".join(self.words).lower().split(" ")
+        self.low = lowered if len(lowered) == len(self.words) else [w.lower() for w in self.words]
 
     def title_case(self, start: int, end: int) -> bool:
         return all(w[:1].isupper() and w[1:].islower() for w in self.words[start:end])
@@ -254,7 +260,8 @@ class _Scan:
 
     def written(self, start: int, end: int, marks: tuple[str, ...]) -> bool:
         """Does words[start:end] agree in accents with `marks` (or carry no mark at all)?"""
-        return self.toneless(start, end) or tuple(self.low[start:end]) == marks
+        return self.toneless(start, end) or tuple(self.low[start:end]) == marks \
+            or _canonical(self.low[start:end]) == marks
 
     def word_before(self, table: dict, end: int) -> str | None:
         """The value of `table` (folded tuple → (marks, value)) written right before `end`."""
@@ -291,7 +298,7 @@ class _Scan:
                 if self.toneless(i, j):
                     agreeing = node[None]
                 else:
-                    agreeing = node[""].get(tuple(self.low[i:j]))
+                    agreeing = node[""].get(tuple(self.low[i:j])) or node[""].get(_canonical(self.low[i:j]))
                 if agreeing:
                     found.append((j, agreeing))
             if j >= len(self.folded):
@@ -350,12 +357,12 @@ def _address_tail(scan: _Scan, i: int, province: int) -> bool:
         and any(c.province == province for c in previous.candidates)
 
 
-def _accept(scan: _Scan, i: int, end: int, candidates: list[_Candidate]) -> list[_Candidate]:
-    """The candidates the name at words[i:end] counts as (empty: it does not count); see the module doc."""
-    kind = scan.prefix(i)
+def _accept(scan: _Scan, i: int, end: int, candidates: list[_Candidate], kind: str | None) -> list[_Candidate]:
+    """The candidates the name at words[i:end] counts as (empty: it does not count); see the module doc.
+    `kind`: what the prefix before it introduces (None: no prefix)."""
     if kind is not None:
         return _by_prefix(scan, i, kind, candidates)
-    if all(w.isdigit() for w in scan.folded[i:end]) or scan.street(i):
+    if all(w.isdigit() for w in scan.folded[i:end]):
         return []
     key = " ".join(scan.folded[i:end])
     toneless = scan.toneless(i, end)
@@ -412,13 +419,16 @@ def tag(text: str, prefer: Iterable[str] = ()) -> list[Place]:
             i += 1  # the common case, inline: no name starts here
             continue
         step = 1
-        for end, candidates in scan.matches(i):
-            accepted = _accept(scan, i, end, candidates)
-            if accepted:
-                scan.mentions.append(_Mention(i, end, accepted, scan.prefix(i)))
+        found = scan.matches(i)
+        kind = scan.prefix(i) if found else None
+        street = bool(found) and kind is None and scan.street(i)
+        for end, candidates in found:
+            if street:  # "phố Huế": a street, whatever the name
                 step = end - i
                 break
-            if scan.street(i):
+            accepted = _accept(scan, i, end, candidates, kind)
+            if accepted:
+                scan.mentions.append(_Mention(i, end, accepted, kind))
                 step = end - i
                 break
         i += step

@@ -243,3 +243,22 @@ def test_item_page_and_api_show_the_places(world):
     assert body["about_jurisdiction"] is True
     other = web.get(f"/items/{info['items']['mid']}").get_data(as_text=True)
     assert 'id="no-places"' in other and 'id="about-jurisdiction"' not in other
+
+
+def test_the_scheduler_and_monitor_crawl_re_mark_when_feeds_yaml_changes_the_jurisdiction(tmp_path, tmp_db, source):
+    from monitor.crawl.crawler import crawl_sources
+    from monitor.schedule.scheduler import Scheduler
+
+    ingest(tmp_db, source, [raw(1, "Mưa ở Thanh Hóa."), raw(2, "Mưa ở Hà Tĩnh.")], None,
+           jurisdiction=frozenset({THANH_HOA}))
+    feeds = tmp_path / "feeds.yaml"
+    source_yaml = "sources:\n  - {name: a, kind: rss, url: 'https://baothanhhoa.vn/rss'}\n"
+    feeds.write_text("settings:\n  jurisdiction: Thanh Hóa\n" + source_yaml, encoding="utf-8")
+    scheduler = Scheduler(tmp_path / "monitor.db", feeds)
+    feeds.write_text("settings:\n  jurisdiction: Hà Tĩnh\n" + source_yaml, encoding="utf-8")
+    assert scheduler.reload().ok
+    assert {guid: row[0] for guid, row in stored(tmp_db).items()} == {"g1": 0, "g2": 1}
+    feeds.write_text("settings:\n  jurisdiction: [Thanh Hóa, Hà Tĩnh]\n" + source_yaml, encoding="utf-8")
+    with pytest.raises(KeyError):  # no such source: the pass stops after the marks were brought up to date
+        crawl_sources(tmp_db, config.load(feeds), None, only="nope")
+    assert {guid: row[0] for guid, row in stored(tmp_db).items()} == {"g1": 1, "g2": 1}
