@@ -106,7 +106,7 @@ WELL_KNOWN = frozenset({
 ALIASES = {
     "TPHCM": 79, "HCM": 79, "Sài Gòn": 79, "Saigon": 79, "Thừa Thiên Huế": 46, "Thừa Thiên - Huế": 46,
     "Bà Rịa Vũng Tàu": 79, "BR-VT": 79, "Daklak": 66, "Đắc Lắc": 66, "Đắk Nông": 68, "Daknong": 68,
-    "Kontum": 52, "Hà Tây": 1,
+    "Kontum": 51, "Hà Tây": 1,
 }
 _CITY_PROVINCES = {1, 31, 46, 48, 79, 92}  # centrally-run cities: "thành phố Đà Nẵng"
 _RANK = {"province": 0, "district": 1, "commune": 2}
@@ -168,15 +168,6 @@ class Gazetteer:
         # "" → candidates by how they are written with marks; None → all of them (for toneless text)
         node.setdefault("", {}).setdefault(candidate.marks, []).append(candidate)
         node.setdefault(None, []).append(candidate)
-
-    def lookup(self, name: str) -> list[_Candidate]:
-        """The candidates of a name as written (no prefix), for configuration."""
-        node = self.trie
-        for word in _fold(tokens(name)):
-            node = node.get(word)
-            if node is None:
-                return []
-        return list(node.get(None, []))
 
 
 def _short(name: str) -> tuple[str, str]:
@@ -440,11 +431,6 @@ def tag(text: str, prefer: Iterable[str] = ()) -> list[Place]:
         if place is not None:
             found.setdefault(place.code, place)
     return list(found.values())
-
-
-def tag_many(texts: Iterable[str], prefer: Iterable[str] = ()) -> list[list[Place]]:
-    prefer = tuple(prefer)
-    return [tag(text, prefer) for text in texts]
 
 
 def unit(code: str) -> Place | None:
