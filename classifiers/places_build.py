@@ -85,7 +85,9 @@ def build() -> dict:
                 raise SystemExit(f"{info['district']} lies in several provinces: {province_codes}")
             commune = next(iter(targets))[1] if len(targets) == 1 else None
             unmatched += sum(1 for _, ward in targets if ward is None)
-            districts.append([info["districtType"].lower(), info["districtShort"], province_codes.pop(), commune])
+            # "Kỳ Anh (Thị xã)": the package tells same-named districts apart by a suffix nobody writes
+            name = re.sub(r"\s*\([^)]*\)$", "", info["districtShort"])
+            districts.append([info["districtType"].lower(), name, province_codes.pop(), commune])
     districts.sort()
     return {"about": "pre-2025 provinces and districts → today's units; built by classifiers/places_build.py "
                      "from vietnamadminunits' converter_2025/parser_legacy data",
