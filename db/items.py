@@ -16,7 +16,7 @@ ITEM_COLUMNS = (
     "model_version", "status", "flag_reasons", "top_reason", "about_jurisdiction",
 )
 
-# The queue's priority (see migration 030): the same formula as trigger items_priority_rescore,
+# The queue's priority (see migrations 030, 067): the same formula as trigger items_priority_rescore,
 # evaluated inside the INSERT so the row is written once (migration 033).
 _PRIORITY_SQL = (
     "10.0 * MAX(COALESCE(:score_misinformation, 0), COALESCE(:score_harm, 0))"
@@ -24,6 +24,7 @@ _PRIORITY_SQL = (
     " WHEN size >= 2 THEN 0.5 ELSE 0.0 END FROM clusters WHERE id = :cluster_id), 0)"
     " + COALESCE((SELECT priority_weight FROM sources WHERE id = :source_id), 0)"
     " + CAST(strftime('%s', :fetched_at) AS REAL) / 43200.0"
+    " + 2.0 * :about_jurisdiction"  # "Về địa bàn" (migration 067, which says why 2.0)
 )
 _INSERT_SQL = (f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, priority)"
                f" VALUES ({', '.join(':' + c for c in ITEM_COLUMNS)}, {_PRIORITY_SQL})")

@@ -48,6 +48,9 @@ class QueueFilter:
     claimed_by: int | None = _condition(  # only items with a live claim by this user
         "items.id IN (SELECT item_id FROM claims WHERE user_id = ? AND expires_at > ?)", binds_now=True)
     cluster_id: int | None = _condition("items.cluster_id = ?")
+    # "Về địa bàn": only items about the jurisdiction (issue 11). The literal `= 1` lets the planner use the
+    # partial index items_queue_local (migration 067); the value bound is always 1.
+    about_jurisdiction: int | None = _condition("items.about_jurisdiction = 1 AND ? = 1")
 
     def conditions(self, now: str, alias: str = "items") -> tuple[list[str], list[Any], bool]:
         """(SQL conditions, their parameters, whether any is narrow) for the fields that are set, on the
@@ -100,7 +103,7 @@ def _page(database: sqlite_utils.Database, ids: list[int], limit: int, now: str)
         "SELECT items.id, items.source_id, items.title, substr(items.text, 1, 300) AS text, items.url,"
         " items.language, items.fetched_at, items.published_at, items.status, items.version, items.priority,"
         " items.score_misinformation, items.score_harm, items.flag_reasons, items.cluster_id, '{}' AS explanation,"
-        " items.top_reason,"
+        " items.top_reason, items.about_jurisdiction,"
         " MAX(COALESCE(items.score_misinformation, 0), COALESCE(items.score_harm, 0)) AS top_score,"
         " sources.name AS source_name, clusters.size AS cluster_size, clusters.source_count AS cluster_sources,"
         " clusters.first_seen_at AS cluster_first_seen, clusters.last_seen_at AS cluster_last_seen,"

@@ -253,3 +253,61 @@ def item_rows_by_id(conn: sqlite3.Connection, item_ids: list[int], local_sql: st
         rows += conn.execute(f"SELECT {_item_row_columns(local_sql)} FROM items"
                              f" WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
     return rows
+
+
+def _by_side(rows: list[tuple]) -> dict[str, tuple]:
+    """Rows whose first column says whether they belong to the current period (1) or the previous (0)."""
+    out = {"cur": (), "prev": ()}
+    for row in rows:
+        out["cur" if row[0] else "prev"] = tuple(row[1:])
+    return out
+
+
+def jurisdiction_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> dict[str, tuple]:
+    """(items, flagged items) first seen about the jurisdiction, in [start, mid) ("prev") and [mid, end)
+    ("cur"), on the partial index of such items (migration 071)."""
+    return _by_side(conn.execute(
+        "SELECT fetched_at >= ?, COUNT(*), COALESCE(SUM(flag_reasons != '[]'), 0) FROM items"
+        " WHERE about_jurisdiction = 1 AND fetched_at >= ? AND fetched_at < ? GROUP BY 1",
+        [mid, start, end]).fetchall())
+
+
+def jurisdiction_places(conn: sqlite3.Connection, start: str, mid: str, end: str) -> list[tuple]:
+    """(place code, level, current side, items, flagged items) for the places the items about the
+    jurisdiction first seen in [start, end) mention."""
+    return conn.execute(
+        "SELECT p.code, p.level, i.fetched_at >= ?, COUNT(*), COALESCE(SUM(i.flag_reasons != '[]'), 0)"
+        " FROM items i JOIN item_places p ON p.item_id = i.id"
+        " WHERE i.about_jurisdiction = 1 AND i.fetched_at >= ? AND i.fetched_at < ? GROUP BY 1, 2, 3",
+        [mid, start, end]).fetchall()
+
+
+def claim_match_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> dict[str, tuple]:
+    """(items, distinct claims) of the debunked-claim matches made in each side."""
+    return _by_side(conn.execute(
+        "SELECT matched_at >= ?, COUNT(DISTINCT item_id), COUNT(DISTINCT claim_id) FROM claim_matches"
+        " WHERE matched_at >= ? AND matched_at < ? GROUP BY 1", [mid, start, end]).fetchall())
+
+
+def top_matched_claims(conn: sqlite3.Connection, start: str, end: str, limit: int) -> list[tuple]:
+    """(claim id, text, verdict, rebuttal URL, publisher, items, sources) of the debunked claims most repeated
+    by items matched in [start, end)."""
+    return conn.execute(
+        "SELECT k.id, k.text, k.verdict, k.url, k.publisher, COUNT(*), COUNT(DISTINCT i.source_id)"
+        " FROM claim_matches m JOIN known_claims k ON k.id = m.claim_id JOIN items i ON i.id = m.item_id"
+        " WHERE m.matched_at >= ? AND m.matched_at < ? GROUP BY k.id ORDER BY 6 DESC, 7 DESC, k.id LIMIT ?",
+        [start, end, limit]).fetchall()
+
+
+def claims_added_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> dict[str, tuple]:
+    """(claims) added to the debunked-claims library in each side."""
+    return _by_side(conn.execute(
+        "SELECT created_at >= ?, COUNT(*) FROM known_claims WHERE created_at >= ? AND created_at < ? GROUP BY 1",
+        [mid, start, end]).fetchall())
+
+
+def spike_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> dict[str, tuple]:
+    """(spikes) fired in each side."""
+    return _by_side(conn.execute(
+        "SELECT fired_at >= ?, COUNT(*) FROM spikes WHERE fired_at >= ? AND fired_at < ? GROUP BY 1",
+        [mid, start, end]).fetchall())

@@ -42,7 +42,7 @@ SETTINGS_FIELDS = {
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
-    "evidence_max_bytes", "report", "smtp",
+    "evidence_max_bytes", "report", "smtp", "jurisdiction",
     "spikes", "alerts",
 }
 # `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
@@ -235,6 +235,10 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     # The spike rules monitor/spikes.py evaluates every minute (`settings: spikes:`); [] = none.
     spikes: list[SpikeRule] = field(default_factory=default_spike_rules)
+    # The committee's units (issue 11): codes of classifiers.places ('p:38', 'c:14797'), resolved from the
+    # names in `jurisdiction:` at load; an item mentioning one of them, or a place inside a listed province,
+    # is "about us" (monitor.pipeline.signals.jurisdiction_of).
+    jurisdiction: tuple[str, ...] = ()
 
 
 @dataclass
@@ -741,6 +745,71 @@ def _spike_rule(path: str, node: yaml.Node, value: Any, where: str) -> SpikeRule
     return SpikeRule(name.strip(), kind, **numbers)
 
 
+JURISDICTION_FIELDS = {"provinces", "communes"}
+
+
+def _jurisdiction_names(path: str, node: yaml.Node, value: Any, name: str) -> list[tuple[yaml.Node, str]]:
+    """A name or a list of names, each with its node (for its line)."""
+    if isinstance(value, str):
+        return [(node, value)]
+    if not isinstance(value, list) or not all(isinstance(entry, str) and entry.strip() for entry in value):
+        raise ConfigError(path, _line(node), name,
+                          'must be a unit name or a list of them, e.g. ["Thanh Hóa"] or ["phường Hạc Thành"]')
+    return list(zip(node.value, value, strict=True))
+
+
+def _jurisdiction_unit(path: str, node: yaml.Node, name: str, field_name: str, provinces: set[str]) -> str:
+    """One configured name → its unit code; an unknown or ambiguous name is an error on its line."""
+    from classifiers import places  # the gazetteer: loaded only when a jurisdiction is configured
+
+    found = places.find_units(name)
+    if field_name.endswith("provinces"):
+        if found and all(unit.level == "commune" for unit in found):
+            raise ConfigError(path, _line(node), field_name,
+                              f"{name!r} is not a province ({found[0].name}): list it under jurisdiction.communes")
+        found = [unit for unit in found if unit.level == "province"]
+    elif len(found) > 1 and provinces:
+        found = [unit for unit in found if unit.province_code in provinces] or found
+    if len(found) == 1:
+        return found[0].code
+    if found:
+        listed = "; ".join(f"{unit.name}, {places.unit(unit.province_code).name}" for unit in found[:6])
+        raise ConfigError(path, _line(node), field_name,
+                          f"{name!r} names {len(found)} units ({listed}): add the province after a comma, "
+                          f"e.g. {found[0].name + ', ' + places.unit(found[0].province_code).name!r}")
+    former = places.former_province(name)
+    if former is not None:
+        raise ConfigError(path, _line(node), field_name,
+                          f"{name!r} is a pre-2025 province, part of {former.name} since July 2025: "
+                          f"write {former.name!r}")
+    close = places.close_names(name)
+    hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+    raise ConfigError(path, _line(node), field_name, f"unknown administrative unit {name!r}{hint}")
+
+
+def _jurisdiction(path: str, node: yaml.Node, value: Any) -> tuple[str, ...]:
+    """`settings: jurisdiction:` — "Thanh Hóa", a list of names, or {provinces: [...], communes: [...]} —
+    as unit codes. Names are today's (after July 2025); a commune's province follows a comma when the name
+    is shared ("xã Quảng Phú, Đắk Lắk"), or is implied by the provinces listed beside it."""
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        nodes = _sub_mapping(path, node, value, "jurisdiction", JURISDICTION_FIELDS)
+        entries = [("jurisdiction.provinces", pair) for pair in
+                   _jurisdiction_names(path, nodes["provinces"], value["provinces"], "jurisdiction.provinces")] \
+            if "provinces" in value else []
+        entries += [("jurisdiction.communes", pair) for pair in
+                    _jurisdiction_names(path, nodes["communes"], value["communes"], "jurisdiction.communes")] \
+            if "communes" in value else []
+    else:
+        entries = [("jurisdiction", pair) for pair in _jurisdiction_names(path, node, value, "jurisdiction")]
+    codes: list[str] = []
+    for field_name, (entry_node, name) in entries:
+        provinces = {code for code in codes if code.startswith("p:")}
+        codes.append(_jurisdiction_unit(path, entry_node, name.strip(), field_name, provinces))
+    return tuple(dict.fromkeys(codes))
+
+
 def _loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -781,6 +850,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             continue
         if key == "spikes":
             settings.spikes = _spike_rules(path, nodes[key][1], value)
+            continue
+        if key == "jurisdiction":
+            settings.jurisdiction = _jurisdiction(path, nodes[key][1], value)
             continue
         default = getattr(settings, key)
         expected = type(default) if default is not None else None

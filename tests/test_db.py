@@ -405,12 +405,18 @@ def test_priority_computed_at_insert_equals_the_triggers(tmp_db):
         ids = [insert_item(conn, {
             "source_id": source_id, "guid": f"p{n}", "title": "t", "text": "x", "fetched_at": f"2026-11-0{n + 1}T0{n}:00:00Z",
             "content_hash": f"p{n}", "cluster_id": cluster, "score_misinformation": misinfo, "score_harm": harm,
-            "status": "flagged"})
-            for n, (cluster, misinfo, harm) in enumerate([(big, 0.9, 0.1), (None, None, 0.4), (big, None, None)])]
-        raw = conn.execute("INSERT INTO items (source_id, guid, fetched_at, content_hash, cluster_id, score_harm)"
-                           " VALUES (?, 'raw', '2026-11-05T00:00:00Z', 'raw', ?, 0.7)", (source_id, big)).lastrowid
+            "status": "flagged", "about_jurisdiction": local})
+            for n, (cluster, misinfo, harm, local) in enumerate([(big, 0.9, 0.1, True), (None, None, 0.4, False),
+                                                                 (big, None, None, False)])]
+        raw = conn.execute("INSERT INTO items (source_id, guid, fetched_at, content_hash, cluster_id, score_harm,"
+                           " about_jurisdiction) VALUES (?, 'raw', '2026-11-05T00:00:00Z', 'raw', ?, 0.7, 1)",
+                           (source_id, big)).lastrowid
     at_insert = dict(tmp_db.conn.execute("SELECT id, priority FROM items").fetchall())
-    assert at_insert[ids[0]] == pytest.approx(9.0 + 2.0 + 1.5 + db.from_iso("2026-11-01T00:00:00Z").timestamp() / 43200)
-    assert at_insert[raw] == pytest.approx(7.0 + 2.0 + 1.5 + db.from_iso("2026-11-05T00:00:00Z").timestamp() / 43200)
+    # about_jurisdiction ("Về địa bàn", migration 067) adds 2.0
+    assert at_insert[ids[0]] == pytest.approx(9.0 + 2.0 + 1.5 + 2.0
+                                              + db.from_iso("2026-11-01T00:00:00Z").timestamp() / 43200)
+    assert at_insert[ids[1]] == pytest.approx(4.0 + 1.5 + db.from_iso("2026-11-02T01:00:00Z").timestamp() / 43200)
+    assert at_insert[raw] == pytest.approx(7.0 + 2.0 + 1.5 + 2.0
+                                           + db.from_iso("2026-11-05T00:00:00Z").timestamp() / 43200)
     tmp_db.conn.execute("UPDATE items SET score_harm = score_harm")  # the rescore trigger recomputes every row
     assert dict(tmp_db.conn.execute("SELECT id, priority FROM items").fetchall()) == pytest.approx(at_insert)

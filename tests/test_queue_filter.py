@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import db
+import db.places
 import db.queue
 import db.tokens
 from db.queue import QueueFilter
@@ -59,6 +60,12 @@ def test_web_and_api_select_the_same_items(env):
     app, info, web, headers = env
     items, api = info["items"], app.test_client()
     assert web.post("/claims", data={"item_id": str(items["mid"])}).status_code == 303
+    database = db.connect(app.config["DATABASE"])
+    with db.transaction(database) as conn:  # "Về địa bàn": two items mention Thanh Hóa, the jurisdiction
+        for name in ("high", "low"):
+            db.places.record_places(conn, items[name], [("p:38", "province", "p:38")])
+        db.places.remark_jurisdiction(conn, ["p:38"])
+    database.conn.close()
     expected = {
         "": {items["high"], items["mid"], items["low"], items["english"]},
         "status=": {items["high"], items["mid"], items["low"], items["english"]},  # empty: not given
@@ -68,6 +75,8 @@ def test_web_and_api_select_the_same_items(env):
         f"source={info['sources']['vnexpress']}": {items["mid"], items["english"]},
         "from=2026-11-21&to=2026-11-21": {items["mid"]},
         "mine=1": {items["mid"]},
+        "local=1": {items["high"], items["low"]},
+        "local=0": {items["high"], items["mid"], items["low"], items["english"]},  # only 1 turns it on
         "category=bogus": {items["high"], items["mid"], items["low"], items["english"]},  # ignored, as before
     }
     for query, ids in expected.items():

@@ -24,12 +24,14 @@ from web.access import MODERATE, READ, refuse_if_storage_failed, roles
 from web.decisions import default_target
 from web.evidence import capture_after
 from web.params import INT64_MAX, int_arg
+from web.places import places_of
 from web.queue_filter import format_after, parse_after, parse_filters
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 ITEM_FIELDS = ("id", "title", "text", "url", "language", "status", "version", "fetched_at", "published_at",
-               "score_misinformation", "score_harm", "flag_reasons", "source_name", "cluster_id", "priority")
+               "score_misinformation", "score_harm", "flag_reasons", "source_name", "cluster_id", "priority",
+               "about_jurisdiction")
 
 # A follow-up as the API shows it (db.followups; kinds and outcomes from vocab).
 FOLLOWUP_FIELDS = ("id", "kind", "link", "platform", "agency", "note", "acted_on", "due_on", "outcome", "user_name",
@@ -58,7 +60,9 @@ def json_error(error):
 
 
 def _item(row: dict) -> dict:
-    return {field: row.get(field) for field in ITEM_FIELDS}
+    body = {field: row.get(field) for field in ITEM_FIELDS}
+    body["about_jurisdiction"] = bool(body["about_jurisdiction"])  # 0/1 in SQLite
+    return body
 
 
 @bp.get("/queue")
@@ -83,6 +87,7 @@ def item(item_id: int):
     body["claim_matches"] = [{"claim_id": m["claim_id"], "url": m["url"], "similarity": m["similarity"]}
                              for m in db.known_claims.matches_for_item(get_db(), item_id)]
     body["spread"] = db.spread.story_spread(get_db().conn, row.get("cluster_id"))
+    body["places"] = [{k: p[k] for k in ("name", "code", "level")} for p in places_of(get_db(), item_id)]
     return jsonify(body)
 
 

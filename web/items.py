@@ -33,6 +33,7 @@ from web.decisions import (
 from web.evidence import capture_after
 from web.followups import user_today
 from web.params import id_list, int_arg, item_or_404
+from web.places import places_of
 from web.reasons import item_reasons
 from web.spread import item_spread
 
@@ -53,6 +54,7 @@ def show(item_id: int):
         return_to=safe_return(request.args.get("next")), captures=db.evidence.for_item(database, item_id),
         claim_matches=db.known_claims.matches_for_item(database, item_id),
         spread=item_spread(database, item.get("cluster_id")),
+        places=places_of(database, item_id),
         **_case(database, item, cluster))
 
 

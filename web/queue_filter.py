@@ -59,6 +59,11 @@ def day_end(args, name: str) -> str | None:
     return local_day_to_utc(args, name, end=True)
 
 
+def flag(args, name: str) -> int | None:
+    """A checkbox: `1` turns the filter on; anything else (or nothing) leaves it off."""
+    return 1 if args.get(name) == "1" else None
+
+
 def mine(args, name: str) -> int | None:
     """`1` means "claimed by me": the signed-in user's id (the token's user on the API)."""
     return current_user.id if args.get(name) == "1" else None
@@ -82,6 +87,7 @@ FILTERS: tuple[Param, ...] = (
     Param("from", "date_from", day_start),
     Param("to", "date_to", day_end),
     Param("mine", "claimed_by", mine),
+    Param("local", "about_jurisdiction", flag),  # "Về địa bàn" (issue 11)
 )
 
 

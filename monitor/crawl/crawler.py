@@ -29,6 +29,7 @@ from monitor.known_claims.claimreview import review_markup
 from monitor.known_claims.harvest import harvest
 from monitor.pipeline import IngestResult, ingest, ingest_many
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
+from monitor.pipeline.places import sync_jurisdiction
 from monitor.pipeline.signals import jurisdiction_of
 from monitor.schedule.locks import claim_run, recover_interrupted_runs, release_run
 from monitor.text.charset import decode_bytes
@@ -355,6 +356,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     main_db = db.connect(path) if isinstance(database, (str, Path)) else database
     settings = config.settings
     sync_sources(main_db, config.sources)
+    sync_jurisdiction(main_db, jurisdiction_of(settings))  # feeds.yaml's jurisdiction changed: re-mark items
     recover_interrupted_runs(main_db)  # runs a killed `monitor crawl` left open; live ones are kept
     if only is not None:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 from db.spikes import record_rule_hits
 from monitor.config import Settings
 from monitor.pipeline import claim_signals
+from monitor.pipeline import places as item_places
 
 
 @dataclass
@@ -33,11 +34,15 @@ def jurisdiction_of(settings: Settings | None) -> frozenset[str]:
 def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> list[ItemSignals]:
     """The signals of each text (an item's title and text), outside the write transaction."""
     claims = claim_signals.match_texts(database, texts)
-    return [ItemSignals(claim_matches=claims[i]) for i in range(len(texts))]
+    signals = [ItemSignals(claim_matches=found) for found in claims]
+    for found, (places, about) in zip(signals, item_places.tag_texts(texts, jurisdiction), strict=True):
+        found.places, found.about_jurisdiction = places, about
+    return signals
 
 
 def record(conn: Any, item_id: int, fetched_at: str, signals: ItemSignals, score: Any) -> None:
     """Store an item's signals (inside the transaction that stored the item)."""
+    item_places.record(conn, item_id, signals.places)
     claim_signals.record(conn, item_id, fetched_at, signals.claim_matches)
     _record_rule_hits(conn, item_id, fetched_at, score)
 

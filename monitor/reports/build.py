@@ -40,6 +40,7 @@ from monitor.reports.model import Report, Table
 from monitor.reports.period import Period
 from monitor.reports.redact import redact_report
 from monitor.reports.response import response_section
+from monitor.reports.warning import warning_section
 from vocab.i18n import DEFAULT_LANGUAGE
 
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
@@ -104,6 +105,10 @@ def _build(database: sqlite_utils.Database, period: Period, redact: bool, w: Wor
     for figure in response_figures:
         _headline(summary, *figure)
     tables += response_tables
+    warning_tables, warning_figures = warning_section(conn, period, w)
+    for figure in warning_figures:
+        _headline(summary, *figure)
+    tables += warning_tables
     tables += _section_tables(conn, period, previous, sources, items, summary, w)
 
     notes = []

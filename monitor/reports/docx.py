@@ -89,6 +89,13 @@ TABLES = {
     "top_clusters": DocTable("top_clusters", N_("The most widely spread stories"),
                              ("title", "sources", "new_sources", "items", "first_seen_local", "status"),
                              (5.4, 1.7, 1.9, 1.5, 3.2, 2.8)),
+    # The early warning (issue 11): shown when the report has the tables.
+    "places_mentioned": DocTable("places_mentioned", N_("Places mentioned by items about our jurisdiction"),
+                                 ("place", "level", "items", "flagged", "previous"), (6.0, 2.6, 2.0, 2.0, 2.0),
+                                 optional=True),
+    "claims_matched": DocTable("claims_matched", N_("Debunked claims that came back"),
+                               ("claim", "verdict", "url", "items", "sources"), (6.2, 2.2, 4.0, 1.1, 1.1),
+                               optional=True),
 }
 CHARTS = {spec.name: spec for spec in charts.CHARTS}
 
@@ -586,6 +593,23 @@ class _Body:
                   stories=self.number(self.figure("stories_multi_source")),
                   before=self.number(self.figure("stories_multi_source", "previous")))
         self.table("top_clusters")
+        if any(table.name == "early_warning" for table in self.report.tables):
+            self.early_warning()
+
+    def early_warning(self) -> None:
+        """III (continued): the jurisdiction's items, the debunked claims that came back, and the spikes."""
+        figure, number = self.figure, self.number
+        self.text(N_("%(about)s items concerned our jurisdiction (previous period: %(about_before)s), %(flagged)s of "
+                     "them flagged; %(matching)s items repeated claims that had already been debunked (previous "
+                     "period: %(matching_before)s); %(spikes)s sudden spikes were detected."),
+                  about=number(figure("items_about_jurisdiction")),
+                  about_before=number(figure("items_about_jurisdiction", "previous")),
+                  flagged=number(self.report.table("early_warning").lookup("flagged_about_jurisdiction", "value")),
+                  matching=number(figure("items_matching_claims")),
+                  matching_before=number(figure("items_matching_claims", "previous")),
+                  spikes=number(figure("spikes_fired")))
+        self.table("places_mentioned")
+        self.table("claims_matched")
 
     def assessment(self) -> None:
         """IV: the trend, the flags' precision and coverage, drafted from the figures (editable)."""

@@ -30,6 +30,8 @@ SECTIONS = (
     (N_("What did we do about it?"),
      ("response_actions", "takedown_outcomes", "referrals_by_agency", "time_to_action", "followups_open")),
     (N_("What spread?"), ("top_clusters", "top_terms", "most_flagged_sources")),
+    (N_("What concerned our jurisdiction, and what came back?"),
+     ("early_warning", "places_mentioned", "claims_matched")),
     (N_("Where are we blind?"), ("coverage_sources", "coverage_by_language")),
     (N_("Who did the work?"), ("moderator_throughput",)),
 )

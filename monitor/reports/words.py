@@ -39,5 +39,7 @@ VALUES = [
     N_("crawled+decided"), N_("week"), N_("quarter"), N_("custom"),
     # source kinds (monitor.domain.SOURCE_KINDS) and the languages sources are configured in
     N_("rss"), N_("html"), N_("mastodon"), N_("bluesky"), N_("telegram"),
+    # administrative levels of a place (classifiers.places)
+    N_("province"), N_("commune"),
     N_("vi"), N_("en"), N_("fr"), N_("zh"), N_("km"), N_("lo"),
 ]

@@ -36,6 +36,7 @@ SHEET_TITLES = {
     "coverage_by_language": N_("Coverage by language"), "response_actions": N_("Follow-ups"),
     "takedown_outcomes": N_("Takedown outcomes"), "referrals_by_agency": N_("Referrals"),
     "time_to_action": N_("Time to action"), "followups_open": N_("Open follow-ups"), "items": N_("Items"),
+    "early_warning": N_("Early warning"), "places_mentioned": N_("Places"), "claims_matched": N_("Debunked claims"),
 }
 OVERVIEW_SHEET, CHARTS_SHEET = N_("Report"), N_("Charts")
 # Characters XML does not allow: openpyxl's ILLEGAL_CHARACTERS_RE (C0 controls) leaves out the noncharacters

@@ -48,6 +48,8 @@ from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
+from monitor.pipeline.places import sync_jurisdiction
+from monitor.pipeline.signals import jurisdiction_of
 from monitor.schedule.inflight import InFlight
 from monitor.schedule.locks import (
     recover_interrupted_runs,
@@ -189,6 +191,7 @@ class Scheduler:
         """Mirror the sources into the database, recover from a crash, schedule everything."""
         database = self.resources.open_migrated()  # migrations once, in this thread
         self._source_ids = sync_sources(database, self.config.sources)
+        self._sync_jurisdiction(database)
         recover_interrupted_runs(database)
         workers = max(1, int(self.config.settings.workers or 1))
         self._aps = BackgroundScheduler(
@@ -584,6 +587,14 @@ class Scheduler:
                 log.info("source resumed; polling now", extra={"source": name})
                 self.run_now(name)
 
+    def _sync_jurisdiction(self, database) -> None:
+        """Re-mark items "about us" when settings.jurisdiction changed (issue 11); a failure is logged and
+        retried at the next start or reload (the marks are only recorded as applied once written)."""
+        try:
+            sync_jurisdiction(database, jurisdiction_of(self.config.settings))
+        except Exception:  # noqa: BLE001 - the queue's "Về địa bàn" marks must not stop the crawl
+            log.exception("could not re-mark items for the changed jurisdiction")
+
     def reload(self) -> ReloadResult:
         """Apply an edited feeds.yaml without a restart; an invalid file changes nothing."""
         with self._service_lock:  # SIGHUP (main thread) and the file watcher must not interleave
@@ -609,6 +620,7 @@ class Scheduler:
         database = self.database()
         self._source_ids = sync_sources(database, new_config.sources)
         self.config = new_config
+        self._sync_jurisdiction(database)
         self._config_error = None
         delete_state(database, CONFIG_ERROR_KEY)
         if self._aps is not None and self._aps.running:
