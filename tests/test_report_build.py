@@ -125,6 +125,46 @@ def build_world(database) -> None:
                          " prev_hash, row_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (item, user, action, old, new, note, created, prev, digest))
             prev = digest
+        add_signals(conn)
+
+
+# The early-warning signals (issue 11; answers in tests/test_report_warning.py): Thanh Hóa (p:38) is the
+# jurisdiction; phường Hạc Thành (c:14797) lies in it, Nghệ An (p:40) does not.
+PLACES = [
+    # item, about the jurisdiction, places (code, level, province)
+    (1, 1, [("p:38", "province", "p:38")]),
+    (4, 1, [("p:38", "province", "p:38"), ("c:14797", "commune", "p:38")]),
+    (6, 1, [("c:14797", "commune", "p:38")]),
+    (9, 0, [("p:40", "province", "p:40")]),
+    (2, 1, [("p:38", "province", "p:38")]),
+    (5, 1, [("p:38", "province", "p:38")]),
+]
+KNOWN_CLAIMS = [
+    # id, text, verdict, url, created_at
+    (1, "Vắc xin gây vô sinh", "Sai sự thật", "https://example.org/r/1", "2026-11-17T00:00:00Z"),
+    (2, "Ngân hàng sắp đóng cửa", "Sai sự thật", None, "2026-11-09T00:00:00Z"),
+    (3, "Bão số 10 sắp vào", "Gây hiểu lầm", "https://example.org/r/3", "2026-11-25T00:00:00Z"),
+]
+CLAIM_MATCHES = [(4, 1, "2026-11-18T05:00:00Z"), (9, 1, "2026-11-19T08:00:00Z"), (9, 2, "2026-11-19T08:00:00Z"),
+                 (2, 2, "2026-11-15T16:59:00Z")]
+SPIKES = [("lan-nhanh", "story_sources", "1", "2026-11-20T00:00:00Z"),
+          ("tu-khoa", "rule_rate", "Kêu gọi", "2026-11-21T00:00:00Z"),
+          ("lan-nhanh", "story_sources", "4", "2026-11-10T00:00:00Z")]
+
+
+def add_signals(conn) -> None:
+    """The places, debunked-claim matches and spikes above (inside build_world's transaction)."""
+    for item, about, places in PLACES:
+        conn.execute("UPDATE items SET about_jurisdiction = ? WHERE id = ?", (about, item))
+        conn.executemany("INSERT INTO item_places (item_id, code, level, province_code) VALUES (?, ?, ?, ?)",
+                         [(item, *place) for place in places])
+    conn.executemany("INSERT INTO known_claims (id, text, text_key, verdict, url, origin, created_at)"
+                     " VALUES (?, ?, ?, ?, ?, 'import', ?)",
+                     [(cid, text, text.lower(), verdict, url, created) for cid, text, verdict, url, created in KNOWN_CLAIMS])
+    conn.executemany("INSERT INTO claim_matches (item_id, claim_id, similarity, matched_at) VALUES (?, ?, 0.8, ?)",
+                     CLAIM_MATCHES)
+    conn.executemany("INSERT INTO spikes (rule, kind, subject, window_start, fired_at, observed)"
+                     " VALUES (?, ?, ?, ?, ?, 5)", [(rule, kind, subject, fired, fired) for rule, kind, subject, fired in SPIKES])
 
 
 @pytest.fixture()

@@ -94,8 +94,9 @@ def test_the_docx_has_the_decrees_parts_in_order(w47, w47_docx):
     assert _cell_lines(closing.cell(0, 0))[1:] == ["- Thường trực Tỉnh ủy;", "- UBND tỉnh;", "- Lưu: VT."]
     signature = _cell_lines(closing.cell(0, 1))
     assert signature[:2] == ["TM. BAN CHỈ ĐẠO", "TRƯỞNG BAN"] and signature[-1] == "Họ và tên"
-    # Figures and charts: the key tables (the follow-up measures' three among them) and three charts as images.
-    assert len(document.tables) == 2 + 7
+    # Figures and charts: the key tables (the follow-up measures' three and the early warning's two among them)
+    # and three charts as images.
+    assert len(document.tables) == 2 + 9
     assert len(document.inline_shapes) == 3
 
 
@@ -181,7 +182,7 @@ def test_untrusted_titles_with_control_characters_do_not_break_the_file(tmp_db):
     settings = dataclasses.replace(SETTINGS, agency="Ban\x01 Chỉ đạo", recipients=[Recipient("Văn\x0c phòng")])
     data = render(report, "docx", settings=settings)
     document = _open(data)  # the XML parses
-    stories = document.tables[-2]
+    stories = document.tables[-4]  # then the early warning's places and claims, then the closing block
     titles = [row.cells[0].text for row in stories.rows[1:]]
     assert "Tin giả tuần trước <w:t>&amp; ]]>" in titles
     assert _cell_lines(document.tables[0].cell(0, 0))[1] == "BAN CHỈ ĐẠO"
@@ -217,7 +218,8 @@ def test_the_follow_up_measures_are_section_ii_3_when_the_report_has_them(w47):
     from monitor.reports.docx import shown_tables
 
     assert [spec.name for spec in shown_tables(w47)] == ["summary", "flagged_by_category", "decisions", "response_actions",
-                                                         "takedown_outcomes", "referrals_by_agency", "top_clusters"]
+                                                         "takedown_outcomes", "referrals_by_agency", "top_clusters",
+                                                         "places_mentioned", "claims_matched"]
     report = _with_measures(w47)
     document = _open(render(report, "docx"))
     texts = _body_texts(document)
@@ -227,7 +229,7 @@ def test_the_follow_up_measures_are_section_ii_3_when_the_report_has_them(w47):
                                 "đến cơ quan chức năng (kỳ trước lần lượt: 1, 0 và 1).")
     assert "trung vị 5,5 giờ (phân vị 90: 9 giờ)" in texts[start + 2]
     assert texts[start + 3] == "Đến cuối kỳ còn 4 biện pháp chưa có kết quả, trong đó 1 biện pháp quá hạn."
-    assert len(document.tables) == 2 + 7  # the three measures' tables between decisions and the stories
+    assert len(document.tables) == 2 + 9  # the three measures' tables between decisions and the stories
     assert [cell.text for cell in document.tables[4].rows[1].cells][1:] == ["2", "1", "+1"]
     assert [cell.text for cell in document.tables[6].rows[1].cells][1:] == ["1", "1", "0"]
 

@@ -94,7 +94,7 @@ TABLES = {
                                  ("place", "level", "items", "flagged", "previous"), (6.0, 2.6, 2.0, 2.0, 2.0),
                                  optional=True),
     "claims_matched": DocTable("claims_matched", N_("Debunked claims that came back"),
-                               ("claim", "verdict", "url", "items", "sources"), (6.2, 2.2, 4.0, 1.1, 1.1),
+                               ("debunked_claim", "verdict", "url", "items", "sources"), (6.2, 2.2, 4.0, 1.1, 1.1),
                                optional=True),
 }
 CHARTS = {spec.name: spec for spec in charts.CHARTS}
