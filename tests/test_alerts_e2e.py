@@ -1,14 +1,10 @@
 """End to end (issue 11 item 5), with real components on 127.0.0.1: a debunked claim imported with
-`monitor claims import`, then the scheduler crawls a story spreading across 5 local RSS sources that repeats
-it (the real crawler, dedup, claim matching that flags it whatever the model says, the spike job), and the
-alert jobs deliver it through Apprise to a local SMTP server (aiosmtpd), a webhook receiver and a
-Telegram-Bot-API-shaped server: exactly one alert per channel for the story, with its links and the
-rebuttal's, within 60 s of the first copy being stored; another copy within the cooldown sends nothing, one
-after it sends the second alert.
-
-Left for when the place tagging (helper A) is merged: the story already mentions a commune of Thanh Hóa;
-the test must then set settings.jurisdiction to the province and assert the 'jurisdiction' reason (with the
-commune's name) in the e-mail and the webhook's messages."""
+`monitor claims import`, then the scheduler crawls a story spreading across 5 local RSS sources that mentions
+a commune of the configured province (Thanh Hóa) and repeats the claim (the real crawler, dedup, place
+tagging, claim matching that flags it whatever the model says, the spike job), and the alert jobs deliver it
+through Apprise to a local SMTP server (aiosmtpd), a webhook receiver and a Telegram-Bot-API-shaped server:
+exactly one alert per channel for the story, with its links, the rebuttal's and the place, within 60 s of the
+first copy being stored; another copy within the cooldown sends nothing, one after it sends the second alert."""
 
 from __future__ import annotations
 
@@ -61,6 +57,7 @@ def test_a_story_across_five_sources_gives_one_alert_per_channel_then_one_after_
         urls = [server.route(f"/s{n}.xml", story_feed(n), content_type="application/rss+xml") for n in range(1, 6)]
         settings = settings_for(server, smtp, cooldown=12)  # Telegram: claim_match and spike only
         settings.allow_private_networks, settings.respect_robots, settings.host_delay = True, False, 0
+        settings.jurisdiction = ("p:38",)  # Thanh Hóa, as `jurisdiction: Thanh Hóa` loads
         sources = [SourceConfig(name=f"nguon{n}", kind="rss", url=url, interval_seconds=3600)
                    for n, url in enumerate(urls, 1)]
         scheduler = Scheduler(db_path, config=FeedsConfig("feeds.yaml", settings, sources), crawl=crawl_source,
@@ -85,7 +82,11 @@ def test_a_story_across_five_sources_gives_one_alert_per_channel_then_one_after_
             for text in texts:
                 assert STORY in text and "https://canhbao.example.gov.vn/items/" in text
                 assert "Trùng với tin đã được bác bỏ" in text and REBUTTAL in text
+                assert "Phường Đông Tiến (c:15853)" in text  # the commune, by name
                 assert sum(url in text for _, url, _ in copies) >= 1
+            for text in texts[:2]:  # e-mail and webhook take 'jurisdiction'; the Telegram group does not
+                assert "Tin gắn cờ liên quan đến địa bàn: Phường Đông Tiến (c:15853)" in text
+            assert "liên quan đến địa bàn" not in texts[2]
             assert {r["channel"] for r in store.all_alerts(database)} == {"truc-ban-email", "nhom-telegram",
                                                                           "webhook"}
             assert len(store.all_alerts(database)) == 3
