@@ -26,16 +26,17 @@ def test_a_user_saves_changes_and_removes_their_own_subscription(world):
     assert page.status_code == 200 and "Đăng ký nhận cảnh báo của tôi" in page.get_data(as_text=True)
     answer = client.post("/alerts/subscriptions", data={
         "kind": "email", "address": "Ana@ThanhHoa.example.vn", "events": ["jurisdiction", "claim_match", "bogus"],
-        "places": "p:38, c:15904 p:38", "enabled": "1"})
+        "places": "p:38, phường Đông Tiến; Thanh Hóa", "enabled": "1"})
     assert answer.status_code == 303
     database = db.connect(path)
     saved = store.subscription(database, info["users"]["ana"])
     assert saved == {"user_id": info["users"]["ana"], "kind": "email", "address": "ana@thanhhoa.example.vn",
-                     "events": ["claim_match", "jurisdiction"], "places": ["p:38", "c:15904"], "enabled": True,
+                     "events": ["claim_match", "jurisdiction"], "places": ["p:38", "c:15853"], "enabled": True,
                      "updated_at": saved["updated_at"]}
     assert store.subscription(database, info["users"]["mod"]) is None  # one's own only
     shown = client.get("/alerts/subscriptions").get_data(as_text=True)
-    assert 'value="ana@thanhhoa.example.vn"' in shown and "p:38, c:15904" in shown
+    assert 'value="ana@thanhhoa.example.vn"' in shown and "p:38, c:15853" in shown
+    assert "Thanh Hóa (p:38), Phường Đông Tiến (c:15853)" in shown
     assert client.post("/alerts/subscriptions", data={"action": "delete"}).status_code == 303
     assert store.subscription(database, info["users"]["ana"]) is None
     database.conn.close()
@@ -51,7 +52,7 @@ def test_bad_subscriptions_are_refused_with_a_reason(world):
         ({"kind": "telegram", "address": "12ab", "events": ["spike"]}, "Mã cuộc trò chuyện"),
         ({"kind": "webhook", "address": "http://127.0.0.1:8080/x", "events": ["spike"]}, "mạng nội bộ"),
         ({"kind": "webhook", "address": "ftp://hooks.example.vn/x", "events": ["spike"]}, "http://"),
-        ({"kind": "email", "address": "a@b.vn", "events": ["spike"], "places": "Thanh Hóa"}, "p:38"),
+        ({"kind": "email", "address": "a@b.vn", "events": ["spike"], "places": "Thanh Hóa, Atlantis"}, "Atlantis"),
     ]
     for form, reason in cases:
         answer = client.post("/alerts/subscriptions", data=form)

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 import db.alerts
+from monitor.alerts.compose import place_label
 from monitor.config import ALERT_EVENTS, check_email
 from vocab.i18n import N_
 from web import get_db
@@ -78,7 +79,8 @@ def retry(alert_id: int):
 def subscriptions():
     settings = fetch_settings()
     found = db.alerts.subscription(get_db(), current_user.id)
-    return render_template("alerts_subscriptions.html", sub=found, events=ALERT_EVENTS, kinds=KINDS,
+    named = [place_label(code) for code in found["places"]] if found else []
+    return render_template("alerts_subscriptions.html", sub=found, named=named, events=ALERT_EVENTS, kinds=KINDS,
                            channels=[(c.name, c.when) for c in settings.alerts.channels],
                            can_email=settings.smtp is not None, can_telegram=bool(settings.alerts.telegram_token),
                            event_labels=EVENT_LABELS, kind_labels=KIND_LABELS)
@@ -126,12 +128,28 @@ def _form(form) -> tuple[str, str, list[str], list[str]]:
             raise Refused(_("A Telegram chat id is a number such as -1001234567890, or @channel."))
     else:
         _check_webhook(address, settings.allow_private_networks)
-    places = [place.strip() for place in re.split(r"[,\s]+", str(form.get("places") or "")) if place.strip()]
-    bad = [place for place in places if not _PLACE.fullmatch(place)]
-    if bad or len(places) > MAX_PLACES:
-        raise Refused(_("Places are codes such as p:38 (a province) or c:15904 (a commune or ward), "
-                        "separated by commas; at most %(n)s.", n=MAX_PLACES))
-    return kind, address, events, list(dict.fromkeys(places))
+    return kind, address, events, _places(str(form.get("places") or "")[:2000], settings.jurisdiction)
+
+
+def _places(text: str, jurisdiction: tuple[str, ...]) -> list[str]:
+    """The places of a subscription as unit codes: each comma-separated entry is a code ('p:38', 'c:15853') or
+    a name the place tagging knows ("Thanh Hóa", "phường Đông Tiến"; a name shared by several units is read
+    as the one in the jurisdiction)."""
+    from classifiers.places import tag
+
+    codes: list[str] = []
+    for entry in (part.strip() for part in re.split(r"[,;\n]+", text)):
+        if not entry:
+            continue
+        found = [entry] if _PLACE.fullmatch(entry) else [place.code for place in tag(entry, prefer=jurisdiction)]
+        if not found:
+            raise Refused(_("“%(value)s” is not a place name or code the service knows (a province such as "
+                            "Thanh Hóa or p:38, a commune or ward such as phường Đông Tiến or c:15853).",
+                            value=shown(entry)))
+        codes += found
+    if len(set(codes)) > MAX_PLACES:
+        raise Refused(_("At most %(n)s places.", n=MAX_PLACES))
+    return list(dict.fromkeys(codes))
 
 
 def _check_webhook(address: str, private_allowed: bool) -> None:
