@@ -340,6 +340,21 @@ def log_page(database: sqlite_utils.Database, *, status: str | None, offset: int
     return page, int(total)
 
 
+def summary(database: sqlite_utils.Database, since: str) -> dict[str, Any] | None:
+    """The alerts made since `since` at a glance (`monitor status`): counts by status, the next retry and the
+    last error; None when there were none."""
+    counts = dict(database.conn.execute("SELECT status, COUNT(*) FROM alerts WHERE created_at >= ? GROUP BY status",
+                                        (since,)).fetchall())
+    if not counts:
+        return None
+    next_attempt = database.conn.execute(
+        "SELECT MIN(next_attempt_at) FROM alerts WHERE status = 'pending' AND attempts > 0").fetchone()[0]
+    error = database.conn.execute("SELECT last_error FROM alerts WHERE created_at >= ? AND last_error IS NOT NULL"
+                                  " ORDER BY updated_at DESC LIMIT 1", (since,)).fetchone()
+    return {"since": since, "counts": {status: counts.get(status, 0) for status in STATUSES},
+            "next_attempt_at": next_attempt, "last_error": error[0] if error else None}
+
+
 def all_alerts(database: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every alert, oldest first (tests and the bench)."""
     return [_alert(row) for row in database.conn.execute(f"SELECT {_SELECT} FROM alerts a ORDER BY a.id")]

@@ -1,10 +1,14 @@
-"""What `monitor status` prints: item counts, scheduler health, each source's health, a full disk and the last
-report e-mail, as plain data."""
+"""What `monitor status` prints: item counts, scheduler health, each source's health, a full disk, the last
+report e-mail and the last day's alerts, as plain data."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import sqlite_utils
 
+import db
+from db.alerts import summary as alerts_summary
 from db.deliveries import latest_summary
 from db.items import counts_by_category, counts_by_status
 
@@ -24,4 +28,5 @@ def status_report(database: sqlite_utils.Database) -> dict:
         "scheduler": scheduler_health(database),
         "sources": sources_overview(database),
         "report_delivery": latest_summary(database),  # None until a weekly report was queued for e-mail
+        "alerts": alerts_summary(database, db.to_iso(datetime.now(UTC) - timedelta(hours=24))),  # None: no alert
     }

@@ -304,3 +304,20 @@ def test_a_long_digest_reaches_telegram_in_several_messages(world):
     assert len(messages) > 1 and all(len(m["text"]) <= 4096 for m in messages)
     joined = "".join(m["text"] for m in messages)
     assert "Tin số 0:" in joined and "Tin số 29:" in joined
+
+
+def test_monitor_status_tells_the_last_days_alerts_and_their_failures(world, capsys):
+    from monitor.cli import main
+
+    settings = settings_for(None, None, max_attempts=1)
+    settings.alerts.channels = [config.AlertChannel("dead", "json://127.0.0.1:9/x")]
+    rules.scan(world.database, settings)
+    world.item(score=0.95)
+    world.item(score=0.96)
+    rules.scan(world.database, settings)
+    assert send.send_due(world.database, settings).failed == 1  # the other waits for the channel's retry
+    path = db.file_path(world.database)
+    assert main(["--db", path, "status"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Alerts (24 h):"))
+    assert line.startswith("Alerts (24 h): 1 waiting, 1 failed; last error: ") and line.endswith("(/alerts/)")
+    assert "127.0.0.1" not in line

@@ -220,6 +220,19 @@ def delivery_line(summary: dict) -> str:
     return text
 
 
+def alerts_line(summary: dict) -> str:
+    """The last day's alerts in one line: "4 sent, 1 retrying (next …); last error: …; see /alerts/"."""
+    counts = {status: n for status, n in summary["counts"].items() if n}
+    text = ", ".join(f"{n} {'waiting' if status == 'pending' else status}" for status, n in counts.items())
+    if summary.get("next_attempt_at"):
+        text += f" (next retry {summary['next_attempt_at']})"
+    if summary.get("last_error"):
+        text += f"; last error: {summary['last_error'][:120]}"
+    if counts.get("failed") or counts.get("uncertain"):
+        text += "; see the alerts log (/alerts/)"
+    return text
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     import db
     from monitor.status import status_report
@@ -240,6 +253,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Storage: {report['storage']['error']}; crawling backs off until writes succeed again")
     if report["report_delivery"]:
         print("Report e-mail: " + delivery_line(report["report_delivery"]))
+    if report["alerts"]:
+        print("Alerts (24 h): " + alerts_line(report["alerts"]))
     print()
     print(f"{'source':<32} {'state':<9} {'items':>6} {'24h':>5} {'last success':<21} {'fails':>5}  last error")
     for s in report["sources"]:
