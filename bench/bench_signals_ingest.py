@@ -1,0 +1,105 @@
+"""Crawl throughput with issue 11's three signals on, as a ratio to the same crawl without them
+(target ≥ 0.9): recorded feeds through parse → normalise → dedup → classify → store, timed as
+bench_ingest.py times its full pipeline (the feed bytes are in memory: no network), in one run.
+
+"On": a jurisdiction configured (Thanh Hóa), 10,000 debunked claims in the library (bench_claims'
+library), so every item is tagged with places, matched against the claims, and its watchlist rule hits
+recorded. "Off": `monitor.pipeline.signals.annotate` and `record` replaced by ones that compute and store
+nothing, and an empty library. The spike check is not in the ingest path (its own scheduler job; see
+bench_spread.py). Every round stores into a fresh database; rounds alternate on/off, best of 5 each.
+
+Prints `FIGURE signals_ingest_ratio: … (target: >= 0.9)`. Needs ../shared/realworld (as bench_ingest.py).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_claims  # noqa: E402
+from bench_ingest import corpus, load_scorer  # noqa: E402
+
+import db  # noqa: E402
+from db import known_claims  # noqa: E402
+from db.sources import ensure_source  # noqa: E402
+from monitor.crawl.fetch import FetchResult  # noqa: E402
+from monitor.crawl.sources import ParseError, rss  # noqa: E402
+from monitor.pipeline import claim_signals, ingest, signals  # noqa: E402
+
+ROUNDS = 5
+CLAIMS = 10_000
+
+
+def jurisdiction() -> frozenset[str]:
+    """Thanh Hóa's code, as settings.jurisdiction resolves the name."""
+    from classifiers.places import find_units
+
+    return frozenset(unit.code for unit in find_units("Thanh Hóa"))
+
+
+def parse(body: bytes) -> list:
+    try:
+        return rss.parse(FetchResult("", "", 200, {}, body, 0.0))
+    except ParseError:
+        return []
+
+
+def one_round(feeds, scorer, folder: Path, label: str, claims: list, codes: frozenset[str]) -> tuple[float, int]:
+    database = db.connect(folder / f"{label}.db")
+    if claims:
+        known_claims.add_many(database, claims)
+        claim_signals.index_for(database)  # built once per process and library, not per crawl: outside the timing
+    sources = {name: {"id": ensure_source(database, name, "rss", f"https://bench.invalid/{name}"), "name": name}
+               for name, _ in feeds}
+    started = time.perf_counter()
+    stored = sum(ingest(database, sources[name], parse(body), scorer, jurisdiction=codes).new for name, body in feeds)
+    elapsed = time.perf_counter() - started
+    database.conn.close()
+    return elapsed, stored
+
+
+class _Off:
+    """The signals switched off for a round: nothing computed, nothing stored."""
+
+    def __enter__(self):
+        self.saved = signals.annotate, signals.record
+        signals.annotate = lambda database, texts, jurisdiction: [signals.ItemSignals() for _ in texts]
+        signals.record = lambda *args, **kwargs: None
+
+    def __exit__(self, *exc):
+        signals.annotate, signals.record = self.saved
+
+
+def main() -> int:
+    feeds = corpus()
+    scorer, note = load_scorer()
+    claims = [known_claims.NewClaim(text=text, verdict="Sai sự thật", origin="import", url=f"https://bench.invalid/c/{i}")
+              for i, text in bench_claims.library(CLAIMS, random.Random(11))]
+    codes = jurisdiction()
+    on_times, off_times = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        one_round(feeds[:2], scorer, Path(tmp), "warm", claims[:100], codes)
+        for round_no in range(ROUNDS):
+            seconds, stored = one_round(feeds, scorer, Path(tmp), f"on-{round_no}", claims, codes)
+            on_times.append(seconds)
+            with _Off():
+                seconds, _ = one_round(feeds, scorer, Path(tmp), f"off-{round_no}", [], frozenset())
+            off_times.append(seconds)
+    found = sum(len(parse(body)) for _, body in feeds)
+    on, off = min(on_times), min(off_times)
+    print(f"feeds: {len(feeds)}, items: {found}, stored per round: {stored}; scorer: {note}; {CLAIMS} claims")
+    print(f"signals on: {on:.3f} s ({found / on:.0f} items/s); off: {off:.3f} s ({found / off:.0f} items/s);"
+          f" best of {ROUNDS}")
+    print(f"FIGURE signals_ingest_ratio: {off / on:.2f} (target: >= 0.9)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
