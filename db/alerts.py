@@ -302,7 +302,11 @@ def defer(database: sqlite_utils.Database, alert_ids: list[int], until: str) -> 
 
 
 def expire_claims(database: sqlite_utils.Database, claimed_before: str, now: str) -> int:
-    """Alerts left 'sending' by a process that died mid-send become 'uncertain'."""
+    """Alerts left 'sending' by a process that died mid-send become 'uncertain'. Looked for first without the
+    write lock: the sender asks every few seconds and there is almost never one."""
+    if database.conn.execute("SELECT 1 FROM alerts WHERE status = 'sending' AND claimed_at < ? LIMIT 1",
+                             (claimed_before,)).fetchone() is None:
+        return 0
     with transaction(database) as conn:
         return conn.execute(
             "UPDATE alerts SET status = 'uncertain', next_attempt_at = NULL, updated_at = ?,"

@@ -321,3 +321,17 @@ def test_monitor_status_tells_the_last_days_alerts_and_their_failures(world, cap
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Alerts (24 h):"))
     assert line.startswith("Alerts (24 h): 1 waiting, 1 failed; last error: ") and line.endswith("(/alerts/)")
     assert "127.0.0.1" not in line
+
+
+def test_an_alert_left_sending_by_a_dead_process_becomes_uncertain(world):
+    settings = settings_for(None, None)
+    settings.alerts.channels = [config.AlertChannel("c", "json://127.0.0.1:9/x")]
+    rules.scan(world.database, settings)
+    world.item(score=0.95)
+    rules.scan(world.database, settings)
+    (row,) = store.all_alerts(world.database)
+    assert store.claim(world.database, [row["id"]], db.to_iso(datetime.now(UTC) - timedelta(hours=1)))
+    assert not store.claim(world.database, [row["id"]], db.utcnow())  # claimed once only
+    send.send_due(world.database, settings)
+    row = store.get(world.database, row["id"])
+    assert row["status"] == "uncertain" and "interrupted while sending" in row["last_error"]

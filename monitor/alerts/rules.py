@@ -237,6 +237,9 @@ def scan(database: sqlite_utils.Database, settings: Settings, subscriptions: lis
     stamp = db.to_iso(moment)
     since = db.to_iso(moment - timedelta(seconds=settings.alerts.cooldown))
     digest_at = held_until(settings.alerts, settings.timezone, moment)
+    moved = {name: position for name, position in cursors.items() if position != store.cursor(database, name)}
+    if not stories and not moved:
+        return outcome  # nothing new: no write lock taken, every few seconds, beside the crawl's writers
     with db.transaction(database) as conn:
         for story in stories.values():
             outcome.stories += 1
@@ -244,9 +247,8 @@ def scan(database: sqlite_utils.Database, settings: Settings, subscriptions: lis
                 events = target.wants(story)
                 if events:
                     _queue(conn, story, target, events, stamp, since, digest_at, outcome)
-        for name, position in cursors.items():
-            if position != store.cursor(database, name):
-                store.set_cursor(conn, name, position)
+        for name, position in moved.items():
+            store.set_cursor(conn, name, position)
     if outcome.added or outcome.merged:
         log.info("alerts queued", extra=outcome.as_dict())
     return outcome
