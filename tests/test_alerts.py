@@ -335,3 +335,17 @@ def test_an_alert_left_sending_by_a_dead_process_becomes_uncertain(world):
     send.send_due(world.database, settings)
     row = store.get(world.database, row["id"])
     assert row["status"] == "uncertain" and "interrupted while sending" in row["last_error"]
+
+
+def test_the_sender_stops_between_messages_when_the_service_stops(world):
+    with receiver() as server:
+        settings = settings_for(server, None)
+        settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "webhook"]
+        rules.scan(world.database, settings)
+        world.item(score=0.95)
+        world.item(score=0.96)
+        rules.scan(world.database, settings)
+        asked = []
+        outcome = send.send_due(world.database, settings, stop=lambda: asked.append(1) or len(asked) > 1)
+        assert outcome.sent == 1 and len(posts(server, "/hook")) == 1
+    assert [r["status"] for r in store.all_alerts(world.database)] == ["sent", "pending"]

@@ -7,6 +7,7 @@ The scheduler runs two jobs, each every ALERT_SECONDS in a thread of its own (ne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -16,18 +17,22 @@ from monitor.config import Settings
 ALERT_SECONDS = 5.0
 
 
-def scan_job(database: sqlite_utils.Database, settings: Settings) -> dict[str, int] | None:
-    """The scheduler's scan job: new events → alert rows; a summary when it queued something."""
+def scan_job(database: sqlite_utils.Database, settings: Settings, *,
+             stop: Callable[[], bool] | None = None) -> dict[str, int] | None:
+    """The scheduler's scan job: new events → alert rows; a summary when it queued something. (`stop` is
+    the sender's: one scan is a few reads and one short transaction.)"""
     from monitor.alerts.rules import scan as scan_events
 
     outcome = scan_events(database, settings)
     return outcome.as_dict() if outcome.added or outcome.merged else None
 
 
-def send_job(database: sqlite_utils.Database, settings: Settings) -> dict[str, Any] | None:
-    """The scheduler's sender job: deliver the due alerts; a summary when it tried something."""
+def send_job(database: sqlite_utils.Database, settings: Settings, *,
+             stop: Callable[[], bool] | None = None) -> dict[str, Any] | None:
+    """The scheduler's sender job: deliver the due alerts (stopping between messages once `stop()` says so);
+    a summary when it tried something."""
     from monitor.alerts.send import send_due
 
-    outcome = send_due(database, settings)
+    outcome = send_due(database, settings, stop=stop)
     summary = outcome.as_dict()
     return summary if any(summary.values()) else None

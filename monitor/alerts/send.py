@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
@@ -151,8 +152,10 @@ def _groups(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return list(groups.values())
 
 
-def send_due(database: sqlite_utils.Database, settings: Settings, *, now: datetime | None = None) -> SendOutcome:
-    """Send every due alert (digests grouped per recipient); what fails waits for its back-off."""
+def send_due(database: sqlite_utils.Database, settings: Settings, *, now: datetime | None = None,
+             stop: Callable[[], bool] | None = None) -> SendOutcome:
+    """Send every due alert (digests grouped per recipient); what fails waits for its back-off. `stop()` is
+    asked between messages: the service stopping ends the pass there, the rest waits for the next start."""
     moment = now or datetime.now(UTC)
     stamp = db.to_iso(moment)
     outcome = SendOutcome()
@@ -165,6 +168,8 @@ def send_due(database: sqlite_utils.Database, settings: Settings, *, now: dateti
     subscriptions = {sub["user_id"]: sub for sub in store.subscriptions(database)}
     failing: dict[tuple, str | None] = {}  # recipient → when its failed message is tried again
     for group in _groups(rows):
+        if stop is not None and stop():
+            break
         recipient = (group[0]["channel"], group[0]["user_id"])
         if recipient in failing:
             # Not tried against a recipient that just failed: they wait for its retry, so a dead channel

@@ -156,6 +156,7 @@ class Scheduler:
         self._released_after = 0  # crawls finished when freed memory was last handed back (release_memory)
         # How often the alert scan and sender run (monitor.alerts); None: monitor.alerts.ALERT_SECONDS.
         self.alerts_seconds = alerts_seconds
+        self._alerts_inflight = InFlight()  # a pass of the alert jobs under way, which stop() lets finish
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -244,6 +245,9 @@ class Scheduler:
             self._aps.shutdown(wait=False)
         deadline = time.monotonic() + timeout
         finished = self._inflight.wait(timeout)
+        # An alert being sent is let finish (the sender stops between messages): a message cut off mid-send
+        # would be left 'sending' and later 'uncertain', never sent again by itself.
+        self._alerts_inflight.wait(max(deadline - time.monotonic(), 0.5))
         # Heartbeat, reconcile and reload hold this lock while they use their connections.
         if finished and not self._service_lock.acquire(timeout=max(deadline - time.monotonic(), 0.5)):
             finished_light = False
@@ -319,9 +323,9 @@ class Scheduler:
         the scheduler's own jobs."""
         if self._stopping.is_set():
             return None
-        with self.resources.long_running():
+        with self._alerts_inflight.running(), self.resources.long_running():
             try:
-                outcome = function(self.database(), self.config.settings)
+                outcome = function(self.database(), self.config.settings, stop=self._stopping.is_set)
             except Exception:  # noqa: BLE001 - logged; the next pass retries
                 log.exception("alert job failed", extra={"job": name})
                 return None
