@@ -349,3 +349,27 @@ def test_the_sender_stops_between_messages_when_the_service_stops(world):
         outcome = send.send_due(world.database, settings, stop=lambda: asked.append(1) or len(asked) > 1)
         assert outcome.sent == 1 and len(posts(server, "/hook")) == 1
     assert [r["status"] for r in store.all_alerts(world.database)] == ["sent", "pending"]
+
+
+def test_a_users_webhook_whose_host_resolves_inside_is_refused_unless_private_networks_are_allowed(world):
+    """The form refuses a literal private IP; a host name ("localhost") that resolves to one is refused when
+    the alert is sent, as the crawler refuses it, and nothing is posted; allowed again with private networks."""
+    server = receiver()
+    try:
+        settings = settings_for(None)
+        settings.alerts.channels = []
+        store.save_subscription(world.database, world.users["mod"], "webhook",
+                                f"http://localhost:{server.port}/hook", ["flagged_high"], [], True)
+        rules.scan(world.database, settings)
+        world.item(score=0.97)
+        rules.scan(world.database, settings)
+        assert send.send_due(world.database, settings).failed == 1
+        assert "webhook refused" in store.all_alerts(world.database)[0]["last_error"]
+        assert posts(server, "/hook") == []
+        settings.allow_private_networks = True
+        world.item(score=0.98, cluster=None)
+        rules.scan(world.database, settings)
+        assert send.send_due(world.database, settings).sent == 1
+        assert len(posts(server, "/hook")) == 1
+    finally:
+        server.stop()

@@ -66,6 +66,9 @@ class Target:
     url: str | None = field(default=None, repr=False)
     email: str | None = None
     name: str | None = None
+    # A user's own webhook: its host is resolved and checked against the address policy before each
+    # send (a moderator's word must not make the service post into its own network).
+    guarded: bool = False
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -103,7 +106,25 @@ def target_for(settings: Settings, alert: dict[str, Any], subscription: dict[str
     if kind == "telegram":
         token = settings.alerts.telegram_token
         return Target(label, url=f"tgram://{token}/{address}") if token else None
-    return Target(label, url=webhook_url(address))
+    return Target(label, url=webhook_url(address), guarded=True)
+
+
+def check_webhook_host(settings: Settings, address: str) -> None:
+    """Refuse a webhook whose host resolves to an address the crawler may not fetch either (private,
+    loopback, link-local… unless settings allow them): the check the web form makes on a literal IP,
+    made again on the resolved addresses at send time, so a host name pointing inside is refused too."""
+    from urllib.parse import urlsplit
+
+    from monitor.crawl.fetch import AddressPolicy, FetchError
+
+    parts = urlsplit(address)
+    if not parts.hostname:
+        raise SendError("webhook address without a host", permanent=True)
+    port = parts.port or (443 if parts.scheme.lower() in ("https", "jsons", "forms") else 80)
+    try:
+        AddressPolicy(settings.allow_private_networks, settings.private_allowlist).resolve(parts.hostname, port)
+    except FetchError as exc:
+        raise SendError(f"webhook refused: {exc.reason}", permanent=True) from None
 
 
 def deliver(settings: Settings, target: Target, subject: str, body: str) -> None:
@@ -112,6 +133,8 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
         _email(settings, target, subject, body)
         return
     assert target.url is not None
+    if target.guarded:
+        check_webhook_host(settings, target.url)
     notifier = apprise.Apprise.instantiate(target.url)
     if notifier is None:
         raise SendError("not a valid Apprise URL", permanent=True)
