@@ -311,3 +311,11 @@ def spike_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> di
     return _by_side(conn.execute(
         "SELECT fired_at >= ?, COUNT(*) FROM spikes WHERE fired_at >= ? AND fired_at < ? GROUP BY 1",
         [mid, start, end]).fetchall())
+
+
+def alert_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> dict[str, tuple]:
+    """(alerts delivered, stories alerted, alerts failed for good) of the alerts made in each side."""
+    return _by_side(conn.execute(
+        "SELECT created_at >= ?, COALESCE(SUM(status = 'sent'), 0), COUNT(DISTINCT story),"
+        " COALESCE(SUM(status = 'failed'), 0) FROM alerts WHERE created_at >= ? AND created_at < ? GROUP BY 1",
+        [mid, start, end]).fetchall())

@@ -152,6 +152,13 @@ SPIKES = [("lan-nhanh", "story_sources", "1", "2026-11-20T00:00:00Z"),
           ("lan-nhanh", "story_sources", "4", "2026-11-10T00:00:00Z")]
 
 
+ALERTS = [
+    # story, item, channel, status, created_at
+    (1, 4, "email", "sent", "2026-11-18T05:00:10Z"), (1, 4, "telegram", "failed", "2026-11-18T05:00:10Z"),
+    (3, 7, "email", "sent", "2026-11-21T23:00:10Z"), (4, 2, "email", "sent", "2026-11-15T16:59:10Z"),
+]
+
+
 def add_signals(conn) -> None:
     """The places, debunked-claim matches and spikes above (inside build_world's transaction)."""
     for item, about, places in PLACES:
@@ -165,6 +172,9 @@ def add_signals(conn) -> None:
                      CLAIM_MATCHES)
     conn.executemany("INSERT INTO spikes (rule, kind, subject, window_start, fired_at, observed)"
                      " VALUES (?, ?, ?, ?, ?, 5)", [(rule, kind, subject, fired, fired) for rule, kind, subject, fired in SPIKES])
+    conn.executemany("INSERT INTO alerts (story, item_id, events, channel, status, created_at, updated_at)"
+                     " VALUES (?, ?, '[\"flagged_high\"]', ?, ?, ?, ?)",
+                     [(story, item, channel, status, at, at) for story, item, channel, status, at in ALERTS])
 
 
 @pytest.fixture()

@@ -9,6 +9,8 @@ W47 = [2026-11-15T17:00Z, 2026-11-22T17:00Z); W46 the week before.
 - Claim matches, W47: items 4 and 9 (2) repeating claims 1 and 2 (2); W46: item 2 repeating claim 2.
   Claim 1: items 4 and 9, both from source 2 (1 source); claim 2: item 9 only in W47.
 - Claims added: claim 1 in W47, claim 2 in W46 (claim 3 is W48). Spikes fired: 2 in W47, 1 in W46.
+- Alerts made in W47: story 1 by e-mail (sent) and Telegram (failed), story 3 by e-mail (sent): 2 sent, 2 stories,
+  1 failed; W46: story 4, sent.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def test_the_early_warning_figures_are_those_worked_out_by_hand(w47):
     assert table.rows == [
         ["items_about_jurisdiction", 3, 1, 2], ["flagged_about_jurisdiction", 2, 1, 1],
         ["items_matching_claims", 2, 1, 1], ["claims_matched", 2, 1, 1], ["claims_added", 1, 1, 0],
-        ["spikes_fired", 2, 1, 1],
+        ["spikes_fired", 2, 1, 1], ["alerts_sent", 2, 1, 1], ["stories_alerted", 2, 1, 1], ["alerts_failed", 1, 0, 1],
     ]
     assert w47.headline("items_about_jurisdiction") == 3
     assert w47.headline("items_matching_claims", "previous") == 1
@@ -61,7 +63,7 @@ def test_the_claims_that_came_back_carry_their_rebuttal(w47):
 
 def test_an_empty_week_has_the_section_with_zeros(world):
     report = build_report(world, iso_week("2026-W40"))
-    assert [row[1:3] for row in report.table("early_warning").rows] == [[0, 0]] * 6
+    assert [row[1:3] for row in report.table("early_warning").rows] == [[0, 0]] * 9
     assert report.table("places_mentioned").rows == [] and report.table("claims_matched").rows == []
 
 

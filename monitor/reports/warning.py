@@ -8,6 +8,8 @@ Definitions (the tests check them by hand):
   "items matching debunked claims" counts distinct items, "claims matched" distinct claims.
 - *Claims added* are library entries created in the period, whatever their origin.
 - *Spikes fired* are spike rules that fired in the period (one per rule, subject and window).
+- *Alerts* are those made in the period (one per story and recipient): delivered and failed for good as
+  they stand now (an alert made at the period's end may be delivered after it), and the stories alerted.
 Every figure comes with the previous period's and the change.
 """
 
@@ -26,7 +28,8 @@ from vocab.i18n import N_
 KEYS = (
     N_("items_about_jurisdiction"), N_("flagged_about_jurisdiction"), N_("items_matching_claims"),
     N_("claims_matched"), N_("claims_added"), N_("spikes_fired"), N_("place"), N_("level"), N_("flagged"),
-    N_("debunked_claim"), N_("verdict"), N_("publisher"),
+    N_("debunked_claim"), N_("verdict"), N_("publisher"), N_("alerts_sent"), N_("stories_alerted"),
+    N_("alerts_failed"),
 )
 TOP_PLACES = 15
 TOP_CLAIMS = 10
@@ -39,6 +42,7 @@ def warning_section(conn: sqlite3.Connection, period: Period, w: Wording) -> tup
     matches = reports_db.claim_match_counts(conn, start, mid, end)
     added = reports_db.claims_added_counts(conn, start, mid, end)
     spikes = reports_db.spike_counts(conn, start, mid, end)
+    alerts = reports_db.alert_counts(conn, start, mid, end)
     figures = [
         ("items_about_jurisdiction", _at(about, "cur", 0), _at(about, "prev", 0)),
         ("flagged_about_jurisdiction", _at(about, "cur", 1), _at(about, "prev", 1)),
@@ -46,15 +50,18 @@ def warning_section(conn: sqlite3.Connection, period: Period, w: Wording) -> tup
         ("claims_matched", _at(matches, "cur", 1), _at(matches, "prev", 1)),
         ("claims_added", _at(added, "cur", 0), _at(added, "prev", 0)),
         ("spikes_fired", _at(spikes, "cur", 0), _at(spikes, "prev", 0)),
+        ("alerts_sent", _at(alerts, "cur", 0), _at(alerts, "prev", 0)),
+        ("stories_alerted", _at(alerts, "cur", 1), _at(alerts, "prev", 1)),
+        ("alerts_failed", _at(alerts, "cur", 2), _at(alerts, "prev", 2)),
     ]
-    table = Table("early_warning", w.gettext("Early warning: our jurisdiction, debunked claims, spikes"),
+    table = Table("early_warning", w.gettext("Early warning: our jurisdiction, debunked claims, spikes, alerts"),
                   ["figure", "value", "previous", "change"],
                   [[name, cur, prev, change(cur, prev)] for name, cur, prev in figures],
                   note=w.gettext("Items about the jurisdiction are those mentioning a place in it when they were "
                                  "stored; a claim match counts in the period the item was stored."))
     tables = [table, _places_table(conn, start, mid, end, w), _claims_table(conn, period, w)]
     headlines = [figure for figure in figures
-                 if figure[0] in ("items_about_jurisdiction", "items_matching_claims", "spikes_fired")]
+                 if figure[0] in ("items_about_jurisdiction", "items_matching_claims", "spikes_fired", "alerts_sent")]
     return tables, headlines
 
 
