@@ -35,8 +35,12 @@ def test_a_user_saves_changes_and_removes_their_own_subscription(world):
                      "updated_at": saved["updated_at"]}
     assert store.subscription(database, info["users"]["mod"]) is None  # one's own only
     shown = client.get("/alerts/subscriptions").get_data(as_text=True)
-    assert 'value="ana@thanhhoa.example.vn"' in shown and "p:38, c:15853" in shown
-    assert "Thanh Hóa (p:38), Phường Đông Tiến (c:15853)" in shown
+    # The places are shown by name, not as codes, and the names read back as the same units.
+    assert 'value="ana@thanhhoa.example.vn"' in shown and 'value="Thanh Hóa, Phường Đông Tiến"' in shown
+    assert "p:38" not in shown and "c:15853" not in shown
+    assert client.post("/alerts/subscriptions", data={"kind": "email", "address": "ana@thanhhoa.example.vn",
+                       "events": ["claim_match"], "places": "Thanh Hóa, Phường Đông Tiến", "enabled": "1"}).status_code == 303
+    assert store.subscription(database, info["users"]["ana"])["places"] == ["p:38", "c:15853"]
     assert client.post("/alerts/subscriptions", data={"action": "delete"}).status_code == 303
     assert store.subscription(database, info["users"]["ana"]) is None
     database.conn.close()

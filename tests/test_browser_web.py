@@ -292,7 +292,8 @@ def test_followup_action_reaches_the_followups_page_and_fits_390_px(server, page
     database.conn.close()
 
 
-PAGES = ("/queue", "/queue?view=items", "/inbox", "/followups", "/items/{item}", "/reports/", "/dashboard", "/admin/sources/", "/search?q=tin", "/admin/audit",
+PAGES = ("/queue", "/queue?view=items", "/queue?local=1", "/inbox", "/followups", "/items/{item}", "/reports/", "/dashboard", "/alerts/",
+         "/alerts/subscriptions", "/admin/sources/", "/search?q=tin", "/admin/audit",
          "/admin/users", "/admin/tokens", "/admin/models", "/report", "/docs/api")
 
 
@@ -491,3 +492,95 @@ def test_report_page_draws_its_charts_under_the_csp_in_vietnamese(page, tmp_path
         assert errors == []
     finally:
         srv.shutdown()
+
+
+def _early_warning_world(path, info) -> dict:
+    """Issue 11's rows as ingest, the spike job and the alert sender leave them: a story about phường Hạc
+    Thành on three sources repeating a claim an English-language fact-checker rated "false", a place spike on
+    Thanh Hóa and a story spike, a failed alert whose error Apprise wrote as a log line, and a subscription."""
+    from datetime import UTC, datetime, timedelta
+
+    import db.alerts
+    import db.known_claims
+    import db.places
+    import db.spikes
+    from db.items import insert_item
+
+    database = db.connect(path)
+    now = datetime.now(UTC)
+    claim_id, _new = db.known_claims.add(database, db.known_claims.NewClaim(
+        text="Nước máy ở Thanh Hóa bị nhiễm độc", verdict="false", origin="claimreview",
+        url="https://factcheck.example/nuoc-may", publisher="Fact Check VN"))
+    sources = [db.sources.ensure_source(database, f"Nhóm Facebook {n}", "rss", f"https://fb.example/{n}", "vi")
+               for n in range(3)]
+    ids = []
+    with db.transaction(database) as conn:
+        cluster = conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at) VALUES (?, ?)",
+                               (db.to_iso(now), db.to_iso(now))).lastrowid
+        for n, source in enumerate(sources):
+            at = db.to_iso(now - timedelta(minutes=50 - 20 * n))
+            item_id = insert_item(conn, {
+                "source_id": source, "guid": f"hac{n}", "url": f"https://fb.example/p/{n}", "canonical_url":
+                f"https://fb.example/p/{n}", "title": "Nước máy phường Hạc Thành bị nhiễm độc?",
+                "text": f"Nước máy ở phường Hạc Thành, Thanh Hóa bị nhiễm độc ({n})", "published_at": at,
+                "fetched_at": at, "language": "vi", "content_hash": f"hac{n}", "cluster_id": cluster,
+                "score_misinformation": 0.9, "score_harm": 0.1, "explanation": {}, "model_version": "test-1",
+                "status": "flagged", "flag_reasons": ["misinformation", "claim_match"],
+                "top_reason": "Nước máy ở Thanh Hóa bị nhiễm độc", "about_jurisdiction": 1})
+            db.clusters.note_source(conn, cluster, source, at)
+            db.clusters.refresh_after_item(conn, cluster, item_id, at)
+            db.places.record_places(conn, item_id, [("p:38", "province", "p:38"), ("c:14797", "commune", "p:38")])
+            db.known_claims.record_matches(conn, item_id, [type("M", (), {"claim_id": claim_id, "similarity": 0.93})], at)
+            ids.append(item_id)
+        stamp = db.to_iso(now - timedelta(minutes=5))
+        for rule, kind, subject, observed, expected in (("dia-ban", "place_rate", "p:38", 12.0, 1.5),
+                                                         ("lan-nhanh", "story_sources", str(cluster), 3.0, None)):
+            db.spikes.insert_spike(conn, {"rule": rule, "kind": kind, "subject": subject, "window_start": stamp,
+                                          "fired_at": stamp, "observed": observed, "expected": expected},
+                                   [(item_id, cluster) for item_id in ids])
+        alert = db.alerts.add_alert(conn, story=cluster, item_id=ids[0], events=["claim_match", "spike"], reasons={},
+                                    channel="truc-ban", user_id=None, digest=False, next_attempt_at=stamp, now=stamp)
+    db.alerts.claim(database, [alert], stamp)
+    db.alerts.mark_failed(database, [alert], "2026-12-02 12:32:01,738 - WARNING - A Connection error occurred"
+                          " sending JSON notification to ….", None, stamp)
+    db.alerts.save_subscription(database, info["users"]["mod"], "webhook", "https://hooks.example.vn/x",
+                                ["spike"], ["p:38", "c:14797"], True)
+    database.conn.close()
+    return {"items": ids, "cluster": cluster}
+
+
+def test_early_warning_pages_name_places_and_fit_a_phone(server, page):
+    """Issue 11's pages as a committee member reads them, in Vietnamese: places by name (never 'p:38'), the
+    fact-checker's English verdict translated, spike counts that say what they count, a claim match's reason
+    quoted as the debunked claim, the local badge in the queue, the spread chart readable on a phone and
+    opened at its newest hours, an alert's error without the log line around it."""
+    base, path, info = server
+    made = _early_warning_world(path, info)
+    login(page, base)
+    story = page.locator(f"tr.queue-row[data-item-id='{made['items'][0]}'], tr.queue-row[data-cluster-id='{made['cluster']}']").first
+    assert story.locator(".about-local").inner_text() == "Về địa bàn"
+    assert story.locator(".top-reason").inner_text() == "Đã bị bác bỏ: Nước máy ở Thanh Hóa bị nhiễm độc"
+    assert story.locator(".top-reason q").inner_text() == "Nước máy ở Thanh Hóa bị nhiễm độc"  # quoted
+    page.goto(f"{base}/items/{made['items'][0]}")
+    assert "Kết luận: Sai" in page.inner_text("#claim-matches")
+    spikes = page.inner_text("#spread-spikes")
+    assert "Thanh Hóa — 12 tin trong một giờ" in spikes and "3 nguồn mới" in spikes and "p:38" not in spikes
+    page.goto(f"{base}/dashboard")
+    assert "Thanh Hóa" in page.inner_text("#spikes tr.spike-place_rate .spike-about")
+    assert "p:38" not in page.inner_text("#spikes")
+    page.goto(f"{base}/alerts/")
+    assert page.inner_text("#alerts .alert-error").startswith("A Connection error occurred")
+    page.goto(f"{base}/alerts/subscriptions")
+    assert page.input_value("#subscription-form input[name=places]") == "Thanh Hóa, Phường Hạc Thành"
+    assert "máy chủ chưa cấu hình" in page.inner_text("#subscription-form")  # e-mail and Telegram are not set up
+    page.set_viewport_size({"width": 390, "height": 900})
+    for url in ("/queue", "/queue?local=1", f"/items/{made['items'][0]}", "/dashboard", "/alerts/",
+                "/alerts/subscriptions"):
+        page.goto(base + url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+    page.goto(f"{base}/items/{made['items'][0]}")
+    chart = page.evaluate("""() => { const f = document.querySelector('#spread-figure'),
+        s = f.querySelector('svg').getBoundingClientRect(), b = f.getBoundingClientRect();
+        return {svg: s.width, right: s.right, figure: b.right}; }""")
+    assert chart["svg"] >= 600  # labels stay readable: the chart scrolls sideways in its figure
+    assert abs(chart["right"] - chart["figure"]) <= 2, chart  # opened at its right end, the newest hours

@@ -313,7 +313,8 @@ def test_the_dashboard_lists_recent_spikes_escaped(world):
     assert f'href="/items/{first}"' in table
     item_page = client.get(f"/items/{first}").get_data(as_text=True)
     listed = item_page[item_page.index('id="spread-spikes"'):item_page.index("</ul>", item_page.index('id="spread-spikes"'))]
-    assert "Tin lan truyền nhanh (lan-nhanh): 5" in listed and "Từ khóa theo dõi" not in listed  # not this story's
+    assert "Tin lan truyền nhanh — 5 nguồn mới" in listed and "quy tắc lan-nhanh" in listed
+    assert "Từ khóa theo dõi" not in listed  # not this story's
     with db.transaction(database) as conn:
         conn.execute("DELETE FROM spike_items")
         conn.execute("DELETE FROM spikes")

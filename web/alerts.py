@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 import db.alerts
-from monitor.alerts.compose import place_label
 from monitor.config import ALERT_EVENTS, check_email
 from vocab.i18n import N_
 from web import get_db
@@ -30,6 +29,7 @@ PAGE_SIZE = 50
 KINDS = ("email", "telegram", "webhook")
 MAX_PLACES = 50
 _PLACE = re.compile(r"[pc]:[0-9A-Za-z_-]{1,20}")
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)? - [A-Z]+ - ")
 _CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31}")
 # The four events and the alert states in words (the templates show `_(label)`).
 EVENT_LABELS = {"flagged_high": N_("flagged with high priority"), "claim_match": N_("repeats a debunked claim"),
@@ -55,9 +55,16 @@ def log():
     page = int_arg(request.args, "page", default=1, low=1, high=100_000)
     rows, total = db.alerts.log_page(get_db(), status=status, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
+    rows = [{**row, "last_error": _error_text(row.get("last_error"))} for row in rows]
     return render_template("alerts_log.html", rows=rows, total=total, page=page, pages=pages, status=status,
                            statuses=db.alerts.STATUSES, return_to=request.full_path,
                            event_labels=EVENT_LABELS, status_labels=STATUS_LABELS)
+
+
+def _error_text(error: str | None) -> str:
+    """A delivery error as a reader wants it: without the time and level of the log line Apprise wrote it in
+    ("2026-12-02 12:32:01,738 - WARNING - A Connection error occurred ..." → "A Connection error occurred ...")."""
+    return _LOG_PREFIX.sub("", error or "")
 
 
 @bp.post("/alerts/<int:alert_id>/retry")
@@ -79,8 +86,8 @@ def retry(alert_id: int):
 def subscriptions():
     settings = fetch_settings()
     found = db.alerts.subscription(get_db(), current_user.id)
-    named = [place_label(code) for code in found["places"]] if found else []
-    return render_template("alerts_subscriptions.html", sub=found, named=named, events=ALERT_EVENTS, kinds=KINDS,
+    places = [_place_entry(code, settings.jurisdiction) for code in found["places"]] if found else []
+    return render_template("alerts_subscriptions.html", sub=found, places=places, events=ALERT_EVENTS, kinds=KINDS,
                            channels=[(c.name, c.when) for c in settings.alerts.channels],
                            can_email=settings.smtp is not None, can_telegram=bool(settings.alerts.telegram_token),
                            event_labels=EVENT_LABELS, kind_labels=KIND_LABELS)
@@ -150,6 +157,17 @@ def _places(text: str, jurisdiction: tuple[str, ...]) -> list[str]:
     if len(set(codes)) > MAX_PLACES:
         raise Refused(_("At most %(n)s places.", n=MAX_PLACES))
     return list(dict.fromkeys(codes))
+
+
+def _place_entry(code: str, jurisdiction: tuple[str, ...]) -> str:
+    """A stored place as the form shows it: the unit's name when reading the name back gives this unit again
+    ("Thanh Hóa", "Phường Hạc Thành"), else the code (a name shared by units outside the jurisdiction)."""
+    from classifiers.places import tag, unit
+
+    found = unit(code)
+    if found is None:
+        return code
+    return found.name if [place.code for place in tag(found.name, prefer=jurisdiction)] == [code] else code
 
 
 def _check_webhook(address: str, private_allowed: bool) -> None:

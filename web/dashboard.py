@@ -21,7 +21,7 @@ from web import get_db
 from web.access import READ, roles
 from web.params import int_arg
 from web.render import label
-from web.spread import SPIKE_KINDS
+from web.spread import SPIKE_KINDS, describe_spikes
 
 bp = Blueprint("dashboard", __name__)
 
@@ -89,7 +89,7 @@ def index():
     data = daily_counts(get_db(), f"{start.isoformat()}T00:00:00Z",
                         f"{(today + timedelta(days=1)).isoformat()}T00:00:00Z")
     chart = bar_chart(days, data["days"], _("per day, last %(n)s days", n=span))
-    spikes = db.spikes.recent_spikes(get_db().conn, db.to_iso(datetime.now(UTC) - timedelta(days=SPIKE_DAYS)), 20)
+    spikes = describe_spikes(db.spikes.recent_spikes(get_db().conn, db.to_iso(datetime.now(UTC) - timedelta(days=SPIKE_DAYS)), 20))
     return render_template("dashboard.html", chart=chart, span=span, by_category=data["by_category"],
                            spikes=spikes, spike_kinds=SPIKE_KINDS, spike_days=SPIKE_DAYS,
                            by_source=sorted(data["by_source"].items(), key=lambda kv: -sum(kv[1].values())),

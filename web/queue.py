@@ -76,6 +76,9 @@ def _decorate(rows: list[dict], story: Callable[[dict, Callable], None] | None =
         row["source_href"] = safe_href(row.get("url"))
         reasons = row.get("flag_reasons")
         row["reason_labels"] = " ".join(labels.get(r, r) for r in reasons) if reasons else ""
+        # a claim match's reason is the debunked claim's text (monitor.pipeline.claim_signals.flag): said so,
+        # and quoted, rather than "Reason: <the false claim>" read as if the service asserted it
+        row["reason_is_claim"] = bool(reasons) and CLAIM_MATCH in reasons
         top = row.get("top_score")
         row["score_text"] = "—" if top is None else f"{top:.2f}".replace(".", decimal)
         if story is None:

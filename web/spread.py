@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup, escape
 
 import db
@@ -24,6 +25,28 @@ COPIES_COLOUR, SOURCES_COLOUR = "#8a9bb0", "#7a1010"
 SPIKE_KINDS = {"story_sources": N_("A story spreading fast"),
                "rule_rate": N_("A watchlist rule far above its usual rate"),
                "place_rate": N_("A place far above its usual rate")}
+
+
+def describe_spikes(spikes: list[dict]) -> list[dict]:
+    """Spikes as a reader wants them: `about` names the subject (a place's name, not its code 'p:38'; a rule's
+    name; nothing for a story, which is linked instead) and `count` says what was counted ("5 new sources",
+    "12 items in the hour")."""
+    from classifiers.places import unit
+
+    out = []
+    for spike in spikes:
+        about = spike["subject"]
+        if spike["kind"] == "place_rate":
+            place = unit(about)
+            about = place.name if place is not None else about
+        elif spike["kind"] == "story_sources":
+            about = ""
+        n = round(spike["observed"])  # a count of sources or items
+        count = (ngettext("%(num)s new source", "%(num)s new sources", n)
+                 if spike["kind"] == "story_sources" else
+                 ngettext("%(num)s item in the hour", "%(num)s items in the hour", n))
+        out.append({**spike, "about": about, "count": count})
+    return out
 
 
 def hourly_series(timeline: list[dict], end: datetime, hours: int = CHART_HOURS) -> list[dict]:
@@ -54,6 +77,7 @@ def spread_chart(series: list[dict], title: str) -> Markup:
     slot = (width - 2 * pad) / max(len(series), 1)
     hour_label = localtimes("HH:mm")
     day_label = localtimes("dd/MM HH:mm")
+    date_label, last_day = localtimes("dd/MM"), ""
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
              f'id="spread-chart" aria-label="{escape(title)}"><title>{escape(title)}</title>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#888"/>',
@@ -69,12 +93,16 @@ def spread_chart(series: list[dict], title: str) -> Markup:
                        copies=row["copies"], sources=row["sources"]))
         parts.append(f'<rect x="{x:.1f}" y="{pad}" width="{slot:.1f}" height="{height - 2 * pad}" '
                      f'fill="transparent"><title>{tip}</title></rect>')
-        if i % 6 == 0:
-            parts.append(f'<text x="{x:.1f}" y="{height - pad + 14}" font-size="10">'
-                         f'{escape(hour_label(row["hour"]))}</text>')
+        if i % 6 == 0:  # the day too where it changes: two days of "14:00" are not the same hour
+            day = date_label(row["hour"])
+            label = day_label(row["hour"]) if day != last_day else hour_label(row["hour"])
+            last_day = day
+            parts.append(f'<text x="{x:.1f}" y="{height - pad + 14}" font-size="10">{escape(label)}</text>')
+    # The legend at the top right, beside the newest hours: a phone opens the chart at that end (app.css).
     for j, (name, colour) in enumerate(((_("Copies"), COPIES_COLOUR), (_("New sources"), SOURCES_COLOUR))):
-        parts.append(f'<rect x="{pad + j * 130}" y="{height - 12}" width="10" height="10" fill="{colour}"/>'
-                     f'<text x="{pad + j * 130 + 14}" y="{height - 3}" font-size="11">{escape(name)}</text>')
+        left = width - pad - 260 + j * 130
+        parts.append(f'<rect x="{left}" y="6" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{left + 14}" y="15" font-size="11">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -89,4 +117,4 @@ def item_spread(database, cluster_id: int | None, now: datetime | None = None) -
     series = hourly_series(spread["timeline"], chart_end(spread["timeline"], now))
     chart = spread_chart(series, _("Copies and new sources per hour, last %(n)s hours", n=CHART_HOURS))
     return {**spread, "chart": chart, "recent_hours": list(reversed(spread["timeline"][-TABLE_HOURS:])),
-            "spikes": db.spikes.story_spikes(database.conn, cluster_id), "spike_kinds": SPIKE_KINDS}
+            "spikes": describe_spikes(db.spikes.story_spikes(database.conn, cluster_id)), "spike_kinds": SPIKE_KINDS}
