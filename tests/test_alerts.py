@@ -234,6 +234,7 @@ def test_a_failing_channel_is_retried_with_back_off(world, caplog):
         assert len(posts(server, "/hook")) == 1
         first = store.all_alerts(world.database)[0]
         assert first["status"] == "pending" and first["attempts"] == 1 and first["last_error"]
+        assert not first["last_error"][:1].isdigit()  # Apprise's message, not its log line's time and level
         assert first["next_attempt_at"] == db.to_iso(now + timedelta(seconds=30))
         second = store.all_alerts(world.database)[1]  # waits for the channel's retry, no attempt counted
         assert (second["attempts"], second["next_attempt_at"]) == (0, first["next_attempt_at"])

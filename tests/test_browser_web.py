@@ -541,8 +541,8 @@ def _early_warning_world(path, info) -> dict:
         alert = db.alerts.add_alert(conn, story=cluster, item_id=ids[0], events=["claim_match", "spike"], reasons={},
                                     channel="truc-ban", user_id=None, digest=False, next_attempt_at=stamp, now=stamp)
     db.alerts.claim(database, [alert], stamp)
-    db.alerts.mark_failed(database, [alert], "2026-12-02 12:32:01,738 - WARNING - A Connection error occurred"
-                          " sending JSON notification to ….", None, stamp)
+    db.alerts.mark_failed(database, [alert], "A Connection error occurred sending JSON notification to ….", None,
+                          stamp)
     db.alerts.save_subscription(database, info["users"]["mod"], "webhook", "https://hooks.example.vn/x",
                                 ["spike"], ["p:38", "c:14797"], True)
     database.conn.close()
@@ -553,7 +553,7 @@ def test_early_warning_pages_name_places_and_fit_a_phone(server, page):
     """Issue 11's pages as a committee member reads them, in Vietnamese: places by name (never 'p:38'), the
     fact-checker's English verdict translated, spike counts that say what they count, a claim match's reason
     quoted as the debunked claim, the local badge in the queue, the spread chart readable on a phone and
-    opened at its newest hours, an alert's error without the log line around it."""
+    opened at its newest hours, an alert's error as the sender stored it."""
     base, path, info = server
     made = _early_warning_world(path, info)
     login(page, base)

@@ -29,7 +29,6 @@ PAGE_SIZE = 50
 KINDS = ("email", "telegram", "webhook")
 MAX_PLACES = 50
 _PLACE = re.compile(r"[pc]:[0-9A-Za-z_-]{1,20}")
-_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[,.]\d+)? - [A-Z]+ - ")
 _CHAT = re.compile(r"-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31}")
 # The four events and the alert states in words (the templates show `_(label)`).
 EVENT_LABELS = {"flagged_high": N_("flagged with high priority"), "claim_match": N_("repeats a debunked claim"),
@@ -55,16 +54,9 @@ def log():
     page = int_arg(request.args, "page", default=1, low=1, high=100_000)
     rows, total = db.alerts.log_page(get_db(), status=status, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
-    rows = [{**row, "last_error": _error_text(row.get("last_error"))} for row in rows]
     return render_template("alerts_log.html", rows=rows, total=total, page=page, pages=pages, status=status,
                            statuses=db.alerts.STATUSES, return_to=request.full_path,
                            event_labels=EVENT_LABELS, status_labels=STATUS_LABELS)
-
-
-def _error_text(error: str | None) -> str:
-    """A delivery error as a reader wants it: without the time and level of the log line Apprise wrote it in
-    ("2026-12-02 12:32:01,738 - WARNING - A Connection error occurred ..." → "A Connection error occurred ...")."""
-    return _LOG_PREFIX.sub("", error or "")
 
 
 @bp.post("/alerts/<int:alert_id>/retry")

@@ -143,7 +143,8 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
         notifier.notify_url = f"{settings.alerts.telegram_api or TELEGRAM_API}/bot"
         # A digest can pass Telegram's 4,096 characters: sent as several messages rather than refused.
         notifier.overflow_mode = apprise.common.OverflowMode.SPLIT
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    # Only the messages: the time and level of Apprise's log lines mean nothing on the alerts log page.
+    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         ok = notifier.notify(body=body, title=subject, body_format=apprise.NotifyFormat.TEXT)
     if not ok:
         reason = " ".join(captured.getvalue().split()) or "the channel refused the message"
