@@ -142,7 +142,7 @@ PLACES = [
 KNOWN_CLAIMS = [
     # id, text, verdict, url, created_at
     (1, "Vắc xin gây vô sinh", "Sai sự thật", "https://example.org/r/1", "2026-11-17T00:00:00Z"),
-    (2, "Ngân hàng sắp đóng cửa", "Sai sự thật", None, "2026-11-09T00:00:00Z"),
+    (2, "Ngân hàng sắp đóng cửa", "false", None, "2026-11-09T00:00:00Z"),
     (3, "Bão số 10 sắp vào", "Gây hiểu lầm", "https://example.org/r/3", "2026-11-25T00:00:00Z"),
 ]
 CLAIM_MATCHES = [(4, 1, "2026-11-18T05:00:00Z"), (9, 1, "2026-11-19T08:00:00Z"), (9, 2, "2026-11-19T08:00:00Z"),

@@ -24,3 +24,19 @@ LABELS = [
     N_("police"), N_("culture_information"), N_("other"),
     N_("created"), N_("role"), N_("deactivated"), N_("reactivated"), N_("password_reset"),
 ]
+
+
+# The ratings fact-checkers write in English (ClaimReview's textualRating, imports), as the catalog words they
+# are shown by in the UI and the reports; any other verdict ("Sai", "Gây hiểu lầm") is shown as written.
+VERDICTS = {"false": N_("False"), "fake": N_("False"), "true": N_("True"), "mostly false": N_("Mostly false"),
+            "mostly true": N_("Mostly true"), "partly false": N_("Partly false"), "half true": N_("Half true"),
+            "misleading": N_("Misleading"), "missing context": N_("Missing context"), "unproven": N_("Unproven"),
+            "unverified": N_("Unproven"), "satire": N_("Satire"), "altered": N_("Altered"),
+            "false connection": N_("Misleading"), "scam": N_("Scam")}
+
+
+def verdict_key(word: str | None) -> str:
+    """A debunked claim's verdict as the key it is worded by: a known English rating's catalog word, any other
+    verdict as written (whitespace tidied)."""
+    text = " ".join(str(word or "").split())
+    return VERDICTS.get(text.lower().rstrip("."), text)

@@ -19,7 +19,8 @@ from markupsafe import Markup
 
 import db
 from monitor.domain import DEFAULT_TIMEZONE
-from vocab.i18n import LANGUAGES, N_, TRANSLATIONS_DIR
+from vocab.i18n import LANGUAGES, TRANSLATIONS_DIR
+from vocab.labels import verdict_key
 
 LOCALES = LANGUAGES
 
@@ -224,21 +225,10 @@ def _init_static_versions(app: Flask) -> None:
         return response
 
 
-# The ratings fact-checkers write in English (ClaimReview's textualRating, imports), as the catalog words they
-# are shown by; any other verdict ("Sai", "Gây hiểu lầm") is shown as written.
-VERDICTS = {"false": N_("False"), "fake": N_("False"), "true": N_("True"), "mostly false": N_("Mostly false"),
-            "mostly true": N_("Mostly true"), "partly false": N_("Partly false"), "half true": N_("Half true"),
-            "misleading": N_("Misleading"), "missing context": N_("Missing context"), "unproven": N_("Unproven"),
-            "unverified": N_("Unproven"), "satire": N_("Satire"), "altered": N_("Altered"),
-            "false connection": N_("Misleading"), "scam": N_("Scam")}
-
-
 def verdict(word: str | None) -> str:
     """A debunked claim's verdict in the UI language: a known English rating translated, any other as written
     (plain text: autoescape applies, the verdict comes from a fact-check feed)."""
-    text = " ".join(str(word or "").split())
-    known = VERDICTS.get(text.lower().rstrip("."))
-    return label(known) if known else text
+    return label(verdict_key(word))
 
 
 def init_app(app: Flask) -> None:

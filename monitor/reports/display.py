@@ -27,7 +27,7 @@ NONE = "—"
 CODED_COLUMNS = frozenset({
     "figure", "measure", "category", "outcome", "status", "status_now", "old_status", "new_status", "action",
     "kind", "source_kind", "language", "role", "model_version", "gap", "listed_because", "flag_reasons",
-    "problems", "agency", "level",
+    "problems", "agency", "level", "verdict",
 })
 # Coded columns holding several keys separated by commas ("misinformation,harm").
 LIST_COLUMNS = frozenset({"flag_reasons", "problems"})

@@ -24,6 +24,7 @@ from monitor.reports.figures import change
 from monitor.reports.model import Table
 from monitor.reports.period import Period
 from vocab.i18n import N_
+from vocab.labels import verdict_key
 
 KEYS = (
     N_("items_about_jurisdiction"), N_("flagged_about_jurisdiction"), N_("items_matching_claims"),
@@ -105,7 +106,7 @@ def _place_name(place, code: str) -> str:
 
 def _claims_table(conn: sqlite3.Connection, period: Period, w: Wording) -> Table:
     """The debunked claims most repeated in the period, with their rebuttal."""
-    rows = [[text, verdict, url or "", publisher or "", count, sources]
+    rows = [[text, verdict_key(verdict), url or "", publisher or "", count, sources]
             for _, text, verdict, url, publisher, count, sources
             in reports_db.top_matched_claims(conn, period.start_utc, period.end_utc, TOP_CLAIMS)]
     return Table("claims_matched", w.gettext("Debunked claims that came back"),
