@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import db
+import db.known_claims
 from monitor.crawl.crawler import crawl_sources
 from monitor.known_claims.claimreview import MAX_REVIEWS, claims_in_html
 from tests.servers import TestServer
@@ -59,3 +61,62 @@ def test_a_feed_item_with_hostile_json_ld_does_not_lose_the_source_s_items(tmp_d
                            f"  - name: hostile\n    kind: rss\n    url: {server.url('/hostile.rss')}\n")
         [result] = crawl_sources(tmp_db, config, scorer=None)
     assert (result.status, result.new) == ("ok", 2), result.error
+
+
+# --- monitor claims import: files that are not claims files ------------------------------------------------
+
+CLAIM = "Uống nước chanh ấm pha muối mỗi sáng giúp tiêu diệt virus corona trong cổ họng"
+
+
+def _import(db_path, tmp_db, path, capsys, *extra: str) -> tuple[int, str, str]:
+    from monitor.cli import main
+
+    code = main(["--db", str(db_path), "claims", "import", str(path), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_binary_file_or_a_device_is_one_line_error_and_nothing_is_added(tmp_path, db_path, tmp_db, capsys):
+    binary = tmp_path / "claims.csv"
+    binary.write_bytes(bytes(range(256)) * 40)
+    for path in (binary, "/dev/zero", tmp_path):
+        code, out, err = _import(db_path, tmp_db, path, capsys)
+        assert code == 2 and err.startswith(f"error: {path} ") and err.count("\n") == 1, err
+        assert "Traceback" not in err
+    assert db.known_claims.list_claims(tmp_db) == []
+
+
+def test_a_field_past_the_csv_limit_is_that_row_s_error_and_the_other_rows_are_imported(tmp_path, db_path, tmp_db,
+                                                                                         capsys):
+    path = tmp_path / "claims.csv"
+    path.write_text(f'claim,url,verdict\n"{"a" * 200_000}",https://kiemchung.example.vn/1,Sai\n'
+                    f'"{CLAIM}",https://kiemchung.example.vn/2,Sai\n', encoding="utf-8")
+    code, out, err = _import(db_path, tmp_db, path, capsys, "--json")
+    result = json.loads(out)
+    assert code == 0 and (result["rows"], result["new"]) == (2, 1)
+    assert result["errors"] == [f"{path}:2: not a readable CSV row (field larger than field limit (131072))"]
+    assert [c["text"] for c in db.known_claims.list_claims(tmp_db)] == [CLAIM]
+
+
+def test_json_values_that_are_not_text_are_refused_by_field(tmp_path, db_path, tmp_db, capsys):
+    path = tmp_path / "claims.jsonl"
+    rows = [{"claim": 12345, "url": "https://kiemchung.example.vn/1", "verdict": "Sai"},
+            {"claim": CLAIM, "url": "https://kiemchung.example.vn/2", "verdict": {"name": "Sai"}},
+            {"claim": CLAIM, "url": "https://kiemchung.example.vn/3", "verdict": "Sai", "publisher": ["a", "b"]},
+            {"claim": CLAIM, "url": "https://kiemchung.example.vn/4", "verdict": "Sai"}]
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows), encoding="utf-8")
+    code, out, _err = _import(db_path, tmp_db, path, capsys, "--json")
+    assert json.loads(out)["errors"] == [f"{path}:1: field 'claim' must be text, got int",
+                                         f"{path}:2: field 'verdict' must be text, got dict",
+                                         f"{path}:3: field 'publisher' must be text, got list"]
+    assert [c["url"] for c in db.known_claims.list_claims(tmp_db)] == ["https://kiemchung.example.vn/4"]
+
+
+def test_claims_list_limit_past_64_bits_is_a_usage_error(db_path, tmp_db, capsys):
+    import pytest
+
+    from monitor.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--db", str(db_path), "claims", "list", "--limit", "9" * 30])
+    assert exit_.value.code == 2 and "--limit: must be from 1 to 1000000" in capsys.readouterr().err
