@@ -5,6 +5,10 @@ but break the alert scan or sender later, secrets in the logs, and query paramet
 from __future__ import annotations
 
 import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 import db
 import db.known_claims
@@ -113,10 +117,87 @@ def test_json_values_that_are_not_text_are_refused_by_field(tmp_path, db_path, t
 
 
 def test_claims_list_limit_past_64_bits_is_a_usage_error(db_path, tmp_db, capsys):
-    import pytest
-
     from monitor.cli import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--db", str(db_path), "claims", "list", "--limit", "9" * 30])
     assert exit_.value.code == 2 and "--limit: must be from 1 to 1000000" in capsys.readouterr().err
+
+
+# --- alerts: settings that loaded but broke the scan or the sender; secrets in the logs ------------------------
+
+@pytest.mark.parametrize(("entry", "field"), [("cooldown: '99999999d'", "alerts.cooldown"),
+                                              ("cooldown: 99999999999999999999", "alerts.cooldown"),
+                                              ("max_attempts: 99999999999999999999", "alerts.max_attempts")])
+def test_alert_settings_too_large_to_compute_with_are_config_errors(entry, field):
+    from monitor.config import ConfigError, load_text
+
+    with pytest.raises(ConfigError) as error:
+        load_text(f"settings:\n  alerts: {{{entry}}}\nsources: []\n", "feeds.yaml")
+    assert str(error.value).startswith(f"feeds.yaml:2: field '{field}': must be")
+
+
+@pytest.fixture()
+def alert_world(tmp_path):
+    from tests.alert_support import World
+
+    built = World(tmp_path / "monitor.db")
+    yield built
+    built.database.conn.close()
+
+
+def test_an_alert_failing_past_its_27th_attempt_waits_an_hour_instead_of_staying_sending(alert_world):
+    from db import alerts as store
+    from monitor.alerts import rules, send
+    from tests.alert_support import receiver, settings_for
+
+    with receiver() as server:
+        server.route("/hook", "down", status=503, content_type="text/plain")
+        settings = settings_for(server, None, max_attempts=100)
+        settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "webhook"]
+        rules.scan(alert_world.database, settings)
+        alert_world.item(score=0.95)
+        rules.scan(alert_world.database, settings)
+        with db.transaction(alert_world.database) as conn:
+            conn.execute("UPDATE alerts SET attempts = 40")
+        now = datetime.now(UTC)
+        assert send.send_due(alert_world.database, settings, now=now).retrying == 1
+    (row,) = store.all_alerts(alert_world.database)
+    assert (row["status"], row["attempts"]) == ("pending", 41)
+    assert row["next_attempt_at"] == db.to_iso(now + timedelta(hours=1))
+
+
+def test_a_channel_s_answer_quoting_the_bot_token_is_not_logged_unmasked(alert_world):
+    """What reaches the root logger (where monitor.logs puts the service's log file) is checked, not caplog:
+    pytest attaches caplog to non-propagating loggers as well."""
+    from monitor.alerts import rules, send
+    from tests.alert_support import TOKEN, receiver, settings_for
+    from tests.servers import Response
+
+    def echo(request) -> Response:  # a Bot API (or a proxy before it) quoting the path it was asked for
+        return Response(401, {"Content-Type": "application/json"}, json.dumps(
+            {"ok": False, "error_code": 401, "description": f"Unauthorized: {request.path}"}).encode())
+
+    class Collect(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(f"{record.name} {record.getMessage()} {record.__dict__}")
+
+    root, collect = logging.getLogger(), Collect()
+    root.addHandler(collect)
+    try:
+        with receiver() as server:
+            server.route(f"/bot{TOKEN}/sendMessage", handler=echo)
+            settings = settings_for(server, None, when_telegram=("flagged_high",))
+            settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "nhom-telegram"]
+            rules.scan(alert_world.database, settings)
+            alert_world.item(score=0.95)
+            rules.scan(alert_world.database, settings)
+            assert send.send_due(alert_world.database, settings).retrying == 1
+    finally:
+        root.removeHandler(collect)
+    assert any("alert not delivered" in line and "Unauthorized" in line for line in collect.lines)  # masked
+    assert [line for line in collect.lines if TOKEN.split(":")[1] in line] == []

@@ -38,6 +38,10 @@ log = logging.getLogger("monitor.alerts")
 # Apprise's and urllib3's debug lines print request URLs, which hold tokens (a Telegram bot's is in its path).
 for _name in ("apprise", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+# Apprise's warnings quote what the channel answered (a Bot API error description, a proxy's page), which may
+# hold the URL's secrets. `deliver` captures them, masks them (redact) and logs them as "alert not delivered";
+# they must not also reach the service's log unmasked through the root logger.
+logging.getLogger("apprise").propagate = False
 
 RETRY_FIRST = timedelta(seconds=30)  # 30 s, 90 s, 4.5 min, 13.5 min, 40 min, then hourly
 RETRY_LONGEST = timedelta(hours=1)
@@ -72,7 +76,9 @@ class Target:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return min(RETRY_FIRST * 3 ** max(attempts - 1, 0), RETRY_LONGEST)
+    """The wait before attempt `attempts` + 1: x3 from RETRY_FIRST, at most RETRY_LONGEST. The exponent is
+    capped first: 30 s x 3**27 no longer fits a timedelta (OverflowError), which left the alert 'sending'."""
+    return min(RETRY_FIRST * 3 ** min(max(attempts - 1, 0), 10), RETRY_LONGEST)
 
 
 def redact(text: str, url: str | None) -> str:
