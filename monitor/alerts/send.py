@@ -144,6 +144,10 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
     notifier = apprise.Apprise.instantiate(target.url)
     if notifier is None:
         raise SendError("not a valid Apprise URL", permanent=True)
+    if target.guarded:
+        # The host was checked above; a redirect (Apprise follows them by default) would lead the POST
+        # wherever the user's server says, 127.0.0.1 or 169.254.169.254 included, past that check.
+        notifier.redirects = False
     if type(notifier).__name__ == "NotifyTelegram":
         # A self-hosted Bot API server (and the tests' local one): the plugin's class attribute, set per instance.
         notifier.notify_url = f"{settings.alerts.telegram_api or TELEGRAM_API}/bot"
