@@ -786,6 +786,9 @@ def _jurisdiction_unit(path: str, node: yaml.Node, name: str, field_name: str, p
         raise ConfigError(path, _line(node), field_name,
                           f"{name!r} is a pre-2025 province, part of {former.name} since July 2025: "
                           f"write {former.name!r}")
+    if len(name) > 120:  # no unit's name is this long: said in one short line, not quoted whole
+        raise ConfigError(path, _line(node), field_name, f"unknown administrative unit {name[:60]!r}… "
+                                                         f"({len(name)} characters: a unit's name is a few words)")
     close = places.close_names(name)
     hint = f" (did you mean: {', '.join(close)}?)" if close else ""
     raise ConfigError(path, _line(node), field_name, f"unknown administrative unit {name!r}{hint}")

@@ -224,3 +224,13 @@ def test_a_users_webhook_that_redirects_is_not_followed_past_the_address_check(a
         outcome = send.send_due(alert_world.database, settings)
         assert outcome.sent == 0 and len(posts(public, "/hook")) == 1
         assert posts(inside, "/internal") == []
+
+
+def test_a_huge_jurisdiction_name_is_a_short_one_line_error():
+    from monitor.config import ConfigError, load_text
+
+    with pytest.raises(ConfigError) as error:
+        load_text("settings:\n  jurisdiction: '" + "Thanh Hóa " * 20_000 + "'\nsources: []\n", "feeds.yaml")
+    message = str(error.value)
+    assert message.startswith("feeds.yaml:2: field 'jurisdiction': unknown administrative unit 'Thanh Hóa")
+    assert len(message) < 300 and "\n" not in message
