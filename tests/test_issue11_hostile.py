@@ -234,3 +234,21 @@ def test_a_huge_jurisdiction_name_is_a_short_one_line_error():
     message = str(error.value)
     assert message.startswith("feeds.yaml:2: field 'jurisdiction': unknown administrative unit 'Thanh Hóa")
     assert len(message) < 300 and "\n" not in message
+
+
+def test_markup_in_a_crawled_title_reaches_telegram_as_text_not_as_a_link():
+    from monitor.alerts.send import Target, deliver
+    from monitor.config import AlertSettings, Settings
+    from tests.alert_support import CHAT, TOKEN, receiver
+
+    title = 'Cảnh báo <a href="https://phish.example/x">Công văn chính thức</a> <script>mã</script>'
+    body = 'Giá xăng < 5 nghìn & <b>tăng</b>\n- <a href="javascript:alert(1)">bấm</a>'
+    with receiver() as server:
+        settings = Settings(alerts=AlertSettings(telegram_token=TOKEN, telegram_api=server.url("").rstrip("/")))
+        deliver(settings, Target("nhom", url=f"tgram://{TOKEN}/{CHAT}"), title, body)
+        [sent] = [json.loads(r.body) for r in server.requests if r.method == "POST"]
+    assert sent["parse_mode"] == "HTML"
+    text = sent["text"]
+    assert "<a " not in text and "<script>" not in text and "mã" in text  # no tag survives; no text is dropped
+    assert '&lt;a href="https://phish.example/x"&gt;Công văn chính thức&lt;/a&gt;' in text
+    assert "Giá xăng &lt; 5 nghìn &amp; &lt;b&gt;tăng&lt;/b&gt;" in text and "\n- &lt;a" in text

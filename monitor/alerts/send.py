@@ -15,6 +15,7 @@ error recorded or logged has every part of that URL longer than a few characters
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Callable
@@ -148,13 +149,19 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
         # The host was checked above; a redirect (Apprise follows them by default) would lead the POST
         # wherever the user's server says, 127.0.0.1 or 169.254.169.254 included, past that check.
         notifier.redirects = False
+    body_format = apprise.NotifyFormat.TEXT
     if type(notifier).__name__ == "NotifyTelegram":
         # A self-hosted Bot API server (and the tests' local one): the plugin's class attribute, set per instance.
         notifier.notify_url = f"{settings.alerts.telegram_api or TELEGRAM_API}/bot"
         # A digest can pass Telegram's 4,096 characters: sent as several messages rather than refused.
         notifier.overflow_mode = apprise.common.OverflowMode.SPLIT
+        # Telegram gets HTML (parse_mode), and Apprise lets the tags Telegram knows through plain text: a crawled
+        # title's <a href="https://…">official notice</a> became a disguised link in the duty group, and a
+        # javascript: one made Telegram refuse the alert. The text is escaped here and declared HTML.
+        subject, body = html.escape(subject, quote=False), html.escape(body, quote=False)
+        body_format = apprise.NotifyFormat.HTML
     with apprise.LogCapture(level=logging.WARNING) as captured:
-        ok = notifier.notify(body=body, title=subject, body_format=apprise.NotifyFormat.TEXT)
+        ok = notifier.notify(body=body, title=subject, body_format=body_format)
     if not ok:
         reason = " ".join(captured.getvalue().split()) or "the channel refused the message"
         raise SendError(redact(reason, target.url)[:500])
