@@ -54,6 +54,8 @@ ALERT_SETTINGS_FIELDS = {"cooldown", "quiet_hours", "digest_at", "high_score", "
                          "telegram_token", "max_attempts", "lang"}
 ALERT_CHANNEL_FIELDS = {"name", "url", "when"}
 ALERT_EVENTS = ("flagged_high", "claim_match", "jurisdiction", "spike")
+MAX_ALERT_COOLDOWN = 365 * 86400  # one alert per story per year at most: beyond, "never again" is what is meant
+MAX_ALERT_ATTEMPTS = 1000  # hourly retries past the first few: six weeks of trying
 # The Apprise URL schemes an alert channel may use: e-mail, Telegram and generic webhooks (JSON or form POST).
 ALERT_SCHEMES = ("mailto", "mailtos", "tgram", "json", "jsons", "form", "forms")
 _ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
@@ -644,6 +646,8 @@ def _alert_value(key: str, value: Any) -> Any:
         seconds = parse_interval(value)
         if seconds < 60:
             raise ValueError("must be at least 1m")
+        if seconds > MAX_ALERT_COOLDOWN:  # now - cooldown must stay a date: '99999999d' failed every scan
+            raise ValueError(f"must be at most {MAX_ALERT_COOLDOWN // 86400}d, got {value!r:.40}")
         return seconds
     if key == "quiet_hours":
         if value is None:
@@ -664,8 +668,8 @@ def _alert_value(key: str, value: Any) -> Any:
     if key in ("public_url", "telegram_api"):
         return _check_url(value).rstrip("/")
     if key == "max_attempts":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError("must be a whole number, at least 1")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ALERT_ATTEMPTS:
+            raise ValueError(f"must be a whole number from 1 to {MAX_ALERT_ATTEMPTS}")
         return value
     if key == "lang":
         if value not in LANGUAGES:
@@ -782,6 +786,9 @@ def _jurisdiction_unit(path: str, node: yaml.Node, name: str, field_name: str, p
         raise ConfigError(path, _line(node), field_name,
                           f"{name!r} is a pre-2025 province, part of {former.name} since July 2025: "
                           f"write {former.name!r}")
+    if len(name) > 120:  # no unit's name is this long: said in one short line, not quoted whole
+        raise ConfigError(path, _line(node), field_name, f"unknown administrative unit {name[:60]!r}… "
+                                                         f"({len(name)} characters: a unit's name is a few words)")
     close = places.close_names(name)
     hint = f" (did you mean: {', '.join(close)}?)" if close else ""
     raise ConfigError(path, _line(node), field_name, f"unknown administrative unit {name!r}{hint}")

@@ -57,6 +57,8 @@ def test_bad_subscriptions_are_refused_with_a_reason(world):
         ({"kind": "webhook", "address": "http://127.0.0.1:8080/x", "events": ["spike"]}, "mạng nội bộ"),
         ({"kind": "webhook", "address": "ftp://hooks.example.vn/x", "events": ["spike"]}, "http://"),
         ({"kind": "email", "address": "a@b.vn", "events": ["spike"], "places": "Thanh Hóa, Atlantis"}, "Atlantis"),
+        ({"kind": "email", "address": "a@b.vn", "events": ["spike"], "places": "p:38, p:999"}, "p:999"),
+        ({"kind": "email", "address": "a@b.vn", "events": ["spike"], "places": "c:0"}, "c:0"),
     ]
     for form, reason in cases:
         answer = client.post("/alerts/subscriptions", data=form)

@@ -106,3 +106,18 @@ def test_a_code_made_filter_ignores_an_unknown_category(tmp_db):
     where, params, narrow = QueueFilter(category="harm", claimed_by=3).conditions("now")
     assert params == ["flagged", "harm", 3, "now"] and narrow
     assert db.queue.queue(tmp_db, QueueFilter(language="vi", category="harm")).items == []
+
+
+def test_the_jurisdiction_flag_takes_0_or_1_and_refuses_the_rest_on_both(env):
+    """`local=true` from an API client used to give every item, as if it had been filtered."""
+    app, _info, web, headers = env
+    for value in ("2", "true", "<script>alert(1)</script>", "9" * 30):
+        page = web.get(f"/queue?local={value}")
+        assert page.status_code == 400, value
+        assert "Parameter “local” must be one of 0, 1" in page.get_data(as_text=True)
+        assert "<script>alert" not in page.get_data(as_text=True)
+        answer = app.test_client().get(f"/api/v1/queue?local={value}", headers=headers)
+        assert answer.status_code == 400 and answer.get_json()["error"] == "bad_request", value
+    for value in ("", "0", "1"):
+        assert web.get(f"/queue?local={value}").status_code == 200, value
+        assert app.test_client().get(f"/api/v1/queue?local={value}", headers=headers).status_code == 200, value

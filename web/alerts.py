@@ -134,13 +134,16 @@ def _places(text: str, jurisdiction: tuple[str, ...]) -> list[str]:
     """The places of a subscription as unit codes: each comma-separated entry is a code ('p:38', 'c:15853') or
     a name the place tagging knows ("Thanh Hóa", "phường Đông Tiến"; a name shared by several units is read
     as the one in the jurisdiction)."""
-    from classifiers.places import tag
+    from classifiers.places import tag, unit
 
     codes: list[str] = []
     for entry in (part.strip() for part in re.split(r"[,;\n]+", text)):
         if not entry:
             continue
-        found = [entry] if _PLACE.fullmatch(entry) else [place.code for place in tag(entry, prefer=jurisdiction)]
+        if _PLACE.fullmatch(entry):  # a code the gazetteer knows: 'p:999' would match nothing, alerting no one
+            found = [entry] if unit(entry) is not None else []
+        else:
+            found = [place.code for place in tag(entry, prefer=jurisdiction)]
         if not found:
             raise Refused(_("“%(value)s” is not a place name or code the service knows (a province such as "
                             "Thanh Hóa or p:38, a commune or ward such as phường Đông Tiến or c:15853).",

@@ -60,8 +60,15 @@ def day_end(args, name: str) -> str | None:
 
 
 def flag(args, name: str) -> int | None:
-    """A checkbox: `1` turns the filter on; anything else (or nothing) leaves it off."""
-    return 1 if args.get(name) == "1" else None
+    """A checkbox: `1` turns the filter on, `0` or nothing leaves it off; anything else (`2`, `true`) is a 400,
+    not a filter silently dropped (an API client asking `local=true` got every item as if "about us")."""
+    value = args.get(name)
+    if not value or value == "0":
+        return None
+    if value == "1":
+        return 1
+    raise BadParameter(name, _("Parameter “%(name)s” must be one of %(values)s (got “%(value)s”).",
+                               name=name, values="0, 1", value=shown(value)))
 
 
 def mine(args, name: str) -> int | None:

@@ -15,6 +15,7 @@ error recorded or logged has every part of that URL longer than a few characters
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Callable
@@ -38,6 +39,10 @@ log = logging.getLogger("monitor.alerts")
 # Apprise's and urllib3's debug lines print request URLs, which hold tokens (a Telegram bot's is in its path).
 for _name in ("apprise", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+# Apprise's warnings quote what the channel answered (a Bot API error description, a proxy's page), which may
+# hold the URL's secrets. `deliver` captures them, masks them (redact) and logs them as "alert not delivered";
+# they must not also reach the service's log unmasked through the root logger.
+logging.getLogger("apprise").propagate = False
 
 RETRY_FIRST = timedelta(seconds=30)  # 30 s, 90 s, 4.5 min, 13.5 min, 40 min, then hourly
 RETRY_LONGEST = timedelta(hours=1)
@@ -72,7 +77,9 @@ class Target:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    return min(RETRY_FIRST * 3 ** max(attempts - 1, 0), RETRY_LONGEST)
+    """The wait before attempt `attempts` + 1: x3 from RETRY_FIRST, at most RETRY_LONGEST. The exponent is
+    capped first: 30 s x 3**27 no longer fits a timedelta (OverflowError), which left the alert 'sending'."""
+    return min(RETRY_FIRST * 3 ** min(max(attempts - 1, 0), 10), RETRY_LONGEST)
 
 
 def redact(text: str, url: str | None) -> str:
@@ -138,14 +145,24 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
     notifier = apprise.Apprise.instantiate(target.url)
     if notifier is None:
         raise SendError("not a valid Apprise URL", permanent=True)
+    if target.guarded:
+        # The host was checked above; a redirect (Apprise follows them by default) would lead the POST
+        # wherever the user's server says, 127.0.0.1 or 169.254.169.254 included, past that check.
+        notifier.redirects = False
+    body_format = apprise.NotifyFormat.TEXT
     if type(notifier).__name__ == "NotifyTelegram":
         # A self-hosted Bot API server (and the tests' local one): the plugin's class attribute, set per instance.
         notifier.notify_url = f"{settings.alerts.telegram_api or TELEGRAM_API}/bot"
         # A digest can pass Telegram's 4,096 characters: sent as several messages rather than refused.
         notifier.overflow_mode = apprise.common.OverflowMode.SPLIT
+        # Telegram gets HTML (parse_mode), and Apprise lets the tags Telegram knows through plain text: a crawled
+        # title's <a href="https://…">official notice</a> became a disguised link in the duty group, and a
+        # javascript: one made Telegram refuse the alert. The text is escaped here and declared HTML.
+        subject, body = html.escape(subject, quote=False), html.escape(body, quote=False)
+        body_format = apprise.NotifyFormat.HTML
     # Only the messages: the time and level of Apprise's log lines mean nothing on the alerts log page.
     with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
-        ok = notifier.notify(body=body, title=subject, body_format=apprise.NotifyFormat.TEXT)
+        ok = notifier.notify(body=body, title=subject, body_format=body_format)
     if not ok:
         reason = " ".join(captured.getvalue().split()) or "the channel refused the message"
         raise SendError(redact(reason, target.url)[:500])

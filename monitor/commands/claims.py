@@ -27,23 +27,37 @@ def register(subparsers) -> None:
     p.add_argument("--search", metavar="TEXT", help="only claims containing TEXT (tone marks and case ignored)")
     p.add_argument("--origin", choices=("decision", "claimreview", "rebuttal", "import"),
                    help="only claims from this origin")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    p.add_argument("--limit", type=_limit, default=100, help="at most this many (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_claims_list)
+
+
+def _limit(text: str) -> int:
+    """--limit: a whole number from 1 to 1,000,000 (SQLite refuses integers past 64 bits with a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 1000000, got {value}")
+    return value
 
 
 def cmd_claims_import(args: argparse.Namespace) -> int:
     import db
     import db.known_claims
-    from monitor.known_claims.files import read_claims
+    from monitor.known_claims.files import NotClaimsFile, read_claims
 
     try:
         rows = read_claims(args.file)
     except FileNotFoundError:
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 2
-    except IsADirectoryError:
-        print(f"error: {args.file} is a folder; give a .csv or .jsonl file", file=sys.stderr)
+    except NotClaimsFile as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     new, known = db.known_claims.add_many(db.connect(args.db), rows.claims) if rows.claims else (0, 0)
     if args.json:
@@ -60,9 +74,6 @@ def cmd_claims_list(args: argparse.Namespace) -> int:
     import db
     import db.known_claims
 
-    if args.limit < 1:
-        print("error: --limit must be at least 1", file=sys.stderr)
-        return 2
     rows = db.known_claims.list_claims(db.connect(args.db), args.search, origin=args.origin, limit=args.limit)
     if args.json:
         print_json([{k: row[k] for k in ("id", "text", "verdict", "language", "claim_date", "url", "publisher",

@@ -4,9 +4,13 @@ Fact-checkers (and Google's Fact Check Tools) mark a fact-check with JSON-LD:
 ``{"@type": "ClaimReview", "claimReviewed": "...", "reviewRating": {"alternateName": "Sai"}, "url": ...,
 "author": {"name": ...}, "datePublished": ...}``, in a ``<script type="application/ld+json">`` of the
 article page, or in a feed item's content. Objects are found anywhere in the JSON (top level, lists,
-``@graph``, nested under ``review``); a review without ``claimReviewed`` says nothing to match and is
-skipped, as is one whose url is not http(s). The verdict is the rating's ``alternateName`` (the
+``@graph``, nested under ``review``); a review without ``claimReviewed`` text says nothing to match and
+is skipped, as is one whose url is not http(s). The verdict is the rating's ``alternateName`` (the
 fact-checker's own word), else its ``name``, else "ratingValue/bestRating".
+
+The JSON comes from someone else's page, so everything is bounded: blocks and their size, nesting (JSON
+nested deeper than Python's recursion limit is skipped, never raised into the crawl of the source),
+reviews per page (MAX_REVIEWS), and the length of the verdict and the publisher.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ _SCRIPT = re.compile(r"<script\b[^>]*\btype\s*=\s*[\"']?application/ld\+json[\"'
 MAX_BLOCKS = 20  # JSON-LD blocks read per page: a page is not a database dump
 MAX_BLOCK_BYTES = 500_000
 MAX_DEPTH = 12
+MAX_REVIEWS = 50  # ClaimReviews taken from one page: a fact-check states one claim, a hub page a few dozen
+MAX_FIELD = 200  # verdict, publisher: a word or a name
+_LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
 
 
 def _objects(node: Any, depth: int = 0) -> Iterator[dict]:
@@ -70,10 +77,21 @@ def _verdict(rating: Any) -> str:
     return f"{value}/{best}" if value and best else value
 
 
+def _claim_text(value: Any) -> str:
+    """`claimReviewed` as text: a string (or a list's first, or an object's name), never a number or a
+    boolean — "5" or "inf" is no claim, and a short one would match half the queue."""
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str) and v.strip()), "")
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("text") or ""
+    return _text(value) if isinstance(value, str) else ""
+
+
 def _url(value: Any, fallback: str | None) -> str | None:
     url = _text(value) if not isinstance(value, dict) else _text(value.get("@id") or value.get("url"))
     url = url or fallback or ""
-    return url if url.lower().startswith(("http://", "https://")) else None
+    ok = url.lower().startswith(("http://", "https://")) and not any(c.isspace() for c in url) and len(url) <= 2000
+    return url if ok else None
 
 
 def _date(value: Any) -> str | None:
@@ -82,8 +100,8 @@ def _date(value: Any) -> str | None:
 
 
 def _language(value: Any) -> str | None:
-    code = _text(value).lower()[:10]
-    return code or None
+    code = _text(value).lower()
+    return code if _LANGUAGE.fullmatch(code) else None
 
 
 def claims_in_jsonld(data: Any, page_url: str | None = None) -> list[NewClaim]:
@@ -91,14 +109,17 @@ def claims_in_jsonld(data: Any, page_url: str | None = None) -> list[NewClaim]:
     page's, is the rebuttal."""
     found: list[NewClaim] = []
     for obj in _objects(data):
+        if len(found) >= MAX_REVIEWS:
+            break
         if not _is_claim_review(obj):
             continue
-        text = _text(obj.get("claimReviewed"))
+        text = _claim_text(obj.get("claimReviewed"))
         url = _url(obj.get("url"), page_url)
         if not text or not url:
             continue
-        publisher = _text(obj.get("author")) or _text(obj.get("publisher"))
-        found.append(NewClaim(text=text, verdict=_verdict(obj.get("reviewRating")) or "ClaimReview",
+        publisher = (_text(obj.get("author")) or _text(obj.get("publisher")))[:MAX_FIELD]
+        verdict = _verdict(obj.get("reviewRating"))[:MAX_FIELD]
+        found.append(NewClaim(text=text, verdict=verdict or "ClaimReview",
                               origin="claimreview", url=url, language=_language(obj.get("inLanguage")),
                               claim_date=_date(obj.get("datePublished")), publisher=publisher or None))
     return found
@@ -119,11 +140,11 @@ def claims_in_html(page: str, page_url: str | None = None) -> list[NewClaim]:
         return []
     found: list[NewClaim] = []
     for block in _SCRIPT.findall(page)[:MAX_BLOCKS]:
-        if len(block) > MAX_BLOCK_BYTES:
+        if len(block) > MAX_BLOCK_BYTES or len(found) >= MAX_REVIEWS:
             continue
         try:
             data = json.loads(block.strip().removeprefix("<!--").removesuffix("-->"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the interpreter's limit
             continue
-        found += claims_in_jsonld(data, page_url)
+        found += claims_in_jsonld(data, page_url)[:MAX_REVIEWS - len(found)]
     return found
