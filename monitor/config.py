@@ -36,7 +36,10 @@ SOURCE_FIELDS = {
 }
 # What a source is for, beside being watched (issue 11): `rebuttal` = its items are rebuttals (an official
 # "tin sai sự thật" column), each of which becomes a claim of the library of debunked claims.
-SOURCE_ROLES = ("rebuttal",)
+# What a source is for beside being watched (issue 11): a `rebuttal` column's items are debunked claims; a
+# `factcheck` source's ClaimReview markup is read into the library (a rebuttal source's too). No other source
+# may add claims: any crawled site could otherwise plant a "debunked claim" that flags genuine news.
+SOURCE_ROLES = ("rebuttal", "factcheck")
 SETTINGS_FIELDS = {
     "user_agent", "contact_url", "allow_private_networks", "timezone", "proxy",
     "connect_timeout", "read_timeout", "deadline", "max_body_bytes", "max_redirects",

@@ -62,7 +62,8 @@ def test_a_feed_item_with_hostile_json_ld_does_not_lose_the_source_s_items(tmp_d
     with TestServer() as server:
         server.route("/hostile.rss", rss.encode(), content_type="application/rss+xml")
         config = load_text("settings:\n  allow_private_networks: true\n  host_delay: 0\nsources:\n"
-                           f"  - name: hostile\n    kind: rss\n    url: {server.url('/hostile.rss')}\n")
+                           f"  - name: hostile\n    kind: rss\n    url: {server.url('/hostile.rss')}\n"
+                           "    role: factcheck\n")
         [result] = crawl_sources(tmp_db, config, scorer=None)
     assert (result.status, result.new) == ("ok", 2), result.error
 

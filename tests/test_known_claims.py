@@ -266,7 +266,8 @@ def test_crawled_rebuttal_and_factcheck_sources_fill_the_library_and_flag_a_craw
     with TestServer() as server:
         for name in ("rebuttal", "rumours", "factcheck"):
             server.serve_file(f"/{name}.rss", FIXTURES / f"{name}.rss")
-        config = _feeds(server, [("Cổng tỉnh", "/rebuttal.rss", "rebuttal"), ("Kiểm chứng", "/factcheck.rss", None)])
+        config = _feeds(server, [("Cổng tỉnh", "/rebuttal.rss", "rebuttal"),
+                                 ("Kiểm chứng", "/factcheck.rss", "factcheck")])
         results = crawl_sources(tmp_db, config, scorer=None)
         assert [r.status for r in results] == ["ok", "ok"]
         claims = {c["origin"]: c for c in db.known_claims.list_claims(tmp_db)}
@@ -350,9 +351,22 @@ def test_claimreview_in_an_article_page_read_for_full_text_is_harvested(tmp_db):
         server.route("/feed.rss", feed, content_type="application/rss+xml")
         server.route("/robots.txt", "User-agent: *\nAllow: /\n", content_type="text/plain")
         lines = ["settings:", "  allow_private_networks: true", "  host_delay: 0", "  deadline: 10", "sources:",
-                 "  - name: Kiểm chứng", "    kind: rss", f"    url: {server.url('/feed.rss')}", "    full_text: true"]
+                 "  - name: Kiểm chứng", "    kind: rss", f"    url: {server.url('/feed.rss')}", "    full_text: true",
+                 "    role: factcheck"]
         [result] = crawl_sources(tmp_db, load_text("\n".join(lines) + "\n", "feeds.yaml"), scorer=None)
     assert result.status == "ok"
     claims = db.known_claims.list_claims(tmp_db, origin="claimreview")
     assert {c["url"] for c in claims} == {"https://kiemchung.example.vn/doi-tien", page}  # page: the review had no url
     assert {c["verdict"] for c in claims} == {"Sai sự thật", "2/5"}
+
+
+def test_claimreview_markup_on_a_source_without_a_role_adds_nothing(tmp_db):
+    """Any crawled site can carry ClaimReview markup: only sources the committee marked as fact-checkers (or
+    rebuttal columns) may add to the library, or a site could plant a "debunked claim" that flags real news."""
+    with TestServer() as server:
+        for path in ("/a.rss", "/b.rss"):  # the same feed twice: a second crawl of one URL is "not modified"
+            server.serve_file(path, FIXTURES / "factcheck.rss")
+        [result] = crawl_sources(tmp_db, _feeds(server, [("Trang lạ", "/a.rss", None)]), scorer=None)
+        assert result.status == "ok" and db.known_claims.list_claims(tmp_db) == []
+        crawl_sources(tmp_db, _feeds(server, [("Kiểm chứng", "/b.rss", "factcheck")]), scorer=None)
+    assert [c["origin"] for c in db.known_claims.list_claims(tmp_db)] == ["claimreview"]

@@ -5,8 +5,10 @@ Two harvests, both idempotent (a re-crawl adds nothing twice; db.known_claims is
 - a source marked `role: rebuttal` in feeds.yaml: each item is a rebuttal, its title (without the words
   that call it false, classifiers.claims.claim_of_rebuttal_title) the claim, its link the rebuttal, the
   source's name the publisher;
-- any source: schema.org ClaimReview JSON-LD in an item's content or in its article page
-  (monitor.known_claims.claimreview), which fact-checkers publish with every fact-check.
+- a source marked `role: factcheck` (or `rebuttal`): schema.org ClaimReview JSON-LD in an item's content or
+  in its article page (monitor.known_claims.claimreview), which fact-checkers publish with every fact-check.
+  Only such sources: the markup is the page author's word, and any crawled site could otherwise plant a
+  "debunked claim" (an official notice's title, say) that would flag genuine news and alert the duty staff.
 An item is never flagged for repeating the claim it is itself the rebuttal of (claim_signals.not_own).
 """
 
@@ -24,6 +26,7 @@ from monitor.text.html import html_to_text
 
 log = logging.getLogger("monitor.known_claims")
 REBUTTAL = "rebuttal"
+FACTCHECK = "factcheck"
 REBUTTAL_VERDICT = "rebutted"  # vocab/labels.py translates it
 
 
@@ -56,6 +59,8 @@ def review_claims(raws: list[RawItem]) -> list[NewClaim]:
 def harvest(database: Any, raws: list[RawItem], *, source_name: str, role: str | None,
             language: str | None = None) -> int:
     """Add the claims of one crawled source's items to the library; the number of new claims."""
+    if role not in (REBUTTAL, FACTCHECK):
+        return 0
     claims = review_claims(raws)
     if role == REBUTTAL:
         claims += rebuttal_claims(raws, source_name, language)
