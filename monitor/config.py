@@ -803,6 +803,9 @@ def _jurisdiction(path: str, node: yaml.Node, value: Any) -> tuple[str, ...]:
     is shared ("xã Quảng Phú, Đắk Lắk"), or is implied by the provinces listed beside it."""
     if value is None:
         return ()
+    if value in ({}, [], ""):  # nothing is "about us" then: say so rather than run without a jurisdiction
+        raise ConfigError(path, _line(node), "jurisdiction",
+                          "is empty: name the province(s), e.g. jurisdiction: Thanh Hóa, or leave the key out")
     if isinstance(value, dict):
         nodes = _sub_mapping(path, node, value, "jurisdiction", JURISDICTION_FIELDS)
         entries = [("jurisdiction.provinces", pair) for pair in

@@ -154,6 +154,8 @@ def test_jurisdiction_forms():
     ("  jurisdiction:\n    communes:\n      - xã Quảng Phú\n", 4, "jurisdiction.communes", "Xã Quảng Phú, Đắk Lắk"),
     ("  jurisdiction:\n    province: [Thanh Hóa]\n", 3, "jurisdiction.province", "unknown setting"),
     ("  jurisdiction: 5\n", 2, "jurisdiction", "must be a unit name or a list"),
+    ("  jurisdiction: []\n", 2, "jurisdiction", "is empty"),
+    ("  jurisdiction: {}\n", 2, "jurisdiction", "is empty"),
     ("  jurisdiction: [Thanh Hóa, xã Hạc Thành]\n", 2, "jurisdiction", "Phường Hạc Thành"),
 ])
 def test_jurisdiction_errors_name_the_line_and_the_field(yaml_text, line, field, message):

@@ -19,7 +19,7 @@ import db.alerts
 from monitor.config import ALERT_EVENTS, check_email
 from vocab.i18n import N_
 from web import get_db
-from web.access import MODERATE, READ, roles
+from web.access import ADMIN, MODERATE, READ, roles
 from web.intake import fetch_settings
 from web.params import BadParameter, int_arg, shown
 
@@ -54,9 +54,18 @@ def log():
     page = int_arg(request.args, "page", default=1, low=1, high=100_000)
     rows, total = db.alerts.log_page(get_db(), status=status, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
+    rows = [{**row, "last_error": _error_shown(row)} for row in rows]
     return render_template("alerts_log.html", rows=rows, total=total, page=page, pages=pages, status=status,
                            statuses=db.alerts.STATUSES, return_to=request.full_path,
                            event_labels=EVENT_LABELS, status_labels=STATUS_LABELS)
+
+
+def _error_shown(row: dict) -> str | None:
+    """An alert's delivery error for the reader: a user's own alert's error (it may quote their address, and
+    their mail server's answer) only to that user and admins; a channel's to everyone who reads the log."""
+    if row.get("user_id") is None or row["user_id"] == current_user.id or current_user.role in ADMIN:
+        return row.get("last_error")
+    return _("(hidden: another user's address)") if row.get("last_error") else None
 
 
 @bp.post("/alerts/<int:alert_id>/retry")
