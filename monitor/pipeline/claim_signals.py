@@ -1,8 +1,9 @@
 """Known claims at ingest (issue 11 item 2): which debunked claims each new item repeats, and the flag.
 
 The index (classifiers.claims.ClaimIndex) is built once per database and kept; every ingest call checks
-the library's version (db.known_claims.version: one primary-key read) and rebuilds only when a claim
-was added or removed — by this process or another (`monitor claims import` beside a running service).
+the library's version (db.known_claims.version: one row that triggers keep) and rebuilds only when a
+claim was added, removed or edited — by this process or another (`monitor claims import` beside a
+running service).
 A match flags the item whatever its model score: the flag reason CLAIM_MATCH is added to the model's,
 and the queue row's reason becomes the claim's text.
 """
@@ -36,7 +37,7 @@ class FoundClaim:
 
 @dataclass
 class _Cached:
-    version: tuple[int, int]
+    version: int
     index: ClaimIndex
     claims: dict[int, tuple[str, str | None]]  # id → (text, rebuttal url)
 
@@ -58,7 +59,7 @@ def index_for(database: Any) -> tuple[ClaimIndex, dict[int, tuple[str, str | Non
         cached = _cache.get(key)
         if cached is not None and cached.version == version:
             return cached.index, cached.claims
-    rows = db.known_claims.index_rows(database) if version[0] else []
+    rows = db.known_claims.index_rows(database)
     built = _Cached(version, ClaimIndex((claim_id, text) for claim_id, text, _ in rows),
                     {claim_id: (text, url) for claim_id, text, url in rows})
     with _lock:
