@@ -141,6 +141,23 @@ def _fold(words: list[str]) -> list[str]:
     return folded if len(folded) == len(words) else [fold_diacritics(w).lower() for w in words]
 
 
+class _FoldedWords(dict):
+    """Word → its folded lower-case form (what `_fold` gives it), filled on first sight: a text's words
+    are then folded by dict look-ups at C speed. Tagging runs on every stored item, and a language has a
+    few thousand syllables: folding each text's ~150 tokens again was a third of `tag`'s time."""
+
+    LIMIT = 100_000  # distinct words kept (~10 MB at most); past it, start again
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        folded = self[word] = fold_diacritics(word).lower()
+        return folded
+
+
+_FOLDED_WORDS = _FoldedWords()
+
+
 def _marks(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(normalize_tones(w.lower()) for w in words)
 
@@ -236,12 +253,16 @@ class _Scan:
     def __init__(self, text: str, g: Gazetteer) -> None:
         self.g = g
         self.words = tokens(text)
-        self.folded = _fold(self.words)
+        self.folded = list(map(_FOLDED_WORDS.__getitem__, self.words))  # as _fold(self.words), from a memo
         self.mentions: list[_Mention] = []
-        # Each token lower-cased (equal to its folded form when it has no mark). Tone placement ("hoà" for
-        # "hòa") is normalised only when a name does not agree as written (_canonical): it rarely differs.
+
+    @functools.cached_property
+    def low(self) -> list[str]:
+        """Each token lower-cased (equal to its folded form when it has no mark). Tone placement ("hoà"
+        for "hòa") is normalised only when a name does not agree as written (_canonical): it rarely
+        differs. Computed on first use: most texts name no place, and then nothing reads it."""
         lowered = " ".join(self.words).lower().split(" ")
-        self.low = lowered if len(lowered) == len(self.words) else [w.lower() for w in self.words]
+        return lowered if len(lowered) == len(self.words) else [w.lower() for w in self.words]
 
     def title_case(self, start: int, end: int) -> bool:
         return all(w[:1].isupper() and w[1:].islower() for w in self.words[start:end])
