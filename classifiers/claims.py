@@ -34,7 +34,7 @@ from itertools import chain
 
 import numpy as np
 
-from classifiers.text import model_text, search_key
+from classifiers.text import Folded, model_text, search_key
 
 THRESHOLD = 0.55  # the lowest on a 0.05 grid with precision ≥ 0.97 on the dev half of tests/fixtures/claims
 MIN_SHARED = 4  # shared features below this are never a match, whatever the ratio
@@ -102,19 +102,19 @@ class _TokenMap(dict):
 _TOKEN_MAP = _TokenMap()
 
 
-def _tokens(text: str, folded: str | None = None) -> list[str]:
-    """The informative folded tokens of `text`, in order, numbers as "0". `folded` is search_key(text)
-    when the caller has it (ingest folds every item for its search index): used when model_text leaves
-    the text as it is, as it does most texts (no teencode, link or look-alike letter)."""
+def _tokens(text: str, folded: Folded | None = None) -> list[str]:
+    """The informative folded tokens of `text`, in order, numbers as "0". `folded`: the text's folded
+    words when the caller has them (ingest makes them for every item): read when model_text leaves the
+    text as it is, as it does most texts (no teencode, link or look-alike letter)."""
     readable = model_text(text)
-    key = folded if folded is not None and readable == text else search_key(readable)
-    return list(chain.from_iterable(map(_TOKEN_MAP.__getitem__, _TOKEN.findall(key))))
+    words = folded.words if folded is not None and readable == text else _TOKEN.findall(search_key(readable))
+    return list(chain.from_iterable(map(_TOKEN_MAP.__getitem__, words)))
 
 
-def features(text: str, folded: str | None = None) -> set[str | tuple[str, str]]:
+def features(text: str, folded: Folded | None = None) -> set[str | tuple[str, str]]:
     """The set of features of a text: its informative syllables, and each neighbouring pair as a tuple
     (a tuple costs less than joining the two into a string, and a syllable never equals a pair).
-    `folded`: search_key(text), if the caller has it (see _tokens)."""
+    `folded`: the text's search_key and words, if the caller has them (see _tokens)."""
     tokens = _tokens(text, folded)
     found: set[str | tuple[str, str]] = set(tokens)
     found.discard("0")
@@ -157,7 +157,7 @@ class ClaimIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _similarities(self, text: str, folded: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _similarities(self, text: str, folded: Folded | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, similarity) of the claims sharing at least MIN_SHARED features with `text`.
 
         Runs on every new item, so the set work is done by set operations (C speed), and an item with
@@ -189,14 +189,14 @@ class ClaimIndex:
         order = np.lexsort((self.ids[rows], -np.round(similarity, 9)))
         return [ClaimMatch(int(self.ids[rows[i]]), round(float(similarity[i]), 4)) for i in order]
 
-    def scores(self, text: str, folded: str | None = None) -> list[ClaimMatch]:
+    def scores(self, text: str, folded: Folded | None = None) -> list[ClaimMatch]:
         """Every claim sharing at least MIN_SHARED features with `text`, best first (no threshold).
-        `folded`: search_key(text), if the caller has it (it saves folding the text again)."""
+        `folded`: the text's search_key and words, if the caller has them (saves folding it again)."""
         return self._matches(*self._similarities(text, folded))
 
-    def match(self, text: str, folded: str | None = None) -> list[ClaimMatch]:
+    def match(self, text: str, folded: Folded | None = None) -> list[ClaimMatch]:
         """The claims `text` repeats: similarity ≥ the threshold, within AMBIGUOUS_MARGIN of the best.
-        `folded`: search_key(text), if the caller has it (it saves folding the text again)."""
+        `folded`: the text's search_key and words, if the caller has them (saves folding it again)."""
         rows, similarity = self._similarities(text, folded)
         above = similarity >= self.threshold
         if not above.any():

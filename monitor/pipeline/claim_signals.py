@@ -17,6 +17,7 @@ from typing import Any
 import db
 import db.known_claims
 from classifiers.claims import ClaimIndex
+from classifiers.text import Folded
 from monitor.text.urls import canonical_url
 from vocab import CLAIM_MATCH  # the flag reason (vocab/labels.py: "trùng với tin đã được bác bỏ")
 
@@ -67,15 +68,17 @@ def index_for(database: Any) -> tuple[ClaimIndex, dict[int, tuple[str, str | Non
     return built.index, built.claims
 
 
-def match_texts(database: Any, texts: list[str]) -> list[list[FoundClaim]]:
-    """The claims each text repeats (best first); nothing to do while the library is empty."""
+def match_texts(database: Any, texts: list[str], folded: list[Folded] | None = None) -> list[list[FoundClaim]]:
+    """The claims each text repeats (best first); nothing to do while the library is empty. `folded`: each
+    text's search_key and words, when the caller has them (ingest does: they save folding each text again)."""
     if not texts:
         return []
     index, claims = index_for(database)
     if not len(index):
         return [[] for _ in texts]
-    return [[FoundClaim(m.claim_id, m.similarity, *claims.get(m.claim_id, ("", None))) for m in index.match(text)]
-            for text in texts]
+    return [[FoundClaim(m.claim_id, m.similarity, *claims.get(m.claim_id, ("", None)))
+             for m in index.match(text, text_folded)]
+            for text, text_folded in zip(texts, folded or [None] * len(texts), strict=True)]
 
 
 def not_own(found: list[Any], url: str | None, canonical: str | None) -> list[Any]:
