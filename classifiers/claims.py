@@ -111,14 +111,14 @@ def _tokens(text: str, folded: Folded | None = None) -> list[str]:
     return list(chain.from_iterable(map(_TOKEN_MAP.__getitem__, words)))
 
 
-def features(text: str, folded: Folded | None = None) -> set[str | tuple[str, str]]:
-    """The set of features of a text: its informative syllables, and each neighbouring pair as a tuple
-    (a tuple costs less than joining the two into a string, and a syllable never equals a pair).
+def features(text: str, folded: Folded | None = None) -> set[str]:
+    """The set of features of a text: its informative syllables and each neighbouring pair ("a b": a
+    string keeps its hash, which the index look-ups reuse; a tuple's is computed at each).
     `folded`: the text's search_key and words, if the caller has them (see _tokens)."""
     tokens = _tokens(text, folded)
-    found: set[str | tuple[str, str]] = set(tokens)
+    found = set(tokens)
     found.discard("0")
-    found.update(zip(tokens, tokens[1:], strict=False))
+    found.update(map(" ".join, zip(tokens, tokens[1:], strict=False)))
     return found
 
 
@@ -128,22 +128,22 @@ class ClaimIndex:
     def __init__(self, claims: Iterable[tuple[int, str]], threshold: float = THRESHOLD) -> None:
         self.threshold = threshold
         ids: list[int] = []
-        per_claim: list[set] = []
+        per_claim: list[set[str]] = []
         for claim_id, text in claims:
             found = features(text)
             if len(found) >= MIN_FEATURES:
                 ids.append(int(claim_id))
                 per_claim.append(found)
         self.ids = np.array(ids, dtype=np.int64)
-        postings: dict[str | tuple[str, str], list[int]] = {}
+        postings: dict[str, list[int]] = {}
         for row, found in enumerate(per_claim):
             for feature in found:
                 postings.setdefault(feature, []).append(row)
         n = len(ids)
         common = max(20, COMMON_SHARE * n)
         self._rare_weight = math.log((n + 10) / 1.0)  # a feature no claim carries
-        self._weights: dict[str | tuple[str, str], float] = {}
-        self._postings: dict[str | tuple[str, str], np.ndarray] = {}
+        self._weights: dict[str, float] = {}
+        self._postings: dict[str, np.ndarray] = {}
         for feature, rows in postings.items():
             if len(rows) > common:
                 self._weights[feature] = 0.0  # too common to tell claims apart
