@@ -70,7 +70,7 @@ class _Off:
 
     def __enter__(self):
         self.saved = signals.annotate, signals.record
-        signals.annotate = lambda database, texts, jurisdiction: [signals.ItemSignals() for _ in texts]
+        signals.annotate = lambda database, texts, jurisdiction, folded=None: [signals.ItemSignals() for _ in texts]
         signals.record = lambda *args, **kwargs: None
 
     def __exit__(self, *exc):

@@ -30,10 +30,11 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
-from classifiers.text import model_text, search_key
+from classifiers.text import Folded, model_text, search_key
 
 THRESHOLD = 0.55  # the lowest on a 0.05 grid with precision ≥ 0.97 on the dev half of tests/fixtures/claims
 MIN_SHARED = 4  # shared features below this are never a match, whatever the ratio
@@ -75,24 +76,49 @@ ABBREVIATIONS: dict[str, str] = {
 }
 
 
-def _tokens(text: str) -> list[str]:
-    """The informative folded tokens of `text`, in order, numbers as "0"."""
-    out = []
-    for token in _TOKEN.findall(search_key(model_text(text))):
+class _TokenMap(dict):
+    """Folded token → what it stands for among the features: () for a function word or a one-letter
+    token, ("0",) for a number (5, 2024, 19h30, 5tr, 40k → one number feature: "covid 19" is "covid 0"),
+    an abbreviation's words, or the token itself. Filled on first sight, so a text's tokens are mapped by
+    dict look-ups at C speed instead of a Python branch per token (~80 tokens in a post, on every item)."""
+
+    LIMIT = 100_000  # distinct tokens kept (~15 MB at most); past it, start again
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
         if token[0].isdigit():
-            out.append("0")  # 5, 2024, 19h30, 5tr, 40k → one number feature ("covid 19" is "covid 0")
+            out: tuple[str, ...] = ("0",)
         elif token in ABBREVIATIONS:
-            out.extend(ABBREVIATIONS[token].split())
+            out = tuple(ABBREVIATIONS[token].split())
         elif len(token) > 1 and token not in STOPWORDS:
-            out.append(token)
-    return out
+            out = (token,)
+        else:
+            out = ()
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[token] = out
+        return out
 
 
-def features(text: str) -> set[str]:
-    """The set of features of a text: its informative syllables and each neighbouring pair."""
-    tokens = _tokens(text)
-    found = {t for t in tokens if t != "0"}
-    found.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
+_TOKEN_MAP = _TokenMap()
+
+
+def _tokens(text: str, folded: Folded | None = None) -> list[str]:
+    """The informative folded tokens of `text`, in order, numbers as "0". `folded`: the text's folded
+    words when the caller has them (ingest makes them for every item): read when model_text leaves the
+    text as it is, as it does most texts (no teencode, link or look-alike letter)."""
+    readable = model_text(text)
+    words = folded.words if folded is not None and readable == text else _TOKEN.findall(search_key(readable))
+    return list(chain.from_iterable(map(_TOKEN_MAP.__getitem__, words)))
+
+
+def features(text: str, folded: Folded | None = None) -> set[str]:
+    """The set of features of a text: its informative syllables and each neighbouring pair ("a b": a
+    string keeps its hash, which the index look-ups reuse; a tuple's is computed at each).
+    `folded`: the text's search_key and words, if the caller has them (see _tokens)."""
+    tokens = _tokens(text, folded)
+    found = set(tokens)
+    found.discard("0")
+    found.update(map(" ".join, zip(tokens, tokens[1:], strict=False)))
     return found
 
 
@@ -131,38 +157,47 @@ class ClaimIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _similarities(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, similarity) of the claims sharing at least MIN_SHARED features with `text`."""
+    def _similarities(self, text: str, folded: Folded | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, similarity) of the claims sharing at least MIN_SHARED features with `text`.
+
+        Runs on every new item, so the set work is done by set operations (C speed), and an item with
+        fewer than MIN_SHARED features in the postings stops before numpy: a claim gets at most one
+        count per feature, so none can reach MIN_SHARED (about half the items of a crawl)."""
         none = np.empty(0, dtype=np.int64), np.empty(0)
         if not len(self.ids):
             return none
-        found = features(text)
-        hits = [f for f in found if f in self._postings]
-        if not hits:
+        found = features(text, folded)
+        known = self._weights.keys() & found  # in the library: weighed; the rest weighs _rare_weight
+        hits = list(self._postings.keys() & known)  # not too common: in a posting list
+        if len(hits) < MIN_SHARED:
             return none
-        item_weight = sum(self._weights.get(f, self._rare_weight) for f in found)
-        postings = [self._postings[f] for f in hits]
+        hit_weights = list(map(self._weights.__getitem__, hits))
+        # The common features of `known` weigh 0.0: the hits and the unknown features make the weight.
+        item_weight = sum(hit_weights) + self._rare_weight * (len(found) - len(known))
+        postings = list(map(self._postings.__getitem__, hits))
         rows = np.concatenate(postings)
-        weights = np.repeat([self._weights[f] for f in hits], [len(p) for p in postings])
-        count = np.bincount(rows, minlength=len(self.ids))
-        candidates = np.flatnonzero(count >= MIN_SHARED)
+        candidates = np.flatnonzero(np.bincount(rows) >= MIN_SHARED)
         if not len(candidates):
             return none
-        shared = np.bincount(rows, weights=weights, minlength=len(self.ids))[candidates]
+        shared = np.bincount(rows, weights=np.repeat(hit_weights, list(map(len, postings))))[candidates]
         denominator = np.minimum(self._claim_weight[candidates], max(item_weight, self._floor))
         return candidates, np.minimum(shared / np.maximum(denominator, 1e-9), 1.0)
 
     def _matches(self, rows: np.ndarray, similarity: np.ndarray) -> list[ClaimMatch]:
-        order = np.argsort(-similarity, kind="stable")
+        """Best first; equal similarities (to 1e-9: sums taken in set order differ in their last bits
+        from one process to the next) by claim id, so the order does not depend on the hash seed."""
+        order = np.lexsort((self.ids[rows], -np.round(similarity, 9)))
         return [ClaimMatch(int(self.ids[rows[i]]), round(float(similarity[i]), 4)) for i in order]
 
-    def scores(self, text: str) -> list[ClaimMatch]:
-        """Every claim sharing at least MIN_SHARED features with `text`, best first (no threshold)."""
-        return self._matches(*self._similarities(text))
+    def scores(self, text: str, folded: Folded | None = None) -> list[ClaimMatch]:
+        """Every claim sharing at least MIN_SHARED features with `text`, best first (no threshold).
+        `folded`: the text's search_key and words, if the caller has them (saves folding it again)."""
+        return self._matches(*self._similarities(text, folded))
 
-    def match(self, text: str) -> list[ClaimMatch]:
-        """The claims `text` repeats: similarity ≥ the threshold, within AMBIGUOUS_MARGIN of the best."""
-        rows, similarity = self._similarities(text)
+    def match(self, text: str, folded: Folded | None = None) -> list[ClaimMatch]:
+        """The claims `text` repeats: similarity ≥ the threshold, within AMBIGUOUS_MARGIN of the best.
+        `folded`: the text's search_key and words, if the caller has them (saves folding it again)."""
+        rows, similarity = self._similarities(text, folded)
         above = similarity >= self.threshold
         if not above.any():
             return []

@@ -59,9 +59,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifiers.text import fold_diacritics, nfc, normalize_tones
+from classifiers.text import Folded, fold_diacritics, nfc, normalize_tones
 
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]|\n")
+_WORD_CHAR = re.compile(r"\w")
+# Where Vietnamese text's characters come from: Basic Latin to Latin Extended-B, Latin Extended Additional,
+# General Punctuation. _may_name_a_place looks at other characters one by one.
+_USUAL_RANGES = ((0, 0x250), (0x1E00, 0x1F00), (0x2000, 0x2070))
 _LEGACY = Path(__file__).with_name("places_legacy.json")
 
 def _written_as(table: dict[tuple[str, ...], tuple[str, object]]) -> dict[tuple[str, ...], tuple[tuple[str, ...], object]]:
@@ -141,6 +145,23 @@ def _fold(words: list[str]) -> list[str]:
     return folded if len(folded) == len(words) else [fold_diacritics(w).lower() for w in words]
 
 
+class _FoldedWords(dict):
+    """Word → its folded lower-case form (what `_fold` gives it), filled on first sight: a text's words
+    are then folded by dict look-ups at C speed. Tagging runs on every stored item, and a language has a
+    few thousand syllables: folding each text's ~150 tokens again was a third of `tag`'s time."""
+
+    LIMIT = 100_000  # distinct words kept (~10 MB at most); past it, start again
+
+    def __missing__(self, word: str) -> str:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        folded = self[word] = fold_diacritics(word).lower()
+        return folded
+
+
+_FOLDED_WORDS = _FoldedWords()
+
+
 def _marks(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(normalize_tones(w.lower()) for w in words)
 
@@ -159,6 +180,29 @@ class Gazetteer:
         self.provinces: dict[int, Place] = {}
         self.province_names: dict[str, int] = {}  # folded name (today's, pre-2025, alias) → today's code
         self.current: dict[str, int] = {}  # folded name of today's province → its code
+        # For _may_name_a_place, filled by `close`: a character outside _USUAL_RANGES (each is looked at
+        # then), the first tokens of one-token names, and a first token followed by punctuation in a folded
+        # text ("br-vt", "m'drak": the words of a text do not show punctuation).
+        self.unusual_char = re.compile(r"[\s\S]")
+        self.one_token_starts: frozenset[str] = frozenset()
+        self.punctuated_starts: frozenset[str] = frozenset()
+        self.start_then_mark = re.compile(r"(?!)")
+
+    def close(self) -> None:
+        """Once every name is added: what _may_name_a_place reads."""
+        usual = "".join(chr(c) for lo, hi in _USUAL_RANGES for c in range(lo, hi) if _CARRIED_ALIKE[chr(c)])
+        self.unusual_char = re.compile(f"[^{re.escape(usual)}]")
+        self.one_token_starts = frozenset(first for first, node in self.trie.items() if "" in node)
+        followed = {}  # a first token, then (across the blanks and "_" that `tag` skips) a mark continuing it
+        for first, node in self.trie.items():
+            marks = [re.escape(key) for key in node if isinstance(key, str) and key and not _WORD_CHAR.match(key)]
+            if marks:
+                # the look-behind after the first letter, so the regex engine can skip to those letters
+                first_ = re.escape(first)
+                followed[first] = f"{first_}(?<![^\\W_]{first_})(?:[^\\S\\n]|_)*(?:{'|'.join(marks)})"
+        self.punctuated_starts = frozenset(followed)
+        if followed:
+            self.start_then_mark = re.compile("|".join(followed.values()))
 
     def add(self, name: str, candidate: _Candidate) -> None:
         words = tokens(name)
@@ -219,6 +263,7 @@ def gazetteer() -> Gazetteer:
     for unit_type, name, code, commune in legacy["districts"]:
         place = g.units[f"c:{commune}"] if commune else g.provinces[code]
         g.add(name, _Candidate(place, "district", unit_type, _marks(tokens(name)), code))
+    g.close()
     return g
 
 
@@ -236,12 +281,16 @@ class _Scan:
     def __init__(self, text: str, g: Gazetteer) -> None:
         self.g = g
         self.words = tokens(text)
-        self.folded = _fold(self.words)
+        self.folded = list(map(_FOLDED_WORDS.__getitem__, self.words))  # as _fold(self.words), from a memo
         self.mentions: list[_Mention] = []
-        # Each token lower-cased (equal to its folded form when it has no mark). Tone placement ("hoà" for
-        # "hòa") is normalised only when a name does not agree as written (_canonical): it rarely differs.
+
+    @functools.cached_property
+    def low(self) -> list[str]:
+        """Each token lower-cased (equal to its folded form when it has no mark). Tone placement ("hoà"
+        for "hòa") is normalised only when a name does not agree as written (_canonical): it rarely
+        differs. Computed on first use: most texts name no place, and then nothing reads it."""
         lowered = " ".join(self.words).lower().split(" ")
-        self.low = lowered if len(lowered) == len(self.words) else [w.lower() for w in self.words]
+        return lowered if len(lowered) == len(self.words) else [w.lower() for w in self.words]
 
     def title_case(self, start: int, end: int) -> bool:
         return all(w[:1].isupper() and w[1:].islower() for w in self.words[start:end])
@@ -394,13 +443,17 @@ def _province_codes(codes: Iterable[str]) -> frozenset[int]:
     return frozenset(int(c[2:]) for c in codes if c.startswith("p:"))
 
 
-def tag(text: str, prefer: Iterable[str] = ()) -> list[Place]:
+def tag(text: str, prefer: Iterable[str] = (), folded: Folded | None = None) -> list[Place]:
     """The units `text` mentions, in order of first mention, each once.
 
     `prefer` (unit codes, typically the jurisdiction) breaks ties between same-named units when the text
-    names no province of its own: only its province codes ('p:...') are used.
+    names no province of its own: only its province codes ('p:...') are used. `folded`: the text's
+    search_key and words, when the caller has them (ingest does): a text whose folded words cannot start
+    a name is not scanned at all (_may_name_a_place): four crawled items in five.
     """
     g = gazetteer()
+    if folded is not None and not _may_name_a_place(text or "", folded, g):
+        return []
     scan = _Scan(text or "", g)
     i, n = 0, len(scan.folded)
     folded, trie = scan.folded, g.trie
@@ -431,6 +484,51 @@ def tag(text: str, prefer: Iterable[str] = ()) -> list[Place]:
         if place is not None:
             found.setdefault(place.code, place)
     return list(found.values())
+
+
+class _CarriedAlike(dict):
+    """Character → whether the folded words (\\w+ runs of search_key) carry it as `tag`'s tokens do: a
+    word character that folds to word characters, or another character that folds to characters that are
+    not word characters, and to something (a lone combining mark folds to nothing and would join the
+    words around it). Filled on first sight."""
+
+    def __missing__(self, char: str) -> bool:
+        folded = fold_diacritics(char).lower()
+        if char == "_":
+            alike = True  # inside a word: _may_name_a_place splits the words on it, as `tag` does
+        elif not folded or "_" in folded:
+            alike = False
+        elif _WORD_CHAR.match(char):
+            alike = all(_WORD_CHAR.match(c) for c in folded)
+        else:
+            alike = not any(_WORD_CHAR.match(c) for c in folded)
+        self[char] = alike
+        return alike
+
+
+_CARRIED_ALIKE = _CarriedAlike()
+
+
+def _may_name_a_place(text: str, folded: Folded, g: Gazetteer) -> bool:
+    """Could `tag` find a name in `text`, given its search_key and words? False only when it surely cannot.
+
+    `tag` looks at a position only when its folded token starts a name that is either one token long or
+    continued by the next token (the check at the top of its loop). When every character of the text is
+    carried alike (_CarriedAlike), its folded letter tokens are its folded words, in order, and its
+    punctuation is the key's; the words only lack punctuation, which can make two words neighbours that
+    were not — more positions, never fewer. A start followed by punctuation is looked for in the key."""
+    source = nfc(text)  # as `tag` reads it ("וֹ" is two characters there)
+    if g.unusual_char.search(source) and not all(map(_CARRIED_ALIKE.__getitem__, set(source))):
+        return True
+    words = folded.words
+    if "_" in text:  # a word character that `tag`'s tokens leave out: "thanh_hoa" is "thanh", "hoa"
+        words = [part for word in words for part in word.split("_") if part]
+    if not g.one_token_starts.isdisjoint(words):
+        return True
+    if not g.punctuated_starts.isdisjoint(words) and g.start_then_mark.search(folded.key):
+        return True
+    trie = g.trie
+    return any(first in trie and following in trie[first] for first, following in zip(words, words[1:], strict=False))
 
 
 def unit(code: str) -> Place | None:

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from typing import NamedTuple
 
 # Vietnamese tone marks as combining characters (after NFD).
 _TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
@@ -48,7 +49,18 @@ def fold_diacritics(text: str) -> str:
 
 def search_key(text: str) -> str:
     """Lower-case, diacritic-folded, whitespace-collapsed: the key for search and near-dup shingles."""
-    return _SPACE.sub(" ", fold_diacritics(text).lower()).strip()
+    # split()/join collapses the same whitespace as re's \s (both use Python's isspace) at ~3x the speed:
+    # this runs on every stored item (search index, shingles) and on every item the claims are matched on.
+    return " ".join(fold_diacritics(text).lower().split())
+
+
+class Folded(NamedTuple):
+    """A text's search_key and its words (the \\w+ runs of the key), for a caller that made them anyway:
+    ingest folds every new item for its search index and shingles, and hands them to the claim matcher
+    and the place tagger, so neither folds the text again (classifiers.claims, classifiers.places)."""
+
+    key: str
+    words: list[str]
 
 
 def _place_tone(letters: list[list[str]], tone: str) -> None:
@@ -367,6 +379,10 @@ def _expand_teencode(text: str) -> str:
     return "".join(parts)
 
 
+# Cached for the last texts: ingest reads each new item twice, through the classifier (features) and the
+# claim matcher (classifiers.claims), a few hundred items at a time, and this costs ~30 µs per item.
+# 512 texts of a few KB: a few MB at most.
+@functools.lru_cache(maxsize=512)
 def model_text(text: str) -> str:
     """The canonical text the classifier reads: trivial perturbations undone (issue 18).
 

@@ -43,6 +43,22 @@ def test_nfd_and_nfc_give_the_same_features():
     assert features(unicodedata.normalize("NFD", CLAIM)) == features(CLAIM)
 
 
+@pytest.mark.parametrize("text", [
+    CLAIM,  # model_text leaves it alone: the caller's words are read
+    "NHNN sẽ đổi tiền mới từ ngày 1/7, tiền cũ mệnh giá 500k ko còn giá trị nữa đâu mn",  # teencode: refolded
+    "Ngân hàng Nhà nước sẽ đổi tiền mới https://x.example/a?b=1 từ ngày 1/7, tiền cũ mệnh giá 500.000 đồng",
+])
+def test_the_callers_folded_words_give_the_same_matches(index, text):
+    import re
+
+    from classifiers.text import Folded, search_key
+
+    folded = Folded(search_key(text), re.findall(r"\w+", search_key(text)))
+    assert index.scores(text, folded) == index.scores(text)
+    assert index.match(text, folded) == index.match(text)
+    assert features(text, folded) == features(text)
+
+
 @pytest.mark.parametrize("near_miss", [
     "Ngân hàng Nhà nước cho biết không có kế hoạch đổi tiền trong thời gian tới",
     "Tiền polymer mệnh giá 500.000 đồng vẫn được lưu hành bình thường",

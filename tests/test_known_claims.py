@@ -68,7 +68,14 @@ def test_version_changes_on_every_add_and_removal_and_search_ignores_tone_marks(
         conn.execute("DELETE FROM known_claims WHERE id = ?", (claim_id,))
     db.known_claims.add(tmp_db, _claim(url="https://kiemchung.example.vn/2"))  # same count, never the same id
     assert db.known_claims.version(tmp_db) not in (empty, added)
-    assert [r["url"] for r in db.known_claims.list_claims(tmp_db, "UONG NUOC CHANH")] == ["https://kiemchung.example.vn/2"]
+    before_edit = db.known_claims.version(tmp_db)
+    with db.transaction(tmp_db) as conn:  # a new rebuttal url: the cached (text, url) pairs must be rebuilt
+        conn.execute("UPDATE known_claims SET url = ? WHERE url = ?",
+                     ("https://kiemchung.example.vn/3", "https://kiemchung.example.vn/2"))
+        assert db.known_claims.version(tmp_db) == before_edit + 1
+        conn.execute("UPDATE known_claims SET verdict = 'Sai' WHERE url = ?", ("https://kiemchung.example.vn/3",))
+    assert db.known_claims.version(tmp_db) == before_edit + 1  # neither text nor url: the index stands
+    assert [r["url"] for r in db.known_claims.list_claims(tmp_db, "UONG NUOC CHANH")] == ["https://kiemchung.example.vn/3"]
     assert db.known_claims.list_claims(tmp_db, "vắc xin") == []
 
 

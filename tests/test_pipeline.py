@@ -196,3 +196,22 @@ def test_empty_items_skipped(tmp_db, source):
     result = ingest(tmp_db, source, [raw(1, title="", text="   ")], None)
     assert result.new == 0
     assert item_rows(tmp_db) == []
+
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("Tiêu đề", "Nội dung  bài\nviết "), ("", "Chỉ có nội dung"), ("Chỉ tiêu đề", ""), ("", ""),
+    ("  ΟΔΟΣ ", " Σ\u0301 đầu"), ("Ho\u0300a", "\u0301 dấu rời"), ("a_b", "_c 1/7"),
+])
+def test_the_folded_text_ingest_shares_is_that_of_the_score_text(title, text):
+    """Ingest folds title and text once and hands the key and words to the claim matcher and the place
+    tagger as those of what the classifier reads: exactly what folding that text again would give."""
+    import re
+
+    from classifiers.text import search_key
+    from monitor.pipeline import NormalItem, score_folded, score_text
+
+    item = NormalItem(guid="g", title=title, text=text, url=None, canonical_url=None, author=None,
+                      published_at=None, language=None, content_hash="h")
+    folded = score_folded(search_key(title), search_key(text))
+    assert folded.key == search_key(score_text(item))
+    assert folded.words == re.findall(r"\w+", folded.key)

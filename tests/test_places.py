@@ -118,6 +118,37 @@ def test_tagging_quality_on_the_labelled_set_both_halves():
         assert scores.precision >= 0.9 and scores.recall >= 0.9, (half, scores)
 
 
+@pytest.mark.parametrize("text", [
+    "Mưa lớn ở Thanh Hóa", "Giá gạo tăng 5%", "Chú tôi ở làng bên", "Đường về BR-VT tắc", "huyện M'Drắk mưa to",
+    "huyện M\u2019Drắk, Đắk Lắk", "Quỹ 1 tỷ đ' cho dân", "thanh_hoa và nghe_an", "x\ufb4bThanh Hóa",
+    unicodedata.normalize("NFD", "Lũ ở Quỳnh Lưu, Nghệ An"), "ở\u0301Vinh", "tại Vinh\n", "Tin mới: không có địa danh",
+])
+def test_the_folded_words_only_skip_texts_that_name_no_place(text):
+    """Ingest hands `tag` the folded key and words it made anyway; a text they rule out is not scanned,
+    which must never change the result (_may_name_a_place: punctuation, "_", characters folding away)."""
+    import re
+
+    from classifiers.text import Folded, search_key
+
+    key = search_key(text)
+    assert places.tag(text, (THANH_HOA,), Folded(key, re.findall(r"\w+", key))) == places.tag(text, (THANH_HOA,))
+
+
+def test_only_texts_that_may_name_a_place_are_scanned():
+    import re
+
+    from classifiers.text import Folded, search_key
+
+    def may(text: str) -> bool:
+        key = search_key(text)
+        return places._may_name_a_place(text, Folded(key, re.findall(r"\w+", key)), places.gazetteer())
+
+    assert not may("Giá xăng giảm mạnh từ chiều nay") and not may("Quỹ 1 tỷ đồng cho dân")
+    assert may("Quỹ 1 tỷ đ' cho dân")  # "đ'" may start a name like "D'Ran": the words do not show the "'"
+    assert may("Mưa lớn ở Thanh Hóa") and may("Đường về BR-VT tắc") and may("huyện M\u2019Drắk")
+    assert may("x\ufb4bThanh Hóa")  # a letter that NFC splits into two: scanned whatever its words
+
+
 def test_the_committed_legacy_table_is_what_the_build_script_builds():
     built = json.loads(json.dumps(places_build.build(), ensure_ascii=False))
     assert json.loads(places_build.OUT.read_text(encoding="utf-8")) == built

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from classifiers.text import content_hash, nfc, search_key
+from classifiers.text import Folded, content_hash, nfc, search_key
 from db import to_iso, transaction, utcnow
 from db.items import find_existing, insert_item
 from monitor.domain import DEFAULT_TIMEZONE, RawItem, Status
@@ -91,6 +91,13 @@ def score_text(item: NormalItem) -> str:
     return f"{item.title}\n{item.text}".strip()
 
 
+def score_folded(title_key: str, text_key: str) -> Folded:
+    """search_key(score_text(item)) and its words, from the item's title and text keys without folding
+    again: folding works character by character, and the newline between them is one more blank."""
+    return Folded(f"{title_key} {text_key}" if title_key and text_key else title_key or text_key,
+                  dedup.words_of_keys(title_key, text_key))
+
+
 @dataclass
 class _Prepared:
     """One source's batch between the phases: normalised, checked against the database, then scored."""
@@ -100,6 +107,8 @@ class _Prepared:
     reposts: list[int]  # exact copies already stored (maybe from another source): they widen a cluster
     seen: int
     scores: list[Any] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # each fresh item's (title, text) search keys
+    folded: list[Folded] = field(default_factory=list)  # each fresh item's folded score_text (score_folded)
     signals: list[signals.ItemSignals] = field(default_factory=list)
 
 
@@ -201,9 +210,14 @@ def _score(prepared: list[_Prepared], scorer: Scorer | None) -> None:
 
 
 def _annotate(database: sqlite_utils.Database, prepared: list[_Prepared], jurisdiction: frozenset[str]) -> None:
-    """Each fresh item's signals (places, claims), outside the write transaction like scoring."""
+    """Each fresh item's search keys and signals (places, claims), outside the write transaction like
+    scoring. Title and text are folded and split into words once, here: the search index reads the keys,
+    the near-duplicate shingles the words, the claim matcher and the place tagger both."""
     for batch in prepared:
-        batch.signals = signals.annotate(database, [score_text(item) for item in batch.fresh], jurisdiction)
+        batch.keys = [(search_key(item.title), search_key(item.text)) for item in batch.fresh]
+        batch.folded = [score_folded(*keys) for keys in batch.keys]
+        batch.signals = signals.annotate(database, [score_text(item) for item in batch.fresh], jurisdiction,
+                                         batch.folded)
 
 
 def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
@@ -212,16 +226,15 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
     result = IngestResult(seen=batch.seen)
     for existing in batch.reposts:
         dedup.record_repost(conn, existing, source["id"], fetched_at)
-    for item, score, found in zip(batch.fresh, batch.scores, batch.signals, strict=True):
+    for item, score, (title_key, text_key), folded, found in zip(batch.fresh, batch.scores, batch.keys,
+                                                                 batch.folded, batch.signals, strict=True):
         # Re-check inside the transaction: another writer may have stored it meanwhile.
         existing = find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash)
         if existing is not None:
             dedup.record_repost(conn, existing, source["id"], fetched_at)
             result.seen += 1
             continue
-        # Fold title and text once: the same keys feed the search index and the near-duplicate shingles.
-        title_key, text_key = search_key(item.title), search_key(item.text)
-        sig = dedup.signature_of_shingles(dedup.shingles_of_keys(title_key, text_key))
+        sig = dedup.signature_of_shingles(dedup.shingles_of_words(folded.words))
         reasons = list(score.flagged) if score else []
         found.claim_matches = claim_signals.not_own(found.claim_matches, item.url, item.canonical_url)
         reasons, top_reason = claim_signals.flag(reasons, _top_reason(score), found.claim_matches)

@@ -1,8 +1,9 @@
 """Known claims at ingest (issue 11 item 2): which debunked claims each new item repeats, and the flag.
 
 The index (classifiers.claims.ClaimIndex) is built once per database and kept; every ingest call checks
-the library's version (db.known_claims.version: one primary-key read) and rebuilds only when a claim
-was added or removed — by this process or another (`monitor claims import` beside a running service).
+the library's version (db.known_claims.version: one row that triggers keep) and rebuilds only when a
+claim was added, removed or edited — by this process or another (`monitor claims import` beside a
+running service).
 A match flags the item whatever its model score: the flag reason CLAIM_MATCH is added to the model's,
 and the queue row's reason becomes the claim's text.
 """
@@ -16,6 +17,7 @@ from typing import Any
 import db
 import db.known_claims
 from classifiers.claims import ClaimIndex
+from classifiers.text import Folded
 from monitor.text.urls import canonical_url
 from vocab import CLAIM_MATCH  # the flag reason (vocab/labels.py: "trùng với tin đã được bác bỏ")
 
@@ -36,7 +38,7 @@ class FoundClaim:
 
 @dataclass
 class _Cached:
-    version: tuple[int, int]
+    version: int
     index: ClaimIndex
     claims: dict[int, tuple[str, str | None]]  # id → (text, rebuttal url)
 
@@ -58,7 +60,7 @@ def index_for(database: Any) -> tuple[ClaimIndex, dict[int, tuple[str, str | Non
         cached = _cache.get(key)
         if cached is not None and cached.version == version:
             return cached.index, cached.claims
-    rows = db.known_claims.index_rows(database) if version[0] else []
+    rows = db.known_claims.index_rows(database)
     built = _Cached(version, ClaimIndex((claim_id, text) for claim_id, text, _ in rows),
                     {claim_id: (text, url) for claim_id, text, url in rows})
     with _lock:
@@ -66,15 +68,17 @@ def index_for(database: Any) -> tuple[ClaimIndex, dict[int, tuple[str, str | Non
     return built.index, built.claims
 
 
-def match_texts(database: Any, texts: list[str]) -> list[list[FoundClaim]]:
-    """The claims each text repeats (best first); nothing to do while the library is empty."""
+def match_texts(database: Any, texts: list[str], folded: list[Folded] | None = None) -> list[list[FoundClaim]]:
+    """The claims each text repeats (best first); nothing to do while the library is empty. `folded`: each
+    text's search_key and words, when the caller has them (ingest does: they save folding each text again)."""
     if not texts:
         return []
     index, claims = index_for(database)
     if not len(index):
         return [[] for _ in texts]
-    return [[FoundClaim(m.claim_id, m.similarity, *claims.get(m.claim_id, ("", None))) for m in index.match(text)]
-            for text in texts]
+    return [[FoundClaim(m.claim_id, m.similarity, *claims.get(m.claim_id, ("", None)))
+             for m in index.match(text, text_folded)]
+            for text, text_folded in zip(texts, folded or [None] * len(texts), strict=True)]
 
 
 def not_own(found: list[Any], url: str | None, canonical: str | None) -> list[Any]:

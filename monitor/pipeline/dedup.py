@@ -84,12 +84,22 @@ def shingles(text: str) -> set[bytes]:
 
 
 def shingles_of_keys(*keys: str) -> set[bytes]:
-    """Shingles of texts already passed through `search_key`, read as one text in order.
+    """Shingles of texts already passed through `search_key`, read as one text in order."""
+    return shingles_of_words(words_of_keys(*keys))
+
+
+def words_of_keys(*keys: str) -> list[str]:
+    """The words (\\w+ runs) of texts already passed through `search_key`, read as one text in order.
 
     The words of search_key(title + newline + text) are those of search_key(title) followed by those of
-    search_key(text), so the pipeline folds each field once and shares the keys with the search index.
+    search_key(text), so the pipeline folds each field once and shares the keys with the search index,
+    and the words with the claim matcher (classifiers.claims reads the same \\w+ runs).
     """
-    words = [word for key in keys for word in _WORD.findall(key)]
+    return [word for key in keys for word in _WORD.findall(key)]
+
+
+def shingles_of_words(words: list[str]) -> set[bytes]:
+    """Shingles of a folded text's words (`words_of_keys`)."""
     if len(words) < MIN_WORDS:
         return set()
     return {" ".join(words[i:i + SHINGLE_WORDS]).encode("utf-8") for i in range(len(words) - SHINGLE_WORDS + 1)}

@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from classifiers.text import Folded
 from db import transaction
 from db.places import record_places, remark_jurisdiction
 from db.state import get_state, put_state
@@ -23,16 +24,19 @@ log = logging.getLogger("monitor.pipeline")
 JURISDICTION_STATE = "jurisdiction_marked"
 
 
-def tag_texts(texts: list[str], jurisdiction: frozenset[str]) -> list[tuple[list[Any], bool]]:
+def tag_texts(texts: list[str], jurisdiction: frozenset[str],
+              folded: list[Folded] | None = None) -> list[tuple[list[Any], bool]]:
     """Each text's places (classifiers.places.Place) and whether one lies in `jurisdiction`. Same-named
-    communes the text does not place are resolved towards the jurisdiction's provinces (places.tag)."""
+    communes the text does not place are resolved towards the jurisdiction's provinces (places.tag).
+    `folded`: each text's search_key and words, when the caller has them (places.tag skips the texts
+    they rule out)."""
     from classifiers import places
 
     prefer = tuple(sorted({code for code in jurisdiction if code.startswith("p:")}
                           | {unit.province_code for code in jurisdiction if (unit := places.unit(code))}))
     out = []
-    for text in texts:
-        found = places.tag(text, prefer)
+    for text, text_folded in zip(texts, folded or [None] * len(texts), strict=True):
+        found = places.tag(text, prefer, text_folded)
         out.append((found, places.in_jurisdiction(found, jurisdiction)))
     return out
 

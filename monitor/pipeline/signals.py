@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from classifiers.text import Folded
 from db.spikes import record_rule_hits
 from monitor.config import Settings
 from monitor.pipeline import claim_signals
@@ -31,11 +32,14 @@ def jurisdiction_of(settings: Settings | None) -> frozenset[str]:
     return frozenset(getattr(settings, "jurisdiction", None) or ())
 
 
-def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str]) -> list[ItemSignals]:
-    """The signals of each text (an item's title and text), outside the write transaction."""
-    claims = claim_signals.match_texts(database, texts)
+def annotate(database: Any, texts: list[str], jurisdiction: frozenset[str],
+             folded: list[Folded] | None = None) -> list[ItemSignals]:
+    """The signals of each text (an item's title and text), outside the write transaction. `folded`: each
+    text's search_key and words, which ingest has already made for the search index and the shingles (the
+    claim matcher reads them instead of folding the text again, the tagger to skip texts naming no place)."""
+    claims = claim_signals.match_texts(database, texts, folded)
     signals = [ItemSignals(claim_matches=found) for found in claims]
-    for found, (places, about) in zip(signals, item_places.tag_texts(texts, jurisdiction), strict=True):
+    for found, (places, about) in zip(signals, item_places.tag_texts(texts, jurisdiction, folded), strict=True):
         found.places, found.about_jurisdiction = places, about
     return signals
 
