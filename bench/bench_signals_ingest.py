@@ -6,7 +6,8 @@ bench_ingest.py times its full pipeline (the feed bytes are in memory: no networ
 library), so every item is tagged with places, matched against the claims, and its watchlist rule hits
 recorded. "Off": `monitor.pipeline.signals.annotate` and `record` replaced by ones that compute and store
 nothing, and an empty library. The spike check is not in the ingest path (its own scheduler job; see
-bench_spread.py). Every round stores into a fresh database; rounds alternate on/off, best of 5 each.
+bench_spread.py). Every round stores into a fresh database; rounds alternate which side goes first, and the figure is
+the median of the rounds' own ratios (off time / on time).
 
 Prints `FIGURE signals_ingest_ratio: … (target: >= 0.9)`. Needs ../shared/realworld (as bench_ingest.py).
 """
@@ -14,6 +15,7 @@ Prints `FIGURE signals_ingest_ratio: … (target: >= 0.9)`. Needs ../shared/real
 from __future__ import annotations
 
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -33,7 +35,7 @@ from monitor.crawl.fetch import FetchResult  # noqa: E402
 from monitor.crawl.sources import ParseError, rss  # noqa: E402
 from monitor.pipeline import claim_signals, ingest, signals  # noqa: E402
 
-ROUNDS = 5
+ROUNDS = 9  # best of 9: the two sides differ by a tenth, and this VM's rounds wander by as much
 CLAIMS = 10_000
 
 
@@ -87,17 +89,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         one_round(feeds[:2], scorer, Path(tmp), "warm", claims[:100], codes)
         for round_no in range(ROUNDS):
-            seconds, stored = one_round(feeds, scorer, Path(tmp), f"on-{round_no}", claims, codes)
-            on_times.append(seconds)
-            with _Off():
-                seconds, _ = one_round(feeds, scorer, Path(tmp), f"off-{round_no}", [], frozenset())
-            off_times.append(seconds)
+            for side in ("on", "off") if round_no % 2 == 0 else ("off", "on"):  # neither side always first
+                if side == "on":
+                    seconds, stored = one_round(feeds, scorer, Path(tmp), f"on-{round_no}", claims, codes)
+                    on_times.append(seconds)
+                else:
+                    with _Off():
+                        seconds, _ = one_round(feeds, scorer, Path(tmp), f"off-{round_no}", [], frozenset())
+                    off_times.append(seconds)
     found = sum(len(parse(body)) for _, body in feeds)
     on, off = min(on_times), min(off_times)
     print(f"feeds: {len(feeds)}, items: {found}, stored per round: {stored}; scorer: {note}; {CLAIMS} claims")
     print(f"signals on: {on:.3f} s ({found / on:.0f} items/s); off: {off:.3f} s ({found / off:.0f} items/s);"
           f" best of {ROUNDS}")
-    print(f"FIGURE signals_ingest_ratio: {off / on:.2f} (target: >= 0.9)")
+    paired = statistics.median(b / a for a, b in zip(on_times, off_times, strict=True))
+    # The figure is the median of the rounds' own ratios (each round runs both sides back to back): the
+    # ratio of the two best times swings by ±0.08 between runs on this VM, the paired median by ±0.02.
+    print(f"ratio of the best times: {off / on:.2f}")
+    print(f"FIGURE signals_ingest_ratio: {paired:.2f} (median of {ROUNDS} paired rounds; target: >= 0.9)")
     return 0
 
 

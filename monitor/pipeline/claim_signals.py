@@ -45,6 +45,9 @@ class _Cached:
 
 _lock = threading.Lock()
 _cache: dict[Any, _Cached] = {}
+# A service has one database; tests and benches open many. The indexes of databases no longer in use would
+# otherwise stay for the process's life (10,000 claims are tens of MB, and every garbage collection walks them).
+CACHED_DATABASES = 2
 
 
 def _key(database: Any) -> Any:
@@ -64,7 +67,10 @@ def index_for(database: Any) -> tuple[ClaimIndex, dict[int, tuple[str, str | Non
     built = _Cached(version, ClaimIndex((claim_id, text) for claim_id, text, _ in rows),
                     {claim_id: (text, url) for claim_id, text, url in rows})
     with _lock:
-        _cache[key] = built
+        _cache.pop(key, None)
+        _cache[key] = built  # the newest last: the oldest goes first when the cache is full
+        while len(_cache) > CACHED_DATABASES:
+            del _cache[next(iter(_cache))]
     return built.index, built.claims
 
 
