@@ -42,6 +42,9 @@ FLOOR_FEATURES = 8  # the smallest denominator, in typical features
 COMMON_SHARE = 0.05  # a feature in more than this share of the claims (and in > 20 of them) is dropped
 AMBIGUOUS_MARGIN = 0.05
 MIN_FEATURES = 4  # a claim with fewer informative features is too short to match reliably: not indexed
+# Nor one of fewer distinct informative syllables: "Bão số 3" has four features (bao, so, "bao so", "so 0") but
+# says one thing, and every item about that storm would "contain" it at similarity 1.0 (hostile review).
+MIN_SYLLABLES = 4
 
 _TOKEN = re.compile(r"\w+")
 # Folded Vietnamese function words, pronouns and fillers (and a few teencode leftovers that
@@ -131,7 +134,7 @@ class ClaimIndex:
         per_claim: list[set[str]] = []
         for claim_id, text in claims:
             found = features(text)
-            if len(found) >= MIN_FEATURES:
+            if len(found) >= MIN_FEATURES and sum(" " not in f for f in found) >= MIN_SYLLABLES:
                 ids.append(int(claim_id))
                 per_claim.append(found)
         self.ids = np.array(ids, dtype=np.int64)

@@ -127,3 +127,10 @@ def test_precision_and_recall_on_the_held_out_half_and_on_all(split):
     precision, recall = quality(THRESHOLD, split)
     print(f"claims quality split={split or 'all'}: precision {precision:.3f} recall {recall:.3f}")
     assert precision >= 0.95 and recall >= 0.8
+
+
+def test_a_claim_of_a_few_syllables_is_not_indexed_and_matches_nothing():
+    """"Bão số 3" has four features but says one thing: every item about that storm would contain it whole."""
+    index = ClaimIndex([(1, "Bão số 3"), (2, "Vắc xin gây vô sinh ở phụ nữ trẻ tuổi")])
+    assert len(index) == 1
+    assert index.match("Chiều nay bão số 3 đổ bộ vào Thanh Hóa, người dân cần chủ động phòng tránh") == []
