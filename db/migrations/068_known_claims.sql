@@ -3,9 +3,9 @@
 -- decision on one of the committee's own items, a schema.org ClaimReview, a `role: rebuttal` source, or
 -- `monitor claims import`. text_key is the folded text (classifiers.text.search_key), which search reads.
 -- A claim is one (text_key, url) pair: the unique index reads a missing url as '' (a plain UNIQUE would let
--- any number of url-less copies in, NULLs being distinct). AUTOINCREMENT: ids are never reused, so
--- (count, max id) changes whenever a claim is added or removed — the cheap version the pipeline's cached
--- index is checked against on every ingest call (db.known_claims.version).
+-- any number of url-less copies in, NULLs being distinct). AUTOINCREMENT: ids are never reused
+-- (the library's version, which the pipeline's cached index is checked against, is a counter that triggers
+-- keep: migration 072).
 CREATE TABLE known_claims (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     text TEXT NOT NULL,
