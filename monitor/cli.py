@@ -119,6 +119,18 @@ def port_number(text: str) -> int:
     return number
 
 
+def count_argument(text: str) -> int:
+    """argparse type of a count option (--limit, --hours): a whole number from 1 to 1,000,000. A plain int
+    passes 0, negatives and integers past 64 bits, which SQLite then refuses with a traceback."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 1000000, got {value}")
+    return value
+
+
 def host_name(text: str) -> str:
     """argparse type of --host: an IP address, or a name (resolved when the server starts). Digits and dots,
     or a colon, mean an address, so 256.1.1.1 is refused here rather than looked up as a name."""

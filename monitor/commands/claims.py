@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from monitor.cli import print_json
+from monitor.cli import count_argument, print_json
 
 
 def register(subparsers) -> None:
@@ -27,20 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--search", metavar="TEXT", help="only claims containing TEXT (tone marks and case ignored)")
     p.add_argument("--origin", choices=("decision", "claimreview", "rebuttal", "import"),
                    help="only claims from this origin")
-    p.add_argument("--limit", type=_limit, default=100, help="at most this many (default 100)")
+    p.add_argument("--limit", type=count_argument, default=100, help="at most this many (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_claims_list)
-
-
-def _limit(text: str) -> int:
-    """--limit: a whole number from 1 to 1,000,000 (SQLite refuses integers past 64 bits with a traceback)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 1000000, got {value}")
-    return value
 
 
 def cmd_claims_import(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from monitor.cli import CliError, print_json
+from monitor.cli import CliError, count_argument, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,20 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_spikes_check)
     p = spikes_sub.add_parser("list", help="spikes fired recently, newest first")
-    p.add_argument("--hours", type=_positive, default=24 * 7, help="how far back (default 168: a week)")
-    p.add_argument("--limit", type=_positive, default=100, help="at most this many (default 100)")
+    p.add_argument("--hours", type=count_argument, default=24 * 7, help="how far back (default 168: a week)")
+    p.add_argument("--limit", type=count_argument, default=100, help="at most this many (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_spikes_list)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 1000000, got {value}")
-    return value
 
 
 def _rules(feeds: str | None) -> list:
