@@ -536,6 +536,19 @@ def unit(code: str) -> Place | None:
     return gazetteer().units.get(code)
 
 
+def place_name(code: str, *, with_province: bool = False) -> str:
+    """A stored place code as people read it: the unit's name, or the code itself for a unit the installed
+    gazetteer no longer knows. `with_province`: a commune followed by its province ("Phường Hạc Thành,
+    Thanh Hóa"), where a list mixes provinces and commune names repeat across them."""
+    found = unit(code)
+    if found is None:
+        return code
+    if with_province and found.level == "commune" and found.province_code != found.code:
+        province = unit(found.province_code)
+        return f"{found.name}, {province.name}" if province else found.name
+    return found.name
+
+
 def find_units(name: str) -> list[Place]:
     """Today's units a configured name means: "Thanh Hóa", "tỉnh Thanh Hóa", "phường Hạc Thành",
     "Hạc Thành", "xã Quảng Phú, Đắk Lắk" (the province after a comma picks among same-named communes), or

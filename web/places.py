@@ -14,8 +14,7 @@ def places_of(database: Any, item_id: int) -> list[dict[str, str]]:
     in (empty for a province). A code the installed gazetteer no longer knows shows as the code itself."""
     out = []
     for row in item_places(database.conn, item_id):
-        unit = places.unit(row["code"])
         province = places.unit(row["province_code"]) if row["level"] == "commune" else None
-        out.append({"name": unit.name if unit else row["code"], "code": row["code"], "level": row["level"],
+        out.append({"name": places.place_name(row["code"]), "code": row["code"], "level": row["level"],
                     "province": province.name if province else ""})
     return out

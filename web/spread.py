@@ -31,14 +31,13 @@ def describe_spikes(spikes: list[dict]) -> list[dict]:
     """Spikes as a reader wants them: `about` names the subject (a place's name, not its code 'p:38'; a rule's
     name; nothing for a story, which is linked instead) and `count` says what was counted ("5 new sources",
     "12 items in the hour")."""
-    from classifiers.places import unit
+    from classifiers.places import place_name
 
     out = []
     for spike in spikes:
         about = spike["subject"]
         if spike["kind"] == "place_rate":
-            place = unit(about)
-            about = place.name if place is not None else about
+            about = place_name(about)
         elif spike["kind"] == "story_sources":
             about = ""
         n = round(spike["observed"])  # a count of sources or items

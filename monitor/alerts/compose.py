@@ -31,15 +31,12 @@ def item_link(settings: Settings, item_id: int) -> str:
 
 
 def place_label(code: str) -> str:
-    """A place as the message shows it: the unit's name from the place gazetteer (classifiers.places, issue 11
-    item 1), else the code item_places stores ('p:38', 'c:15904')."""
-    try:
-        from classifiers.places import gazetteer
+    """A place as the message shows it: its name and the code item_places stores ("Thanh Hóa (p:38)"), or
+    the code alone for a unit the gazetteer no longer knows."""
+    from classifiers.places import place_name
 
-        unit = gazetteer().units.get(code)
-    except ImportError:  # the place tagging (or its gazetteer package) is not installed: the code
-        return code
-    return f"{unit.name} ({code})" if unit is not None else code
+    name = place_name(code)
+    return f"{name} ({code})" if name != code else code
 
 
 def _reason_lines(alert: dict[str, Any], words: Wording, places: list[tuple[str, str]]) -> list[str]:

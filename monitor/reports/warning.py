@@ -73,7 +73,7 @@ def _at(sides: dict[str, tuple], side: str, index: int) -> int:
 
 def _places_table(conn: sqlite3.Connection, start: str, mid: str, end: str, w: Wording) -> Table:
     """The places the items about the jurisdiction mention most, with this period's flagged items."""
-    from classifiers.places import unit
+    from classifiers.places import place_name
 
     items: dict[str, Counter] = {"cur": Counter(), "prev": Counter()}
     flagged: Counter = Counter()
@@ -84,24 +84,11 @@ def _places_table(conn: sqlite3.Connection, start: str, mid: str, end: str, w: W
         if current:
             flagged[code] += flagged_count
     top = sorted(items["cur"], key=lambda code: (-items["cur"][code], -flagged[code], code))[:TOP_PLACES]
-    rows = [[_place_name(unit(code), code), levels[code], items["cur"][code], flagged[code], items["prev"][code],
+    rows = [[place_name(code, with_province=True), levels[code], items["cur"][code], flagged[code], items["prev"][code],
              change(items["cur"][code], items["prev"][code])] for code in top]
     return Table("places_mentioned", w.gettext("Places mentioned by items about the jurisdiction"),
                  ["place", "level", "items", "flagged", "previous", "change"], rows,
                  note=w.gettext("An item mentioning several places counts once for each."))
-
-
-def _place_name(place, code: str) -> str:
-    """A place as the report names it: its name, with its province for a commune (names repeat across
-    provinces), or the stored code for a unit the gazetteer no longer knows."""
-    from classifiers.places import unit
-
-    if place is None:
-        return code
-    if place.level == "commune" and place.province_code != place.code:
-        province = unit(place.province_code)
-        return f"{place.name}, {province.name}" if province else place.name
-    return place.name
 
 
 def _claims_table(conn: sqlite3.Connection, period: Period, w: Wording) -> Table:
