@@ -99,6 +99,26 @@ def test_a_feed_the_model_refuses_fails_alone(tmp_db):
     assert stored == {batches[0][0]["id"], batches[2][0]["id"]}
 
 
+def test_a_feed_whose_signals_fail_fails_alone(tmp_db, monkeypatch):
+    """Tagging places and matching claims run for the whole group, like scoring: a text they refuse fails its
+    own feed, not the feeds that arrived with it."""
+    from monitor.pipeline import signals
+
+    annotate = signals.annotate
+
+    def refusing(database, texts, jurisdiction, folded=None):
+        if any("BOOM" in text for text in texts):
+            raise ValueError("refused")
+        return annotate(database, texts, jurisdiction, folded)
+
+    monkeypatch.setattr(signals, "annotate", refusing)
+    batches = feeds(tmp_db, 3)
+    batches[1][1].append(RawItem(guid="bad", title="BOOM", text="BOOM BOOM", url="https://s1.example/bad"))
+    results = ingest_many(tmp_db, batches, None)
+    assert isinstance(results[1], ValueError)
+    assert results[0].new == 5 and results[2].new == 5
+
+
 def test_a_feed_whose_write_fails_fails_alone_and_the_rest_commit(tmp_db, monkeypatch):
     batches = feeds(tmp_db, 3)
     real = dedup.record_item

@@ -299,6 +299,25 @@ def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], s
         return _store(conn, batch, fetched_at)
 
 
+def _each_alone_on_failure(prepared: list[tuple[int, _Prepared]], step: Any,
+                           results: list) -> list[tuple[int, _Prepared]]:
+    """Run `step` on all the batches at once (its per-call cost paid once); when it fails, on each batch
+    alone, to find the sources whose texts it refuses: they get their exception in `results` and are left
+    out, the others go on. Returns the batches that went through."""
+    try:
+        step([batch for _, batch in prepared])
+        return prepared
+    except Exception:  # noqa: BLE001 - find which source's texts the step refuses
+        passed = []
+        for index, batch in prepared:
+            try:
+                step([batch])
+                passed.append((index, batch))
+            except Exception as exc:  # noqa: BLE001 - reported for this source only
+                results[index] = exc
+        return passed
+
+
 def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[RawItem]]],
                 scorer: Scorer | None, flag_budget: FlagBudget | None = None, *,
                 jurisdiction: frozenset[str] = frozenset()) -> list[IngestResult | Exception]:
@@ -317,18 +336,8 @@ def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[
             prepared.append((index, _prepare(database, source, raws)))
         except Exception as exc:  # noqa: BLE001 - reported for this source only
             results[index] = exc
-    try:
-        _score([batch for _, batch in prepared], scorer)
-    except Exception:  # noqa: BLE001 - find which source's texts the model refuses
-        scored = []
-        for index, batch in prepared:
-            try:
-                _score([batch], scorer)
-                scored.append((index, batch))
-            except Exception as exc:  # noqa: BLE001
-                results[index] = exc
-        prepared = scored
-    _annotate(database, [batch for _, batch in prepared], jurisdiction)
+    prepared = _each_alone_on_failure(prepared, lambda group: _score(group, scorer), results)
+    prepared = _each_alone_on_failure(prepared, lambda group: _annotate(database, group, jurisdiction), results)
     fetched_at = utcnow()
     try:
         with transaction(database) as conn:
