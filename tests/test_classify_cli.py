@@ -178,6 +178,18 @@ def test_classify_imports_no_web_database_reports_or_skops():
     assert json.loads(result.stdout)["kind"] == "article"
 
 
+def test_status_imports_no_write_path():
+    """`monitor status` reads the scheduler's health through monitor.service: importing it must not pull in
+    the write path and its HTML parser (~0.2 s of `status`'s start-up; issue 17 §5)."""
+    result = run_python("""
+    import sys
+    import monitor.service, monitor.status
+    print("LOADED", sorted(name for name in ("monitor.pipeline", "bs4", "trafilatura") if name in sys.modules))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout
+
+
 def test_loading_a_model_file_does_not_import_skops():
     result = run_python("""
     import sys

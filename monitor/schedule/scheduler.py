@@ -48,8 +48,6 @@ from monitor import config as config_module
 from monitor import storage
 from monitor.config import ConfigError, FeedsConfig, SourceConfig
 from monitor.domain import DEFAULT_TIMEZONE
-from monitor.pipeline.places import sync_jurisdiction
-from monitor.pipeline.signals import jurisdiction_of
 from monitor.schedule.inflight import InFlight
 from monitor.schedule.locks import (
     recover_interrupted_runs,
@@ -593,7 +591,11 @@ class Scheduler:
 
     def _sync_jurisdiction(self, database) -> None:
         """Re-mark items "about us" when settings.jurisdiction changed (issue 11); a failure is logged and
-        retried at the next start or reload (the marks are only recorded as applied once written)."""
+        retried at the next start or reload (the marks are only recorded as applied once written).
+        Imported here: the write path (and its HTML parser) is no part of `monitor status`'s start-up."""
+        from monitor.pipeline.places import sync_jurisdiction
+        from monitor.pipeline.signals import jurisdiction_of
+
         try:
             sync_jurisdiction(database, jurisdiction_of(self.config.settings))
         except Exception:  # noqa: BLE001 - the queue's "Về địa bàn" marks must not stop the crawl
