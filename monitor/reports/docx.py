@@ -91,10 +91,10 @@ TABLES = {
                              (5.4, 1.7, 1.9, 1.5, 3.2, 2.8)),
     # The early warning (issue 11): shown when the report has the tables.
     "places_mentioned": DocTable("places_mentioned", N_("Places mentioned by items about our jurisdiction"),
-                                 ("place", "level", "items", "flagged", "previous"), (6.0, 2.6, 2.0, 2.0, 2.0),
+                                 ("place", "level", "items", "flagged", "previous"), (6.1, 3.0, 2.2, 2.6, 2.6),
                                  optional=True),
     "claims_matched": DocTable("claims_matched", N_("Debunked claims that came back"),
-                               ("debunked_claim", "verdict", "url", "items", "sources"), (6.2, 2.2, 4.0, 1.1, 1.1),
+                               ("debunked_claim", "verdict", "url", "items", "sources"), (5.6, 2.2, 4.1, 2.0, 2.6),
                                optional=True),
 }
 CHARTS = {spec.name: spec for spec in charts.CHARTS}
@@ -648,9 +648,10 @@ class _Body:
 
 
 def heading(spec: DocTable, column: str, w: Wording) -> str:
-    """A table's column heading: the column's label, or the table's own wording for it."""
+    """A table's column heading: the column's label with a capital, as every other format heads it
+    (Wording.heading), or the table's own wording for it."""
     own = dict(spec.headings).get(column)
-    return w.gettext(own) if own else w.label(column)
+    return w.gettext(own) if own else w.heading(column)
 
 
 def _coded(column: str) -> bool | None:
