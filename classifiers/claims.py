@@ -34,7 +34,7 @@ from itertools import chain
 
 import numpy as np
 
-from classifiers.text import Folded, model_text, search_key
+from classifiers.text import Folded, folded_words, model_text
 
 THRESHOLD = 0.55  # the lowest on a 0.05 grid with precision ≥ 0.97 on the dev half of tests/fixtures/claims
 MIN_SHARED = 4  # shared features below this are never a match, whatever the ratio
@@ -45,8 +45,8 @@ MIN_FEATURES = 4  # a claim with fewer informative features is too short to matc
 # Nor one of fewer distinct informative syllables: "Bão số 3" has four features (bao, so, "bao so", "so 0") but
 # says one thing, and every item about that storm would "contain" it at similarity 1.0 (hostile review).
 MIN_SYLLABLES = 4
+_COUNT_SLOTS = 1 << 18  # (text, claim) slots counted at once: 10,000 claims → 26 texts (2 MB per array)
 
-_TOKEN = re.compile(r"\w+")
 # Folded Vietnamese function words, pronouns and fillers (and a few teencode leftovers that
 # classifiers.text leaves alone as ambiguous: r, z, v, b, bn), plus the commonest English and French
 # ones. They carry no claim: "không" and "đã" say nothing about which rumour it is.
@@ -110,18 +110,21 @@ def _tokens(text: str, folded: Folded | None = None) -> list[str]:
     words when the caller has them (ingest makes them for every item): read when model_text leaves the
     text as it is, as it does most texts (no teencode, link or look-alike letter)."""
     readable = model_text(text)
-    words = folded.words if folded is not None and readable == text else _TOKEN.findall(search_key(readable))
+    words = folded.words if folded is not None and readable == text else folded_words(readable)
     return list(chain.from_iterable(map(_TOKEN_MAP.__getitem__, words)))
 
 
-def features(text: str, folded: Folded | None = None) -> set[str]:
-    """The set of features of a text: its informative syllables and each neighbouring pair ("a b": a
-    string keeps its hash, which the index look-ups reuse; a tuple's is computed at each).
+Feature = str | tuple[str, str]  # a syllable, or a pair of neighbouring ones
+
+
+def features(text: str, folded: Folded | None = None) -> set[Feature]:
+    """The set of features of a text: its informative syllables and each neighbouring pair, as a tuple
+    (made and hashed in C: joining each pair into a string was a quarter of the matcher's time).
     `folded`: the text's search_key and words, if the caller has them (see _tokens)."""
     tokens = _tokens(text, folded)
-    found = set(tokens)
+    found: set[Feature] = set(tokens)
     found.discard("0")
-    found.update(map(" ".join, zip(tokens, tokens[1:], strict=False)))
+    found.update(zip(tokens, tokens[1:], strict=False))
     return found
 
 
@@ -131,60 +134,102 @@ class ClaimIndex:
     def __init__(self, claims: Iterable[tuple[int, str]], threshold: float = THRESHOLD) -> None:
         self.threshold = threshold
         ids: list[int] = []
-        per_claim: list[set[str]] = []
+        per_claim: list[set[Feature]] = []
         for claim_id, text in claims:
             found = features(text)
-            if len(found) >= MIN_FEATURES and sum(" " not in f for f in found) >= MIN_SYLLABLES:
+            if len(found) >= MIN_FEATURES and sum(isinstance(f, str) for f in found) >= MIN_SYLLABLES:
                 ids.append(int(claim_id))
                 per_claim.append(found)
         self.ids = np.array(ids, dtype=np.int64)
-        postings: dict[str, list[int]] = {}
+        postings: dict[Feature, list[int]] = {}
         for row, found in enumerate(per_claim):
             for feature in found:
                 postings.setdefault(feature, []).append(row)
         n = len(ids)
         common = max(20, COMMON_SHARE * n)
         self._rare_weight = math.log((n + 10) / 1.0)  # a feature no claim carries
-        self._weights: dict[str, float] = {}
-        self._postings: dict[str, np.ndarray] = {}
+        weights: dict[Feature, float] = {}
+        # The posting lists of the features not too common, end to end (CSR): feature id → its claims'
+        # rows are _rows[_starts[id]:_starts[id + 1]]. One array, not one per feature: a batch's lists are
+        # gathered by one fancy index, and they stay close together in memory, which the matcher reads
+        # after the model has had the CPU caches.
+        self._feature_ids: dict[Feature, int] = {}
+        self._feature_weights: list[float] = []
+        lists: list[list[int]] = []
+        too_common = []
         for feature, rows in postings.items():
             if len(rows) > common:
-                self._weights[feature] = 0.0  # too common to tell claims apart
+                weights[feature] = 0.0  # too common to tell claims apart
+                too_common.append(feature)
                 continue
-            self._weights[feature] = math.log((n + 10) / (len(rows) + 1.0))
-            self._postings[feature] = np.array(rows, dtype=np.int32)
-        self._claim_weight = np.array([sum(self._weights[f] for f in found) for found in per_claim], dtype=np.float64)
-        mean = (sum(self._weights[f] for p in per_claim for f in p) / max(1, sum(map(len, per_claim))))
+            weights[feature] = math.log((n + 10) / (len(rows) + 1.0))
+            self._feature_ids[feature] = len(lists)
+            self._feature_weights.append(weights[feature])
+            lists.append(rows)
+        self._common = frozenset(too_common)
+        self._weight_array = np.array(self._feature_weights, dtype=np.float64)
+        self._starts = np.cumsum([0, *map(len, lists)], dtype=np.int64)
+        self._rows = np.fromiter(chain.from_iterable(lists), dtype=np.int64, count=int(self._starts[-1]))
+        self._claim_weight = np.array([sum(weights[f] for f in found) for found in per_claim], dtype=np.float64)
+        mean = (sum(weights[f] for p in per_claim for f in p) / max(1, sum(map(len, per_claim))))
         self._floor = FLOOR_FEATURES * (mean or self._rare_weight)
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def _similarities(self, text: str, folded: Folded | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, similarity) of the claims sharing at least MIN_SHARED features with `text`.
-
-        Runs on every new item, so the set work is done by set operations (C speed), and an item with
-        fewer than MIN_SHARED features in the postings stops before numpy: a claim gets at most one
-        count per feature, so none can reach MIN_SHARED (about half the items of a crawl)."""
-        none = np.empty(0, dtype=np.int64), np.empty(0)
-        if not len(self.ids):
-            return none
+    def _hits(self, text: str, folded: Folded | None) -> tuple[list[int], float]:
+        """The ids of the features `text` shares with the posting lists, and the text's weight. The set
+        work is done by set operations (C speed)."""
         found = features(text, folded)
-        known = self._weights.keys() & found  # in the library: weighed; the rest weighs _rare_weight
-        hits = list(self._postings.keys() & known)  # not too common: in a posting list
-        if len(hits) < MIN_SHARED:
-            return none
-        hit_weights = list(map(self._weights.__getitem__, hits))
-        # The common features of `known` weigh 0.0: the hits and the unknown features make the weight.
-        item_weight = sum(hit_weights) + self._rare_weight * (len(found) - len(known))
-        postings = list(map(self._postings.__getitem__, hits))
-        rows = np.concatenate(postings)
-        candidates = np.flatnonzero(np.bincount(rows) >= MIN_SHARED)
-        if not len(candidates):
-            return none
-        shared = np.bincount(rows, weights=np.repeat(hit_weights, list(map(len, postings))))[candidates]
-        denominator = np.minimum(self._claim_weight[candidates], max(item_weight, self._floor))
-        return candidates, np.minimum(shared / np.maximum(denominator, 1e-9), 1.0)
+        hits = self._feature_ids.keys() & found  # in the library and not too common: in a posting list
+        if len(hits) < MIN_SHARED:  # a claim gets at most one count per feature: none can reach MIN_SHARED
+            return [], 0.0
+        ids = list(map(self._feature_ids.__getitem__, hits))
+        # The library's too common features weigh 0.0, the ones it lacks _rare_weight each.
+        unknown = len(found) - len(hits) - len(self._common.intersection(found))
+        return ids, sum(map(self._feature_weights.__getitem__, ids)) + self._rare_weight * unknown
+
+    def _similarities(self, texts: list[str], folded: list[Folded] | list[None]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per text, (rows, similarity) of the claims sharing at least MIN_SHARED features with it.
+
+        Runs on every new item, so a batch's texts are counted together: their posting lists are
+        gathered end to end, tagged with the text's index, and (text, claim) pairs counted by one
+        bincount, instead of a dozen numpy calls per text. About half the items of a crawl share fewer than
+        MIN_SHARED features with the library and stop before numpy."""
+        none = np.empty(0, dtype=np.int64), np.empty(0)
+        out = [none] * len(texts)
+        if not len(self.ids):
+            return out
+        hits = [self._hits(text, text_folded) for text, text_folded in zip(texts, folded, strict=True)]
+        kept = [i for i, (ids, _) in enumerate(hits) if ids]
+        # Texts counted together share one count array of len(texts) × len(claims) slots: a few MB at most.
+        per_count = max(1, _COUNT_SLOTS // len(self.ids))
+        for at in range(0, len(kept), per_count):
+            chunk = kept[at:at + per_count]
+            for i, found in zip(chunk, self._count([hits[i] for i in chunk]), strict=True):
+                out[i] = found
+        return out
+
+    def _count(self, hits: list[tuple[list[int], float]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(rows, similarity) for each text's (feature ids, weight), all in one pass: one bincount over
+        (text, claim) slots, as a text alone would count its claims (the same float sums, in list order)."""
+        ids = np.fromiter(chain.from_iterable(found for found, _ in hits), dtype=np.int64)
+        starts = self._starts[ids]
+        lengths = self._starts[ids + 1] - starts
+        ends = np.cumsum(lengths)
+        rows = self._rows[np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(starts - (ends - lengths), lengths)]
+        n = len(self.ids)
+        text_of_id = np.repeat(np.arange(len(hits), dtype=np.int64), [len(found) for found, _ in hits])
+        slots = np.repeat(text_of_id, lengths) * n + rows
+        pairs = np.flatnonzero(np.bincount(slots, minlength=len(hits) * n) >= MIN_SHARED)
+        shared = np.bincount(slots, weights=np.repeat(self._weight_array[ids], lengths),
+                             minlength=len(hits) * n)[pairs]
+        text, rows = np.divmod(pairs, n)
+        denominator = np.minimum(self._claim_weight[rows],
+                                 np.maximum(np.array([weight for _, weight in hits])[text], self._floor))
+        similarity = np.minimum(shared / np.maximum(denominator, 1e-9), 1.0)
+        bounds = np.searchsorted(text, np.arange(len(hits) + 1))
+        return [(rows[a:b], similarity[a:b]) for a, b in zip(bounds, bounds[1:], strict=False)]
 
     def _matches(self, rows: np.ndarray, similarity: np.ndarray) -> list[ClaimMatch]:
         """Best first; equal similarities (to 1e-9: sums taken in set order differ in their last bits
@@ -195,12 +240,19 @@ class ClaimIndex:
     def scores(self, text: str, folded: Folded | None = None) -> list[ClaimMatch]:
         """Every claim sharing at least MIN_SHARED features with `text`, best first (no threshold).
         `folded`: the text's search_key and words, if the caller has them (saves folding it again)."""
-        return self._matches(*self._similarities(text, folded))
+        return self._matches(*self._similarities([text], [folded])[0])
 
     def match(self, text: str, folded: Folded | None = None) -> list[ClaimMatch]:
         """The claims `text` repeats: similarity ≥ the threshold, within AMBIGUOUS_MARGIN of the best.
         `folded`: the text's search_key and words, if the caller has them (saves folding it again)."""
-        rows, similarity = self._similarities(text, folded)
+        return self.match_many([text], [folded])[0]
+
+    def match_many(self, texts: list[str], folded: list[Folded] | None = None) -> list[list[ClaimMatch]]:
+        """`match` for each of `texts`, counted together (what ingest does with a batch of new items)."""
+        return [self._above(rows, similarity)
+                for rows, similarity in self._similarities(texts, folded or [None] * len(texts))]
+
+    def _above(self, rows: np.ndarray, similarity: np.ndarray) -> list[ClaimMatch]:
         above = similarity >= self.threshold
         if not above.any():
             return []

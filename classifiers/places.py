@@ -59,13 +59,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from classifiers.text import Folded, fold_diacritics, nfc, normalize_tones
+from classifiers.text import Folded, fold_diacritics, folds_alike, nfc, normalize_tones
 
 _TOKEN = re.compile(r"[^\W_]+|[^\w\s]|\n")
 _WORD_CHAR = re.compile(r"\w")
-# Where Vietnamese text's characters come from: Basic Latin to Latin Extended-B, Latin Extended Additional,
-# General Punctuation. _may_name_a_place looks at other characters one by one.
-_USUAL_RANGES = ((0, 0x250), (0x1E00, 0x1F00), (0x2000, 0x2070))
+_LETTER_RUN = re.compile(r"[^\W_]+")
 _LEGACY = Path(__file__).with_name("places_legacy.json")
 
 def _written_as(table: dict[tuple[str, ...], tuple[str, object]]) -> dict[tuple[str, ...], tuple[tuple[str, ...], object]]:
@@ -180,19 +178,19 @@ class Gazetteer:
         self.provinces: dict[int, Place] = {}
         self.province_names: dict[str, int] = {}  # folded name (today's, pre-2025, alias) → today's code
         self.current: dict[str, int] = {}  # folded name of today's province → its code
-        # For _may_name_a_place, filled by `close`: a character outside _USUAL_RANGES (each is looked at
-        # then), the first tokens of one-token names, and a first token followed by punctuation in a folded
-        # text ("br-vt", "m'drak": the words of a text do not show punctuation).
-        self.unusual_char = re.compile(r"[\s\S]")
+        # For _may_name_a_place, filled by `close`: the first tokens of one-token names, the first two of
+        # longer ones, and a first token followed by punctuation in a folded text ("br-vt", "m'drak": the
+        # words of a text do not show punctuation).
         self.one_token_starts: frozenset[str] = frozenset()
+        self.two_token_starts: frozenset[tuple[str, str]] = frozenset()  # (first, next) of longer names
         self.punctuated_starts: frozenset[str] = frozenset()
         self.start_then_mark = re.compile(r"(?!)")
 
     def close(self) -> None:
         """Once every name is added: what _may_name_a_place reads."""
-        usual = "".join(chr(c) for lo, hi in _USUAL_RANGES for c in range(lo, hi) if _CARRIED_ALIKE[chr(c)])
-        self.unusual_char = re.compile(f"[^{re.escape(usual)}]")
         self.one_token_starts = frozenset(first for first, node in self.trie.items() if "" in node)
+        self.two_token_starts = frozenset((first, key) for first, node in self.trie.items()
+                                          for key in node if isinstance(key, str) and key)
         followed = {}  # a first token, then (across the blanks and "_" that `tag` skips) a mark continuing it
         for first, node in self.trie.items():
             marks = [re.escape(key) for key in node if isinstance(key, str) and key and not _WORD_CHAR.match(key)]
@@ -486,49 +484,26 @@ def tag(text: str, prefer: Iterable[str] = (), folded: Folded | None = None) -> 
     return list(found.values())
 
 
-class _CarriedAlike(dict):
-    """Character → whether the folded words (\\w+ runs of search_key) carry it as `tag`'s tokens do: a
-    word character that folds to word characters, or another character that folds to characters that are
-    not word characters, and to something (a lone combining mark folds to nothing and would join the
-    words around it). Filled on first sight."""
-
-    def __missing__(self, char: str) -> bool:
-        folded = fold_diacritics(char).lower()
-        if char == "_":
-            alike = True  # inside a word: _may_name_a_place splits the words on it, as `tag` does
-        elif not folded or "_" in folded:
-            alike = False
-        elif _WORD_CHAR.match(char):
-            alike = all(_WORD_CHAR.match(c) for c in folded)
-        else:
-            alike = not any(_WORD_CHAR.match(c) for c in folded)
-        self[char] = alike
-        return alike
-
-
-_CARRIED_ALIKE = _CarriedAlike()
-
-
 def _may_name_a_place(text: str, folded: Folded, g: Gazetteer) -> bool:
     """Could `tag` find a name in `text`, given its search_key and words? False only when it surely cannot.
 
     `tag` looks at a position only when its folded token starts a name that is either one token long or
     continued by the next token (the check at the top of its loop). When every character of the text is
-    carried alike (_CarriedAlike), its folded letter tokens are its folded words, in order, and its
-    punctuation is the key's; the words only lack punctuation, which can make two words neighbours that
+    carried alike (classifiers.text.folds_alike; "_" aside, split below), its folded letter tokens are its
+    folded words, in order, and its punctuation is the key's; the words only lack punctuation, which can make two words neighbours that
     were not — more positions, never fewer. A start followed by punctuation is looked for in the key."""
-    source = nfc(text)  # as `tag` reads it ("וֹ" is two characters there)
-    if g.unusual_char.search(source) and not all(map(_CARRIED_ALIKE.__getitem__, set(source))):
+    if not folds_alike(nfc(text)):  # as `tag` reads it ("וֹ" is two characters there)
         return True
     words = folded.words
     if "_" in text:  # a word character that `tag`'s tokens leave out: "thanh_hoa" is "thanh", "hoa"
-        words = [part for word in words for part in word.split("_") if part]
+        words = _LETTER_RUN.findall(folded.key)  # the words split on "_", in one regex pass
     if not g.one_token_starts.isdisjoint(words):
         return True
     if not g.punctuated_starts.isdisjoint(words) and g.start_then_mark.search(folded.key):
         return True
-    trie = g.trie
-    return any(first in trie and following in trie[first] for first, following in zip(words, words[1:], strict=False))
+    # Every neighbouring pair is looked up in one set, in C: a Python test per pair was most of the tagger's
+    # time on the four items in five that name no place.
+    return not g.two_token_starts.isdisjoint(zip(words, words[1:], strict=False))
 
 
 def unit(code: str) -> Place | None:

@@ -11,6 +11,8 @@ from classifiers.text import (
     content_hash,
     dedup_key,
     fold_diacritics,
+    folded_words,
+    folds_alike,
     model_text,
     nfc,
     normalize_tones,
@@ -212,3 +214,25 @@ def test_model_text_leaves_clean_text_and_existing_normalisers_alone():
     # the older normalisers (dedup, search) do not apply it: their keys must not move
     assert search_key("ko dc https://x.y/z") == "ko dc https://x.y/z"
     assert dedup_key("сo") != dedup_key("co")
+
+
+@pytest.mark.parametrize("text", [
+    "Ngân hàng Nhà nước sẽ đổi tiền mới https://x.example/a?b=1 từ ngày 1/7",
+    "ĐỂ Ý: Thanh_Hóa, Nghệ-An — “tin giả” … 50k/người",
+    nfd("Lũ ở Quỳnh Lưu, Nghệ An"),  # combining marks: folded whole
+    "x\u0301y và ở\u0301Vinh",  # a lone mark folds away and joins its neighbours
+    "ΟΔΟΣ’A ΟΔΟΣ. Σ",  # Greek's final sigma is lower-cased by what follows the word
+    "İstanbul ǅemal ﬁnal ß ² ½ ①",  # letters whose lower case or fold is longer, or a digit
+    "Москва и Ханой 😀 ❤️ #tag @user",
+    "", "   ", "___", "a_b c__d",
+])
+def test_folded_words_are_the_words_of_the_folded_text(text):
+    """folded_words folds word by word where that gives the same as folding the whole text."""
+    import re
+
+    assert folded_words(text) == re.findall(r"\w+", search_key(text))
+
+
+def test_folds_alike_says_which_texts_fold_word_by_word():
+    assert folds_alike("Mưa lớn ở Thanh Hóa, “tin” — 50%") and folds_alike("Москва")
+    assert not folds_alike("x\u0301y")  # the mark folds to nothing

@@ -82,9 +82,8 @@ def match_texts(database: Any, texts: list[str], folded: list[Folded] | None = N
     index, claims = index_for(database)
     if not len(index):
         return [[] for _ in texts]
-    return [[FoundClaim(m.claim_id, m.similarity, *claims.get(m.claim_id, ("", None)))
-             for m in index.match(text, text_folded)]
-            for text, text_folded in zip(texts, folded or [None] * len(texts), strict=True)]
+    return [[FoundClaim(m.claim_id, m.similarity, *claims.get(m.claim_id, ("", None))) for m in found]
+            for found in index.match_many(texts, folded)]
 
 
 def not_own(found: list[Any], url: str | None, canonical: str | None) -> list[Any]:
