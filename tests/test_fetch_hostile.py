@@ -156,6 +156,22 @@ def test_non_utf8_body_without_charset_decoded(hostile):
     assert item.title.startswith("Chữ Quốc ngữ")
 
 
+@pytest.mark.parametrize("declared", ["xml", "header", "bom"])
+def test_utf8_feed_with_one_broken_byte_keeps_its_letters(hostile, declared):
+    """A feed declared UTF-8 whose summary lost half a character (as picofeed's grotte_barbu fixture):
+    feedparser alone read the whole feed as windows-1252 ("Thanh HÃ³a")."""
+    head = b'<?xml version="1.0" encoding="utf-8"?>' if declared == "xml" else b'<?xml version="1.0"?>'
+    body = ((b"\xef\xbb\xbf" if declared == "bom" else b"") + head + '<rss version="2.0"><channel><title>t</title>'
+            '<item><title>Lũ quét ở Mường Lát, Thanh Hóa</title><link>http://example.vn/a</link>'
+            '<description>Người dân sơ tán trong đêm'.encode() + "ố".encode()[:2] + b"</description></item>"
+            b"</channel></rss>")
+    content_type = "application/rss+xml" + ("; charset=utf-8" if declared == "header" else "")
+    hostile.route(f"/cut-{declared}.rss", body, content_type=content_type)
+    [item] = rss.parse(fetcher().fetch(hostile.url(f"/cut-{declared}.rss")))
+    assert item.title == "Lũ quét ở Mường Lát, Thanh Hóa"
+    assert item.text.startswith("Người dân sơ tán trong đêm") and item.text.endswith("\ufffd")
+
+
 def test_hostile_crawl_finishes_with_reasons_and_good_items_stored(hostile, tmp_path):
     bad = {"slow": "/slow.rss", "huge": "/huge.rss", "bomb": "/bomb.rss", "loop": "/loop-a", "gone": "/gone.rss",
            "broken": "/broken.rss", "page": "/page.rss", "garbage": "/garbage.rss", "missing": "/missing.rss"}

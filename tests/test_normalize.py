@@ -10,6 +10,7 @@ import pytest
 from classifiers.text import content_hash, dedup_key, search_key
 from monitor.domain import RawItem
 from monitor.pipeline import normalise
+from monitor.text.charset import _VISCII_TABLE as _VISCII
 from monitor.text.charset import decode_bytes, decode_viscii, detect_charset
 from monitor.text.html import clean_text, html_to_text
 from monitor.text.language import detect_language
@@ -93,6 +94,37 @@ def test_legacy_charsets_of_other_languages_not_mistaken_for_vietnamese(codec, t
     """The project's own sentences in other legacy charsets, as an undeclared XML feed would carry them."""
     body = b'<?xml version="1.0"?><rss><channel><item><title>' + text.encode(codec) + b"</title></item></channel></rss>"
     assert detect_charset(body) not in ("viscii", "cp1258"), codec
+
+
+# A news text whose last "ố" lost its final byte: UTF-8 but for one broken sequence.
+_CUT = "Lũ quét ở Mường Lát, Thanh Hóa: người dân sơ tán trong đêm, tổ".encode()[:-1] + " - tin mới".encode()
+
+
+def test_utf8_with_a_broken_sequence_keeps_its_letters():
+    """One cut character must not turn a UTF-8 text into mojibake (the whole text read as windows-1252)."""
+    for declared in (None, "utf-8"):
+        text = decode_bytes(_CUT, declared)
+        assert text.startswith("Lũ quét ở Mường Lát, Thanh Hóa") and text.count("\ufffd") == 1, declared
+    page = b'<html><head><meta charset="utf-8"></head><body>' + _CUT + b"</body></html>"
+    assert "Mường Lát" in decode_bytes(page)
+
+
+def viscii(text: str) -> bytes:
+    byte_of = {char: code for code, char in _VISCII.items()}
+    return bytes(byte_of[char] for char in text)
+
+
+@pytest.mark.parametrize("body", [
+    "Actualités régionales : la crue recule, les routes rouvrent à la circulation".encode("cp1252"),
+    cp1258("Thời sự Việt Nam hôm nay: mưa lớn ở miền Trung"),
+    viscii("Thời sự Việt Nam hôm nay: mưa lớn ở miền Trung"),
+], ids=["cp1252", "cp1258", "viscii"])
+def test_single_byte_legacy_text_is_not_taken_for_broken_utf8(body):
+    """Lone high bytes are the accented letters of a legacy charset, not broken UTF-8."""
+    from monitor.text.charset import mostly_utf8
+
+    assert not mostly_utf8(body)
+    assert mostly_utf8(_CUT) and not mostly_utf8("Hà Nội".encode())  # valid UTF-8 is not "broken"
 
 
 def test_viscii_table_roundtrip_of_all_vietnamese_capitals():

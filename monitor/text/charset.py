@@ -55,6 +55,27 @@ def _try_decode(data: bytes, codec: str) -> str | None:
         return None
 
 
+def declared_charset(data: bytes, http_charset: str | None = None) -> str | None:
+    """The codec the HTTP charset, else the XML declaration names (None: neither, or one Python lacks)."""
+    if http_charset:
+        return _codec(http_charset)
+    match = _XML_DECL.match(data[:4096])
+    return _codec(match.group(1).decode("ascii")) if match else None
+
+
+def mostly_utf8(data: bytes) -> bool:
+    """UTF-8 but for a few broken sequences: a multi-byte character cut by a truncation, one stray byte.
+
+    Strict decoding fails on those, and every reader then falls back to windows-1252 for the whole text
+    (feedparser does), turning each accented letter into mojibake ("é" → "Ã©"). Text in a single-byte
+    legacy charset has almost no valid multi-byte sequences (its accented letters are lone high bytes),
+    so valid non-ASCII characters outnumbering the broken sequences ten to one says UTF-8."""
+    text = data.decode("utf-8", errors="replace")
+    broken = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")  # a U+FFFD the bytes had is not broken
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - broken
+    return 0 < broken and valid >= 10 * broken
+
+
 def detect_charset(data: bytes, http_charset: str | None = None) -> str:
     """The charset bytes are in: BOM, then HTTP charset, then XML/HTML declaration, then UTF-8, then detection.
 
@@ -75,8 +96,8 @@ def detect_charset(data: bytes, http_charset: str | None = None) -> str:
     for codec in declared:
         if codec and codec not in ("utf-16", "utf-32") and _try_decode(data, codec) is not None:
             return codec
-    if _try_decode(data, "utf-8") is not None:
-        return "utf-8"
+    if _try_decode(data, "utf-8") is not None or mostly_utf8(data):
+        return "utf-8"  # mostly: decode_bytes replaces the few broken sequences
     from charset_normalizer import from_bytes
 
     detected = "cp1252"

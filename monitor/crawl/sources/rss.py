@@ -24,7 +24,7 @@ except ImportError:  # then titles are cleaned by html_to_text alone, like summa
 from monitor.crawl.fetch import FetchResult
 from monitor.crawl.sources import Parsed, ParseError
 from monitor.domain import RawItem
-from monitor.text.charset import decode_bytes
+from monitor.text.charset import declared_charset, decode_bytes, mostly_utf8
 from monitor.text.times import parse_time
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=""", re.I)
@@ -152,22 +152,26 @@ def parse_json_feed(body: bytes, charset: str | None = None) -> list[RawItem]:
     return Parsed(items)
 
 
-def _undeclared_to_utf8(body: bytes, http_charset: str | None) -> tuple[bytes, bool]:
-    """Transcode a feed that declares no charset and is not UTF-8 (feedparser would guess windows-1252).
-
-    Declared charsets are left to feedparser, which already resolves HTTP vs XML declarations.
+def _as_utf8(body: bytes, http_charset: str | None) -> tuple[bytes, bool]:
+    """The feed as valid UTF-8 where feedparser would read it as windows-1252 (it falls back to that for
+    any text that is not valid in its charset), and whether it was transcoded:
+    - a feed that declares no charset and is not UTF-8: transcoded through the charset chain;
+    - a feed declared UTF-8 with a few broken sequences (mostly_utf8): those become U+FFFD, the rest
+      keeps its letters (feedparser made every accented letter of such a feed mojibake).
+    Other declared charsets are left to feedparser, which resolves HTTP vs XML declarations.
     """
-    if http_charset or body.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00")):
-        return body, False
-    if _XML_ENCODING.match(body[:1024]):
+    if body.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00")):
         return body, False
     try:
         body.decode("utf-8")
         return body, False
     except UnicodeDecodeError:
         pass
-    text = decode_bytes(body)
-    return text.encode("utf-8"), True
+    if body.startswith(b"\xef\xbb\xbf") or http_charset or _XML_ENCODING.match(body[:1024]):
+        if declared_charset(body, http_charset) in (None, "utf-8") and mostly_utf8(body):
+            return body.decode("utf-8", errors="replace").encode("utf-8"), True
+        return body, False
+    return decode_bytes(body).encode("utf-8"), True
 
 
 def feed_ttl_seconds(body: bytes) -> int | None:
@@ -203,7 +207,7 @@ def parse(result_or_bytes: FetchResult | bytes, source: Any = None) -> list[RawI
     headers = {"content-location": result.final_url} if result.final_url else {}
     if result.headers.get("content-type"):
         headers["content-type"] = result.headers["content-type"]
-    body, transcoded = _undeclared_to_utf8(body, result.charset)
+    body, transcoded = _as_utf8(body, result.charset)
     if transcoded:
         headers["content-type"] = "application/xml; charset=utf-8"
     # We store text, never feed HTML: relative URIs inside content need no rewriting, and content needs
