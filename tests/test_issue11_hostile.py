@@ -227,6 +227,39 @@ def test_a_users_webhook_that_redirects_is_not_followed_past_the_address_check(a
         assert posts(inside, "/internal") == []
 
 
+def test_a_users_webhook_host_that_answers_inside_at_connect_time_is_refused(alert_world, monkeypatch):
+    """DNS rebinding: the name answered a public address to the check before sending (the check is made to
+    pass here) and 127.0.0.1 to Apprise's own look-up: the connection is refused there, nothing posted."""
+    from db import alerts as store
+    from monitor.alerts import rules, send
+    from monitor.crawl import fetch
+    from tests.alert_support import posts, receiver, settings_for
+
+    monkeypatch.setattr(send, "check_webhook_host", lambda settings, address: None)
+    with receiver() as inside:
+        inside.route("/hook", "ok", content_type="text/plain")
+        settings = settings_for(None)
+        settings.alerts.channels = []
+        store.save_subscription(alert_world.database, alert_world.users["mod"], "webhook",
+                                f"http://localhost:{inside.port}/hook", ["flagged_high"], [], True)
+        rules.scan(alert_world.database, settings)
+        alert_world.item(score=0.97)
+        rules.scan(alert_world.database, settings)
+        outcome = send.send_due(alert_world.database, settings)
+        assert outcome.sent == 0 and posts(inside, "/hook") == []
+        assert "localhost" not in (store.all_alerts(alert_world.database)[0]["last_error"] or "")  # masked
+        import requests  # Apprise's client: outside the guard, the same address is reached as before
+
+        assert requests.post(inside.url("/hook"), data=b"{}", timeout=5).status_code == 200
+        with fetch.connections_checked(fetch.AddressPolicy(False)), pytest.raises(requests.ConnectionError):
+            requests.post(f"http://localhost:{inside.port}/hook", data=b"{}", timeout=5)
+        assert len(posts(inside, "/hook")) == 1
+        settings.allow_private_networks = True  # the operator allows inside addresses: the same alert goes
+        alert_world.item(score=0.98, cluster=None)
+        rules.scan(alert_world.database, settings)
+        assert send.send_due(alert_world.database, settings).sent >= 1 and len(posts(inside, "/hook")) >= 1
+
+
 def test_a_huge_jurisdiction_name_is_a_short_one_line_error():
     from monitor.config import ConfigError, load_text
 

@@ -15,6 +15,7 @@ error recorded or logged has every part of that URL longer than a few characters
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
@@ -122,16 +123,22 @@ def check_webhook_host(settings: Settings, address: str) -> None:
     made again on the resolved addresses at send time, so a host name pointing inside is refused too."""
     from urllib.parse import urlsplit
 
-    from monitor.crawl.fetch import AddressPolicy, FetchError
+    from monitor.crawl.fetch import FetchError
 
     parts = urlsplit(address)
     if not parts.hostname:
         raise SendError("webhook address without a host", permanent=True)
     port = parts.port or (443 if parts.scheme.lower() in ("https", "jsons", "forms") else 80)
     try:
-        AddressPolicy(settings.allow_private_networks, settings.private_allowlist).resolve(parts.hostname, port)
+        _address_policy(settings).resolve(parts.hostname, port)
     except FetchError as exc:
         raise SendError(f"webhook refused: {exc.reason}", permanent=True) from None
+
+
+def _address_policy(settings: Settings) -> Any:
+    from monitor.crawl.fetch import AddressPolicy
+
+    return AddressPolicy(settings.allow_private_networks, settings.private_allowlist)
 
 
 def deliver(settings: Settings, target: Target, subject: str, body: str) -> None:
@@ -160,8 +167,12 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
         # javascript: one made Telegram refuse the alert. The text is escaped here and declared HTML.
         subject, body = html.escape(subject, quote=False), html.escape(body, quote=False)
         body_format = apprise.NotifyFormat.HTML
+    # A user's host was checked above, and Apprise resolves it again to connect: checked again there.
+    from monitor.crawl.fetch import connections_checked
+
+    guard = connections_checked(_address_policy(settings)) if target.guarded else contextlib.nullcontext()
     # Only the messages: the time and level of Apprise's log lines mean nothing on the alerts log page.
-    with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+    with guard, apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         ok = notifier.notify(body=body, title=subject, body_format=body_format)
     if not ok:
         reason = " ".join(captured.getvalue().split()) or "the channel refused the message"

@@ -10,6 +10,7 @@ checked, on every redirect hop and again at connect time), and never hammer one 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import re
@@ -17,9 +18,11 @@ import socket
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -296,6 +299,54 @@ class AddressPolicy:
         if not addresses:
             raise FetchError(f"cannot resolve host {host}: no addresses")
         return addresses
+
+
+_policed = threading.local()
+_install_lock = threading.Lock()
+_urllib3_connect: Any = None  # urllib3's own create_connection, once connections_checked has wrapped it
+
+
+def _checked_connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    """urllib3's create_connection, to the addresses this thread's policy allows (connections_checked):
+    the host is resolved and checked once, and the connection made to the checked address itself, so no
+    second look-up can answer otherwise. TLS still names and verifies the host (urllib3 passes it apart)."""
+    policy = getattr(_policed, "policy", None)
+    if policy is None:
+        return _urllib3_connect(address, *args, **kwargs)
+    host, port = address
+    try:
+        addresses = policy.resolve(host.strip("[]"), port)
+    except FetchError as exc:
+        raise socket.gaierror(exc.reason) from None  # urllib3: a name that does not resolve
+    last_error: OSError | None = None
+    for ip in addresses:
+        try:
+            return _urllib3_connect((ip, port), *args, **kwargs)
+        except OSError as exc:
+            last_error = exc
+    raise last_error or OSError(f"cannot connect to {host}")
+
+
+@contextlib.contextmanager
+def connections_checked(policy: AddressPolicy) -> Iterator[None]:
+    """Connections this thread opens through urllib3 meanwhile (Apprise's, through requests) go only to
+    addresses `policy` allows, checked when the connection is made. Checking a host beforehand leaves a
+    gap: the library resolves it again, and a name that answered a public address to the check can answer
+    127.0.0.1 to the connection (DNS rebinding). The crawler's own client checks at connect time through
+    _GuardedBackend. Other threads connect as before."""
+    global _urllib3_connect
+    import urllib3.util.connection as urllib3_connection
+
+    with _install_lock:
+        if urllib3_connection.create_connection is not _checked_connect:
+            _urllib3_connect = urllib3_connection.create_connection
+            urllib3_connection.create_connection = _checked_connect
+    saved = getattr(_policed, "policy", None)
+    _policed.policy = policy
+    try:
+        yield
+    finally:
+        _policed.policy = saved
 
 
 class _GuardedBackend(httpcore.SyncBackend):
