@@ -160,8 +160,8 @@ def story_copies(database: sqlite_utils.Database, story: int, limit: int = 50) -
     return [dict(zip(("id", "title", "url", "source", "fetched_at"), row, strict=True)) for row in rows]
 
 
-def place_names(database: sqlite_utils.Database, item_ids: Iterable[int]) -> list[tuple[str, str]]:
-    """(code, level) of the places the items mention, most mentioned first."""
+def places_of_items(database: sqlite_utils.Database, item_ids: Iterable[int]) -> list[tuple[str, str]]:
+    """(code, level) of the places the items mention, most mentioned first (at most 10)."""
     ids = sorted(set(item_ids))
     if not ids:
         return []

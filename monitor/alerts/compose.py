@@ -85,7 +85,7 @@ def section(database: sqlite_utils.Database, settings: Settings, alert: dict[str
     copies = store.story_copies(database, alert["story"]) if alert["story"] > 0 else []
     lead = next((copy for copy in copies if copy["id"] == alert["item_id"]), copies[0] if copies else None)
     title = _short((lead or {}).get("title") or words.gettext("(no title)"), MAX_TITLE)
-    places = store.place_names(database, [copy["id"] for copy in copies])
+    places = store.places_of_items(database, [copy["id"] for copy in copies])
     sources = list(dict.fromkeys(copy["source"] for copy in copies))
     lines = [words.gettext("Why:")]
     lines += [f"- {line}" if not line.startswith("  ") else line

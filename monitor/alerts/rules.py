@@ -20,7 +20,7 @@ send the history.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,7 +77,7 @@ class ScanOutcome:
     cooled: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"stories": self.stories, "added": self.added, "merged": self.merged, "cooled": self.cooled}
+        return asdict(self)
 
 
 def merge_reason(reasons: dict[str, Any], key: str, detail: Any) -> None:

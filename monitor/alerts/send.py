@@ -20,7 +20,7 @@ import html
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -60,8 +60,7 @@ class SendOutcome:
     skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"sent": self.sent, "retrying": self.retrying, "failed": self.failed, "uncertain": self.uncertain,
-                "skipped": self.skipped}
+        return asdict(self)
 
 
 @dataclass
