@@ -260,6 +260,46 @@ def test_a_users_webhook_host_that_answers_inside_at_connect_time_is_refused(ale
         assert send.send_due(alert_world.database, settings).sent >= 1 and len(posts(inside, "/hook")) >= 1
 
 
+def test_a_webhook_sent_through_an_environment_proxy_is_left_to_the_check_before_sending(monkeypatch):
+    """Through HTTP(S)_PROXY the connection is the proxy's (often on a private address): checking it would
+    refuse every webhook, and the proxy resolves the host itself."""
+    import contextlib
+
+    from monitor.alerts import send
+    from monitor.config import Settings
+
+    target = send.Target("user 1", url="jsons://hooks.example.vn/x", guarded=True)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert not isinstance(send._connect_guard(Settings(), target), contextlib.nullcontext)
+    monkeypatch.setenv("HTTPS_PROXY", "http://10.0.0.3:3128")
+    assert isinstance(send._connect_guard(Settings(), target), contextlib.nullcontext)
+    monkeypatch.setenv("NO_PROXY", "hooks.example.vn")
+    assert not isinstance(send._connect_guard(Settings(), target), contextlib.nullcontext)
+
+
+def test_a_later_wrapper_of_urllib3s_connect_does_not_loop(monkeypatch):
+    """A library that wraps urllib3's create_connection after the guard was installed (tracing does) must
+    not become the guard's "original": that called itself until RecursionError."""
+    import requests
+    import urllib3.util.connection as urllib3_connection
+
+    from monitor.crawl import fetch
+    from tests.alert_support import receiver
+
+    with fetch.connections_checked(fetch.AddressPolicy(True)):
+        pass  # installed
+    installed = urllib3_connection.create_connection
+    monkeypatch.setattr(urllib3_connection, "create_connection", lambda *a, **k: installed(*a, **k))
+    with receiver() as server:
+        server.route("/x", "ok", content_type="text/plain")
+        with fetch.connections_checked(fetch.AddressPolicy(True)):
+            assert requests.get(server.url("/x"), timeout=5).status_code == 200
+        with fetch.connections_checked(fetch.AddressPolicy(False)), pytest.raises(requests.ConnectionError):
+            requests.get(server.url("/x"), timeout=5)
+
+
 def test_a_huge_jurisdiction_name_is_a_short_one_line_error():
     from monitor.config import ConfigError, load_text
 

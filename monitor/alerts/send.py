@@ -140,6 +140,23 @@ def _address_policy(settings: Settings) -> Any:
     return AddressPolicy(settings.allow_private_networks, settings.private_allowlist)
 
 
+def _connect_guard(settings: Settings, target: Target) -> contextlib.AbstractContextManager:
+    """A user's host was checked before sending, and Apprise resolves it again to connect: checked again
+    there (fetch.connections_checked), unless the environment sends it through a proxy (requests honours
+    HTTP(S)_PROXY): the connection is then the proxy's, often on a private address, and the proxy resolves
+    the host itself, so only the check before sending applies."""
+    import requests
+
+    from monitor.crawl.fetch import connections_checked
+
+    if not target.guarded or not target.url:
+        return contextlib.nullcontext()
+    scheme, rest = target.url.split("://", 1)
+    if requests.utils.get_environ_proxies(("https://" if scheme == "jsons" else "http://") + rest):
+        return contextlib.nullcontext()
+    return connections_checked(_address_policy(settings))
+
+
 def deliver(settings: Settings, target: Target, subject: str, body: str) -> None:
     """Send one message to `target`; SendError when it did not go."""
     if target.email is not None:
@@ -166,10 +183,7 @@ def deliver(settings: Settings, target: Target, subject: str, body: str) -> None
         # javascript: one made Telegram refuse the alert. The text is escaped here and declared HTML.
         subject, body = html.escape(subject, quote=False), html.escape(body, quote=False)
         body_format = apprise.NotifyFormat.HTML
-    # A user's host was checked above, and Apprise resolves it again to connect: checked again there.
-    from monitor.crawl.fetch import connections_checked
-
-    guard = connections_checked(_address_policy(settings)) if target.guarded else contextlib.nullcontext()
+    guard = _connect_guard(settings, target)
     # Only the messages: the time and level of Apprise's log lines mean nothing on the alerts log page.
     with guard, apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
         ok = notifier.notify(body=body, title=subject, body_format=body_format)

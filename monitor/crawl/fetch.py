@@ -333,12 +333,13 @@ def connections_checked(policy: AddressPolicy) -> Iterator[None]:
     addresses `policy` allows, checked when the connection is made. Checking a host beforehand leaves a
     gap: the library resolves it again, and a name that answered a public address to the check can answer
     127.0.0.1 to the connection (DNS rebinding). The crawler's own client checks at connect time through
-    _GuardedBackend. Other threads connect as before."""
+    _GuardedBackend. Other threads connect as before. Through a proxy the connection is the proxy's, which
+    resolves the host itself: the caller leaves such sends out (see monitor.alerts.send.deliver)."""
     global _urllib3_connect
     import urllib3.util.connection as urllib3_connection
 
     with _install_lock:
-        if urllib3_connection.create_connection is not _checked_connect:
+        if _urllib3_connect is None:  # installed once: a later wrapper of ours must not become "urllib3's own"
             _urllib3_connect = urllib3_connection.create_connection
             urllib3_connection.create_connection = _checked_connect
     saved = getattr(_policed, "policy", None)
