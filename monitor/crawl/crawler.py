@@ -24,10 +24,11 @@ from db.sources import ensure_source, find_source, finish_run, paused_names, set
 from monitor import storage
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.crawl.fetch import Fetcher, FetchError, FetchResult
+from monitor.crawl.offload import ParseWorkers, processes_for
 from monitor.crawl.sources import Parsed, ParseError, article, parser_for
 from monitor.known_claims.claimreview import review_markup
 from monitor.known_claims.harvest import harvest
-from monitor.pipeline import IngestResult, ingest, ingest_many
+from monitor.pipeline import IngestResult, PreparedTexts, ingest, ingest_many
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
 from monitor.pipeline.places import sync_jurisdiction
 from monitor.pipeline.signals import jurisdiction_of
@@ -49,23 +50,27 @@ GROUP_MAX_ITEMS = 400
 
 
 class _Pending:
-    __slots__ = ("database", "row", "raws", "result", "done")
+    __slots__ = ("database", "row", "raws", "prepared", "result", "taken", "done")
 
-    def __init__(self, database: sqlite_utils.Database, row: dict, raws: list) -> None:
-        self.database, self.row, self.raws = database, row, raws
+    def __init__(self, database: sqlite_utils.Database, row: dict, raws: list,
+                 prepared: PreparedTexts | None = None) -> None:
+        self.database, self.row, self.raws, self.prepared = database, row, raws, prepared
         self.result: IngestResult | Exception | None = None
-        self.done = False
+        self.taken = False  # in a group some thread is staging or storing
+        self.done = threading.Event()
 
 
 class GroupIngester:
-    """Group commit for one crawl pass: feeds that arrive while a group is being written go in the next.
+    """Group commit for one crawl pass, in two overlapping stages: one group is stored while the next is staged.
 
-    A worker with parsed items queues them and then waits for the writer lock; whoever holds it
-    ingests everything queued so far in one `ingest_many` call (one scorer call, one transaction)
-    with its own connection, so the others usually find their feed already stored when their turn
-    comes. Fetching stays fully concurrent; only writing is one-at-a-time, as before, but the
-    per-feed costs (model call, commit, lock hand-over) are paid once per group. All feeds of one
-    ingester must go to the same database file.
+    A worker with parsed items queues them. Whoever holds the staging lock takes everything queued so
+    far (one group) and stages it with its own connection — normalise, look up, score in one model
+    call, annotate (`pipeline.stage_many`, which writes nothing) — then waits for the writer lock, lets
+    go of the staging lock, and stores the group in one transaction (`pipeline.store_many`). So the next
+    group is scored while this one is written (SQLite releases the GIL while it works), and there is still
+    one writer. A worker whose feed another thread took waits for that thread to store it. Fetching
+    stays fully concurrent; the per-feed costs (model call, commit, lock hand-over) are paid once per
+    group. All feeds of one ingester must go to the same database file.
     """
 
     def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS, flag_budget: FlagBudget | None = None,
@@ -76,31 +81,39 @@ class GroupIngester:
         self.max_items = max_items
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
+        self._stager = threading.Lock()
         self._writer = threading.Lock()
 
-    def ingest(self, database: sqlite_utils.Database, row: dict, raws: list) -> IngestResult:
-        pending = _Pending(database, row, raws)
+    def ingest(self, database: sqlite_utils.Database, row: dict, raws: list,
+               prepared: PreparedTexts | None = None) -> IngestResult:
+        pending = _Pending(database, row, raws, prepared)
         with self._queue_lock:
             self._queue.append(pending)
-        while not pending.done:
+        while not pending.done.is_set():
             with self._writer, _INGEST_LOCK:
-                if pending.done:
+                if pending.done.is_set():
                     break
                 group = self._take()
                 try:
-                    results: list = ingest_many(database, [(p.row, p.raws) for p in group], self.scorer,
-                                                flag_budget=self.flag_budget, jurisdiction=self.jurisdiction)
-                except BaseException as exc:  # never leave a queued feed waiting for a result
-                    results = [exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
-                               for _ in group]
+                    results = ingest_many(database, [(p.row, p.raws, p.prepared) for p in group], self.scorer,
+                                          flag_budget=self.flag_budget, jurisdiction=self.jurisdiction)
+                except BaseException as exc:
+                    self._fail(group, exc)
                     raise
-                finally:
-                    for member, result in zip(group, results, strict=True):
-                        member.result, member.done = result, True
+                for member, result in zip(group, results, strict=True):
+                    member.result = result
+                    member.done.set()
         if isinstance(pending.result, Exception):
             raise pending.result
         assert pending.result is not None
         return pending.result
+
+    @staticmethod
+    def _fail(group: list[_Pending], exc: BaseException) -> None:
+        failure = exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
+        for member in group:
+            member.result = failure
+            member.done.set()
 
     def _take(self) -> list[_Pending]:
         """The queued feeds up to max_items raw items (always at least one)."""
@@ -110,6 +123,8 @@ class GroupIngester:
                 items += len(self._queue[taken].raws)
                 taken += 1
             group, self._queue = self._queue[:taken], self._queue[taken:]
+        for member in group:
+            member.taken = True
         return group
 
 
@@ -147,8 +162,10 @@ def _source_row(database: sqlite_utils.Database, source: SourceConfig) -> dict:
     return row
 
 
-def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict) -> tuple[FetchResult, list | None]:
-    """Fetch the source (conditionally) and parse it; items None when unchanged."""
+def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict,
+                     parsers: ParseWorkers | None = None) -> tuple[FetchResult, list | None]:
+    """Fetch the source (conditionally) and parse it (in a helper process when `parsers` has one); items
+    None when unchanged."""
     parser = parser_for(source.kind)
     collect = getattr(parser, "collect", None)
     if collect is not None:
@@ -163,6 +180,8 @@ def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict) -> tuple
         # Some servers send a fresh ETag with identical bytes: the body hash catches them.
         result.not_modified = True
         return result, None
+    if parsers is not None:
+        return result, parsers.parse(source.kind, result, source, row.get("id"))
     return result, parser.parse(result, source)
 
 
@@ -212,10 +231,13 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
 
 
 def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings: Settings, scorer: Any,
-                 fetcher: Fetcher | None = None, ingester: GroupIngester | None = None) -> CrawlResult:
+                 fetcher: Fetcher | None = None, ingester: GroupIngester | None = None,
+                 parsers: ParseWorkers | None = None) -> CrawlResult:
     """Crawl one source and record the run; never raises for a bad source.
 
     With an `ingester` (a crawl pass), the items are written in a group with other sources' items.
+    With `parsers` (a pass's or the scheduler's), the feed is parsed and its items' texts prepared in a
+    helper process (monitor.crawl.offload); the rest is the same.
     When the storage refuses writes (a full disk), the result says so (`storage_full`) and the
     source's etag / last-modified / body hash stay where they were, so the next pass fetches again
     what could not be stored.
@@ -231,7 +253,7 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
     result = CrawlResult(source=source.name, status="error")
     fetch_state: dict | None = None
     try:
-        fetched, raws = _fetch_and_parse(fetcher, source, row)
+        fetched, raws = _fetch_and_parse(fetcher, source, row, parsers)
         result.http_status, result.cache_seconds = fetched.status, fetched.cache_seconds
         result.ttl_seconds = getattr(raws, "ttl_seconds", None)
         if raws is None:
@@ -241,12 +263,13 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             if source.options.get("full_text"):
                 enrich_full_text(database, fetcher, row, raws)
             harvest(database, raws, source_name=source.name, role=getattr(source, "role", None), language=source.language)
+            prepared = parsers.prepare(raws, row) if parsers is not None else None
             if ingester is not None:
-                ingested = ingester.ingest(database, row, raws)
+                ingested = ingester.ingest(database, row, raws, prepared)
             else:
                 with _INGEST_LOCK:
                     ingested = ingest(database, row, raws, scorer, from_settings(settings),
-                                      jurisdiction=jurisdiction_of(settings))
+                                      jurisdiction=jurisdiction_of(settings), prepared=prepared)
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
             result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
@@ -345,12 +368,18 @@ def interleave_hosts(sources: list[SourceConfig]) -> list[SourceConfig]:
     return ordered
 
 
+def _pass_parsers(settings: Settings, sources: int, path: str | None) -> ParseWorkers:
+    """A pass's parse helpers: worth their start-up (~0.3 s) for several feeds, not for one (nor in memory)."""
+    return ParseWorkers(0 if sources < 2 or path is None else processes_for(settings))
+
+
 def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsConfig, scorer: Any,
-                  only: str | None = None, fetcher: Fetcher | None = None) -> list[CrawlResult]:
+                  only: str | None = None, fetcher: Fetcher | None = None,
+                  parsers: ParseWorkers | None = None) -> list[CrawlResult]:
     """One pass over every enabled, not-paused source (or just `only`), concurrently.
 
-    Each worker thread opens its own connection (sqlite3 connections belong to one thread);
-    the fetcher is shared so per-host pacing and robots.txt caches span the whole pass.
+    Each worker thread opens its own connection (sqlite3 connections belong to one thread); the fetcher
+    (per-host pacing, robots.txt caches) and the parse helpers (`settings: parse_processes`) are shared.
     """
     path = database_path(database)
     main_db = db.connect(path) if isinstance(database, (str, Path)) else database
@@ -374,8 +403,9 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
             main_db.conn.close()
         return []
     chosen = interleave_hosts(chosen)
-    own_fetcher = fetcher is None
+    own_fetcher, own_parsers = fetcher is None, parsers is None
     fetcher = fetcher or Fetcher(settings)
+    parsers = parsers or _pass_parsers(settings, len(chosen), path)
     ingester = GroupIngester(scorer, flag_budget=from_settings(settings), jurisdiction=jurisdiction_of(settings))
     local = threading.local()
     connections: list[sqlite_utils.Database] = []
@@ -397,7 +427,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
             return CrawlResult(source=source.name, status="error", error=f"not fetched: {refused[0]}",
                                storage_full=True)
         try:
-            result = crawl_source(connection(), source, settings, scorer, fetcher, ingester)
+            result = crawl_source(connection(), source, settings, scorer, fetcher, ingester, parsers)
         except Exception as exc:  # noqa: BLE001 - e.g. the database itself failing for this worker
             log.exception("crawl of %s failed outside the source", source.name)
             result = CrawlResult(source=source.name, status="error", error=f"internal error: {exc}"[:500],
@@ -416,6 +446,8 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     finally:
         if own_fetcher:
             fetcher.close()
+        if own_parsers:
+            parsers.close()
         for conn in connections:
             conn.conn.close()
         if main_db is not database:

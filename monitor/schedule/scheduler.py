@@ -76,7 +76,7 @@ SOURCE_JOB_PREFIX = "source:"
 # --------------------------------------------------------------------------- the scheduler
 
 
-CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher)
+CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher, parsers)
 
 
 def _default_crawl() -> CrawlFunction:
@@ -426,7 +426,8 @@ class Scheduler:
         started = time.monotonic()
         try:
             result = self.crawl(database, source, self.config.settings, self.scorer,
-                                fetcher=self.resources.fetcher(self.config.settings))
+                                fetcher=self.resources.fetcher(self.config.settings),
+                                parsers=self.resources.parsers(self.config.settings))
         except Exception as exc:
             self._storage.after(turn, storage.cannot_write(exc), False)
             self._first_crawl_done(name, f"{type(exc).__name__}: {exc}")
