@@ -224,3 +224,38 @@ def test_parse_processes_setting():
         with pytest.raises(ConfigError, match="parse_processes") as error:
             settings(bad)
         assert error.value.line == 2
+
+
+def test_band_keys_are_blake2b_of_each_band_as_before():
+    import hashlib
+    import struct
+
+    rng = np.random.RandomState(3)
+    for _ in range(20):
+        sig = dedup.Signature(rng.randint(0, 1 << 32, dedup.NUM_PERM, dtype=np.uint64))
+        expected = [struct.unpack("<q", hashlib.blake2b(
+            bytes([band]) + sig.hashvalues[band * dedup.ROWS:(band + 1) * dedup.ROWS].astype(np.uint64).tobytes(),
+            digest_size=8).digest())[0] for band in range(dedup.BANDS)]
+        assert sig.band_keys() == expected
+
+
+def test_a_crawl_runs_records_queue_on_the_process_write_lock(tmp_path, monkeypatch):
+    """start_run / finish_run wait on the lock the group writer holds, not in SQLite's busy handler, whose
+    sleeps (up to 100 ms) kept workers from fetching while the writer had free gaps."""
+    from monitor.crawl import crawler
+
+    held = []
+    for name in ("start_run", "finish_run"):
+        real = getattr(crawler, name)
+
+        def recording(*args, _real=real, _name=name, **kwargs):
+            held.append((_name, crawler._INGEST_LOCK.locked()))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(crawler, name, recording)
+    with TestServer() as server:
+        urls = _serve(server, 2)
+        lines = ["settings:", "  allow_private_networks: true", "  host_delay: 0", "  parse_processes: 0",
+                 "sources:"] + [f"  - {{name: f{n}, kind: rss, url: '{url}'}}" for n, url in enumerate(urls)]
+        crawl_sources(db.connect(tmp_path / "m.db"), load_text("\n".join(lines) + "\n"), None)
+    assert sorted(held) == [("finish_run", True)] * 2 + [("start_run", True)] * 2

@@ -43,6 +43,9 @@ FULL_TEXT_PER_PASS = 30
 # One ingest at a time per process: normalising is pure Python (the GIL serialises it anyway), and
 # SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads queueing on a Python
 # lock hand over at once instead of sleeping through free slots. Fetching stays fully concurrent.
+# A crawl run's own records (start_run, finish_run) take the same lock: queued on SQLite's busy handler
+# behind the group writer, 32 workers slept through its gaps (5 s each of a 30 s cold pass), did not
+# fetch meanwhile, and the writer then sat idle waiting for feeds.
 _INGEST_LOCK = threading.Lock()
 # Most raw items one group write takes (a few hundred: one model call and one commit for them all,
 # while a transaction stays well under a second).
@@ -311,7 +314,9 @@ def _begin_run(database: sqlite_utils.Database,
         path = database_path(database)
         owner = claim_run(path)
         try:
-            return row, start_run(database, row["id"], owner=owner), owner
+            with _INGEST_LOCK:
+                run_id = start_run(database, row["id"], owner=owner)
+            return row, run_id, owner
         except BaseException:
             release_run(path, owner)
             raise
@@ -329,13 +334,15 @@ def _record_run(database: sqlite_utils.Database, run_id: int, row: dict, result:
     A full disk is not the source's fault: it never counts towards pausing, and a success clears it.
     """
     try:
-        finish_run(database, run_id, row["id"], status=result.status, http_status=result.http_status,
-                   found=result.found, new=result.new, seen=result.seen, error=result.error,
-                   fetch_state=fetch_state)
+        with _INGEST_LOCK:
+            finish_run(database, run_id, row["id"], status=result.status, http_status=result.http_status,
+                       found=result.found, new=result.new, seen=result.seen, error=result.error,
+                       fetch_state=fetch_state)
         if result.status == "error" and not result.storage_full:
             failures = int(row.get("consecutive_failures") or 0) + 1
             if settings.max_failures and failures >= settings.max_failures:
-                set_paused(database, row["id"], True)
+                with _INGEST_LOCK:
+                    set_paused(database, row["id"], True)
                 result.paused_now = True
                 log.warning("source %s paused after %d consecutive failures", result.source, failures)
         elif result.status in ("ok", "not_modified"):
