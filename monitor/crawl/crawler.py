@@ -53,27 +53,24 @@ GROUP_MAX_ITEMS = 400
 
 
 class _Pending:
-    __slots__ = ("database", "row", "raws", "prepared", "result", "taken", "done")
+    __slots__ = ("database", "row", "raws", "prepared", "result", "done")
 
     def __init__(self, database: sqlite_utils.Database, row: dict, raws: list,
                  prepared: PreparedTexts | None = None) -> None:
         self.database, self.row, self.raws, self.prepared = database, row, raws, prepared
         self.result: IngestResult | Exception | None = None
-        self.taken = False  # in a group some thread is staging or storing
-        self.done = threading.Event()
+        self.done = False
 
 
 class GroupIngester:
-    """Group commit for one crawl pass, in two overlapping stages: one group is stored while the next is staged.
+    """Group commit for one crawl pass: feeds that arrive while a group is being written go in the next.
 
-    A worker with parsed items queues them. Whoever holds the staging lock takes everything queued so
-    far (one group) and stages it with its own connection — normalise, look up, score in one model
-    call, annotate (`pipeline.stage_many`, which writes nothing) — then waits for the writer lock, lets
-    go of the staging lock, and stores the group in one transaction (`pipeline.store_many`). So the next
-    group is scored while this one is written (SQLite releases the GIL while it works), and there is still
-    one writer. A worker whose feed another thread took waits for that thread to store it. Fetching
-    stays fully concurrent; the per-feed costs (model call, commit, lock hand-over) are paid once per
-    group. All feeds of one ingester must go to the same database file.
+    A worker with parsed items queues them and then waits for the writer lock; whoever holds it
+    ingests everything queued so far in one `ingest_many` call (one scorer call, one transaction)
+    with its own connection, so the others usually find their feed already stored when their turn
+    comes. Fetching stays fully concurrent; only writing is one-at-a-time, as before, but the
+    per-feed costs (model call, commit, lock hand-over) are paid once per group. All feeds of one
+    ingester must go to the same database file.
     """
 
     def __init__(self, scorer: Any, max_items: int = GROUP_MAX_ITEMS, flag_budget: FlagBudget | None = None,
@@ -84,7 +81,6 @@ class GroupIngester:
         self.max_items = max_items
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
-        self._stager = threading.Lock()
         self._writer = threading.Lock()
 
     def ingest(self, database: sqlite_utils.Database, row: dict, raws: list,
@@ -92,31 +88,25 @@ class GroupIngester:
         pending = _Pending(database, row, raws, prepared)
         with self._queue_lock:
             self._queue.append(pending)
-        while not pending.done.is_set():
+        while not pending.done:
             with self._writer, _INGEST_LOCK:
-                if pending.done.is_set():
+                if pending.done:
                     break
                 group = self._take()
                 try:
-                    results = ingest_many(database, [(p.row, p.raws, p.prepared) for p in group], self.scorer,
-                                          flag_budget=self.flag_budget, jurisdiction=self.jurisdiction)
-                except BaseException as exc:
-                    self._fail(group, exc)
+                    results: list = ingest_many(database, [(p.row, p.raws, p.prepared) for p in group], self.scorer,
+                                                flag_budget=self.flag_budget, jurisdiction=self.jurisdiction)
+                except BaseException as exc:  # never leave a queued feed waiting for a result
+                    results = [exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
+                               for _ in group]
                     raise
-                for member, result in zip(group, results, strict=True):
-                    member.result = result
-                    member.done.set()
+                finally:
+                    for member, result in zip(group, results, strict=True):
+                        member.result, member.done = result, True
         if isinstance(pending.result, Exception):
             raise pending.result
         assert pending.result is not None
         return pending.result
-
-    @staticmethod
-    def _fail(group: list[_Pending], exc: BaseException) -> None:
-        failure = exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
-        for member in group:
-            member.result = failure
-            member.done.set()
 
     def _take(self) -> list[_Pending]:
         """The queued feeds up to max_items raw items (always at least one)."""
@@ -126,8 +116,6 @@ class GroupIngester:
                 items += len(self._queue[taken].raws)
                 taken += 1
             group, self._queue = self._queue[:taken], self._queue[taken:]
-        for member in group:
-            member.taken = True
         return group
 
 
