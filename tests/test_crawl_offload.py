@@ -129,12 +129,14 @@ def test_a_killed_helper_loses_no_feed_and_another_takes_its_place(workers, capl
 
 
 def test_after_too_many_deaths_the_pool_parses_in_process(workers):
-    for _ in range(5):
-        workers.parse("rss", _result(FEED), _source())
+    deaths = 0
+    while workers.active and deaths < 10:
+        assert len(workers.parse("rss", _result(FEED), _source())) == 25  # parsed somewhere, every time
         for helper in list(workers._helpers):
             helper.process.kill()
             helper.process.wait(timeout=10)
-    assert not workers.active and workers._helpers == []
+            deaths += 1
+    assert not workers.active and workers._restarts == 4 and workers._helpers == []
     assert len(workers.parse("rss", _result(FEED), _source())) == 25
     assert workers.prepare([RawItem(guid="a", title="x", text="y")], {"name": "s"}) is None
 
@@ -259,3 +261,35 @@ def test_a_crawl_runs_records_queue_on_the_process_write_lock(tmp_path, monkeypa
                  "sources:"] + [f"  - {{name: f{n}, kind: rss, url: '{url}'}}" for n, url in enumerate(urls)]
         crawl_sources(db.connect(tmp_path / "m.db"), load_text("\n".join(lines) + "\n"), None)
     assert sorted(held) == [("finish_run", True)] * 2 + [("start_run", True)] * 2
+
+
+def test_idle_helpers_stop_and_the_next_feed_starts_one(workers):
+    source = _source()
+    workers.parse("rss", _result(FEED), source)
+    [first] = workers._helpers
+    assert workers.stop_idle() == 1 and workers._helpers == []
+    assert first.process.wait(timeout=10) is not None  # ended
+    assert len(workers.parse("rss", _result(FEED), source)) == 25
+    [second] = workers._helpers
+    assert second.process.pid != first.process.pid and second.process.poll() is None
+    assert workers.active  # stopping idle helpers is not a death
+
+
+def test_an_idle_scheduler_stops_its_parse_helpers(tmp_path):
+    """`monitor run` between passes keeps no helper process: the release_memory job stops them."""
+    from monitor.schedule.scheduler import Scheduler
+
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("settings:\n  parse_processes: 1\nsources:\n"
+                     "  - {name: s0, kind: rss, url: 'http://127.0.0.1:9/0', interval: 1h}\n", encoding="utf-8")
+    scheduler = Scheduler(tmp_path / "m.db", feeds, crawl=lambda *args, **kwargs: None, housekeeping=False)
+    pool = scheduler.resources.parsers(scheduler.config.settings)
+    assert pool.processes == 1
+    pool.parse("rss", _result(FEED), _source())
+    [helper] = pool._helpers
+    with scheduler._inflight.running():
+        assert scheduler.release_memory() is False  # a crawl is running: its helper stays
+    assert helper.process.poll() is None
+    assert scheduler.release_memory() is True
+    assert helper.process.wait(timeout=10) is not None and pool._helpers == []
+    scheduler.resources.close()

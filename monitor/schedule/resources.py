@@ -118,6 +118,12 @@ class WorkerResources:
                 self._parsers = ParseWorkers(wanted)
             return self._parsers
 
+    def stop_idle_parsers(self) -> int:
+        """Stop the parse helpers no crawl is using (they start again when a feed needs one)."""
+        with self._lock:
+            parsers = self._parsers
+        return parsers.stop_idle() if parsers is not None else 0
+
     def scorer(self) -> Any:
         """The classifier, loaded on first use.
 

@@ -510,11 +510,13 @@ class Scheduler:
     def release_memory(self) -> bool:
         """Hand the memory freed by finished crawls back to the operating system (classifiers.heap), when
         crawls have ended since the last time and none is running; True when it did. Between passes
-        an idle `monitor run` otherwise keeps every worker's freed feeds and score matrices resident."""
+        an idle `monitor run` otherwise keeps every worker's freed feeds and score matrices resident,
+        and its parse helper processes (stopped here; the next changed feed starts one again)."""
         finished = self._inflight.finished()
         if finished == self._released_after or self._inflight.counts()[0]:
             return False
         self._released_after = finished
+        self.resources.stop_idle_parsers()
         return release_free_memory()
 
     def queue_depth(self) -> int:
