@@ -293,3 +293,22 @@ def test_an_idle_scheduler_stops_its_parse_helpers(tmp_path):
     assert scheduler.release_memory() is True
     assert helper.process.wait(timeout=10) is not None and pool._helpers == []
     scheduler.resources.close()
+
+
+def test_a_request_the_helper_cannot_read_is_answered_and_the_helper_goes_on(workers):
+    class Explodes:  # pickles here; unpickling it in the helper raises
+        def __reduce__(self):
+            return (eval, ("1/0",))
+
+    class Unsendable:  # a local class: cannot be pickled here at all
+        pass
+
+    source = _source()
+    workers.parse("rss", _result(FEED), source)
+    [helper] = workers._helpers
+    with pytest.raises(ZeroDivisionError):
+        workers._run("parse", ("rss", Explodes(), source), ("x", None))
+    with pytest.raises(TypeError):  # parsed in this process instead, where rss.parse refuses it
+        workers._run("parse", ("rss", Unsendable(), source), ("x", None))
+    assert len(workers.parse("rss", _result(FEED), source)) == 25
+    assert workers._helpers == [helper] and helper.process.poll() is None and workers._restarts == 0

@@ -75,7 +75,7 @@ def _write(stream: BinaryIO, value: Any) -> None:
     stream.flush()
 
 
-def _read(stream: BinaryIO) -> Any:
+def _read_frame(stream: BinaryIO) -> bytes:
     head = stream.read(_FRAME.size)
     if len(head) < _FRAME.size:
         raise EOFError("helper stream closed")
@@ -83,7 +83,11 @@ def _read(stream: BinaryIO) -> Any:
     data = stream.read(size)
     if len(data) < size:
         raise EOFError("helper stream closed mid-message")
-    return pickle.loads(data)  # noqa: S301 - from our own parent or helper, over a private pipe
+    return data
+
+
+def _read(stream: BinaryIO) -> Any:
+    return pickle.loads(_read_frame(stream))  # noqa: S301 - from our own parent or helper, over a private pipe
 
 
 def serve(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
@@ -93,10 +97,11 @@ def serve(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
     while True:
         try:
-            name, args = _read(stdin)
+            request = _read_frame(stdin)
         except EOFError:
             return
-        try:
+        try:  # a request this helper cannot even read is answered too: the stream stays in step
+            name, args = pickle.loads(request)  # noqa: S301 - from the parent that started us, over our stdin
             answer: tuple[str, Any] = ("ok", _WORK[name](*args))
         except Exception as exc:  # noqa: BLE001 - handed back to the caller, raised there
             answer = ("error", exc)
@@ -119,9 +124,11 @@ class _Helper:
         self.process = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, close_fds=True)
 
-    def call(self, name: str, args: tuple) -> tuple[str, Any]:
+    def call(self, request: bytes) -> tuple[str, Any]:
+        """Send a pickled request (name, args); the answer."""
         try:
-            _write(self.process.stdin, (name, args))
+            self.process.stdin.write(_FRAME.pack(len(request)) + request)
+            self.process.stdin.flush()
             return _read(self.process.stdout)
         except (OSError, EOFError, ValueError) as exc:
             raise HelperDied(f"{type(exc).__name__}: {exc}; exit code {self.process.poll()}") from None
@@ -172,10 +179,14 @@ class ParseWorkers:
         return self._run("prepare", (list(raws), fields), (source.get("name"), source.get("id")))
 
     def _run(self, name: str, args: tuple, who: tuple[str | None, int | None]) -> Any:
-        helper = self._checkout()
+        try:
+            request = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - what cannot be sent is done here
+            request = None
+        helper = self._checkout() if request is not None else None
         if helper is not None:
             try:
-                status, value = helper.call(name, args)
+                status, value = helper.call(request)
             except HelperDied as exc:
                 self._died(helper, who, exc)
             else:
@@ -214,6 +225,8 @@ class ParseWorkers:
         """A helper died: its feed is parsed in-process by the caller; the next feed starts another."""
         helper.stop(timeout=1.0)
         with self._lock:
+            if self._closed:  # close() stopped it under a crawl that was still using it: not a death
+                return
             self._helpers = [h for h in self._helpers if h is not helper]
             self._restarts += 1
             restarts = self._restarts
