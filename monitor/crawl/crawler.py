@@ -44,8 +44,8 @@ FULL_TEXT_PER_PASS = 30
 # SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads queueing on a Python
 # lock hand over at once instead of sleeping through free slots. Fetching stays fully concurrent.
 # A crawl run's own records (start_run, finish_run) take the same lock: queued on SQLite's busy handler
-# behind the group writer, 32 workers slept through its gaps (5 s each of a 30 s cold pass), did not
-# fetch meanwhile, and the writer then sat idle waiting for feeds.
+# behind the group writer, 32 workers slept through its gaps (28-41 s summed in a 30 s cold pass), did
+# not fetch meanwhile, and the writer then sat idle waiting for feeds.
 _INGEST_LOCK = threading.Lock()
 # Most raw items one group write takes (a few hundred: one model call and one commit for them all,
 # while a transaction stays well under a second).
