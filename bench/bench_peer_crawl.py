@@ -12,8 +12,10 @@ update yet), so newsboat gets one more pass, "prime" (all 200s again, timed and 
 before its warm pass; without it newsboat's "warm" pass would download everything again.
 
 Each client runs as its own process; its wall time covers start-up to exit and its peak RSS is the
-child's ru_maxrss from wait4 (neither client starts helper processes). The feed server runs in this
-process, so it counts in neither. `monitor init` is done before the timed pass and not counted.
+child's ru_maxrss from wait4 plus the peaks of the helper processes it starts (monitor's parse helpers and
+multiprocessing's resource tracker, sampled from /proc every 0.1 s: TreeWatch), a sum of peaks that may not
+coincide, so an upper bound; the largest RSS of the whole tree at one sampled moment is shown beside it.
+The feed server runs in this process, so it counts in neither. `monitor init` is done before the timed pass and not counted.
 
 The items are distinct stories by default (bench.feedserver.feed with varied=True); --templated serves
 bench_crawl_1000's one-sentence template items instead, where every item is a near-duplicate of hundreds
@@ -33,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,11 +57,13 @@ class Run:
     client: str  # "monitor" | "newsboat"
     phase: str  # "cold" | "prime" (newsboat only: see the module's docstring) | "warm"
     wall: float
-    peak_mb: float
+    peak_mb: float  # the client's own peak RSS plus its helper processes' peaks (TreeWatch)
     exit_code: int
     stored: int  # items in the client's database after the pass
     requests: int  # feed requests the server saw during the pass
     conditional: int  # of which carried If-None-Match / If-Modified-Since
+    helpers_mb: float = 0.0  # the helper processes' part of peak_mb
+    together_mb: float = 0.0  # the largest RSS of the client and its helpers at one moment (sampled)
 
 
 def ensure_newsboat() -> str:
@@ -75,16 +80,87 @@ def ensure_newsboat() -> str:
     return found
 
 
-def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int]:
-    """Run a command to its end; (wall seconds, peak RSS in MB, exit code). Output goes to `log`."""
+def _children_of() -> dict[int, list[int]]:
+    """Every process's children, from /proc/*/stat (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def _descendants(pid: int) -> list[int]:
+    children, found, todo = _children_of(), [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(VmHWM, VmRSS) of a process in kB; (0, 0) once it is gone."""
+    hwm = rss = 0
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1])
+                elif line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+    except OSError:
+        pass
+    return hwm, rss
+
+
+class TreeWatch:
+    """Samples a process's descendants (monitor's parse helpers, multiprocessing's resource tracker) every
+    0.1 s while it runs: each one's peak RSS (VmHWM, last seen before it ended) and the largest RSS of the
+    whole tree at one moment. wait4's ru_maxrss is the parent's own peak (or one child's, if larger): the
+    helpers run beside the parent, so their peaks are added to it, not taken as a maximum."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peaks, self.together_kb = pid, {}, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            total = _memory_kb(self.pid)[1]
+            for pid in _descendants(self.pid):
+                hwm, rss = _memory_kb(pid)
+                if hwm:
+                    self.peaks[pid] = max(self.peaks.get(pid, 0), hwm)
+                total += rss
+            self.together_kb = max(self.together_kb, total)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(command: list[str], env: dict[str, str], log: Path) -> tuple[float, float, int, float, float]:
+    """Run a command to its end; (wall seconds, peak RSS in MB of it and its helper processes — the sum of
+    their peaks —, exit code, the helpers' part of that peak in MB, the tree's largest RSS at one moment in
+    MB). Output goes to `log`."""
     with log.open("ab") as out:
         started = time.monotonic()
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
+        watch = TreeWatch(process.pid)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.monotonic() - started
+        watch.stop()
     process.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting again
-    return wall, usage.ru_maxrss / 1024, process.returncode
+    helpers = sum(watch.peaks.values()) / 1024
+    return wall, usage.ru_maxrss / 1024 + helpers, process.returncode, helpers, watch.together_kb / 1024
 
 
 def count_rows(path: Path, table: str) -> int:
@@ -117,9 +193,9 @@ class Monitor:
         subprocess.run(self.command("init", "--admin", "bench"), env=self.env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
 
-    def crawl(self) -> tuple[float, float, int, int]:
-        wall, peak, code = timed(self.command("crawl"), self.env, self.log)
-        return wall, peak, code, count_rows(self.db, "items")
+    def crawl(self) -> tuple[tuple[float, float, int, float, float], int]:
+        timing = timed(self.command("crawl"), self.env, self.log)
+        return timing, count_rows(self.db, "items")
 
 
 class Newsboat:
@@ -139,21 +215,22 @@ class Newsboat:
         for suffix in ("", ".lock", "-journal", "-wal", "-shm"):
             Path(f"{self.cache}{suffix}").unlink(missing_ok=True)
 
-    def crawl(self) -> tuple[float, float, int, int]:
+    def crawl(self) -> tuple[tuple[float, float, int, float, float], int]:
         command = [self.binary, "-q", "-u", str(self.urls), "-c", str(self.cache), "-C", str(self.config),
                    "-x", "reload"]
-        wall, peak, code = timed(command, self.env, self.log)
-        return wall, peak, code, count_rows(self.cache, "rss_item")
+        timing = timed(command, self.env, self.log)
+        return timing, count_rows(self.cache, "rss_item")
 
 
 def one_pass(client: Monitor | Newsboat, name: str, phase: str, server: TestServer) -> Run:
     before = len(server.requests)
-    wall, peak, code, stored = client.crawl()
+    (wall, peak, code, helpers, together), stored = client.crawl()
     seen = server.requests[before:]
     conditional = sum(1 for r in seen if "if-none-match" in r.headers or "if-modified-since" in r.headers)
-    run = Run(name, phase, wall, peak, code, stored, len(seen), conditional)
-    print(f"  {name:<9} {phase:<5} {wall:6.1f} s  peak {peak:5.0f} MB  exit {code}  items stored {stored:>6}"
-          f"  requests {len(seen)} ({conditional} conditional)", flush=True)
+    run = Run(name, phase, wall, peak, code, stored, len(seen), conditional, helpers, together)
+    print(f"  {name:<9} {phase:<5} {wall:6.1f} s  peak {peak:5.0f} MB (helpers {helpers:3.0f} MB; together"
+          f" {together:4.0f} MB)  exit {code}  items stored {stored:>6}  requests {len(seen)}"
+          f" ({conditional} conditional)  load {os.getloadavg()[0]:.2f}", flush=True)
     return run
 
 

@@ -11,8 +11,10 @@ import sqlite3
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # imported where a connection is made: the parse helpers read to_iso and no more
+    import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -90,6 +92,8 @@ def connect(path: str | Path, *, migrate_schema: bool = True, readonly: bool = F
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+    import sqlite_utils
+
     database = sqlite_utils.Database(conn)
     if migrate_schema and not readonly:
         migrate(database)

@@ -46,7 +46,7 @@ SETTINGS_FIELDS = {
     "host_delay", "host_concurrency", "max_failures", "workers", "flag_threshold", "flag_budget",
     "reports_dir", "backups_dir", "backups_keep", "respect_robots", "private_allowlist",
     "evidence_max_bytes", "report", "smtp", "jurisdiction",
-    "spikes", "alerts",
+    "spikes", "alerts", "parse_processes",
 }
 # `settings: report:` — what the administrative-format report (DOCX, monitor/reports/docx.py) prints in its
 # header, date line and "Nơi nhận" block; each left out prints a placeholder to fill in before signing.
@@ -224,6 +224,9 @@ class Settings:
     host_concurrency: int = 2
     max_failures: int = 10
     workers: int = 8
+    # Helper processes that parse feeds and prepare items' texts (monitor.crawl.offload); None = "auto":
+    # one fewer than the cores, at most 2 (none on one core); 0 = parse in the crawl's own process.
+    parse_processes: int | None = None
     flag_threshold: float | None = None
     # Items flagged by score per local day and category (monitor.pipeline.flag_budget); None = the model's thresholds.
     flag_budget: int | None = None
@@ -378,6 +381,19 @@ def _flag_budget(path: str, line: int | None, value: Any) -> int | None:
         raise ConfigError(path, line, "flag_budget",
                           f"must be a whole number of items a day, at least 1 (got {value!r});"
                           " leave it out or set null to flag by the model's thresholds")
+    return value
+
+
+MAX_PARSE_PROCESSES = 16
+
+
+def _parse_processes(path: str, line: int | None, value: Any) -> int | None:
+    """`parse_processes`: auto (None), or a count of helper processes from 0 (none) to MAX_PARSE_PROCESSES."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PARSE_PROCESSES:
+        raise ConfigError(path, line, "parse_processes",
+                          f"must be auto or a whole number from 0 (parse in the crawl's process) to {MAX_PARSE_PROCESSES}")
     return value
 
 
@@ -843,6 +859,9 @@ def _load_settings(path: str, node: yaml.Node | None, data: Any) -> Settings:
             raise ConfigError(path, line, key, "unknown setting")
         if key == "flag_budget":
             settings.flag_budget = _flag_budget(path, line, value)
+            continue
+        if key == "parse_processes":
+            settings.parse_processes = _parse_processes(path, line, value)
             continue
         if key == "evidence_max_bytes":
             settings.evidence_max_bytes = _evidence_max_bytes(path, line, value)

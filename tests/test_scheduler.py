@@ -86,7 +86,7 @@ def test_one_job_per_enabled_source_never_overlapping_in_a_bounded_pool(db_path,
     peak = {"total": 0, "per_source": 0}
     calls: list[str] = []
 
-    def slow_crawl(database, source, settings, scorer, fetcher=None):
+    def slow_crawl(database, source, settings, scorer, fetcher=None, parsers=None):
         with lock:
             running[source.name] = running.get(source.name, 0) + 1
             calls.append(source.name)
@@ -165,7 +165,7 @@ def test_feeds_file_change_is_applied_and_an_invalid_edit_is_rejected(db_path, t
     feeds = tmp_path / "feeds.yaml"
     seen: list[str] = []
 
-    def crawl(database, source, settings, scorer, fetcher=None):
+    def crawl(database, source, settings, scorer, fetcher=None, parsers=None):
         seen.append(source.name)
         return _result()
 

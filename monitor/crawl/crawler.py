@@ -24,10 +24,11 @@ from db.sources import ensure_source, find_source, finish_run, paused_names, set
 from monitor import storage
 from monitor.config import FeedsConfig, Settings, SourceConfig
 from monitor.crawl.fetch import Fetcher, FetchError, FetchResult
+from monitor.crawl.offload import ParseWorkers, processes_for
 from monitor.crawl.sources import Parsed, ParseError, article, parser_for
 from monitor.known_claims.claimreview import review_markup
 from monitor.known_claims.harvest import harvest
-from monitor.pipeline import IngestResult, ingest, ingest_many
+from monitor.pipeline import IngestResult, PreparedTexts, ingest, ingest_many
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
 from monitor.pipeline.places import sync_jurisdiction
 from monitor.pipeline.signals import jurisdiction_of
@@ -42,6 +43,9 @@ FULL_TEXT_PER_PASS = 30
 # One ingest at a time per process: normalising is pure Python (the GIL serialises it anyway), and
 # SQLite's busy handler polls with sleeps of up to 100 ms, so writer threads queueing on a Python
 # lock hand over at once instead of sleeping through free slots. Fetching stays fully concurrent.
+# A crawl run's own records (start_run, finish_run) take the same lock: queued on SQLite's busy handler
+# behind the group writer, 32 workers slept through its gaps (28-41 s summed in a 30 s cold pass), did
+# not fetch meanwhile, and the writer then sat idle waiting for feeds.
 _INGEST_LOCK = threading.Lock()
 # Most raw items one group write takes (a few hundred: one model call and one commit for them all,
 # while a transaction stays well under a second).
@@ -49,10 +53,11 @@ GROUP_MAX_ITEMS = 400
 
 
 class _Pending:
-    __slots__ = ("database", "row", "raws", "result", "done")
+    __slots__ = ("database", "row", "raws", "prepared", "result", "done")
 
-    def __init__(self, database: sqlite_utils.Database, row: dict, raws: list) -> None:
-        self.database, self.row, self.raws = database, row, raws
+    def __init__(self, database: sqlite_utils.Database, row: dict, raws: list,
+                 prepared: PreparedTexts | None = None) -> None:
+        self.database, self.row, self.raws, self.prepared = database, row, raws, prepared
         self.result: IngestResult | Exception | None = None
         self.done = False
 
@@ -78,8 +83,9 @@ class GroupIngester:
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
 
-    def ingest(self, database: sqlite_utils.Database, row: dict, raws: list) -> IngestResult:
-        pending = _Pending(database, row, raws)
+    def ingest(self, database: sqlite_utils.Database, row: dict, raws: list,
+               prepared: PreparedTexts | None = None) -> IngestResult:
+        pending = _Pending(database, row, raws, prepared)
         with self._queue_lock:
             self._queue.append(pending)
         while not pending.done:
@@ -88,7 +94,7 @@ class GroupIngester:
                     break
                 group = self._take()
                 try:
-                    results: list = ingest_many(database, [(p.row, p.raws) for p in group], self.scorer,
+                    results: list = ingest_many(database, [(p.row, p.raws, p.prepared) for p in group], self.scorer,
                                                 flag_budget=self.flag_budget, jurisdiction=self.jurisdiction)
                 except BaseException as exc:  # never leave a queued feed waiting for a result
                     results = [exc if isinstance(exc, Exception) else RuntimeError(f"ingest interrupted: {exc!r}")
@@ -147,8 +153,10 @@ def _source_row(database: sqlite_utils.Database, source: SourceConfig) -> dict:
     return row
 
 
-def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict) -> tuple[FetchResult, list | None]:
-    """Fetch the source (conditionally) and parse it; items None when unchanged."""
+def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict,
+                     parsers: ParseWorkers | None = None) -> tuple[FetchResult, list | None]:
+    """Fetch the source (conditionally) and parse it (in a helper process when `parsers` has one); items
+    None when unchanged."""
     parser = parser_for(source.kind)
     collect = getattr(parser, "collect", None)
     if collect is not None:
@@ -163,6 +171,8 @@ def _fetch_and_parse(fetcher: Fetcher, source: SourceConfig, row: dict) -> tuple
         # Some servers send a fresh ETag with identical bytes: the body hash catches them.
         result.not_modified = True
         return result, None
+    if parsers is not None:
+        return result, parsers.parse(source.kind, result, source, row.get("id"))
     return result, parser.parse(result, source)
 
 
@@ -212,10 +222,13 @@ def enrich_full_text(database: sqlite_utils.Database, fetcher: Fetcher, row: dic
 
 
 def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings: Settings, scorer: Any,
-                 fetcher: Fetcher | None = None, ingester: GroupIngester | None = None) -> CrawlResult:
+                 fetcher: Fetcher | None = None, ingester: GroupIngester | None = None,
+                 parsers: ParseWorkers | None = None) -> CrawlResult:
     """Crawl one source and record the run; never raises for a bad source.
 
     With an `ingester` (a crawl pass), the items are written in a group with other sources' items.
+    With `parsers` (a pass's or the scheduler's), the feed is parsed and its items' texts prepared in a
+    helper process (monitor.crawl.offload); the rest is the same.
     When the storage refuses writes (a full disk), the result says so (`storage_full`) and the
     source's etag / last-modified / body hash stay where they were, so the next pass fetches again
     what could not be stored.
@@ -231,7 +244,7 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
     result = CrawlResult(source=source.name, status="error")
     fetch_state: dict | None = None
     try:
-        fetched, raws = _fetch_and_parse(fetcher, source, row)
+        fetched, raws = _fetch_and_parse(fetcher, source, row, parsers)
         result.http_status, result.cache_seconds = fetched.status, fetched.cache_seconds
         result.ttl_seconds = getattr(raws, "ttl_seconds", None)
         if raws is None:
@@ -241,12 +254,13 @@ def crawl_source(database: sqlite_utils.Database, source: SourceConfig, settings
             if source.options.get("full_text"):
                 enrich_full_text(database, fetcher, row, raws)
             harvest(database, raws, source_name=source.name, role=getattr(source, "role", None), language=source.language)
+            prepared = parsers.prepare(raws, row) if parsers is not None else None
             if ingester is not None:
-                ingested = ingester.ingest(database, row, raws)
+                ingested = ingester.ingest(database, row, raws, prepared)
             else:
                 with _INGEST_LOCK:
                     ingested = ingest(database, row, raws, scorer, from_settings(settings),
-                                      jurisdiction=jurisdiction_of(settings))
+                                      jurisdiction=jurisdiction_of(settings), prepared=prepared)
             result.new, result.seen, result.flagged = ingested.new, ingested.seen, ingested.flagged
             result.status = "ok"
             result.error = getattr(raws, "warning", None)  # recovered from a malformed feed: say so
@@ -288,7 +302,9 @@ def _begin_run(database: sqlite_utils.Database,
         path = database_path(database)
         owner = claim_run(path)
         try:
-            return row, start_run(database, row["id"], owner=owner), owner
+            with _INGEST_LOCK:
+                run_id = start_run(database, row["id"], owner=owner)
+            return row, run_id, owner
         except BaseException:
             release_run(path, owner)
             raise
@@ -306,13 +322,15 @@ def _record_run(database: sqlite_utils.Database, run_id: int, row: dict, result:
     A full disk is not the source's fault: it never counts towards pausing, and a success clears it.
     """
     try:
-        finish_run(database, run_id, row["id"], status=result.status, http_status=result.http_status,
-                   found=result.found, new=result.new, seen=result.seen, error=result.error,
-                   fetch_state=fetch_state)
+        with _INGEST_LOCK:
+            finish_run(database, run_id, row["id"], status=result.status, http_status=result.http_status,
+                       found=result.found, new=result.new, seen=result.seen, error=result.error,
+                       fetch_state=fetch_state)
         if result.status == "error" and not result.storage_full:
             failures = int(row.get("consecutive_failures") or 0) + 1
             if settings.max_failures and failures >= settings.max_failures:
-                set_paused(database, row["id"], True)
+                with _INGEST_LOCK:
+                    set_paused(database, row["id"], True)
                 result.paused_now = True
                 log.warning("source %s paused after %d consecutive failures", result.source, failures)
         elif result.status in ("ok", "not_modified"):
@@ -345,12 +363,18 @@ def interleave_hosts(sources: list[SourceConfig]) -> list[SourceConfig]:
     return ordered
 
 
+def _pass_parsers(settings: Settings, sources: int, path: str | None) -> ParseWorkers:
+    """A pass's parse helpers: worth their start-up (~0.3 s) for several feeds, not for one (nor in memory)."""
+    return ParseWorkers(0 if sources < 2 or path is None else processes_for(settings))
+
+
 def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsConfig, scorer: Any,
-                  only: str | None = None, fetcher: Fetcher | None = None) -> list[CrawlResult]:
+                  only: str | None = None, fetcher: Fetcher | None = None,
+                  parsers: ParseWorkers | None = None) -> list[CrawlResult]:
     """One pass over every enabled, not-paused source (or just `only`), concurrently.
 
-    Each worker thread opens its own connection (sqlite3 connections belong to one thread);
-    the fetcher is shared so per-host pacing and robots.txt caches span the whole pass.
+    Each worker thread opens its own connection (sqlite3 connections belong to one thread); the fetcher
+    (per-host pacing, robots.txt caches) and the parse helpers (`settings: parse_processes`) are shared.
     """
     path = database_path(database)
     main_db = db.connect(path) if isinstance(database, (str, Path)) else database
@@ -374,8 +398,9 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
             main_db.conn.close()
         return []
     chosen = interleave_hosts(chosen)
-    own_fetcher = fetcher is None
+    own_fetcher, own_parsers = fetcher is None, parsers is None
     fetcher = fetcher or Fetcher(settings)
+    parsers = parsers or _pass_parsers(settings, len(chosen), path)
     ingester = GroupIngester(scorer, flag_budget=from_settings(settings), jurisdiction=jurisdiction_of(settings))
     local = threading.local()
     connections: list[sqlite_utils.Database] = []
@@ -397,7 +422,7 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
             return CrawlResult(source=source.name, status="error", error=f"not fetched: {refused[0]}",
                                storage_full=True)
         try:
-            result = crawl_source(connection(), source, settings, scorer, fetcher, ingester)
+            result = crawl_source(connection(), source, settings, scorer, fetcher, ingester, parsers)
         except Exception as exc:  # noqa: BLE001 - e.g. the database itself failing for this worker
             log.exception("crawl of %s failed outside the source", source.name)
             result = CrawlResult(source=source.name, status="error", error=f"internal error: {exc}"[:500],
@@ -416,6 +441,8 @@ def crawl_sources(database: sqlite_utils.Database | str | Path, config: FeedsCon
     finally:
         if own_fetcher:
             fetcher.close()
+        if own_parsers:
+            parsers.close()
         for conn in connections:
             conn.conn.close()
         if main_db is not database:

@@ -17,16 +17,23 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from classifiers.text import Folded, content_hash, nfc, search_key
-from db import to_iso, transaction, utcnow
+from classifiers.text import Folded, search_key
+from db import transaction, utcnow
 from db.items import find_existing, insert_item
-from monitor.domain import DEFAULT_TIMEZONE, RawItem, Status
+from monitor.domain import RawItem, Status
 from monitor.pipeline import claim_signals, dedup, signals
 from monitor.pipeline.flag_budget import FlagBudget, apply_budget
-from monitor.text.html import clean_text, html_to_text
-from monitor.text.language import detect_language
-from monitor.text.times import to_utc
-from monitor.text.urls import canonical_url
+from monitor.text.prepare import (  # noqa: F401 - the item's text work, re-exported: the write path's words
+    NormalItem,
+    PreparedText,
+    PreparedTexts,
+    detect_item_language,
+    normalise,
+    normalise_batch,
+    prepare_texts,
+    score_folded,
+    score_text,
+)
 
 log = logging.getLogger("monitor.pipeline")
 
@@ -47,58 +54,6 @@ class IngestResult:
 
 
 @dataclass
-class NormalItem:
-    guid: str
-    title: str
-    text: str
-    url: str | None
-    canonical_url: str | None
-    author: str | None
-    published_at: str | None
-    language: str | None
-    content_hash: str
-    language_hint: str | None = None
-
-
-def normalise(raw: RawItem, *, zone: str = DEFAULT_TIMEZONE, language_hint: str | None = None,
-              with_language: bool = True) -> NormalItem:
-    """A raw item as stored: clean NFC text, canonical URL, UTC time, detected language.
-
-    `with_language=False` leaves the language for `detect_item_language`, so the crawl pays for
-    language identification only on items it is going to store, not on the ones it has already seen.
-    """
-    title = html_to_text(raw.title)  # already clean_text'ed
-    text = html_to_text(raw.text)
-    url = raw.url.strip() if raw.url else None
-    canon = canonical_url(url)
-    digest = content_hash(title, text)
-    published = to_utc(raw.published, zone)
-    guid = nfc(raw.guid).strip() if raw.guid else (canon or digest)
-    hint = raw.language or language_hint
-    language = detect_language(f"{title}\n{text}", hint=hint) if with_language else None
-    return NormalItem(guid=guid, title=title, text=text, url=url, canonical_url=canon,
-                      author=clean_text(raw.author) or None, published_at=to_iso(published) if published else None,
-                      language=language, content_hash=digest, language_hint=hint)
-
-
-def detect_item_language(item: NormalItem) -> None:
-    """Fill in the language of an item normalised with `with_language=False`."""
-    item.language = detect_language(f"{item.title}\n{item.text}", hint=item.language_hint)
-
-
-def score_text(item: NormalItem) -> str:
-    """What the classifier reads for an item."""
-    return f"{item.title}\n{item.text}".strip()
-
-
-def score_folded(title_key: str, text_key: str) -> Folded:
-    """search_key(score_text(item)) and its words, from the item's title and text keys without folding
-    again: folding works character by character, and the newline between them is one more blank."""
-    return Folded(f"{title_key} {text_key}" if title_key and text_key else title_key or text_key,
-                  dedup.words_of_keys(title_key, text_key))
-
-
-@dataclass
 class _Prepared:
     """One source's batch between the phases: normalised, checked against the database, then scored."""
 
@@ -110,34 +65,39 @@ class _Prepared:
     keys: list[tuple[str, str]] = field(default_factory=list)  # each fresh item's (title, text) search keys
     folded: list[Folded] = field(default_factory=list)  # each fresh item's folded score_text (score_folded)
     signals: list[signals.ItemSignals] = field(default_factory=list)
+    # Each fresh item's MinHash signature when `prepare_texts` hashed its shingles beforehand (None: _store does).
+    signatures: list[dedup.Signature | None] | None = None
 
 
-def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem]) -> _Prepared:
-    """Normalise, drop duplicates inside the batch, and split into fresh items and already-stored reposts."""
-    zone = source.get("timezone") or DEFAULT_TIMEZONE
-    items: list[NormalItem] = []
-    batch_keys: set[str] = set()
-    seen = 0
-    for raw in raws:
-        item = normalise(raw, zone=zone, language_hint=source.get("language"), with_language=False)
-        if not (item.title or item.text):
-            continue
-        keys = {f"g:{item.guid}", f"h:{item.content_hash}"} | ({f"u:{item.canonical_url}"} if item.canonical_url else set())
-        if keys & batch_keys:
-            seen += 1
-            continue
-        batch_keys |= keys
-        items.append(item)
+def _prepare(database: sqlite_utils.Database, source: dict, raws: list[RawItem],
+             prepared: PreparedTexts | None = None) -> _Prepared:
+    """Normalise, drop duplicates inside the batch, and split into fresh items and already-stored reposts.
+    With `prepared` (prepare_texts of these raws), its work is taken instead of done again."""
+    if prepared is None:
+        items, duplicates = normalise_batch(raws, source)
+        texts = None
+    else:
+        texts, duplicates = prepared.texts, prepared.duplicates
+        items = [text.item for text in texts]
     fresh: list[NormalItem] = []
+    fresh_texts: list[PreparedText] = []
     reposts: list[int] = []
-    for item in items:
+    for at, item in enumerate(items):
         existing = find_existing(database.conn, source["id"], item.guid, item.canonical_url, item.content_hash)
-        if existing is None:
+        if existing is not None:
+            reposts.append(existing)
+        elif texts is None:
             detect_item_language(item)
             fresh.append(item)
         else:
-            reposts.append(existing)
-    return _Prepared(source=source, fresh=fresh, reposts=reposts, seen=seen + len(items) - len(fresh))
+            fresh.append(item)
+            fresh_texts.append(texts[at])
+    batch = _Prepared(source=source, fresh=fresh, reposts=reposts, seen=duplicates + len(items) - len(fresh))
+    if texts is not None:
+        batch.keys = [text.keys for text in fresh_texts]
+        batch.folded = [text.folded for text in fresh_texts]
+        batch.signatures = [dedup.signature_of_hashes(text.shingle_hashes) for text in fresh_texts]
+    return batch
 
 
 # Where a news-site feed (`rss`) is really a social platform's: the platform's own feeds, and the
@@ -214,8 +174,9 @@ def _annotate(database: sqlite_utils.Database, prepared: list[_Prepared], jurisd
     scoring. Title and text are folded and split into words once, here: the search index reads the keys,
     the near-duplicate shingles the words, the claim matcher and the place tagger both."""
     for batch in prepared:
-        batch.keys = [(search_key(item.title), search_key(item.text)) for item in batch.fresh]
-        batch.folded = [score_folded(*keys) for keys in batch.keys]
+        if batch.signatures is None:  # else prepare_texts made them
+            batch.keys = [(search_key(item.title), search_key(item.text)) for item in batch.fresh]
+            batch.folded = [score_folded(*keys) for keys in batch.keys]
         batch.signals = signals.annotate(database, [score_text(item) for item in batch.fresh], jurisdiction,
                                          batch.folded)
 
@@ -226,15 +187,16 @@ def _store(conn, batch: _Prepared, fetched_at: str) -> IngestResult:
     result = IngestResult(seen=batch.seen)
     for existing in batch.reposts:
         dedup.record_repost(conn, existing, source["id"], fetched_at)
-    for item, score, (title_key, text_key), folded, found in zip(batch.fresh, batch.scores, batch.keys,
-                                                                 batch.folded, batch.signals, strict=True):
+    signatures = batch.signatures if batch.signatures is not None else [None] * len(batch.fresh)
+    for item, score, (title_key, text_key), folded, found, made in zip(
+            batch.fresh, batch.scores, batch.keys, batch.folded, batch.signals, signatures, strict=True):
         # Re-check inside the transaction: another writer may have stored it meanwhile.
         existing = find_existing(conn, source["id"], item.guid, item.canonical_url, item.content_hash)
         if existing is not None:
             dedup.record_repost(conn, existing, source["id"], fetched_at)
             result.seen += 1
             continue
-        sig = dedup.signature_of_shingles(dedup.shingles_of_words(folded.words))
+        sig = made if batch.signatures is not None else dedup.signature_of_shingles(dedup.shingles_of_words(folded.words))
         reasons = list(score.flagged) if score else []
         found.claim_matches = claim_signals.not_own(found.claim_matches, item.url, item.canonical_url)
         reasons, top_reason = claim_signals.flag(reasons, _top_reason(score), found.claim_matches)
@@ -283,14 +245,16 @@ def _top_reason(score: Any) -> str:
 
 
 def ingest(database: sqlite_utils.Database, source: dict, raws: list[RawItem], scorer: Scorer | None,
-           flag_budget: FlagBudget | None = None, *, jurisdiction: frozenset[str] = frozenset()) -> IngestResult:
+           flag_budget: FlagBudget | None = None, *, jurisdiction: frozenset[str] = frozenset(),
+           prepared: PreparedTexts | None = None) -> IngestResult:
     """Store the items not seen before, scored and flagged; return counts.
 
     `source` is a sources row (id, name, and optionally language and timezone). With a `flag_budget`
     (settings.flag_budget) the daily budget replaces the model's score thresholds (monitor.pipeline.flag_budget).
-    `jurisdiction` holds the unit codes of settings.jurisdiction (signals.jurisdiction_of).
+    `jurisdiction` holds the unit codes of settings.jurisdiction (signals.jurisdiction_of). `prepared`:
+    `prepare_texts(raws, source)` when it was done beforehand (in a helper process).
     """
-    batch = _prepare(database, source, raws)
+    batch = _prepare(database, source, raws, prepared)
     _score([batch], scorer)  # outside the write transaction: the model is the slow part
     _annotate(database, [batch], jurisdiction)
     with transaction(database) as conn:
@@ -318,7 +282,8 @@ def _each_alone_on_failure(prepared: list[tuple[int, _Prepared]], step: Any,
         return passed
 
 
-def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[RawItem]]],
+def ingest_many(database: sqlite_utils.Database,
+                batches: list[tuple[dict, list[RawItem]] | tuple[dict, list[RawItem], PreparedTexts | None]],
                 scorer: Scorer | None, flag_budget: FlagBudget | None = None, *,
                 jurisdiction: frozenset[str] = frozenset()) -> list[IngestResult | Exception]:
     """`ingest` for several sources at once: one scorer call and one transaction for all of them.
@@ -327,13 +292,14 @@ def ingest_many(database: sqlite_utils.Database, batches: list[tuple[dict, list[
     per item the work is the same, but the model's per-call cost and the commit are paid once per
     group instead of once per feed. Each source still gets its own result, or the exception that
     failed it — a batch that fails as a whole is retried source by source, so one bad feed fails
-    alone and nothing of the others is lost or stored twice.
+    alone and nothing of the others is lost or stored twice. A batch may carry a third element,
+    its `prepare_texts` (as `ingest`'s `prepared`).
     """
     results: list[IngestResult | Exception | None] = [None] * len(batches)
     prepared: list[tuple[int, _Prepared]] = []
-    for index, (source, raws) in enumerate(batches):
+    for index, (source, raws, *made) in enumerate(batches):
         try:
-            prepared.append((index, _prepare(database, source, raws)))
+            prepared.append((index, _prepare(database, source, raws, made[0] if made else None)))
         except Exception as exc:  # noqa: BLE001 - reported for this source only
             results[index] = exc
     prepared = _each_alone_on_failure(prepared, lambda group: _score(group, scorer), results)

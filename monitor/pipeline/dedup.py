@@ -11,10 +11,8 @@ earlier item when the estimated Jaccard similarity reaches THRESHOLD; otherwise 
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import struct
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,15 +20,19 @@ import numpy as np
 from classifiers.text import search_key
 from db import clusters
 from db.clusters import cluster_summary as cluster_summary  # re-exported: read from here by callers
+from monitor.text.prepare import (  # noqa: F401 - re-exported: read from here by callers
+    MIN_WORDS,
+    SHINGLE_WORDS,
+    shingle_hashes,
+    shingles_of_words,
+    words_of_keys,
+)
 
 NUM_PERM = 64
 BANDS = 16  # 16 bands x 4 rows: candidates from Jaccard ~0.5 up, checked against THRESHOLD
 ROWS = NUM_PERM // BANDS
 THRESHOLD = 0.5
-SHINGLE_WORDS = 3
-MIN_WORDS = 8  # shorter texts ("Breaking!", a bare link) would cluster by accident
 MAX_CANDIDATES = 200
-_WORD = re.compile(r"\w+", re.UNICODE)
 SEED = 7
 # The MinHash is datasketch 2.0's `MinHash(num_perm=64, seed=7, hashfunc=zlib.crc32)` (scheme "affine32"),
 # computed here bit for bit (tests/test_dedup_minhash.py checks it against datasketch): importing datasketch
@@ -69,11 +71,9 @@ class Signature:
     def band_keys(self) -> list[int]:
         if getattr(self, "_keys", None) is not None:
             return self._keys
-        keys = []
-        for band in range(BANDS):
-            chunk = self.hashvalues[band * ROWS:(band + 1) * ROWS].astype(np.uint64).tobytes()
-            digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
-            keys.append(struct.unpack("<q", digest)[0])
+        whole, size = self.hashvalues.astype(np.uint64).tobytes(), ROWS * 8  # one conversion, then 16 slices
+        keys = [struct.unpack("<q", hashlib.blake2b(bytes([band]) + whole[band * size:(band + 1) * size],
+                                                    digest_size=8).digest())[0] for band in range(BANDS)]
         self._keys = keys
         return keys
 
@@ -88,35 +88,23 @@ def shingles_of_keys(*keys: str) -> set[bytes]:
     return shingles_of_words(words_of_keys(*keys))
 
 
-def words_of_keys(*keys: str) -> list[str]:
-    """The words (\\w+ runs) of texts already passed through `search_key`, read as one text in order.
-
-    The words of search_key(title + newline + text) are those of search_key(title) followed by those of
-    search_key(text), so the pipeline folds each field once and shares the keys with the search index,
-    and the words with the claim matcher (classifiers.claims reads the same \\w+ runs).
-    """
-    return [word for key in keys for word in _WORD.findall(key)]
-
-
-def shingles_of_words(words: list[str]) -> set[bytes]:
-    """Shingles of a folded text's words (`words_of_keys`)."""
-    if len(words) < MIN_WORDS:
-        return set()
-    return {" ".join(words[i:i + SHINGLE_WORDS]).encode("utf-8") for i in range(len(words) - SHINGLE_WORDS + 1)}
-
-
 def signature_of_shingles(grams: set[bytes]) -> Signature | None:
     """MinHash signature of a shingle set, or None when it is empty (too short to cluster safely)."""
-    if not grams:
+    return signature_of_hashes(shingle_hashes(grams)) if grams else None
+
+
+def signature_of_hashes(hashes: bytes) -> Signature | None:
+    """MinHash signature from the crc32s of a shingle set (`shingle_hashes`), or None when there are none."""
+    if not hashes:
         return None
-    hashes = np.fromiter((zlib.crc32(gram) for gram in grams), dtype=np.uint32, count=len(grams)).reshape(-1, 1)
+    values = np.frombuffer(hashes, dtype=np.uint32).reshape(-1, 1).copy()
     shift1, mult1, shift2, mult2, shift3 = _FMIX32  # MurmurHash3's finalizer, as datasketch pre-mixes
-    hashes ^= hashes >> shift1
-    hashes *= mult1
-    hashes ^= hashes >> shift2
-    hashes *= mult2
-    hashes ^= hashes >> shift3
-    permuted = hashes * _PERM_A + _PERM_B  # uint32 arithmetic: the wraparound is the modulo 2^32
+    values ^= values >> shift1
+    values *= mult1
+    values ^= values >> shift2
+    values *= mult2
+    values ^= values >> shift3
+    permuted = values * _PERM_A + _PERM_B  # uint32 arithmetic: the wraparound is the modulo 2^32
     return Signature(permuted.min(axis=0).astype(np.uint64))
 
 

@@ -24,6 +24,7 @@ from monitor.config import Settings
 
 if TYPE_CHECKING:
     from monitor.crawl.fetch import Fetcher
+    from monitor.crawl.offload import ParseWorkers
 
 log = logging.getLogger("monitor.scheduler")
 
@@ -54,6 +55,7 @@ class WorkerResources:
         self._fetcher: Fetcher | None = None
         self._fetcher_settings: Settings | None = None
         self._old_fetchers: list[Fetcher] = []
+        self._parsers: ParseWorkers | None = None
         self._local = threading.local()
         self._connections: list[sqlite_utils.Database] = []
         self._connections_lock = threading.Lock()
@@ -103,6 +105,25 @@ class WorkerResources:
                 self._fetcher_settings = copy.deepcopy(settings)
             return self._fetcher
 
+    def parsers(self, settings: Settings) -> ParseWorkers:
+        """The parse helper processes shared by every crawl (monitor.crawl.offload; started on the first
+        feed that changed); replaced when `parse_processes` changes on reload."""
+        from monitor.crawl.offload import ParseWorkers, processes_for
+
+        with self._lock:
+            wanted = processes_for(settings)
+            if self._parsers is None or self._parsers.processes != wanted:
+                if self._parsers is not None:
+                    self._parsers.close()  # a crawl still using it parses in its own thread
+                self._parsers = ParseWorkers(wanted)
+            return self._parsers
+
+    def stop_idle_parsers(self) -> int:
+        """Stop the parse helpers no crawl is using (they start again when a feed needs one)."""
+        with self._lock:
+            parsers = self._parsers
+        return parsers.stop_idle() if parsers is not None else 0
+
     def scorer(self) -> Any:
         """The classifier, loaded on first use.
 
@@ -143,6 +164,10 @@ class WorkerResources:
                 except Exception:  # noqa: BLE001 - best effort on the way out
                     pass
         self._fetcher, self._old_fetchers = None, []
+        with self._lock:
+            parsers, self._parsers = self._parsers, None
+        if parsers is not None:
+            parsers.close()
         with self._connections_lock:
             keep = [d for d in self._connections if self._owners.get(id(d)) in self._busy_long]
             for database in self._connections:

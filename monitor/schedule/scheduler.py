@@ -76,7 +76,7 @@ SOURCE_JOB_PREFIX = "source:"
 # --------------------------------------------------------------------------- the scheduler
 
 
-CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher)
+CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher, parsers)
 
 
 def _default_crawl() -> CrawlFunction:
@@ -426,7 +426,8 @@ class Scheduler:
         started = time.monotonic()
         try:
             result = self.crawl(database, source, self.config.settings, self.scorer,
-                                fetcher=self.resources.fetcher(self.config.settings))
+                                fetcher=self.resources.fetcher(self.config.settings),
+                                parsers=self.resources.parsers(self.config.settings))
         except Exception as exc:
             self._storage.after(turn, storage.cannot_write(exc), False)
             self._first_crawl_done(name, f"{type(exc).__name__}: {exc}")
@@ -509,11 +510,13 @@ class Scheduler:
     def release_memory(self) -> bool:
         """Hand the memory freed by finished crawls back to the operating system (classifiers.heap), when
         crawls have ended since the last time and none is running; True when it did. Between passes
-        an idle `monitor run` otherwise keeps every worker's freed feeds and score matrices resident."""
+        an idle `monitor run` otherwise keeps every worker's freed feeds and score matrices resident,
+        and its parse helper processes (stopped here; the next changed feed starts one again)."""
         finished = self._inflight.finished()
         if finished == self._released_after or self._inflight.counts()[0]:
             return False
         self._released_after = finished
+        self.resources.stop_idle_parsers()
         return release_free_memory()
 
     def queue_depth(self) -> int:

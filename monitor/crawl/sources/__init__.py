@@ -14,7 +14,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
-from monitor.crawl.fetch import FetchError, FetchResult
+from monitor.crawl.response import FetchError, FetchResult
 from monitor.domain import SOURCE_KINDS
 
 

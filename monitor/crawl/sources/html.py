@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 
 from soupsieve import SelectorSyntaxError
 
-from monitor.crawl.fetch import FetchResult
+from monitor.crawl.response import FetchResult
 from monitor.crawl.sources import Parsed, ParseError
 from monitor.domain import RawItem
 from monitor.text.charset import decode_bytes

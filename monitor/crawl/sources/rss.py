@@ -14,18 +14,40 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import feedparser
-
-try:  # what sanitize_html=True applies; private in feedparser 6, so a later release may move it
-    from feedparser.sanitizer import _sanitize_html
-except ImportError:  # then titles are cleaned by html_to_text alone, like summaries and content
-    _sanitize_html = None
-
-from monitor.crawl.fetch import FetchResult
+from monitor.crawl.response import FetchResult
 from monitor.crawl.sources import Parsed, ParseError
 from monitor.domain import RawItem
 from monitor.text.charset import declared_charset, decode_bytes, mostly_utf8
 from monitor.text.times import parse_time
+
+_UNSET: Any = object()
+_sanitize_html: Any = _UNSET  # feedparser's, read by _sanitizer() on first use (None: there is none)
+
+
+def _feedparser() -> Any:
+    """feedparser, imported when a feed is parsed: a crawl whose feeds are parsed in helper processes
+    (monitor.crawl.offload) does not load it (~10 MB) in its own."""
+    import feedparser
+
+    return feedparser
+
+
+def _sanitizer() -> Any:
+    global _sanitize_html
+    if _sanitize_html is _UNSET:
+        try:  # what sanitize_html=True applies; private in feedparser 6, so a later release may move it
+            from feedparser.sanitizer import _sanitize_html as found
+        except ImportError:  # then titles are cleaned by html_to_text alone, like summaries and content
+            found = None
+        _sanitize_html = found
+    return _sanitize_html
+
+
+def __getattr__(name: str) -> Any:  # `rss.feedparser`, as before the import was deferred
+    if name == "feedparser":
+        return _feedparser()
+    raise AttributeError(name)
+
 
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=""", re.I)
 _HTML_START = (b"<!doctype html", b"<html", b"<head", b"<body")
@@ -91,8 +113,9 @@ def _entry_text(entry: Any, sanitize_as: str | None = None) -> str:
 
 
 def _sanitized(value: str, detail: Any, encoding: str) -> str:
-    if value and _sanitize_html is not None and isinstance(detail, dict) and detail.get("type") in _HTML_TYPES:
-        return _sanitize_html(value, encoding, detail["type"])
+    sanitize = _sanitizer() if value else None
+    if sanitize is not None and isinstance(detail, dict) and detail.get("type") in _HTML_TYPES:
+        return sanitize(value, encoding, detail["type"])
     return value
 
 
@@ -214,7 +237,7 @@ def parse(result_or_bytes: FetchResult | bytes, source: Any = None) -> list[RawI
     # no sanitising either — html_to_text keeps only text and drops script, style, iframe, object and
     # embed with what is inside them. feedparser's sanitiser was a third of its parse time. Titles
     # still go through it (below): it decides what counts as a title's text in feedparser's own tests.
-    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
+    parsed = _feedparser().parse(body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version") and not parsed.entries:
         detail = str(parsed.get("bozo_exception") or "")[:200]
         raise _not_a_feed(body, detail)
