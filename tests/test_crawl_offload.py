@@ -222,6 +222,8 @@ def test_parse_processes_setting():
     assert processes_for(settings("3")) == 3 and processes_for(settings("0")) == 0
     cores = len(os.sched_getaffinity(0))
     assert processes_for(settings("auto")) == max(0, min(cores - 1, 2))
+    assert processes_for(settings("auto"), scheduled=True) == 0  # monitor run: only when asked
+    assert processes_for(settings("1"), scheduled=True) == 1
     for bad in ("-1", "true", "two", "17", "1.5"):
         with pytest.raises(ConfigError, match="parse_processes") as error:
             settings(bad)

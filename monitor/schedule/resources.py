@@ -111,7 +111,7 @@ class WorkerResources:
         from monitor.crawl.offload import ParseWorkers, processes_for
 
         with self._lock:
-            wanted = processes_for(settings)
+            wanted = processes_for(settings, scheduled=True)
             if self._parsers is None or self._parsers.processes != wanted:
                 if self._parsers is not None:
                     self._parsers.close()  # a crawl still using it parses in its own thread
