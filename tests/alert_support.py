@@ -103,6 +103,21 @@ def settings_for(server: TestServer | None, smtp: Smtp | None = None, *, cooldow
     return Settings(alerts=alerts, smtp=smtp_settings)
 
 
+def webhook_alert(world: World, address: str, *, score: float = 0.97) -> Settings:
+    """Settings with no channels, the moderator subscribed to high-priority alerts at the webhook `address`,
+    and one such alert queued (a flagged item scanned): what the webhook address tests start from."""
+    from db import alerts as store
+    from monitor.alerts import rules
+
+    settings = settings_for(None)
+    settings.alerts.channels = []
+    store.save_subscription(world.database, world.users["mod"], "webhook", address, ["flagged_high"], [], True)
+    rules.scan(world.database, settings)
+    world.item(score=score)
+    rules.scan(world.database, settings)
+    return settings
+
+
 class World:
     """A database with five sources and helpers to store copies of a story and the other helpers' rows."""
 

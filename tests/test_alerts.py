@@ -14,7 +14,7 @@ from db import alerts as store
 from monitor import config
 from monitor.alerts import rules, send
 from monitor.config import ConfigError
-from tests.alert_support import CHAT, MAIL_SECRET, TOKEN, Smtp, World, posts, receiver, settings_for
+from tests.alert_support import CHAT, MAIL_SECRET, TOKEN, Smtp, World, posts, receiver, settings_for, webhook_alert
 
 FEEDS = """\
 alerts:
@@ -357,13 +357,7 @@ def test_a_users_webhook_whose_host_resolves_inside_is_refused_unless_private_ne
     the alert is sent, as the crawler refuses it, and nothing is posted; allowed again with private networks."""
     server = receiver()
     try:
-        settings = settings_for(None)
-        settings.alerts.channels = []
-        store.save_subscription(world.database, world.users["mod"], "webhook",
-                                f"http://localhost:{server.port}/hook", ["flagged_high"], [], True)
-        rules.scan(world.database, settings)
-        world.item(score=0.97)
-        rules.scan(world.database, settings)
+        settings = webhook_alert(world, f"http://localhost:{server.port}/hook")
         assert send.send_due(world.database, settings).failed == 1
         assert "webhook refused" in store.all_alerts(world.database)[0]["last_error"]
         assert posts(server, "/hook") == []

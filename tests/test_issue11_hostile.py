@@ -207,21 +207,14 @@ def test_a_channel_s_answer_quoting_the_bot_token_is_not_logged_unmasked(alert_w
 def test_a_users_webhook_that_redirects_is_not_followed_past_the_address_check(alert_world):
     """The user's host passes the address policy (here: allow-listed); its 307 to another address would have
     been followed by Apprise with the same POST, which the policy never saw."""
-    from db import alerts as store
-    from monitor.alerts import rules, send
-    from tests.alert_support import posts, receiver, settings_for
+    from monitor.alerts import send
+    from tests.alert_support import posts, receiver, webhook_alert
 
     with receiver() as public, receiver() as inside:
         public.route("/hook", "", status=307, headers={"Location": inside.url("/internal")})
         inside.route("/internal", "ok", content_type="text/plain")
-        settings = settings_for(None)
-        settings.alerts.channels = []
+        settings = webhook_alert(alert_world, public.url("/hook"))
         settings.private_allowlist = ["127.0.0.1/32"]  # stands for a public host: the check lets it through
-        store.save_subscription(alert_world.database, alert_world.users["mod"], "webhook",
-                                public.url("/hook"), ["flagged_high"], [], True)
-        rules.scan(alert_world.database, settings)
-        alert_world.item(score=0.97)
-        rules.scan(alert_world.database, settings)
         outcome = send.send_due(alert_world.database, settings)
         assert outcome.sent == 0 and len(posts(public, "/hook")) == 1
         assert posts(inside, "/internal") == []
@@ -233,18 +226,12 @@ def test_a_users_webhook_host_that_answers_inside_at_connect_time_is_refused(ale
     from db import alerts as store
     from monitor.alerts import rules, send
     from monitor.crawl import fetch
-    from tests.alert_support import posts, receiver, settings_for
+    from tests.alert_support import posts, receiver, webhook_alert
 
     monkeypatch.setattr(send, "check_webhook_host", lambda settings, address: None)
     with receiver() as inside:
         inside.route("/hook", "ok", content_type="text/plain")
-        settings = settings_for(None)
-        settings.alerts.channels = []
-        store.save_subscription(alert_world.database, alert_world.users["mod"], "webhook",
-                                f"http://localhost:{inside.port}/hook", ["flagged_high"], [], True)
-        rules.scan(alert_world.database, settings)
-        alert_world.item(score=0.97)
-        rules.scan(alert_world.database, settings)
+        settings = webhook_alert(alert_world, f"http://localhost:{inside.port}/hook")
         outcome = send.send_due(alert_world.database, settings)
         assert outcome.sent == 0 and posts(inside, "/hook") == []
         assert "localhost" not in (store.all_alerts(alert_world.database)[0]["last_error"] or "")  # masked
