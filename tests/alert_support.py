@@ -103,18 +103,30 @@ def settings_for(server: TestServer | None, smtp: Smtp | None = None, *, cooldow
     return Settings(alerts=alerts, smtp=smtp_settings)
 
 
+def only_channel(settings: Settings, name: str) -> Settings:
+    """`settings` with the one feeds.yaml channel `name` left."""
+    settings.alerts.channels = [c for c in settings.alerts.channels if c.name == name]
+    return settings
+
+
+def queue_one_alert(world: World, settings: Settings, *, score: float = 0.95) -> None:
+    """One flagged item, scanned after a first scan has set the cursors: it alone makes an alert."""
+    from monitor.alerts import rules
+
+    rules.scan(world.database, settings)
+    world.item(score=score)
+    rules.scan(world.database, settings)
+
+
 def webhook_alert(world: World, address: str, *, score: float = 0.97) -> Settings:
     """Settings with no channels, the moderator subscribed to high-priority alerts at the webhook `address`,
-    and one such alert queued (a flagged item scanned): what the webhook address tests start from."""
+    and one such alert queued: what the webhook address tests start from."""
     from db import alerts as store
-    from monitor.alerts import rules
 
     settings = settings_for(None)
     settings.alerts.channels = []
     store.save_subscription(world.database, world.users["mod"], "webhook", address, ["flagged_high"], [], True)
-    rules.scan(world.database, settings)
-    world.item(score=score)
-    rules.scan(world.database, settings)
+    queue_one_alert(world, settings, score=score)
     return settings
 
 
@@ -176,3 +188,4 @@ class World:
 
     def dump(self) -> str:
         return "\n".join(self.database.conn.iterdump())
+

@@ -231,3 +231,13 @@ def pytest_testnodedown(node, error) -> None:
     state = getattr(node, "workeroutput", {}).get("corpus_run")
     if state is not None and CORPUS_RUN not in node.config.stash:
         node.config.stash[CORPUS_RUN] = {**state, "selected": set(state["selected"])}
+
+
+@pytest.fixture()
+def alert_world(tmp_path: Path):
+    """A fresh tests.alert_support.World (five sources, users, stories) for one test, closed afterwards."""
+    from tests.alert_support import World
+
+    built = World(tmp_path / "monitor.db")
+    yield built
+    built.database.conn.close()

@@ -14,7 +14,18 @@ from db import alerts as store
 from monitor import config
 from monitor.alerts import rules, send
 from monitor.config import ConfigError
-from tests.alert_support import CHAT, MAIL_SECRET, TOKEN, Smtp, World, posts, receiver, settings_for, webhook_alert
+from tests.alert_support import (
+    CHAT,
+    MAIL_SECRET,
+    TOKEN,
+    Smtp,
+    only_channel,
+    posts,
+    queue_one_alert,
+    receiver,
+    settings_for,
+    webhook_alert,
+)
 
 FEEDS = """\
 alerts:
@@ -78,10 +89,8 @@ def test_bad_alert_settings_are_config_errors():
 
 
 @pytest.fixture()
-def world(tmp_path):
-    built = World(tmp_path / "monitor.db")
-    yield built
-    built.database.conn.close()
+def world(alert_world):
+    return alert_world
 
 
 def test_the_first_scan_starts_now_and_never_sends_the_history(world):
@@ -252,11 +261,8 @@ def test_a_failing_channel_is_retried_with_back_off(world, caplog):
 def test_attempts_used_up_leave_the_alert_failed(world):
     with receiver() as server:
         server.route("/hook", "down", status=503, content_type="text/plain")
-        settings = settings_for(server, None, max_attempts=1)
-        settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "webhook"]
-        rules.scan(world.database, settings)
-        world.item(score=0.95)
-        rules.scan(world.database, settings)
+        settings = only_channel(settings_for(server, None, max_attempts=1), "webhook")
+        queue_one_alert(world, settings)
         assert send.send_due(world.database, settings).failed == 1
     (row,) = store.all_alerts(world.database)
     assert row["status"] == "failed" and row["next_attempt_at"] is None

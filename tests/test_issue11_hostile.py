@@ -138,27 +138,17 @@ def test_alert_settings_too_large_to_compute_with_are_config_errors(entry, field
     assert str(error.value).startswith(f"feeds.yaml:2: field '{field}': must be")
 
 
-@pytest.fixture()
-def alert_world(tmp_path):
-    from tests.alert_support import World
-
-    built = World(tmp_path / "monitor.db")
-    yield built
-    built.database.conn.close()
 
 
 def test_an_alert_failing_past_its_27th_attempt_waits_an_hour_instead_of_staying_sending(alert_world):
     from db import alerts as store
-    from monitor.alerts import rules, send
-    from tests.alert_support import receiver, settings_for
+    from monitor.alerts import send
+    from tests.alert_support import only_channel, queue_one_alert, receiver, settings_for
 
     with receiver() as server:
         server.route("/hook", "down", status=503, content_type="text/plain")
-        settings = settings_for(server, None, max_attempts=100)
-        settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "webhook"]
-        rules.scan(alert_world.database, settings)
-        alert_world.item(score=0.95)
-        rules.scan(alert_world.database, settings)
+        settings = only_channel(settings_for(server, None, max_attempts=100), "webhook")
+        queue_one_alert(alert_world, settings)
         with db.transaction(alert_world.database) as conn:
             conn.execute("UPDATE alerts SET attempts = 40")
         now = datetime.now(UTC)
@@ -171,8 +161,8 @@ def test_an_alert_failing_past_its_27th_attempt_waits_an_hour_instead_of_staying
 def test_a_channel_s_answer_quoting_the_bot_token_is_not_logged_unmasked(alert_world):
     """What reaches the root logger (where monitor.logs puts the service's log file) is checked, not caplog:
     pytest attaches caplog to non-propagating loggers as well."""
-    from monitor.alerts import rules, send
-    from tests.alert_support import TOKEN, receiver, settings_for
+    from monitor.alerts import send
+    from tests.alert_support import TOKEN, only_channel, queue_one_alert, receiver, settings_for
     from tests.servers import Response
 
     def echo(request) -> Response:  # a Bot API (or a proxy before it) quoting the path it was asked for
@@ -192,11 +182,8 @@ def test_a_channel_s_answer_quoting_the_bot_token_is_not_logged_unmasked(alert_w
     try:
         with receiver() as server:
             server.route(f"/bot{TOKEN}/sendMessage", handler=echo)
-            settings = settings_for(server, None, when_telegram=("flagged_high",))
-            settings.alerts.channels = [c for c in settings.alerts.channels if c.name == "nhom-telegram"]
-            rules.scan(alert_world.database, settings)
-            alert_world.item(score=0.95)
-            rules.scan(alert_world.database, settings)
+            settings = only_channel(settings_for(server, None, when_telegram=("flagged_high",)), "nhom-telegram")
+            queue_one_alert(alert_world, settings)
             assert send.send_due(alert_world.database, settings).retrying == 1
     finally:
         root.removeHandler(collect)
