@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from classifiers.text import Folded, search_key
+from classifiers.text import Folded
 from db import transaction, utcnow
 from db.items import find_existing, insert_item
 from monitor.domain import RawItem, Status
@@ -28,6 +28,7 @@ from monitor.text.prepare import (  # noqa: F401 - the item's text work, re-expo
     PreparedText,
     PreparedTexts,
     detect_item_language,
+    folded_item,
     normalise,
     normalise_batch,
     prepare_texts,
@@ -175,8 +176,8 @@ def _annotate(database: sqlite_utils.Database, prepared: list[_Prepared], jurisd
     the near-duplicate shingles the words, the claim matcher and the place tagger both."""
     for batch in prepared:
         if batch.signatures is None:  # else prepare_texts made them
-            batch.keys = [(search_key(item.title), search_key(item.text)) for item in batch.fresh]
-            batch.folded = [score_folded(*keys) for keys in batch.keys]
+            made = [folded_item(item) for item in batch.fresh]
+            batch.keys, batch.folded = [keys for keys, _ in made], [folded for _, folded in made]
         batch.signals = signals.annotate(database, [score_text(item) for item in batch.fresh], jurisdiction,
                                          batch.folded)
 

@@ -100,6 +100,13 @@ def score_folded(title_key: str, text_key: str) -> Folded:
                   words_of_keys(title_key, text_key))
 
 
+def folded_item(item: NormalItem) -> tuple[tuple[str, str], Folded]:
+    """An item's (title, text) search keys and its folded score text: each field folded once, the keys for
+    the search index, the words for the shingles, the claim matcher and the place tagger."""
+    keys = (search_key(item.title), search_key(item.text))
+    return keys, score_folded(*keys)
+
+
 @dataclass
 class PreparedText:
     """What an item's text gives without the database or the model (`prepare_texts`): the item as stored
@@ -150,7 +157,6 @@ def prepare_texts(raws: list[RawItem], source: dict) -> PreparedTexts:
     texts = []
     for item in items:
         detect_item_language(item)
-        keys = (search_key(item.title), search_key(item.text))
-        folded = score_folded(*keys)
+        keys, folded = folded_item(item)
         texts.append(PreparedText(item, keys, folded, shingle_hashes(shingles_of_words(folded.words))))
     return PreparedTexts(texts, duplicates)
