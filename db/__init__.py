@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # imported where a connection is made: the parse helpers read
     import sqlite_utils
 
 BUSY_TIMEOUT_MS = 30_000
+URL_SCHEMES = ("postgresql://", "postgres://")
 
 log = logging.getLogger("db")
 
@@ -77,8 +79,40 @@ def migrate(database: sqlite_utils.Database) -> list[str]:
     return done
 
 
-def connect(path: str | Path, *, migrate_schema: bool = True, readonly: bool = False) -> sqlite_utils.Database:
-    """Open the database with WAL, foreign keys and a busy timeout; migrate unless told not to."""
+# Driver errors callers catch, as tuples over both backends: `except db.IntegrityError`. psycopg's classes
+# join only once psycopg is imported (a SQLite installation never imports it; it costs ~0.3 s).
+_DRIVER_ERRORS = ("Error", "DatabaseError", "OperationalError", "IntegrityError")
+
+
+def __getattr__(name: str):
+    if name in _DRIVER_ERRORS:
+        pg = sys.modules.get("psycopg")
+        return (getattr(sqlite3, name),) + ((getattr(pg, name),) if pg is not None else ())
+    raise AttributeError(f"module 'db' has no attribute {name!r}")
+
+
+def is_url(target: object) -> bool:
+    """Whether a --db / MONITOR_DB value names a PostgreSQL database (postgresql://…) rather than a file."""
+    return isinstance(target, str) and target.startswith(URL_SCHEMES)
+
+
+def dialect(database) -> str:
+    """"sqlite" or "postgresql": for the few queries that differ, and the features bound to a file."""
+    return getattr(database, "dialect", "sqlite")
+
+
+def location(database) -> str | None:
+    """What another connection opens to reach the same data: the file's path, or the PostgreSQL URL."""
+    return database.url if dialect(database) == "postgresql" else file_path(database)
+
+
+def connect(path: str | Path, *, migrate_schema: bool = True, readonly: bool = False):
+    """Open the database: a postgresql:// URL through db.postgres, otherwise a SQLite file with WAL,
+    foreign keys and a busy timeout. Migrate unless told not to."""
+    if is_url(path):
+        from db import postgres
+
+        return postgres.connect(path, migrate_schema=migrate_schema, readonly=readonly)
     path = Path(path)
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
@@ -101,8 +135,10 @@ def connect(path: str | Path, *, migrate_schema: bool = True, readonly: bool = F
 
 
 def file_path(database: sqlite_utils.Database) -> str | None:
-    """The main database file's path (None in memory): for worker connections and for messages
-    that must name the file, such as "disk full / cannot write <path>"."""
+    """The main database file's path (None in memory or on PostgreSQL): for worker connections and for
+    messages that must name the file, such as "disk full / cannot write <path>"."""
+    if dialect(database) != "sqlite":
+        return None
     for _, name, path in database.conn.execute("PRAGMA database_list").fetchall():
         if name == "main":
             return path or None
@@ -120,15 +156,26 @@ class transaction:
     Taking the write lock up front (rather than upgrading a read lock mid-transaction)
     is what lets many writers wait on the busy timeout instead of failing with
     "database is locked". Nested use joins the outer transaction.
+
+    On PostgreSQL the same guarantee is a transaction-scoped advisory lock (db.postgres.WRITE_LOCK);
+    `exclusive=False` leaves it out for writes that are safe concurrently (unique keys, ON CONFLICT).
     """
 
-    def __init__(self, database: sqlite_utils.Database):
+    def __init__(self, database: sqlite_utils.Database, *, exclusive: bool = True):
         self.conn = database.conn
+        self.postgres = dialect(database) == "postgresql"
+        self.exclusive = exclusive
         self.outer = False
 
     def __enter__(self) -> sqlite3.Connection:
         self.outer = not self.conn.in_transaction
-        if self.outer:
+        if self.outer and self.postgres:
+            self.conn.execute("BEGIN")
+            if self.exclusive:
+                from db.postgres import WRITE_LOCK
+
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", [WRITE_LOCK])
+        elif self.outer:
             self.conn.execute("BEGIN IMMEDIATE")
         return self.conn
 
@@ -157,5 +204,5 @@ class transaction:
             return
         try:
             self.conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
+        except __getattr__("Error") as exc:
             log.warning("rollback failed after an error: %s", exc)

@@ -92,13 +92,34 @@ def _stdin_line(option: str) -> str:
 def require_database(path: str) -> None:
     """Only `monitor init` creates a database: every other command stops on a missing file, so a mistyped
     --db or MONITOR_DB is an error instead of a new, empty database that answers "none". An empty file
-    is no database either (SQLite would quietly make one in it): `touch`ed, or the wrong file."""
+    is no database either (SQLite would quietly make one in it): `touch`ed, or the wrong file.
+    On PostgreSQL the same holds for a database that `monitor init` has not set up (no schema yet)."""
+    import db
+
+    if db.is_url(path):
+        _require_postgres_schema(path)
+        return
     if not Path(path).exists():
         raise CliError(f"no database at {path}; create it with `monitor init --db {shlex.quote(path)} --admin NAME`"
                        " (or check --db / MONITOR_DB)")
     if empty_file(path):
         raise CliError(f"{path} is an empty file (0 bytes), not a database made by `monitor init`; create one "
                        f"with `monitor init --db {shlex.quote(path)} --admin NAME` (or check --db / MONITOR_DB)")
+
+
+def _require_postgres_schema(url: str) -> None:
+    import db
+    from db import postgres
+
+    database = postgres.connect(url, migrate_schema=False)
+    try:
+        made = db.schema_version(database) if postgres.has_schema(database) else 0
+    finally:
+        database.close()
+    if not made:
+        shown = postgres.redacted(url)
+        raise CliError(f"the PostgreSQL database {shown} has no monitor schema yet; create it with "
+                       f"`monitor init --db {shlex.quote(shown)} --admin NAME` (or check --db / MONITOR_DB)")
 
 
 def empty_file(path: str | Path) -> bool:
@@ -221,6 +242,8 @@ def environment_error(exc: BaseException, db_path: str) -> str | None:
         if code == sqlite3.SQLITE_CANTOPEN:
             return f"cannot use the database {db_path}: {exc}"
         return None
+    if _is_postgres_error(exc):
+        return _postgres_message(exc, db_path)
     if isinstance(exc, ZoneInfoNotFoundError):
         return f"{exc.args[0] if exc.args else exc} (expected a zone name such as Asia/Ho_Chi_Minh)"
     if isinstance(exc, OSError) and exc.errno in _NO_PERMISSION:
@@ -231,6 +254,20 @@ def environment_error(exc: BaseException, db_path: str) -> str | None:
     if isinstance(exc, OSError) and exc.errno in _BAD_PATH and exc.filename is not None:
         return f"cannot use {os.fsdecode(exc.filename)}: {exc.strerror or os.strerror(exc.errno)}"
     return None
+
+
+def _is_postgres_error(exc: BaseException) -> bool:
+    pg = sys.modules.get("psycopg")
+    return pg is not None and isinstance(exc, pg.OperationalError)
+
+
+def _postgres_message(exc: BaseException, url: str) -> str:
+    """A server that cannot be reached, refuses the login, or gave up waiting for a lock: one line naming
+    the database (without its password) and the server's own first line."""
+    from db.postgres import redacted
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"cannot use the PostgreSQL database {redacted(url)}: {first}"
 
 
 def _printable(text: str) -> str:
@@ -245,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     stderr and exit code 2; the traceback of an environment error is logged at DEBUG (--log-level DEBUG).
     Any other exception is a bug and propagates with its traceback, so it is seen and reported.
     """
+    import db  # light: sqlite3 and logging (psycopg only once a postgresql:// URL is opened)
+
     parser = build_parser()
     args = parser.parse_args(argv)
     args.db = args.db or default_db()
@@ -253,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         return _run(parser, args)
     except CliError as exc:
         message = str(exc)
-    except (OSError, sqlite3.DatabaseError, ZoneInfoNotFoundError) as exc:
+    except (OSError, *db.DatabaseError, ZoneInfoNotFoundError) as exc:
         message = environment_error(exc, args.db)
         if message is None:
             raise
