@@ -13,23 +13,16 @@ replaced by the shared harness (tests/pg.py) once that lands.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import db
 import db.items
 from classifiers.text import search_key
-
-psycopg = pytest.importorskip("psycopg")
 
 SCHEMA = Path(db.__file__).parent / "migrations_postgresql" / "001_schema.sql"
 TEMPLATE = "schema_template"
@@ -38,69 +31,17 @@ SQLITE_ONLY = {"sqlite_sequence", "schema_version"}
 PG_ONLY = {"items_search"}
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _server_user() -> str | None:
-    """initdb and postgres refuse to run as root: the user to run them as then (postgres, else nobody)."""
-    if os.geteuid() != 0:
-        return None
-    for user in ("postgres", "nobody"):
-        if subprocess.run(["id", "-u", user], capture_output=True).returncode == 0:
-            return user
-    pytest.fail("running as root and neither a postgres nor a nobody user exists to run the server")
-
-
-def _as_server_user(command: list[str], user: str | None) -> list[str]:
-    return ["runuser", "-u", user, "--", *command] if user else command
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """A libpq conninfo for a superuser on a new cluster (unix socket only), stopped after the session."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not (initdb and pg_ctl):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    home, user = Path(tempfile.mkdtemp(prefix="pg-schema-test-")), _server_user()
-    if user:
-        shutil.chown(home, user=user)
-    data, port = home / "data", _free_port()
-    subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "--locale=C",
-                                    "--encoding=UTF8"], user), check=True, capture_output=True)
-    options = f"-p {port} -k {home} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-    subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-l", str(home / "log"), "-o", options, "-w", "start"], user),
-                   check=True, capture_output=True)
-    conninfo = f"host={home} port={port} user=postgres"
-    try:
-        with psycopg.connect(conninfo + " dbname=postgres", autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {TEMPLATE}")
-        with psycopg.connect(conninfo + f" dbname={TEMPLATE}") as conn:  # one transaction: all or nothing
-            conn.execute(SCHEMA.read_text(encoding="utf-8"))
-        yield conninfo
-    finally:
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"], user), capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
+def _apply_schema(url: str) -> None:
+    with psycopg.connect(url) as conn:  # one transaction: all or nothing
+        conn.execute(SCHEMA.read_text(encoding="utf-8"))
 
 
 @pytest.fixture
-def pg(pg_server, request) -> Iterator[psycopg.Connection]:
-    """An autocommit connection to a new database holding the schema (cloned from the template)."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    with psycopg.connect(pg_server + " dbname=postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    with psycopg.connect(pg_server + f" dbname={name}", autocommit=True) as conn:
+def pg(pg_template) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to a new database holding the schema (a copy of one built per session by the
+    harness, tests/pg.py), applied as SQL directly: these tests hold the schema itself, not the runner."""
+    url, _ = pg_template(TEMPLATE, _apply_schema)
+    with psycopg.connect(url, autocommit=True) as conn:
         yield conn
 
 
