@@ -9,7 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from classifiers.text import search_key
-from db import dialect
+from db import dialect as dialect_of
 
 ITEM_COLUMNS = (
     "source_id", "guid", "url", "canonical_url", "title", "text", "author", "published_at", "fetched_at",
@@ -34,15 +34,6 @@ _PRIORITY_ARGS = ("score_misinformation", "score_harm", "cluster_id", "source_id
 _INSERT_SQL = {name: f"INSERT INTO items ({', '.join(ITEM_COLUMNS)}, priority)"
                      f" VALUES ({', '.join('?' * len(ITEM_COLUMNS))}, {priority}) RETURNING id"
                for name, priority in _PRIORITY_SQL.items()}
-# The search index: FTS5 over the two folded keys (SQLite), one tsvector of the same keys (PostgreSQL's
-# items_search; 'simple' lower-cases and neither stems nor drops words, the keys are folded already).
-_INDEX_SQL = {
-    "sqlite": "INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)",
-    "postgresql": "INSERT INTO items_search (item_id, document)"
-                  " VALUES (?, to_tsvector('simple', ?) || to_tsvector('simple', ?))",
-}
-
-
 def find_existing(conn, source_id: int, guid: str, canonical_url: str | None, content_hash: str) -> int | None:
     """The id of an item this one duplicates: same guid in the source, same canonical URL, or same content."""
     # One indexed OR query (SQLite unions the three index look-ups); the guid match wins, then the URL.
@@ -65,13 +56,23 @@ def insert_item(conn, item: dict[str, Any], search_keys: tuple[str, str] | None 
             values[column] = json.dumps(values[column] or empty, ensure_ascii=False)
     values["top_reason"] = values["top_reason"] or ""  # the queue row's reason (migration 052); none yet is ""
     values["about_jurisdiction"] = int(bool(values["about_jurisdiction"]))  # migration 067
-    kind = dialect(conn)
+    kind = dialect_of(conn)
     params = [values[column] for column in ITEM_COLUMNS] + [values[name] for name in _PRIORITY_ARGS]
     item_id = int(conn.execute(_INSERT_SQL[kind], params).fetchone()[0])
     if search_keys is None:
         search_keys = (search_key(item.get("title") or ""), search_key(item.get("text") or ""))
-    conn.execute(_INDEX_SQL[kind], (item_id, *search_keys))
+    index_search(conn, item_id, search_keys, dialect=kind)
     return item_id
+
+
+def index_search(conn, item_id: int, search_keys: tuple[str, str], *, dialect: str | None = None) -> None:
+    """Add an item's folded search keys (title, text) to the full-text index: SQLite's FTS5 table, or on
+    PostgreSQL a tsvector of the same keys ('simple': no stemming, the keys are folded already)."""
+    if (dialect or dialect_of(conn)) == "postgresql":
+        conn.execute("INSERT INTO items_search (item_id, document) VALUES (?, to_tsvector('simple', ? || ' ' || ?))",
+                     (item_id, *search_keys))
+    else:
+        conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, *search_keys))
 
 
 def get_item(database: sqlite_utils.Database, item_id: int) -> dict | None:
