@@ -229,6 +229,13 @@ def any_db(backend: str, database_url: str, tmp_path: Path, monkeypatch: pytest.
     database.conn.close()
 
 
+@pytest.fixture()
+def any_world(any_db, database_url: str) -> tuple[str, dict]:
+    """helpers.build's small world on this run's backend: (database path or URL, ids), for tests of the
+    storage layer that run on both (`world` is the SQLite file the web tests share a build of)."""
+    return database_url, helpers.build(database_url)
+
+
 def _corpus_parts(item: pytest.Item) -> tuple[str, ...]:
     """The corpus parts an item reads: the union of its `corpus` marks (no argument: all of them)."""
     parts: list[str] = []
