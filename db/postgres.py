@@ -69,8 +69,6 @@ def to_pyformat(sql: str) -> str:
 class PgConnection:
     """The subset of sqlite3.Connection the project uses, over one psycopg connection."""
 
-    dialect = "postgresql"  # so db.dialect() answers for a connection too (the report's queries take one)
-
     def __init__(self, raw: psycopg.Connection, url: str):
         self.raw = raw
         self.url = url
