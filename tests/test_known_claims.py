@@ -48,56 +48,38 @@ def _source(database, name: str = "Nhóm Facebook") -> dict:
     return dict(next(database.query("SELECT * FROM sources WHERE id = ?", [source_id])))
 
 
-@pytest.fixture()
-def database(database_url):
-    """The library's storage and matching cases run on both backends (the `backend` fixture)."""
-    connected = db.connect(database_url)
-    yield connected
-    connected.close()
-
-
-@pytest.fixture()
-def any_world(backend, request, tmp_path, monkeypatch):
-    """helpers.build's world on this run's backend: (where it is, its ids). On PostgreSQL the audit key that
-    signs decisions is a file named by MONITOR_AUDIT_KEY_FILE (there is no database file to keep it beside)."""
-    if backend == "sqlite":
-        return request.getfixturevalue("world")
-    monkeypatch.setenv("MONITOR_AUDIT_KEY_FILE", str(tmp_path / "audit.key"))
-    return request.getfixturevalue("pg_template")("world", helpers.build)
-
-
 # --- storage --------------------------------------------------------------------------------------------
 
-def test_adding_is_idempotent_on_folded_text_and_url_even_without_url(database):
-    first = db.known_claims.add(database, _claim())
+def test_adding_is_idempotent_on_folded_text_and_url_even_without_url(any_db):
+    first = db.known_claims.add(any_db, _claim())
     assert first[1] is True
-    assert db.known_claims.add(database, _claim(RUMOUR.upper())) == (first[0], False)  # case and tone marks folded
-    assert db.known_claims.add(database, _claim("  " + RUMOUR + " ")) == (first[0], False)
-    assert db.known_claims.add(database, _claim(url=None))[1] is True
-    assert db.known_claims.add(database, _claim(url=None))[1] is False  # NULL urls are one key, not distinct
-    assert db.known_claims.add(database, _claim(url="https://other.example.vn/2"))[1] is True
+    assert db.known_claims.add(any_db, _claim(RUMOUR.upper())) == (first[0], False)  # case and tone marks folded
+    assert db.known_claims.add(any_db, _claim("  " + RUMOUR + " ")) == (first[0], False)
+    assert db.known_claims.add(any_db, _claim(url=None))[1] is True
+    assert db.known_claims.add(any_db, _claim(url=None))[1] is False  # NULL urls are one key, not distinct
+    assert db.known_claims.add(any_db, _claim(url="https://other.example.vn/2"))[1] is True
     with pytest.raises(ValueError):
-        db.known_claims.add(database, _claim(origin="rumour"))
+        db.known_claims.add(any_db, _claim(origin="rumour"))
 
 
-def test_version_changes_on_every_add_and_removal_and_search_ignores_tone_marks(database):
-    empty = db.known_claims.version(database)
-    claim_id, _ = db.known_claims.add(database, _claim())
-    added = db.known_claims.version(database)
+def test_version_changes_on_every_add_and_removal_and_search_ignores_tone_marks(any_db):
+    empty = db.known_claims.version(any_db)
+    claim_id, _ = db.known_claims.add(any_db, _claim())
+    added = db.known_claims.version(any_db)
     assert added != empty
-    with db.transaction(database) as conn:
+    with db.transaction(any_db) as conn:
         conn.execute("DELETE FROM known_claims WHERE id = ?", (claim_id,))
-    db.known_claims.add(database, _claim(url="https://kiemchung.example.vn/2"))  # same count, never the same id
-    assert db.known_claims.version(database) not in (empty, added)
-    before_edit = db.known_claims.version(database)
-    with db.transaction(database) as conn:  # a new rebuttal url: the cached (text, url) pairs must be rebuilt
+    db.known_claims.add(any_db, _claim(url="https://kiemchung.example.vn/2"))  # same count, never the same id
+    assert db.known_claims.version(any_db) not in (empty, added)
+    before_edit = db.known_claims.version(any_db)
+    with db.transaction(any_db) as conn:  # a new rebuttal url: the cached (text, url) pairs must be rebuilt
         conn.execute("UPDATE known_claims SET url = ? WHERE url = ?",
                      ("https://kiemchung.example.vn/3", "https://kiemchung.example.vn/2"))
-        assert db.known_claims.version(database) == before_edit + 1
+        assert db.known_claims.version(any_db) == before_edit + 1
         conn.execute("UPDATE known_claims SET verdict = 'Sai' WHERE url = ?", ("https://kiemchung.example.vn/3",))
-    assert db.known_claims.version(database) == before_edit + 1  # neither text nor url: the index stands
-    assert [r["url"] for r in db.known_claims.list_claims(database, "UONG NUOC CHANH")] == ["https://kiemchung.example.vn/3"]
-    assert db.known_claims.list_claims(database, "vắc xin") == []
+    assert db.known_claims.version(any_db) == before_edit + 1  # neither text nor url: the index stands
+    assert [r["url"] for r in db.known_claims.list_claims(any_db, "UONG NUOC CHANH")] == ["https://kiemchung.example.vn/3"]
+    assert db.known_claims.list_claims(any_db, "vắc xin") == []
 
 
 # --- monitor claims import / list ---------------------------------------------------------------------
@@ -153,42 +135,42 @@ def test_cli_import_jsonl_and_one_line_errors(tmp_path, db_path, tmp_db, capsys)
 
 # --- matching at ingest --------------------------------------------------------------------------------
 
-def test_an_imported_item_repeating_an_imported_claim_is_flagged_with_the_reason(tmp_path, database):
-    claim_id, _ = db.known_claims.add(database, _claim())
+def test_an_imported_item_repeating_an_imported_claim_is_flagged_with_the_reason(tmp_path, any_db):
+    claim_id, _ = db.known_claims.add(any_db, _claim())
     posts = tmp_path / "posts.jsonl"
     posts.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [
         {"text": REWRITE, "url": "https://facebook.com/post/1"},
         {"text": "Bộ Y tế khuyến cáo người dân rửa tay thường xuyên bằng xà phòng", "url": "https://facebook.com/post/2"},
     ]) + "\n", encoding="utf-8")
     # The model says "nothing here" (0.0 on both): the claim match flags the item on its own.
-    result = import_file(database, posts, helpers.FakeScorer())
+    result = import_file(any_db, posts, helpers.FakeScorer())
     assert (result.new, result.flagged) == (2, 1)
-    rows = {r["url"]: r for r in database.query("SELECT id, url, status, flag_reasons, top_reason FROM items")}
+    rows = {r["url"]: r for r in any_db.query("SELECT id, url, status, flag_reasons, top_reason FROM items")}
     hit, miss = rows["https://facebook.com/post/1"], rows["https://facebook.com/post/2"]
     assert (hit["status"], json.loads(hit["flag_reasons"]), hit["top_reason"]) == ("flagged", ["claim_match"], RUMOUR)
     assert (miss["status"], json.loads(miss["flag_reasons"])) == ("new", [])
-    [match] = db.known_claims.matches_for_item(database, hit["id"])
+    [match] = db.known_claims.matches_for_item(any_db, hit["id"])
     assert (match["claim_id"], match["url"]) == (claim_id, "https://kiemchung.example.vn/1")
     assert 0.55 <= match["similarity"] <= 1
-    assert db.known_claims.matches_for_item(database, miss["id"]) == []
+    assert db.known_claims.matches_for_item(any_db, miss["id"]) == []
 
 
-def test_claims_added_by_another_process_are_matched_on_the_next_ingest(database_url, database):
-    source = _source(database)
-    first = ingest(database, source, [RawItem(guid="a", text=REWRITE)], None)
+def test_claims_added_by_another_process_are_matched_on_the_next_ingest(database_url, any_db):
+    source = _source(any_db)
+    first = ingest(any_db, source, [RawItem(guid="a", text=REWRITE)], None)
     assert first.flagged == 0  # the library was empty
     other = db.connect(database_url)  # `monitor claims import` beside a running service
     db.known_claims.add(other, _claim())
     other.conn.close()
-    second = ingest(database, source, [RawItem(guid="b", text=REWRITE + " Chia sẻ ngay.")], None)
+    second = ingest(any_db, source, [RawItem(guid="b", text=REWRITE + " Chia sẻ ngay.")], None)
     assert second.flagged == 1
 
 
-def test_a_model_flag_keeps_its_reason_and_gains_the_claim_match(database):
-    db.known_claims.add(database, _claim())
+def test_a_model_flag_keeps_its_reason_and_gains_the_claim_match(any_db):
+    db.known_claims.add(any_db, _claim())
     scorer = helpers.FakeScorer("chanh", hit=(0.95, 0.0))
-    result = ingest(database, _source(database), [RawItem(guid="a", text=REWRITE)], scorer)
-    row = next(database.query("SELECT flag_reasons, top_reason FROM items WHERE id = ?", [result.new_ids[0]]))
+    result = ingest(any_db, _source(any_db), [RawItem(guid="a", text=REWRITE)], scorer)
+    row = next(any_db.query("SELECT flag_reasons, top_reason FROM items WHERE id = ?", [result.new_ids[0]]))
     assert json.loads(row["flag_reasons"]) == ["misinformation", "claim_match"]
     assert row["top_reason"] == RUMOUR  # the claim says more than the term "chanh"
 
