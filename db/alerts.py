@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import transaction, utcnow
+from db import dialect, transaction, utcnow
 from db.deliveries import one_line
 
 STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
@@ -79,7 +79,7 @@ def items_after(database: sqlite_utils.Database, after_id: int, limit: int) -> t
     """The items stored after `after_id` (at most `limit` of them, by id) that may make an alert — flagged,
     or matching a known claim — and the id the scan got to. Reads the primary key only: cheap every few
     seconds whatever the crawl stores."""
-    upto = database.conn.execute("SELECT MAX(id) FROM (SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?)",
+    upto = database.conn.execute("SELECT MAX(id) FROM (SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?) AS batch",
                                  (after_id, limit)).fetchone()[0]
     if upto is None:
         return [], after_id
@@ -222,9 +222,10 @@ def recent_alert(conn: sqlite3.Connection, story: int, channel: str | None, user
                  since: str) -> dict[str, Any] | None:
     """The latest alert about `story` to this recipient still waiting to go (a digest held overnight may be
     older than the cooldown), or else created at or after `since` (the cooldown's start), not counting one
-    that failed for good."""
+    that failed for good. (SQLite's `IS` compares NULL as a value; PostgreSQL says IS NOT DISTINCT FROM.)"""
+    same = "IS NOT DISTINCT FROM" if dialect(conn) == "postgresql" else "IS"
     row = conn.execute(
-        f"SELECT {_SELECT} FROM alerts a WHERE a.story = ? AND a.channel IS ? AND a.user_id IS ?"
+        f"SELECT {_SELECT} FROM alerts a WHERE a.story = ? AND a.channel {same} ? AND a.user_id {same} ?"
         " AND (a.created_at >= ? OR a.status = 'pending') AND a.status != 'failed'"
         " ORDER BY a.status = 'pending' DESC, a.id DESC LIMIT 1",
         (story, channel, user_id, since)).fetchone()
@@ -235,10 +236,10 @@ def add_alert(conn: sqlite3.Connection, *, story: int, item_id: int, events: lis
               channel: str | None, user_id: int | None, digest: bool, next_attempt_at: str, now: str) -> int:
     cursor_ = conn.execute(
         "INSERT INTO alerts (story, item_id, events, reasons, channel, user_id, digest, status, next_attempt_at,"
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
         (story, item_id, json.dumps(events), json.dumps(reasons, ensure_ascii=False), channel, user_id,
          int(digest), next_attempt_at, now, now))
-    return int(cursor_.lastrowid)
+    return int(cursor_.fetchone()[0])
 
 
 def merge_alert(conn: sqlite3.Connection, alert_id: int, events: list[str], reasons: dict, now: str) -> bool:
@@ -294,11 +295,13 @@ def mark_failed(database: sqlite_utils.Database, alert_ids: list[int], error: st
 
 
 def defer(database: sqlite_utils.Database, alert_ids: list[int], until: str) -> None:
-    """Pending alerts to a recipient that just failed wait for its retry (not claimed, no attempt counted)."""
+    """Pending alerts to a recipient that just failed wait for its retry (not claimed, no attempt counted):
+    the later of their own next attempt and `until` (a CASE, as SQLite's two-argument MAX is PostgreSQL's
+    GREATEST)."""
     marks = ",".join("?" * len(alert_ids))
     with transaction(database) as conn:
-        conn.execute(f"UPDATE alerts SET next_attempt_at = MAX(next_attempt_at, ?) WHERE id IN ({marks})"
-                     " AND status = 'pending'", (until, *alert_ids))
+        conn.execute(f"UPDATE alerts SET next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at"
+                     f" ELSE ? END WHERE id IN ({marks}) AND status = 'pending'", (until, until, *alert_ids))
 
 
 def expire_claims(database: sqlite_utils.Database, claimed_before: str, now: str) -> int:

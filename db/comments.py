@@ -43,14 +43,15 @@ def add(database: sqlite_utils.Database, *, item_id: int, user_id: int, body: st
             raise ValueError(f"item {item_id} does not exist")
         name = conn.execute("SELECT name FROM users WHERE id = ?", (user_id,)).fetchone()[0]
         comment_id = conn.execute(
-            "INSERT INTO comments (item_id, cluster_id, user_id, user_name, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (item_id, item[0], user_id, name, body, utcnow())).lastrowid
+            "INSERT INTO comments (item_id, cluster_id, user_id, user_name, body, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
+            (item_id, item[0], user_id, name, body, utcnow())).fetchone()[0]
         mentioned = []
         for candidate in mentioned_names(body):
             found = conn.execute("SELECT id, name FROM users WHERE name = ? AND active = 1 AND id != ?",
                                  (candidate, user_id)).fetchone()
             if found:
-                conn.execute("INSERT OR IGNORE INTO comment_mentions (comment_id, user_id) VALUES (?, ?)",
+                conn.execute("INSERT INTO comment_mentions (comment_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                              (comment_id, found[0]))
                 mentioned.append(found[1])
     return comment_id, mentioned

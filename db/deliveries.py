@@ -43,8 +43,8 @@ def enqueue(database: sqlite_utils.Database, week: str, recipients: Iterable[tup
     with transaction(database) as conn:
         for address, name in recipients:
             cursor = conn.execute(
-                "INSERT OR IGNORE INTO report_deliveries (week, recipient, name, files, status, next_attempt_at,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                "INSERT INTO report_deliveries (week, recipient, name, files, status, next_attempt_at,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT DO NOTHING",
                 (week, address.lower(), name, json.dumps(files, ensure_ascii=False), now, now, now))
             added += cursor.rowcount
     return added

@@ -26,7 +26,8 @@ def record(database: sqlite_utils.Database, fields: dict[str, Any]) -> int:
         values["user_name"] = name[0] if name else None
         columns = ", ".join(values)
         marks = ", ".join("?" * len(values))
-        return conn.execute(f"INSERT INTO evidence ({columns}) VALUES ({marks})", tuple(values.values())).lastrowid
+        return conn.execute(f"INSERT INTO evidence ({columns}) VALUES ({marks}) RETURNING id",
+                            tuple(values.values())).fetchone()[0]
 
 
 def for_item(database: sqlite_utils.Database, item_id: int) -> list[dict]:

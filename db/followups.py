@@ -21,7 +21,8 @@ from typing import Any
 
 import sqlite_utils
 
-from db import known_claims, transaction, utcnow
+import db
+from db import dialect, known_claims, transaction, utcnow
 from db.checkpoints import Checkpoint
 from db.keys import KeyFileError, audit_key, audit_key_source
 from vocab import AGENCIES, FOLLOW_UP_KINDS, FOLLOW_UP_OUTCOMES, Agency, FollowUpKind, FollowUpOutcome, Status
@@ -70,8 +71,9 @@ def _append(database: sqlite_utils.Database, conn, followup_id: int, event: str,
            "event": event, "payload": json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
            "user_id": user_id, "created_at": now}
     row["row_hash"] = entry_hash(key, row)
-    conn.execute("INSERT INTO followup_log (id, followup_id, event, payload, user_id, created_at, prev_hash, row_hash)"
-                 " VALUES (:id, :followup_id, :event, :payload, :user_id, :created_at, :prev_hash, :row_hash)", row)
+    columns = ("id", "followup_id", "event", "payload", "user_id", "created_at", "prev_hash", "row_hash")
+    conn.execute(f"INSERT INTO followup_log ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                 [row[name] for name in columns])
     conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key)"
                  " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                  (HEAD_KEY, f"{row['id']}:{row['row_hash']}", now))
@@ -80,12 +82,14 @@ def _append(database: sqlite_utils.Database, conn, followup_id: int, event: str,
 def head(database: sqlite_utils.Database) -> tuple[int, str] | None:
     """The log's length and last hash, as a checkpoint signs them ((0, GENESIS) when empty); None when the
     last entry is not one the service wrote (verify reports it; a checkpoint then leaves the log out)."""
-    last = database.conn.execute(  # as bytes: text that is not UTF-8 must not raise after a commit
-        "SELECT id, CAST(row_hash AS BLOB) FROM followup_log ORDER BY id DESC LIMIT 1").fetchone()
+    # SQLite: as bytes, since text that is not UTF-8 must not raise after a commit; PostgreSQL's text is
+    # always valid UTF-8, and is read as it is.
+    hash_sql = "row_hash" if dialect(database) == "postgresql" else "CAST(row_hash AS BLOB)"
+    last = database.conn.execute(f"SELECT id, {hash_sql} FROM followup_log ORDER BY id DESC LIMIT 1").fetchone()
     if last is None:
         return 0, GENESIS
     entry_id, stored = last
-    text = stored.decode("ascii", "replace") if isinstance(stored, bytes) else ""
+    text = stored.decode("ascii", "replace") if isinstance(stored, bytes) else stored if isinstance(stored, str) else ""
     good = isinstance(entry_id, int) and len(text) == 64 and set(text) <= set("0123456789abcdef")
     return (entry_id, text) if good else None
 
@@ -95,7 +99,7 @@ def head_matches(database: sqlite_utils.Database, key: bytes) -> bool:
     try:
         row = next(iter(database.query("SELECT * FROM followup_log ORDER BY id DESC LIMIT 1")), None)
         return row is None or hmac.compare_digest(entry_hash(key, row), str(row["row_hash"]))
-    except (TypeError, ValueError, sqlite3.OperationalError):  # bytes, non-ASCII hash, text not UTF-8
+    except (TypeError, ValueError, *db.OperationalError):  # bytes, non-ASCII hash, text not UTF-8
         return False
 
 
@@ -163,8 +167,8 @@ def add(database: sqlite_utils.Database, *, item_id: int, user_id: int, kind: st
         row = {"item_id": item_id, "cluster_id": item[1], "kind": kind, **fields, "user_id": user_id,
                "user_name": name, "created_at": now}
         followup_id = conn.execute(
-            f"INSERT INTO followups ({', '.join(CREATED_FIELDS)}) VALUES ({', '.join('?' * len(CREATED_FIELDS))})",
-            [row[name] for name in CREATED_FIELDS]).lastrowid
+            f"INSERT INTO followups ({', '.join(CREATED_FIELDS)}) VALUES ({', '.join('?' * len(CREATED_FIELDS))})"
+            " RETURNING id", [row[name] for name in CREATED_FIELDS]).fetchone()[0]
         _append(database, conn, followup_id, CREATED, row, user_id, now)
         if kind == FollowUpKind.REBUTTAL:  # the story's claim in the library now links to its rebuttal
             known_claims.rebuttal_published(conn, item_id, item[1], fields["link"])
@@ -220,13 +224,22 @@ def overdue_count(database: sqlite_utils.Database, user_id: int, today: str) -> 
 
 def period_summary(database: sqlite_utils.Database, start: str, end: str) -> list[dict]:
     """Follow-ups created in [start, end) by kind and outcome, with the count, how many have an outcome,
-    and the mean and longest time to outcome in hours (for the reports)."""
-    return list(database.query(
-        "SELECT kind, outcome, COUNT(*) AS count, COUNT(outcome_at) AS with_outcome,"
-        " ROUND(AVG((julianday(outcome_at) - julianday(created_at)) * 24), 1) AS mean_hours_to_outcome,"
-        " ROUND(MAX((julianday(outcome_at) - julianday(created_at)) * 24), 1) AS max_hours_to_outcome"
+    and the mean and longest time to outcome in hours (for the reports). The hours between two stored
+    times are julianday arithmetic in SQLite and an epoch difference in PostgreSQL (whose ROUND takes a
+    numeric, returned as a float like SQLite's)."""
+    if dialect(database) == "postgresql":
+        hours = "CAST(EXTRACT(EPOCH FROM CAST(outcome_at AS timestamp) - CAST(created_at AS timestamp)) AS numeric) / 3600"
+    else:
+        hours = "(julianday(outcome_at) - julianday(created_at)) * 24"
+    rows = list(database.query(
+        f"SELECT kind, outcome, COUNT(*) AS count, COUNT(outcome_at) AS with_outcome,"
+        f" ROUND(AVG({hours}), 1) AS mean_hours_to_outcome, ROUND(MAX({hours}), 1) AS max_hours_to_outcome"
         " FROM followups WHERE created_at >= ? AND created_at < ? GROUP BY kind, outcome ORDER BY kind, outcome",
         [start, end]))
+    for row in rows:
+        for name in ("mean_hours_to_outcome", "max_hours_to_outcome"):
+            row[name] = None if row[name] is None else float(row[name])
+    return rows
 
 
 def report_rows(conn: sqlite3.Connection, before: str) -> list[tuple]:

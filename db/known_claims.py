@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from classifiers.text import nfc, search_key
-from db import transaction, utcnow
+from db import dialect, transaction, utcnow
 
 ORIGINS = ("decision", "claimreview", "rebuttal", "import")
 DECISION_VERDICT = "misinformation"  # the verdict of a claim taken from a confirmed decision
@@ -56,11 +56,11 @@ def add_in(conn: sqlite3.Connection, claim: NewClaim, now: str | None = None) ->
     key, url = search_key(text), _clean(claim.url)
     row = (text, key, _clean(claim.verdict) or DECISION_VERDICT, _clean(claim.language), _clean(claim.claim_date),
            url, _clean(claim.publisher), claim.origin, claim.item_id, now or utcnow())
-    cursor = conn.execute(
+    added = conn.execute(
         "INSERT INTO known_claims (text, text_key, verdict, language, claim_date, url, publisher, origin, item_id,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", row)
-    if cursor.rowcount == 1:
-        return int(cursor.lastrowid), True
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id", row).fetchone()
+    if added is not None:
+        return int(added[0]), True
     found = conn.execute("SELECT id FROM known_claims WHERE text_key = ? AND COALESCE(url, '') = ?",
                          (key, url or "")).fetchone()
     return int(found[0]), False
@@ -93,10 +93,11 @@ def get(database: sqlite_utils.Database, claim_id: int) -> dict | None:
 def list_claims(database: sqlite_utils.Database, query: str | None = None, *, origin: str | None = None,
                 limit: int = 100, offset: int = 0) -> list[dict]:
     """Claims, newest first, with how many items matched each; `query` is looked up in the folded text
-    (tone marks and case ignored)."""
+    (tone marks and case ignored): a substring test, SQLite's instr and PostgreSQL's strpos (no LIKE, whose
+    % and _ in the query would be wildcards)."""
     where, params = [], []
     if query and query.strip():
-        where.append("instr(k.text_key, ?) > 0")
+        where.append("strpos(k.text_key, ?) > 0" if dialect(database) == "postgresql" else "instr(k.text_key, ?) > 0")
         params.append(search_key(query))
     if origin:
         where.append("k.origin = ?")
@@ -127,8 +128,8 @@ def record_matches(conn: sqlite3.Connection, item_id: int, matches: Iterable[Any
     stored = 0
     for match in matches:
         stored += conn.execute(
-            "INSERT OR IGNORE INTO claim_matches (item_id, claim_id, similarity, matched_at)"
-            " SELECT ?, id, ?, ? FROM known_claims WHERE id = ?",
+            "INSERT INTO claim_matches (item_id, claim_id, similarity, matched_at)"
+            " SELECT ?, id, ?, ? FROM known_claims WHERE id = ? ON CONFLICT DO NOTHING",
             (item_id, float(match.similarity), at, int(match.claim_id))).rowcount
     return stored
 
@@ -202,8 +203,11 @@ def remove_decision_claim(conn: sqlite3.Connection, item_id: int) -> int:
 
 def rebuttal_published(conn: sqlite3.Connection, item_id: int, cluster_id: int | None, link: str) -> None:
     """A rebuttal follow-up was recorded: decision claims of the story without a rebuttal link get it
-    (skipped where the same text already has a claim with that link)."""
+    (skipped where the same text already has a claim with that link: the NOT EXISTS is SQLite's UPDATE OR
+    IGNORE on the (text_key, url) key, written so PostgreSQL runs it too)."""
     conn.execute(
-        "UPDATE OR IGNORE known_claims SET url = ? WHERE origin = 'decision' AND url IS NULL AND item_id IN"
-        " (SELECT id FROM items WHERE id = ? OR (cluster_id IS NOT NULL AND cluster_id = ?))",
-        (link, item_id, cluster_id))
+        "UPDATE known_claims SET url = ? WHERE origin = 'decision' AND url IS NULL AND item_id IN"
+        " (SELECT id FROM items WHERE id = ? OR (cluster_id IS NOT NULL AND cluster_id = ?))"
+        " AND NOT EXISTS (SELECT 1 FROM known_claims other WHERE other.text_key = known_claims.text_key"
+        " AND COALESCE(other.url, '') = ? AND other.id != known_claims.id)",
+        (link, item_id, cluster_id, link))

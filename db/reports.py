@@ -10,33 +10,45 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from db import dialect
+
+POSTGRESQL = "postgresql"
+
 
 def scan_hint(conn: sqlite3.Connection) -> str:
     """Force the covering index of migration 051 when present: with few sources, SQLite's planner
-    otherwise prefers a skip-scan of (source_id, fetched_at) that reads every row (3× slower)."""
+    otherwise prefers a skip-scan of (source_id, fetched_at) that reads every row (3× slower).
+    PostgreSQL has no index hints (and its planner needs none here)."""
+    if dialect(conn) == POSTGRESQL:
+        return ""
     found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'items_report_scan'").fetchone()
     return " INDEXED BY items_report_scan" if found else ""
 
 
-def local_time_expr(column: str, offset: int | None) -> str:
+def local_time_expr(column: str, offset: int | None, sql_dialect: str = "sqlite") -> str:
     """SQL for the local "YYYY-MM-DD HH:MM" of a stored time at a fixed UTC `offset` in seconds, or NULL
-    when the offset varies (the caller then converts in Python)."""
+    when the offset varies (the caller then converts in Python). Stored times are text ending in Z:
+    PostgreSQL reads them as a timestamp (the Z is ignored, they are UTC) and formats it back."""
     if offset is None:
         return "NULL"
+    if sql_dialect == POSTGRESQL:
+        return f"to_char(CAST({column} AS timestamp) + interval '{int(offset):d} seconds', 'YYYY-MM-DD HH24:MI')"
     return f"strftime('%Y-%m-%d %H:%M', {column}, '{int(offset):+d} seconds')"
 
 
 def day_index_expr(column: str, start_utc: str, *, start_timestamp: int | None = None,
-                   day_starts: list[str] | None = None) -> tuple[str, list]:
+                   day_starts: list[str] | None = None, sql_dialect: str = "sqlite") -> tuple[str, list]:
     """SQL (and its parameters) giving the 0-based local-day index of `column`, −1 before `start_utc`.
 
     Without `day_starts` every day is 86,400 s from `start_timestamp` (one UTC offset throughout): constant
     work per row. With them (the UTC starts of the second and later days, when the offset changes) a CASE
-    over those midnights, whose work per row grows with the days.
+    over those midnights, whose work per row grows with the days. Integer division in both dialects: a
+    time at or after the start counts whole days.
     """
     if day_starts is None:
-        return (f"CASE WHEN {column} < ? THEN -1 ELSE (CAST(strftime('%s', {column}) AS INTEGER) - ?) / 86400 END",
-                [start_utc, start_timestamp])
+        seconds = (f"CAST(EXTRACT(EPOCH FROM CAST({column} AS timestamp)) AS bigint)" if sql_dialect == POSTGRESQL
+                   else f"CAST(strftime('%s', {column}) AS INTEGER)")
+        return (f"CASE WHEN {column} < ? THEN -1 ELSE ({seconds} - ?) / 86400 END", [start_utc, start_timestamp])
     parts, params = ["CASE WHEN " + column + " < ? THEN -1"], [start_utc]
     for index, day_start in enumerate(day_starts):
         parts.append(f"WHEN {column} < ? THEN {index}")
@@ -47,41 +59,51 @@ def day_index_expr(column: str, start_utc: str, *, start_timestamp: int | None =
 
 def cluster_schema(conn: sqlite3.Connection) -> tuple[bool, bool]:
     """(whether exact reposts are recorded in cluster_sources, whether clusters have a representative
-    item): older databases lack either, and the story queries leave out what is missing."""
+    item): older SQLite databases lack either, and the story queries leave out what is missing. A
+    PostgreSQL schema starts at today's (db/migrations_postgresql), so it has both."""
+    if dialect(conn) == POSTGRESQL:
+        return True, True
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     cluster_columns = {row[1] for row in conn.execute("PRAGMA table_info(clusters)")}
     return "cluster_sources" in tables, "representative_item_id" in cluster_columns
 
 
-def _per_cluster_sql(conn: sqlite3.Connection, reposts: bool) -> str:
-    """Per story touched in [:start, :end): distinct sources by :end, those new since :start, the first
-    time seen and the items stored. A source carries a story with an item in it or an exact repost."""
-    touched = (f"SELECT cluster_id FROM items{scan_hint(conn)} WHERE fetched_at >= :start AND fetched_at < :end"
+def _per_cluster_sql(conn: sqlite3.Connection, start: str, end: str, reposts: bool) -> tuple[str, list]:
+    """Per story touched in [start, end): distinct sources by end, those new since start, the first
+    time seen and the items stored. A source carries a story with an item in it or an exact repost.
+    (The SQL and its parameters, in order: `?` placeholders, which both backends take.)"""
+    touched = (f"SELECT cluster_id FROM items{scan_hint(conn)} WHERE fetched_at >= ? AND fetched_at < ?"
                " AND cluster_id IS NOT NULL")
+    params = [start, end]
     if reposts:
-        touched += " UNION SELECT cluster_id FROM cluster_sources WHERE first_seen_at >= :start AND first_seen_at < :end"
+        touched += " UNION SELECT cluster_id FROM cluster_sources WHERE first_seen_at >= ? AND first_seen_at < ?"
+        params += [start, end]
     carriers_sql = ("SELECT cluster_id, source_id, fetched_at AS seen, 1 AS stored FROM items"
-                    " WHERE cluster_id IN touched AND fetched_at < :end")
+                    " WHERE cluster_id IN (SELECT cluster_id FROM touched) AND fetched_at < ?")
+    params.append(end)
     if reposts:
         carriers_sql += (" UNION ALL SELECT cluster_id, source_id, first_seen_at, 0 FROM cluster_sources"
-                         " WHERE cluster_id IN touched AND first_seen_at < :end")
+                         " WHERE cluster_id IN (SELECT cluster_id FROM touched) AND first_seen_at < ?")
+        params.append(end)
+    params.append(start)
     return (f"WITH touched AS ({touched}),"
             f" carriers AS (SELECT cluster_id, source_id, MIN(seen) AS first, SUM(stored) AS items"
-            f"  FROM ({carriers_sql}) GROUP BY cluster_id, source_id)"
-            " SELECT cluster_id, COUNT(*) AS sources, SUM(first >= :start) AS new_sources,"
-            " MIN(first) AS first, SUM(items) AS items FROM carriers GROUP BY cluster_id")
+            f"  FROM ({carriers_sql}) AS carried GROUP BY cluster_id, source_id)"
+            " SELECT cluster_id, COUNT(*) AS sources, COUNT(*) FILTER (WHERE first >= ?) AS new_sources,"
+            " MIN(first) AS first, SUM(items) AS items FROM carriers GROUP BY cluster_id"), params
 
 
 def spreading_count(conn: sqlite3.Connection, start: str, end: str, *, reposts: bool) -> int:
     """How many stories touched in [start, end) had two or more sources by `end`."""
-    sql = f"SELECT COUNT(*) FROM ({_per_cluster_sql(conn, reposts)}) WHERE sources >= 2"
-    return int(conn.execute(sql, {"start": start, "end": end}).fetchone()[0])
+    sql, params = _per_cluster_sql(conn, start, end, reposts)
+    return int(conn.execute(f"SELECT COUNT(*) FROM ({sql}) AS stories WHERE sources >= 2", params).fetchone()[0])
 
 
 def cluster_spread(conn: sqlite3.Connection, start: str, end: str, *, reposts: bool) -> dict[int, dict]:
     """cluster id → {"sources", "new", "first", "items"} for each story touched in [start, end)."""
-    return {row[0]: {"sources": row[1], "new": row[2], "first": row[3], "items": row[4]}
-            for row in conn.execute(_per_cluster_sql(conn, reposts), {"start": start, "end": end})}
+    sql, params = _per_cluster_sql(conn, start, end, reposts)
+    return {row[0]: {"sources": row[1], "new": row[2], "first": row[3], "items": int(row[4])}
+            for row in conn.execute(sql, params)}
 
 
 def cluster_members(conn: sqlite3.Connection, cluster_id: int, end: str) -> list[tuple]:
@@ -115,8 +137,9 @@ def confirmed_texts(conn: sqlite3.Connection, start: str, end: str) -> list[tupl
 def crawl_runs_by_source(conn: sqlite3.Connection, prev_start: str, start: str, end: str) -> dict[int, tuple]:
     """source id → (runs since `start`, error runs since `start`, error runs in [prev_start, start))."""
     return {row[0]: row[1:] for row in conn.execute(
-        "SELECT source_id, SUM(started_at >= ?), SUM(started_at >= ? AND status = 'error'),"
-        " SUM(started_at < ? AND status = 'error')"
+        "SELECT source_id, COUNT(*) FILTER (WHERE started_at >= ?),"
+        " COUNT(*) FILTER (WHERE started_at >= ? AND status = 'error'),"
+        " COUNT(*) FILTER (WHERE started_at < ? AND status = 'error')"
         " FROM crawl_runs WHERE started_at >= ? AND started_at < ? GROUP BY source_id",
         [start, start, start, prev_start, end])}
 
@@ -130,11 +153,12 @@ def last_item_before(conn: sqlite3.Connection, source_id: int, end: str) -> str 
 @contextmanager
 def read_snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     """Run the block in one read transaction (rolled back: it writes nothing), so every figure comes
-    from one snapshot while the crawler and moderators keep writing; joins a transaction already open."""
+    from one snapshot while the crawler and moderators keep writing; joins a transaction already open.
+    PostgreSQL's default (read committed) takes a snapshot per statement: repeatable read keeps one."""
     if conn.in_transaction:
         yield
         return
-    conn.execute("BEGIN")
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if dialect(conn) == POSTGRESQL else "BEGIN")
     try:
         yield
     finally:
@@ -151,9 +175,10 @@ def report_sources(conn: sqlite3.Connection) -> list[tuple]:
 
 def source_enabled_history(conn: sqlite3.Connection) -> dict[int, list[tuple[str, int]]] | None:
     """source id → [(changed_at, enabled), …] oldest first (migration 065's log), or None in a database
-    older than that log (the caller then goes by the current flag and the creation time)."""
-    found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'source_enabled_log'").fetchone()
-    if not found:
+    older than that log (the caller then goes by the current flag and the creation time). A PostgreSQL
+    schema always has the log."""
+    if dialect(conn) != POSTGRESQL and not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'source_enabled_log'").fetchone():
         return None
     history: dict[int, list[tuple[str, int]]] = {}
     for source_id, changed_at, enabled in conn.execute(
@@ -191,7 +216,7 @@ def decisions_with_context(conn: sqlite3.Connection, start: str, end: str) -> li
     return conn.execute(
         "SELECT d.id, d.item_id, d.action, d.old_status, d.new_status, d.note, d.created_at,"
         " u.name, u.role, i.fetched_at, i.flag_reasons, COALESCE(i.model_version, ''),"
-        " (SELECT MIN(d2.id) FROM decisions d2 WHERE d2.item_id = d.item_id) = d.id AS is_first"
+        " CASE WHEN (SELECT MIN(d2.id) FROM decisions d2 WHERE d2.item_id = d.item_id) = d.id THEN 1 ELSE 0 END AS is_first"
         " FROM decisions d JOIN users u ON u.id = d.user_id JOIN items i ON i.id = d.item_id"
         " WHERE d.created_at >= ? AND d.created_at < ? ORDER BY d.id", [start, end]).fetchall()
 
@@ -267,7 +292,7 @@ def jurisdiction_counts(conn: sqlite3.Connection, start: str, mid: str, end: str
     """(items, flagged items) first seen about the jurisdiction, in [start, mid) ("prev") and [mid, end)
     ("cur"), on the partial index of such items (migration 071)."""
     return _by_side(conn.execute(
-        "SELECT fetched_at >= ?, COUNT(*), COALESCE(SUM(flag_reasons != '[]'), 0) FROM items"
+        "SELECT fetched_at >= ?, COUNT(*), COUNT(*) FILTER (WHERE flag_reasons != '[]') FROM items"
         " WHERE about_jurisdiction = 1 AND fetched_at >= ? AND fetched_at < ? GROUP BY 1",
         [mid, start, end]).fetchall())
 
@@ -276,7 +301,7 @@ def jurisdiction_places(conn: sqlite3.Connection, start: str, mid: str, end: str
     """(place code, level, current side, items, flagged items) for the places the items about the
     jurisdiction first seen in [start, end) mention."""
     return conn.execute(
-        "SELECT p.code, p.level, i.fetched_at >= ?, COUNT(*), COALESCE(SUM(i.flag_reasons != '[]'), 0)"
+        "SELECT p.code, p.level, i.fetched_at >= ?, COUNT(*), COUNT(*) FILTER (WHERE i.flag_reasons != '[]')"
         " FROM items i JOIN item_places p ON p.item_id = i.id"
         " WHERE i.about_jurisdiction = 1 AND i.fetched_at >= ? AND i.fetched_at < ? GROUP BY 1, 2, 3",
         [mid, start, end]).fetchall()
@@ -316,6 +341,6 @@ def spike_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> di
 def alert_counts(conn: sqlite3.Connection, start: str, mid: str, end: str) -> dict[str, tuple]:
     """(alerts delivered, stories alerted, alerts failed for good) of the alerts made in each side."""
     return _by_side(conn.execute(
-        "SELECT created_at >= ?, COALESCE(SUM(status = 'sent'), 0), COUNT(DISTINCT story),"
-        " COALESCE(SUM(status = 'failed'), 0) FROM alerts WHERE created_at >= ? AND created_at < ? GROUP BY 1",
+        "SELECT created_at >= ?, COUNT(*) FILTER (WHERE status = 'sent'), COUNT(DISTINCT story),"
+        " COUNT(*) FILTER (WHERE status = 'failed') FROM alerts WHERE created_at >= ? AND created_at < ? GROUP BY 1",
         [mid, start, end]).fetchall())

@@ -10,12 +10,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
+from db import dialect
+
 PROVINCE_PREFIX = "p:"  # item_places codes: 'p:<code>' a province, 'c:<code>' a commune or ward (067_places.sql)
 
 
 def record_rule_hits(conn: sqlite3.Connection, item_id: int, fetched_at: str, rules: Iterable[str]) -> None:
     """Store which watchlist rules (by human name) an item hit; called beside the item's insert."""
-    conn.executemany("INSERT OR IGNORE INTO item_rule_hits (item_id, rule, fetched_at) VALUES (?, ?, ?)",
+    conn.executemany("INSERT INTO item_rule_hits (item_id, rule, fetched_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                      [(item_id, rule, fetched_at) for rule in rules])
 
 
@@ -28,16 +30,21 @@ def stories_with_new_sources(conn: sqlite3.Connection, since: str, until: str, m
     """(cluster id, sources) of the stories at least `minimum` sources first carried in (since, until]."""
     return conn.execute(
         "SELECT cluster_id, COUNT(*) AS n FROM cluster_sources WHERE first_seen_at > ? AND first_seen_at <= ?"
-        " GROUP BY cluster_id HAVING n >= ? ORDER BY cluster_id", (since, until, minimum)).fetchall()
+        " GROUP BY cluster_id HAVING COUNT(*) >= ? ORDER BY cluster_id", (since, until, minimum)).fetchall()
 
 
 # Both counts are driven by the items fetched in the window (items_fetched_at, a covering range), each joined to
 # its own rule hits or places by item id: CROSS JOIN keeps SQLite from walking a rule's or a place's rows of all
-# time instead, so the cost follows the window's items, not the database's age.
+# time instead, so the cost follows the window's items, not the database's age. PostgreSQL's CROSS JOIN takes
+# no ON (and its planner picks the order from its statistics): there it is a plain JOIN.
+def _window_join(conn: sqlite3.Connection) -> str:
+    return "JOIN" if dialect(conn) == "postgresql" else "CROSS JOIN"
+
+
 def rule_hit_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, int]:
     """Watchlist rule → hits by the items fetched in (since, until]."""
     return dict(conn.execute(
-        "SELECT h.rule, COUNT(*) FROM items i CROSS JOIN item_rule_hits h ON h.item_id = i.id"
+        f"SELECT h.rule, COUNT(*) FROM items i {_window_join(conn)} item_rule_hits h ON h.item_id = i.id"
         " WHERE i.fetched_at > ? AND i.fetched_at <= ? GROUP BY h.rule", (since, until)).fetchall())
 
 
@@ -46,7 +53,7 @@ def place_counts(conn: sqlite3.Connection, since: str, until: str) -> dict[str, 
     province by the items naming it or any unit in it (each item once)."""
     return dict(conn.execute(
         "WITH hits AS MATERIALIZED (SELECT p.item_id, p.code, p.level, p.province_code FROM items i"
-        "  CROSS JOIN item_places p ON p.item_id = i.id WHERE i.fetched_at > ? AND i.fetched_at <= ?)"
+        f"  {_window_join(conn)} item_places p ON p.item_id = i.id WHERE i.fetched_at > ? AND i.fetched_at <= ?)"
         " SELECT code, COUNT(*) FROM hits WHERE level = 'commune' GROUP BY code"
         " UNION ALL SELECT province_code, COUNT(DISTINCT item_id) FROM hits GROUP BY province_code",
         (since, until)).fetchall())
@@ -92,13 +99,15 @@ def fired_since(conn: sqlite3.Connection, rule: str, subject: str, since: str) -
 def insert_spike(conn: sqlite3.Connection, spike: dict, items: list[tuple]) -> int | None:
     """Record a fired spike ({rule, kind, subject, window_start, fired_at, observed, expected}) and the
     (item id, cluster id) pairs that made it; None when that rule, subject and window is already recorded."""
-    cursor = conn.execute(
-        "INSERT OR IGNORE INTO spikes (rule, kind, subject, window_start, fired_at, observed, expected)"
-        " VALUES (:rule, :kind, :subject, :window_start, :fired_at, :observed, :expected)", spike)
-    if not cursor.rowcount:
+    found = conn.execute(
+        "INSERT INTO spikes (rule, kind, subject, window_start, fired_at, observed, expected)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+        [spike[name] for name in ("rule", "kind", "subject", "window_start", "fired_at", "observed", "expected")]
+    ).fetchone()
+    if found is None:
         return None
-    spike_id = int(cursor.lastrowid)
-    conn.executemany("INSERT OR IGNORE INTO spike_items (spike_id, item_id, cluster_id) VALUES (?, ?, ?)",
+    spike_id = int(found[0])
+    conn.executemany("INSERT INTO spike_items (spike_id, item_id, cluster_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                      [(spike_id, item_id, cluster_id) for item_id, cluster_id in items])
     return spike_id
 

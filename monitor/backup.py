@@ -3,6 +3,10 @@
 The backup API copies a consistent snapshot while the service keeps writing (a plain file copy
 of a WAL database can capture a torn state). Each backup is checked before older ones are pruned,
 so a broken copy never replaces a good one.
+
+A PostgreSQL database is not a file: it is backed up with PostgreSQL's own pg_dump and pg_restore (or
+the server's base backups), which the operator schedules; `monitor backup` and `monitor restore` refuse
+it with one line saying so, and the scheduler's daily backup leaves it to them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import db
 from db import copies
 
 log = logging.getLogger("monitor.backup")
@@ -34,6 +39,23 @@ _COMPANIONS = ("", "-journal", "-wal", "-shm")
 
 class BackupError(RuntimeError):
     """A backup or restore could not be made or failed its integrity check."""
+
+
+def postgresql_refusal(target: str | Path) -> str | None:
+    """The one-line refusal for a PostgreSQL URL (named without its password), None for a SQLite file."""
+    if not db.is_url(str(target)):
+        return None
+    from db.postgres import redacted
+
+    return (f"{redacted(str(target))} is a PostgreSQL database: back it up with pg_dump (for example "
+            "pg_dump --format=custom --file=monitor.dump \"$MONITOR_DB\") and restore with pg_restore; "
+            "`monitor backup` copies SQLite files only")
+
+
+def _only_sqlite(target: str | Path) -> None:
+    refusal = postgresql_refusal(target)
+    if refusal is not None:
+        raise BackupError(refusal)
 
 
 def _check(path: Path) -> None:
@@ -73,6 +95,7 @@ def backup(db_path: str | Path, folder: str | Path, *, keep: int = 7, now: datet
 
     Pruning touches only files named exactly like a backup, and never `db_path` itself.
     """
+    _only_sqlite(db_path)
     db_path = Path(db_path)
     if not db_path.exists():
         raise BackupError(f"{db_path}: no such database")
@@ -134,6 +157,7 @@ def _remove_stale_partials(folder: Path, now: datetime) -> None:
 
 def restore(backup_path: str | Path, db_path: str | Path) -> Path:
     """Replace the database with a verified backup. The service must be stopped (checked by the caller)."""
+    _only_sqlite(db_path)
     backup_path = Path(backup_path)
     db_path = Path(db_path)
     if not backup_path.exists():

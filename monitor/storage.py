@@ -11,6 +11,10 @@ What is known about it therefore lives in three places, read together by `status
   nothing could be written at all.
 
 A successful crawl write clears the record (`recovered`).
+
+On PostgreSQL the same rule holds for the server's own refusal (SQLSTATE 53100 disk_full, 58030
+io_error); the messages name the database URL without its password, and free space is the server's
+business (it is not on this machine's file system), so only its errors tell.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ MIN_FREE_BYTES = 1024 * 1024
 
 _SQLITE_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY}
 _SQLITE_MESSAGES = ("database or disk is full", "disk i/o error", "attempt to write a readonly database")
+_POSTGRES_STATES = {"53100", "58030"}  # disk_full, io_error: the server's SQLITE_FULL and SQLITE_IOERR
 _OS_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 _lock = threading.Lock()
@@ -49,6 +54,9 @@ def cannot_write(exc: BaseException) -> bool:
     """True when `exc` means the storage refuses writes (full, over quota or a file-size limit,
     read-only, I/O error) — a condition of the machine, not of one source, so crawling backs off
     as a whole instead of failing each source in turn."""
+    sqlstate = getattr(exc, "sqlstate", None)  # psycopg's errors carry it; sqlite3's do not
+    if sqlstate is not None and isinstance(exc, db.DatabaseError):
+        return sqlstate in _POSTGRES_STATES
     if isinstance(exc, sqlite3.DatabaseError):
         code = getattr(exc, "sqlite_errorcode", None)
         if code is not None:
@@ -58,16 +66,40 @@ def cannot_write(exc: BaseException) -> bool:
 
 
 def _key(path: str | None) -> str:
+    if path and db.is_url(path):
+        return path
     return os.path.realpath(path) if path else ":memory:"
 
 
+def _where(database: sqlite_utils.Database) -> str | None:
+    """The database as the record and the messages name it: the file's path (None in memory), or the
+    PostgreSQL URL without its password."""
+    location = db.location(database)
+    return _shown(location) if location else None
+
+
+def _shown(path: str) -> str:
+    if db.is_url(path):
+        from db.postgres import redacted
+
+        return redacted(path)
+    return path
+
+
 def describe(path: str | None, exc: BaseException | str) -> str:
-    """The one wording of the error: "disk full / cannot write <path> (<what SQLite or the OS said>)".
+    """The one wording of the error: "disk full / cannot write <path> (<what SQLite, PostgreSQL or the OS
+    said>)"; a PostgreSQL URL is named without its password.
 
     An error that names its own file (`filename`: an OSError's, or the one monitor.backup sets on a SQLite
     error while writing a copy) is about that file, not the database at `path`, so that file is named.
     """
-    return f"{REASON} {getattr(exc, 'filename', None) or path or ':memory:'} ({exc})"
+    where = getattr(exc, "filename", None) or (_shown(path) if path else None) or ":memory:"
+    return f"{REASON} {where} ({_first_line(exc)})"
+
+
+def _first_line(exc: BaseException | str) -> str:
+    """The error's first line: PostgreSQL's messages go on with DETAIL and HINT lines."""
+    return (str(exc).strip().splitlines() or [str(exc)])[0]
 
 
 def failed(database: sqlite_utils.Database, exc: BaseException) -> str:
@@ -76,7 +108,7 @@ def failed(database: sqlite_utils.Database, exc: BaseException) -> str:
     Recorded in this process at once, and in the database if that small write still fits (it
     often does: the WAL reuses its pages), so other processes see it too.
     """
-    path = db.file_path(database)
+    path = _where(database)
     message = describe(path, exc)
     with _lock:
         record = _records.get(_key(path))
@@ -90,14 +122,14 @@ def failed(database: sqlite_utils.Database, exc: BaseException) -> str:
                   extra={"error": message})
     try:
         set_state(database, STATE_KEY, json.dumps(record, ensure_ascii=False))
-    except sqlite3.Error as write_error:
+    except db.Error as write_error:
         log.debug("storage error not recorded in the database: %s", write_error)
     return message
 
 
 def recovered(database: sqlite_utils.Database) -> None:
     """A crawl's writes went through: forget the trouble here and in the database."""
-    path = db.file_path(database)
+    path = _where(database)
     with _lock:
         had = _records.pop(_key(path), None) is not None
     if had:
@@ -105,13 +137,14 @@ def recovered(database: sqlite_utils.Database) -> None:
     try:
         if get_state(database, STATE_KEY) is not None:
             delete_state(database, STATE_KEY)
-    except sqlite3.Error as exc:
+    except db.Error as exc:
         log.warning("could not clear the recorded storage error: %s", exc)
 
 
 def free_bytes(path: str | None) -> int | None:
-    """Free space for the database's folder (None in memory or when the OS cannot say)."""
-    if not path:
+    """Free space for the database's folder (None in memory, on a PostgreSQL server, or when the OS cannot
+    say)."""
+    if not path or db.is_url(path):
         return None
     try:
         return shutil.disk_usage(Path(path).parent).free
@@ -124,14 +157,14 @@ def status(database: sqlite_utils.Database) -> dict | None:
 
     `reason` is always REASON (fit for anyone to see); `error` names the file and the cause.
     """
-    path = db.file_path(database)
+    path = _where(database)
     with _lock:
         record = _records.get(_key(path))
     if record is not None:
         return {**record, "seen_by": "this process"}
     try:
         stored = get_state(database, STATE_KEY)
-    except sqlite3.Error:
+    except db.Error:
         stored = None
     if stored:
         try:
@@ -160,6 +193,6 @@ def problem(path: str | None, exc: BaseException) -> dict | None:
     anything else (a bug, a missing folder), which callers keep as the error it is.
     """
     if cannot_write(exc):
-        return {"reason": REASON, "error": describe(path, exc), "since": None, "path": path,
+        return {"reason": REASON, "error": describe(path, exc), "since": None, "path": _shown(path) if path else path,
                 "seen_by": "this request"}
-    return _low_space(path) if isinstance(exc, sqlite3.Error) else None
+    return _low_space(path) if isinstance(exc, db.Error) else None

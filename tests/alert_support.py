@@ -133,8 +133,8 @@ def webhook_alert(world: World, address: str, *, score: float = 0.97) -> Setting
 class World:
     """A database with five sources and helpers to store copies of a story and the other helpers' rows."""
 
-    def __init__(self, path: Path) -> None:
-        self.database = db.connect(path)
+    def __init__(self, path: Path | str) -> None:
+        self.database = db.connect(path)  # a SQLite file or a PostgreSQL URL
         self.sources = [ensure_source(self.database, f"Nguồn {n}", "rss", f"https://nguon{n}.vn/rss", "vi")
                         for n in range(1, 6)]
         self.users = {name: db.users.add_user(self.database, name, helpers.PASSWORD, role)
@@ -164,10 +164,10 @@ class World:
     def claim(self, item_id: int, text: str = "Xã Đông Tiến có dịch lạ",
               url: str = "https://thanhhoa.gov.vn/bac-bo/1", matched_at: str | None = None) -> int:
         with db.transaction(self.database) as conn:
-            claim_id = conn.execute(
-                "INSERT OR IGNORE INTO known_claims (text, text_key, verdict, url, publisher, origin, created_at)"
-                " VALUES (?, ?, 'false', ?, 'Cổng TTĐT Thanh Hóa', 'import', ?)",
-                (text, text.lower(), url, db.utcnow())).lastrowid
+            conn.execute(
+                "INSERT INTO known_claims (text, text_key, verdict, url, publisher, origin, created_at)"
+                " VALUES (?, ?, 'false', ?, 'Cổng TTĐT Thanh Hóa', 'import', ?) ON CONFLICT DO NOTHING",
+                (text, text.lower(), url, db.utcnow()))
             claim_id = conn.execute("SELECT id FROM known_claims WHERE url = ?", (url,)).fetchone()[0]
             conn.execute("INSERT INTO claim_matches (item_id, claim_id, similarity, matched_at) VALUES (?, ?, 0.93, ?)",
                          (item_id, claim_id, matched_at or db.utcnow()))
@@ -179,13 +179,18 @@ class World:
         with db.transaction(self.database) as conn:
             spike_id = conn.execute(
                 "INSERT INTO spikes (rule, kind, subject, window_start, fired_at, observed, expected)"
-                " VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (rule, kind, subject or str(cluster), db.utcnow(), db.utcnow(), observed)).lastrowid
+                " VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING id",
+                (rule, kind, subject or str(cluster), db.utcnow(), db.utcnow(), observed)).fetchone()[0]
             for item_id in item_ids:
                 conn.execute("INSERT INTO spike_items (spike_id, item_id, cluster_id) VALUES (?, ?, ?)",
                              (spike_id, item_id, self.cluster_of(item_id)))
         return spike_id
 
     def dump(self) -> str:
-        return "\n".join(self.database.conn.iterdump())
+        """Everything stored, as text: what a secret must never be found in."""
+        if db.dialect(self.database) == "sqlite":
+            return "\n".join(self.database.conn.iterdump())
+        tables = [row[0] for row in self.database.conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")]
+        return "\n".join(repr(row) for table in tables for row in self.database.conn.execute(f'SELECT * FROM "{table}"'))
 

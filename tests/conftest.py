@@ -313,6 +313,16 @@ def pytest_testnodedown(node, error) -> None:
 
 
 @pytest.fixture()
+def any_alert_world(any_db, database_url: str):
+    """alert_world on this run's backend: the scan, the outbox and the senders' cases run on both."""
+    from tests.alert_support import World
+
+    built = World(database_url)
+    yield built
+    built.database.conn.close()
+
+
+@pytest.fixture()
 def alert_world(tmp_path: Path):
     """A fresh tests.alert_support.World (five sources, users, stories) for one test, closed afterwards."""
     from tests.alert_support import World

@@ -89,8 +89,9 @@ def test_bad_alert_settings_are_config_errors():
 
 
 @pytest.fixture()
-def world(alert_world):
-    return alert_world
+def world(any_alert_world):
+    """Every case from here on runs on SQLite and on PostgreSQL."""
+    return any_alert_world
 
 
 def test_the_first_scan_starts_now_and_never_sends_the_history(world):
@@ -323,8 +324,7 @@ def test_monitor_status_tells_the_last_days_alerts_and_their_failures(world, cap
     world.item(score=0.96)
     rules.scan(world.database, settings)
     assert send.send_due(world.database, settings).failed == 1  # the other waits for the channel's retry
-    path = db.file_path(world.database)
-    assert main(["--db", path, "status"]) == 0
+    assert main(["--db", db.location(world.database), "status"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("Alerts (24 h):"))
     assert line.startswith("Alerts (24 h): 1 waiting, 1 failed; last error: ") and line.endswith("(/alerts/)")
     assert "127.0.0.1" not in line

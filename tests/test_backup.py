@@ -214,3 +214,23 @@ def test_partial_files_left_by_a_killed_backup_are_removed_by_the_next_one_after
         path.write_bytes(b"x")
     made = backup(live, folder, keep=3, now=now)
     assert sorted(p.name for p in folder.iterdir()) == sorted([made.name, running.name, stranger.name])
+
+
+def test_backup_and_restore_refuse_a_postgresql_database_with_one_line_pointing_to_pg_dump(pg_url, tmp_path, capsys):
+    """A PostgreSQL database is not a file to copy: both commands say so in one line, name pg_dump, and make
+    nothing (no backup folder, no lock file); the scheduler's daily backup leaves it to pg_dump."""
+    from monitor.config import Settings
+    from monitor.schedule.housekeeping import daily_backup
+
+    db.connect(pg_url).close()
+    assert main(["--db", pg_url, "backup", "--dir", str(tmp_path / "bk")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {pg_url} is a PostgreSQL database: back it up with pg_dump") and err.count("\n") == 1
+    (tmp_path / "old.db").write_bytes(b"x")
+    assert main(["--db", pg_url, "restore", str(tmp_path / "old.db")]) == 1
+    assert "pg_dump" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
+    with pytest.raises(BackupError, match=r"^postgresql://monitor:\*\*\*@db\.example\.vn/monitor is a PostgreSQL"):
+        backup("postgresql://monitor:s3cret@db.example.vn/monitor", tmp_path / "bk")
+    note = daily_backup(None, Settings(backups_dir=str(tmp_path / "bk")), pg_url)
+    assert note.startswith("skipped: ") and "pg_dump" in note and not (tmp_path / "bk").exists()

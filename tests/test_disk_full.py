@@ -341,3 +341,27 @@ def test_a_read_that_fails_for_lack_of_space_is_a_503_and_other_database_errors_
     failure = sqlite3.OperationalError("no such column: bogus")
     with pytest.raises(sqlite3.OperationalError, match="bogus"):  # TESTING propagates what would be a logged 500
         admin.get("/admin/sources/")
+
+
+def test_a_full_postgresql_server_is_cannot_write_and_named_by_its_url_without_the_password(pg_url):
+    """PostgreSQL's disk_full (SQLSTATE 53100) is the storage refusing writes, as SQLITE_FULL is; the message
+    names the database URL, never its password, and is recorded where other processes read it."""
+    import psycopg.errors
+
+    full = psycopg.errors.DiskFull('could not extend file "base/16384/2619": No space left on device')
+    assert storage.cannot_write(full)
+    assert not storage.cannot_write(psycopg.errors.UniqueViolation("duplicate key value"))
+    secret = "postgresql://monitor:s3cret@db.example.vn:5432/monitor"
+    said = storage.describe(secret, full)
+    assert said == ('disk full / cannot write postgresql://monitor:***@db.example.vn:5432/monitor'
+                    ' (could not extend file "base/16384/2619": No space left on device)')
+    assert storage.problem(secret, full)["path"] == "postgresql://monitor:***@db.example.vn:5432/monitor"
+    database = db.connect(pg_url)
+    try:
+        message = storage.failed(database, full)
+        assert message.startswith(f"disk full / cannot write {pg_url} (could not extend")
+        assert storage.status(database)["error"] == message
+        storage.recovered(database)
+        assert storage.status(database) is None  # no free-space guess about a server's disk
+    finally:
+        database.close()

@@ -37,6 +37,14 @@ def confirmed(world):
     return path, ids, database, item_id
 
 
+@pytest.fixture()
+def any_confirmed(any_world, any_db):
+    """`confirmed` on this run's backend (SQLite, then PostgreSQL): the rules, the open list, the period summary,
+    the signed log's verification and mentions run on both; the pages, the CLI and the checkpoint file on SQLite."""
+    where, ids = any_world
+    return where, ids, any_db, _confirm(any_db, ids)
+
+
 def _add(database, ids, item_id, kind="takedown_requested", user="mod", **values) -> int:
     values = {"platform": "facebook", **values}
     return db.followups.add(database, item_id=item_id, user_id=ids["users"][user], kind=kind, values=values)
@@ -44,8 +52,8 @@ def _add(database, ids, item_id, kind="takedown_requested", user="mod", **values
 
 # --- rules ----------------------------------------------------------------------------------------
 
-def test_a_followup_starts_pending_and_records_its_outcome_with_who_and_when(confirmed):
-    path, ids, database, item_id = confirmed
+def test_a_followup_starts_pending_and_records_its_outcome_with_who_and_when(any_confirmed):
+    path, ids, database, item_id = any_confirmed
     followup_id = _add(database, ids, item_id, due_on="2026-12-20")
     row = db.followups.get(database, followup_id)
     assert (row["kind"], row["platform"], row["outcome"], row["user_name"], row["due_on"]) == (
@@ -65,15 +73,15 @@ def test_a_followup_starts_pending_and_records_its_outcome_with_who_and_when(con
     ("sent_flowers", {}, "kind"),
     ("poster_contacted", {"due_on": "tomorrow"}, "date"),
 ])
-def test_a_followup_missing_what_its_kind_needs_is_refused(confirmed, kind, values, why):
-    _, ids, database, item_id = confirmed
+def test_a_followup_missing_what_its_kind_needs_is_refused(any_confirmed, kind, values, why):
+    _, ids, database, item_id = any_confirmed
     with pytest.raises(FollowUpError, match=why):
         db.followups.add(database, item_id=item_id, user_id=ids["users"]["mod"], kind=kind, values=values)
     assert database.conn.execute("SELECT COUNT(*) FROM followups").fetchone()[0] == 0
 
 
-def test_followups_only_on_confirmed_items_and_known_outcomes(confirmed):
-    _, ids, database, item_id = confirmed
+def test_followups_only_on_confirmed_items_and_known_outcomes(any_confirmed):
+    _, ids, database, item_id = any_confirmed
     with pytest.raises(FollowUpError, match="confirmed"):
         _add(database, ids, ids["items"]["mid"])
     followup_id = _add(database, ids, item_id)
@@ -81,8 +89,8 @@ def test_followups_only_on_confirmed_items_and_known_outcomes(confirmed):
         db.followups.record_outcome(database, followup_id=followup_id, user_id=ids["users"]["mod"], outcome="won")
 
 
-def test_referral_to_a_named_agency_keeps_the_free_text(confirmed):
-    _, ids, database, item_id = confirmed
+def test_referral_to_a_named_agency_keeps_the_free_text(any_confirmed):
+    _, ids, database, item_id = any_confirmed
     police = db.followups.add(database, item_id=item_id, user_id=ids["users"]["mod"], kind="referred_to_agency",
                               values={"agency": "police"})
     other = db.followups.add(database, item_id=item_id, user_id=ids["users"]["mod"], kind="referred_to_agency",
@@ -91,8 +99,8 @@ def test_referral_to_a_named_agency_keeps_the_free_text(confirmed):
     assert db.followups.get(database, other)["agency"] == "Ban Tuyên giáo"
 
 
-def test_open_list_puts_overdue_first_and_counts_the_users_own_overdue(confirmed):
-    _, ids, database, item_id = confirmed
+def test_open_list_puts_overdue_first_and_counts_the_users_own_overdue(any_confirmed):
+    _, ids, database, item_id = any_confirmed
     later = _add(database, ids, item_id, due_on="2026-12-30")
     late = _add(database, ids, item_id, due_on="2026-12-01")
     others = _add(database, ids, item_id, user="mod2", due_on="2026-11-01")
@@ -105,8 +113,8 @@ def test_open_list_puts_overdue_first_and_counts_the_users_own_overdue(confirmed
     assert db.followups.overdue_count(database, ids["users"]["mod"], "2026-12-01") == 0  # due today is not late
 
 
-def test_period_summary_counts_by_kind_and_outcome_with_time_to_outcome(confirmed):
-    _, ids, database, item_id = confirmed
+def test_period_summary_counts_by_kind_and_outcome_with_time_to_outcome(any_confirmed):
+    _, ids, database, item_id = any_confirmed
     a = _add(database, ids, item_id)
     _add(database, ids, item_id)
     _add(database, ids, item_id, kind="poster_contacted")
@@ -125,8 +133,8 @@ def test_period_summary_counts_by_kind_and_outcome_with_time_to_outcome(confirme
 
 # --- the signed log -------------------------------------------------------------------------------
 
-def test_followups_are_signed_and_verify_clean(confirmed):
-    _, ids, database, item_id = confirmed
+def test_followups_are_signed_and_verify_clean(any_confirmed):
+    _, ids, database, item_id = any_confirmed
     followup_id = _add(database, ids, item_id)
     db.followups.record_outcome(database, followup_id=followup_id, user_id=ids["users"]["mod"], outcome="removed")
     assert database.conn.execute("SELECT COUNT(*) FROM followup_log").fetchone()[0] == 2
@@ -141,8 +149,8 @@ def test_followups_are_signed_and_verify_clean(confirmed):
      " '2026-12-01T00:00:00Z')", "has no signed entry"),
     ("DELETE FROM followups WHERE id = 1", "follow-up 1 is in the signed log but not in the table"),
 ])
-def test_verify_reports_a_tampered_followup_row(confirmed, tamper, expected):
-    _, ids, database, item_id = confirmed
+def test_verify_reports_a_tampered_followup_row(any_confirmed, tamper, expected):
+    _, ids, database, item_id = any_confirmed
     _add(database, ids, item_id)
     database.conn.execute(tamper)
     database.conn.commit()
@@ -272,9 +280,9 @@ def test_old_format_checkpoint_lines_still_verify_and_stripped_fields_do_not(con
 
 # --- comments -------------------------------------------------------------------------------------
 
-def test_mentions_name_existing_active_users_only_once_and_not_oneself(world):
-    path, ids = world
-    database = db.connect(path)
+def test_mentions_name_existing_active_users_only_once_and_not_oneself(any_world, any_db):
+    path, ids = any_world
+    database = any_db
     assert db.comments.mentioned_names("hi @ana, @ana and @mod2. mail a@b.c") == ["ana", "mod2"]
     _, mentioned = db.comments.add(database, item_id=ids["items"]["high"], user_id=ids["users"]["mod"],
                                    body="@ana @ghost @mod please look")
@@ -283,9 +291,9 @@ def test_mentions_name_existing_active_users_only_once_and_not_oneself(world):
     assert db.comments.open_mention_count(database, ids["users"]["mod"]) == 0
 
 
-def test_a_mention_leaves_the_inbox_when_read_or_answered(world):
-    path, ids = world
-    database = db.connect(path)
+def test_a_mention_leaves_the_inbox_when_read_or_answered(any_world, any_db):
+    path, ids = any_world
+    database = any_db
     item_id, ana = ids["items"]["high"], ids["users"]["ana"]
     first, _ = db.comments.add(database, item_id=item_id, user_id=ids["users"]["mod"], body="@ana one")
     db.comments.add(database, item_id=item_id, user_id=ana, body="seen")

@@ -1,7 +1,10 @@
 """The library of debunked claims (issue 11 item 2): storage, `monitor claims import`/`list`, matching at
 ingest (the flag, the reason, the cached index that sees claims added by another process), claims from
 confirmed decisions, ClaimReview markup and `role: rebuttal` sources crawled from 127.0.0.1, the item
-page, the queue row and the API."""
+page, the queue row and the API.
+
+Storage, matching at ingest and the claims from decisions run on both backends; the CLI, crawls and pages
+stay on SQLite."""
 
 from __future__ import annotations
 
@@ -47,36 +50,36 @@ def _source(database, name: str = "Nhóm Facebook") -> dict:
 
 # --- storage --------------------------------------------------------------------------------------------
 
-def test_adding_is_idempotent_on_folded_text_and_url_even_without_url(tmp_db):
-    first = db.known_claims.add(tmp_db, _claim())
+def test_adding_is_idempotent_on_folded_text_and_url_even_without_url(any_db):
+    first = db.known_claims.add(any_db, _claim())
     assert first[1] is True
-    assert db.known_claims.add(tmp_db, _claim(RUMOUR.upper())) == (first[0], False)  # case and tone marks folded
-    assert db.known_claims.add(tmp_db, _claim("  " + RUMOUR + " ")) == (first[0], False)
-    assert db.known_claims.add(tmp_db, _claim(url=None))[1] is True
-    assert db.known_claims.add(tmp_db, _claim(url=None))[1] is False  # NULL urls are one key, not distinct
-    assert db.known_claims.add(tmp_db, _claim(url="https://other.example.vn/2"))[1] is True
+    assert db.known_claims.add(any_db, _claim(RUMOUR.upper())) == (first[0], False)  # case and tone marks folded
+    assert db.known_claims.add(any_db, _claim("  " + RUMOUR + " ")) == (first[0], False)
+    assert db.known_claims.add(any_db, _claim(url=None))[1] is True
+    assert db.known_claims.add(any_db, _claim(url=None))[1] is False  # NULL urls are one key, not distinct
+    assert db.known_claims.add(any_db, _claim(url="https://other.example.vn/2"))[1] is True
     with pytest.raises(ValueError):
-        db.known_claims.add(tmp_db, _claim(origin="rumour"))
+        db.known_claims.add(any_db, _claim(origin="rumour"))
 
 
-def test_version_changes_on_every_add_and_removal_and_search_ignores_tone_marks(tmp_db):
-    empty = db.known_claims.version(tmp_db)
-    claim_id, _ = db.known_claims.add(tmp_db, _claim())
-    added = db.known_claims.version(tmp_db)
+def test_version_changes_on_every_add_and_removal_and_search_ignores_tone_marks(any_db):
+    empty = db.known_claims.version(any_db)
+    claim_id, _ = db.known_claims.add(any_db, _claim())
+    added = db.known_claims.version(any_db)
     assert added != empty
-    with db.transaction(tmp_db) as conn:
+    with db.transaction(any_db) as conn:
         conn.execute("DELETE FROM known_claims WHERE id = ?", (claim_id,))
-    db.known_claims.add(tmp_db, _claim(url="https://kiemchung.example.vn/2"))  # same count, never the same id
-    assert db.known_claims.version(tmp_db) not in (empty, added)
-    before_edit = db.known_claims.version(tmp_db)
-    with db.transaction(tmp_db) as conn:  # a new rebuttal url: the cached (text, url) pairs must be rebuilt
+    db.known_claims.add(any_db, _claim(url="https://kiemchung.example.vn/2"))  # same count, never the same id
+    assert db.known_claims.version(any_db) not in (empty, added)
+    before_edit = db.known_claims.version(any_db)
+    with db.transaction(any_db) as conn:  # a new rebuttal url: the cached (text, url) pairs must be rebuilt
         conn.execute("UPDATE known_claims SET url = ? WHERE url = ?",
                      ("https://kiemchung.example.vn/3", "https://kiemchung.example.vn/2"))
-        assert db.known_claims.version(tmp_db) == before_edit + 1
+        assert db.known_claims.version(any_db) == before_edit + 1
         conn.execute("UPDATE known_claims SET verdict = 'Sai' WHERE url = ?", ("https://kiemchung.example.vn/3",))
-    assert db.known_claims.version(tmp_db) == before_edit + 1  # neither text nor url: the index stands
-    assert [r["url"] for r in db.known_claims.list_claims(tmp_db, "UONG NUOC CHANH")] == ["https://kiemchung.example.vn/3"]
-    assert db.known_claims.list_claims(tmp_db, "vắc xin") == []
+    assert db.known_claims.version(any_db) == before_edit + 1  # neither text nor url: the index stands
+    assert [r["url"] for r in db.known_claims.list_claims(any_db, "UONG NUOC CHANH")] == ["https://kiemchung.example.vn/3"]
+    assert db.known_claims.list_claims(any_db, "vắc xin") == []
 
 
 # --- monitor claims import / list ---------------------------------------------------------------------
@@ -132,42 +135,42 @@ def test_cli_import_jsonl_and_one_line_errors(tmp_path, db_path, tmp_db, capsys)
 
 # --- matching at ingest --------------------------------------------------------------------------------
 
-def test_an_imported_item_repeating_an_imported_claim_is_flagged_with_the_reason(tmp_path, tmp_db):
-    claim_id, _ = db.known_claims.add(tmp_db, _claim())
+def test_an_imported_item_repeating_an_imported_claim_is_flagged_with_the_reason(tmp_path, any_db):
+    claim_id, _ = db.known_claims.add(any_db, _claim())
     posts = tmp_path / "posts.jsonl"
     posts.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [
         {"text": REWRITE, "url": "https://facebook.com/post/1"},
         {"text": "Bộ Y tế khuyến cáo người dân rửa tay thường xuyên bằng xà phòng", "url": "https://facebook.com/post/2"},
     ]) + "\n", encoding="utf-8")
     # The model says "nothing here" (0.0 on both): the claim match flags the item on its own.
-    result = import_file(tmp_db, posts, helpers.FakeScorer())
+    result = import_file(any_db, posts, helpers.FakeScorer())
     assert (result.new, result.flagged) == (2, 1)
-    rows = {r["url"]: r for r in tmp_db.query("SELECT id, url, status, flag_reasons, top_reason FROM items")}
+    rows = {r["url"]: r for r in any_db.query("SELECT id, url, status, flag_reasons, top_reason FROM items")}
     hit, miss = rows["https://facebook.com/post/1"], rows["https://facebook.com/post/2"]
     assert (hit["status"], json.loads(hit["flag_reasons"]), hit["top_reason"]) == ("flagged", ["claim_match"], RUMOUR)
     assert (miss["status"], json.loads(miss["flag_reasons"])) == ("new", [])
-    [match] = db.known_claims.matches_for_item(tmp_db, hit["id"])
+    [match] = db.known_claims.matches_for_item(any_db, hit["id"])
     assert (match["claim_id"], match["url"]) == (claim_id, "https://kiemchung.example.vn/1")
     assert 0.55 <= match["similarity"] <= 1
-    assert db.known_claims.matches_for_item(tmp_db, miss["id"]) == []
+    assert db.known_claims.matches_for_item(any_db, miss["id"]) == []
 
 
-def test_claims_added_by_another_process_are_matched_on_the_next_ingest(tmp_db, db_path):
-    source = _source(tmp_db)
-    first = ingest(tmp_db, source, [RawItem(guid="a", text=REWRITE)], None)
+def test_claims_added_by_another_process_are_matched_on_the_next_ingest(database_url, any_db):
+    source = _source(any_db)
+    first = ingest(any_db, source, [RawItem(guid="a", text=REWRITE)], None)
     assert first.flagged == 0  # the library was empty
-    other = db.connect(db_path)  # `monitor claims import` beside a running service
+    other = db.connect(database_url)  # `monitor claims import` beside a running service
     db.known_claims.add(other, _claim())
     other.conn.close()
-    second = ingest(tmp_db, source, [RawItem(guid="b", text=REWRITE + " Chia sẻ ngay.")], None)
+    second = ingest(any_db, source, [RawItem(guid="b", text=REWRITE + " Chia sẻ ngay.")], None)
     assert second.flagged == 1
 
 
-def test_a_model_flag_keeps_its_reason_and_gains_the_claim_match(tmp_db):
-    db.known_claims.add(tmp_db, _claim())
+def test_a_model_flag_keeps_its_reason_and_gains_the_claim_match(any_db):
+    db.known_claims.add(any_db, _claim())
     scorer = helpers.FakeScorer("chanh", hit=(0.95, 0.0))
-    result = ingest(tmp_db, _source(tmp_db), [RawItem(guid="a", text=REWRITE)], scorer)
-    row = next(tmp_db.query("SELECT flag_reasons, top_reason FROM items WHERE id = ?", [result.new_ids[0]]))
+    result = ingest(any_db, _source(any_db), [RawItem(guid="a", text=REWRITE)], scorer)
+    row = next(any_db.query("SELECT flag_reasons, top_reason FROM items WHERE id = ?", [result.new_ids[0]]))
     assert json.loads(row["flag_reasons"]) == ["misinformation", "claim_match"]
     assert row["top_reason"] == RUMOUR  # the claim says more than the term "chanh"
 
@@ -186,8 +189,8 @@ def _decision_claims(database) -> list[dict]:
     return list(database.query("SELECT * FROM known_claims WHERE origin = 'decision'"))
 
 
-def test_confirming_misinformation_adds_the_item_and_its_rebuttal_link_follows(world):
-    path, info = world
+def test_confirming_misinformation_adds_the_item_and_its_rebuttal_link_follows(any_world):
+    path, info = any_world
     database = db.connect(path)
     item, mod = info["items"]["high"], info["users"]["mod"]
     _decide(database, item, mod, "confirm_misinformation")
@@ -203,8 +206,8 @@ def test_confirming_misinformation_adds_the_item_and_its_rebuttal_link_follows(w
     assert [c["url"] for c in _decision_claims(database)] == ["https://tinh.example.gov.vn/bac-bo/1"]
 
 
-def test_undoing_a_confirmation_takes_its_claim_out_and_undoing_a_dismissal_brings_it_back(world):
-    path, info = world
+def test_undoing_a_confirmation_takes_its_claim_out_and_undoing_a_dismissal_brings_it_back(any_world):
+    path, info = any_world
     database = db.connect(path)
     item, mod = info["items"]["mid"], info["users"]["mod"]
     confirmed = _decide(database, item, mod, "confirm_misinformation")
@@ -220,8 +223,8 @@ def test_undoing_a_confirmation_takes_its_claim_out_and_undoing_a_dismissal_brin
     assert _decision_claims(database) == []
 
 
-def test_a_confirmed_item_flags_a_new_copy_of_its_story(world):
-    path, info = world
+def test_a_confirmed_item_flags_a_new_copy_of_its_story(any_world):
+    path, info = any_world
     database = db.connect(path)
     _decide(database, info["items"]["mid"], info["users"]["mod"], "confirm_misinformation")
     result = ingest(database, _source(database), [RawItem(

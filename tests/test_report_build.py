@@ -28,10 +28,15 @@ decision item user action                   created_at (UTC)     week
 
 clusters: 1 = items 1, 4, 9, 10 · 2 = items 3, 6 · 3 = item 7 (+ a repost on Báo Thanh Hóa 11-22T05:00Z, not\nstored) · 4 = items 2, 8 (W46 only) · 5 = item 5 (W48).
 crawl runs: Old English errors on 11-12 (W46), 11-17 and 11-18; VnExpress ok 11-19, error 11-20; Thanh Hóa ok.
+
+Every test on the world runs once per backend (SQLite, PostgreSQL: the `database_url` fixture), and
+test_the_report_is_the_same_on_both_backends holds every figure and row of the two reports identical,
+types included.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -178,9 +183,11 @@ def add_signals(conn) -> None:
 
 
 @pytest.fixture()
-def world(tmp_db):
-    build_world(tmp_db)
-    return tmp_db
+def world(database_url):
+    database = db.connect(database_url)
+    build_world(database)
+    yield database
+    database.close()
 
 
 @pytest.fixture()
@@ -372,9 +379,11 @@ def test_coverage_health(w47):
     assert summary["language_gaps"][0] == 1
 
 
-def test_datasette_views_agree_with_the_report(w47, world):
-    """The shipped views give analysts the same weekly counts, in local ISO weeks."""
-    conn = world.conn
+def test_datasette_views_agree_with_the_report(tmp_db):
+    """The shipped views give analysts the same weekly counts, in local ISO weeks (Datasette reads SQLite)."""
+    build_world(tmp_db)
+    w47 = build_report(tmp_db, iso_week("2026-W47"))
+    conn = tmp_db.conn
     weeks = dict(conn.execute("SELECT item_id, local_week FROM report_items").fetchall())
     assert weeks[2] == "2026-W46" and weeks[3] == "2026-W47" and weeks[5] == "2026-W48"
     crawled = conn.execute("SELECT SUM(items), SUM(flagged) FROM report_weekly_crawled WHERE local_week = '2026-W47'")
@@ -390,10 +399,11 @@ def test_datasette_views_agree_with_the_report(w47, world):
     assert conn.execute("SELECT strftime('%Y', date('2027-01-01', '-3 days', 'weekday 4'))").fetchone()[0] == "2026"
 
 
-def test_zone_with_daylight_saving_uses_true_local_days(tmp_db):
+def test_zone_with_daylight_saving_uses_true_local_days(database_url):
     """Europe/Paris leaves summer time at 2026-10-25T01:00Z: both 00:30Z and 01:30Z are 02:30 local."""
     from monitor.reports.figures import fixed_offset
-    conn = tmp_db.conn
+    database = db.connect(database_url)
+    conn = database.conn
     conn.execute("INSERT INTO sources (id, name, kind, url, created_at) VALUES (1, 'RFI', 'rss', 'https://x.fr', 'x')")
     for iid, fetched in ((1, "2026-10-25T00:30:00Z"), (2, "2026-10-25T01:30:00Z"), (3, "2026-10-25T22:30:00Z"),
                          (4, "2026-10-25T23:30:00Z")):
@@ -401,10 +411,36 @@ def test_zone_with_daylight_saving_uses_true_local_days(tmp_db):
                      (iid, f"g{iid}", fetched, f"h{iid}"))
     period = custom("2026-10-24", "2026-10-26", zone="Europe/Paris")
     assert fixed_offset(period) is None and fixed_offset(iso_week("2026-W47")) == 7 * 3600
-    report = build_report(tmp_db, period)
+    report = build_report(database, period)
     assert [row[1] for row in report.items.rows] == ["2026-10-25 02:30", "2026-10-25 02:30", "2026-10-25 23:30",
                                                      "2026-10-26 00:30"]
     assert report.table("daily").rows == [["2026-10-24", 0, 0], ["2026-10-25", 3, 0], ["2026-10-26", 1, 0]]
+    database.close()
+
+
+def _figures(report) -> list[tuple]:
+    """Every table's name, columns and rows, the item rows last, as repr: a count that came back as a
+    Decimal or a 0/1 as a boolean differs here, where == would call them equal."""
+    return [(table.name, table.columns, repr(table.rows)) for table in [*report.tables, report.items]]
+
+
+@pytest.mark.parametrize("period", [
+    iso_week("2026-W47"), iso_week("2026-W48"), quarter("2026-Q4"),
+    custom("2026-10-20", "2026-11-30", zone="Europe/Paris"),  # summer time ends inside: the per-day CASE
+], ids=["W47", "W48", "Q4", "dst"])
+def test_the_report_is_the_same_on_both_backends(tmp_db, pg_url, period):
+    """The same data on SQLite and on PostgreSQL gives the same report: every headline figure, table and
+    row, with the same types (issue 14: every feature works on both)."""
+    postgres = db.connect(pg_url)
+    try:
+        build_world(tmp_db)
+        build_world(postgres)
+        on_sqlite, on_postgres = build_report(tmp_db, period), build_report(postgres, period)
+    finally:
+        postgres.close()
+    assert not on_sqlite.empty and on_sqlite.table("summary").rows
+    assert _figures(on_postgres) == _figures(on_sqlite)
+    assert dataclasses.replace(on_postgres, generated_at="") == dataclasses.replace(on_sqlite, generated_at="")
 
 
 @pytest.mark.parametrize("text, expected", [

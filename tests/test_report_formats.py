@@ -368,8 +368,8 @@ def test_a_long_period_counts_each_local_day_like_the_week_does(tmp_db):
     from monitor.reports.period import custom
 
     build_world(tmp_db)
-    week_sql, week_params = day_index_sql(iso_week("2026-W47"), "fetched_at")
-    long_sql, long_params = day_index_sql(custom("1976-01-01", "2026-12-31"), "fetched_at")
+    week_sql, week_params = day_index_sql(iso_week("2026-W47"), "fetched_at", "sqlite")
+    long_sql, long_params = day_index_sql(custom("1976-01-01", "2026-12-31"), "fetched_at", "sqlite")
     assert len(long_sql) == len(week_sql) and len(long_params) == len(week_params)
     long = {row[0]: row[1:] for row in build_report(tmp_db, custom("2020-01-01", "2026-12-31")).table("daily").rows}
     for day, *counts in build_report(tmp_db, iso_week("2026-W47")).table("daily").rows:

@@ -83,10 +83,11 @@ def add_followups(database) -> None:
 
 
 @pytest.fixture()
-def world(tmp_db):
-    build_world(tmp_db)
-    add_followups(tmp_db)
-    return tmp_db
+def world(any_db):
+    """The hand-built world with its follow-ups on this run's backend: every case runs on both."""
+    build_world(any_db)
+    add_followups(any_db)
+    return any_db
 
 
 @pytest.fixture()
@@ -172,9 +173,9 @@ def test_titles_are_in_the_reports_language(world):
         assert wording("vi").label(key) != key and wording("en").label(key) != key, key
 
 
-def test_no_followups_is_zeros_and_no_times(tmp_db):
-    build_world(tmp_db)
-    report = build_report(tmp_db, iso_week("2026-W47"))
+def test_no_followups_is_zeros_and_no_times(any_db):
+    build_world(any_db)
+    report = build_report(any_db, iso_week("2026-W47"))
     assert _rows(report, "response_actions")["followups_total"] == [0, 0, 0]
     assert _rows(report, "time_to_action")["median"] == [None, None, None]
     assert report.headline("followups_open") == 0

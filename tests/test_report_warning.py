@@ -24,9 +24,10 @@ from tests.test_report_build import build_world
 
 
 @pytest.fixture()
-def world(tmp_db):
-    build_world(tmp_db)
-    return tmp_db
+def world(any_db):
+    """The hand-built world on this run's backend: every case runs on SQLite and on PostgreSQL."""
+    build_world(any_db)
+    return any_db
 
 
 @pytest.fixture()

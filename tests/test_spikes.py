@@ -1,5 +1,8 @@
 """Issue 11 item 3 (spikes): each rule kind fires when it should and not when it should not, once per window
-across runs, from feeds.yaml's `settings: spikes:`, in the scheduler every minute and on `monitor spikes`."""
+across runs, from feeds.yaml's `settings: spikes:`, in the scheduler every minute and on `monitor spikes`.
+
+The rules' cases (those taking `any_db`) run on both backends; the scheduler, CLI, dashboard and query-plan
+tests stay on SQLite."""
 
 from __future__ import annotations
 
@@ -45,8 +48,8 @@ def _items(database, source_id: int, times: list[str], *, cluster: int | None = 
         for fetched_at in times:
             n = next(_serial)
             item_id = conn.execute("INSERT INTO items (source_id, guid, title, fetched_at, content_hash, cluster_id)"
-                                   " VALUES (?, ?, ?, ?, ?, ?)",
-                                   (source_id, f"g{n}", f"Tin số {n}", fetched_at, f"h{n}", cluster)).lastrowid
+                                   " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                                   (source_id, f"g{n}", f"Tin số {n}", fetched_at, f"h{n}", cluster)).fetchone()[0]
             if cluster is not None:
                 db.clusters.note_source(conn, cluster, source_id, fetched_at)
                 db.clusters.refresh_after_item(conn, cluster, item_id, fetched_at)
@@ -70,67 +73,67 @@ def _spikes(database) -> list[dict]:
 
 # -- story_sources -------------------------------------------------------------------------------------------
 
-def test_a_story_reaching_n_sources_within_h_hours_fires_with_its_items(tmp_db):
-    src = _sources(tmp_db, 6)
-    story = _cluster(tmp_db, _ago(hours=5))
-    old = _items(tmp_db, src[0], [_ago(hours=5)], cluster=story)  # first seen long before: not in the window
+def test_a_story_reaching_n_sources_within_h_hours_fires_with_its_items(any_db):
+    src = _sources(any_db, 6)
+    story = _cluster(any_db, _ago(hours=5))
+    old = _items(any_db, src[0], [_ago(hours=5)], cluster=story)  # first seen long before: not in the window
     recent = [item for n, minutes in zip(range(1, 6), (110, 90, 60, 30, 5), strict=True)
-              for item in _items(tmp_db, src[n], [_ago(minutes=minutes)], cluster=story)]
-    fired = spikes.check(tmp_db, [STORY], now=NOW)
+              for item in _items(any_db, src[n], [_ago(minutes=minutes)], cluster=story)]
+    fired = spikes.check(any_db, [STORY], now=NOW)
     assert [(f["rule"], f["kind"], f["subject"], f["observed"], f["items"]) for f in fired] == \
         [("lan-nhanh", "story_sources", str(story), 5.0, 5)]
-    row = _spikes(tmp_db)[0]
+    row = _spikes(any_db)[0]
     assert row["window_start"] == _ago(hours=2) and row["fired_at"] == db.to_iso(NOW) and row["expected"] is None
-    made_it = tmp_db.conn.execute("SELECT item_id, cluster_id FROM spike_items WHERE spike_id = ?", (row["id"],)).fetchall()
+    made_it = any_db.conn.execute("SELECT item_id, cluster_id FROM spike_items WHERE spike_id = ?", (row["id"],)).fetchall()
     assert sorted(made_it) == [(item, story) for item in recent] and old[0] not in dict(made_it)
 
 
-def test_a_story_below_n_sources_or_spread_over_longer_does_not_fire(tmp_db):
-    src = _sources(tmp_db, 6)
-    four = _cluster(tmp_db, _ago(hours=1))
+def test_a_story_below_n_sources_or_spread_over_longer_does_not_fire(any_db):
+    src = _sources(any_db, 6)
+    four = _cluster(any_db, _ago(hours=1))
     for n in range(4):
-        _items(tmp_db, src[n], [_ago(minutes=10 + n)], cluster=four)
-    _items(tmp_db, src[0], [_ago(minutes=3), _ago(minutes=2)], cluster=four)  # more copies, no new source
-    slow = _cluster(tmp_db, _ago(hours=4))
+        _items(any_db, src[n], [_ago(minutes=10 + n)], cluster=four)
+    _items(any_db, src[0], [_ago(minutes=3), _ago(minutes=2)], cluster=four)  # more copies, no new source
+    slow = _cluster(any_db, _ago(hours=4))
     for n, minutes in enumerate((230, 170, 130, 100, 50)):  # five sources, but never five within two hours
-        _items(tmp_db, src[n], [_ago(minutes=minutes)], cluster=slow)
-    assert spikes.check(tmp_db, [STORY], now=NOW) == []
-    assert _spikes(tmp_db) == []
+        _items(any_db, src[n], [_ago(minutes=minutes)], cluster=slow)
+    assert spikes.check(any_db, [STORY], now=NOW) == []
+    assert _spikes(any_db) == []
 
 
-def test_exact_reposts_count_as_sources_and_the_representative_stands_for_them(tmp_db):
-    src = _sources(tmp_db, 5)
-    story = _cluster(tmp_db, _ago(hours=3))
-    first = _items(tmp_db, src[0], [_ago(hours=3)], cluster=story)[0]
+def test_exact_reposts_count_as_sources_and_the_representative_stands_for_them(any_db):
+    src = _sources(any_db, 5)
+    story = _cluster(any_db, _ago(hours=3))
+    first = _items(any_db, src[0], [_ago(hours=3)], cluster=story)[0]
     from monitor.pipeline import dedup
 
-    with db.transaction(tmp_db) as conn:
+    with db.transaction(any_db) as conn:
         for n in range(1, 5):
             dedup.record_repost(conn, first, src[n], _ago(minutes=10 * n))
-    fired = spikes.check(tmp_db, [SpikeRule("bon-nguon", "story_sources", sources=4, hours=1)], now=NOW)
+    fired = spikes.check(any_db, [SpikeRule("bon-nguon", "story_sources", sources=4, hours=1)], now=NOW)
     assert [(f["observed"], f["items"]) for f in fired] == [(4.0, 1)]
-    assert db.spikes.spike_item_ids(tmp_db.conn, fired[0]["id"]) == [first]
+    assert db.spikes.spike_item_ids(any_db.conn, fired[0]["id"]) == [first]
 
 
-def test_a_spike_fires_once_per_window_across_runs_and_restarts(tmp_db, db_path):
-    src = _sources(tmp_db, 10)
-    story = _cluster(tmp_db, _ago(minutes=50))
+def test_a_spike_fires_once_per_window_across_runs_and_restarts(database_url, any_db):
+    src = _sources(any_db, 10)
+    story = _cluster(any_db, _ago(minutes=50))
     for n in range(5):
-        _items(tmp_db, src[n], [_ago(minutes=50 - n)], cluster=story)
-    assert len(spikes.check(tmp_db, [STORY], now=NOW)) == 1
-    assert spikes.check(tmp_db, [STORY], now=NOW) == []
-    reopened = db.connect(db_path)  # a restart: nothing but the database remembers
+        _items(any_db, src[n], [_ago(minutes=50 - n)], cluster=story)
+    assert len(spikes.check(any_db, [STORY], now=NOW)) == 1
+    assert spikes.check(any_db, [STORY], now=NOW) == []
+    reopened = db.connect(database_url)  # a restart: nothing but the any_db remembers
     assert spikes.check(reopened, [STORY], now=NOW + timedelta(minutes=30)) == []
     assert spikes.check(reopened, [STORY], now=NOW + timedelta(hours=2, minutes=1)) == []  # quiet since: no new sources
     for n in range(5, 10):
-        _items(tmp_db, src[n], [db.to_iso(NOW + timedelta(hours=2, minutes=n))], cluster=story)
+        _items(any_db, src[n], [db.to_iso(NOW + timedelta(hours=2, minutes=n))], cluster=story)
     later = NOW + timedelta(hours=2, minutes=30)
     again = spikes.check(reopened, [STORY], now=later)
     assert [f["observed"] for f in again] == [5.0]  # still spreading a window later: a second spike
-    assert [s["window_start"] for s in _spikes(tmp_db)] == [_ago(hours=2), db.to_iso(later - timedelta(hours=2))]
+    assert [s["window_start"] for s in _spikes(any_db)] == [_ago(hours=2), db.to_iso(later - timedelta(hours=2))]
     # A check running meanwhile in another process finds it recorded and records nothing.
-    assert spikes.check(tmp_db, [STORY], now=later + timedelta(seconds=1)) == []
-    assert len(_spikes(tmp_db)) == 2
+    assert spikes.check(any_db, [STORY], now=later + timedelta(seconds=1)) == []
+    assert len(_spikes(any_db)) == 2
 
 
 # -- rule_rate and place_rate --------------------------------------------------------------------------------
@@ -145,45 +148,45 @@ def _history(database, source_id: int, **subject: str) -> None:
     # a province counts the items about any of its communes: p:38 fires with its commune, p:40 stays under
     (PLACE, {"place": "c:26734", "province": "p:38"}, {"place": "c:11111", "province": "p:40"}, ["c:26734", "p:38"]),
 ])
-def test_a_rate_fires_at_factor_times_its_hourly_mean_and_min_count(tmp_db, rule, subject, other, fires):
-    src = _sources(tmp_db, 1)[0]
-    _history(tmp_db, src, **subject)
-    _history(tmp_db, src, **other)
-    _items(tmp_db, src, [_ago(minutes=m) for m in (55, 40, 30, 20, 5)], **subject)  # five in the last hour
-    _items(tmp_db, src, [_ago(minutes=m) for m in (50, 30, 20, 5)], **other)  # four: under min_count
-    fired = spikes.check(tmp_db, [rule], now=NOW)
+def test_a_rate_fires_at_factor_times_its_hourly_mean_and_min_count(any_db, rule, subject, other, fires):
+    src = _sources(any_db, 1)[0]
+    _history(any_db, src, **subject)
+    _history(any_db, src, **other)
+    _items(any_db, src, [_ago(minutes=m) for m in (55, 40, 30, 20, 5)], **subject)  # five in the last hour
+    _items(any_db, src, [_ago(minutes=m) for m in (50, 30, 20, 5)], **other)  # four: under min_count
+    fired = spikes.check(any_db, [rule], now=NOW)
     assert [(f["kind"], f["subject"], f["observed"], f["items"]) for f in fired] == \
         [(rule.kind, subject, 5.0, 5) for subject in fires]
-    assert [s["expected"] for s in _spikes(tmp_db)] == [pytest.approx(27 / 168, abs=1e-4)] * len(fires)
-    assert _spikes(tmp_db)[0]["window_start"] == _ago(hours=1)
+    assert [s["expected"] for s in _spikes(any_db)] == [pytest.approx(27 / 168, abs=1e-4)] * len(fires)
+    assert _spikes(any_db)[0]["window_start"] == _ago(hours=1)
     # The same counts against a higher bar: 5 >= 30 x 0.16 fires, 5 < 40 x 0.16 does not.
-    assert len(spikes.check(tmp_db, [SpikeRule("x30", rule.kind, factor=30, min_count=5)], now=NOW)) == len(fires)
-    assert spikes.check(tmp_db, [SpikeRule("x40", rule.kind, factor=40, min_count=5)], now=NOW) == []
-    assert spikes.check(tmp_db, [rule], now=NOW + timedelta(minutes=20)) == []  # once per hour
+    assert len(spikes.check(any_db, [SpikeRule("x30", rule.kind, factor=30, min_count=5)], now=NOW)) == len(fires)
+    assert spikes.check(any_db, [SpikeRule("x40", rule.kind, factor=40, min_count=5)], now=NOW) == []
+    assert spikes.check(any_db, [rule], now=NOW + timedelta(minutes=20)) == []  # once per hour
 
 
-def test_a_province_counts_each_item_once_however_many_of_its_units_it_names(tmp_db):
-    src = _sources(tmp_db, 1)[0]
-    _items(tmp_db, src, [_ago(days=2)])
-    ids = _items(tmp_db, src, [_ago(minutes=m) for m in (50, 40, 30, 20)], place="c:1")
-    with db.transaction(tmp_db) as conn:  # each also names a second commune and the province itself
+def test_a_province_counts_each_item_once_however_many_of_its_units_it_names(any_db):
+    src = _sources(any_db, 1)[0]
+    _items(any_db, src, [_ago(days=2)])
+    ids = _items(any_db, src, [_ago(minutes=m) for m in (50, 40, 30, 20)], place="c:1")
+    with db.transaction(any_db) as conn:  # each also names a second commune and the province itself
         conn.executemany("INSERT INTO item_places VALUES (?, 'c:2', 'commune', 'p:38')", [(i,) for i in ids])
         conn.executemany("INSERT INTO item_places VALUES (?, 'p:38', 'province', 'p:38')", [(i,) for i in ids])
-    assert db.spikes.place_counts(tmp_db.conn, _ago(hours=1), _ago(hours=0)) == {"c:1": 4, "c:2": 4, "p:38": 4}
-    assert spikes.check(tmp_db, [PLACE], now=NOW) == []  # four items, not twelve mentions
-    _items(tmp_db, src, [_ago(minutes=10)], place="c:3")
-    fired = spikes.check(tmp_db, [PLACE], now=NOW)
+    assert db.spikes.place_counts(any_db.conn, _ago(hours=1), _ago(hours=0)) == {"c:1": 4, "c:2": 4, "p:38": 4}
+    assert spikes.check(any_db, [PLACE], now=NOW) == []  # four items, not twelve mentions
+    _items(any_db, src, [_ago(minutes=10)], place="c:3")
+    fired = spikes.check(any_db, [PLACE], now=NOW)
     assert [(f["subject"], f["observed"], f["items"]) for f in fired] == [("p:38", 5.0, 5)]
 
 
-def test_rates_wait_for_a_day_of_history(tmp_db):
-    src = _sources(tmp_db, 1)[0]
-    _items(tmp_db, src, [_ago(hours=20)], rule="Tin đồn")  # the oldest item: 19 hours before the hour
-    _items(tmp_db, src, [_ago(minutes=m) for m in range(1, 40, 4)], rule="Tin đồn", place="c:1")
-    assert spikes.check(tmp_db, [RULE, PLACE], now=NOW) == []
-    assert {f["kind"] for f in spikes.check(tmp_db, [RULE, PLACE], now=NOW + timedelta(hours=5, minutes=30))} == set()
-    _items(tmp_db, src, [_ago(days=3)])  # older history arrives (an import): a mean over 3 days, here 1/71
-    assert {(f["kind"], f["subject"]) for f in spikes.check(tmp_db, [RULE, PLACE], now=NOW)} == \
+def test_rates_wait_for_a_day_of_history(any_db):
+    src = _sources(any_db, 1)[0]
+    _items(any_db, src, [_ago(hours=20)], rule="Tin đồn")  # the oldest item: 19 hours before the hour
+    _items(any_db, src, [_ago(minutes=m) for m in range(1, 40, 4)], rule="Tin đồn", place="c:1")
+    assert spikes.check(any_db, [RULE, PLACE], now=NOW) == []
+    assert {f["kind"] for f in spikes.check(any_db, [RULE, PLACE], now=NOW + timedelta(hours=5, minutes=30))} == set()
+    _items(any_db, src, [_ago(days=3)])  # older history arrives (an import): a mean over 3 days, here 1/71
+    assert {(f["kind"], f["subject"]) for f in spikes.check(any_db, [RULE, PLACE], now=NOW)} == \
         {("rule_rate", "Tin đồn"), ("place_rate", "c:1"), ("place_rate", "p:38")}
 
 

@@ -7,7 +7,6 @@ CSRF token; crawled content is only ever rendered as escaped text (see web/rende
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -174,11 +173,11 @@ def _register_error_handlers(app: Flask) -> None:
             "Nothing was saved: the decision log's key cannot be used. "
             "An administrator must restore it (see monitor audit verify)."))
 
-    @app.errorhandler(sqlite3.Error)
     @app.errorhandler(OSError)
-    def storage_unavailable(error: sqlite3.Error | OSError):
+    def storage_unavailable(error: BaseException):
         """A full or read-only disk answers 503 with a fixed phrase (the file's path goes to the log, not to
-        whoever asked); any other database or OS error is a bug and stays one (logged 500)."""
+        whoever asked); any other database or OS error is a bug and stays one (logged 500). Registered for
+        both drivers' errors (psycopg's once connect() above has imported it, on a PostgreSQL URL)."""
         problem = storage_problem(error)
         if problem is None:
             raise error
@@ -186,6 +185,9 @@ def _register_error_handlers(app: Flask) -> None:
         return _error_answer(503, "storage_unavailable", _(
             "The database cannot be read or written: the disk is full or refuses writes. Nothing was "
             "changed. An administrator must free disk space."))
+
+    for driver_error in db.Error:
+        app.register_error_handler(driver_error, storage_unavailable)
 
     @app.errorhandler(403)
     def forbidden(_error):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -74,7 +73,7 @@ def _look_up(find: Callable) -> dict | None:
 
     try:
         return find(get_db())
-    except (sqlite3.Error, OSError) as exc:
+    except (*db.Error, OSError) as exc:
         if storage_problem(exc) is None:
             raise
         g.storage_error = exc

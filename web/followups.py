@@ -9,7 +9,6 @@ the story in that user's inbox.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -122,7 +121,7 @@ def overdue_followups() -> dict:
         return {"overdue_count": 0}
     try:
         return {"overdue_count": db.followups.overdue_count(get_db(), current_user.id, user_today())}
-    except sqlite3.Error:  # the error page of a database that fails must still render
+    except db.Error:  # the error page of a database that fails must still render
         return {"overdue_count": 0}
 
 

@@ -7,8 +7,6 @@ addressee who answers without deciding (an analyst, or "not ours, ask the provin
 
 from __future__ import annotations
 
-import sqlite3
-
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -69,7 +67,7 @@ def inbox_count() -> dict:
         database = get_db()
         return {"inbox_count": db.escalations.open_count(database, current_user.id, current_user.role)
                 + db.comments.open_mention_count(database, current_user.id)}
-    except sqlite3.Error:  # the error page of a database that fails must still render
+    except db.Error:  # the error page of a database that fails must still render
         return {"inbox_count": 0}
 
 

@@ -106,9 +106,13 @@ def _settings(args: argparse.Namespace):
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from monitor.backup import BackupError, backup
+    from monitor.backup import BackupError, backup, postgresql_refusal
     from monitor.schedule.housekeeping import backups_dir
 
+    refusal = postgresql_refusal(args.db)
+    if refusal is not None:  # before a backup folder is worked out from a URL, or made
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
     settings = _settings(args)
     folder = Path(args.dir) if args.dir else backups_dir(settings, args.db)
     keep = args.keep if args.keep is not None else settings.backups_keep
@@ -126,8 +130,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from monitor.backup import BackupError, restore
+    from monitor.backup import BackupError, postgresql_refusal, restore
     from monitor.schedule.locks import SchedulerLock
+
+    refusal = postgresql_refusal(args.db)
+    if refusal is not None:  # before the lock file beside "the database" is made
+        print(f"error: {refusal}", file=sys.stderr)
+        return 1
 
     if not Path(args.backup).is_file():  # before the lock file beside the database is made
         raise CliError(f"{args.backup}: no such backup")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from db import from_iso, utcnow
+from db import dialect, from_iso, utcnow
 from db import reports as reports_db
 from monitor.domain import CONFIRMED_CATEGORY, Action, Category, Status
 from monitor.reports import sections
@@ -164,7 +164,7 @@ class ItemCounts:
 
 def _count_items(conn, period: Period, sources: dict[int, dict]) -> ItemCounts:
     """One scan over both periods' items via the fetched_at index, grouped small, split in Python."""
-    day_sql, day_params = day_index_sql(period, "fetched_at")
+    day_sql, day_params = day_index_sql(period, "fetched_at", dialect(conn))
     groups = reports_db.item_groups(conn, day_sql, day_params, period.previous().start_utc, period.end_utc)
     out = ItemCounts()
     for source_id, language, reasons_text, day, count in groups:
@@ -443,9 +443,9 @@ def item_rows(conn, period: Period, sources: dict[int, dict], w: Wording) -> Tab
                   note=w.gettext("One row per decision in the period; items with none have one row with empty "
                                  "decision fields."))
     decided: dict[int, list[tuple]] = defaultdict(list)
-    for row in reports_db.decisions_for_rows(conn, start, end, local_time_sql(period, "d.created_at")):
+    for row in reports_db.decisions_for_rows(conn, start, end, local_time_sql(period, "d.created_at", dialect(conn))):
         decided[row[0]].append(row[1:])
-    local_fetched = local_time_sql(period, "fetched_at")
+    local_fetched = local_time_sql(period, "fetched_at", dialect(conn))
     crawled = reports_db.item_rows_between(conn, start, end, local_fetched)
     crawled_ids = {row[0] for row in crawled}
     extra = reports_db.item_rows_by_id(conn, sorted(set(decided) - crawled_ids), local_fetched)

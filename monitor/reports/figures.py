@@ -55,9 +55,10 @@ def fixed_offset(period: Period) -> int | None:
     return int(offsets.pop().total_seconds()) if len(offsets) == 1 else None
 
 
-def local_time_sql(period: Period, column: str) -> str:
-    """SQL for the local "YYYY-MM-DD HH:MM" of a stored time, or NULL when the offset varies (then Python)."""
-    return reports_db.local_time_expr(column, fixed_offset(period))
+def local_time_sql(period: Period, column: str, sql_dialect: str) -> str:
+    """SQL (in `sql_dialect`, db.dialect's name) for the local "YYYY-MM-DD HH:MM" of a stored time, or NULL
+    when the offset varies (then Python)."""
+    return reports_db.local_time_expr(column, fixed_offset(period), sql_dialect)
 
 
 @lru_cache(maxsize=4096)
@@ -69,7 +70,7 @@ def flag_reasons(text: str | None) -> tuple[str, ...]:
     return tuple(str(reason) for reason in value) if isinstance(value, list) else ()
 
 
-def day_index_sql(period: Period, column: str) -> tuple[str, list]:
+def day_index_sql(period: Period, column: str, sql_dialect: str) -> tuple[str, list]:
     """SQL giving the 0-based local-day index of `column` (−1 before the period), exact in any zone.
 
     With one UTC offset throughout, every local day is 86,400 s and the index is arithmetic: constant work
@@ -78,6 +79,8 @@ def day_index_sql(period: Period, column: str) -> tuple[str, list]:
     midnights, whose work per row grows with the days.
     """
     if fixed_offset(period) is not None:
-        return reports_db.day_index_expr(column, period.start_utc, start_timestamp=int(period.start.timestamp()))
+        return reports_db.day_index_expr(column, period.start_utc, start_timestamp=int(period.start.timestamp()),
+                                         sql_dialect=sql_dialect)
     return reports_db.day_index_expr(column, period.start_utc,
-                                     day_starts=[day_start_utc(day, period.zone) for day in period.days[1:]])
+                                     day_starts=[day_start_utc(day, period.zone) for day in period.days[1:]],
+                                     sql_dialect=sql_dialect)

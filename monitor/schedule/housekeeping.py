@@ -73,8 +73,12 @@ def report_delivery(database: sqlite_utils.Database, settings: Settings, db_path
 
 
 def daily_backup(database: sqlite_utils.Database, settings: Settings, db_path: str) -> str:
-    from monitor.backup import backup
+    """The SQLite file's daily copy; on PostgreSQL, the note that pg_dump (scheduled by the operator) does it."""
+    from monitor.backup import backup, postgresql_refusal
 
+    refusal = postgresql_refusal(db_path)
+    if refusal is not None:
+        return f"skipped: {refusal}"
     return str(backup(db_path, backups_dir(settings, db_path), keep=settings.backups_keep))
 
 

@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -455,7 +454,7 @@ class Scheduler:
         next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
         try:
             record_next_poll(database, before["id"], interval, next_at, int(getattr(result, "new", 0) or 0))
-        except sqlite3.Error as exc:
+        except db.Error as exc:
             if not storage.cannot_write(exc):
                 raise
             self._storage.after("normal", True, False)  # the job's own interval below still applies
@@ -531,7 +530,7 @@ class Scheduler:
             try:
                 self._write_status(database)  # status first: a fresh heartbeat always has its status
                 set_state(database, HEARTBEAT_KEY, db.utcnow())
-            except sqlite3.Error as exc:
+            except db.Error as exc:
                 if not storage.cannot_write(exc):
                     raise
                 # Recorded for /health in this process; the stale heartbeat shows it elsewhere.
