@@ -68,11 +68,22 @@ def insert_item(conn, item: dict[str, Any], search_keys: tuple[str, str] | None 
 def index_search(conn, item_id: int, search_keys: tuple[str, str], *, dialect: str | None = None) -> None:
     """Add an item's folded search keys (title, text) to the full-text index: SQLite's FTS5 table, or on
     PostgreSQL a tsvector of the same keys ('simple': no stemming, the keys are folded already)."""
+    index_search_many(conn, [(item_id, *search_keys)], dialect=dialect)
+
+
+def index_search_many(conn, rows: list[tuple[int, str, str]], *, dialect: str | None = None) -> None:
+    """index_search for many (item_id, title key, text key) rows in one round trip (migrate-to-postgres).
+
+    On PostgreSQL only the words of the keys are indexed, space-separated: its text-search parser would keep
+    `example.com` or `1.5` as one token, which FTS5's unicode61 (and a query's folded words) split."""
     if (dialect or dialect_of(conn)) == "postgresql":
-        conn.execute("INSERT INTO items_search (item_id, document) VALUES (?, to_tsvector('simple', ? || ' ' || ?))",
-                     (item_id, *search_keys))
+        conn.executemany("INSERT INTO items_search (item_id, document) VALUES (?, to_tsvector('simple', ?))",
+                         [(item_id, " ".join(_WORD.findall(f"{title} {text}"))) for item_id, title, text in rows])
     else:
-        conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, *search_keys))
+        conn.executemany("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", rows)
+
+
+_WORD = re.compile(r"\w+")
 
 
 def get_item(database: sqlite_utils.Database, item_id: int) -> dict | None:

@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Misinformation and harmful-content monitoring: crawl sources, score items, review, report.",
     )
     parser.add_argument("--version", action="version", version=f"monitor {__version__}")
-    parser.add_argument("--db", default=None, help="SQLite database path (env MONITOR_DB; default "
-                        "$MONITOR_HOME/monitor.db or ~/.local/share/vi-misinfo-monitor/monitor.db)")
+    parser.add_argument("--db", default=None, help="SQLite database path, or a postgresql://… URL (env MONITOR_DB; "
+                        "default $MONITOR_HOME/monitor.db or ~/.local/share/vi-misinfo-monitor/monitor.db)")
     parser.add_argument("--feeds", default=None, help="sources file (env MONITOR_FEEDS; default ./feeds.yaml)")
     parser.add_argument("--log-level", default=None, metavar="LEVEL",
                         help="DEBUG, INFO, WARNING, ERROR or CRITICAL (env MONITOR_LOG_LEVEL; default WARNING)")
@@ -185,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log one JSON object per line (env MONITOR_LOG_JSON=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Imported here, not at the top: the command modules import their helpers from this module.
-    from monitor.commands import audit, claims, core, crawl, models, ops, reports, spikes
+    from monitor.commands import audit, claims, core, crawl, migrate, models, ops, reports, spikes
 
-    for commands in (core, crawl, models, reports, ops, audit, claims, spikes):  # the order of `monitor --help`
+    for commands in (core, crawl, models, reports, ops, migrate, audit, claims, spikes):  # the order of `monitor --help`
         commands.register(subparsers)
     return parser
 

@@ -289,6 +289,15 @@ def test_search_requires_all_terms(searchable):
     assert len(search(database, "nghe an")) == 1
 
 
+def test_search_finds_a_word_inside_a_domain_name_or_a_number_on_both_backends(any_db):
+    # FTS5's unicode61 splits "baomoi.com" and "1.500"; PostgreSQL's parser would keep each as one token
+    source_id = make_source(any_db)
+    wanted = make_item(any_db, source_id, guid="c", title="Theo baomoi.com, 1.500 người",
+                       text="Xem https://tinmoi.vn/a-b nhé")
+    for query in ("baomoi", "500", "tinmoi", "a b"):
+        assert [row["id"] for row in search(any_db, query)] == [wanted], query
+
+
 def test_search_d_stroke_folds(searchable):
     database, wanted = searchable
     assert [row["id"] for row in search(database, "de nghi")] == [wanted]
