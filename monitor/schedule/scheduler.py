@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import random
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +73,27 @@ SOURCE_JOB_PREFIX = "source:"
 
 
 # --------------------------------------------------------------------------- the scheduler
+
+
+def plan_next_poll(database: sqlite_utils.Database, source: SourceConfig, before: dict, result: Any,
+                   scaled: Callable[[float], float]) -> tuple[int, bool, bool]:
+    """After a crawl: choose the source's next interval from the result and the failures the crawler
+    counted, and record it with the next poll time on the source (so a restart, or the next scheduler
+    after a fail-over, keeps it). Returns (interval, paused now, the storage refused the write).
+
+    The one timing decision after a crawl, made in the scheduler for an in-process crawl and in the
+    worker for a queued one (monitor.distributed)."""
+    after = schedule_state(database, source.name)
+    failures = int(after["consecutive_failures"]) if after else 0
+    interval = next_interval(bounds_for(source), before["effective_interval_seconds"], result, failures)
+    next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=scaled(interval)))
+    try:
+        record_next_poll(database, before["id"], interval, next_at, int(getattr(result, "new", 0) or 0))
+    except db.Error as exc:
+        if not storage.cannot_write(exc):
+            raise
+        return interval, bool(after and after["paused"]), True
+    return interval, bool(after and after["paused"]), False
 
 
 CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher, parsers)
@@ -447,17 +467,10 @@ class Scheduler:
     def _reschedule(self, database: sqlite_utils.Database, source: SourceConfig, before: dict, result: Any) -> int:
         """Choose the next interval from the crawl's result and the failures the crawler counted,
         record it on the source (so a restart keeps it) and retime the job; returns the interval."""
-        after = schedule_state(database, source.name)
-        failures = int(after["consecutive_failures"]) if after else 0
-        if after and after["paused"]:
+        interval, paused, refused = plan_next_poll(database, source, before, result, self._scaled)
+        if paused:
             self._paused_seen[source.name] = True
-        interval = next_interval(bounds_for(source), before["effective_interval_seconds"], result, failures)
-        next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
-        try:
-            record_next_poll(database, before["id"], interval, next_at, int(getattr(result, "new", 0) or 0))
-        except sqlite3.Error as exc:
-            if not storage.cannot_write(exc):
-                raise
+        if refused:
             self._storage.after("normal", True, False)  # the job's own interval below still applies
         job_interval = self._scaled(interval)
         if self._aps is not None and self._aps.running and not self._stopping.is_set():
@@ -531,7 +544,7 @@ class Scheduler:
             try:
                 self._write_status(database)  # status first: a fresh heartbeat always has its status
                 set_state(database, HEARTBEAT_KEY, db.utcnow())
-            except sqlite3.Error as exc:
+            except db.Error as exc:
                 if not storage.cannot_write(exc):
                     raise
                 # Recorded for /health in this process; the stale heartbeat shows it elsewhere.
