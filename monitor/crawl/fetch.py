@@ -402,7 +402,7 @@ class Fetcher:
     def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
                  pacer: HostPacer | None = None):
         """`pacer`: the per-host politeness to use instead of this process's own HostPacer (a `monitor worker`
-        on PostgreSQL shares it with every other worker: monitor.distributed.politeness)."""
+        on PostgreSQL shares it with every other worker: monitor.distributed.politeness); closed with the fetcher."""
         self.settings = settings
         self.policy = AddressPolicy(settings.allow_private_networks, getattr(settings, "private_allowlist", ()))
         self.pacer = pacer or HostPacer(settings.host_delay, settings.host_concurrency)
@@ -427,6 +427,9 @@ class Fetcher:
 
     def close(self) -> None:
         self.client.close()
+        close_pacer = getattr(self.pacer, "close", None)  # a shared pacer's database connection
+        if close_pacer is not None:
+            close_pacer()
 
     def __enter__(self) -> Fetcher:
         return self

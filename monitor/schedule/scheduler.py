@@ -552,14 +552,20 @@ class Scheduler:
                 self._storage.after("normal", True, False)
 
     def _write_status(self, database: sqlite_utils.Database, *, stopped: bool = False) -> None:
-        running, waiting = self._inflight.counts()
-        jobs = len([j for j in self._aps.get_jobs() if j.id.startswith(SOURCE_JOB_PREFIX)]) \
-            if self._aps is not None and self._aps.running else 0
+        running, waiting, jobs = self.job_counts()
         status = {"pid": os.getpid(), "started_at": self.started_at, "running": running,
                   "queue_depth": waiting,
                   "jobs": jobs, "workers": self.config.settings.workers, "config_error": self._config_error,
                   "stopped": stopped, "feeds": self.feeds_path}
         set_state(database, STATUS_KEY, json.dumps(status, ensure_ascii=False))
+
+    def job_counts(self) -> tuple[int, int, int]:
+        """(crawls running, crawls waiting, sources scheduled) for the status row; the distributed scheduler
+        counts its queue instead."""
+        running, waiting = self._inflight.counts()
+        jobs = len([j for j in self._aps.get_jobs() if j.id.startswith(SOURCE_JOB_PREFIX)]) \
+            if self._aps is not None and self._aps.running else 0
+        return running, waiting, jobs
 
     def audit_checkpoint(self, rekey: bool = False) -> None:
         """At start and hourly: sign the decision log's head (db.decisions.checkpoint). At start only
