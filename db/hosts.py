@@ -37,6 +37,15 @@ def reserve_start(database: Any, host: str, delay: float, deadline_seconds: floa
     return float(wait), float(held)
 
 
+def confirm_start(database: Any, host: str, delay: float) -> None:
+    """At the moment a booked request really starts, after waiting for its time: the next start is at least
+    `delay` from now. A wait overrun (a busy machine wakes a thread late) would otherwise leave this request
+    closer than `delay` to the next one, booked from the time this one should have started."""
+    database.conn.execute(
+        "UPDATE host_slots SET next_at = GREATEST(next_at, clock_timestamp() + make_interval(secs => ?::float8))"
+        " WHERE host = ?", (float(delay), host))
+
+
 def hold_off(database: Any, host: str, seconds: float) -> None:
     """After a 429/503 with Retry-After: no worker asks the host before then."""
     database.conn.execute(

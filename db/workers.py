@@ -52,9 +52,10 @@ def beats(database: Any, now: datetime | None = None) -> list[dict]:
     return found
 
 
-def alive(database: Any, worker_id: str, stale_seconds: float = STALE_SECONDS) -> bool:
-    """Whether the process named `worker_id` beat within `stale_seconds`."""
-    cutoff = to_iso(datetime.now(UTC) - timedelta(seconds=stale_seconds))
+def alive(database: Any, worker_id: str, stale_seconds: float | None = None) -> bool:
+    """Whether the process named `worker_id` beat within `stale_seconds` (default STALE_SECONDS)."""
+    stale = STALE_SECONDS if stale_seconds is None else stale_seconds
+    cutoff = to_iso(datetime.now(UTC) - timedelta(seconds=stale))
     row = database.conn.execute("SELECT 1 FROM workers WHERE id = ? AND last_beat >= ?",
                                 (worker_id, cutoff)).fetchone()
     return row is not None

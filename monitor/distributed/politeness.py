@@ -95,6 +95,11 @@ class PgHostPacer:
         self._slots().setdefault(host, []).append(slot)
         if wait > 0:
             time.sleep(wait)
+            try:
+                self._call(hosts.confirm_start, host, self.delay)
+            except BaseException:
+                self.release(host)
+                raise
 
     def _slots(self) -> dict[str, list[int]]:
         if not hasattr(self._mine, "slots"):
