@@ -284,3 +284,67 @@ def test_a_worker_killed_after_storing_but_before_finishing_leaves_no_item_twice
         _retried_by_another_worker(pg_url, feeds, tmp_path)
     assert len(served) == 2
     assert _items_once(pg_url) == sorted((f"a-{n}",) for n in range(10))
+
+
+# --------------------------------------------------------------------------- leader election
+
+
+class _Scheduler:
+    """`monitor scheduler` in a child process, its stdout lines collected as they come."""
+
+    def __init__(self, url: str, feeds: Path, log: Path):
+        # On PostgreSQL the audit key and checkpoints cannot live beside the database (db.keys): the leader's
+        # hourly checkpoint needs both named.
+        (log.parent / "state").mkdir(exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
+                   MONITOR_AUDIT_KEY_FILE=str(log.parent / "audit.key"), MONITOR_STATE_DIR=str(log.parent / "state"))
+        code = "from monitor.cli import console; console()"
+        self.process = subprocess.Popen([sys.executable, "-c", code, "--db", url, "--feeds", str(feeds), "scheduler"],
+                                        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=open(log, "wb"))
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.decode("utf-8", "replace").strip())
+
+    def said(self, words: str) -> bool:
+        return any(words in line for line in self.lines)
+
+
+def _roles(url: str) -> dict[int, str]:
+    rows = _query(url, "SELECT id, state FROM workers WHERE kind = 'scheduler'")
+    return {int(worker_id.rsplit(":", 1)[1]): state for worker_id, state in rows}
+
+
+def test_a_standby_scheduler_takes_over_within_seconds_when_the_leader_is_killed(pg_url, tmp_path):
+    feeds = _feeds(tmp_path, [{"name": "a", "kind": "rss", "url": "http://127.0.0.1:9/a.xml", "interval": "10m"}])
+    ids = _prepare(pg_url, feeds)
+    first = _Scheduler(pg_url, feeds, tmp_path / "first.log")
+    second = None
+    try:
+        wait_for(lambda: first.said("active scheduler"), timeout=60)
+        second = _Scheduler(pg_url, feeds, tmp_path / "second.log")
+        wait_for(lambda: second.said("standby"), timeout=60)
+        wait_for(lambda: _roles(pg_url) == {first.process.pid: "leader", second.process.pid: "standby"}, 15)
+        wait_for(lambda: _query(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 1, 15)  # 'a' queued
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(10)
+        killed = time.monotonic()
+        wait_for(lambda: second.said("active scheduler"), timeout=30)
+        assert time.monotonic() - killed < 10, "the standby took too long to take over"
+        assert not second.said("leadership lost")
+        # the new leader schedules: the source, due again, is queued by it (its job is still waiting: once)
+        _query(pg_url, "UPDATE sources SET next_run_at = NULL WHERE id = ? RETURNING id", (ids["a"],))
+        wait_for(lambda: _query(pg_url, "SELECT next_run_at FROM sources")[0][0] is not None, 15)
+        assert _query(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 1
+        wait_for(lambda: _roles(pg_url).get(second.process.pid) == "leader", 15)
+        second.process.send_signal(signal.SIGTERM)
+        assert second.process.wait(30) == 0
+        assert second.process.pid not in _roles(pg_url)  # a clean stop removes its heartbeat row
+    finally:
+        for scheduler in (first, second):
+            if scheduler is not None and scheduler.process.poll() is None:
+                scheduler.process.kill()
+                scheduler.process.wait(10)
