@@ -77,16 +77,14 @@ class CrawlWorker:
         """One queued crawl: the source as feeds.yaml has it now, crawled and given its next poll time."""
         with self._counts_lock:
             self._counts["running"] += 1
+        finished = "failed"
         try:
             outcome = self._crawl(source_id)
-        except BaseException:
-            with self._counts_lock:
-                self._counts["failed"] += 1
-            raise
+            finished = "done"
         finally:
             with self._counts_lock:
                 self._counts["running"] -= 1
-                self._counts["done"] += 1
+                self._counts[finished] += 1
         return outcome
 
     def _crawl(self, source_id: int) -> str:
