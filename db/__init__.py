@@ -97,7 +97,9 @@ def is_url(target: object) -> bool:
 
 
 def dialect(database) -> str:
-    """"sqlite" or "postgresql": for the few queries that differ, and the features bound to a file."""
+    """"sqlite" or "postgresql": for the few queries that differ, and the features bound to a file.
+
+    Takes a database or a connection (`database.conn`, the `conn` of a transaction)."""
     return getattr(database, "dialect", "sqlite")
 
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from db import dialect
 from vocab import Category
 
 # The categories a budget can govern: the ones with a score column. Column names come from this
@@ -25,19 +26,28 @@ class CategoryState:
     flagged_today: int  # items of the local day flagged for the category by their score
 
 
-def _rank_sql(column: str) -> str:
-    return (f"(SELECT {column} FROM items WHERE fetched_at >= :since AND {column} IS NOT NULL"
-            f" ORDER BY {column} DESC LIMIT 1 OFFSET :offset)")
+def _rank_sql(column: str, since: str, offset: int) -> tuple[str, list[object]]:
+    return (f"(SELECT {column} FROM items WHERE fetched_at >= ? AND {column} IS NOT NULL"
+            f" ORDER BY {column} DESC LIMIT 1 OFFSET ?)", [since, offset])
 
 
-def _flagged_sql(category: str, column: str) -> str:
+def _flagged_sql(kind: str, category: str, column: str, day_start: str, day_end: str) -> tuple[str, list[object]]:
     """Items of the day whose flags include the category and whose score reached the threshold stored
     with them: flagged by score, whether or not a watchlist rule hit too. Rule-only flags score below
-    their stored threshold, and items stored after the day's budget ran out carry an unreachable one."""
-    return (f"(SELECT COUNT(*) FROM items WHERE fetched_at >= :day_start AND fetched_at < :day_end"
-            f" AND flag_reasons <> '[]' AND instr(flag_reasons, :quoted_{category}) > 0"
-            f" AND json_valid(explanation)"
-            f" AND {column} >= json_extract(explanation, :path_{category}))")
+    their stored threshold, and items stored after the day's budget ran out carry an unreachable one.
+
+    SQLite skips an explanation that is not JSON (json_valid); PostgreSQL 15 has no such test, and its
+    cast fails on one — only a hand edit writes one, since every write of the service is json.dumps."""
+    if kind == "postgresql":
+        found, threshold = "strpos(flag_reasons, ?) > 0", f"CAST(explanation AS jsonb) #>> '{{thresholds,{category}}}'"
+        condition = f"{column} >= CAST({threshold} AS DOUBLE PRECISION)"
+        path: list[object] = []
+    else:
+        found, condition = "instr(flag_reasons, ?) > 0", f"json_valid(explanation) AND {column} >= json_extract(explanation, ?)"
+        path = [f"$.thresholds.{category}"]
+    return (f"(SELECT COUNT(*) FROM items WHERE fetched_at >= ? AND fetched_at < ?"
+            f" AND flag_reasons <> '[]' AND {found} AND {condition})",
+            [day_start, day_end, json.dumps(category), *path])
 
 
 def budget_state(conn: sqlite3.Connection, categories: list[str], *, since: str, rank: int,
@@ -47,12 +57,13 @@ def budget_state(conn: sqlite3.Connection, categories: list[str], *, since: str,
     chosen = [c for c in categories if c in SCORE_COLUMNS]
     if not chosen:
         return {}
-    parts = [sql for c in chosen for sql in (_rank_sql(SCORE_COLUMNS[c]), _flagged_sql(c, SCORE_COLUMNS[c]))]
-    params: dict[str, object] = {"since": since, "offset": max(rank, 1) - 1, "day_start": day_start,
-                                 "day_end": day_end}
+    parts, params = [], []
     for category in chosen:
-        params[f"quoted_{category}"] = json.dumps(category)
-        params[f"path_{category}"] = f"$.thresholds.{category}"
+        column = SCORE_COLUMNS[category]
+        for sql, values in (_rank_sql(column, since, max(rank, 1) - 1),
+                            _flagged_sql(dialect(conn), category, column, day_start, day_end)):
+            parts.append(sql)
+            params += values
     row = conn.execute("SELECT " + ", ".join(parts), params).fetchone()
     return {c: CategoryState(None if row[2 * i] is None else float(row[2 * i]), int(row[2 * i + 1]))
             for i, c in enumerate(chosen)}

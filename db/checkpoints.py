@@ -11,6 +11,14 @@ so follow-up entries deleted from its end are caught the same way; lines without
 are signed over the other fields only, and verify as they did.
 
 Lines may arrive out of order (two processes deciding at once); each is checked on its own.
+
+Where the file is: in the folder MONITOR_STATE_DIR names when set (`<database file name>` or, on PostgreSQL,
+`<database name>` + `.audit-checkpoints.jsonl`), else beside the database file. A PostgreSQL database has
+no file, and the checkpoints must not live in the database they guard, so there MONITOR_STATE_DIR is
+required: path_for raises KeyFileError saying so in one line (a decision is still recorded; anchor() logs
+it). Processes on several machines should share that folder (a network mount: each checkpoint is one
+O_APPEND write) or each machine's file anchors the decisions its own processes took, and verify on a
+machine checks the checkpoints it finds there.
 """
 
 from __future__ import annotations
@@ -25,10 +33,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import file_path, utcnow
-from db.keys import key_id
+from db import dialect, file_path, utcnow
+from db.keys import KeyFileError, key_id
 
 SUFFIX = ".audit-checkpoints.jsonl"
+STATE_DIR_ENV = "MONITOR_STATE_DIR"
 KINDS = ("checkpoint", "rekey")
 # A written line is about 250 characters; anything much longer was not written here, and is not parsed
 # (a line of nested brackets would otherwise exhaust the JSON decoder's recursion, or the memory).
@@ -58,8 +67,18 @@ class Checkpoint:
 
 
 def path_for(database: sqlite_utils.Database) -> Path | None:
+    """The checkpoint file (see the module's docstring); None for an in-memory SQLite database."""
+    folder = os.environ.get(STATE_DIR_ENV)
+    if dialect(database) == "postgresql":
+        if not folder:
+            raise KeyFileError(f"on PostgreSQL the audit checkpoints cannot live beside the database: set "
+                               f"{STATE_DIR_ENV} to a folder for them (shared by every machine that decides)")
+        name = database.conn.execute("SELECT current_database()").fetchone()[0]
+        return Path(folder).expanduser() / (name + SUFFIX)
     file = file_path(database)
-    return None if file is None else Path(file + SUFFIX)
+    if file is None:
+        return None
+    return Path(folder).expanduser() / (Path(file).name + SUFFIX) if folder else Path(file + SUFFIX)
 
 
 def _mac(key: bytes, kind: str, n: int, head: str, at: str, signer: str,

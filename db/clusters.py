@@ -2,6 +2,10 @@
 
 monitor/pipeline/dedup.py computes signatures and decides which cluster an item joins; these are the statements
 it runs. Every function takes the caller's connection: they run inside the ingest transaction.
+
+Written once for SQLite and PostgreSQL: the earlier/later of two times is a CASE (SQLite's two-argument
+MIN/MAX are PostgreSQL's LEAST/GREATEST), and an upsert names the existing row by its table, which
+PostgreSQL requires and SQLite accepts.
 """
 
 from __future__ import annotations
@@ -26,12 +30,13 @@ def cluster_of(conn: sqlite3.Connection, item_id: int) -> int | None:
 def new_cluster(conn: sqlite3.Connection, seen_at: str) -> int:
     """Open an empty cluster first and last seen at `seen_at`; its id."""
     return int(conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at, size, source_count)"
-                            " VALUES (?, ?, 0, 0)", (seen_at, seen_at)).lastrowid)
+                            " VALUES (?, ?, 0, 0) RETURNING id", (seen_at, seen_at)).fetchone()[0])
 
 
 def store_signature(conn: sqlite3.Connection, item_id: int, signature: bytes, band_keys: list[int]) -> None:
     """Index an item's signature and band keys, so later items can find it as a candidate."""
-    conn.execute("INSERT OR REPLACE INTO item_minhash (item_id, signature) VALUES (?, ?)", (item_id, signature))
+    conn.execute("INSERT INTO item_minhash (item_id, signature) VALUES (?, ?)"
+                 " ON CONFLICT (item_id) DO UPDATE SET signature = excluded.signature", (item_id, signature))
     conn.executemany("INSERT INTO minhash_bands (band_key, item_id) VALUES (?, ?)",
                      [(key, item_id) for key in band_keys])
 
@@ -40,19 +45,21 @@ def note_source(conn: sqlite3.Connection, cluster_id: int, source_id: int, seen_
     """Count one more copy of the cluster's story on a source (the first one records when)."""
     conn.execute(
         "INSERT INTO cluster_sources (cluster_id, source_id, first_seen_at, copies) VALUES (?, ?, ?, 1)"
-        " ON CONFLICT (cluster_id, source_id) DO UPDATE SET copies = copies + 1,"
-        " first_seen_at = MIN(first_seen_at, excluded.first_seen_at)", (cluster_id, source_id, seen_at))
+        " ON CONFLICT (cluster_id, source_id) DO UPDATE SET copies = cluster_sources.copies + 1,"
+        " first_seen_at = CASE WHEN excluded.first_seen_at < cluster_sources.first_seen_at"
+        " THEN excluded.first_seen_at ELSE cluster_sources.first_seen_at END", (cluster_id, source_id, seen_at))
 
 
 def refresh_after_item(conn: sqlite3.Connection, cluster_id: int, item_id: int, seen_at: str) -> None:
     """Recount a cluster's size and sources after `item_id` joined it, widen its times, and make the
     item its representative when it has none yet."""
     conn.execute(
-        "UPDATE clusters SET size = (SELECT COUNT(*) FROM items WHERE cluster_id = :c),"
-        " first_seen_at = MIN(first_seen_at, :t), last_seen_at = MAX(last_seen_at, :t),"
-        " representative_item_id = COALESCE(representative_item_id, :i),"
-        " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = :c) WHERE id = :c",
-        {"c": cluster_id, "t": seen_at, "i": item_id})
+        "UPDATE clusters SET size = (SELECT COUNT(*) FROM items WHERE cluster_id = ?),"
+        " first_seen_at = CASE WHEN ? < first_seen_at THEN ? ELSE first_seen_at END,"
+        " last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END,"
+        " representative_item_id = COALESCE(representative_item_id, ?),"
+        " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = ?) WHERE id = ?",
+        (cluster_id, seen_at, seen_at, seen_at, seen_at, item_id, cluster_id, cluster_id))
 
 
 def item_cluster_and_source(conn: sqlite3.Connection, item_id: int) -> tuple[int | None, int] | None:
@@ -69,9 +76,9 @@ def has_source(conn: sqlite3.Connection, cluster_id: int, source_id: int) -> boo
 
 def refresh_after_repost(conn: sqlite3.Connection, cluster_id: int, seen_at: str) -> None:
     """Recount a cluster's sources and widen its last-seen time after a repost on a new source."""
-    conn.execute("UPDATE clusters SET last_seen_at = MAX(last_seen_at, ?),"
+    conn.execute("UPDATE clusters SET last_seen_at = CASE WHEN ? > last_seen_at THEN ? ELSE last_seen_at END,"
                  " source_count = (SELECT COUNT(*) FROM cluster_sources WHERE cluster_id = ?) WHERE id = ?",
-                 (seen_at, cluster_id, cluster_id))
+                 (seen_at, seen_at, cluster_id, cluster_id))
 
 
 def cluster_summary(conn: sqlite3.Connection, cluster_id: int) -> dict | None:

@@ -8,6 +8,12 @@ place, so two processes starting at once agree on one secret and neither reads a
 The audit key (`<database>.audit-key`, or MONITOR_AUDIT_KEY) keys the decision log's row hashes and
 signs its checkpoints (db/decisions.py, db/checkpoints.py). It is a separate secret from the web
 session key: leaking one must not give the other.
+
+Where the audit key is read from, first found wins: MONITOR_AUDIT_KEY (the key itself), the file named by
+MONITOR_AUDIT_KEY_FILE (made on first use like the default one), else `<database file>.audit-key`. A
+PostgreSQL database has no file to sit beside, and the rule holds there too — the key never lives in the
+database it protects — so on PostgreSQL one of the two settings is required (the same value on every
+machine that decides or verifies), and KeyFileError says so in one line when neither is set.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import file_path
+from db import dialect, file_path
 
 AUDIT_KEY_ENV = "MONITOR_AUDIT_KEY"
+AUDIT_KEY_FILE_ENV = "MONITOR_AUDIT_KEY_FILE"
 AUDIT_KEY_SUFFIX = ".audit-key"
 MIN_SECRET_CHARS = 32
 
@@ -80,20 +87,32 @@ def _create_secret_file(path: Path, what: str) -> None:
 
 
 def audit_key_path(database: sqlite_utils.Database) -> Path | None:
-    """Where the audit key file is (or would be): `<database>.audit-key`; None in memory."""
+    """Where the audit key file is (or would be): MONITOR_AUDIT_KEY_FILE, else `<database>.audit-key`;
+    None in memory. On PostgreSQL without MONITOR_AUDIT_KEY_FILE: KeyFileError (there is no database file)."""
+    named = os.environ.get(AUDIT_KEY_FILE_ENV)
+    if named:
+        return Path(named).expanduser()
+    if dialect(database) == "postgresql":
+        raise KeyFileError(f"on PostgreSQL the audit key cannot live beside the database: set {AUDIT_KEY_ENV} "
+                           f"to the key, or {AUDIT_KEY_FILE_ENV} to a key file's path (made if absent)")
     file = file_path(database)
     return None if file is None else Path(file + AUDIT_KEY_SUFFIX)
 
 
 def audit_key_source(database: sqlite_utils.Database) -> str:
-    """Where the audit key comes from, for messages."""
+    """Where the audit key comes from, for messages (never raises)."""
     if os.environ.get(AUDIT_KEY_ENV):
         return AUDIT_KEY_ENV
-    return str(audit_key_path(database) or "this process (in-memory database)")
+    try:
+        path = audit_key_path(database)
+    except KeyFileError:
+        return f"(none: set {AUDIT_KEY_ENV} or {AUDIT_KEY_FILE_ENV})"
+    return str(path or "this process (in-memory database)")
 
 
 def audit_key(database: sqlite_utils.Database, *, create: bool = False, cached: bool = True) -> bytes | None:
-    """The audit key: MONITOR_AUDIT_KEY, else `<database>.audit-key` (made when `create`); None if absent.
+    """The audit key: MONITOR_AUDIT_KEY, else the key file (MONITOR_AUDIT_KEY_FILE or `<database>.audit-key`,
+    made when `create`); None if absent. KeyFileError on PostgreSQL when neither setting is there.
 
     Cached per file, so a decision reads no file; `cached=False` (verification) reads it afresh and
     leaves the cache alone: a key file replaced under a running service does not change what it signs with.

@@ -71,6 +71,8 @@ def to_pyformat(sql: str) -> str:
 class PgConnection:
     """The subset of sqlite3.Connection the project uses, over one psycopg connection."""
 
+    dialect = "postgresql"  # db.dialect() answers for a connection too: functions that take the caller's `conn`
+
     def __init__(self, raw: psycopg.Connection, url: str):
         self.raw = raw
         self.url = url

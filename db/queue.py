@@ -2,6 +2,11 @@
 
 Ordering walks the `items_queue` index on (status, priority, id), so the first page and every
 next page cost the same at a million rows; filters narrow that walk rather than sorting.
+
+On PostgreSQL the same queries run without SQLite's `INDEXED BY` hints (its planner picks the index from
+the ORDER BY … LIMIT and statistics; there is no way, nor need, to name one) and with the velocity's time
+span taken by the schema's iso_epoch() instead of julianday(): both variants are in `_index_hint` and
+`velocity`, the one place each.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import from_iso, to_iso, transaction, utcnow
+from db import dialect, from_iso, to_iso, transaction, utcnow
 from db.decisions import DecisionError, StaleItemError, anchor, decide
 from db.items import _decode
 from vocab import CATEGORIES, Status
@@ -88,7 +93,7 @@ def queue(database: sqlite_utils.Database, filters: QueueFilter | None = None, *
     # Step 1 picks the page's ids only, so a filter served by a covering index (status + date range)
     # never reads the wide item rows it skips; step 2 loads the fifty rows shown. A narrow filter lets
     # the planner choose its own index instead of the priority walk.
-    pick = (f"SELECT items.id FROM items{'' if narrow else ' INDEXED BY items_queue'}"
+    pick = (f"SELECT items.id FROM items{'' if narrow else _index_hint(database, 'items_queue')}"
             f" WHERE {' AND '.join(where)} ORDER BY items.priority DESC, items.id DESC LIMIT ?")
     ids = [row[0] for row in database.conn.execute(pick, [*params, limit + 1])]
     return _page(database, ids, limit, now)
@@ -104,10 +109,11 @@ def _page(database: sqlite_utils.Database, ids: list[int], limit: int, now: str)
         " items.language, items.fetched_at, items.published_at, items.status, items.version, items.priority,"
         " items.score_misinformation, items.score_harm, items.flag_reasons, items.cluster_id, '{}' AS explanation,"
         " items.top_reason, items.about_jurisdiction,"
-        " MAX(COALESCE(items.score_misinformation, 0), COALESCE(items.score_harm, 0)) AS top_score,"
+        " CASE WHEN COALESCE(items.score_misinformation, 0) >= COALESCE(items.score_harm, 0)"
+        " THEN COALESCE(items.score_misinformation, 0) ELSE COALESCE(items.score_harm, 0) END AS top_score,"
         " sources.name AS source_name, clusters.size AS cluster_size, clusters.source_count AS cluster_sources,"
         " clusters.first_seen_at AS cluster_first_seen, clusters.last_seen_at AS cluster_last_seen,"
-        f" {VELOCITY} AS velocity,"
+        f" {velocity(database)} AS velocity,"
         " claims.user_id AS claim_user_id, users.name AS claim_user, claims.expires_at AS claim_expires"
         " FROM items JOIN sources ON sources.id = items.source_id"
         " LEFT JOIN clusters ON clusters.id = items.cluster_id"
@@ -123,10 +129,22 @@ def _page(database: sqlite_utils.Database, ids: list[int], limit: int, now: str)
 
 # --- stories: one row per cluster ---------------------------------------------------------------
 
-# A story's velocity: its copies per hour over its life so far (first to last copy seen), counting a life
-# shorter than an hour as one hour, so four copies in ten minutes are 4/h, not 24/h.
-VELOCITY = ("(COALESCE(clusters.size, 1) / MAX(1.0, 24.0 * (julianday(clusters.last_seen_at)"
+def velocity(database: sqlite_utils.Database) -> str:
+    """SQL for a story's velocity: its copies per hour over its life so far (first to last copy seen),
+    counting a life shorter than an hour as one hour, so four copies in ten minutes are 4/h, not 24/h."""
+    if dialect(database) == "postgresql":
+        return ("(COALESCE(clusters.size, 1) / GREATEST(1.0::float8,"
+                " (iso_epoch(clusters.last_seen_at) - iso_epoch(clusters.first_seen_at)) / 3600.0::float8))")
+    return ("(COALESCE(clusters.size, 1) / MAX(1.0, 24.0 * (julianday(clusters.last_seen_at)"
             " - julianday(clusters.first_seen_at))))")
+
+
+def _index_hint(database: sqlite_utils.Database, index: str) -> str:
+    """` INDEXED BY <index>` on SQLite, whose planner needs the hint to walk the queue order; nothing on
+    PostgreSQL, which has no such clause."""
+    return "" if dialect(database) == "postgresql" else f" INDEXED BY {index}"
+
+
 OPEN_STATUSES = (Status.FLAGGED.value, Status.ESCALATED.value)
 COPIES_SHOWN = 5  # copies listed when a story row is expanded (its item page lists them all)
 
@@ -152,7 +170,7 @@ def stories(database: sqlite_utils.Database, filters: QueueFilter | None = None,
               " AND better.priority >= items.priority AND (better.priority > items.priority OR better.id > items.id)"
               f" AND {' AND '.join(better_where)})")
     if not narrow:  # the priority walk stops at the page's last story
-        pick = (f"SELECT items.id FROM items INDEXED BY items_queue WHERE {' AND '.join(where)}{better}"
+        pick = (f"SELECT items.id FROM items{_index_hint(database, 'items_queue')} WHERE {' AND '.join(where)}{better}"
                 " ORDER BY items.priority DESC, items.id DESC LIMIT ?")
         ids = [row[0] for row in database.conn.execute(pick, [*params, *better_params, limit + 1])]
     else:
@@ -208,7 +226,7 @@ def story_versions(database: sqlite_utils.Database, cluster_ids: list[int],
         return {}
     found: dict[int, dict[int, int]] = {}
     rows = database.conn.execute(
-        "SELECT cluster_id, id, version FROM items INDEXED BY items_cluster_queue"
+        f"SELECT cluster_id, id, version FROM items{_index_hint(database, 'items_cluster_queue')}"
         f" WHERE cluster_id IN ({','.join('?' * len(cluster_ids))})"
         f" AND status IN ({','.join('?' * len(statuses))})", [*cluster_ids, *statuses])
     for cluster_id, item_id, version in rows:
@@ -225,7 +243,7 @@ def story_copies(database: sqlite_utils.Database, cluster_ids: list[int], *, per
     if not cluster_ids:
         return {}
     picked = [row[0] for cluster_id in cluster_ids for row in database.conn.execute(
-        "SELECT id FROM items INDEXED BY items_cluster_queue WHERE cluster_id = ?"
+        f"SELECT id FROM items{_index_hint(database, 'items_cluster_queue')} WHERE cluster_id = ?"
         " ORDER BY status IN (?, ?) DESC, priority DESC, id DESC LIMIT ?",
         (cluster_id, *OPEN_STATUSES, per_story))]
     if not picked:

@@ -1,9 +1,14 @@
 """Full-text search for the web UI, bounded so it stays fast at a million items.
 
-`ORDER BY rank` over FTS5 scores every match: a common word matching half a million rows takes
-seconds. Here FTS5 walks its index newest-first (rowid DESC, cheap), takes the most recent
-`candidates` matches and ranks only those by bm25 — recent and relevant, in bounded time.
-Query parsing is db.items.fts_query (folded, quoted terms), so "tin gia" finds "tin giả".
+`ORDER BY rank` over every match is slow: a common word matching half a million rows takes seconds.
+Here the index is walked newest-first, the most recent `candidates` matches are taken and only those are
+ranked — recent and relevant, in bounded time. Query parsing is db.items (folded words, all required),
+so "tin gia" finds "tin giả" on either backend.
+
+SQLite: FTS5 (items_fts) walks its rowids descending and ranks by bm25 (`rank`, lower is better).
+PostgreSQL: items_search holds one tsvector of the same folded keys; the GIN index finds the matches,
+the newest `candidates` by item id are kept, and those are ranked by ts_rank (higher is better). Both
+break ties newest first.
 """
 
 from __future__ import annotations
@@ -12,19 +17,29 @@ import sqlite3
 
 import sqlite_utils
 
-from db.items import SearchError, _decode, fts_query
+import db
+from db.items import SearchError, _decode, fts_query, search_terms
+
+_ROW = (" SELECT items.id, items.title, substr(items.text, 1, 300) AS text, items.status, items.fetched_at,"
+        " items.language, items.url, '{}' AS explanation, sources.name AS source_name"
+        " FROM hits JOIN items ON items.id = hits.id JOIN sources ON sources.id = items.source_id")
 
 
 def search(database: sqlite_utils.Database, text: str, *, limit: int = 50, candidates: int = 2000) -> list[dict]:
-    query = fts_query(text)
+    if db.dialect(database) == "postgresql":
+        # plainto_tsquery ANDs the words and reads no operators: the terms are \w+ words already
+        sql = ("WITH q AS (SELECT plainto_tsquery('simple', ?) AS query),"
+               " hits AS (SELECT ts_rank(found.document, q.query) AS rank, found.id FROM"
+               " (SELECT item_id AS id, document FROM items_search, q WHERE document @@ q.query"
+               " ORDER BY item_id DESC LIMIT ?) AS found, q)"
+               f"{_ROW} ORDER BY hits.rank DESC, items.id DESC LIMIT ?")
+        params = [" ".join(search_terms(text)), candidates, limit]
+    else:
+        sql = ("WITH hits AS (SELECT rowid AS id, rank FROM items_fts WHERE items_fts MATCH ?"
+               " ORDER BY rowid DESC LIMIT ?)"
+               f"{_ROW} ORDER BY hits.rank, items.id DESC LIMIT ?")
+        params = [fts_query(text), candidates, limit]
     try:
-        rows = database.query(
-            "WITH hits AS (SELECT rowid AS id, rank FROM items_fts WHERE items_fts MATCH ?"
-            " ORDER BY rowid DESC LIMIT ?)"
-            " SELECT items.id, items.title, substr(items.text, 1, 300) AS text, items.status, items.fetched_at,"
-            " items.language, items.url, '{}' AS explanation, sources.name AS source_name"
-            " FROM hits JOIN items ON items.id = hits.id JOIN sources ON sources.id = items.source_id"
-            " ORDER BY hits.rank, items.id DESC LIMIT ?", [query, candidates, limit])
-        return [_decode(row) for row in rows]
-    except sqlite3.OperationalError as exc:  # FTS5 syntax the quoting did not anticipate
+        return [_decode(row) for row in database.query(sql, params)]
+    except sqlite3.OperationalError as exc:  # FTS5 syntax the quoting did not anticipate (plainto_tsquery has none)
         raise SearchError("This search cannot be run.") from exc

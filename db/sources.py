@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlite_utils
 
-from db import transaction, utcnow
+from db import dialect, transaction, utcnow
 
 
 def sync_sources(database: sqlite_utils.Database, sources: list[Any]) -> dict[str, int]:
@@ -30,8 +30,8 @@ def sync_sources(database: sqlite_utils.Database, sources: list[Any]) -> dict[st
             else:
                 cursor = conn.execute(
                     "INSERT INTO sources (kind, url, language, interval_seconds, tags, enabled, name, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*values, source.name, utcnow()))
-                ids[source.name] = int(cursor.lastrowid)
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id", (*values, source.name, utcnow()))
+                ids[source.name] = int(cursor.fetchone()[0])
         names = [s.name for s in sources]
         placeholders = ",".join("?" * len(names)) or "''"
         conn.execute(f"UPDATE sources SET enabled = 0 WHERE name NOT IN ({placeholders})", names)
@@ -46,9 +46,9 @@ def ensure_source(database: sqlite_utils.Database, name: str, kind: str, url: st
         if row:
             return int(row[0])
         cursor = conn.execute(
-            "INSERT INTO sources (name, kind, url, language, enabled, created_at) VALUES (?, ?, ?, ?, 0, ?)",
-            (name, kind, url, language, utcnow()))
-        return int(cursor.lastrowid)
+            "INSERT INTO sources (name, kind, url, language, enabled, created_at) VALUES (?, ?, ?, ?, 0, ?)"
+            " RETURNING id", (name, kind, url, language, utcnow()))
+        return int(cursor.fetchone()[0])
 
 
 def get_source(database: sqlite_utils.Database, source_id: int) -> dict | None:
@@ -64,11 +64,13 @@ def start_run(database: sqlite_utils.Database, source_id: int, owner: str | None
     tell a run whose process died (to be closed as interrupted) from one still in progress."""
     with transaction(database) as conn:
         now = utcnow()
-        cursor = conn.execute("INSERT INTO crawl_runs (source_id, started_at) VALUES (?, ?)", (source_id, now))
-        run_id = int(cursor.lastrowid)
+        cursor = conn.execute("INSERT INTO crawl_runs (source_id, started_at) VALUES (?, ?) RETURNING id",
+                              (source_id, now))
+        run_id = int(cursor.fetchone()[0])
         conn.execute("UPDATE sources SET last_attempt_at = ? WHERE id = ?", (now, source_id))
         if owner:
-            conn.execute("INSERT OR REPLACE INTO service_state (key, value, updated_at) VALUES (?, ?, ?)",
+            conn.execute("INSERT INTO service_state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key)"
+                         " DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                          (f"{RUN_OWNER_KEY}{run_id}", owner, now))
         return run_id
 
@@ -76,7 +78,7 @@ def start_run(database: sqlite_utils.Database, source_id: int, owner: str | None
 def running_runs(database: sqlite_utils.Database) -> list[tuple[int, str | None]]:
     """(run id, owner or None) of every crawl run still marked 'running'."""
     return [(row[0], row[1]) for row in database.conn.execute(
-        "SELECT r.id, s.value FROM crawl_runs r LEFT JOIN service_state s ON s.key = ? || r.id"
+        "SELECT r.id, s.value FROM crawl_runs r LEFT JOIN service_state s ON s.key = ? || CAST(r.id AS TEXT)"
         " WHERE r.status = 'running' AND r.finished_at IS NULL ORDER BY r.id", (RUN_OWNER_KEY,))]
 
 
@@ -174,12 +176,17 @@ def crawl_summary(database: sqlite_utils.Database) -> dict[str, Any]:
     included: the crawler pauses a source after repeated failures), the shortest poll interval among the
     enabled unpaused ones (the adaptive one where the scheduler recorded it), and when an item was last stored."""
     row = database.conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(consecutive_failures > 0), 0),"
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN consecutive_failures > 0 THEN 1 ELSE 0 END), 0),"
         " MIN(CASE WHEN paused = 0 THEN COALESCE(effective_interval_seconds, interval_seconds) END)"
         " FROM sources WHERE enabled = 1").fetchone()
     last = database.conn.execute("SELECT MAX(fetched_at) FROM items").fetchone()
     return {"enabled": int(row[0]), "failed": int(row[1]), "shortest_interval": row[2],
             "last_stored_at": last[0] if last else None}
+
+
+# Seconds between two stored times: SQLite's julianday, PostgreSQL's iso_epoch (the schema's strftime('%s')).
+_SPAN_SECONDS = {"sqlite": "(julianday(MAX(fetched_at)) - julianday(MIN(fetched_at))) * 86400.0",
+                 "postgresql": "(iso_epoch(MAX(fetched_at)) - iso_epoch(MIN(fetched_at)))"}
 
 
 def overview_rows(database: sqlite_utils.Database, *, day: str, week: str, month: str) -> list[dict]:
@@ -193,7 +200,7 @@ def overview_rows(database: sqlite_utils.Database, *, day: str, week: str, month
         " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS items_7d,"
         " (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS items_total,"
         " (SELECT MAX(fetched_at) FROM items i WHERE i.source_id = s.id) AS last_item_at,"
-        " (SELECT (julianday(MAX(fetched_at)) - julianday(MIN(fetched_at))) * 86400.0 / (COUNT(*) - 1)"
+        f" (SELECT {_SPAN_SECONDS[dialect(database)]} / NULLIF(COUNT(*) - 1, 0)"
         "  FROM items i WHERE i.source_id = s.id AND i.fetched_at >= ?) AS mean_gap"
         " FROM sources s ORDER BY s.enabled DESC, s.name", [day, week, month]))
 
@@ -206,8 +213,11 @@ def forget_old_runs(conn: sqlite3.Connection, cutoff: str) -> int:
 def forget_old_raw_bodies(conn: sqlite3.Connection, cutoff: str) -> int | None:
     """Delete raw page bodies fetched before `cutoff` (inside the caller's transaction); how many,
     or None when this database keeps no raw bodies (the table is optional)."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if "raw_bodies" not in tables:
+    if dialect(conn) == "postgresql":
+        present = conn.execute("SELECT to_regclass('raw_bodies') IS NOT NULL").fetchone()[0]
+    else:
+        present = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'raw_bodies'").fetchone()
+    if not present:
         return None
     return conn.execute("DELETE FROM raw_bodies WHERE fetched_at < ?", (cutoff,)).rowcount
 

@@ -48,10 +48,10 @@ def add_user(database: sqlite_utils.Database, name: str, password: str, role: st
         if conn.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
             raise UserError(f"user '{name}' already exists")
         cursor = conn.execute(
-            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING id",
             (name, generate_password_hash(password), role, utcnow()),
         )
-        return int(cursor.lastrowid)
+        return int(cursor.fetchone()[0])
 
 
 def get_user(database: sqlite_utils.Database, user_id: int) -> dict | None:
@@ -101,8 +101,9 @@ USER_COLUMNS = "id, name, role, active, locale, timezone, created_at"
 
 
 def list_users(database: sqlite_utils.Database) -> list[dict]:
-    """Every account without its password hash, by name."""
-    return list(database.query(f"SELECT {USER_COLUMNS} FROM users ORDER BY name COLLATE NOCASE, id"))
+    """Every account without its password hash, by name ignoring case (lower(): SQLite folds ASCII letters
+    only, PostgreSQL Vietnamese ones too, so "Đức" and "đức" sort together there)."""
+    return list(database.query(f"SELECT {USER_COLUMNS} FROM users ORDER BY lower(name), id"))
 
 
 def _record(conn: sqlite3.Connection, actor: dict | None, target: dict, change: str,

@@ -216,6 +216,26 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture()
+def any_db(backend: str, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A connected, migrated database on this run's backend. On PostgreSQL, which has no file for the audit
+    key and checkpoints to sit beside, MONITOR_AUDIT_KEY_FILE and MONITOR_STATE_DIR point into tmp_path
+    (db/keys.py, db/checkpoints.py); on SQLite neither is set, so the files sit beside the database as usual."""
+    if backend == "postgresql":
+        monkeypatch.setenv("MONITOR_AUDIT_KEY_FILE", str(tmp_path / "audit-key"))
+        monkeypatch.setenv("MONITOR_STATE_DIR", str(tmp_path))
+    database = db.connect(database_url)
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture()
+def any_world(any_db, database_url: str) -> tuple[str, dict]:
+    """helpers.build's small world on this run's backend: (database path or URL, ids), for tests of the
+    storage layer that run on both (`world` is the SQLite file the web tests share a build of)."""
+    return database_url, helpers.build(database_url)
+
+
 def _corpus_parts(item: pytest.Item) -> tuple[str, ...]:
     """The corpus parts an item reads: the union of its `corpus` marks (no argument: all of them)."""
     parts: list[str] = []

@@ -35,8 +35,8 @@ def make_item(database, source_id: int, n: int, *, title: str, text: str, status
               explanation: dict | None = None) -> int:
     with db.transaction(database) as conn:
         if cluster_id is None:
-            cluster_id = conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at) VALUES (?, ?)",
-                                      (fetched_at, fetched_at)).lastrowid
+            cluster_id = conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at) VALUES (?, ?) RETURNING id",
+                                      (fetched_at, fetched_at)).fetchone()[0]
         item_id = insert_item(conn, {
             "source_id": source_id, "guid": f"g{n}", "url": url or f"https://example.vn/bai/{n}",
             "canonical_url": url or f"https://example.vn/bai/{n}", "title": title, "text": text,

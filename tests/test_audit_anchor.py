@@ -797,3 +797,62 @@ def test_undo_is_its_own_signed_entry_and_the_log_still_verifies(log_db, capsys)
     problems = verify_chain(database)
     assert any(f"decision {undone.id}: content does not match its hash" in p for p in problems), problems
     assert any(f"decision {undone.id} does not take back decision {decision}" in p for p in problems), problems
+
+
+# --- PostgreSQL: no database file to keep the key and the checkpoints beside --------------------------
+
+def _pg_item(database) -> tuple[int, int]:
+    """(item id, moderator id) in a fresh PostgreSQL database."""
+    with db.transaction(database) as conn:
+        source = conn.execute("INSERT INTO sources (name, kind, url, created_at) VALUES ('s', 'rss', 'https://x.vn/',"
+                              " ?) RETURNING id", (db.utcnow(),)).fetchone()[0]
+        item = conn.execute("INSERT INTO items (source_id, guid, fetched_at, content_hash, status)"
+                            " VALUES (?, 'g', ?, 'h', 'flagged') RETURNING id", (source, db.utcnow())).fetchone()[0]
+    return item, add_user(database, "lan", "password-123", "moderator")
+
+
+def test_on_postgresql_without_a_key_setting_no_decision_is_recorded_and_one_line_says_what_to_set(
+        pg_url, monkeypatch):
+    from db.decisions import decide
+    from db.keys import KeyFileError
+
+    for name in ("MONITOR_AUDIT_KEY", "MONITOR_AUDIT_KEY_FILE", "MONITOR_STATE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    database = db.connect(pg_url)
+    item, user = _pg_item(database)
+    with pytest.raises(KeyFileError) as refused:
+        decide(database, item_id=item, user_id=user, action="dismiss", new_status="dismissed", note="",
+               expected_version=1)
+    message = str(refused.value)
+    assert "\n" not in message and "MONITOR_AUDIT_KEY" in message and "MONITOR_AUDIT_KEY_FILE" in message
+    assert database.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] == 0
+    assert database.conn.execute("SELECT status FROM items WHERE id = ?", (item,)).fetchone()[0] == "flagged"
+    database.close()
+
+
+def test_on_postgresql_the_key_file_and_checkpoints_live_where_the_settings_say(pg_url, tmp_path, monkeypatch, caplog):
+    from db.decisions import decide, verify
+
+    monkeypatch.delenv("MONITOR_AUDIT_KEY", raising=False)
+    monkeypatch.setenv("MONITOR_AUDIT_KEY_FILE", str(tmp_path / "keys" / "audit-key"))
+    (tmp_path / "keys").mkdir()
+    monkeypatch.delenv("MONITOR_STATE_DIR", raising=False)
+    database = db.connect(pg_url)
+    item, user = _pg_item(database)
+    with caplog.at_level(logging.ERROR, logger="monitor.audit"):
+        decide(database, item_id=item, user_id=user, action="escalate", new_status="escalated", note="",
+               expected_version=1)  # recorded; the checkpoint has nowhere to go, and the log says so
+    assert "MONITOR_STATE_DIR" in caplog.text
+    assert stat.S_IMODE((tmp_path / "keys" / "audit-key").stat().st_mode) == 0o600
+    problems = verify(database).problems
+    assert any("MONITOR_STATE_DIR" in p and "\n" not in p for p in problems), problems
+
+    monkeypatch.setenv("MONITOR_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state").mkdir()
+    decide(database, item_id=item, user_id=user, action="reopen", new_status="flagged", note="", expected_version=2)
+    name = database.conn.execute("SELECT current_database()").fetchone()[0]
+    lines = (tmp_path / "state" / f"{name}.audit-checkpoints.jsonl").read_text().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == [2]
+    report = verify(database)
+    assert (report.problems, report.decisions, report.checkpoints) == ([], 2, 1)
+    database.close()

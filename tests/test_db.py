@@ -1,4 +1,8 @@
-"""Database foundation: migrations, pragmas, schema, append-only hash-chained decisions, search, users."""
+"""Database foundation: migrations, pragmas, schema, append-only hash-chained decisions, search, users.
+
+The decision, search and priority tests take `any_db` and run on SQLite and on PostgreSQL; the migration,
+pragma and schema-introspection ones are about the SQLite file (tests/test_pg_schema.py holds the
+PostgreSQL schema equal to it)."""
 
 from __future__ import annotations
 
@@ -28,8 +32,18 @@ def tables(database) -> set[str]:
 def make_source(database, name: str = "Báo Test") -> int:
     with db.transaction(database) as conn:
         return int(conn.execute(
-            "INSERT INTO sources (name, kind, url, created_at) VALUES (?, 'rss', 'https://example.org/rss', ?)",
-            (name, db.utcnow())).lastrowid)
+            "INSERT INTO sources (name, kind, url, created_at) VALUES (?, 'rss', 'https://example.org/rss', ?)"
+            " RETURNING id", (name, db.utcnow())).fetchone()[0])
+
+
+def item_row(database, item_id: int) -> dict:
+    return next(iter(database.query("SELECT * FROM items WHERE id = ?", [item_id])))
+
+
+def drop_guard(database, trigger: str) -> None:
+    """Drop an append-only trigger of the decisions table, as someone tampering with raw SQL would."""
+    on = " ON decisions" if db.dialect(database) == "postgresql" else ""
+    database.conn.execute(f"DROP TRIGGER {trigger}{on}")
 
 
 def make_item(database, source_id: int, *, guid: str = "g1", title: str = "Tiêu đề", text: str = "Nội dung",
@@ -43,12 +57,12 @@ def make_item(database, source_id: int, *, guid: str = "g1", title: str = "Tiêu
 
 
 @pytest.fixture()
-def decided_setup(tmp_db):
-    source_id = make_source(tmp_db)
-    item_id = make_item(tmp_db, source_id)
-    alice = add_user(tmp_db, "alice", "correct horse", "moderator")
-    bob = add_user(tmp_db, "bob", "battery staple", "moderator")
-    return tmp_db, item_id, alice, bob
+def decided_setup(any_db):
+    source_id = make_source(any_db)
+    item_id = make_item(any_db, source_id)
+    alice = add_user(any_db, "alice", "correct horse", "moderator")
+    bob = add_user(any_db, "bob", "battery staple", "moderator")
+    return any_db, item_id, alice, bob
 
 
 # --- Migrations and connection -----------------------------------------------------------
@@ -155,9 +169,9 @@ def test_decisions_table_rejects_update_and_delete(decided_setup):
     database, item_id, alice, _ = decided_setup
     decide(database, item_id=item_id, user_id=alice, action="dismiss", new_status="dismissed", note="ok",
            expected_version=1)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(db.IntegrityError, match="append-only"):
         database.conn.execute("UPDATE decisions SET note = 'rewritten'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(db.IntegrityError, match="append-only"):
         database.conn.execute("DELETE FROM decisions")
     assert [row["note"] for row in history(database, item_id)] == ["ok"]
 
@@ -166,7 +180,7 @@ def test_decide_with_current_version(decided_setup):
     database, item_id, alice, _ = decided_setup
     decision = decide(database, item_id=item_id, user_id=alice, action="confirm_misinformation",
                       new_status="confirmed", note="tin sai sự thật", expected_version=1)
-    item = database["items"].get(item_id)
+    item = item_row(database, item_id)
     assert item["status"] == "confirmed"
     assert item["version"] == 2
     rows = list(database.query("SELECT * FROM decisions"))
@@ -187,7 +201,7 @@ def test_decide_with_stale_version_raises_and_changes_nothing(decided_setup):
     database, item_id, alice, bob = decided_setup
     first = decide(database, item_id=item_id, user_id=alice, action="dismiss", new_status="dismissed",
                    note="not news", expected_version=1)
-    before_item = database["items"].get(item_id)
+    before_item = item_row(database, item_id)
     before_log = list(database.query("SELECT * FROM decisions"))
     with pytest.raises(StaleItemError) as caught:
         decide(database, item_id=item_id, user_id=bob, action="escalate", new_status="escalated",
@@ -197,7 +211,7 @@ def test_decide_with_stale_version_raises_and_changes_nothing(decided_setup):
     assert first.created_at in message
     assert caught.value.by == "alice"
     assert caught.value.status == "dismissed"
-    assert database["items"].get(item_id) == before_item
+    assert item_row(database, item_id) == before_item
     assert list(database.query("SELECT * FROM decisions")) == before_log
     assert not database.conn.in_transaction
 
@@ -226,7 +240,7 @@ def test_verify_chain_detects_edited_row(decided_setup):
     database, item_id, alice, bob = decided_setup
     _three_decisions(database, item_id, alice, bob)
     # Simulate tampering with raw SQL by someone who first dropped the guard trigger.
-    database.conn.execute("DROP TRIGGER decisions_no_update")
+    drop_guard(database, "decisions_no_update")
     database.conn.execute("UPDATE decisions SET note = 'edited' WHERE note = 'two'")
     problems = verify_chain(database)
     assert problems
@@ -236,7 +250,7 @@ def test_verify_chain_detects_edited_row(decided_setup):
 def test_verify_chain_detects_deleted_row(decided_setup):
     database, item_id, alice, bob = decided_setup
     _three_decisions(database, item_id, alice, bob)
-    database.conn.execute("DROP TRIGGER decisions_no_delete")
+    drop_guard(database, "decisions_no_delete")
     database.conn.execute("DELETE FROM decisions WHERE note = 'two'")
     problems = verify_chain(database)
     assert problems
@@ -247,7 +261,7 @@ def test_verify_chain_detects_deleted_first_row(decided_setup):
     # Deleting the first row breaks the genesis link of the second.
     database, item_id, alice, bob = decided_setup
     _three_decisions(database, item_id, alice, bob)
-    database.conn.execute("DROP TRIGGER decisions_no_delete")
+    drop_guard(database, "decisions_no_delete")
     database.conn.execute("DELETE FROM decisions WHERE note = 'one'")
     assert verify_chain(database)
 
@@ -255,12 +269,12 @@ def test_verify_chain_detects_deleted_first_row(decided_setup):
 # --- Search ------------------------------------------------------------------------------
 
 @pytest.fixture()
-def searchable(tmp_db):
-    source_id = make_source(tmp_db)
-    wanted = make_item(tmp_db, source_id, guid="a", title="Cảnh báo tin giả về vắc xin",
+def searchable(any_db):
+    source_id = make_source(any_db)
+    wanted = make_item(any_db, source_id, guid="a", title="Cảnh báo tin giả về vắc xin",
                        text="Bộ Y tế đề nghị người dân không chia sẻ thông tin chưa kiểm chứng.")
-    make_item(tmp_db, source_id, guid="b", title="Giá lúa tăng ở Nghệ An", text="Nông dân phấn khởi.")
-    return tmp_db, wanted
+    make_item(any_db, source_id, guid="b", title="Giá lúa tăng ở Nghệ An", text="Nông dân phấn khởi.")
+    return any_db, wanted
 
 
 @pytest.mark.parametrize("query", ["tin gia", "TIN GIẢ", "vac xin", "Vắc-xin", "canh bao", "Bo Y te"])
@@ -365,43 +379,43 @@ def test_every_domain_status_is_allowed_by_the_schema(tmp_db):
 
 def test_decision_with_invalid_status_changes_nothing(decided_setup):
     database, item_id, alice, _ = decided_setup
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(db.IntegrityError):
         decide(database, item_id=item_id, user_id=alice, action="dismiss", new_status="binned", note="",
                expected_version=1)
-    item = database["items"].get(item_id)
+    item = item_row(database, item_id)
     assert (item["status"], item["version"]) == ("flagged", 1)
     assert list(database.query("SELECT * FROM decisions")) == []
     assert not database.conn.in_transaction
 
 
-def test_verify_chain_detects_deleting_the_newest_decision(tmp_db):
+def test_verify_chain_detects_deleting_the_newest_decision(any_db):
     """The head anchor in service_state catches a deletion at the end, which the chain alone cannot."""
     from db.decisions import decide, verify_chain
     from db.users import add_user
 
-    tmp_db.conn.execute("INSERT INTO sources (name, kind, url, created_at) VALUES ('s', 'rss', 'https://x.vn/', 'now')")
-    user = add_user(tmp_db, "mod", "password-123", "moderator")
+    source_id = make_source(any_db, "s")
+    user = add_user(any_db, "mod", "password-123", "moderator")
     for guid in ("a", "b"):
-        item_id = tmp_db.conn.execute(
-            "INSERT INTO items (source_id, guid, fetched_at, content_hash, status) VALUES (1, ?, 'now', ?, 'flagged')",
-            (guid, guid)).lastrowid
-        decide(tmp_db, item_id=item_id, user_id=user, action="dismiss", new_status="dismissed", note="",
+        item_id = any_db.conn.execute(
+            "INSERT INTO items (source_id, guid, fetched_at, content_hash, status) VALUES (?, ?, 'now', ?, 'flagged')"
+            " RETURNING id", (source_id, guid, guid)).fetchone()[0]
+        decide(any_db, item_id=item_id, user_id=user, action="dismiss", new_status="dismissed", note="",
                expected_version=1)
-    assert verify_chain(tmp_db) == []
-    tmp_db.conn.execute("DROP TRIGGER decisions_no_delete")
-    tmp_db.conn.execute("DELETE FROM decisions WHERE id = (SELECT MAX(id) FROM decisions)")
-    problems = verify_chain(tmp_db)
+    assert verify_chain(any_db) == []
+    drop_guard(any_db, "decisions_no_delete")
+    any_db.conn.execute("DELETE FROM decisions WHERE id = (SELECT MAX(id) FROM decisions)")
+    problems = verify_chain(any_db)
     assert problems and "deleted" in problems[0]
 
 
-def test_priority_computed_at_insert_equals_the_triggers(tmp_db):
+def test_priority_computed_at_insert_equals_the_triggers(any_db):
     """insert_item writes the priority in its INSERT (migration 033); the triggers' formula must agree,
     and a row inserted without a priority still gets one."""
-    source_id = make_source(tmp_db)
-    tmp_db.conn.execute("UPDATE sources SET priority_weight = 1.5 WHERE id = ?", (source_id,))
-    with db.transaction(tmp_db) as conn:
+    source_id = make_source(any_db)
+    any_db.conn.execute("UPDATE sources SET priority_weight = 1.5 WHERE id = ?", (source_id,))
+    with db.transaction(any_db) as conn:
         big = conn.execute("INSERT INTO clusters (first_seen_at, last_seen_at, size, source_count)"
-                           " VALUES ('2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 12, 3)").lastrowid
+                           " VALUES ('2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', 12, 3) RETURNING id").fetchone()[0]
         ids = [insert_item(conn, {
             "source_id": source_id, "guid": f"p{n}", "title": "t", "text": "x", "fetched_at": f"2026-11-0{n + 1}T0{n}:00:00Z",
             "content_hash": f"p{n}", "cluster_id": cluster, "score_misinformation": misinfo, "score_harm": harm,
@@ -409,14 +423,14 @@ def test_priority_computed_at_insert_equals_the_triggers(tmp_db):
             for n, (cluster, misinfo, harm, local) in enumerate([(big, 0.9, 0.1, True), (None, None, 0.4, False),
                                                                  (big, None, None, False)])]
         raw = conn.execute("INSERT INTO items (source_id, guid, fetched_at, content_hash, cluster_id, score_harm,"
-                           " about_jurisdiction) VALUES (?, 'raw', '2026-11-05T00:00:00Z', 'raw', ?, 0.7, 1)",
-                           (source_id, big)).lastrowid
-    at_insert = dict(tmp_db.conn.execute("SELECT id, priority FROM items").fetchall())
+                           " about_jurisdiction) VALUES (?, 'raw', '2026-11-05T00:00:00Z', 'raw', ?, 0.7, 1) RETURNING id",
+                           (source_id, big)).fetchone()[0]
+    at_insert = dict(any_db.conn.execute("SELECT id, priority FROM items").fetchall())
     # about_jurisdiction ("Về địa bàn", migration 067) adds 2.0
     assert at_insert[ids[0]] == pytest.approx(9.0 + 2.0 + 1.5 + 2.0
                                               + db.from_iso("2026-11-01T00:00:00Z").timestamp() / 43200)
     assert at_insert[ids[1]] == pytest.approx(4.0 + 1.5 + db.from_iso("2026-11-02T01:00:00Z").timestamp() / 43200)
     assert at_insert[raw] == pytest.approx(7.0 + 2.0 + 1.5 + 2.0
                                            + db.from_iso("2026-11-05T00:00:00Z").timestamp() / 43200)
-    tmp_db.conn.execute("UPDATE items SET score_harm = score_harm")  # the rescore trigger recomputes every row
-    assert dict(tmp_db.conn.execute("SELECT id, priority FROM items").fetchall()) == pytest.approx(at_insert)
+    any_db.conn.execute("UPDATE items SET score_harm = score_harm")  # the rescore trigger recomputes every row
+    assert dict(any_db.conn.execute("SELECT id, priority FROM items").fetchall()) == pytest.approx(at_insert)

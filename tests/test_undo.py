@@ -2,6 +2,7 @@
 
 A decision can be taken back for 30 seconds, by its decider (or an admin), without a note; the undo is
 its own signed row in the log, which still verifies. After the window the server refuses, and says why.
+The log's tests run on SQLite and PostgreSQL (`any_world`); the web ones on the SQLite world.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def _status(database, item_id: int) -> tuple[str, int]:
 
 # --- the log --------------------------------------------------------------------------------------
 
-def test_undo_restores_the_status_as_its_own_signed_row(world):
-    path, info = world
+def test_undo_restores_the_status_as_its_own_signed_row(any_world):
+    path, info = any_world
     database = db.connect(path)
     high, mod = info["items"]["high"], info["users"]["mod"]
     decision_id = _decide(database, high, mod)
@@ -55,8 +56,8 @@ def test_undo_restores_the_status_as_its_own_signed_row(world):
     assert verify_chain(database) == []
 
 
-def test_undo_is_refused_after_the_window_to_others_and_twice(world):
-    path, info = world
+def test_undo_is_refused_after_the_window_to_others_and_twice(any_world):
+    path, info = any_world
     database = db.connect(path)
     high, mid, mod, mod2 = info["items"]["high"], info["items"]["mid"], info["users"]["mod"], info["users"]["mod2"]
     decision_id = _decide(database, high, mod)
@@ -86,8 +87,8 @@ def test_undo_is_refused_after_the_window_to_others_and_twice(world):
     assert verify_chain(database) == []
 
 
-def test_undo_of_an_escalation_and_of_a_confirmation(world):
-    path, info = world
+def test_undo_of_an_escalation_and_of_a_confirmation(any_world):
+    path, info = any_world
     database = db.connect(path)
     high, low, mod = info["items"]["high"], info["items"]["low"], info["users"]["mod"]
     version = db.queue.versions_of(database, [high])[high]
@@ -100,8 +101,8 @@ def test_undo_of_an_escalation_and_of_a_confirmation(world):
     assert verify_chain(database) == []
 
 
-def test_verify_notices_an_undo_that_restores_the_wrong_status(world):
-    path, info = world
+def test_verify_notices_an_undo_that_restores_the_wrong_status(any_world):
+    path, info = any_world
     database = db.connect(path)
     high, mod = info["items"]["high"], info["users"]["mod"]
     decision_id = _decide(database, high, mod)
@@ -118,8 +119,8 @@ def test_verify_notices_an_undo_that_restores_the_wrong_status(world):
     assert any("does not take back decision" in p for p in problems), problems
 
 
-def test_decide_refuses_an_unknown_action_and_undo(world):
-    path, info = world
+def test_decide_refuses_an_unknown_action_and_undo(any_world):
+    path, info = any_world
     database = db.connect(path)
     high, mod = info["items"]["high"], info["users"]["mod"]
     for action in ("bogus", "undo"):
@@ -131,10 +132,10 @@ def test_decide_refuses_an_unknown_action_and_undo(world):
         Action.UNDO.new_status  # noqa: B018 - the property raises
 
 
-def test_an_undone_dismissal_teaches_the_model_nothing(world):
+def test_an_undone_dismissal_teaches_the_model_nothing(any_world):
     from monitor.schedule.retrain import collect_examples
 
-    path, info = world
+    path, info = any_world
     database = db.connect(path)
     high, mod = info["items"]["high"], info["users"]["mod"]
     undo(database, decision_id=_decide(database, high, mod), user_id=mod)
