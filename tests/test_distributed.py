@@ -248,9 +248,11 @@ def test_a_worker_killed_during_its_fetch_has_the_job_done_again_and_each_item_s
         ids = _prepare(pg_url, feeds)
         _enqueue(pg_url, ids["a"])
         first = _spawn_worker(pg_url, feeds, tmp_path, "first")
-        assert asked.wait(30), "the first worker never asked for the feed"
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        try:
+            assert asked.wait(30), "the first worker never asked for the feed"
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
         _retried_by_another_worker(pg_url, feeds, tmp_path)
     assert _items_once(pg_url) == [(f"a-{n}",) for n in range(8)]
     # The killed worker's run stays open until its heartbeat is stale; then the scheduler's pass closes it.
@@ -277,10 +279,12 @@ def test_a_worker_killed_after_storing_but_before_finishing_leaves_no_item_twice
         ids = _prepare(pg_url, feeds)
         _enqueue(pg_url, ids["a"])
         first = _spawn_worker(pg_url, feeds, tmp_path, "first", pause=60)
-        assert first.stdout is not None and first.stdout.readline().strip() == b"stored"
-        assert len(_items_once(pg_url)) == 6
-        first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        try:
+            assert first.stdout is not None and first.stdout.readline().strip() == b"stored"
+            assert len(_items_once(pg_url)) == 6
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
         _retried_by_another_worker(pg_url, feeds, tmp_path)
     assert len(served) == 2
     assert _items_once(pg_url) == sorted((f"a-{n}",) for n in range(10))
