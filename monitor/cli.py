@@ -185,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log one JSON object per line (env MONITOR_LOG_JSON=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     # Imported here, not at the top: the command modules import their helpers from this module.
-    from monitor.commands import audit, claims, core, crawl, migrate, models, ops, reports, spikes
+    from monitor.commands import audit, claims, core, crawl, distributed, migrate, models, ops, reports, spikes
 
-    for commands in (core, crawl, models, reports, ops, migrate, audit, claims, spikes):  # the order of `monitor --help`
+    for commands in (core, crawl, distributed, models, reports, ops, migrate, audit, claims, spikes):  # `--help` order
         commands.register(subparsers)
     return parser
 

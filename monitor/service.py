@@ -167,7 +167,7 @@ def run(db_path: str | Path, feeds_path: str | Path, host: str = "127.0.0.1", po
         return EXIT_CONFIG
 
     lock = None
-    if start_scheduler:
+    if start_scheduler and not db.is_url(db_path):  # on PostgreSQL: leader election (monitor.distributed)
         try:
             lock = SchedulerLock(db_path).acquire()
         except AlreadyRunning as exc:
@@ -199,9 +199,7 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
 
     scheduler = None
     if start_scheduler:
-        scheduler = Scheduler(db_path, feeds_path, config=feeds, on_first_pass=warn_if_no_source_reached,
-                              **scheduler_options)
-        scheduler.start()
+        scheduler = _start_scheduler(db_path, feeds_path, feeds, scheduler_options)
 
     web_thread = threading.Thread(target=_run_server, args=(server,), name="waitress", daemon=True)
     web_thread.start()
@@ -219,6 +217,21 @@ def _serve(db_path: str | Path, feeds_path: str | Path, feeds: config_module.Fee
     if not finished:
         _leave_stuck_workers()
     return 0
+
+
+def _start_scheduler(db_path: str | Path, feeds_path: str | Path, feeds: config_module.FeedsConfig,
+                     options: dict[str, Any]) -> Any:
+    """The in-process scheduler on SQLite; on PostgreSQL the leader election, which runs the scheduler that
+    queues crawls for `monitor worker`s while this process is the active one (monitor.distributed.leader)."""
+    if db.is_url(db_path):
+        from monitor.distributed.leader import DistributedScheduler, Leadership
+
+        url = str(db_path)
+        return Leadership(url, lambda: DistributedScheduler(url, feeds_path, **options),
+                          announce=lambda line: print(f"monitor: {line}", flush=True)).start()
+    scheduler = Scheduler(db_path, feeds_path, config=feeds, on_first_pass=warn_if_no_source_reached, **options)
+    scheduler.start()
+    return scheduler
 
 
 def warn_if_no_source_reached(outcome: FirstPass) -> None:

@@ -32,7 +32,7 @@ from monitor.pipeline import IngestResult, PreparedTexts, ingest, ingest_many
 from monitor.pipeline.flag_budget import FlagBudget, from_settings
 from monitor.pipeline.places import sync_jurisdiction
 from monitor.pipeline.signals import jurisdiction_of
-from monitor.schedule.locks import claim_run, recover_interrupted_runs, release_run
+from monitor.schedule.locks import claim_run_on, recover_interrupted_runs, release_run
 from monitor.text.charset import decode_bytes
 from monitor.text.html import html_to_text
 from monitor.text.urls import canonical_url
@@ -300,7 +300,7 @@ def _begin_run(database: sqlite_utils.Database,
                                      f" (last error: {row.get('last_error')}); resume with `monitor sources"
                                      f" resume {source.name}`")
         path = database_path(database)
-        owner = claim_run(path)
+        owner = claim_run_on(database)
         try:
             with _INGEST_LOCK:
                 run_id = start_run(database, row["id"], owner=owner)

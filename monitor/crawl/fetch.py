@@ -399,10 +399,13 @@ class _Decoder:
 class Fetcher:
     """One shared HTTP client for a crawl pass; thread-safe, so workers share pacing and robots caches."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None):
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+                 pacer: HostPacer | None = None):
+        """`pacer`: the per-host politeness to use instead of this process's own HostPacer (a `monitor worker`
+        on PostgreSQL shares it with every other worker: monitor.distributed.politeness); closed with the fetcher."""
         self.settings = settings
         self.policy = AddressPolicy(settings.allow_private_networks, getattr(settings, "private_allowlist", ()))
-        self.pacer = HostPacer(settings.host_delay, settings.host_concurrency)
+        self.pacer = pacer or HostPacer(settings.host_delay, settings.host_concurrency)
         self.user_agent = f"{settings.user_agent} (+{settings.contact_url})" if settings.contact_url \
             else settings.user_agent
         timeout = httpx.Timeout(connect=settings.connect_timeout, read=settings.read_timeout,
@@ -424,6 +427,9 @@ class Fetcher:
 
     def close(self) -> None:
         self.client.close()
+        close_pacer = getattr(self.pacer, "close", None)  # a shared pacer's database connection
+        if close_pacer is not None:
+            close_pacer()
 
     def __enter__(self) -> Fetcher:
         return self

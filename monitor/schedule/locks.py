@@ -188,12 +188,39 @@ def owner_alive(db_path: str | None, owner: str | None) -> bool:
                 os.close(fd)  # this process holds no lock on the file: nothing of ours is dropped
 
 
+# On PostgreSQL the crawling processes are on several machines, so no file lock can tell who is alive: a
+# `monitor worker` names itself (its heartbeat id, db.workers) and its runs are alive while it beats.
+_process_owner: str | None = None
+
+
+def set_process_owner(owner: str | None) -> None:
+    """The name a distributed worker records on the crawl runs it opens on PostgreSQL (its heartbeat id)."""
+    global _process_owner
+    _process_owner = owner
+
+
+def claim_run_on(database: sqlite_utils.Database) -> str | None:
+    """`claim_run` for a database: the file lock's owner on SQLite, this worker's heartbeat id on PostgreSQL."""
+    if db.dialect(database) == "postgresql":
+        return _process_owner
+    return claim_run(db.file_path(database))
+
+
+def _run_owner_alive(database: sqlite_utils.Database, path: str | None, owner: str | None) -> bool:
+    if db.dialect(database) == "postgresql":
+        from db.workers import alive
+
+        return owner is not None and (owner == _process_owner or alive(database, owner))
+    return owner_alive(path, owner)
+
+
 def recover_interrupted_runs(database: sqlite_utils.Database) -> int:
     """Close the crawl runs a killed process left 'running' (the one place for it: `monitor run` and
-    `monitor crawl` call it on start). A run whose process is alive — another `monitor crawl`, a
-    `monitor run` — is left alone: liveness is the kernel's lock of `run_owner`, as for SchedulerLock."""
+    `monitor crawl` call it on start, the active scheduler on PostgreSQL every few seconds). A run whose
+    process is alive — another `monitor crawl`, a `monitor run`, a beating `monitor worker` — is left
+    alone: liveness is the kernel's lock of `run_owner`, as for SchedulerLock, or the worker's heartbeat."""
     path = db.file_path(database)
-    dead = [run_id for run_id, owner in running_runs(database) if not owner_alive(path, owner)]
+    dead = [run_id for run_id, owner in running_runs(database) if not _run_owner_alive(database, path, owner)]
     closed = close_interrupted_runs(database, dead) if dead else 0
     if closed:
         log.warning("closed interrupted crawl runs", extra={"count": closed})

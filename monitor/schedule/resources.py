@@ -46,8 +46,12 @@ def default_scorer(on_refused: Callable[[dict | None], None] | None = None) -> A
 class WorkerResources:
     """Per-thread connections, the lazily loaded scorer and the shared fetcher, and their closing."""
 
-    def __init__(self, db_path: str, *, scorer: Any = None, scorer_factory: Callable[[], Any] | None = None):
+    def __init__(self, db_path: str, *, scorer: Any = None, scorer_factory: Callable[[], Any] | None = None,
+                 pacer_factory: Callable[[Settings], Any] | None = None):
+        """`pacer_factory`: the per-host politeness of each new fetcher, when not the fetcher's own
+        (a `monitor worker` shares it with the other workers through PostgreSQL)."""
         self.db_path = db_path
+        self._pacer_factory = pacer_factory
         self._scorer = scorer
         self._scorer_factory = scorer_factory or (lambda: default_scorer(on_refused=self._record_refusal))
         self._scorer_retry_at = 0.0
@@ -101,7 +105,8 @@ class WorkerResources:
 
                 if self._fetcher is not None:
                     self._old_fetchers.append(self._fetcher)  # in-flight crawls may still use it
-                self._fetcher = Fetcher(settings)
+                pacer = self._pacer_factory(settings) if self._pacer_factory is not None else None
+                self._fetcher = Fetcher(settings, pacer=pacer)
                 self._fetcher_settings = copy.deepcopy(settings)
             return self._fetcher
 

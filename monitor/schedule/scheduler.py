@@ -75,6 +75,27 @@ SOURCE_JOB_PREFIX = "source:"
 # --------------------------------------------------------------------------- the scheduler
 
 
+def plan_next_poll(database: sqlite_utils.Database, source: SourceConfig, before: dict, result: Any,
+                   scaled: Callable[[float], float]) -> tuple[int, bool, bool]:
+    """After a crawl: choose the source's next interval from the result and the failures the crawler
+    counted, and record it with the next poll time on the source (so a restart, or the next scheduler
+    after a fail-over, keeps it). Returns (interval, paused now, the storage refused the write).
+
+    The one timing decision after a crawl, made in the scheduler for an in-process crawl and in the
+    worker for a queued one (monitor.distributed)."""
+    after = schedule_state(database, source.name)
+    failures = int(after["consecutive_failures"]) if after else 0
+    interval = next_interval(bounds_for(source), before["effective_interval_seconds"], result, failures)
+    next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=scaled(interval)))
+    try:
+        record_next_poll(database, before["id"], interval, next_at, int(getattr(result, "new", 0) or 0))
+    except db.Error as exc:
+        if not storage.cannot_write(exc):
+            raise
+        return interval, bool(after and after["paused"]), True
+    return interval, bool(after and after["paused"]), False
+
+
 CrawlFunction = Callable[..., Any]  # as crawl_source: (database, source, settings, scorer, *, fetcher, parsers)
 
 
@@ -446,17 +467,10 @@ class Scheduler:
     def _reschedule(self, database: sqlite_utils.Database, source: SourceConfig, before: dict, result: Any) -> int:
         """Choose the next interval from the crawl's result and the failures the crawler counted,
         record it on the source (so a restart keeps it) and retime the job; returns the interval."""
-        after = schedule_state(database, source.name)
-        failures = int(after["consecutive_failures"]) if after else 0
-        if after and after["paused"]:
+        interval, paused, refused = plan_next_poll(database, source, before, result, self._scaled)
+        if paused:
             self._paused_seen[source.name] = True
-        interval = next_interval(bounds_for(source), before["effective_interval_seconds"], result, failures)
-        next_at = db.to_iso(datetime.now(UTC) + timedelta(seconds=self._scaled(interval)))
-        try:
-            record_next_poll(database, before["id"], interval, next_at, int(getattr(result, "new", 0) or 0))
-        except db.Error as exc:
-            if not storage.cannot_write(exc):
-                raise
+        if refused:
             self._storage.after("normal", True, False)  # the job's own interval below still applies
         job_interval = self._scaled(interval)
         if self._aps is not None and self._aps.running and not self._stopping.is_set():
@@ -538,14 +552,20 @@ class Scheduler:
                 self._storage.after("normal", True, False)
 
     def _write_status(self, database: sqlite_utils.Database, *, stopped: bool = False) -> None:
-        running, waiting = self._inflight.counts()
-        jobs = len([j for j in self._aps.get_jobs() if j.id.startswith(SOURCE_JOB_PREFIX)]) \
-            if self._aps is not None and self._aps.running else 0
+        running, waiting, jobs = self.job_counts()
         status = {"pid": os.getpid(), "started_at": self.started_at, "running": running,
                   "queue_depth": waiting,
                   "jobs": jobs, "workers": self.config.settings.workers, "config_error": self._config_error,
                   "stopped": stopped, "feeds": self.feeds_path}
         set_state(database, STATUS_KEY, json.dumps(status, ensure_ascii=False))
+
+    def job_counts(self) -> tuple[int, int, int]:
+        """(crawls running, crawls waiting, sources scheduled) for the status row; the distributed scheduler
+        counts its queue instead."""
+        running, waiting = self._inflight.counts()
+        jobs = len([j for j in self._aps.get_jobs() if j.id.startswith(SOURCE_JOB_PREFIX)]) \
+            if self._aps is not None and self._aps.running else 0
+        return running, waiting, jobs
 
     def audit_checkpoint(self, rekey: bool = False) -> None:
         """At start and hourly: sign the decision log's head (db.decisions.checkpoint). At start only
