@@ -8,6 +8,11 @@ place, so two processes starting at once agree on one secret and neither reads a
 The audit key (`<database>.audit-key`, or MONITOR_AUDIT_KEY) keys the decision log's row hashes and
 signs its checkpoints (db/decisions.py, db/checkpoints.py). It is a separate secret from the web
 session key: leaking one must not give the other.
+
+On PostgreSQL there is no file beside the database, and many processes on many machines must sign with
+the same key, so a secret comes only from its variable (MONITOR_AUDIT_KEY) or from a file the variable
+`<NAME>_FILE` names (MONITOR_AUDIT_KEY_FILE), put on every machine by the operator's configuration
+management; neither set is an error, never a key made up per process. The `_FILE` form is read on SQLite too.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from db import file_path
+from db import dialect, file_path
 
 AUDIT_KEY_ENV = "MONITOR_AUDIT_KEY"
+FILE_SUFFIX = "_FILE"  # MONITOR_AUDIT_KEY_FILE, MONITOR_SECRET_KEY_FILE: the path of a file holding the key
 AUDIT_KEY_SUFFIX = ".audit-key"
 MIN_SECRET_CHARS = 32
 
@@ -61,6 +67,39 @@ def secret_beside(path: Path, *, what: str, create: bool) -> str | None:
     return text
 
 
+def secret_from_environment(variable: str, *, what: str) -> str | None:
+    """The secret in `variable`, else in the file `<variable>_FILE` names; None when neither is set.
+
+    Held to the rules of a file beside the database (text, MIN_SECRET_CHARS long, not readable by others),
+    and a named file that is missing is an error: a typo must not fall back to a key made on the spot.
+    """
+    value = os.environ.get(variable)
+    if value:
+        try:
+            value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
+        except UnicodeEncodeError:
+            raise KeyFileError(f"{variable} is not UTF-8 text; set it to the key you keep (for example "
+                               "the output of `openssl rand -hex 32`)") from None
+        if len(value) < MIN_SECRET_CHARS:
+            raise KeyFileError(f"{variable} is too short: at least {MIN_SECRET_CHARS} characters "
+                               "(for example the output of `openssl rand -hex 32`)")
+        return value
+    named = os.environ.get(variable + FILE_SUFFIX)
+    if not named:
+        return None
+    text = secret_beside(Path(named), what=what, create=False)
+    if text is None:
+        raise KeyFileError(f"the {what} file {named} named by {variable}{FILE_SUFFIX} does not exist")
+    return text
+
+
+def required_on_postgresql(variable: str, *, what: str) -> KeyFileError:
+    """The error for a PostgreSQL installation with neither `variable` nor `<variable>_FILE` set."""
+    return KeyFileError(f"on PostgreSQL the {what} must be set in {variable} or in a file named by "
+                        f"{variable}{FILE_SUFFIX}, the same on every machine (for example the output of "
+                        "`openssl rand -hex 32`)")
+
+
 def _create_secret_file(path: Path, what: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
@@ -89,26 +128,31 @@ def audit_key_source(database: sqlite_utils.Database) -> str:
     """Where the audit key comes from, for messages."""
     if os.environ.get(AUDIT_KEY_ENV):
         return AUDIT_KEY_ENV
+    if os.environ.get(AUDIT_KEY_ENV + FILE_SUFFIX):
+        return os.environ[AUDIT_KEY_ENV + FILE_SUFFIX]
+    if dialect(database) == "postgresql":
+        return f"{AUDIT_KEY_ENV} / {AUDIT_KEY_ENV}{FILE_SUFFIX}"
     return str(audit_key_path(database) or "this process (in-memory database)")
 
 
 def audit_key(database: sqlite_utils.Database, *, create: bool = False, cached: bool = True) -> bytes | None:
-    """The audit key: MONITOR_AUDIT_KEY, else `<database>.audit-key` (made when `create`); None if absent.
+    """The audit key: MONITOR_AUDIT_KEY, else the file MONITOR_AUDIT_KEY_FILE names, else (SQLite only)
+    `<database>.audit-key` (made when `create`); None if absent. On PostgreSQL with neither variable set,
+    a KeyFileError saying so.
 
     Cached per file, so a decision reads no file; `cached=False` (verification) reads it afresh and
     leaves the cache alone: a key file replaced under a running service does not change what it signs with.
     """
-    value = os.environ.get(AUDIT_KEY_ENV)
-    if value:
-        try:
-            value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
-        except UnicodeEncodeError:
-            raise KeyFileError(f"{AUDIT_KEY_ENV} is not UTF-8 text; set it to the key you keep (for example "
-                               "the output of `openssl rand -hex 32`)") from None
-        if len(value) < MIN_SECRET_CHARS:
-            raise KeyFileError(f"{AUDIT_KEY_ENV} is too short: at least {MIN_SECRET_CHARS} characters "
-                               "(for example the output of `openssl rand -hex 32`)")
-        return value.encode("utf-8")
+    named = os.environ.get(AUDIT_KEY_ENV + FILE_SUFFIX)
+    if os.environ.get(AUDIT_KEY_ENV) or (named and not cached):
+        return str(secret_from_environment(AUDIT_KEY_ENV, what="audit key")).encode("utf-8")
+    if named:  # read once, like the file beside the database
+        with _cache_lock:
+            if named not in _cache:
+                _cache[named] = str(secret_from_environment(AUDIT_KEY_ENV, what="audit key")).encode("utf-8")
+            return _cache[named]
+    if dialect(database) == "postgresql":
+        raise required_on_postgresql(AUDIT_KEY_ENV, what="audit key")
     path = audit_key_path(database)
     if path is None:
         return _EPHEMERAL
