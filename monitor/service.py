@@ -390,3 +390,28 @@ def _moment(value: str | None) -> datetime | None:
     except (TypeError, ValueError):
         return None
 
+
+def process_health(database: sqlite_utils.Database) -> dict | None:
+    """What `/health` adds on PostgreSQL about the scheduler and worker processes, from their heartbeats
+    (db.workers): per kind, how many beat within db.workers.STALE_SECONDS, the latest beat, whether any
+    ever beat (so a missing one is expected), and each process's row. None on SQLite, where the scheduler
+    runs inside `monitor run` and no worker exists (its heartbeat is in scheduler_health)."""
+    if db.dialect(database) != "postgresql":
+        return None
+    from db import workers
+
+    rows = workers.beats(database)
+    summary: dict[str, Any] = {"stale_after": workers.STALE_SECONDS}
+    for kind in ("scheduler", "worker"):
+        mine = [row for row in rows if row["kind"] == kind]
+        alive = [row for row in mine if row["alive"]]
+        summary[kind + "s"] = {
+            "count": len(alive),
+            "last_beat": max((row["last_beat"] for row in mine), default=None),
+            "expected": bool(mine),
+            "processes": [{key: row[key] for key in ("id", "state", "started_at", "last_beat", "age_seconds",
+                                                      "alive")} for row in mine],
+        }
+    summary["schedulers"]["leader"] = next((row["id"] for row in rows if row["kind"] == "scheduler"
+                                            and row["alive"] and row["state"] == "leader"), None)
+    return summary
