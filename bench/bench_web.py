@@ -37,14 +37,15 @@ def timed(client, url: str, times: list[float]) -> str:
     return body
 
 
-def main() -> int:
-    path = ensure_db()
-    app = create_app({"DATABASE": str(path), "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
+def measure(target: str) -> dict[str, list[float]]:
+    """Server-side milliseconds of the queue, item and search pages on the database at `target` (a SQLite
+    path or a postgresql:// URL holding the same 1M items): bench_pg_web.py runs it on both."""
+    app = create_app({"DATABASE": target, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False})
     client = app.test_client()
     client.post("/login", data={"name": "mod00", "password": PASSWORD})
     rng = random.Random(3)
-    database = db.connect(path)
+    database = db.connect(target)
     n = database.conn.execute("SELECT MAX(id) FROM items").fetchone()[0]
     source = database.conn.execute("SELECT id FROM sources LIMIT 1 OFFSET 7").fetchone()[0]
     database.conn.close()
@@ -77,7 +78,12 @@ def main() -> int:
         words = " ".join(rng.choice(WORDS) for _ in range(rng.choice([1, 2, 2, 3])))
         query = fold_diacritics(words) if k % 2 else words  # half typed without tone marks
         timed(client, "/search?q=" + query, search_times)
+    return {"queue": queue_times, "item": item_times, "search": search_times}
 
+
+def main() -> int:
+    times = measure(str(ensure_db()))
+    queue_times, item_times, search_times = times["queue"], times["item"], times["search"]
     print(f"FIGURE web queue page p95 (1M items): {p(queue_times, 0.95):.1f} ms "
           f"(p50 {p(queue_times, 0.5):.1f} ms, n={len(queue_times)}) (target: <= 100 ms)")
     print(f"FIGURE web item page p95 (1M items): {p(item_times, 0.95):.1f} ms "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from typing import Any
 
 import sqlite_utils
@@ -55,8 +56,22 @@ def insert_item(conn, item: dict[str, Any], search_keys: tuple[str, str] | None 
     item_id = int(cursor.lastrowid)
     if search_keys is None:
         search_keys = (search_key(item.get("title") or ""), search_key(item.get("text") or ""))
-    conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, *search_keys))
+    index_search(conn, item_id, search_keys)
     return item_id
+
+
+def index_search(conn, item_id: int, search_keys: tuple[str, str], *, dialect: str | None = None) -> None:
+    """Add an item's folded search keys (title, text) to the full-text index: SQLite's FTS5 table, or on
+    PostgreSQL a tsvector of the same keys ('simple': no stemming, the keys are folded already)."""
+    if (dialect or _dialect_of(conn)) == "postgresql":
+        conn.execute("INSERT INTO items_search (item_id, document) VALUES (?, to_tsvector('simple', ? || ' ' || ?))",
+                     (item_id, *search_keys))
+    else:
+        conn.execute("INSERT INTO items_fts (rowid, title, text) VALUES (?, ?, ?)", (item_id, *search_keys))
+
+
+def _dialect_of(conn) -> str:
+    return "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
 
 
 def get_item(database: sqlite_utils.Database, item_id: int) -> dict | None:

@@ -47,20 +47,22 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?|%", re.S)
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|::|:[A-Za-z_]\w*|\?|%", re.S)
 
 
 @functools.lru_cache(maxsize=2048)
 def to_pyformat(sql: str) -> str:
-    """`?` placeholders to psycopg's `%s`, and a literal `%` to `%%`, leaving quoted text and comments be.
+    """sqlite3's placeholders to psycopg's: `?` to `%s`, `:name` to `%(name)s`, a literal `%` to `%%`.
 
     psycopg reads `%` everywhere in a query that has parameters (inside string literals too), so every
-    `%` is doubled; `?` inside a literal or comment is text and stays."""
+    `%` is doubled; a `?` or `:name` inside a literal or comment is text and stays, and `::` is a cast."""
 
     def replace(match: re.Match) -> str:
         token = match.group(0)
         if token == "?":
             return "%s"
+        if token[0] == ":" and token != "::":
+            return f"%({token[1:]})s"
         return token.replace("%", "%%")  # a lone %, or one inside a literal or comment
 
     return _TOKEN.sub(replace, sql)

@@ -16,6 +16,13 @@ test_web_hardening asserts it is still strong, so the patch hides nothing.
 Tests marked ``corpus`` read the shared research corpus (``tests/corpus.py`` says where it is). Where
 a part they need is missing (a clean clone has no ``../shared``) they are left out of the run rather
 than failing or being skipped one by one, and the summary says how many ran or were left out, and why.
+
+PostgreSQL (tests/pg.py has the why): `pg_server` starts a throw-away cluster the first time a test asks for
+it, one per session or xdist worker, removed at the end; `pg_url` is a fresh empty database per test and
+`pg_template(name, build)` a copy of a database built once per session (PostgreSQL's analogue of `world`).
+A test that takes `database_url` (or a module with `pytestmark = pytest.mark.usefixtures("backend")`) runs
+once per backend: a SQLite file path in tmp_path, then a PostgreSQL URL. Without the server binaries the
+PostgreSQL cases fail with a one-line message saying to run scripts/test.sh; they are never skipped.
 """
 
 from __future__ import annotations
@@ -27,14 +34,16 @@ import ipaddress
 import os
 import socket
 import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from werkzeug.security import generate_password_hash
 
 import db
 import db.users
-from tests import corpus, helpers
+from tests import corpus, helpers, pg
 
 os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
 if os.environ.get(corpus.ENV):
@@ -155,6 +164,56 @@ def tmp_db(db_path: Path):
     database = db.connect(db_path)
     yield database
     database.conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.Server]:
+    """A throw-away PostgreSQL cluster for this session (or xdist worker), started on first use."""
+    try:
+        server = pg.start()
+    except pg.Unavailable as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def pg_url(pg_server: pg.Server) -> Iterator[str]:
+    """The URL of a fresh, empty database for this test (not migrated), dropped afterwards."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture()
+def pg_template(pg_server: pg.Server) -> Iterator[Callable[[str, Callable[[str], Any]], tuple[str, Any]]]:
+    """`pg_template(name, build)`: (URL, value) of this test's own copy of the database `build(url)` made
+    once per session under `name` (value: a deep copy of what build returned). Copies dropped afterwards."""
+    made: list[str] = []
+
+    def copy_of(name: str, build: Callable[[str], Any]) -> tuple[str, Any]:
+        url, value = pg_server.copy_of(name, build)
+        made.append(url)
+        return url, value
+
+    yield copy_of
+    for url in made:
+        pg_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend this run of the test is on; a test or module taking it runs once per backend."""
+    return request.param
+
+
+@pytest.fixture()
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where this test's database lives, for `db.connect` or `--db`: a SQLite file path in tmp_path (not
+    created yet) or a fresh PostgreSQL database's URL. The SQLite case never starts the server."""
+    if backend == "sqlite":
+        return str(tmp_path / "monitor.db")
+    return request.getfixturevalue("pg_url")
 
 
 def _corpus_parts(item: pytest.Item) -> tuple[str, ...]:
