@@ -54,25 +54,21 @@ PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto")
 
 
 def secret_key(db_path: str | Path) -> str:
-    """MONITOR_SECRET_KEY, else the key in `<database>.secret`, made on the first start (mode 0600).
+    """MONITOR_SECRET_KEY, else the file MONITOR_SECRET_KEY_FILE names, else (SQLite only) the key in
+    `<database>.secret`, made on the first start (mode 0600).
 
     Never in the database: anyone who can read it (Datasette, a backup) could sign an admin session.
-    The file is made and checked by `db.keys.secret_beside`, the one place for secrets beside the database.
-    The variable is held to the same length (db.keys.MIN_SECRET_CHARS) and must be text: bytes that are
-    not UTF-8 would fail every request that signs a session (500), so they stop start-up instead.
+    On PostgreSQL every web process must sign with the same key and there is no file beside the database,
+    so one of the two variables is required (a ServiceError otherwise). Files are made and checked by
+    `db.keys`, the one place for secrets; the variable is held to the same length (db.keys.MIN_SECRET_CHARS)
+    and must be text: bytes that are not UTF-8 would fail every request that signs a session (500).
     """
-    value = os.environ.get(SECRET_KEY_ENV)
-    if value:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ServiceError(f"{SECRET_KEY_ENV} is not UTF-8 text; set it to a random string such as the output "
-                               "of `openssl rand -hex 32`") from None
-        if len(value) < keys.MIN_SECRET_CHARS:
-            raise ServiceError(f"{SECRET_KEY_ENV} is too short: at least {keys.MIN_SECRET_CHARS} characters "
-                               "(for example the output of `openssl rand -hex 32`)")
-        return value
     try:
+        value = keys.secret_from_environment(SECRET_KEY_ENV, what="session key")
+        if value is not None:
+            return value
+        if db.is_url(str(db_path)):
+            raise keys.required_on_postgresql(SECRET_KEY_ENV, what="web session key")
         return str(keys.secret_beside(Path(f"{db_path}.secret"), what="session key", create=True))
     except keys.KeyFileError as exc:
         raise ServiceError(str(exc)) from None
@@ -300,11 +296,14 @@ def _start_web(db_path: str | Path, feeds_path: str | Path, host: str, port: int
     from web import create_app
 
     proxy = proxy_options()
-    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": secret_key(db_path),
-              "SCHEDULER_EXPECTED": start_scheduler}
+    config = {"DATABASE": str(db_path), "FEEDS": str(feeds_path), "SECRET_KEY": secret_key(db_path)}
+    if start_scheduler or not db.is_url(str(db_path)):
+        # On PostgreSQL the scheduler is a process of its own: `serve` expects one once one has beaten.
+        config["SCHEDULER_EXPECTED"] = start_scheduler
     config.update(app_config)
     database = db.connect(db_path)
     try:
+        check_shared_keys(database)
         delete_state(database, LEGACY_SECRET_STATE)  # retire the key an older version kept in the database
         try:
             from monitor.scoring import sync_models_table
@@ -315,6 +314,17 @@ def _start_web(db_path: str | Path, feeds_path: str | Path, host: str, port: int
     finally:
         database.conn.close()
     return web_server(create_app(config), host, port, proxy=proxy)
+
+
+def check_shared_keys(database: sqlite_utils.Database) -> None:
+    """On PostgreSQL, a ServiceError now when the audit key is not set: the first decision would otherwise
+    be refused, and a key made up per process would split the decision log between web processes."""
+    if db.dialect(database) != "postgresql":
+        return
+    try:
+        keys.audit_key(database)
+    except keys.KeyFileError as exc:
+        raise ServiceError(str(exc)) from None
 
 
 def _run_server(server: Any) -> None:
@@ -392,3 +402,29 @@ def _moment(value: str | None) -> datetime | None:
         return db.from_iso(value) if value else None
     except (TypeError, ValueError):
         return None
+
+
+def process_health(database: sqlite_utils.Database) -> dict | None:
+    """What `/health` adds on PostgreSQL about the scheduler and worker processes, from their heartbeats
+    (db.workers): per kind, how many beat within db.workers.STALE_SECONDS, the latest beat, whether any
+    ever beat (so a missing one is expected), and each process's row. None on SQLite, where the scheduler
+    runs inside `monitor run` and no worker exists (its heartbeat is in scheduler_health)."""
+    if db.dialect(database) != "postgresql":
+        return None
+    from db import workers
+
+    rows = workers.beats(database)
+    summary: dict[str, Any] = {"stale_after": workers.STALE_SECONDS}
+    for kind in ("scheduler", "worker"):
+        mine = [row for row in rows if row["kind"] == kind]
+        alive = [row for row in mine if row["alive"]]
+        summary[kind + "s"] = {
+            "count": len(alive),
+            "last_beat": max((row["last_beat"] for row in mine), default=None),
+            "expected": bool(mine),
+            "processes": [{key: row[key] for key in ("id", "state", "started_at", "last_beat", "age_seconds",
+                                                      "alive")} for row in mine],
+        }
+    summary["schedulers"]["leader"] = next((row["id"] for row in rows if row["kind"] == "scheduler"
+                                            and row["alive"] and row["state"] == "leader"), None)
+    return summary

@@ -50,7 +50,9 @@ DEFAULTS: dict[str, Any] = {
     # account waits, the others do not); see web/auth.py.
     "RATELIMIT_LOGIN": "30 per minute;200 per hour",
     "LOGIN_LOCKOUT": "10 per 15 minutes",
-    "RATELIMIT_STORAGE_URI": "memory://",
+    # None: chosen by backend (ratelimit_storage_for): this process's memory on SQLite, the shared database
+    # on PostgreSQL, where several web processes must count the same failed logins.
+    "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_ENABLED": True,
     "BABEL_DEFAULT_LOCALE": "vi",
     "BABEL_DEFAULT_TIMEZONE": DEFAULT_TIMEZONE,
@@ -84,15 +86,33 @@ def storage_problem(exc: BaseException) -> dict | None:
     return storage.problem(current_app.config["DATABASE"], exc)
 
 
+def ratelimit_storage_for(config: dict, *, shared: bool) -> dict:
+    """RATELIMIT_STORAGE_URI and _OPTIONS: as configured, else `monitordb://` on PostgreSQL (counters in the
+    shared database, web/ratelimit_storage.py) and `memory://` on SQLite, where one process serves a file
+    and a failed login should not wait behind the crawler's write lock or fail on a full disk."""
+    from web import ratelimit_storage
+
+    uri = config.get("RATELIMIT_STORAGE_URI") or (f"{ratelimit_storage.SCHEME}://" if shared else "memory://")
+    options = dict(config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    if uri.startswith(f"{ratelimit_storage.SCHEME}://"):
+        options["database"] = str(config["DATABASE"])
+    return {"RATELIMIT_STORAGE_URI": uri, "RATELIMIT_STORAGE_OPTIONS": options}
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; migrations run once here, not on every request."""
     app = Flask(__name__)
     params.init_app(app)  # the bounded <int:...> converter must be in place before any route is added
     app.config.update(DEFAULTS)
     app.config.update(config or {})
+    shared = db.is_url(str(app.config["DATABASE"]))  # PostgreSQL: other web processes share this database
     if not app.config.get("SECRET_KEY"):
+        if shared:  # a key per process would make every other process's sessions and CSRF tokens invalid
+            raise ValueError("on PostgreSQL the app needs SECRET_KEY, the same in every web process "
+                             "(monitor serve reads MONITOR_SECRET_KEY or MONITOR_SECRET_KEY_FILE)")
         # A random key per process: sessions do not survive a restart, which is safe by default.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
+    app.config.update(ratelimit_storage_for(app.config, shared=shared))
 
     db.connect(app.config["DATABASE"]).conn.close()  # create / migrate up front
 

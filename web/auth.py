@@ -6,14 +6,16 @@ else logs in) and per client address (RATELIMIT_LOGIN: one address guessing many
 is slow even from many addresses. Successful logins count against neither.
 
 A lockout any stranger can trigger would let one address keep an admin out for good, so an address
-the user has logged in from before (`KnownAddresses`, remembered for KNOWN_ADDRESS_DAYS in this
-process) has its own count for that user: failures from elsewhere lock the account everywhere else,
-not where its owner usually works.
+the user has logged in from before (remembered for KNOWN_ADDRESS_DAYS) has its own count for that user:
+failures from elsewhere lock the account everywhere else, not where its owner usually works.
+
+The counts and the known addresses live in the limiter's storage: this process's memory on SQLite (one
+web process per file), the shared database on PostgreSQL (`monitordb://`, web/ratelimit_storage.py), so
+every web process behind it counts the same failures and knows the same addresses.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +34,8 @@ from web.decisions import safe_return
 from web.render import LOCALES
 
 bp = Blueprint("auth", __name__)
-limiter = Limiter(key_func=get_remote_address, default_limits=[], storage_uri="memory://")
+# The storage comes from RATELIMIT_STORAGE_URI / _OPTIONS, which create_app sets per backend.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def _address_limit() -> str:
@@ -47,30 +50,25 @@ USER_KEY = "user:"
 KNOWN_ADDRESS_DAYS = 30
 
 
-class KnownAddresses:
-    """Which client addresses each user name has logged in from, and when (bounded, in memory).
-
-    Kept in the process like the limiter's counts: a restart forgets both, which only means the next
-    login from a usual address counts as one from elsewhere until it succeeds once."""
-
-    def __init__(self, limit: int = 10_000) -> None:
-        self._seen: dict[tuple[str, str], float] = {}
-        self._limit = limit
-        self._lock = threading.Lock()
-
-    def remember(self, name: str, address: str) -> None:
-        with self._lock:
-            if len(self._seen) >= self._limit:  # drop the oldest half rather than grow without bound
-                for key, _at in sorted(self._seen.items(), key=lambda kv: kv[1])[: self._limit // 2]:
-                    del self._seen[key]
-            self._seen[(name, address)] = time.time()
-
-    def knows(self, name: str, address: str) -> bool:
-        at = self._seen.get((name, address))
-        return at is not None and time.time() - at < KNOWN_ADDRESS_DAYS * 86400
+KNOWN_ADDRESS_KEY = "known-address:"
 
 
-known_addresses = KnownAddresses()
+def _known_address_key(name: str, address: str) -> str:
+    return f"{KNOWN_ADDRESS_KEY}{name}@{address}"
+
+
+def remember_address(name: str, address: str) -> None:
+    """`name` logged in from `address`: that address has its own lockout count for KNOWN_ADDRESS_DAYS
+    from now (a counter in the limiter's storage, started afresh so each login renews the window)."""
+    key = _known_address_key(name, address)
+    limiter.storage.clear(key)
+    limiter.storage.incr(key, KNOWN_ADDRESS_DAYS * 86400)
+
+
+def knows_address(name: str, address: str) -> bool:
+    """Whether `name` logged in from `address` within KNOWN_ADDRESS_DAYS (in any web process that shares
+    this storage)."""
+    return limiter.storage.get(_known_address_key(name, address)) > 0
 
 
 def _login_name() -> str:
@@ -80,7 +78,7 @@ def _login_name() -> str:
 def _user_key() -> str:
     """The lockout's key: the user name, or the name at this address when the user logged in from it before."""
     name, address = _login_name(), get_remote_address()
-    return USER_KEY + (f"{name}@{address}" if known_addresses.knows(name, address) else name)
+    return USER_KEY + (f"{name}@{address}" if knows_address(name, address) else name)
 
 
 def _failed(response) -> bool:
@@ -108,7 +106,8 @@ def login_post():
         flash(_("Wrong user name or password."), "error")
         return render_template("login.html", next=request.form.get("next", ""), name=name), 401
     session.clear()  # no fixation: a fresh session for the logged-in user
-    known_addresses.remember(_login_name(), get_remote_address())
+    if limiter.enabled:
+        remember_address(_login_name(), get_remote_address())
     session.permanent = True
     login_user(User.from_row(user))
     now = datetime.now(UTC).timestamp()

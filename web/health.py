@@ -7,7 +7,9 @@ last run; no item stored for 3 × the shortest enabled poll interval while a sch
 (monitor.service.STORED_INTERVALS); the scorer refusing the registry's promoted model, or having none.
 Logged-in staff see the same verdict as a banner on every page (`banner`, in base.html). A logged-in admin, or a request with an admin's API token
 (`Authorization: Bearer …`), also gets the details: item counts, the scheduler's heartbeat, queue
-and failing sources, the feeds.yaml error, the storage error naming the file.
+and failing sources, the feeds.yaml error, the storage error naming the file; on PostgreSQL also the
+scheduler and worker processes (`processes`: how many beat lately, the last beat, each one's row), and
+"scheduler not running" / "no worker running" when processes that used to beat no longer do.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ bp = Blueprint("health", __name__)
 # The reasons, in English in /health (an uptime monitor matches them) and translated in the banner.
 DATABASE_DOWN = N_("database unreachable")
 SCHEDULER_DOWN = N_("scheduler not running")
+WORKERS_DOWN = N_("no worker running")
 SOURCES_FAILING = N_("sources failing")
 SOURCES_PAUSED = N_("sources paused")
 CONFIG_REJECTED = N_("feeds.yaml change rejected")
@@ -57,6 +60,9 @@ def _details(*, counts: bool = True) -> dict:
     body: dict = {"ok": False, "database": False, "scheduler_heartbeat_age": None, "items": {}, "storage": None}
     try:
         database = get_db()
+        from monitor.service import process_health, scheduler_health
+
+        body["processes"] = process_health(database)  # PostgreSQL: the scheduler and worker processes' beats
         if counts:
             body["items"] = db.items.counts_by_status(database)
         body["database"] = True
@@ -68,7 +74,6 @@ def _details(*, counts: bool = True) -> dict:
             except ValueError:
                 body["scheduler_heartbeat_age"] = None
         from monitor import storage
-        from monitor.service import scheduler_health
 
         body["storage"] = storage.status(database)
         # SCHEDULER_EXPECTED is set by `monitor run` (True) and `monitor serve` (False); unset, a
@@ -82,8 +87,21 @@ def _details(*, counts: bool = True) -> dict:
         # No connection, or a read failed: on a full disk under `monitor serve` that is the storage's doing.
         body["storage"] = body["storage"] or storage_problem(exc)
     body["ok"] = bool(body["database"] and not body["storage"]
-                      and (not body.get("scheduler", {}).get("expected") or body["scheduler"]["healthy"]))
+                      and (not body.get("scheduler", {}).get("expected") or body["scheduler"]["healthy"])
+                      and not _processes_down(body.get("processes")))
     return body
+
+
+def _processes_down(processes: dict | None) -> list[str]:
+    """The reasons the scheduler and worker processes give (PostgreSQL): one that ever beat and none
+    that beats now. The scheduler counts as running only while one is the leader (the others wait)."""
+    if not processes:
+        return []
+    schedulers, workers = processes["schedulers"], processes["workers"]
+    return [reason for reason, down in [
+        (SCHEDULER_DOWN, schedulers["expected"] and schedulers["leader"] is None),
+        (WORKERS_DOWN, workers["expected"] and workers["count"] == 0),
+    ] if down]
 
 
 def _verdict(details: dict) -> tuple[str, list[str]]:
@@ -95,6 +113,7 @@ def _verdict(details: dict) -> tuple[str, list[str]]:
         (details["storage"]["reason"] if details["storage"] else "", bool(details["storage"])),
         (SCHEDULER_DOWN, bool(scheduler.get("expected")) and not scheduler.get("healthy")),
     ] if bad]
+    errors += [reason for reason in _processes_down(details.get("processes")) if reason not in errors]
     if errors:
         return "error", errors
     all_failing = bool(scheduler.get("all_sources_failing"))
