@@ -282,8 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     stderr and exit code 2; the traceback of an environment error is logged at DEBUG (--log-level DEBUG).
     Any other exception is a bug and propagates with its traceback, so it is seen and reported.
     """
-    import db  # light: sqlite3 and logging (psycopg only once a postgresql:// URL is opened)
-
     parser = build_parser()
     args = parser.parse_args(argv)
     args.db = args.db or default_db()
@@ -292,8 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         return _run(parser, args)
     except CliError as exc:
         message = str(exc)
-    except (OSError, *db.DatabaseError, ZoneInfoNotFoundError) as exc:
+    except (OSError, sqlite3.DatabaseError, ZoneInfoNotFoundError) as exc:
         message = environment_error(exc, args.db)
+        if message is None:
+            raise
+        log.debug("environment error", exc_info=True)
+    except Exception as exc:  # psycopg's errors, when a postgresql:// database was opened (db.DatabaseError)
+        message = environment_error(exc, args.db) if _is_postgres_error(exc) else None
         if message is None:
             raise
         log.debug("environment error", exc_info=True)

@@ -125,3 +125,16 @@ def test_named_parameters_and_casts(pg_url):
 def test_bytea_comes_back_as_bytes_like_a_sqlite_blob(pg_url):
     database = db.connect(pg_url, migrate_schema=False)
     assert database.conn.execute("SELECT ?::bytea", [b"\x00\x01ab"]).fetchone()[0] == b"\x00\x01ab"
+
+
+def test_init_then_status_on_postgresql(pg_url, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MONITOR_ADMIN_PASSWORD", "mật khẩu đủ dài 2026!")
+    monkeypatch.setenv("MONITOR_AUDIT_KEY_FILE", str(tmp_path / "audit-key"))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--db", pg_url, "init", "--admin", "quantri"]) == 0
+    out = capsys.readouterr().out
+    assert "created the database postgresql://" in out
+    assert list(tmp_path.glob("postgres*")) == []  # no SQLite file named after the URL
+    assert cli.main(["--db", pg_url, "init", "--admin", "quantri"]) == 0
+    assert "already exists" in capsys.readouterr().out
+    assert cli.main(["--db", pg_url, "status"]) == 0

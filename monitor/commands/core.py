@@ -101,14 +101,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     import db
     from db.users import UserError, check_account, find_user
 
-    path = Path(args.db)
-    created = not path.exists() or empty_file(path)  # an empty file (`touch monitor.db`) becomes the database
+    path = args.db if db.is_url(args.db) else Path(args.db)
+    shown = _shown(path)
+    created = _is_new(path)
     if not created:
         database = db.connect(path)  # migrates an older schema
         try:
             if find_user(database, args.admin):
                 _sync_models(database)
-                print(f"database {os.path.abspath(path)} ready; user '{args.admin}' already exists")
+                print(f"database {shown} ready; user '{args.admin}' already exists")
                 return 0
         finally:
             database.conn.close()
@@ -122,10 +123,34 @@ def cmd_init(args: argparse.Namespace) -> int:
     try:
         _sync_models(database)
         return _create_admin(database, args.admin, password,
-                             f"created the database {os.path.abspath(path)}" if created
-                             else f"database {os.path.abspath(path)} ready")
+                             f"created the database {shown}" if created else f"database {shown} ready")
     finally:
         database.conn.close()
+
+
+def _is_new(path: Path | str) -> bool:
+    """No database yet: a missing or empty file (`touch monitor.db` becomes the database), or a PostgreSQL
+    database whose schema was never made (the server's database itself is made by its administrator)."""
+
+    if isinstance(path, str):
+        from db import postgres
+
+        database = postgres.connect(path, migrate_schema=False)
+        try:
+            return not postgres.has_schema(database)
+        finally:
+            database.close()
+    return not path.exists() or empty_file(path)
+
+
+def _shown(path: Path | str) -> str:
+    import db
+
+    if isinstance(path, str) and db.is_url(path):
+        from db.postgres import redacted
+
+        return redacted(path)
+    return os.path.abspath(path)
 
 
 def _sync_models(database: Any) -> None:
