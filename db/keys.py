@@ -30,8 +30,7 @@ import sqlite_utils
 from db import dialect, file_path
 
 AUDIT_KEY_ENV = "MONITOR_AUDIT_KEY"
-FILE_SUFFIX = "_FILE"  # MONITOR_AUDIT_KEY_FILE, MONITOR_SECRET_KEY_FILE: the path of a file holding the key
-AUDIT_KEY_FILE_ENV = "MONITOR_AUDIT_KEY" + FILE_SUFFIX
+AUDIT_KEY_FILE_ENV = "MONITOR_AUDIT_KEY_FILE"  # the path of a file holding the key
 AUDIT_KEY_SUFFIX = ".audit-key"
 MIN_SECRET_CHARS = 32
 
@@ -69,36 +68,40 @@ def secret_beside(path: Path, *, what: str, create: bool) -> str | None:
     return text
 
 
-def secret_from_environment(variable: str, *, what: str) -> str | None:
-    """The secret in `variable`, else in the file `<variable>_FILE` names; None when neither is set.
+def checked_variable(variable: str, value: str) -> str:
+    """A secret given in an environment variable, held to a key file's rules (UTF-8, long enough)."""
+    try:
+        value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
+    except UnicodeEncodeError:
+        raise KeyFileError(f"{variable} is not UTF-8 text; set it to the key you keep (for example "
+                           "the output of `openssl rand -hex 32`)") from None
+    if len(value) < MIN_SECRET_CHARS:
+        raise KeyFileError(f"{variable} is too short: at least {MIN_SECRET_CHARS} characters "
+                           "(for example the output of `openssl rand -hex 32`)")
+    return value
 
-    Held to the rules of a file beside the database (text, MIN_SECRET_CHARS long, not readable by others),
-    and a named file that is missing is an error: a typo must not fall back to a key made on the spot.
+
+def secret_from_environment(variable: str, file_variable: str, *, what: str) -> str | None:
+    """The secret in `variable`, else in the file `file_variable` names; None when neither is set.
+
+    A named file that is missing is an error: a typo must not fall back to a key made on the spot.
     """
     value = os.environ.get(variable)
     if value:
-        try:
-            value.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
-        except UnicodeEncodeError:
-            raise KeyFileError(f"{variable} is not UTF-8 text; set it to the key you keep (for example "
-                               "the output of `openssl rand -hex 32`)") from None
-        if len(value) < MIN_SECRET_CHARS:
-            raise KeyFileError(f"{variable} is too short: at least {MIN_SECRET_CHARS} characters "
-                               "(for example the output of `openssl rand -hex 32`)")
-        return value
-    named = os.environ.get(variable + FILE_SUFFIX)
+        return checked_variable(variable, value)
+    named = os.environ.get(file_variable)
     if not named:
         return None
     text = secret_beside(Path(named), what=what, create=False)
     if text is None:
-        raise KeyFileError(f"the {what} file {named} named by {variable}{FILE_SUFFIX} does not exist")
+        raise KeyFileError(f"the {what} file {named} named by {file_variable} does not exist")
     return text
 
 
-def required_on_postgresql(variable: str, *, what: str) -> KeyFileError:
-    """The error for a PostgreSQL installation with neither `variable` nor `<variable>_FILE` set."""
+def required_on_postgresql(variable: str, file_variable: str, *, what: str) -> KeyFileError:
+    """The error for a PostgreSQL installation with neither `variable` nor `file_variable` set."""
     return KeyFileError(f"on PostgreSQL the {what} must be set in {variable} or in a file named by "
-                        f"{variable}{FILE_SUFFIX}, the same on every machine (for example the output of "
+                        f"{file_variable}, the same on every machine (for example the output of "
                         "`openssl rand -hex 32`)")
 
 
@@ -151,16 +154,9 @@ def audit_key(database: sqlite_utils.Database, *, create: bool = False, cached: 
     Cached per file, so a decision reads no file; `cached=False` (verification) reads it afresh and
     leaves the cache alone: a key file replaced under a running service does not change what it signs with.
     """
-    named = os.environ.get(AUDIT_KEY_ENV + FILE_SUFFIX)
-    if os.environ.get(AUDIT_KEY_ENV) or (named and not cached):
-        return str(secret_from_environment(AUDIT_KEY_ENV, what="audit key")).encode("utf-8")
-    if named:  # read once, like the file beside the database
-        with _cache_lock:
-            if named not in _cache:
-                _cache[named] = str(secret_from_environment(AUDIT_KEY_ENV, what="audit key")).encode("utf-8")
-            return _cache[named]
-    if dialect(database) == "postgresql":
-        raise required_on_postgresql(AUDIT_KEY_ENV, what="audit key")
+    value = os.environ.get(AUDIT_KEY_ENV)
+    if value:
+        return checked_variable(AUDIT_KEY_ENV, value).encode("utf-8")
     path = audit_key_path(database)
     if path is None:
         return _EPHEMERAL

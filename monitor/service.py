@@ -49,6 +49,7 @@ class ServiceError(Exception):
 
 
 SECRET_KEY_ENV = "MONITOR_SECRET_KEY"
+SECRET_KEY_FILE_ENV = "MONITOR_SECRET_KEY_FILE"
 LEGACY_SECRET_STATE = "web_secret_key"  # where versions before issue 15 kept the session key (in the database)
 PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-proto")
 
@@ -64,11 +65,11 @@ def secret_key(db_path: str | Path) -> str:
     and must be text: bytes that are not UTF-8 would fail every request that signs a session (500).
     """
     try:
-        value = keys.secret_from_environment(SECRET_KEY_ENV, what="session key")
+        value = keys.secret_from_environment(SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, what="session key")
         if value is not None:
             return value
         if db.is_url(str(db_path)):
-            raise keys.required_on_postgresql(SECRET_KEY_ENV, what="web session key")
+            raise keys.required_on_postgresql(SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, what="web session key")
         return str(keys.secret_beside(Path(f"{db_path}.secret"), what="session key", create=True))
     except keys.KeyFileError as exc:
         raise ServiceError(str(exc)) from None

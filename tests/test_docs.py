@@ -38,6 +38,9 @@ EXTERNAL_OPTIONS = {
     "--system": "useradd --system (systemd set-up)",
     "--home": "useradd --home (systemd set-up)",
     "--now": "systemctl enable --now (systemd set-up)",
+    "--file": "pg_dump --file (backups on PostgreSQL)",
+    "--no-owner": "pg_restore --no-owner (restoring on PostgreSQL)",
+    "--dbname": "pg_restore --dbname (restoring on PostgreSQL)",
     "--dist": "pytest --dist loadfile (how scripts/test.sh spreads test files over pytest-xdist workers)",
 }
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")

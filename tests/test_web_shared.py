@@ -146,7 +146,7 @@ def test_postgresql_needs_the_audit_key_from_the_environment(pg_url, tmp_path, m
         monkeypatch.delenv(name, raising=False)
     database = db.connect(pg_url)
     try:
-        with pytest.raises(keys.KeyFileError, match="on PostgreSQL the audit key must be set in MONITOR_AUDIT_KEY"):
+        with pytest.raises(keys.KeyFileError, match="on PostgreSQL the audit key cannot live beside the database: set MONITOR_AUDIT_KEY"):
             keys.audit_key(database, create=True)
         key_file = tmp_path / "audit-key"
         key_file.write_text("a" * 64, encoding="utf-8")
