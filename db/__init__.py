@@ -40,8 +40,10 @@ def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("db") / "migrations"
+def numbered_migrations(folder_name: str = "migrations") -> list[tuple[int, str, str]]:
+    """(number, file name, SQL) of each `NNN_*.sql` in a db/ folder, in order: SQLite's `migrations`,
+    PostgreSQL's `migrations_postgresql` (numbered per backend)."""
+    folder = resources.files("db") / folder_name
     found = []
     for entry in folder.iterdir():
         name = entry.name
@@ -59,7 +61,7 @@ def migrate(database: sqlite_utils.Database) -> list[str]:
     )
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_version")}
     done = []
-    for number, name, sql in _migrations():
+    for number, name, sql in numbered_migrations():
         if number in applied:
             continue
         # executescript commits first; wrap the migration so it applies whole or not at all.

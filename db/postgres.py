@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -139,6 +138,13 @@ class PgDatabase:
     def close(self) -> None:
         self.conn.close()
 
+    def close_quietly(self) -> None:
+        """Close a connection that may already be broken (a lost leader's, a failed pacer's): never raises."""
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001 - already broken; the error that led here was logged
+            pass
+
     def __repr__(self) -> str:
         return f"<PgDatabase {redacted(self.url)}>"
 
@@ -164,22 +170,12 @@ def has_schema(database: PgDatabase) -> bool:
     return row[0] is not None
 
 
-def _migrations() -> list[tuple[int, str, str]]:
-    folder = resources.files("db") / "migrations_postgresql"
-    found = []
-    for entry in folder.iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:3].isdigit():
-            found.append((int(name[:3]), name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
-
-
 def migrate(database: PgDatabase) -> list[str]:
     """Apply every PostgreSQL migration newer than the recorded version, each whole or not at all.
 
     Many processes start at once on a shared server (scheduler, workers, web): a session advisory lock lets
     one apply the migrations while the others wait, then find nothing left to do."""
-    from db import utcnow
+    from db import numbered_migrations, utcnow
 
     raw = database.conn.raw
     raw.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
@@ -188,7 +184,7 @@ def migrate(database: PgDatabase) -> list[str]:
                     "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
         applied = {row[0] for row in raw.execute("SELECT version FROM schema_version")}
         done = []
-        for number, name, sql in _migrations():
+        for number, name, sql in numbered_migrations("migrations_postgresql"):
             if number in applied:
                 continue
             with raw.transaction():

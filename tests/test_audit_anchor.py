@@ -436,13 +436,13 @@ def test_a_tampered_old_log_is_not_re_keyed_and_says_why(tmp_db, db_path, capsys
 
 
 def test_migration_054_keeps_the_old_rows_and_adds_the_columns(db_path, monkeypatch):
-    every = db._migrations()
-    monkeypatch.setattr(db, "_migrations", lambda: [m for m in every if m[0] != 54])
+    every = db.numbered_migrations()
+    monkeypatch.setattr(db, "numbered_migrations", lambda folder="migrations": [m for m in every if m[0] != 54])
     database = db.connect(db_path)
     assert "hash_scheme" not in _columns(database.conn, "decisions")
     _legacy_log(database)
     before = database.conn.execute("SELECT id, prev_hash, row_hash FROM decisions ORDER BY id").fetchall()
-    monkeypatch.setattr(db, "_migrations", lambda: every)
+    monkeypatch.setattr(db, "numbered_migrations", lambda folder="migrations": every)
     assert db.migrate(database) == ["054_audit_anchor.sql"]
     assert database.conn.execute("SELECT id, prev_hash, row_hash FROM decisions ORDER BY id").fetchall() == before
     assert {"hash_scheme", "user_name", "item_version"} <= _columns(database.conn, "decisions")

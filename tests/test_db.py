@@ -87,7 +87,7 @@ def test_migrations_applied_once_and_idempotently(db_path):
 def test_every_migration_file_is_recorded(tmp_db):
     recorded = {row[0] for row in tmp_db.conn.execute("SELECT name FROM schema_version")}
     assert "001_initial.sql" in recorded
-    assert recorded == {name for _, name, _ in db._migrations()}
+    assert recorded == {name for _, name, _ in db.numbered_migrations()}
 
 
 def test_connection_pragmas(tmp_db):
@@ -364,9 +364,9 @@ def test_capitalised_operators_are_dropped_not_searched(searchable):
 def test_failing_migration_is_rolled_back_whole(db_path, monkeypatch):
     database = db.connect(db_path)
     version = db.schema_version(database)
-    shipped = db._migrations()
+    shipped = db.numbered_migrations()
     broken = (999, "999_broken.sql", "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")
-    monkeypatch.setattr(db, "_migrations", lambda: [*shipped, broken])
+    monkeypatch.setattr(db, "numbered_migrations", lambda folder="migrations": [*shipped, broken])
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         db.migrate(database)
     assert not database.conn.in_transaction  # the write lock is released

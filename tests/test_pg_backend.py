@@ -97,7 +97,7 @@ def test_migrations_from_many_connections_at_once_apply_each_once(pg_url):
     assert not errors
     database = db.connect(pg_url, migrate_schema=False)
     versions = [r["version"] for r in database.query("SELECT version FROM schema_version ORDER BY version")]
-    assert versions == sorted(set(versions)) and versions == [n for n, _, _ in postgres._migrations()]
+    assert versions == sorted(set(versions)) and versions == [n for n, _, _ in db.numbered_migrations("migrations_postgresql")]
     assert db.schema_version(database) == max(versions)
 
 

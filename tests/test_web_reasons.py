@@ -191,8 +191,8 @@ def test_pipeline_stores_kind_thresholds_and_top_reason_for_queue_and_item_page(
 
 
 def test_migration_gives_old_flagged_items_a_top_reason(tmp_path, monkeypatch):
-    every = db._migrations()
-    monkeypatch.setattr(db, "_migrations", lambda: [m for m in every if m[0] < 52])
+    every = db.numbered_migrations()
+    monkeypatch.setattr(db, "numbered_migrations", lambda folder="migrations": [m for m in every if m[0] < 52])
     database = db.connect(tmp_path / "old.db")
     assert "top_reason" not in database["items"].columns_dict
     source_id = ensure_source(database, "s", "rss", "https://s.vn/rss")
@@ -209,7 +209,7 @@ def test_migration_gives_old_flagged_items_a_top_reason(tmp_path, monkeypatch):
             " score_misinformation, score_harm) VALUES (?, ?, '2026-11-20T01:00:00Z', ?, ?, ?, ?, 0.7, 0.2)",
             (source_id, guid, guid, explanation, reasons, status))
     database.conn.commit()
-    monkeypatch.setattr(db, "_migrations", lambda: every)
+    monkeypatch.setattr(db, "numbered_migrations", lambda folder="migrations": every)
     assert "052_top_reason.sql" in db.migrate(database)
     got = dict(database.conn.execute("SELECT guid, top_reason FROM items"))
     assert got == {"a": "thằng ngu", "b": "ngu", "c": "tin giả", "d": "", "e": ""}

@@ -52,27 +52,29 @@ def _require_url(args: argparse.Namespace, command: str) -> str:
     return str(args.db)
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
+def _check_feeds(path: str) -> None:
+    """Stop at start with one line on a bad feeds file, rather than in every job later."""
     from monitor import config
+
+    try:
+        config.load(path)
+    except config.ConfigError as exc:
+        raise CliError(f"configuration error: {exc}") from None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
     from monitor.distributed.worker import run_worker
 
     url = _require_url(args, "worker")
-    try:
-        config.load(args.feeds)
-    except config.ConfigError as exc:
-        raise CliError(f"configuration error: {exc}") from None
+    _check_feeds(args.feeds)
     return run_worker(url, args.feeds, args.concurrency)
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
-    from monitor import config
     from monitor.distributed.leader import run_scheduler
 
     url = _require_url(args, "scheduler")
-    try:
-        config.load(args.feeds)
-    except config.ConfigError as exc:
-        raise CliError(f"configuration error: {exc}") from None
+    _check_feeds(args.feeds)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -207,10 +207,7 @@ class Leadership:
                 self.scheduler.stop(timeout=2.0)
                 self.scheduler = None
         if self._database is not None:
-            try:
-                self._database.close()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
+            self._database.close_quietly()
             self._database = None
 
     def reload(self) -> ReloadResult:

@@ -118,10 +118,7 @@ class PgHostPacer:
 
     def _close_locked(self) -> None:
         if self._database is not None:
-            try:
-                self._database.close()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
+            self._database.close_quietly()
         self._database = None
         self._held = {}
 
