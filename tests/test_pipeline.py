@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+import db
 from db.search import search
 from db.sources import ensure_source, get_source
 from monitor.domain import RawItem
@@ -19,6 +20,12 @@ from tests.helpers import FakeScorer
 def fake_scorer() -> FakeScorer:
     """Flags texts that mention 'tin giả' (0.91, 0.12, with a rule hit), scores the rest low; records its batches."""
     return FakeScorer("tin giả", hit=(0.91, 0.12), miss=(0.05, 0.01), phrase_rule={"rule": "fake-news-phrase"})
+
+
+@pytest.fixture()
+def tmp_db(any_db):
+    """Every ingest test here runs on SQLite and on PostgreSQL (the harness's throw-away server)."""
+    return any_db
 
 
 @pytest.fixture()
@@ -178,7 +185,8 @@ def test_without_scorer_items_are_new_and_unscored(tmp_db, source):
 def test_fts_row_written_for_each_new_item(tmp_db, source):
     result = ingest(tmp_db, source, [raw(1, title="Cảnh báo tin giả về vắc xin"), raw(2), raw(3)], None)
     ingest(tmp_db, source, [raw(1, title="Cảnh báo tin giả về vắc xin")], None)
-    fts_ids = sorted(row[0] for row in tmp_db.conn.execute("SELECT rowid FROM items_fts"))
+    index = "SELECT item_id FROM items_search" if db.dialect(tmp_db) == "postgresql" else "SELECT rowid FROM items_fts"
+    fts_ids = sorted(row[0] for row in tmp_db.conn.execute(index))
     assert fts_ids == sorted(result.new_ids)
     guid_1 = tmp_db.conn.execute("SELECT id FROM items WHERE guid = 'guid-1'").fetchone()[0]
     assert [row["id"] for row in search(tmp_db, "tin gia vac xin")] == [guid_1]
