@@ -190,6 +190,28 @@ def _owner_pid_of_open_run(url: str, source: str) -> int | None:
     return int(rows[0][0].rsplit(":", 1)[1]) if rows else None
 
 
+def _assert_every_item_once(url: str) -> None:
+    """None lost, none twice, five per source; the killed worker's run closed as interrupted."""
+    total = _count(url, "SELECT count(*) FROM items")
+    distinct = _count(url, "SELECT count(*) FROM (SELECT DISTINCT source_id, guid FROM items) AS d")
+    assert total == distinct == SOURCES * PER_SOURCE
+    assert _query(url, "SELECT count(*) FROM sources s WHERE (SELECT count(*) FROM items i"
+                      " WHERE i.source_id = s.id) <> ?", (PER_SOURCE,)) == [(0,)]
+    # The killed worker's run was closed as interrupted, and its source crawled again by another.
+    assert _count(url, "SELECT count(*) FROM crawl_runs WHERE error LIKE 'interrupted%'") >= 1
+    assert _count(url, "SELECT count(*) FROM crawl_runs WHERE status = 'running'") == 0
+
+
+def _assert_each_raced_item_decided_once(url: str, moderators: list[Moderator]) -> None:
+    """One 201 and one 409 per raced item, and the database holds exactly the 201s."""
+    created = sorted(d for moderator in moderators for d in moderator.created)
+    assert len(created) == RACED and sum(moderator.conflicts for moderator in moderators) == RACED
+    assert [row[0] for row in _query(url, "SELECT id FROM decisions ORDER BY id")] == created
+    assert _query(url, "SELECT item_id FROM decisions GROUP BY item_id HAVING count(*) > 1") == []
+    assert _query(url, "SELECT DISTINCT status FROM items WHERE id IN (SELECT item_id FROM decisions)") == \
+        [("dismissed",)]
+
+
 def test_a_cluster_with_a_worker_and_the_scheduler_killed_loses_and_repeats_nothing(pg_url, tmp_path):
     started = time.monotonic()
     state = tmp_path / "state"
@@ -258,22 +280,8 @@ def test_a_cluster_with_a_worker_and_the_scheduler_killed_loses_and_repeats_noth
     # The second scheduler found the killed worker's jobs and queued them again.
     assert "crawl job of a stopped worker queued again" in scheduler.log.read_text(encoding="utf-8")
     assert all(not moderator.errors for moderator in moderators), [moderator.errors for moderator in moderators]
-    # Items: none lost, none twice, five per source.
-    total = _count(pg_url, "SELECT count(*) FROM items")
-    distinct = _count(pg_url, "SELECT count(*) FROM (SELECT DISTINCT source_id, guid FROM items) AS d")
-    assert total == distinct == SOURCES * PER_SOURCE
-    assert _query(pg_url, "SELECT count(*) FROM sources s WHERE (SELECT count(*) FROM items i"
-                          " WHERE i.source_id = s.id) <> ?", (PER_SOURCE,)) == [(0,)]
-    # The killed worker's run was closed as interrupted, and its source crawled again by another.
-    assert _count(pg_url, "SELECT count(*) FROM crawl_runs WHERE error LIKE 'interrupted%'") >= 1
-    assert _count(pg_url, "SELECT count(*) FROM crawl_runs WHERE status = 'running'") == 0
-    # Decisions: each raced item decided once (one 201, one 409), and the database holds exactly the 201s.
-    created = sorted(d for moderator in moderators for d in moderator.created)
-    assert len(created) == RACED and sum(moderator.conflicts for moderator in moderators) == RACED
-    assert [row[0] for row in _query(pg_url, "SELECT id FROM decisions ORDER BY id")] == created
-    assert _query(pg_url, "SELECT item_id FROM decisions GROUP BY item_id HAVING count(*) > 1") == []
-    assert _query(pg_url, "SELECT DISTINCT status FROM items WHERE id IN (SELECT item_id FROM decisions)") == \
-        [("dismissed",)]
+    _assert_every_item_once(pg_url)
+    _assert_each_raced_item_decided_once(pg_url, moderators)
     verified = subprocess.run([*cli, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     elapsed = time.monotonic() - started
