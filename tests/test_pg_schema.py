@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -24,16 +23,17 @@ import db
 import db.items
 from classifiers.text import search_key
 
-SCHEMA = Path(db.__file__).parent / "migrations_postgresql" / "001_schema.sql"
 TEMPLATE = "schema_template"
 # SQLite-only tables: FTS5's own (PostgreSQL has items_search) and the two SQLite and the runner keep.
 SQLITE_ONLY = {"sqlite_sequence", "schema_version"}
-PG_ONLY = {"items_search"}
+# PostgreSQL-only: the search index (FTS5's on SQLite) and the distributed crawl's heartbeats and host slots
+PG_ONLY = {"items_search", "workers", "host_slots"}
 
 
 def _apply_schema(url: str) -> None:
     with psycopg.connect(url) as conn:  # one transaction: all or nothing
-        conn.execute(SCHEMA.read_text(encoding="utf-8"))
+        for _number, _name, sql in db.numbered_migrations("migrations_postgresql"):  # every one, as SQLite's
+            conn.execute(sql)
 
 
 @pytest.fixture
