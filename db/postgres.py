@@ -164,6 +164,13 @@ def connect(url: str, *, migrate_schema: bool = True, readonly: bool = False) ->
     return database
 
 
+def database_name(url: str) -> str:
+    """The database a URL names (libpq's rules: the path, or a dbname parameter), without connecting."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    return str(conninfo_to_dict(url).get("dbname") or "")
+
+
 def has_schema(database: PgDatabase) -> bool:
     """Whether migrations have ever run here (the schema_version table exists)."""
     row = database.conn.execute("SELECT to_regclass('schema_version')").fetchone()

@@ -43,7 +43,17 @@ _WIRE_HEADERS = {"content-encoding", "transfer-encoding", "content-length"}
 
 
 def folder(db_path: str | Path) -> Path:
-    """<db>.evidence: captures lie beside the database they belong to (and move with it in a backup)."""
+    """<db>.evidence: captures lie beside the database they belong to (and move with it in a backup). A
+    PostgreSQL database has no file to lie beside: its captures go to MONITOR_STATE_DIR/<dbname>.evidence,
+    the folder its signed checkpoints share (db/checkpoints.py), which every machine that decides must reach."""
+    if db.is_url(str(db_path)):
+        from db.checkpoints import STATE_DIR_ENV
+        from db.postgres import database_name
+
+        state = os.environ.get(STATE_DIR_ENV)
+        if not state:
+            raise ValueError(f"on PostgreSQL evidence captures need a folder: set {STATE_DIR_ENV}")
+        return Path(state).expanduser() / f"{database_name(str(db_path))}.evidence"
     return Path(f"{db_path}.evidence")
 
 
@@ -143,7 +153,7 @@ def plain_text(result: FetchResult) -> str:
 def capture(database: sqlite_utils.Database, settings: Settings, *, item_id: int, url: str, user_id: int | None,
             why: str, fetcher: Fetcher | None = None, deadline: float | None = None) -> int:
     """Fetch `url` again and record the capture (or why it failed); return the capture's id."""
-    db_path = db.file_path(database)
+    db_path = db.location(database)
     if db_path is None:
         raise ValueError("evidence needs a database file (captures lie beside it)")
     fields: dict[str, Any] = {"item_id": item_id, "url": url, "user_id": user_id, "why": why}
@@ -225,7 +235,7 @@ def wait_idle(timeout: float = 30.0) -> bool:
 
 def verify(database: sqlite_utils.Database) -> tuple[int, list[str]]:
     """(captures checked, problems): every stored WARC file must exist and still hash to its recorded sha256."""
-    db_path = db.file_path(database)
+    db_path = db.location(database)
     checked, problems = 0, []
     for row in db.evidence.stored_files(database):
         checked += 1

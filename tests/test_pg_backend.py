@@ -138,3 +138,15 @@ def test_init_then_status_on_postgresql(pg_url, monkeypatch, tmp_path, capsys):
     assert cli.main(["--db", pg_url, "init", "--admin", "quantri"]) == 0
     assert "already exists" in capsys.readouterr().out
     assert cli.main(["--db", pg_url, "status"]) == 0
+
+
+def test_evidence_of_a_postgresql_database_lies_in_the_state_folder(monkeypatch, tmp_path):
+    from monitor import evidence
+
+    url = "postgresql://monitor:pw@db.internal/tinh_thanh_hoa?sslmode=require"
+    monkeypatch.delenv("MONITOR_STATE_DIR", raising=False)
+    with pytest.raises(ValueError, match="set MONITOR_STATE_DIR"):
+        evidence.folder(url)
+    monkeypatch.setenv("MONITOR_STATE_DIR", str(tmp_path))
+    assert evidence.folder(url) == tmp_path / "tinh_thanh_hoa.evidence"
+    assert evidence.folder(tmp_path / "monitor.db") == tmp_path / "monitor.db.evidence"  # SQLite: beside the file

@@ -92,8 +92,15 @@ def test_every_route_declares_its_roles(shared_app):  # reads only
     assert declared == EXPECTED
 
 
-def test_route_role_matrix(env):
-    app, path, info = env
+@pytest.fixture()
+def env_any(any_world):
+    """`env` on this run's backend: every page and action of the matrix also runs on PostgreSQL."""
+    url, info = any_world
+    return helpers.make_app(url), url, info
+
+
+def test_route_role_matrix(env_any):
+    app, path, info = env_any
     database = connect(path)
     tokens = {role: db.tokens.create_token(database, info["users"][name], "t") for role, name in USER_OF_ROLE.items()}
     database.conn.close()
