@@ -2,7 +2,7 @@
 database's write ceiling, and where a worker's time goes.
 
 1. Workers. A throw-away cluster (tests/pg.py) and one local feed server on 127.0.0.1 serving SOURCES feeds of
-   ITEMS distinct Vietnamese items each (bench/feedserver.py, `varied`). For N in WORKERS: a fresh database set
+   ITEMS distinct Vietnamese items each (bench/feedserver.py, `varied`). For N in 1, 2, 4 (--order): a fresh database set
    up by `monitor init`, N `monitor worker` processes (default concurrency) started and given time to connect,
    then one crawl job per source queued at once (the queue's own enqueue_crawl, as the scheduler's dispatch
    does) and the stored items counted until all are in. Politeness is on but does not pace: host_delay 0 and
@@ -44,8 +44,6 @@ from monitor.distributed import queue  # noqa: E402
 from tests import pg  # noqa: E402
 from tests.servers import TestServer  # noqa: E402
 
-WORKERS = (1, 2, 4)
-WRITERS = (1, 2, 4)
 HOST_CONCURRENCY = 64
 PROFILE_SECONDS = 20.0
 HOST = 1  # feedserver's host number: names the items (bao1.example.vn)
@@ -151,7 +149,7 @@ def run_workers(server: pg.Server, feeds: Path, folder: Path, count: int, total:
             if profile_seconds and spy is None and stored >= 0.1 * total and os.path.exists(PY_SPY):
                 # after the first 10 %: the classifier is loaded, the worker is in its steady state
                 spy = subprocess.Popen([PY_SPY, "record", "--pid", str(processes[0].pid), "--format", "raw",
-                                        "--rate", "100", "-d", str(int(profile_seconds)), "-o", str(SPY_OUT)],
+                                        "--rate", "100", "--nonblocking", "-d", str(int(profile_seconds)), "-o", str(SPY_OUT)],
                                        stdout=subprocess.DEVNULL, stderr=open(folder / "spy.log", "wb"))
             if stored >= total or time.monotonic() > deadline:
                 break
@@ -260,8 +258,11 @@ def main() -> int:
     parser.add_argument("--sources", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--writer-sources", type=int, default=80, help="sources stored in the write-ceiling test")
+    parser.add_argument("--order", default="1,2,4", help="worker and writer counts, in the order run (e.g. 4,2,1:"
+                                                         " on a shared machine, the other order shows the noise)")
     args = parser.parse_args()
     total = args.sources * args.items
+    counts = [int(n) for n in args.order.split(",")]
     load = os.getloadavg()
     print(f"{args.sources} sources × {args.items} items = {total} items; host_delay 0, host_concurrency "
           f"{HOST_CONCURRENCY}; cores {os.cpu_count()}; load average before {load[0]:.1f}", flush=True)
@@ -273,7 +274,7 @@ def main() -> int:
             folder = Path(tmp)
             feeds = _feeds_file(folder, feeds_server, args.sources)
             runs = []
-            for count in WORKERS:
+            for count in counts:
                 result = run_workers(server, feeds, folder, count, total, profile_seconds=PROFILE_SECONDS if count == 1 else 0)
                 runs.append(result)
                 print(f"{count} worker(s): {result['stored']} items in {result['wall']:.1f} s from enqueue "
@@ -282,8 +283,8 @@ def main() -> int:
                       f"PostgreSQL {1000 * result['postgres_cpu'] / result['stored']:.1f}",
                       flush=True)
             steps = profile_breakdown(SPY_OUT) if SPY_OUT.exists() else []
-            ceilings = []
-            for writers in WRITERS:
+            ceilings: list[dict] = []
+            for writers in counts:
                 result = write_ceiling(server, writers, args.writer_sources, args.items)
                 ceilings.append(result)
                 print(f"storage step alone, {writers} process(es): {result['stored']} items in "
@@ -295,6 +296,8 @@ def main() -> int:
         print(f"one worker's CPU samples (py-spy, N=1 run, {PROFILE_SECONDS:.0f} s from 10 % stored; {SPY_OUT}):")
         for step, share in steps:
             print(f"  {share:6.1%}  {step}")
+    runs.sort(key=lambda r: r["workers"])
+    ceilings.sort(key=lambda r: r["writers"])
     base = runs[0]["steady"]
     for result in runs:
         print(f"FIGURE pg_workers_{result['workers']}_items_per_s: {result['steady']:.0f} items/s "
