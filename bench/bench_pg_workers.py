@@ -260,6 +260,7 @@ def main() -> int:
     parser.add_argument("--writer-sources", type=int, default=80, help="sources stored in the write-ceiling test")
     parser.add_argument("--order", default="1,2,4", help="worker and writer counts, in the order run (e.g. 4,2,1:"
                                                          " on a shared machine, the other order shows the noise)")
+    parser.add_argument("--no-warmup", action="store_true", help="leave out the unrecorded first pass")
     args = parser.parse_args()
     total = args.sources * args.items
     counts = [int(n) for n in args.order.split(",")]
@@ -274,6 +275,9 @@ def main() -> int:
             folder = Path(tmp)
             feeds = _feeds_file(folder, feeds_server, args.sources)
             runs = []
+            if not args.no_warmup:  # the first pass after the server starts cost PostgreSQL ~2x CPU per item
+                warm = run_workers(server, feeds, folder, 2, total, profile_seconds=0)
+                print(f"warm-up pass (not counted): 2 workers, {warm['steady']:.0f} items/s steady", flush=True)
             for count in counts:
                 result = run_workers(server, feeds, folder, count, total, profile_seconds=PROFILE_SECONDS if count == 1 else 0)
                 runs.append(result)

@@ -154,7 +154,10 @@ def connect(url: str, *, migrate_schema: bool = True, readonly: bool = False) ->
     from db import BUSY_TIMEOUT_MS
 
     # a lock is waited for as long as SQLite's busy timeout, then the statement fails
-    options = f"-c timezone=UTC -c lock_timeout={BUSY_TIMEOUT_MS}"
+    # plan_cache_mode: psycopg prepares a statement run five times, and PostgreSQL then drifts to a generic plan,
+    # which cannot tell a common search word (walk the newest items) from a rare one (take the GIN index): 0.6 s
+    # instead of 20 ms at a million items. Custom plans always; the statements stay parsed once.
+    options = f"-c timezone=UTC -c lock_timeout={BUSY_TIMEOUT_MS} -c plan_cache_mode=force_custom_plan"
     if readonly:
         options += " -c default_transaction_read_only=on"
     raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, options=options)
