@@ -352,3 +352,25 @@ def test_a_standby_scheduler_takes_over_within_seconds_when_the_leader_is_killed
             if scheduler is not None and scheduler.process.poll() is None:
                 scheduler.process.kill()
                 scheduler.process.wait(10)
+
+
+def test_a_one_off_crawl_beside_the_workers_keeps_its_runs_while_it_beats(pg_url):
+    """`monitor crawl` on PostgreSQL beats like a worker: the active scheduler's recovery (another connection)
+    leaves its open run alone while it runs, and closes such a run once its process is gone."""
+    from db.sources import ensure_source, start_run
+    from monitor.distributed.worker import heartbeat
+    from monitor.schedule.locks import claim_run_on
+
+    database = db.connect(pg_url)
+    source_id = ensure_source(database, "Nguồn", "rss", "https://nguon.vn/rss", "vi")
+    scheduler_side = db.connect(pg_url)
+    with heartbeat(pg_url, kind="crawl") as me:
+        owner = claim_run_on(database)
+        assert owner == me
+        run_id = start_run(database, source_id, owner=owner)
+        assert recover_interrupted_runs(scheduler_side) == 0
+        assert [r["kind"] for r in workers.beats(scheduler_side) if r["id"] == me] == ["crawl"]
+    assert claim_run_on(database) is None and not [r for r in workers.beats(scheduler_side) if r["id"] == me]
+    assert recover_interrupted_runs(scheduler_side) == 1  # left running by a process that no longer beats
+    status = database.conn.execute("SELECT status FROM crawl_runs WHERE id = ?", [run_id]).fetchone()[0]
+    assert status != "running"

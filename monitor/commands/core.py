@@ -211,7 +211,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         return 2
     database = db.connect(args.db)
     try:
-        results = crawl_sources(database, config, load_scorer(), only=args.source)
+        with _beating_on_postgresql(args.db):
+            results = crawl_sources(database, config, load_scorer(), only=args.source)
     except KeyError as exc:
         print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
@@ -229,6 +230,20 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if results and all(r.status == "error" for r in results):
         return 1
     return 0
+
+
+def _beating_on_postgresql(target: str):
+    """On PostgreSQL a `monitor crawl` beats like a worker while it runs, so the active scheduler does not take
+    its open crawl runs for a dead process's and close them as interrupted; on SQLite the file lock does that."""
+    import contextlib
+
+    import db
+
+    if not db.is_url(target):
+        return contextlib.nullcontext()
+    from monitor.distributed.worker import heartbeat
+
+    return heartbeat(target, kind="crawl")
 
 
 def delivery_line(summary: dict) -> str:

@@ -15,11 +15,13 @@ earlier group committed and skips it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -192,6 +194,36 @@ class CrawlWorker:
                 database.close()
         except Exception:  # noqa: BLE001 - the row goes stale and is pruned instead
             log.warning("worker row not removed", exc_info=True)
+
+
+@contextlib.contextmanager
+def heartbeat(url: str, *, kind: str) -> Iterator[str]:
+    """This process beats in `workers` as `kind` and names itself on the crawl runs it opens, until the block
+    ends (then its row is removed): for a one-off crawl beside the distributed ones."""
+    me, started, stop = identity(), db.utcnow(), threading.Event()
+    database = db.connect(url, migrate_schema=False)
+    workers.beat(database, me, kind, "running", started)
+    set_process_owner(me)
+
+    def loop() -> None:
+        while not stop.wait(BEAT_SECONDS):
+            try:
+                workers.beat(database, me, kind, "running", started)
+            except Exception:  # noqa: BLE001 - a missed beat must not stop the crawl; the next one retries
+                log.warning("heartbeat not written", exc_info=True)
+
+    thread = threading.Thread(target=loop, name="heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield me
+    finally:
+        stop.set()
+        thread.join()
+        set_process_owner(None)
+        try:
+            workers.forget(database, me)
+        finally:
+            database.close_quietly()
 
 
 def run_worker(url: str, feeds_path: str | Path, concurrency: int) -> int:
