@@ -138,6 +138,9 @@ def test_init_then_status_on_postgresql(pg_url, monkeypatch, tmp_path, capsys):
     assert cli.main(["--db", pg_url, "init", "--admin", "quantri"]) == 0
     assert "already exists" in capsys.readouterr().out
     assert cli.main(["--db", pg_url, "status"]) == 0
+    out = tmp_path / "tuan.html"
+    assert cli.main(["--db", pg_url, "report", "--week", "2026-W49", "--format", "html", "--out", str(out)]) == 0
+    assert "2026-W49" in out.read_text(encoding="utf-8") or "49" in out.read_text(encoding="utf-8")
 
 
 def test_evidence_of_a_postgresql_database_lies_in_the_state_folder(monkeypatch, tmp_path):

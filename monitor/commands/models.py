@@ -73,9 +73,10 @@ def _syncs_models(handler):
 
     def wrapped(args: argparse.Namespace) -> int:
         code = handler(args)
-        if not Path(args.db).exists():
-            return code
         import db
+
+        if not db.is_url(args.db) and not Path(args.db).exists():
+            return code
         from monitor.scoring import sync_models_table
 
         database = db.connect(args.db)

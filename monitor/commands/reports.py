@@ -83,10 +83,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if problem:
         raise CliError(f"--out {out}: {problem}")
     settings = _report_settings(args.feeds) if args.format == "docx" else None
-    if not Path(args.db).exists():
-        print(f"error: database {args.db} does not exist (run `monitor init` first)", file=sys.stderr)
-        return 2
-    database = db.connect(args.db)
+    database = db.connect(args.db)  # that it exists was checked before the command ran (cli.require_database)
     started = time.monotonic()
     long = period.day_count > LONG_PERIOD_DAYS
     if long:
