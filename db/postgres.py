@@ -24,7 +24,7 @@ import functools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -40,10 +40,16 @@ CONNECT_TIMEOUT_S = 10
 def redacted(url: str) -> str:
     """The URL for messages and logs, without its password."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name in _SECRET_PARAMETERS for name, _ in query):  # libpq takes ?password=… too
+        shown = [(name, "***" if name in _SECRET_PARAMETERS else value) for name, value in query]
+        parts = parts._replace(query=urlencode(shown, safe="/*"))
+    return parts.geturl()
+
+
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
 
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|::|:[A-Za-z_]\w*|\?|%", re.S)

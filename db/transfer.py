@@ -127,7 +127,14 @@ def _copy_table(source: sqlite3.Connection, target, table: str, progress) -> int
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table}" ({quoted}) VALUES ({marks})'
     copied = 0
-    for batch in _rows(source, table, names):
+    rows = _rows(source, table, names)
+    while True:
+        try:
+            batch = next(rows, None)
+        except sqlite3.Error as exc:  # text that is not UTF-8 (sqlite3 cannot decode it)
+            raise TransferError(f"table {table}, after row {copied}: {exc}".splitlines()[0]) from exc
+        if batch is None:
+            return copied
         try:
             target.conn.executemany(sql, batch)
         except Exception as exc:
@@ -135,7 +142,6 @@ def _copy_table(source: sqlite3.Connection, target, table: str, progress) -> int
         copied += len(batch)
         if progress:
             progress(table, copied)
-    return copied
 
 
 def _copy_search_keys(source: sqlite3.Connection, target) -> int:

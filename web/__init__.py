@@ -139,6 +139,7 @@ def create_app(config: dict | None = None) -> Flask:
         sources_page,
     )
 
+    app.before_request(_refuse_nul_bytes)  # first: before the login limiter and the user's load read them
     auth.init_app(app)
     app.session_interface = _SessionInterface()
 
@@ -167,6 +168,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     _register_error_handlers(app)
     return app
+
+
+def _refuse_nul_bytes():
+    """A NUL byte in a query parameter or form field is a 400: PostgreSQL refuses NUL in text (a 500 from any
+    query or insert it reached), and no name, note or filter has one. Both backends answer alike."""
+    fields = (*request.args.items(multi=True), *request.form.items(multi=True))
+    if any("\x00" in key or "\x00" in value for key, value in fields):
+        return _error_answer(400, "bad_request", _("The request contains a NUL character."))
+    return None
 
 
 def _error_answer(status: int, error: str, message: str):

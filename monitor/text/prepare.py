@@ -71,11 +71,12 @@ def normalise(raw: RawItem, *, zone: str = DEFAULT_TIMEZONE, language_hint: str 
     """
     title = html_to_text(raw.title)  # already clean_text'ed
     text = html_to_text(raw.text)
-    url = raw.url.strip() if raw.url else None
+    # NUL: SQLite stores it, PostgreSQL refuses it in text (and one such item would fail the whole batch)
+    url = raw.url.replace("\x00", "").strip() if raw.url else None
     canon = canonical_url(url)
     digest = content_hash(title, text)
     published = to_utc(raw.published, zone)
-    guid = nfc(raw.guid).strip() if raw.guid else (canon or digest)
+    guid = nfc(raw.guid).replace("\x00", "").strip() if raw.guid else (canon or digest)
     hint = raw.language or language_hint
     language = detect_language(f"{title}\n{text}", hint=hint) if with_language else None
     return NormalItem(guid=guid, title=title, text=text, url=url, canonical_url=canon,
