@@ -138,7 +138,7 @@ def _copy_table(source: sqlite3.Connection, target, table: str, progress) -> int
         try:
             target.conn.executemany(sql, batch)
         except Exception as exc:
-            raise TransferError(f"table {table}, near row {copied + 1}: {exc}".splitlines()[0]) from exc
+            raise TransferError(f"table {table}, rows {copied + 1}–{copied + len(batch)}: {exc}".splitlines()[0]) from exc
         copied += len(batch)
         if progress:
             progress(table, copied)

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 import db
+import db.tokens
 from db.postgres import redacted
 from db.sources import ensure_source, get_source
 from monitor import cli
@@ -14,7 +15,6 @@ from monitor.domain import RawItem
 from monitor.pipeline import ingest
 from tests import helpers
 from tests.test_migrate_to_postgres import _counts, installation  # noqa: F401 - fixture
-
 
 # ----- secrets: libpq also takes the password as a query parameter
 
@@ -75,6 +75,21 @@ def test_a_form_with_a_nul_byte_is_not_a_500(web_app, form):
                   "user": ("/admin/users", {"name": "n\x00o", "password": "verylongpassword123", "role": "analyst"}),
                   }[form]
     assert client.post(path, data=data).status_code < 500
+
+
+def test_an_api_decision_whose_note_holds_a_nul_is_refused_and_an_escaped_backslash_is_not(web_app):
+    app, ids = web_app
+    database = db.connect(app.config["DATABASE"])
+    token = db.tokens.create_token(database, ids["users"]["mod"], "t")
+    database.conn.close()
+    client, item = app.test_client(), ids["items"]["mid"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    nul = client.post(f"/api/v1/items/{item}/decisions", headers=headers,
+                      data='{"action": "dismiss", "version": 1, "note": "n\\u0000o"}')
+    assert nul.status_code == 400 and nul.get_json()["error"] == "bad_request"
+    text = client.post(f"/api/v1/items/{item}/decisions", headers=headers,
+                       json={"action": "dismiss", "version": 1, "note": "đọc \\u0000 là chữ"})
+    assert text.status_code == 201, text.get_json()
 
 
 # ----- migrate-to-postgres: rows SQLite accepted and PostgreSQL refuses

@@ -6,6 +6,7 @@ CSRF token; crawled content is only ever rendered as escaped text (see web/rende
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -174,9 +175,18 @@ def _refuse_nul_bytes():
     """A NUL byte in a query parameter or form field is a 400: PostgreSQL refuses NUL in text (a 500 from any
     query or insert it reached), and no name, note or filter has one. Both backends answer alike."""
     fields = (*request.args.items(multi=True), *request.form.items(multi=True))
-    if any("\x00" in key or "\x00" in value for key, value in fields):
+    if any("\x00" in key or "\x00" in value for key, value in fields) or _NUL_IN_JSON.search(_json_body()):
         return _error_answer(400, "bad_request", _("The request contains a NUL character."))
     return None
+
+
+# A JSON string holding NUL spells it \u0000 (not preceded by another backslash, which would make it text).
+_NUL_IN_JSON = re.compile(rb"(?<!\\)\\u0000", re.IGNORECASE)
+
+
+def _json_body() -> bytes:
+    """The body of a JSON request (the API's decisions), for the NUL check; empty for anything else."""
+    return request.get_data(cache=True) if request.is_json else b""
 
 
 def _error_answer(status: int, error: str, message: str):

@@ -55,6 +55,7 @@ def cmd_migrate_to_postgres(args: argparse.Namespace) -> int:
         with _audit_key_set(key):  # verify signs nothing: it reads with the installation's key
             result = verify(target)
     except transfer.TransferError as exc:
+        print(file=sys.stderr)  # end the progress line: the error is a line of its own
         raise CliError(f"nothing was copied: {exc}") from None
     except keys.KeyFileError as exc:
         raise CliError(str(exc)) from None
