@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -136,3 +137,51 @@ def wait_for(predicate, timeout: float = 20, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+class ChildProcess:
+    """A child process whose stdout lines are collected as they come (stderr to a log file): the distributed
+    tests' schedulers, workers and web processes."""
+
+    def __init__(self, args: list[str], env: dict, log: Path):
+        self.log = log
+        self.process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=open(log, "wb"))
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.decode("utf-8", "replace").strip())
+
+    def said(self, pattern: str) -> re.Match | None:
+        """The first stdout line so far matching `pattern` (a regular expression), or None."""
+        for line in self.lines:
+            match = re.search(pattern, line)
+            if match:
+                return match
+        return None
+
+    def kill9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def query_url(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of one query on the database at `url` (a path or a postgresql:// URL), on a connection of its own."""
+    import db
+
+    database = db.connect(url, migrate_schema=False)
+    try:
+        return [tuple(row) for row in database.conn.execute(sql, params).fetchall()]
+    finally:
+        database.conn.close()

@@ -25,7 +25,7 @@ from monitor.distributed.leader import DistributedScheduler
 from monitor.distributed.worker import CrawlWorker
 from monitor.schedule.locks import recover_interrupted_runs
 from tests.helpers import FakeScorer
-from tests.scheduler_fixtures import REPO, feeds_yaml, items_for, rss, wait_for
+from tests.scheduler_fixtures import REPO, ChildProcess, feeds_yaml, items_for, query_url, rss, wait_for
 from tests.servers import Response, TestServer
 
 # A worker in a child process: fast heartbeats so a killed one is found stalled within seconds. With a
@@ -78,12 +78,6 @@ def _work(url: str, feeds: Path) -> None:
     CrawlWorker(url, feeds, concurrency=2, scorer=FakeScorer()).run(wait=False, install_signal_handlers=False)
 
 
-def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    database = db.connect(url, migrate_schema=False)
-    try:
-        return [tuple(row) for row in database.conn.execute(sql, params).fetchall()]
-    finally:
-        database.close()
 
 
 def _timed(server: TestServer, log: list, body: bytes, seconds: float, lock: threading.Lock):
@@ -132,7 +126,7 @@ def test_due_sources_are_queued_once_each_and_paused_or_later_ones_not(pg_url, t
     finally:
         scheduler.app.close()
         scheduler.resources.close()
-    queued = _query(pg_url, "SELECT args->>'source_id', status, queueing_lock, lock FROM procrastinate_jobs")
+    queued = query_url(pg_url, "SELECT args->>'source_id', status, queueing_lock, lock FROM procrastinate_jobs")
     assert sorted(queued) == [(str(ids["a"]), "todo", f"source:{ids['a']}", f"source:{ids['a']}"),
                               (str(ids["b"]), "todo", f"source:{ids['b']}", f"source:{ids['b']}")]
     database.close()
@@ -145,11 +139,11 @@ def test_a_worker_crawls_a_queued_source_and_records_its_next_poll(pg_url, tmp_p
         ids = _prepare(pg_url, feeds)
         _enqueue(pg_url, ids["a"])
         _work(pg_url, feeds)
-    assert _query(pg_url, "SELECT guid FROM items ORDER BY guid") == [(f"a-{n}",) for n in range(6)]
-    assert _query(pg_url, "SELECT status, items_new FROM crawl_runs") == [("ok", 6)]
-    (interval, next_run_at), = _query(pg_url, "SELECT effective_interval_seconds, next_run_at FROM sources")
+    assert query_url(pg_url, "SELECT guid FROM items ORDER BY guid") == [(f"a-{n}",) for n in range(6)]
+    assert query_url(pg_url, "SELECT status, items_new FROM crawl_runs") == [("ok", 6)]
+    (interval, next_run_at), = query_url(pg_url, "SELECT effective_interval_seconds, next_run_at FROM sources")
     assert interval == 600 and db.from_iso(next_run_at).timestamp() > time.time() + 500
-    assert _query(pg_url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'") == [(0,)]
+    assert query_url(pg_url, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'") == [(0,)]
 
 
 # --------------------------------------------------------------------------- politeness across workers
@@ -170,7 +164,7 @@ def test_two_worker_processes_keep_one_request_at_a_time_and_the_delay_to_a_host
         processes = [_spawn_worker(pg_url, feeds, tmp_path, f"w{n}") for n in range(2)]
         try:
             wait_for(lambda: len(log) == len(names), timeout=60)
-            wait_for(lambda: _query(pg_url, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 6, 30)
+            wait_for(lambda: query_url(pg_url, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 6, 30)
         finally:
             for process in processes:
                 _stop(process)
@@ -181,10 +175,10 @@ def test_two_worker_processes_keep_one_request_at_a_time_and_the_delay_to_a_host
     # carries each request's own way there (a thread scheduled late on a busy machine), hence SEND_JITTER.
     gaps = [second - first for (_, first, _), (_, second, _) in zip(spans, spans[1:], strict=False)]
     assert min(gaps) >= delay - SEND_JITTER, f"requests {min(gaps):.3f}s apart, under host_delay {delay}"
-    assert _query(pg_url, "SELECT requests FROM host_slots") == [(6,)]
-    owners = _query(pg_url, "SELECT DISTINCT value FROM service_state WHERE key LIKE 'crawl_run_owner:%'")
+    assert query_url(pg_url, "SELECT requests FROM host_slots") == [(6,)]
+    owners = query_url(pg_url, "SELECT DISTINCT value FROM service_state WHERE key LIKE 'crawl_run_owner:%'")
     assert owners == []  # every run closed by its owner
-    assert _query(pg_url, "SELECT count(*) FROM items") == [(12,)]
+    assert query_url(pg_url, "SELECT count(*) FROM items") == [(12,)]
 
 
 def test_retry_after_from_one_worker_holds_the_host_for_the_next(pg_url, tmp_path):
@@ -207,7 +201,7 @@ def test_retry_after_from_one_worker_holds_the_host_for_the_next(pg_url, tmp_pat
         _work(pg_url, feeds)  # another worker, nothing shared in memory
     assert set(asked) == {"/a.xml", "/b.xml", "/c.xml"}
     assert asked["/b.xml"] - asked["/a.xml"] >= 2.9 and asked["/c.xml"] - asked["/a.xml"] >= 2.9
-    assert _query(pg_url, "SELECT count(*) FROM items") == [(2,)]
+    assert query_url(pg_url, "SELECT count(*) FROM items") == [(2,)]
 
 
 # --------------------------------------------------------------------------- a worker killed mid-job
@@ -215,8 +209,8 @@ def test_retry_after_from_one_worker_holds_the_host_for_the_next(pg_url, tmp_pat
 
 def _items_once(url: str) -> list[tuple]:
     """Every stored item's guid, asserting none is stored twice."""
-    assert _query(url, "SELECT guid FROM items GROUP BY source_id, guid HAVING count(*) > 1") == []
-    return _query(url, "SELECT guid FROM items ORDER BY guid")
+    assert query_url(url, "SELECT guid FROM items GROUP BY source_id, guid HAVING count(*) > 1") == []
+    return query_url(url, "SELECT guid FROM items ORDER BY guid")
 
 
 def _retried_by_another_worker(url: str, feeds: Path, tmp_path: Path) -> None:
@@ -225,7 +219,7 @@ def _retried_by_another_worker(url: str, feeds: Path, tmp_path: Path) -> None:
     wait_for(lambda: queue.retry_stalled(url, STALLED), timeout=30, interval=0.5)
     second = _spawn_worker(url, feeds, tmp_path, "second")
     try:
-        wait_for(lambda: _query(url, "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
+        wait_for(lambda: query_url(url, "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
                  == [(0,)], timeout=60)
     finally:
         _stop(second)
@@ -262,7 +256,7 @@ def test_a_worker_killed_during_its_fetch_has_the_job_done_again_and_each_item_s
         assert recover_interrupted_runs(database) == 1
     finally:
         database.close()
-    runs = _query(pg_url, "SELECT status, items_new, error FROM crawl_runs ORDER BY id")
+    runs = query_url(pg_url, "SELECT status, items_new, error FROM crawl_runs ORDER BY id")
     assert [run[:2] for run in runs] == [("error", 0), ("ok", 8)] and "interrupted" in runs[0][2]
 
 
@@ -293,32 +287,19 @@ def test_a_worker_killed_after_storing_but_before_finishing_leaves_no_item_twice
 # --------------------------------------------------------------------------- leader election
 
 
-class _Scheduler:
+def _Scheduler(url: str, feeds: Path, log: Path) -> ChildProcess:  # noqa: N802 - reads as the class it was
     """`monitor scheduler` in a child process, its stdout lines collected as they come."""
-
-    def __init__(self, url: str, feeds: Path, log: Path):
-        # On PostgreSQL the audit key and checkpoints cannot live beside the database (db.keys): the leader's
-        # hourly checkpoint needs both named.
-        (log.parent / "state").mkdir(exist_ok=True)
-        env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
-                   MONITOR_AUDIT_KEY_FILE=str(log.parent / "audit.key"), MONITOR_STATE_DIR=str(log.parent / "state"))
-        code = "from monitor.cli import console; console()"
-        self.process = subprocess.Popen([sys.executable, "-c", code, "--db", url, "--feeds", str(feeds), "scheduler"],
-                                        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=open(log, "wb"))
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.decode("utf-8", "replace").strip())
-
-    def said(self, words: str) -> bool:
-        return any(words in line for line in self.lines)
+    # On PostgreSQL the audit key and checkpoints cannot live beside the database (db.keys): the leader's
+    # hourly checkpoint needs both named.
+    (log.parent / "state").mkdir(exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1",
+               MONITOR_AUDIT_KEY_FILE=str(log.parent / "audit.key"), MONITOR_STATE_DIR=str(log.parent / "state"))
+    code = "from monitor.cli import console; console()"
+    return ChildProcess([sys.executable, "-c", code, "--db", url, "--feeds", str(feeds), "scheduler"], env, log)
 
 
 def _roles(url: str) -> dict[int, str]:
-    rows = _query(url, "SELECT id, state FROM workers WHERE kind = 'scheduler'")
+    rows = query_url(url, "SELECT id, state FROM workers WHERE kind = 'scheduler'")
     return {int(worker_id.rsplit(":", 1)[1]): state for worker_id, state in rows}
 
 
@@ -332,7 +313,7 @@ def test_a_standby_scheduler_takes_over_within_seconds_when_the_leader_is_killed
         second = _Scheduler(pg_url, feeds, tmp_path / "second.log")
         wait_for(lambda: second.said("standby"), timeout=60)
         wait_for(lambda: _roles(pg_url) == {first.process.pid: "leader", second.process.pid: "standby"}, 15)
-        wait_for(lambda: _query(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 1, 15)  # 'a' queued
+        wait_for(lambda: query_url(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 1, 15)  # 'a' queued
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(10)
         killed = time.monotonic()
@@ -340,9 +321,9 @@ def test_a_standby_scheduler_takes_over_within_seconds_when_the_leader_is_killed
         assert time.monotonic() - killed < 10, "the standby took too long to take over"
         assert not second.said("leadership lost")
         # the new leader schedules: the source, due again, is queued by it (its job is still waiting: once)
-        _query(pg_url, "UPDATE sources SET next_run_at = NULL WHERE id = ? RETURNING id", (ids["a"],))
-        wait_for(lambda: _query(pg_url, "SELECT next_run_at FROM sources")[0][0] is not None, 15)
-        assert _query(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 1
+        query_url(pg_url, "UPDATE sources SET next_run_at = NULL WHERE id = ? RETURNING id", (ids["a"],))
+        wait_for(lambda: query_url(pg_url, "SELECT next_run_at FROM sources")[0][0] is not None, 15)
+        assert query_url(pg_url, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 1
         wait_for(lambda: _roles(pg_url).get(second.process.pid) == "leader", 15)
         second.process.send_signal(signal.SIGTERM)
         assert second.process.wait(30) == 0

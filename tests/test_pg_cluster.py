@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import db
 import db.tokens
 import db.users
 from tests.helpers import PASSWORD
-from tests.scheduler_fixtures import REPO, feeds_yaml, items_for, rss, wait_for
+from tests.scheduler_fixtures import REPO, ChildProcess, feeds_yaml, items_for, query_url, rss, wait_for
 from tests.servers import Response, TestServer
 
 SOURCES = 200
@@ -66,52 +63,10 @@ run_scheduler(sys.argv[1], sys.argv[2], stop, options={{"stalled_seconds": {STAL
 """
 
 
-class Child:
-    """A child process whose stdout lines are collected as they come (stderr to a log file)."""
-
-    def __init__(self, args: list[str], env: dict, log: Path):
-        self.log = log
-        self.process = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                        stderr=open(log, "wb"))
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.decode("utf-8", "replace").strip())
-
-    def said(self, pattern: str) -> re.Match | None:
-        for line in self.lines:
-            match = re.search(pattern, line)
-            if match:
-                return match
-        return None
-
-    def kill9(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-
-
-def _query(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    database = db.connect(url, migrate_schema=False)
-    try:
-        return [tuple(row) for row in database.conn.execute(sql, params).fetchall()]
-    finally:
-        database.close()
 
 
 def _count(url: str, sql: str, params: tuple = ()) -> int:
-    return int(_query(url, sql, params)[0][0])
+    return int(query_url(url, sql, params)[0][0])
 
 
 def _api(base: str, token: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
@@ -184,7 +139,7 @@ def _sources(server: TestServer) -> list[dict]:
 
 def _owner_pid_of_open_run(url: str, source: str) -> int | None:
     """The pid of the worker holding `source`'s open crawl run (its owner is "<host>:<pid>")."""
-    rows = _query(url, "SELECT st.value FROM crawl_runs r JOIN sources s ON s.id = r.source_id"
+    rows = query_url(url, "SELECT st.value FROM crawl_runs r JOIN sources s ON s.id = r.source_id"
                        " JOIN service_state st ON st.key = 'crawl_run_owner:' || r.id"
                        " WHERE s.name = ? AND r.status = 'running'", (source,))
     return int(rows[0][0].rsplit(":", 1)[1]) if rows else None
@@ -195,7 +150,7 @@ def _assert_every_item_once(url: str) -> None:
     total = _count(url, "SELECT count(*) FROM items")
     distinct = _count(url, "SELECT count(*) FROM (SELECT DISTINCT source_id, guid FROM items) AS d")
     assert total == distinct == SOURCES * PER_SOURCE
-    assert _query(url, "SELECT count(*) FROM sources s WHERE (SELECT count(*) FROM items i"
+    assert query_url(url, "SELECT count(*) FROM sources s WHERE (SELECT count(*) FROM items i"
                       " WHERE i.source_id = s.id) <> ?", (PER_SOURCE,)) == [(0,)]
     # The killed worker's run was closed as interrupted, and its source crawled again by another.
     assert _count(url, "SELECT count(*) FROM crawl_runs WHERE error LIKE 'interrupted%'") >= 1
@@ -206,9 +161,9 @@ def _assert_each_raced_item_decided_once(url: str, moderators: list[Moderator]) 
     """One 201 and one 409 per raced item, and the database holds exactly the 201s."""
     created = sorted(d for moderator in moderators for d in moderator.created)
     assert len(created) == RACED and sum(moderator.conflicts for moderator in moderators) == RACED
-    assert [row[0] for row in _query(url, "SELECT id FROM decisions ORDER BY id")] == created
-    assert _query(url, "SELECT item_id FROM decisions GROUP BY item_id HAVING count(*) > 1") == []
-    assert _query(url, "SELECT DISTINCT status FROM items WHERE id IN (SELECT item_id FROM decisions)") == \
+    assert [row[0] for row in query_url(url, "SELECT id FROM decisions ORDER BY id")] == created
+    assert query_url(url, "SELECT item_id FROM decisions GROUP BY item_id HAVING count(*) > 1") == []
+    assert query_url(url, "SELECT DISTINCT status FROM items WHERE id IN (SELECT item_id FROM decisions)") == \
         [("dismissed",)]
 
 
@@ -221,10 +176,10 @@ def test_a_cluster_with_a_worker_and_the_scheduler_killed_loses_and_repeats_noth
                MONITOR_SECRET_KEY="s" * 40, MONITOR_AUDIT_KEY="a" * 40, MONITOR_STATE_DIR=str(state),
                MONITOR_FEEDS=str(feeds), MONITOR_ADMIN_PASSWORD=PASSWORD)
     cli = [sys.executable, "-c", "from monitor.cli import console; console()", "--db", pg_url]
-    children: list[Child] = []
+    children: list[ChildProcess] = []
 
-    def spawn(args: list[str], name: str) -> Child:
-        child = Child(args, env, tmp_path / f"{name}.log")
+    def spawn(args: list[str], name: str) -> ChildProcess:
+        child = ChildProcess(args, env, tmp_path / f"{name}.log")
         children.append(child)
         return child
 
@@ -260,7 +215,7 @@ def test_a_cluster_with_a_worker_and_the_scheduler_killed_loses_and_repeats_noth
 
             # The moderators race through both web processes while the crawl goes on.
             wait_for(lambda: _count(pg_url, "SELECT count(*) FROM items") >= RACED, timeout=60)
-            raced = [row[0] for row in _query(pg_url, "SELECT id FROM items ORDER BY id LIMIT ?", (RACED,))]
+            raced = [row[0] for row in query_url(pg_url, "SELECT id FROM items ORDER BY id LIMIT ?", (RACED,))]
             barrier = threading.Barrier(2)
             moderators = [Moderator(base, token, raced, barrier) for base, token in zip(bases, tokens, strict=True)]
             for moderator in moderators:
