@@ -24,7 +24,6 @@ import argparse
 import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from db.sources import sync_sources  # noqa: E402
 from monitor import config as config_module  # noqa: E402
 from monitor.distributed import queue  # noqa: E402
 from tests import pg  # noqa: E402
+from tests.scheduler_fixtures import stop_process  # noqa: E402
 from tests.servers import TestServer  # noqa: E402
 
 HOST_CONCURRENCY = 64
@@ -102,16 +102,6 @@ def _cpu_seconds(pid: int, children: bool = False) -> float:
     return total
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 def run_workers(server: pg.Server, feeds: Path, folder: Path, count: int, total: int,
                 profile_seconds: float = 0.0) -> dict:
     """One measurement: `count` workers crawl every source once into a fresh database."""
@@ -159,7 +149,7 @@ def run_workers(server: pg.Server, feeds: Path, folder: Path, count: int, total:
             spy.wait(profile_seconds + 30)
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process, 40)
         if spy is not None and spy.poll() is None:
             spy.kill()
     wall, stored = marks[-1]

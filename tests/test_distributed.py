@@ -25,7 +25,7 @@ from monitor.distributed.leader import DistributedScheduler
 from monitor.distributed.worker import CrawlWorker
 from monitor.schedule.locks import recover_interrupted_runs
 from tests.helpers import FakeScorer
-from tests.scheduler_fixtures import REPO, ChildProcess, feeds_yaml, items_for, query_url, rss, wait_for
+from tests.scheduler_fixtures import REPO, ChildProcess, feeds_yaml, items_for, query_url, rss, stop_process, wait_for
 from tests.servers import Response, TestServer
 
 # A worker in a child process: fast heartbeats so a killed one is found stalled within seconds. With a
@@ -97,16 +97,6 @@ def _spawn_worker(url: str, feeds: Path, tmp_path: Path, name: str, pause: float
                             stdout=subprocess.PIPE, stderr=open(tmp_path / f"{name}.log", "wb"))
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 # --------------------------------------------------------------------------- queue and worker
 
 
@@ -167,7 +157,7 @@ def test_two_worker_processes_keep_one_request_at_a_time_and_the_delay_to_a_host
             wait_for(lambda: query_url(pg_url, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] == 6, 30)
         finally:
             for process in processes:
-                _stop(process)
+                stop_process(process, 20)
     spans = sorted(log, key=lambda entry: entry[1])
     for (_, _, end), (_, start, _) in zip(spans, spans[1:], strict=False):
         assert start >= end - 0.005, "two requests to the host overlapped"
@@ -222,7 +212,7 @@ def _retried_by_another_worker(url: str, feeds: Path, tmp_path: Path) -> None:
         wait_for(lambda: query_url(url, "SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")
                  == [(0,)], timeout=60)
     finally:
-        _stop(second)
+        stop_process(second, 20)
 
 
 def test_a_worker_killed_during_its_fetch_has_the_job_done_again_and_each_item_stored_once(pg_url, tmp_path,
