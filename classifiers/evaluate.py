@@ -132,7 +132,7 @@ def evaluate(model: Model | None = None, datasets: list[str] | None = None, root
         texts = [r["text"] for r in rows]
         X = model.features(texts)
         cat_i = model.categories.index(spec.category)
-        Z, _M, T = model.category_logits(X, [spec.kind] * len(texts))
+        Z, _M, T = model.category_logits(X, [spec.kind] * len(texts), texts)
         p_cat, threshold = _sigmoid(Z[:, cat_i]), _sigmoid(T[:, cat_i])
         yb = np.array([spec.binary(r["label"]) for r in rows])
         p_head = model.head_proba(name, texts, X) if name in head_names else p_cat

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 import zipfile
 import zlib
@@ -42,6 +43,7 @@ from vocab import CATEGORIES  # noqa: F401 - the model scores one head per categ
 # different populations). `post` is the default for text whose kind nobody knows.
 KINDS = ("post", "article", "comment")
 DEFAULT_KIND = "post"
+log = logging.getLogger(__name__)
 # Types a model file may contain beyond skops' defaults (builtins, numpy arrays).
 # (The model file holds only dicts, lists, str, float and numpy arrays; CSR is rebuilt here.)
 ALLOWED_TYPES = frozenset({"scipy.sparse._csr.csr_matrix"})
@@ -240,6 +242,8 @@ def meta_matrix(fields: list[str], metas: list[dict | None]) -> np.ndarray:
 class Model:
     """A loaded model: `score(texts)` -> list[Scores]; `head_proba` exposes dataset heads for eval."""
 
+    _encoder_warned = False  # "second stage off" is logged once per process, not per batch
+
     def __init__(self, state: dict, watchlist: Watchlist | None = None) -> None:
         self.state = state
         self.version: str = str(state["version"])
@@ -260,6 +264,7 @@ class Model:
         self._load_weights([self.head(n)["row_start"] for n in self.expert_names], gate_rows)
         self.watchlist = watchlist if watchlist is not None else Watchlist.load()
         self.adapter = state.get("adapter")
+        self._rescorers = {k: e["rescore"] for k, e in enumerate(experts) if e.get("rescore")}
 
     def _load_domains(self, state: dict) -> list[int]:
         """Per category and kind: the expert columns that score it, their gate columns, temperature and
@@ -330,11 +335,12 @@ class Model:
         return self.featurizer.transform(texts)
 
     def category_proba(self, texts: list[str], X: sp.csr_matrix | None = None,
-                       kinds: list[str] | None = None) -> np.ndarray:
+                       kinds: list[str] | None = None, rescore: bool = True) -> np.ndarray:
         """(n, len(categories)) calibrated probabilities, without explanations or rules."""
         if X is None:
             X = self.features(texts)
-        return _sigmoid(self.category_logits(X, self.check_kinds(kinds, X.shape[0]))[0])
+        kinds = self.check_kinds(kinds, X.shape[0])
+        return _sigmoid(self.category_logits(X, kinds, texts if rescore else None)[0])
 
     def check_kinds(self, kinds: list[str] | None, n: int) -> list[str]:
         """One kind per item (default post); an unknown kind is a ValueError naming it."""
@@ -347,20 +353,35 @@ class Model:
             raise ValueError(f"unknown kind {bad[0]!r} (expected one of: {', '.join(KINDS)})")
         return list(kinds)
 
-    def category_logits(self, X: sp.csr_matrix, kinds: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def category_logits(self, X: sp.csr_matrix, kinds: list[str], texts: list[str] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per item and category, the calibrated log-odds: the gated mixture of the calibrated heads
-        that score items of its kind (see ``mix_experts``), then this installation's adapter.
+        that score items of its kind (see ``mix_experts``), then this installation's adapter. With
+        `texts`, heads that have a second stage (``classifiers.rescore``) are re-scored for the items the
+        gate routes to them, and the mixture is taken again with their blended log-odds and thresholds.
 
         Returns (Z (n, C), M (n, C, K), T (n, C)): M[i, c, k] is head k's coefficient in item i's
         category-c log-odds, so a feature's share of the score is M[i, c] . W_exp[feature]; T is the
         item's flag threshold in log-odds, its heads' own thresholds mixed with the same weights (an
         item like ReINTEL's posts is held to ReINTEL's threshold, one like nothing we can judge to none)."""
-        n, K = X.shape[0], len(self.expert_names)
+        K = len(self.expert_names)
         H = np.asarray(self._weighed_features(X) @ self._W_allT, dtype=np.float64) + self._b_all
         L, G = H[:, :K] * self._a + self._c, H[:, K:]
+        A = np.broadcast_to(self._a, L.shape).copy()  # per item, each head's coefficient on its features
+        Tk = np.broadcast_to(self._T, L.shape).copy()  # per item, each head's flag threshold
+        Z, M, T, share = self._mix(L, G, kinds, A, Tk)
+        if texts is not None and self._rescorers and self._rescore(texts, L, A, Tk, share):
+            Z, M, T, _ = self._mix(L, G, kinds, A, Tk)
+        return self._adapt(Z, X, kinds), M, T
+
+    def _mix(self, L: np.ndarray, G: np.ndarray, kinds: list[str], A: np.ndarray, Tk: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``category_logits``' mixture; also returns each head's largest weight per item (n, K)."""
+        n, K = L.shape
         Z = np.full((n, len(self.categories)), -10.0)
         T = np.full((n, len(self.categories)), NEVER_LOGIT)
         M = np.zeros((n, len(self.categories), K), dtype=np.float32)
+        share = np.zeros((n, K))
         kind_of = np.asarray(kinds)
         for kind in set(kinds):
             rows = np.flatnonzero(kind_of == kind)
@@ -369,15 +390,47 @@ class Model:
                 if dom is None or not len(dom["cols"]):
                     continue
                 cols = dom["cols"]
+                cells = np.ix_(rows, cols)
                 gate = G[np.ix_(rows, dom["gate_cols"])] if dom["gate_cols"] is not None else np.zeros((len(rows), len(cols)))
-                Z[rows, ci], weights = mix_experts(L[np.ix_(rows, cols)], gate, dom["temperature"], self._prior[cols],
+                Z[rows, ci], weights = mix_experts(L[cells], gate, dom["temperature"], self._prior[cols],
                                                    dom["prior"])
                 if dom["own_prior"]:  # articles: each head's bar stays on the posterior under the kind's
-                    T[rows, ci] = (weights * self._T[cols]).sum(axis=1)  # own low prior: news must look very likely fake
+                    T[rows, ci] = (weights * Tk[cells]).sum(axis=1)  # own low prior: news must look very likely fake
                 else:
-                    T[rows, ci] = (weights * (self._T[cols] - self._prior[cols])).sum(axis=1) + dom["prior"]
-                M[rows[:, None], ci, cols[None, :]] = weights * self._a[cols]
-        return self._adapt(Z, X, kinds), M, T
+                    T[rows, ci] = (weights * (Tk[cells] - self._prior[cols])).sum(axis=1) + dom["prior"]
+                M[rows[:, None], ci, cols[None, :]] = weights * A[cells]
+                share[cells] = np.maximum(share[cells], weights)
+        return Z, M, T, share
+
+    def _rescore(self, texts: list[str], L: np.ndarray, A: np.ndarray, Tk: np.ndarray, share: np.ndarray) -> bool:
+        """Second stage, in place: for each re-scored head, its candidates (weighed at least MIN_SHARE, and
+        at least its floor probability by the head alone; ``classifiers.rescore``) get
+        its blended log-odds, threshold and (scaled) feature coefficient. False when nothing changed
+        (no such item, or no encoder on this machine: then the first stage's scores stand, logged once)."""
+        from classifiers.encoder import EncoderUnavailable, shared_encoder
+        from classifiers.rescore import MIN_SHARE, blended_logits
+
+        wanted = {k: np.flatnonzero((share[:, k] >= MIN_SHARE) & (L[:, k] >= r["candidate_logit"]))
+                  for k, r in self._rescorers.items()}
+        rows = sorted(set().union(*(set(r.tolist()) for r in wanted.values())))
+        if not rows:
+            return False
+        try:
+            E = shared_encoder().embed([texts[i] for i in rows])
+        except EncoderUnavailable as exc:
+            if not Model._encoder_warned:
+                Model._encoder_warned = True
+                log.warning("second stage off: %s", exc)
+            return False
+        position = {r: j for j, r in enumerate(rows)}
+        for k, r in self._rescorers.items():
+            items = wanted[k]
+            if len(items):
+                E_k = E[[position[i] for i in items.tolist()]]
+                L[items, k] = blended_logits(r, L[items, k], E_k)
+                A[items, k] *= r["alpha"]
+                Tk[items, k] = r["threshold"]
+        return True
 
     def _adapt(self, Z: np.ndarray, X: sp.csr_matrix, kinds: list[str] | None) -> np.ndarray:
         """Z with this installation's adapter (fitted on its moderators' decisions) applied, before
@@ -517,8 +570,10 @@ class Model:
                 out[i][cat] = readable_terms(tokens, out[i][cat])
         return out
 
-    def score(self, texts: list[str], explain: bool = True, kinds: list[str] | None = None) -> list[Scores]:
+    def score(self, texts: list[str], explain: bool = True, kinds: list[str] | None = None,
+              rescore: bool = True) -> list[Scores]:
         """Score a batch; `kinds` says what each item is (post, article, comment; default post).
+        `rescore=False` keeps to the first stage (no sentence encoder: ~100x faster on re-scored corpora).
 
         A category is flagged when its probability reaches the item's threshold (its heads' own bars,
         mixed like its score) or a watchlist rule of that category matches. Reasons are given for a
@@ -531,7 +586,7 @@ class Model:
             X, terms = self.featurizer.transform(texts), None
         if explain and not X.has_sorted_indices:  # explanations binary-search each row's indices
             X.sort_indices()
-        Z, M, T = self.category_logits(X, kinds)
+        Z, M, T = self.category_logits(X, kinds, texts if rescore else None)
         P, limits = _sigmoid(Z), _sigmoid(T)
         explanations = (self._explain_batch(terms, X, M, P >= EXPLAIN_FRACTION * limits) if explain
                         else [{} for _ in texts])

@@ -41,6 +41,7 @@ from classifiers.model import (
     mix_experts,
     save_state,
 )
+from classifiers.rescore import fit_rescorers
 from classifiers.text import fold_diacritics
 
 Progress = Callable[[str, float], None]
@@ -834,6 +835,8 @@ def train(
     C: dict[str, float | list[float]] | None = None,
     n_jobs: int = 2,
     version: str | None = None,
+    rescore: bool = True,
+    embedding_cache: Path | None = None,
 ) -> dict:
     """Train a model and return its state dict (save with ``classifiers.model.save_state``).
 
@@ -867,6 +870,10 @@ def train(
                    for s in splits.specs if splits.train[s.name]}
     set_thresholds(splits.specs, experts, out.z_dev, target_precision, out.dev_metrics, train_rates)
     domains = choose_domains(splits.specs, experts, gates, out.z_dev, gate_dev, out.dev_metrics)
+    if rescore:
+        progress("fitting the second stage (sentence embeddings)", 0.9)
+        add_rescorers(splits, experts, out.z_dev, target_precision, train_rates, out.dev_metrics,
+                      embedding_cache or default_embedding_cache(), progress)
     fold_alignment(experts, out.align)
     thresholds = {c: {n: float(_sigmoid(e["threshold"])) for n, e in experts.items() if SPECS[n].category == c}
                   for c in CATEGORIES}
@@ -877,6 +884,30 @@ def train(
                            seconds=time.time() - t_start)
     progress(f"done in {time.time() - t_start:.0f}s", 1.0)
     return state
+
+
+def default_embedding_cache() -> Path:
+    """Where training keeps sentence embeddings between runs: $MONITOR_CACHE_DIR or ~/.cache/misinfo-monitor."""
+    root = os.environ.get("MONITOR_CACHE_DIR") or Path.home() / ".cache" / "misinfo-monitor"
+    return Path(root) / "embeddings"
+
+
+def add_rescorers(splits: Splits, experts: dict, z_dev: dict, target_precision: float | None,
+                  train_rates: dict[str, float], dev_metrics: dict, cache_dir: Path, progress: Progress) -> None:
+    """The second stage (``classifiers.rescore``) for the corpora it serves, as experts[name]["rescore"]:
+    fitted on the train split, blended and given its flag threshold on dev like the head itself.
+    Runs before ``fold_alignment``: the blend reads the train-only head's calibrated dev log-odds."""
+    def labels(name: str, rows: list[dict]) -> np.ndarray:
+        return np.array([SPECS[name].binary(r["label"]) for r in rows], dtype=np.int64)
+
+    fitted = fit_rescorers(splits.train, splits.dev, labels, experts, z_dev, cache_dir, progress)
+    for name, r in fitted.items():
+        cat = SPECS[name].category
+        y_dev, prob = r.pop("y_dev"), _sigmoid(r.pop("blended_dev"))
+        t = expert_threshold(prob, y_dev, target_precision or FLAG_PRECISION[cat], train_rates.get(name))
+        r["threshold"] = float(np.log(t / (1.0 - t))) if t is not None else float(experts[name]["threshold"])
+        dev_metrics.setdefault(name, {})["rescore"] = {**r["dev"], "flag_dev": _at_threshold(y_dev, prob, t) if t else None}
+        experts[name]["rescore"] = r
 
 
 def assemble_state(fz: Featurizer, out: Assembled, experts: dict, gates: dict, domains: dict, thresholds: dict,

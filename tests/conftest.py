@@ -34,6 +34,7 @@ import ipaddress
 import os
 import socket
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ import db.users
 from tests import corpus, helpers, pg
 
 os.environ["MONITOR_ALLOW_PRIVATE_NETWORKS"] = "1"
+# training's embedding cache (the second stage): one per test run, never the developer's ~/.cache
+os.environ.setdefault("MONITOR_CACHE_DIR", tempfile.mkdtemp(prefix="monitor-test-cache-"))
 if os.environ.get(corpus.ENV):
     # classifiers.data reads $MONITOR_DATA_DIR (else ../shared/data): point it into the same corpus.
     os.environ.setdefault("MONITOR_DATA_DIR", str(corpus.DATA))

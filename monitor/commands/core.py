@@ -315,15 +315,18 @@ def _input_waiting(stream: TextIO) -> bool:
     return bool(select.select([fd], [], [], 0)[0])
 
 
-def _line_batches(stream: TextIO, size: int) -> Iterator[list[tuple[int, str]]]:
+def _line_batches(stream: TextIO, size: int, first: int = 8) -> Iterator[list[tuple[int, str]]]:
     """(line number, line) pairs in batches of at most `size`, each handed on when full or when no
-    more input is waiting: the first results print while a long input is still being read."""
+    more input is waiting: the first results print while a long input is still being read. Batches
+    start at `first` lines and double: posts the second stage re-scores cost ~0.2 s each, so a first
+    batch of 256 would keep the first line waiting for most of a minute."""
     batch: list[tuple[int, str]] = []
+    limit = min(first, size)
     for number, line in enumerate(stream, start=1):
         batch.append((number, line))
-        if len(batch) >= size or not _input_waiting(stream):
+        if len(batch) >= limit or not _input_waiting(stream):
             yield batch
-            batch = []
+            batch, limit = [], min(limit * 2, size)
     if batch:
         yield batch
 
