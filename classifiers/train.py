@@ -835,7 +835,7 @@ def train(
     C: dict[str, float | list[float]] | None = None,
     n_jobs: int = 2,
     version: str | None = None,
-    rescore: bool = True,
+    rescore: bool = False,
     embedding_cache: Path | None = None,
 ) -> dict:
     """Train a model and return its state dict (save with ``classifiers.model.save_state``).
@@ -987,11 +987,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(DEFAULT_MODEL))
     ap.add_argument("--extra", help="JSONL of decision examples {text, category, label}")
+    ap.add_argument("--second-stage", action="store_true",
+                    help="also fit the sentence-embedding second stage for ReINTEL and ViCTSD (classifiers.rescore; "
+                         "not in the shipped model: it costs tone-stripped comments ROC-AUC, see bench/RESULTS.md)")
     ap.add_argument("--target-precision", type=float, default=None,
                     help="one dev precision for every flag threshold (default: FLAG_PRECISION per category)")
     args = ap.parse_args(argv)
     extra = read_examples(args.extra) if args.extra else None
-    state = train_and_save(args.out, print_progress, extra, target_precision=args.target_precision)
+    state = train_and_save(args.out, print_progress, extra, target_precision=args.target_precision,
+                           rescore=args.second_stage)
     print(json.dumps({"version": state["version"], "thresholds": state["thresholds"]}, indent=1))
     return 0
 

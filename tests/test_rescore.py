@@ -69,7 +69,16 @@ def test_blend_gains_from_a_second_independent_view():
 @pytest.fixture(scope="module")
 def state(tmp_path_factory):
     root = write_small_data(tmp_path_factory.mktemp("data"))
-    return train(data_root=root, embedding_cache=tmp_path_factory.mktemp("cache"), **SMALL)
+    return train(data_root=root, rescore=True, embedding_cache=tmp_path_factory.mktemp("cache"), **SMALL)
+
+
+def test_training_without_the_second_stage_by_default_embeds_nothing(tmp_path, monkeypatch):
+    def refuse(self, texts):
+        raise AssertionError("the default training must not embed")
+
+    monkeypatch.setattr(encoder_module.Encoder, "embed", refuse)
+    plain = train(data_root=write_small_data(tmp_path / "data"), **SMALL)
+    assert not any(e.get("rescore") for e in plain["experts"].values())
 
 
 def test_training_adds_a_second_stage_to_the_comment_head(state):
