@@ -227,6 +227,10 @@ def test_a_cluster_with_a_worker_and_the_scheduler_killed_loses_and_repeats_noth
                 moderator.join(120)
             wait_for(lambda: _count(pg_url, "SELECT count(*) FROM sources WHERE last_success_at IS NULL") == 0,
                      timeout=30, interval=0.5)
+            # The killed worker's run is closed once its heartbeat is stale and the leader's maintenance (every
+            # MAINTAIN_SECONDS) sees it: the rest of the crawl can finish before that, so wait for it, not race it.
+            wait_for(lambda: _count(pg_url, "SELECT count(*) FROM crawl_runs WHERE error LIKE 'interrupted%'") >= 1,
+                     timeout=60, interval=0.5)
         finally:
             for child in children:
                 child.stop()
