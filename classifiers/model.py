@@ -265,6 +265,7 @@ class Model:
         self.watchlist = watchlist if watchlist is not None else Watchlist.load()
         self.adapter = state.get("adapter")
         self._rescorers = {k: e["rescore"] for k, e in enumerate(experts) if e.get("rescore")}
+        self._tones = None  # the second stage's tone restorer, built on first use (classifiers.tones)
 
     def _load_domains(self, state: dict) -> list[int]:
         """Per category and kind: the expert columns that score it, their gate columns, temperature and
@@ -367,11 +368,14 @@ class Model:
         K = len(self.expert_names)
         H = np.asarray(self._weighed_features(X) @ self._W_allT, dtype=np.float64) + self._b_all
         L, G = H[:, :K] * self._a + self._c, H[:, K:]
-        A = np.broadcast_to(self._a, L.shape).copy()  # per item, each head's coefficient on its features
-        Tk = np.broadcast_to(self._T, L.shape).copy()  # per item, each head's flag threshold
+        A = np.broadcast_to(self._a, L.shape)  # per item, each head's coefficient on its features (read-only)
+        Tk = np.broadcast_to(self._T, L.shape)  # per item, each head's flag threshold (read-only)
         Z, M, T, share = self._mix(L, G, kinds, A, Tk)
-        if texts is not None and self._rescorers and self._rescore(texts, L, A, Tk, share):
-            Z, M, T, _ = self._mix(L, G, kinds, A, Tk)
+        if texts is not None and self._rescorers:
+            rescored = self._rescore(texts, L, share)
+            if rescored is not None:
+                A, Tk = rescored
+                Z, M, T, _ = self._mix(L, G, kinds, A, Tk)
         return self._adapt(Z, X, kinds), M, T
 
     def _mix(self, L: np.ndarray, G: np.ndarray, kinds: list[str], A: np.ndarray, Tk: np.ndarray
@@ -402,26 +406,33 @@ class Model:
                 share[cells] = np.maximum(share[cells], weights)
         return Z, M, T, share
 
-    def _rescore(self, texts: list[str], L: np.ndarray, A: np.ndarray, Tk: np.ndarray, share: np.ndarray) -> bool:
-        """Second stage, in place: for each re-scored head, its candidates (weighed at least MIN_SHARE, and
-        at least its floor probability by the head alone; ``classifiers.rescore``) get
-        its blended log-odds, threshold and (scaled) feature coefficient. False when nothing changed
-        (no such item, or no encoder on this machine: then the first stage's scores stand, logged once)."""
+    def _rescore(self, texts: list[str], L: np.ndarray, share: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Second stage, L in place: for each re-scored head, its candidates (weighed at least MIN_SHARE, and
+        at least its floor probability by the head alone; ``classifiers.rescore``) get its blended log-odds,
+        threshold and (scaled) feature coefficient: returns the per-item coefficients and thresholds (A, Tk).
+        Text typed without tone marks is read with its marks put back (``classifiers.tones``), and only by
+        the re-scorers whose dev figures chose to. None when nothing changed (no such item, or no encoder on
+        this machine: then the first stage's scores stand, logged once)."""
         from classifiers.encoder import EncoderUnavailable, shared_encoder
-        from classifiers.rescore import MIN_SHARE, blended_logits
+        from classifiers.rescore import MIN_SHARE, blended_logits, typed_toneless
 
         wanted = {k: np.flatnonzero((share[:, k] >= MIN_SHARE) & (L[:, k] >= r["candidate_logit"]))
                   for k, r in self._rescorers.items()}
-        rows = sorted(set().union(*(set(r.tolist()) for r in wanted.values())))
+        toneless = {i for i in set().union(*(w.tolist() for w in wanted.values())) if typed_toneless(texts[i])}
+        if toneless:
+            wanted = {k: w if self._rescorers[k].get("toneless", True) else np.array(
+                [i for i in w.tolist() if i not in toneless], np.int64) for k, w in wanted.items()}
+        rows = sorted(set().union(*(w.tolist() for w in wanted.values())))
         if not rows:
-            return False
+            return None
         try:
-            E = shared_encoder().embed([texts[i] for i in rows])
+            E = shared_encoder().embed([self._restore_tones(texts[i]) if i in toneless else texts[i] for i in rows])
         except EncoderUnavailable as exc:
             if not Model._encoder_warned:
                 Model._encoder_warned = True
                 log.warning("second stage off: %s", exc)
-            return False
+            return None
+        A, Tk = np.tile(self._a, (len(L), 1)), np.tile(self._T, (len(L), 1))
         position = {r: j for j, r in enumerate(rows)}
         for k, r in self._rescorers.items():
             items = wanted[k]
@@ -430,7 +441,19 @@ class Model:
                 L[items, k] = blended_logits(r, L[items, k], E_k)
                 A[items, k] *= r["alpha"]
                 Tk[items, k] = r["threshold"]
-        return True
+        return A, Tk
+
+    def _restore_tones(self, text: str) -> str:
+        """Toneless `text` with its marks put back for the encoder; as it is when the model has no restorer."""
+        if self._tones is None:
+            if not self.state.get("tone_restorer"):
+                return text
+            from classifiers.tones import ToneRestorer
+
+            self._tones = ToneRestorer(self.state["tone_restorer"])
+        from classifiers.text import model_text
+
+        return self._tones.restore(model_text(text))
 
     def _adapt(self, Z: np.ndarray, X: sp.csr_matrix, kinds: list[str] | None) -> np.ndarray:
         """Z with this installation's adapter (fitted on its moderators' decisions) applied, before

@@ -41,8 +41,9 @@ from classifiers.model import (
     mix_experts,
     save_state,
 )
-from classifiers.rescore import fit_rescorers
+from classifiers.rescore import clear_gain, fit_rescorers
 from classifiers.text import fold_diacritics
+from classifiers.tones import ToneRestorer, fit_restorer
 
 Progress = Callable[[str, float], None]
 
@@ -870,10 +871,13 @@ def train(
                    for s in splits.specs if splits.train[s.name]}
     set_thresholds(splits.specs, experts, out.z_dev, target_precision, out.dev_metrics, train_rates)
     domains = choose_domains(splits.specs, experts, gates, out.z_dev, gate_dev, out.dev_metrics)
+    tones = None
     if rescore:
         progress("fitting the second stage (sentence embeddings)", 0.9)
+        tones = fit_restorer(r["text"] for n, rows in splits.train.items() if language_of(n) == "vi" for r in rows)
         add_rescorers(splits, experts, out.z_dev, target_precision, train_rates, out.dev_metrics,
-                      embedding_cache or default_embedding_cache(), progress)
+                      embedding_cache or default_embedding_cache(), progress, _train_only_logits(fz, out),
+                      ToneRestorer(tones).restore)
     fold_alignment(experts, out.align)
     thresholds = {c: {n: float(_sigmoid(e["threshold"])) for n, e in experts.items() if SPECS[n].category == c}
                   for c in CATEGORIES}
@@ -882,6 +886,8 @@ def train(
     state = assemble_state(fz, out, experts, gates, domains, thresholds, meta_heads, version=version,
                            target_precision=target_precision, splits=splits, max_rows=max_rows,
                            seconds=time.time() - t_start)
+    if tones is not None and any(e.get("rescore") for e in experts.values()):
+        state["tone_restorer"] = tones  # the second stage reads toneless text with its marks put back
     progress(f"done in {time.time() - t_start:.0f}s", 1.0)
     return state
 
@@ -892,21 +898,37 @@ def default_embedding_cache() -> Path:
     return Path(root) / "embeddings"
 
 
+def _train_only_logits(fz: Featurizer, out: Assembled) -> Callable[[str, list[str]], np.ndarray]:
+    """(corpus, texts) -> the train-only head's logits of those texts (as z_dev holds them for its dev rows)."""
+    def head_z(name: str, texts: list[str]) -> np.ndarray:
+        coef, intercept = out.train_only[name]
+        return np.asarray((fz.transform(texts) @ coef.T).todense()).ravel() + intercept
+
+    return head_z
+
+
 def add_rescorers(splits: Splits, experts: dict, z_dev: dict, target_precision: float | None,
-                  train_rates: dict[str, float], dev_metrics: dict, cache_dir: Path, progress: Progress) -> None:
+                  train_rates: dict[str, float], dev_metrics: dict, cache_dir: Path, progress: Progress,
+                  head_z: Callable[[str, list[str]], np.ndarray] | None = None,
+                  restore: Callable[[str], str] | None = None) -> None:
     """The second stage (``classifiers.rescore``) for the corpora it serves, as experts[name]["rescore"]:
     fitted on the train split, blended and given its flag threshold on dev like the head itself.
     Runs before ``fold_alignment``: the blend reads the train-only head's calibrated dev log-odds."""
     def labels(name: str, rows: list[dict]) -> np.ndarray:
         return np.array([SPECS[name].binary(r["label"]) for r in rows], dtype=np.int64)
 
-    fitted = fit_rescorers(splits.train, splits.dev, labels, experts, z_dev, cache_dir, progress)
+    fitted = fit_rescorers(splits.train, splits.dev, labels, experts, z_dev, cache_dir, progress, head_z, restore)
     for name, r in fitted.items():
+        if not clear_gain(r):  # within dev's noise: the head alone serves this corpus (its figures stay on record)
+            dev_metrics.setdefault(name, {})["rescore"] = {**r["dev"], "used": False}
+            progress(f"no second stage for {name}: dev ROC-AUC {r['dev']['head']} → {r['dev']['blended']}", 0.9)
+            continue
         cat = SPECS[name].category
         y_dev, prob = r.pop("y_dev"), _sigmoid(r.pop("blended_dev"))
         t = expert_threshold(prob, y_dev, target_precision or FLAG_PRECISION[cat], train_rates.get(name))
         r["threshold"] = float(np.log(t / (1.0 - t))) if t is not None else float(experts[name]["threshold"])
-        dev_metrics.setdefault(name, {})["rescore"] = {**r["dev"], "flag_dev": _at_threshold(y_dev, prob, t) if t else None}
+        dev_metrics.setdefault(name, {})["rescore"] = {**r["dev"], "used": True,
+                                                       "flag_dev": _at_threshold(y_dev, prob, t) if t else None}
         experts[name]["rescore"] = r
 
 
@@ -987,15 +1009,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(DEFAULT_MODEL))
     ap.add_argument("--extra", help="JSONL of decision examples {text, category, label}")
-    ap.add_argument("--second-stage", action="store_true",
-                    help="also fit the sentence-embedding second stage for ReINTEL and ViCTSD (classifiers.rescore; "
-                         "not in the shipped model: it costs tone-stripped comments ROC-AUC, see bench/RESULTS.md)")
+    ap.add_argument("--first-stage-only", action="store_true",
+                    help="skip the sentence-embedding second stage for ReINTEL and ViCTSD (classifiers.rescore), which "
+                         "the shipped model has; the first run embeds their train and dev splits (~15 min on 2 cores)")
     ap.add_argument("--target-precision", type=float, default=None,
                     help="one dev precision for every flag threshold (default: FLAG_PRECISION per category)")
     args = ap.parse_args(argv)
     extra = read_examples(args.extra) if args.extra else None
     state = train_and_save(args.out, print_progress, extra, target_precision=args.target_precision,
-                           rescore=args.second_stage)
+                           rescore=not args.first_stage_only)
     print(json.dumps({"version": state["version"], "thresholds": state["thresholds"]}, indent=1))
     return 0
 

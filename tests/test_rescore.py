@@ -13,7 +13,8 @@ from sklearn.metrics import roc_auc_score
 from classifiers import encoder as encoder_module
 from classifiers.encoder import DIM, MAX_CHARS, EmbeddingCache, Encoder, EncoderUnavailable, encoder_text
 from classifiers.model import Model
-from classifiers.rescore import blended_logits, fit_rescorer
+from classifiers.rescore import blended_logits, fit_rescorer, gain_lower_bound, typed_toneless
+from classifiers.text import fold_diacritics
 from classifiers.train import train
 from tests.test_classifier_training import SMALL, write_small_data
 
@@ -66,10 +67,61 @@ def test_blend_gains_from_a_second_independent_view():
     assert r["dev"]["blended"] == pytest.approx(roc_auc_score(y[dv], blended), abs=1e-4)
 
 
+def test_typed_toneless_tells_toneless_text_from_marked_text():
+    assert typed_toneless("ngan hang sap dong cua, rut tien ngay")
+    assert typed_toneless("NGAN HANG SAP DONG CUA https://x.example/ă")  # the link is not read
+    assert not typed_toneless("ngân hàng sắp đóng cửa")
+    assert not typed_toneless("ngan hang sap đong cua")  # one mark is enough: đ
+    assert not typed_toneless("") and not typed_toneless("12345 !!!")
+
+
+def _views(rng, y, informative: bool) -> np.ndarray:
+    first = y * 1.0 + rng.normal(0, 1.0, len(y)) if informative else rng.normal(0, 1.0, len(y))
+    return np.c_[first, rng.normal(0, 0.05, (len(y), DIM - 1))].astype(np.float32)
+
+
+@pytest.mark.parametrize("informative", [True, False])
+def test_dev_decides_whether_toneless_text_is_rescored(informative):
+    rng = np.random.default_rng(1)
+    n = 1200
+    y = rng.integers(0, 2, n)
+    head = y * 1.0 + rng.normal(0, 1.0, n)
+    E = _views(rng, y, True)
+    # toneless copies: the head reads them a little worse; the encoder either still reads them or reads noise
+    E_t, head_t = _views(rng, y, informative), head + rng.normal(0, 0.3, n)
+    tr, dv = slice(0, 600), slice(600, n)
+    r = fit_rescorer(E[tr], y[tr], E[dv], y[dv], head[dv], (E_t[dv], head_t[dv]))
+    assert r["toneless"] is informative
+    assert (r["dev"]["toneless_blended"] >= r["dev"]["toneless_head"]) is informative
+
+
+def test_gain_lower_bound_separates_a_clear_gain_from_noise():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 600)
+    base = y + rng.normal(0, 1.0, 600)
+    assert gain_lower_bound(y, base, base + y * 0.8) > 0.02  # every resample gains
+    assert gain_lower_bound(y, base, base + rng.normal(0, 0.05, 600)) <= 0  # a wobble, not a gain
+
+
 @pytest.fixture(scope="module")
-def state(tmp_path_factory):
-    root = write_small_data(tmp_path_factory.mktemp("data"))
-    return train(data_root=root, rescore=True, embedding_cache=tmp_path_factory.mktemp("cache"), **SMALL)
+def small_data(tmp_path_factory):
+    return write_small_data(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="module")
+def state(small_data, tmp_path_factory):
+    # The generated corpus is too small for a clear gain on dev (see the test after next): these tests are
+    # about how a fitted second stage is used, so the dev gate is opened for them.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("classifiers.train.clear_gain", lambda r: True)
+        return train(data_root=small_data, rescore=True, embedding_cache=tmp_path_factory.mktemp("cache"), **SMALL)
+
+
+def test_a_second_stage_without_a_clear_dev_gain_is_recorded_not_used(small_data, tmp_path):
+    gated = train(data_root=small_data, rescore=True, embedding_cache=tmp_path, **SMALL)
+    figures = gated["dev_metrics"]["vi_victsd_toxicity"]["rescore"]
+    assert figures["used"] is (figures["gain_lower_bound"] > 0)
+    assert ("rescore" in gated["experts"]["vi_victsd_toxicity"]) is figures["used"]
 
 
 def test_training_without_the_second_stage_by_default_embeds_nothing(tmp_path, monkeypatch):
@@ -84,7 +136,8 @@ def test_training_without_the_second_stage_by_default_embeds_nothing(tmp_path, m
 def test_training_adds_a_second_stage_to_the_comment_head(state):
     r = state["experts"]["vi_victsd_toxicity"]["rescore"]
     assert len(r["coef"]) == DIM and r["C"] > 0 and np.isfinite(r["threshold"])
-    assert set(r["dev"]) >= {"head", "encoder", "blended"}
+    assert set(r["dev"]) >= {"head", "encoder", "blended", "toneless_head", "toneless_blended"}
+    assert isinstance(r["toneless"], bool)
     assert "rescore" not in state["experts"]["vi_vnnews_v2"]  # only the corpora it serves
 
 
@@ -124,3 +177,31 @@ def test_a_text_seen_again_with_trivial_changes_is_not_embedded_again():
                        "ngân hàng sắp phá sản, rút tiền gấp", "Trận bóng tối qua"])
     assert calls == [["Trận bóng tối qua"]]
     assert np.array_equal(again[0], first[0]) and np.array_equal(again[1], first[0])
+
+
+def _with_toneless(state: dict, toneless: bool) -> Model:
+    """The trained model with ViCTSD's re-scorer told (as dev would) whether to read toneless text."""
+    experts = {n: dict(e) for n, e in state["experts"].items()}
+    experts["vi_victsd_toxicity"]["rescore"] = dict(experts["vi_victsd_toxicity"]["rescore"], toneless=toneless)
+    return Model(dict(state, experts=experts))
+
+
+@pytest.mark.parametrize("toneless", [True, False])
+def test_toneless_text_is_rescored_only_where_dev_chose_so(state, toneless):
+    model = _with_toneless(state, toneless)
+    texts = ["câm mồm đi thằng ngu về giá xăng", "cam mom di thang ngu ve gia xang"]
+    first = [s.harm for s in model.score(texts, kinds=["comment"] * 2, rescore=False)]
+    second = [s.harm for s in model.score(texts, kinds=["comment"] * 2)]
+    assert second[0] != first[0]  # text with its marks is always re-scored
+    assert (second[1] != first[1]) is toneless
+
+
+def test_toneless_text_reaches_the_encoder_with_its_marks_put_back(state, monkeypatch):
+    assert state.get("tone_restorer")  # trained with the second stage: the restorer is in the model
+    seen: list[str] = []
+    real = encoder_module.Encoder.embed
+    monkeypatch.setattr(encoder_module.Encoder, "embed", lambda self, texts: seen.extend(texts) or real(self, texts))
+    _with_toneless(state, True).score(["cam mom di thang ngu ve gia xang", "câm mồm đi, đồ ngu"], kinds=["comment"] * 2)
+    assert "câm mồm đi, đồ ngu" in seen  # text with its marks is read as written
+    restored = [t for t in seen if fold_diacritics(t) == "cam mom di thang ngu ve gia xang"]
+    assert restored and restored[0] != "cam mom di thang ngu ve gia xang", seen

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-promote", action="store_true", help="store the new version but do not promote it")
     p.add_argument("--tolerance", type=float, default=None, help="retrain: allowed drop per dev metric (default 0.01)")
     p.add_argument("--target-precision", type=float, default=None, help="retrain: precision the dev thresholds aim for")
+    p.add_argument("--first-stage-only", action="store_true", help="retrain: without the sentence-embedding second "
+                                                                   "stage the shipped model has (faster; weaker on "
+                                                                   "ReINTEL posts and ViCTSD comments)")
     p.add_argument("--flag-ratio", type=float, default=None, help="--from-db: the flag rate may grow or shrink by this "
                                                                   "factor (default 2)")
     p.add_argument("--flag-rise", type=float, default=None, help="--from-db: ... or rise by this share of items "
@@ -107,7 +110,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--extra {args.extra}: no such file (decision examples, one {{text, category, label}} "
                        "JSON object per line)")
     examples = read_examples(args.extra) if args.extra else []
-    kwargs = {} if args.target_precision is None else {"target_precision": args.target_precision}
+    kwargs = {"rescore": not args.first_stage_only}
+    if args.target_precision is not None:
+        kwargs["target_precision"] = args.target_precision
     print(f"training with {len(examples)} decision example(s)", file=sys.stderr)
     if args.out:
         state = train_and_save(Path(args.out), print_progress, examples, **kwargs)
