@@ -31,7 +31,9 @@ def _threshold(expert: dict) -> str:
 
 def _rescored(name: str, r: dict) -> str:
     """One re-scored corpus as the card lists it: its floor and whether toneless text is re-scored."""
-    return f"{name} (floor {r['floor']}, {'also' if r.get('toneless', True) else 'not'} text typed without tone marks)"
+    toneless = "also text typed without tone marks, its marks put back" if r.get("toneless", True) \
+        else "not text typed without tone marks"
+    return f"{name} (floor {r['floor']}, {toneless})"
 
 
 def card_text(state: dict, metrics: dict | None = None) -> str:
