@@ -451,9 +451,9 @@ class Model:
             from classifiers.tones import ToneRestorer
 
             self._tones = ToneRestorer(self.state["tone_restorer"])
-        from classifiers.text import model_text
+        from classifiers.rescore import toneless_reading
 
-        return self._tones.restore(model_text(text))
+        return toneless_reading(self._tones.restore, text)
 
     def _adapt(self, Z: np.ndarray, X: sp.csr_matrix, kinds: list[str] | None) -> np.ndarray:
         """Z with this installation's adapter (fitted on its moderators' decisions) applied, before

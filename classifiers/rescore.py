@@ -131,12 +131,23 @@ def fit_rescorer(E_train: np.ndarray, y_train: np.ndarray, E_dev: np.ndarray, y_
 
 def typed_toneless(text: str) -> bool:
     """Text with letters and not one diacritic: Vietnamese typed without tone marks (or text in a language
-    with none, which the restorer leaves as it is). Such text is embedded with its marks put back, and only by
-    re-scorers whose dev figures show that to beat the head alone."""
-    from classifiers.text import fold_diacritics, model_text
+    without them). Such text is embedded with its marks put back (``toneless_reading``), and only by re-scorers
+    whose dev figures show that to beat the head alone. Read before ``model_text``, whose teencode expansion
+    writes marks ("ko" → "không") into text typed without them."""
+    from classifiers.text import fold_diacritics, nfc, url_breaks
 
-    text = model_text(text or "")
+    text = url_breaks(nfc(text or ""))  # a link is not read
     return fold_diacritics(text) == text and any(c.isalpha() for c in text)
+
+
+def toneless_reading(restore, text: str) -> str:
+    """What the encoder is given for toneless `text`: its canonical text (``model_text``), cut where the encoder
+    stops reading (restoring a long post in full would cost ~0.3 s per 5,000 words for nothing), marks put back
+    by `restore` (``classifiers.tones.ToneRestorer.restore``)."""
+    from classifiers.encoder import MAX_CHARS
+    from classifiers.text import model_text
+
+    return restore(model_text(text)[:MAX_CHARS])
 
 
 def blended_logits(rescorer: dict, head: np.ndarray, E: np.ndarray) -> np.ndarray:
@@ -155,7 +166,7 @@ def fit_rescorers(train_rows: dict[str, list[dict]], dev_rows: dict[str, list[di
     reading it through `restore` (``classifiers.tones``: its marks put back) when given. Embeddings are cached
     under `cache_dir`."""
     from classifiers.encoder import EmbeddingCache
-    from classifiers.text import fold_diacritics, model_text
+    from classifiers.text import fold_diacritics
 
     out: dict[str, dict] = {}
     for name in RESCORED:
@@ -173,7 +184,7 @@ def fit_rescorers(train_rows: dict[str, list[dict]], dev_rows: dict[str, list[di
         toneless_dev = None
         if head_z is not None:
             folded = [fold_diacritics(t) for t in texts_dv]
-            read = [restore(model_text(t)) for t in folded] if restore else folded
+            read = [toneless_reading(restore, t) for t in folded] if restore else folded
             toneless_dev = (cache.embed(read, say), a * head_z(name, folded) + c)
         out[name] = fit_rescorer(E_tr, y_tr, E_dv, y_dv, a * z + c, toneless_dev)
         out[name]["y_dev"] = y_dv  # for the threshold; dropped from the state

@@ -22,8 +22,9 @@ import numpy as np
 from classifiers.text import fold_diacritics, nfc
 
 _SYLLABLE = re.compile(r"[^\W\d_]+")
-# Text is restored only when this share of its words are toneless Vietnamese syllables the table knows: English or
-# French ("the", "to", "a" fold from Vietnamese syllables too) is left as written.
+# Text is restored only when this share of its words are syllables the table knows (toneless ones it can restore,
+# or marked ones as written): most English or French is left as written, though short phrases of words that are
+# also toneless Vietnamese syllables are not ("No" → "Nó", "go to the bank" → "gỗ to the bank").
 MIN_KNOWN = 0.8
 MAX_FORMS = 6  # marked forms kept per toneless syllable ("ma": má, mà, mã, ma, mạ, mả)
 MIN_BIGRAM = 2  # bigrams seen once are mostly noise and double the table
@@ -86,12 +87,14 @@ class ToneRestorer:
 
     def restore(self, text: str) -> str:
         """`text` with each toneless word replaced by its most likely marked form, in its own case; unchanged
-        unless at least MIN_KNOWN of its words are toneless syllables of the table."""
+        unless at least MIN_KNOWN of its words are syllables of the table."""
         words = list(_SYLLABLE.finditer(text))
         if not words:
             return text
         choices = [self._forms.get(m.group().lower(), []) if m.group().isascii() else [] for m in words]
-        if sum(bool(c) for c in choices) < MIN_KNOWN * len(words):
+        known = sum(bool(c) or (not m.group().isascii() and self._index(m.group().lower()) >= 0)
+                    for m, c in zip(words, choices, strict=True))
+        if known < MIN_KNOWN * len(words):
             return text
         best = self._viterbi(words, choices)
         parts, last = [], 0
@@ -109,8 +112,10 @@ class ToneRestorer:
         back: list[np.ndarray] = []
         prev = known[0]
         for cand in known[1:]:
-            if prev[0] < 0 or cand[0] < 0:  # an unknown word breaks the chain: each side is scored alone
+            if cand[0] < 0:  # an unknown word breaks the chain ...
                 trans = np.zeros((len(prev), len(cand)))
+            elif prev[0] < 0:  # ... and the word after it is scored alone, by its unigram, as at the start
+                trans = np.broadcast_to(np.log((self.unigram[cand] + 1.0) / self._total), (len(prev), len(cand)))
             else:
                 trans = self._log_p(np.array(prev), np.array(cand))
             total = score[:, None] + trans

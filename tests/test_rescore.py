@@ -73,6 +73,7 @@ def test_typed_toneless_tells_toneless_text_from_marked_text():
     assert not typed_toneless("ngân hàng sắp đóng cửa")
     assert not typed_toneless("ngan hang sap đong cua")  # one mark is enough: đ
     assert not typed_toneless("") and not typed_toneless("12345 !!!")
+    assert typed_toneless("cam mom di ko biet j")  # teencode is read as typed, not as model_text spells it out
 
 
 def _views(rng, y, informative: bool) -> np.ndarray:

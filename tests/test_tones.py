@@ -42,9 +42,10 @@ def test_a_frequent_word_does_not_hand_its_unseen_pairs_to_a_rare_misspelling():
     assert restorer(extra).restore("moi nguoi rut tien") == "mọi người rút tiền"
 
 
-def test_text_with_marks_foreign_text_and_unknown_words_are_left_as_written():
+def test_marked_words_foreign_text_and_unknown_words_are_left_as_written():
     r = restorer()
-    assert r.restore("ngân hàng sắp dong cua") == "ngân hàng sắp dong cua"  # typed with marks: not toneless text
+    assert r.restore("ngân hàng sắp dong cua") == "ngân hàng sắp đóng cửa"  # marked words kept, the others restored
+    assert r.restore("Ngân Hàng") == "Ngân Hàng"
     english = "the bank is closing, people withdraw money now"
     assert r.restore(english) == english
     assert r.restore("") == "" and r.restore("123 !!!") == "123 !!!"
@@ -63,3 +64,17 @@ def test_state_is_plain_data():
     assert isinstance(state["syllables"], str)
     assert len(state["unigram"]) == len(state["followers"]) == len(state["syllables"].split("\n"))
     assert list(state["bigram_keys"]) == sorted(state["bigram_keys"])
+
+
+def test_after_an_unknown_word_the_next_is_still_weighed_by_how_common_each_form_is():
+    # "mà" is far more common than "mạ"; "mạ lúa" is a real pair but "mà lúa" is seen more: an unknown word
+    # before "ma" must not leave the choice to the pair alone with the word's own frequency dropped
+    extra = ["mà anh nói"] * 100 + ["mà lúa"] * 4 + ["mạ lúa"] * 2 + ["anh em ta"] * 3
+    r = restorer(extra)
+    assert r.restore("anh em ta ma lua") == r.restore("anh em xyzq ma lua").replace("xyzq", "ta") == "anh em ta mà lúa"
+
+
+def test_words_already_spelt_out_with_marks_count_as_vietnamese():
+    # model_text spells teencode out with marks ("dc ko" → "được không"): the rest of the text is still restored
+    r = restorer(["được không"] * 3)
+    assert r.restore("ngan hang sap dong cua, được không") == "ngân hàng sắp đóng cửa, được không"
