@@ -15,6 +15,7 @@ the others keep the head's log-odds. Text typed without tone marks is embedded w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,7 @@ def typed_toneless(text: str) -> bool:
     return fold_diacritics(text) == text and any(c.isalpha() for c in text)
 
 
-def toneless_reading(restore, text: str) -> str:
+def toneless_reading(restore: Callable[[str], str], text: str) -> str:
     """What the encoder is given for toneless `text`: its canonical text (``model_text``), cut where the encoder
     stops reading (restoring a long post in full would cost ~0.3 s per 5,000 words for nothing), marks put back
     by `restore` (``classifiers.tones.ToneRestorer.restore``)."""
