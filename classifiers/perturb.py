@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from classifiers.text import fold_diacritics
+from classifiers.text import cased_like, fold_diacritics
 
 _URL_PREFIXES = (
     "https://bit.ly/", "https://t.co/", "https://www.facebook.com/share/p/", "https://youtu.be/",
@@ -94,12 +94,6 @@ def all_caps(text: str, seed: int = 0) -> str:
     return text.upper()
 
 
-def _cased_like(word: str, model: str) -> str:
-    if model.isupper():
-        return word.upper()
-    return word[0].upper() + word[1:] if model[0].isupper() else word
-
-
 def teencode(text: str, seed: int = 0, rate: float = 1.0) -> str:
     """Common words written in teencode (không → ko/k/hok/kh, được → dc/đc, gì → j, ...), each
     occurrence with probability `rate`, in the case of the word it replaces."""
@@ -109,7 +103,7 @@ def teencode(text: str, seed: int = 0, rate: float = 1.0) -> str:
         word = match.group(0)
         if rng.random() >= rate:
             return word
-        return _cased_like(rng.choice(TEENCODE_OF[word.lower()]), word)
+        return cased_like(rng.choice(TEENCODE_OF[word.lower()]), word)
 
     return _STANDARD.sub(swap, unicodedata.normalize("NFC", text))
 

@@ -48,6 +48,13 @@ def fold_diacritics(text: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text or "").translate(_FOLD))
 
 
+def cased_like(word: str, model: str) -> str:
+    """`word` in `model`'s case: all capitals, capitalised, or as it is (lower-case)."""
+    if model.isupper():
+        return word.upper()
+    return word[:1].upper() + word[1:] if model[:1].isupper() else word
+
+
 def search_key(text: str) -> str:
     """Lower-case, diacritic-folded, whitespace-collapsed: the key for search and near-dup shingles."""
     # split()/join collapses the same whitespace as re's \s (both use Python's isspace) at ~3x the speed:

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from classifiers.text import fold_diacritics, nfc
+from classifiers.text import cased_like, fold_diacritics, nfc
 
 _SYLLABLE = re.compile(r"[^\W\d_]+")
 # Text is restored only when this share of its words are syllables the table knows (toneless ones it can restore,
@@ -63,7 +63,8 @@ class ToneRestorer:
         self.followers = np.asarray(state["followers"], np.float64)
         self._keys = np.asarray(state["bigram_keys"], np.int64)
         self._counts = np.asarray(state["bigram_counts"], np.float64)
-        self._total = float(self.unigram.sum()) + len(self.syllables)
+        self._p_uni = (self.unigram + 1.0) / (float(self.unigram.sum()) + len(self.syllables))  # add-one unigram
+        self._log_uni = np.log(self._p_uni)  # scores the first word, and the word after an unknown one
         forms: dict[str, list[int]] = {}
         for i, s in enumerate(self.syllables):
             forms.setdefault(fold_diacritics(s), []).append(i)
@@ -78,7 +79,7 @@ class ToneRestorer:
         """(len(prev), len(nxt)) log P(next | previous): Witten-Bell, the bigram interpolated with the unigram
         in proportion to how many different syllables follow `previous` (a frequent word with many followers
         must not make every unseen pair after it look impossible)."""
-        p_uni = (self.unigram[nxt] + 1.0) / self._total
+        p_uni = self._p_uni[nxt]
         out = np.empty((len(prev), len(nxt)))
         for r, a in enumerate(prev):
             t = self.followers[a] + 1.0
@@ -100,7 +101,7 @@ class ToneRestorer:
         parts, last = [], 0
         for m, pick in zip(words, best, strict=True):
             parts.append(text[last:m.start()])
-            parts.append(_cased_like(pick, m.group()) if pick else m.group())
+            parts.append(cased_like(pick, m.group()) if pick else m.group())
             last = m.end()
         parts.append(text[last:])
         return "".join(parts)
@@ -108,14 +109,14 @@ class ToneRestorer:
     def _viterbi(self, words: list[re.Match[str]], choices: list[list[int]]) -> list[str | None]:
         """The most likely marked form of each word (None: keep the word as written)."""
         known = [c if c else [self._index(m.group().lower())] for m, c in zip(words, choices, strict=True)]
-        score = np.log((self.unigram[known[0]] + 1.0) / self._total) if known[0][0] >= 0 else np.zeros(1)
+        score = self._log_uni[known[0]] if known[0][0] >= 0 else np.zeros(1)
         back: list[np.ndarray] = []
         prev = known[0]
         for cand in known[1:]:
             if cand[0] < 0:  # an unknown word breaks the chain ...
                 trans = np.zeros((len(prev), len(cand)))
             elif prev[0] < 0:  # ... and the word after it is scored alone, by its unigram, as at the start
-                trans = np.broadcast_to(np.log((self.unigram[cand] + 1.0) / self._total), (len(prev), len(cand)))
+                trans = np.broadcast_to(self._log_uni[cand], (len(prev), len(cand)))
             else:
                 trans = self._log_p(np.array(prev), np.array(cand))
             total = score[:, None] + trans
@@ -133,11 +134,3 @@ class ToneRestorer:
         i = bisect.bisect_left(self.syllables, syllable)
         return i if i < len(self.syllables) and self.syllables[i] == syllable else -1
 
-
-def _cased_like(form: str, original: str) -> str:
-    """`form` in `original`'s case: all capitals, capitalised, or lower-case."""
-    if original.isupper() and len(original) > 1:
-        return form.upper()
-    if original[:1].isupper():
-        return form[:1].upper() + form[1:]
-    return form
