@@ -73,12 +73,17 @@ def readable_terms(tokens: Sequence[str], candidates: list[tuple[int, int, float
     """
     chosen: list[dict] = []
     used: set[int] = set()
+    terms: set[str] = set()
     for start, n, value in candidates:
         if value < MIN_CONTRIBUTION or len(chosen) >= limit:
             break
-        term = " ".join(tokens[start : start + n])
-        if used.intersection(range(start, start + n)) or any(c["term"] == term for c in chosen):
+        span = range(start, start + n)
+        if not used.isdisjoint(span):
             continue
-        used.update(range(start, start + n))
+        term = " ".join(tokens[start : start + n])
+        if term in terms:
+            continue
+        used.update(span)
+        terms.add(term)
         chosen.append({"term": term, "contribution": round(float(value), 3)})
     return chosen

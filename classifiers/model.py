@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from classifiers.explain import is_stop, readable_terms
+from classifiers.explain import MIN_CONTRIBUTION, is_stop, readable_terms
 from classifiers.features import Featurizer, breaks_many
 from classifiers.heap import keep_batch_arrays_in_heap
 from classifiers.paths import DEFAULT_MODEL, MODELS_DIR  # noqa: F401 - importers read them here too
@@ -199,10 +199,12 @@ def _top_stretches(total: np.ndarray, valid: np.ndarray, tok_doc: np.ndarray, sh
     n = len(tok_doc)
     idx = np.flatnonzero(valid.ravel())
     start = idx % n
-    idx, start = idx[shown[tok_doc[start]]], start[shown[tok_doc[start]]]
+    value = total.ravel()[idx].astype(np.float32)
+    keep = shown[tok_doc[start]] & (value >= MIN_CONTRIBUTION)  # (readable_terms stops at the first weaker one)
+    idx, start, value = idx[keep], start[keep], value[keep]
     if not len(idx):
         return [], [], [], []
-    value, doc = total.ravel()[idx].astype(np.float32), tok_doc[start]
+    doc = tok_doc[start]
     sel = _order_by_doc_then_desc(doc, value, start, n_docs, max(n, 1))
     d = doc[sel]
     rank = np.arange(len(sel)) - np.searchsorted(d, d, side="left")
@@ -573,24 +575,24 @@ class Model:
         stop = self._stop_flags(terms)  # (tokens of items not shown are never read)
         brk = self._punctuation_breaks(terms, shown)
         K = self._n_experts
-        gram_w = (self._W_allT[self._row_of[wb], :K] * vw[:, None]
-                  + self._W_allT[self._row_of[fb], :K] * vf[:, None])  # (m, K)
+        # np.take of whole rows, then the experts' columns: ~2.5x faster than W[rows, :K]'s fancy index
+        gram_w = (np.take(self._W_allT, self._row_of[wb], axis=0)[:, :K] * vw[:, None]
+                  + np.take(self._W_allT, self._row_of[fb], axis=0)[:, :K] * vf[:, None])  # (m, K)
         n_tok = len(tok_doc)
         found = []
         for ci, cat in enumerate(self.categories):
             if not show[:, ci].any():
                 continue
-            contrib = (gram_w * M[doc, ci]).sum(axis=1)
+            contrib = np.einsum("jk,jk->j", gram_w, np.take(M[:, ci], doc, axis=0))  # (no (m, K) product array)
             # per[k, s]: the k-gram starting at token s (bincount: ~10x faster than np.add.at)
             per = np.bincount(order * (n_tok + 2) + start, weights=contrib, minlength=4 * (n_tok + 2)).reshape(4, -1)
             total, valid = _stretch_totals(per, tok_doc, stop, brk)
             found.append((cat, _top_stretches(total, valid, tok_doc, show[:, ci], n_docs)))
         tokens = _token_texts(terms, [c[1] for _, c in found], [c[2] for _, c in found])
         for cat, (cand_doc, cand_start, cand_n, cand_val) in found:
-            for i, s0, k, v in zip(cand_doc, cand_start, cand_n, cand_val, strict=True):
-                out[i].setdefault(cat, []).append((s0, k, v))
-            for i in set(cand_doc):
-                out[i][cat] = readable_terms(tokens, out[i][cat])
+            ends = np.flatnonzero(np.diff(cand_doc, append=-1)) + 1  # candidates come grouped by item
+            for a, b in zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True):
+                out[cand_doc[a]][cat] = readable_terms(tokens, list(zip(cand_start[a:b], cand_n[a:b], cand_val[a:b], strict=True)))
         return out
 
     def score(self, texts: list[str], explain: bool = True, kinds: list[str] | None = None,
