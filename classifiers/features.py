@@ -687,12 +687,15 @@ class Featurizer:
         sorted_in = X.has_sorted_indices
         X = X.astype(np.float32, copy=True)
         X.has_sorted_indices = sorted_in
-        return self._weigh(X)
+        return self.weigh_in_place(X)
 
-    def _weigh(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """``weight`` in place, for a count matrix nobody else holds (``transform``'s own)."""
+    def weigh_in_place(self, X: sp.csr_matrix, idf_values: np.ndarray | None = None) -> sp.csr_matrix:
+        """``weight`` in place, for a count matrix nobody else holds (``transform``'s own, or ``counts``' for a
+        caller that gathered each entry's IDF itself: `idf_values`, aligned with X.data; see Model.score)."""
         np.log1p(X.data, out=X.data)
-        if self.idf is not None:
+        if idf_values is not None:
+            X.data *= idf_values
+        elif self.idf is not None:
             X.data *= self.idf[X.indices]
         if self.config.get("split_blocks"):  # each row's word block, then its char block
             key = np.repeat(np.arange(0, 2 * X.shape[0], 2), np.diff(X.indptr))
@@ -711,8 +714,8 @@ class Featurizer:
         """Weighted features; with_terms=True also returns the explanation term data."""
         if with_terms:
             X, terms = self.counts(texts, with_terms=True)
-            return self._weigh(X), terms
-        return self._weigh(self.counts(texts))
+            return self.weigh_in_place(X), terms
+        return self.weigh_in_place(self.counts(texts))
 
     def fit_idf(self, X_counts: sp.csr_matrix, min_df: int = 2) -> np.ndarray:
         """Smooth IDF; features seen in fewer than `min_df` docs get weight 0 (drops noise, shrinks the model)."""

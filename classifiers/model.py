@@ -319,7 +319,13 @@ class Model:
             weighed[indices[lo:hi]] = True
             if k < len(expert_rows):
                 self._any_weight[indices[lo:hi][data[lo:hi] != 0]] = True
-        self._row_of = np.zeros(width, dtype=np.int32)
+        # per bucket, its IDF and its row here side by side: scoring gathers both with one random read
+        # per feature (``score``); the featurizer's IDF and `_row_of` are views of it (no copies)
+        self._columns = np.zeros(width, dtype=[("idf", np.float32), ("row", np.int32)])
+        if self.featurizer.idf is not None:
+            self._columns["idf"] = self.featurizer.idf
+            self.featurizer.idf = self._columns["idf"]
+        self._row_of = self._columns["row"]
         self._row_of[weighed] = np.arange(1, np.count_nonzero(weighed) + 1, dtype=np.int32)
         self._W_allT = np.zeros((np.count_nonzero(weighed) + 1, len(rows)), dtype=np.float32)
         for k, (lo, hi) in enumerate(spans):
@@ -327,9 +333,10 @@ class Model:
         self._b_all = self.b[rows]
         self._n_experts = len(expert_rows)
 
-    def _weighed_features(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """X with each bucket renumbered to its row of the compact weights (`_load_weights`)."""
-        return sp.csr_matrix((X.data, self._row_of[X.indices], X.indptr),
+    def _weighed_features(self, X: sp.csr_matrix, rows: np.ndarray | None = None) -> sp.csr_matrix:
+        """X with each bucket renumbered to its row of the compact weights (`_load_weights`); `rows`: those
+        rows, aligned with X.data, when the caller gathered them already."""
+        return sp.csr_matrix((X.data, self._row_of[X.indices] if rows is None else rows, X.indptr),
                              shape=(X.shape[0], self._W_allT.shape[0]))
 
     # -- features -----------------------------------------------------------------------
@@ -356,8 +363,8 @@ class Model:
             raise ValueError(f"unknown kind {bad[0]!r} (expected one of: {', '.join(KINDS)})")
         return list(kinds)
 
-    def category_logits(self, X: sp.csr_matrix, kinds: list[str], texts: list[str] | None = None
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def category_logits(self, X: sp.csr_matrix, kinds: list[str], texts: list[str] | None = None,
+                        rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per item and category, the calibrated log-odds: the gated mixture of the calibrated heads
         that score items of its kind (see ``mix_experts``), then this installation's adapter. With
         `texts`, heads that have a second stage (``classifiers.rescore``) are re-scored for the items the
@@ -368,7 +375,7 @@ class Model:
         item's flag threshold in log-odds, its heads' own thresholds mixed with the same weights (an
         item like ReINTEL's posts is held to ReINTEL's threshold, one like nothing we can judge to none)."""
         K = len(self.expert_names)
-        H = np.asarray(self._weighed_features(X) @ self._W_allT, dtype=np.float64) + self._b_all
+        H = np.asarray(self._weighed_features(X, rows) @ self._W_allT, dtype=np.float64) + self._b_all
         L, G = H[:, :K] * self._a + self._c, H[:, K:]
         A = np.broadcast_to(self._a, L.shape)  # per item, each head's coefficient on its features (read-only)
         Tk = np.broadcast_to(self._T, L.shape)  # per item, each head's flag threshold (read-only)
@@ -605,13 +612,12 @@ class Model:
         category only when its score is meaningful: at least EXPLAIN_FRACTION of the threshold."""
         texts = [t or "" for t in texts]
         kinds = self.check_kinds(kinds, len(texts))
-        if explain:
-            X, terms = self.featurizer.transform(texts, with_terms=True)
-        else:
-            X, terms = self.featurizer.transform(texts), None
-        if explain and not X.has_sorted_indices:  # explanations binary-search each row's indices
+        X, terms = self.featurizer.counts(texts, with_terms=True) if explain else (self.featurizer.counts(texts), None)
+        if not X.has_sorted_indices:  # explanations binary-search each row's indices
             X.sort_indices()
-        Z, M, T = self.category_logits(X, kinds, texts if rescore else None)
+        looked = self._columns[X.indices]  # each feature's IDF and weight row: one random read, not two
+        X = self.featurizer.weigh_in_place(X, looked["idf"] if self.featurizer.idf is not None else None)
+        Z, M, T = self.category_logits(X, kinds, texts if rescore else None, looked["row"])
         P, limits = _sigmoid(Z), _sigmoid(T)
         explanations = (self._explain_batch(terms, X, M, P >= EXPLAIN_FRACTION * limits) if explain
                         else [{} for _ in texts])
