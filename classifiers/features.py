@@ -152,13 +152,13 @@ def _layout_gram_parts(codes: np.ndarray, doc_of: np.ndarray, lo: int, hi: int,
             h = h[:-1] * _MUL + codes[n - 1 :]  # h[p]: the n-gram starting at p
             if n < lo:
                 continue
-            p = np.arange(len(h), dtype=np.int64)
+            m = len(h)  # (slices, not gathers: position p's neighbours are p + 1 and p + n - 1)
             if n == 2:
-                p = p[~(space[p] & space[p + 1])]
+                inside = ~(space[:m] & space[1 : m + 1])
             else:
-                p = p[spaces_before[p + n - 1] == spaces_before[p + 1]]
-            doc_parts.append(doc_of[p])
-            bucket_parts.append(_finish(h[p], "x", n, n_features))
+                inside = spaces_before[n - 1 : n - 1 + m] == spaces_before[1 : 1 + m]
+            doc_parts.append(doc_of[:m][inside])
+            bucket_parts.append(_finish(h[inside], "x", n, n_features))
     return doc_parts, bucket_parts
 
 
@@ -192,18 +192,21 @@ def _sum_rows(row_parts: list[np.ndarray], col_parts: list[np.ndarray],
         fill += counts
     for k in np.flatnonzero(width).tolist():
         buf[chunk_start[k] : chunk_start[k] + chunk_size[k]].reshape(-1, width[k]).sort(axis=1)
-    edge = np.ones(len(buf), dtype=bool)
+    # a run of equal columns starts where the value changes or a row starts, never in a row's padding
+    edge = np.empty(len(buf), dtype=bool)
+    edge[:1] = True
     np.not_equal(buf[1:], buf[:-1], out=edge[1:])
     edge[slot[lengths > 0]] = True
+    edge &= buf != _PAD
     starts = np.flatnonzero(edge)
-    run = np.diff(starts, append=len(buf))
-    values = buf[starts]
-    real = values != _PAD
-    starts, indices, data = starts[real], values[real], run[real].astype(np.float32)
-    indptr = np.empty(n_rows + 1, dtype=np.int32 if len(indices) < _PAD else np.int64)
+    indptr = np.empty(n_rows + 1, dtype=np.int32 if len(starts) < _PAD else np.int64)
     indptr[:-1] = np.searchsorted(starts, slot)  # every run lies inside its row's slot; slots are ordered
-    indptr[-1] = len(indices)
-    return indptr, indices, data
+    indptr[-1] = len(starts)
+    ends = np.empty_like(starts)  # a run ends where the next starts, a row's last one where its padding starts
+    ends[:-1] = starts[1:]
+    filled = lengths > 0
+    ends[indptr[1:][filled] - 1] = (slot + lengths)[filled]
+    return indptr, buf[starts], (ends - starts).astype(np.float32)
 
 
 def _combine(keys: np.ndarray, starts: np.ndarray, order: int, prefix: str, n_features: np.uint64) -> np.ndarray:
