@@ -20,6 +20,7 @@ Design (why):
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import threading
@@ -597,8 +598,8 @@ class Model:
             found.append((cat, _top_stretches(total, valid, tok_doc, show[:, ci], n_docs)))
         tokens = _token_texts(terms, [c[1] for _, c in found], [c[2] for _, c in found])
         for cat, (cand_doc, cand_start, cand_n, cand_val) in found:
-            ends = np.flatnonzero(np.diff(cand_doc, append=-1)) + 1  # candidates come grouped by item
-            for a, b in zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True):
+            ends = (np.flatnonzero(np.diff(cand_doc, append=-1)) + 1).tolist()  # candidates come grouped by item
+            for a, b in itertools.pairwise([0, *ends]):
                 out[cand_doc[a]][cat] = readable_terms(tokens, list(zip(cand_start[a:b], cand_n[a:b], cand_val[a:b], strict=True)))
         return out
 
