@@ -695,6 +695,8 @@ class Featurizer:
     def weigh_in_place(self, X: sp.csr_matrix, idf_values: np.ndarray | None = None) -> sp.csr_matrix:
         """``weight`` in place, for a count matrix nobody else holds (``transform``'s own, or ``counts``' for a
         caller that gathered each entry's IDF itself: `idf_values`, aligned with X.data; see Model.score)."""
+        if idf_values is not None and len(idf_values) != X.nnz:
+            raise ValueError(f"{len(idf_values)} IDF values for {X.nnz} stored features")
         np.log1p(X.data, out=X.data)
         if idf_values is not None:
             X.data *= idf_values

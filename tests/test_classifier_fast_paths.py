@@ -222,7 +222,7 @@ def test_a_loaded_model_holds_no_full_weight_matrix():
     fresh = load_model()
     fresh.score(["chia sẻ gấp tin giả"])
     arrays = [v for part in (fresh, fresh.featurizer) for v in vars(part).values() if isinstance(v, np.ndarray)]
-    held = sum(v.nbytes for v in arrays if v.base is None)  # (a view holds no memory of its own)
+    held = sum(v.nbytes for v in arrays if not isinstance(v.base, np.ndarray))  # (a view of another array holds none)
     assert held < 80e6, f"{held / 1e6:.0f} MB of arrays held by the model"
     assert "W" not in vars(fresh)
 
