@@ -196,7 +196,8 @@ def _stretch_totals(per: np.ndarray, tok_doc: np.ndarray, stop: np.ndarray, brk:
 
 def _top_stretches(total: np.ndarray, valid: np.ndarray, tok_doc: np.ndarray, shown: np.ndarray,
                    n_docs: int, per_doc: int = 16) -> tuple[list[int], list[int], list[int], list[float]]:
-    """Each shown item's `per_doc` strongest valid stretches, strongest first: (doc, start, n, value)."""
+    """Each shown item's `per_doc` strongest valid stretches of at least MIN_CONTRIBUTION (weaker ones are never
+    shown), strongest first: (doc, start, n, value)."""
     n = len(tok_doc)
     idx = np.flatnonzero(valid.ravel())
     start = idx % n
