@@ -93,11 +93,13 @@ class ToneRestorer:
         if not words:
             return text
         choices = [self._forms.get(m.group().lower(), []) if m.group().isascii() else [] for m in words]
-        known = sum(bool(c) or (not m.group().isascii() and self._index(m.group().lower()) >= 0)
-                    for m, c in zip(words, choices, strict=True))
+        # each word's table entries: its marked forms, or the word itself as the one entry (-1: unknown)
+        entries = [c if c else [self._index(m.group().lower())] for m, c in zip(words, choices, strict=True)]
+        known = sum(bool(c) or (not m.group().isascii() and e[0] >= 0)
+                    for m, c, e in zip(words, choices, entries, strict=True))
         if known < MIN_KNOWN * len(words):
             return text
-        best = self._viterbi(words, choices)
+        best = self._viterbi(choices, entries)
         parts, last = [], 0
         for m, pick in zip(words, best, strict=True):
             parts.append(text[last:m.start()])
@@ -106,9 +108,9 @@ class ToneRestorer:
         parts.append(text[last:])
         return "".join(parts)
 
-    def _viterbi(self, words: list[re.Match[str]], choices: list[list[int]]) -> list[str | None]:
-        """The most likely marked form of each word (None: keep the word as written)."""
-        known = [c if c else [self._index(m.group().lower())] for m, c in zip(words, choices, strict=True)]
+    def _viterbi(self, choices: list[list[int]], known: list[list[int]]) -> list[str | None]:
+        """The most likely marked form of each word (None: keep the word as written); `known`: ``restore``'s
+        table entries per word."""
         score = self._log_uni[known[0]] if known[0][0] >= 0 else np.zeros(1)
         back: list[np.ndarray] = []
         prev = known[0]
