@@ -159,7 +159,9 @@ def _values_at(X: sp.csr_matrix, keys: tuple[np.ndarray, np.ndarray], doc: np.nd
     q = doc * np.int64(X.shape[1]) + buckets
     if not len(keys):
         return np.zeros(len(q), dtype=np.float32)
-    perm = np.argsort(q, kind="stable")  # sorted queries keep the binary searches cache-friendly
+    # Sorted queries keep the binary searches cache-friendly. Not a stable sort: equal queries get equal
+    # values, so any order of them gives the same result, and the SIMD introsort is ~2.5x faster.
+    perm = np.argsort(q)
     qs = q[perm]
     pos = np.minimum(np.searchsorted(keys, qs), len(keys) - 1)
     out = np.empty(len(q), dtype=np.float32)
