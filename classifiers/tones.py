@@ -108,13 +108,13 @@ class ToneRestorer:
         parts.append(text[last:])
         return "".join(parts)
 
-    def _viterbi(self, choices: list[list[int]], known: list[list[int]]) -> list[str | None]:
-        """The most likely marked form of each word (None: keep the word as written); `known`: ``restore``'s
-        table entries per word."""
-        score = self._log_uni[known[0]] if known[0][0] >= 0 else np.zeros(1)
+    def _viterbi(self, choices: list[list[int]], entries: list[list[int]]) -> list[str | None]:
+        """The most likely marked form of each word (None: keep the word as written); `entries`: each word's table
+        entries, as ``restore`` found them."""
+        score = self._log_uni[entries[0]] if entries[0][0] >= 0 else np.zeros(1)
         back: list[np.ndarray] = []
-        prev = known[0]
-        for cand in known[1:]:
+        prev = entries[0]
+        for cand in entries[1:]:
             if cand[0] < 0:  # an unknown word breaks the chain ...
                 trans = np.zeros((len(prev), len(cand)))
             elif prev[0] < 0:  # ... and the word after it is scored alone, by its unigram, as at the start
@@ -129,7 +129,7 @@ class ToneRestorer:
         for b in reversed(back):
             path.append(int(b[path[-1]]))
         path.reverse()
-        return [self.syllables[known[k][j]] if choices[k] else None for k, j in enumerate(path)]
+        return [self.syllables[entries[k][j]] if choices[k] else None for k, j in enumerate(path)]
 
     def _index(self, syllable: str) -> int:
         """A syllable's index in the table, -1 when training never saw it."""
